@@ -1,0 +1,155 @@
+//! Side-by-side benchmark runner: (a) one trapped syscall round trip (a static loop of `getppid`
+//! calls, as `(t(N) - t(0)) / N`), natively and under `runsc do`; (b) `/bin/true` end to end,
+//! natively, under our `runsc do`, under runc and under gVisor's runsc when they are installed.
+//!
+//! Usage: `cargo build --release -p runsc -p benches && ./target/release/side_by_side
+//! [--iterations N] [--reps R]`. Numbers are printed, never asserted.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use benches::{find_program, getppid_loop, median_time, our_runsc, per_call, RunFailed};
+
+struct Options {
+    iterations: u64,
+    reps: usize,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut o = Options { iterations: 100_000, reps: 5 };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match a.as_str() {
+            "--iterations" => o.iterations = value("--iterations")?.parse().map_err(|e| format!("--iterations: {e}"))?,
+            "--reps" => o.reps = value("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?,
+            // `cargo bench` passes --bench to every bench target.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other:?} (use --iterations N, --reps R)")),
+        }
+    }
+    Ok(o)
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn show_time(d: &Result<Duration, RunFailed>) -> String {
+    match d {
+        Ok(d) => format!("{:>10.3} ms", d.as_secs_f64() * 1e3),
+        Err(RunFailed(why)) => format!("failed: {why}"),
+    }
+}
+
+/// ns per getppid for one way of running the loop (`prefix` + loop + N).
+fn syscall_cost(prefix: &[String], n: u64, reps: usize) -> Result<(Duration, Duration), RunFailed> {
+    let lp = getppid_loop().to_string_lossy().into_owned();
+    let mut zero = prefix.to_vec();
+    zero.extend([lp.clone(), "0".into()]);
+    let mut full = prefix.to_vec();
+    full.extend([lp, n.to_string()]);
+    let t0 = median_time(&zero, reps)?;
+    let tn = median_time(&full, reps)?;
+    Ok((per_call(tn, t0, n), t0))
+}
+
+/// A runc bundle whose root holds only a static "true" (the getppid loop with N = 0).
+fn runc_bundle() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("runsc-bench-bundle-{}", std::process::id()));
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
+    std::fs::copy(getppid_loop(), rootfs.join("true")).map_err(|e| format!("copy: {e}"))?;
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": { "terminal": false, "user": { "uid": 0, "gid": 0 }, "args": ["/true"],
+                     "env": ["PATH=/"], "cwd": "/" },
+        "root": { "path": "rootfs", "readonly": true },
+        "hostname": "bench",
+        "mounts": [ { "destination": "/proc", "type": "proc", "source": "proc" } ],
+        "linux": { "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
+                                   { "type": "mount" }, { "type": "network" } ] }
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).map_err(|e| format!("config.json: {e}"))?;
+    Ok(dir)
+}
+
+fn main() {
+    let opts = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("side_by_side: {e}");
+            std::process::exit(2);
+        }
+    };
+    let ours = our_runsc();
+    let runc = find_program(&["runc"]);
+    let gvisor = find_program(&["/usr/bin/runsc", "/usr/local/bin/runsc"])
+        .filter(|p| ours.as_deref().map(Path::new) != Some(p.as_path()));
+
+    println!("side-by-side benchmark (median of {} runs)", opts.reps);
+    println!();
+    println!("(a) getppid round trip, N = {}", opts.iterations);
+    let native = syscall_cost(&[], opts.iterations, opts.reps);
+    let show = |label: &str, r: &Result<(Duration, Duration), RunFailed>, base: Option<Duration>| match r {
+        Ok((per, _)) => {
+            let ratio = base
+                .filter(|b| !b.is_zero())
+                .map(|b| format!("  (x{:.1})", per.as_nanos() as f64 / b.as_nanos() as f64))
+                .unwrap_or_default();
+            println!("    {label:<22} {:>10} ns/call{ratio}", per.as_nanos());
+        }
+        Err(RunFailed(why)) => println!("    {label:<22} failed: {why}"),
+    };
+    show("native", &native, None);
+    let native_per = native.as_ref().ok().map(|(p, _)| *p);
+    match &ours {
+        Some(r) => {
+            let prefix = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
+            show("runsc do (ptrace)", &syscall_cost(&prefix, opts.iterations, opts.reps), native_per);
+        }
+        None => println!("    {:<22} not built (cargo build --release -p runsc)", "runsc do (ptrace)"),
+    }
+    match &gvisor {
+        Some(g) => {
+            let prefix = vec![g.to_string_lossy().into_owned(), "do".into(), "--".into()];
+            show("gVisor runsc do", &syscall_cost(&prefix, opts.iterations, opts.reps), native_per);
+        }
+        None => println!("    {:<22} not installed", "gVisor runsc do"),
+    }
+
+    println!();
+    println!("(b) /bin/true end to end");
+    println!("    {:<22} {}", "native", show_time(&median_time(&strs(&["/bin/true"]), opts.reps)));
+    match &ours {
+        Some(r) => {
+            let argv = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into(), "/bin/true".into()];
+            println!("    {:<22} {}", "runsc do", show_time(&median_time(&argv, opts.reps)));
+        }
+        None => println!("    {:<22} not built (cargo build --release -p runsc)", "runsc do"),
+    }
+    match &runc {
+        Some(runc) => match runc_bundle() {
+            Ok(bundle) => {
+                let argv = vec![
+                    runc.to_string_lossy().into_owned(),
+                    "run".into(),
+                    "--bundle".into(),
+                    bundle.to_string_lossy().into_owned(),
+                    format!("runsc-bench-{}", std::process::id()),
+                ];
+                println!("    {:<22} {}", "runc run (static true)", show_time(&median_time(&argv, opts.reps)));
+                let _ = std::fs::remove_dir_all(&bundle);
+            }
+            Err(e) => println!("    {:<22} failed: {e}", "runc run (static true)"),
+        },
+        None => println!("    {:<22} not installed", "runc"),
+    }
+    match &gvisor {
+        Some(g) => {
+            let argv = vec![g.to_string_lossy().into_owned(), "do".into(), "/bin/true".into()];
+            println!("    {:<22} {}", "gVisor runsc do", show_time(&median_time(&argv, opts.reps)));
+        }
+        None => println!("    {:<22} not installed", "gVisor runsc"),
+    }
+}

@@ -1,0 +1,762 @@
+//! The gofer server run by `runsc gofer`: serves one host directory tree over gofer channels, in
+//! the role of gVisor's lisafs server (`pkg/lisafs/server.go`, `runsc/fsgofer/lisafs.go`).
+//!
+//! Security model: the root is opened once; every node is an `O_PATH` fd reached from it by
+//! `openat(dir, name, O_PATH|O_NOFOLLOW)` one validated component at a time, so no host symlink
+//! and no ".." is ever followed here (symlinks are resolved by the sentry). Files are opened by
+//! reopening a node's inode (`/proc/self/fd/N` for regular files, "." for directories); symlink
+//! nodes never open (`ELOOP`), device/fifo/socket nodes never open (`ENXIO`). A read-only server
+//! answers `EROFS` to every write open and every mutating request.
+//!
+//! Use (as `runsc gofer` does): `let s = Server::new(&config)?; confine(&ConfineOptions::default())?;
+//! s.serve(channels)`. [`serve`] is `Server::new` + `Server::serve` in one call; it also works
+//! after `confine` (opening the root only needs `openat`).
+//!
+//! Lock order: `Server::nodes` is the only lock; it is held only to look up, insert or remove a
+//! node, never across a host call.
+
+mod seccomp;
+mod sys;
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use nix::errno::Errno;
+use thiserror::Error;
+
+pub use seccomp::{confine, ConfineOptions};
+
+use crate::proto::{
+    dirent_wire_len, frame_tag, DirEntry, NodeId, Request, Response, SetAttr, Stat, StatFs,
+    Timespec, HEADER_LEN, MAX_MESSAGE, MAX_NAME, PROTOCOL_VERSION,
+};
+use sys::TimeSet;
+
+/// What to serve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The host directory served as the mount's root.
+    pub root: PathBuf,
+    /// Refuse every write open and mutating request with `EROFS`.
+    pub read_only: bool,
+}
+
+/// Why the server could not start or a channel failed.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("gofer: open root {path:?}: {source}")]
+    OpenRoot { path: PathBuf, source: Errno },
+    #[error("gofer: open /proc/self/fd: {0}")]
+    ProcSelfFd(Errno),
+    #[error("gofer: channel {channel}: {source}")]
+    Channel { channel: usize, source: Errno },
+    #[error("gofer: channel {channel}: server thread panicked")]
+    ChannelPanicked { channel: usize },
+    #[error("gofer: start channel thread: {0}")]
+    Spawn(#[source] std::io::Error),
+    #[error("gofer: seccomp filter: {0}")]
+    Seccomp(#[source] seccompiler::Error),
+}
+
+/// Serves until every channel's peer hangs up. Each channel socket is served on its own thread.
+pub fn serve(config: &ServerConfig, channels: Vec<OwnedFd>) -> Result<(), ServerError> {
+    Server::new(config)?.serve(channels)
+}
+
+/// Most live nodes across all channels; beyond it walks fail with `ENFILE`.
+const MAX_NODES: usize = 1 << 20;
+
+/// Open flags a client may pass to `Open`/`Create`; anything else (`O_CREAT`, `O_PATH`,
+/// `O_TMPFILE`, ...) is `EINVAL`.
+const OPEN_ALLOWED: i32 = libc::O_ACCMODE
+    | libc::O_APPEND
+    | libc::O_TRUNC
+    | libc::O_DIRECTORY
+    | libc::O_NONBLOCK
+    | libc::O_DSYNC
+    | libc::O_SYNC
+    | libc::O_DIRECT
+    | libc::O_NOATIME
+    | libc::O_LARGEFILE
+    | libc::O_NOCTTY
+    | libc::O_CLOEXEC
+    | libc::O_NOFOLLOW;
+
+/// A file known to the server.
+#[derive(Debug)]
+struct Node {
+    /// `O_PATH|O_NOFOLLOW` fd of the inode.
+    fd: OwnedFd,
+    /// `S_IFMT` bits; an inode's type never changes.
+    file_type: u32,
+}
+
+#[derive(Debug, Default)]
+struct NodeTable {
+    map: HashMap<u64, Arc<Node>>,
+    next: u64,
+}
+
+/// Per-channel state.
+#[derive(Debug, Default)]
+struct Session {
+    versioned: bool,
+    /// Snapshot of the directory being listed by `Getdents` pages.
+    dirents: Option<(NodeId, Vec<DirEntry>)>,
+}
+
+/// An opened server: the root and `/proc/self/fd` are open, so it can be confined before serving.
+#[derive(Debug)]
+pub struct Server {
+    root: OwnedFd,
+    proc_self_fd: OwnedFd,
+    read_only: bool,
+    nodes: Mutex<NodeTable>,
+}
+
+/// A validated single path component.
+fn component(name: &[u8]) -> Result<CString, Errno> {
+    if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
+        return Err(Errno::EINVAL);
+    }
+    if name.len() > MAX_NAME {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+/// The name of `fd` under `/proc/self/fd`.
+fn fd_name(fd: BorrowedFd<'_>) -> CString {
+    use std::os::fd::AsRawFd;
+    CString::new(fd.as_raw_fd().to_string()).expect("invariant: decimal digits contain no NUL")
+}
+
+fn to_stat(st: &libc::stat) -> Stat {
+    Stat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        mode: st.st_mode,
+        nlink: st.st_nlink,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        size: st.st_size,
+        blksize: st.st_blksize,
+        blocks: st.st_blocks,
+        atime: Timespec {
+            sec: st.st_atime,
+            nsec: st.st_atime_nsec,
+        },
+        mtime: Timespec {
+            sec: st.st_mtime,
+            nsec: st.st_mtime_nsec,
+        },
+        ctime: Timespec {
+            sec: st.st_ctime,
+            nsec: st.st_ctime_nsec,
+        },
+    }
+}
+
+fn to_statfs(s: &libc::statfs64) -> StatFs {
+    StatFs {
+        fs_type: s.f_type,
+        bsize: s.f_bsize,
+        blocks: s.f_blocks,
+        bfree: s.f_bfree,
+        bavail: s.f_bavail,
+        files: s.f_files,
+        ffree: s.f_ffree,
+        namelen: s.f_namelen,
+        frsize: s.f_frsize,
+        flags: s.f_flags,
+    }
+}
+
+/// Checks client open flags against the node type and the read-only policy; returns the flags to
+/// pass to the host (without `O_NOFOLLOW`, which the reopen must not carry).
+fn open_flags(flags: i32, file_type: u32, read_only: bool) -> Result<i32, Errno> {
+    if flags & !OPEN_ALLOWED != 0 || flags & libc::O_ACCMODE == libc::O_ACCMODE {
+        return Err(Errno::EINVAL);
+    }
+    let acc = flags & libc::O_ACCMODE;
+    match file_type {
+        libc::S_IFLNK => return Err(Errno::ELOOP),
+        libc::S_IFDIR if acc != libc::O_RDONLY => return Err(Errno::EISDIR),
+        libc::S_IFDIR => {}
+        _ if flags & libc::O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
+        libc::S_IFREG => {}
+        _ => return Err(Errno::ENXIO),
+    }
+    if read_only && (acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0) {
+        return Err(Errno::EROFS);
+    }
+    Ok((flags & !(libc::O_NOFOLLOW | libc::O_CLOEXEC)) | libc::O_NOCTTY)
+}
+
+impl Server {
+    /// Opens `config.root` (a directory) and `/proc/self/fd`. Call before [`confine`].
+    pub fn new(config: &ServerConfig) -> Result<Server, ServerError> {
+        let path = CString::new(config.root.as_os_str().as_bytes()).map_err(|_| {
+            ServerError::OpenRoot {
+                path: config.root.clone(),
+                source: Errno::EINVAL,
+            }
+        })?;
+        let root = sys::open_path(&path, libc::O_PATH | libc::O_DIRECTORY).map_err(|source| {
+            ServerError::OpenRoot {
+                path: config.root.clone(),
+                source,
+            }
+        })?;
+        let proc_self_fd = sys::open_path(c"/proc/self/fd", libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(ServerError::ProcSelfFd)?;
+        Ok(Server {
+            root,
+            proc_self_fd,
+            read_only: config.read_only,
+            nodes: Mutex::new(NodeTable::default()),
+        })
+    }
+
+    /// Serves every channel on its own thread until all peers hang up. Returns the first channel
+    /// failure (after all channels have ended).
+    pub fn serve(&self, channels: Vec<OwnedFd>) -> Result<(), ServerError> {
+        std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for (channel, sock) in channels.into_iter().enumerate() {
+                let h = std::thread::Builder::new()
+                    .spawn_scoped(s, move || {
+                        self.serve_channel(sock.as_fd())
+                            .map_err(|source| ServerError::Channel { channel, source })
+                    })
+                    .map_err(ServerError::Spawn)?;
+                handles.push(h);
+            }
+            let mut result = Ok(());
+            for (channel, h) in handles.into_iter().enumerate() {
+                let r = h
+                    .join()
+                    .unwrap_or(Err(ServerError::ChannelPanicked { channel }));
+                if result.is_ok() {
+                    result = r;
+                }
+            }
+            result
+        })
+    }
+
+    fn serve_channel(&self, sock: BorrowedFd<'_>) -> Result<(), Errno> {
+        let mut session = Session::default();
+        let mut buf = vec![0u8; MAX_MESSAGE];
+        loop {
+            let rx = match crate::sys::recv_frame(sock, &mut buf) {
+                Ok(rx) => rx,
+                Err(Errno::ECONNRESET) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            // Fds sent to the server are never used; dropping them closes them.
+            drop(rx.fds);
+            if rx.len == 0 {
+                return Ok(());
+            }
+            let frame = buf.get(..rx.len).ok_or(Errno::EIO)?;
+            let decoded = if rx.truncated {
+                None
+            } else {
+                Request::decode(frame).ok()
+            };
+            let (tag, reply) = match decoded {
+                Some((tag, req)) => {
+                    if !req.expects_response() {
+                        let _ = self.handle(&mut session, req);
+                        continue;
+                    }
+                    (tag, self.handle(&mut session, req))
+                }
+                None => match frame_tag(frame) {
+                    Some(tag) => (tag, Err(Errno::EPROTO)),
+                    None => continue,
+                },
+            };
+            let (resp, fd) = reply.unwrap_or_else(|e| (Response::Error { errno: e as i32 }, None));
+            let mut out = resp.encode(tag);
+            let mut fd = fd;
+            if out.len() > MAX_MESSAGE {
+                out = Response::Error {
+                    errno: Errno::E2BIG as i32,
+                }
+                .encode(tag);
+                fd = None;
+            }
+            match crate::sys::send_frame(sock, &out, fd.as_ref().map(|f| f.as_fd())) {
+                Ok(()) => {}
+                Err(Errno::EPIPE | Errno::ECONNRESET) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn lock_nodes(&self) -> MutexGuard<'_, NodeTable> {
+        // The table is consistent after every operation, so a poisoned lock is still usable.
+        self.nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn node(&self, id: NodeId) -> Result<Arc<Node>, Errno> {
+        self.lock_nodes()
+            .map
+            .get(&id.0)
+            .cloned()
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Registers an `O_PATH` fd as a new node; returns its id and attributes.
+    fn insert(&self, fd: OwnedFd) -> Result<(NodeId, Stat), Errno> {
+        let st = sys::fstat(fd.as_fd())?;
+        let mut t = self.lock_nodes();
+        if t.map.len() >= MAX_NODES {
+            return Err(Errno::ENFILE);
+        }
+        t.next += 1;
+        let id = t.next;
+        t.map.insert(
+            id,
+            Arc::new(Node {
+                fd,
+                file_type: st.st_mode & libc::S_IFMT,
+            }),
+        );
+        Ok((NodeId(id), to_stat(&st)))
+    }
+
+    /// `dir/name` as a new node, never following a symlink.
+    fn walk(&self, dir: &Node, name: &CString) -> Result<(NodeId, Stat), Errno> {
+        let fd = sys::openat(dir.fd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        self.insert(fd)
+    }
+
+    /// Opens the node's inode with host `flags` (already checked by [`open_flags`]).
+    fn reopen(&self, node: &Node, flags: i32) -> Result<OwnedFd, Errno> {
+        match node.file_type {
+            libc::S_IFDIR => sys::openat(node.fd.as_fd(), c".", flags | libc::O_DIRECTORY, 0),
+            libc::S_IFREG => sys::openat(
+                self.proc_self_fd.as_fd(),
+                &fd_name(node.fd.as_fd()),
+                flags,
+                0,
+            ),
+            libc::S_IFLNK => Err(Errno::ELOOP),
+            _ => Err(Errno::ENXIO),
+        }
+    }
+
+    fn writable(&self) -> Result<(), Errno> {
+        if self.read_only {
+            Err(Errno::EROFS)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Chowns a new file to the caller's ids where the gofer is allowed to (`EPERM` is ignored:
+    /// an unprivileged gofer keeps its own ids).
+    fn chown_new(&self, fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<(), Errno> {
+        if uid == u32::MAX && gid == u32::MAX {
+            return Ok(());
+        }
+        match sys::fchown(fd, uid, gid) {
+            Ok(()) | Err(Errno::EPERM) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Handles one request for the channel `session`.
+    fn handle(
+        &self,
+        session: &mut Session,
+        req: Request,
+    ) -> Result<(Response, Option<OwnedFd>), Errno> {
+        if !session.versioned {
+            return match req {
+                Request::Version { version } if version >= 1 => {
+                    session.versioned = true;
+                    Ok((
+                        Response::Version {
+                            version: version.min(PROTOCOL_VERSION),
+                        },
+                        None,
+                    ))
+                }
+                Request::Version { .. } => Err(Errno::EPROTONOSUPPORT),
+                _ => Err(Errno::EPROTO),
+            };
+        }
+        let done = |r: Response| Ok((r, None));
+        match req {
+            Request::Version { .. } => Err(Errno::EPROTO),
+            Request::Attach => {
+                let fd = sys::openat(self.root.as_fd(), c".", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+                let (node, stat) = self.insert(fd)?;
+                done(Response::Node { node, stat })
+            }
+            Request::Walk { dir, name } => {
+                let name = component(&name)?;
+                let (node, stat) = self.walk(&*self.node(dir)?, &name)?;
+                done(Response::Node { node, stat })
+            }
+            Request::Stat { node } => done(Response::Stat(to_stat(&sys::fstat(
+                self.node(node)?.fd.as_fd(),
+            )?))),
+            Request::Open { node, flags } => {
+                let n = self.node(node)?;
+                let host_flags = open_flags(flags, n.file_type, self.read_only)?;
+                Ok((Response::Opened, Some(self.reopen(&n, host_flags)?)))
+            }
+            Request::Readlink { node } => {
+                let n = self.node(node)?;
+                if n.file_type != libc::S_IFLNK {
+                    return Err(Errno::EINVAL);
+                }
+                done(Response::Target(sys::readlink(n.fd.as_fd())?))
+            }
+            Request::Getdents { dir, offset } => done(self.getdents(session, dir, offset)?),
+            Request::StatFs { node } => done(Response::StatFs(to_statfs(&sys::fstatfs(
+                self.node(node)?.fd.as_fd(),
+            )?))),
+            Request::Close { node } => {
+                if session.dirents.as_ref().is_some_and(|(d, _)| *d == node) {
+                    session.dirents = None;
+                }
+                self.lock_nodes().map.remove(&node.0);
+                done(Response::Ok)
+            }
+            Request::Create {
+                dir,
+                name,
+                flags,
+                mode,
+                uid,
+                gid,
+            } => {
+                self.writable()?;
+                let name = component(&name)?;
+                if flags & !OPEN_ALLOWED != 0
+                    || flags & libc::O_ACCMODE == libc::O_ACCMODE
+                    || flags & libc::O_DIRECTORY != 0
+                {
+                    return Err(Errno::EINVAL);
+                }
+                let d = self.node(dir)?;
+                let host_flags = (flags & !libc::O_CLOEXEC)
+                    | libc::O_CREAT
+                    | libc::O_EXCL
+                    | libc::O_NOFOLLOW
+                    | libc::O_NOCTTY;
+                let file = sys::openat(d.fd.as_fd(), &name, host_flags, mode & 0o7777)?;
+                // The node is the very inode just created, reached through our own fd.
+                let path_fd = sys::openat(
+                    self.proc_self_fd.as_fd(),
+                    &fd_name(file.as_fd()),
+                    libc::O_PATH,
+                    0,
+                )?;
+                self.chown_new(path_fd.as_fd(), uid, gid)?;
+                let (node, stat) = self.insert(path_fd)?;
+                Ok((Response::Created { node, stat }, Some(file)))
+            }
+            Request::Mkdir {
+                dir,
+                name,
+                mode,
+                uid,
+                gid,
+            } => {
+                self.writable()?;
+                let name = component(&name)?;
+                let d = self.node(dir)?;
+                sys::mkdirat(d.fd.as_fd(), &name, mode & 0o7777)?;
+                self.new_child(&d, &name, uid, gid)
+            }
+            Request::Symlink {
+                dir,
+                name,
+                target,
+                uid,
+                gid,
+            } => {
+                self.writable()?;
+                let name = component(&name)?;
+                let target = CString::new(target).map_err(|_| Errno::EINVAL)?;
+                let d = self.node(dir)?;
+                sys::symlinkat(&target, d.fd.as_fd(), &name)?;
+                self.new_child(&d, &name, uid, gid)
+            }
+            Request::Link { dir, name, target } => {
+                self.writable()?;
+                let name = component(&name)?;
+                let d = self.node(dir)?;
+                let t = self.node(target)?;
+                if t.file_type == libc::S_IFDIR {
+                    return Err(Errno::EPERM);
+                }
+                match sys::linkat(t.fd.as_fd(), c"", d.fd.as_fd(), &name, libc::AT_EMPTY_PATH) {
+                    // Without CAP_DAC_READ_SEARCH, AT_EMPTY_PATH is ENOENT; link through the
+                    // /proc magic link instead (linkat(2)). A symlink cannot take that path, as
+                    // following it would link the symlink's target.
+                    Err(Errno::ENOENT) if t.file_type != libc::S_IFLNK => sys::linkat(
+                        self.proc_self_fd.as_fd(),
+                        &fd_name(t.fd.as_fd()),
+                        d.fd.as_fd(),
+                        &name,
+                        libc::AT_SYMLINK_FOLLOW,
+                    )?,
+                    r => r?,
+                }
+                self.new_child(&d, &name, u32::MAX, u32::MAX)
+            }
+            Request::Mknod {
+                dir,
+                name,
+                mode,
+                uid,
+                gid,
+            } => {
+                self.writable()?;
+                let name = component(&name)?;
+                let kind = match mode & libc::S_IFMT {
+                    0 | libc::S_IFREG => libc::S_IFREG,
+                    libc::S_IFIFO => libc::S_IFIFO,
+                    _ => return Err(Errno::EPERM),
+                };
+                let d = self.node(dir)?;
+                sys::mknodat(d.fd.as_fd(), &name, kind | (mode & 0o7777))?;
+                self.new_child(&d, &name, uid, gid)
+            }
+            Request::Unlink { dir, name, flags } => {
+                self.writable()?;
+                let name = component(&name)?;
+                if flags & !libc::AT_REMOVEDIR != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                sys::unlinkat(self.node(dir)?.fd.as_fd(), &name, flags)?;
+                done(Response::Ok)
+            }
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            } => {
+                self.writable()?;
+                let old_name = component(&old_name)?;
+                let new_name = component(&new_name)?;
+                if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let (od, nd) = (self.node(old_dir)?, self.node(new_dir)?);
+                sys::renameat2(od.fd.as_fd(), &old_name, nd.fd.as_fd(), &new_name, flags)?;
+                done(Response::Ok)
+            }
+            Request::Setattr { node, attr } => {
+                self.writable()?;
+                let n = self.node(node)?;
+                self.setattr(&n, &attr)?;
+                done(Response::Stat(to_stat(&sys::fstat(n.fd.as_fd())?)))
+            }
+            Request::Getxattr { node, name } => {
+                let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
+                let n = self.node(node)?;
+                match self.xattr_fd(&n)? {
+                    Some(fd) => done(Response::Xattr(sys::fgetxattr(fd.as_fd(), &name)?)),
+                    None => Err(Errno::ENODATA),
+                }
+            }
+            Request::Listxattr { node } => {
+                let n = self.node(node)?;
+                match self.xattr_fd(&n)? {
+                    Some(fd) => done(Response::XattrList(sys::flistxattr(fd.as_fd())?)),
+                    None => done(Response::XattrList(Vec::new())),
+                }
+            }
+        }
+    }
+
+    /// After creating `dir/name`: its node (walked with `O_NOFOLLOW`), chowned to `uid`/`gid`.
+    fn new_child(
+        &self,
+        dir: &Node,
+        name: &CString,
+        uid: u32,
+        gid: u32,
+    ) -> Result<(Response, Option<OwnedFd>), Errno> {
+        let fd = sys::openat(dir.fd.as_fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        self.chown_new(fd.as_fd(), uid, gid)?;
+        let (node, stat) = self.insert(fd)?;
+        Ok((Response::Node { node, stat }, None))
+    }
+
+    fn getdents(&self, session: &mut Session, dir: NodeId, offset: u64) -> Result<Response, Errno> {
+        let fresh = offset == 0 || !session.dirents.as_ref().is_some_and(|(d, _)| *d == dir);
+        if fresh {
+            let n = self.node(dir)?;
+            if n.file_type != libc::S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            let dirfd = sys::openat(n.fd.as_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+            let mut all = Vec::new();
+            sys::getdents(dirfd.as_fd(), &mut all)?;
+            session.dirents = Some((dir, all));
+        }
+        let all = match &session.dirents {
+            Some((_, all)) => all,
+            None => return Err(Errno::EIO),
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(all.len());
+        // Header, `more` flag and count, with slack.
+        let budget = MAX_MESSAGE - HEADER_LEN - 64;
+        let mut used = 0;
+        let mut end = start;
+        while let Some(e) = all.get(end) {
+            used += dirent_wire_len(e);
+            if used > budget {
+                break;
+            }
+            end += 1;
+        }
+        let entries = all[start..end].to_vec();
+        let more = end < all.len();
+        if !more {
+            session.dirents = None;
+        }
+        Ok(Response::Dirents { entries, more })
+    }
+
+    fn setattr(&self, n: &Node, attr: &SetAttr) -> Result<(), Errno> {
+        if attr.mask & !SetAttr::ALL != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if attr.mask & SetAttr::SIZE != 0 {
+            match n.file_type {
+                libc::S_IFREG => {}
+                libc::S_IFDIR => return Err(Errno::EISDIR),
+                _ => return Err(Errno::EINVAL),
+            }
+            let file = self.reopen(n, libc::O_WRONLY | libc::O_NOCTTY)?;
+            sys::ftruncate(file.as_fd(), attr.size)?;
+        }
+        if attr.mask & (SetAttr::UID | SetAttr::GID) != 0 {
+            let uid = if attr.mask & SetAttr::UID != 0 {
+                attr.uid
+            } else {
+                u32::MAX
+            };
+            let gid = if attr.mask & SetAttr::GID != 0 {
+                attr.gid
+            } else {
+                u32::MAX
+            };
+            sys::fchown(n.fd.as_fd(), uid, gid)?;
+        }
+        if attr.mask & SetAttr::MODE != 0 {
+            if n.file_type == libc::S_IFLNK {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            sys::fchmodat(
+                self.proc_self_fd.as_fd(),
+                &fd_name(n.fd.as_fd()),
+                attr.mode & 0o7777,
+            )?;
+        }
+        let time = |now: u32, set: u32, t: Timespec| {
+            if attr.mask & now != 0 {
+                TimeSet::Now
+            } else if attr.mask & set != 0 {
+                TimeSet::At(t)
+            } else {
+                TimeSet::Omit
+            }
+        };
+        let atime = time(SetAttr::ATIME_NOW, SetAttr::ATIME, attr.atime);
+        let mtime = time(SetAttr::MTIME_NOW, SetAttr::MTIME, attr.mtime);
+        if !matches!((atime, mtime), (TimeSet::Omit, TimeSet::Omit)) {
+            sys::utimensat(
+                n.fd.as_fd(),
+                c"",
+                atime,
+                mtime,
+                libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A readable fd for xattr calls (which refuse O_PATH fds), or `None` for a symlink.
+    fn xattr_fd(&self, n: &Node) -> Result<Option<OwnedFd>, Errno> {
+        match n.file_type {
+            libc::S_IFLNK => Ok(None),
+            libc::S_IFREG | libc::S_IFDIR => self
+                .reopen(n, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)
+                .map(Some),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_rejects_bad_names() {
+        for bad in [&b""[..], b".", b"..", b"a/b", b"/", b"a\0b"] {
+            assert_eq!(component(bad), Err(Errno::EINVAL), "{bad:?}");
+        }
+        assert_eq!(component(&[b'x'; MAX_NAME + 1]), Err(Errno::ENAMETOOLONG));
+        assert_eq!(component(b"...").unwrap().as_bytes(), b"...");
+    }
+
+    #[test]
+    fn open_flags_policy() {
+        let reg = libc::S_IFREG;
+        assert_eq!(
+            open_flags(libc::O_RDONLY, libc::S_IFLNK, false),
+            Err(Errno::ELOOP)
+        );
+        assert_eq!(open_flags(libc::O_WRONLY, reg, true), Err(Errno::EROFS));
+        assert_eq!(
+            open_flags(libc::O_RDONLY | libc::O_TRUNC, reg, true),
+            Err(Errno::EROFS)
+        );
+        assert_eq!(
+            open_flags(libc::O_RDONLY | libc::O_CREAT, reg, false),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(open_flags(libc::O_PATH, reg, false), Err(Errno::EINVAL));
+        assert_eq!(open_flags(libc::O_ACCMODE, reg, false), Err(Errno::EINVAL));
+        assert_eq!(
+            open_flags(libc::O_RDWR, libc::S_IFDIR, false),
+            Err(Errno::EISDIR)
+        );
+        assert_eq!(
+            open_flags(libc::O_RDONLY | libc::O_DIRECTORY, reg, false),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(
+            open_flags(libc::O_RDONLY, libc::S_IFCHR, false),
+            Err(Errno::ENXIO)
+        );
+        assert_eq!(
+            open_flags(
+                libc::O_RDWR | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                reg,
+                false
+            ),
+            Ok(libc::O_RDWR | libc::O_NOCTTY)
+        );
+    }
+}

@@ -1,0 +1,281 @@
+//! The `runsc` command line (after gVisor's `runsc/cmd` and runc's CLI): global flags come
+//! before the subcommand, as containerd, Docker and podman pass them (see OCI-CONTRACT.md).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The whole command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "runsc",
+    version,
+    about = "A user-space kernel sandbox: runs Linux programs and OCI containers without letting \
+             them talk to the host kernel",
+    // Usage errors exit 2 (clap's default); failures of a command exit 125 (see `crate::EXIT_*`).
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags that apply to every subcommand (given before it).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// Print one line per application syscall (to the debug log if one is set, else stderr).
+    #[arg(long)]
+    pub strace: bool,
+    /// Trace only these syscalls (comma-separated names, e.g. read,openat); implies --strace.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub strace_syscalls: Option<Vec<String>>,
+    /// Write debug messages.
+    #[arg(long)]
+    pub debug: bool,
+    /// Where debug messages (and --strace lines) go: a directory (a file named
+    /// runsc.PID.log is created in it) or a file path.
+    #[arg(long, value_name = "DIR")]
+    pub debug_log: Option<PathBuf>,
+    /// Append runsc's own errors and warnings to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Format of --log lines: text or json.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// Directory holding container state.
+    #[arg(long, value_name = "DIR", default_value = "/run/runsc")]
+    pub root: PathBuf,
+    /// How application code runs and traps: ptrace (the only one so far).
+    #[arg(long, value_name = "PLATFORM", default_value = "ptrace")]
+    pub platform: String,
+    /// Networking: none (loopback only, in the sandbox) or host (accepted; not working yet).
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub network: String,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a program in a new sandbox whose root is the host's `/` (read-only) or --rootfs.
+    Do(DoArgs),
+    /// (internal) The sentry: the sandbox's kernel. Started by runsc itself.
+    #[command(hide = true)]
+    Boot(BootArgs),
+    /// (internal) The file server of a sandbox. Started by runsc itself.
+    #[command(hide = true)]
+    Gofer(GoferArgs),
+}
+
+/// `runsc do [--rootfs DIR] [--cwd DIR] [--env K=V]... -- PROGRAM ARGS...`
+#[derive(Debug, Clone, Args)]
+pub struct DoArgs {
+    /// Root filesystem of the sandbox, served read-only (writes go to memory).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub rootfs: PathBuf,
+    /// Working directory in the sandbox (default: the current directory when the root is `/`,
+    /// else `/`).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable for the program (repeatable); runsc's own environment is
+    /// passed too.
+    #[arg(long = "env", value_name = "K=V")]
+    pub env: Vec<String>,
+    /// The program and its arguments.
+    #[arg(
+        value_name = "PROGRAM",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub command: Vec<OsString>,
+}
+
+/// `runsc boot --io-fd N --spec-fd N [--log-fd N]` (hidden).
+#[derive(Debug, Clone, Args)]
+pub struct BootArgs {
+    /// The sentry's end of the gofer socket pair.
+    #[arg(long, value_name = "FD")]
+    pub io_fd: i32,
+    /// A pipe carrying the boot spec (JSON) up to end-of-file.
+    #[arg(long, value_name = "FD")]
+    pub spec_fd: i32,
+    /// The debug log (strace and debug lines); stderr when absent.
+    #[arg(long, value_name = "FD")]
+    pub log_fd: Option<i32>,
+}
+
+/// `runsc gofer --root DIR --io-fd N` (hidden).
+#[derive(Debug, Clone, Args)]
+pub struct GoferArgs {
+    /// The host directory served as the sandbox's root.
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// The gofer's end of the socket pair (repeatable: one per channel).
+    #[arg(long, value_name = "FD", required = true)]
+    pub io_fd: Vec<i32>,
+}
+
+/// Platforms `--platform` accepts.
+pub const PLATFORMS: &[&str] = &["ptrace"];
+/// Modes `--network` accepts.
+pub const NETWORKS: &[&str] = &["none", "host"];
+
+/// Format of the `--log` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl GlobalOpts {
+    /// Checks the values clap takes as free strings (so that a bad one is reported as one line,
+    /// and in the --log file).
+    pub fn validate(&self) -> Result<(), String> {
+        if !PLATFORMS.contains(&self.platform.as_str()) {
+            return Err(format!(
+                "unsupported --platform {:?} (supported: {})",
+                self.platform,
+                PLATFORMS.join(", ")
+            ));
+        }
+        if !NETWORKS.contains(&self.network.as_str()) {
+            return Err(format!(
+                "unsupported --network {:?} (supported: {})",
+                self.network,
+                NETWORKS.join(", ")
+            ));
+        }
+        self.parsed_log_format().map(|_| ())
+    }
+
+    /// The `--log-format` value.
+    pub fn parsed_log_format(&self) -> Result<LogFormat, String> {
+        match self.log_format.as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "unsupported --log-format {other:?} (supported: text, json)"
+            )),
+        }
+    }
+
+    /// The strace settings for the sentry: `Some(None)` traces everything.
+    pub fn strace_only(&self) -> Option<Option<Vec<String>>> {
+        match (&self.strace_syscalls, self.strace) {
+            (Some(list), _) => Some(Some(list.clone())),
+            (None, true) => Some(None),
+            (None, false) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn do_takes_program_after_double_dash_with_its_own_flags() {
+        let cli = parse(&["runsc", "do", "--", "ls", "-la", "--env", "/etc"]);
+        let Command::Do(d) = cli.command else {
+            panic!("not do")
+        };
+        assert_eq!(d.command, vec!["ls", "-la", "--env", "/etc"]);
+        assert!(d.env.is_empty());
+        assert_eq!(d.rootfs, PathBuf::from("/"));
+    }
+
+    #[test]
+    fn do_flags_and_program_without_double_dash() {
+        let cli = parse(&[
+            "runsc", "do", "--rootfs", "/r", "--cwd", "/w", "--env", "A=1", "--env", "B=2", "echo",
+            "-n", "x",
+        ]);
+        let Command::Do(d) = cli.command else {
+            panic!("not do")
+        };
+        assert_eq!(d.rootfs, PathBuf::from("/r"));
+        assert_eq!(d.cwd, Some(PathBuf::from("/w")));
+        assert_eq!(d.env, vec!["A=1", "B=2"]);
+        assert_eq!(d.command, vec!["echo", "-n", "x"]);
+    }
+
+    #[test]
+    fn do_requires_a_program() {
+        assert!(Cli::try_parse_from(["runsc", "do"]).is_err());
+        assert!(Cli::try_parse_from(["runsc", "do", "--"]).is_err());
+    }
+
+    #[test]
+    fn global_flags_before_subcommand() {
+        let cli = parse(&[
+            "runsc",
+            "--strace-syscalls=read,openat",
+            "--debug",
+            "--debug-log",
+            "/tmp/d/",
+            "--log",
+            "/tmp/l.json",
+            "--log-format",
+            "json",
+            "--root",
+            "/run/x",
+            "--platform",
+            "ptrace",
+            "--network",
+            "host",
+            "do",
+            "true",
+        ]);
+        let g = &cli.global;
+        assert_eq!(g.strace_only(), Some(Some(vec!["read".into(), "openat".into()])));
+        assert!(g.debug);
+        assert_eq!(g.debug_log, Some(PathBuf::from("/tmp/d/")));
+        assert_eq!(g.parsed_log_format(), Ok(LogFormat::Json));
+        assert_eq!(g.root, PathBuf::from("/run/x"));
+        assert_eq!(g.validate(), Ok(()));
+    }
+
+    #[test]
+    fn strace_alone_traces_everything_and_default_is_off() {
+        assert_eq!(parse(&["runsc", "--strace", "do", "x"]).global.strace_only(), Some(None));
+        assert_eq!(parse(&["runsc", "do", "x"]).global.strace_only(), None);
+    }
+
+    #[test]
+    fn unknown_platform_network_or_format_is_one_clear_error() {
+        let e = parse(&["runsc", "--platform", "kvm", "do", "x"]).global.validate();
+        assert!(e.unwrap_err().contains("--platform \"kvm\""));
+        let e = parse(&["runsc", "--network", "sandbox", "do", "x"]).global.validate();
+        assert!(e.unwrap_err().contains("--network"));
+        let e = parse(&["runsc", "--log-format", "xml", "do", "x"]).global.validate();
+        assert!(e.unwrap_err().contains("--log-format"));
+    }
+
+    #[test]
+    fn hidden_boot_and_gofer_parse_fd_numbers() {
+        let cli = parse(&["runsc", "boot", "--io-fd", "5", "--spec-fd", "6", "--log-fd", "7"]);
+        let Command::Boot(b) = cli.command else {
+            panic!("not boot")
+        };
+        assert_eq!((b.io_fd, b.spec_fd, b.log_fd), (5, 6, Some(7)));
+        let cli = parse(&["runsc", "gofer", "--root", "/", "--io-fd", "4"]);
+        let Command::Gofer(g) = cli.command else {
+            panic!("not gofer")
+        };
+        assert_eq!((g.root, g.io_fd), (PathBuf::from("/"), vec![4]));
+    }
+}

@@ -1,0 +1,111 @@
+//! `runsc boot` (hidden): the sentry process of one sandbox, after gVisor's `runsc/cmd/boot.go`
+//! and `runsc/boot/loader.go`. It reads its boot spec, starts the platform and the kernel, locks
+//! itself down with its seccomp filter and runs the init process; its exit status is the init
+//! process's (128+N for a death by signal N).
+//!
+//! Order matters: everything that needs a host path or a host `execve` (the platform's master
+//! stub, the debug log, which the front end opened for us) happens before the filter.
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+
+use sentry::kernel::{Credentials, InitError, InitProcess, Kernel, KernelConfig, StraceConfig};
+use sentry::platform::ptrace::PtracePlatform;
+
+use crate::boot::filter;
+use crate::boot::spec::BootSpec;
+use crate::cli::BootArgs;
+use crate::sys::take_inherited_fd;
+use crate::{log, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_RUNSC_FAILURE};
+
+/// Runs the sentry; returns the exit status of `runsc boot`.
+pub fn run(args: &BootArgs) -> i32 {
+    match boot(args) {
+        Ok(code) => code,
+        Err(msg) => {
+            log::error(&msg);
+            EXIT_RUNSC_FAILURE
+        }
+    }
+}
+
+fn boot(args: &BootArgs) -> Result<i32, String> {
+    let spec_fd = take_inherited_fd(args.spec_fd).map_err(|e| format!("boot spec fd: {e}"))?;
+    let io_fd = take_inherited_fd(args.io_fd).map_err(|e| format!("gofer fd: {e}"))?;
+    let log_fd = match args.log_fd {
+        Some(n) => Some(take_inherited_fd(n).map_err(|e| format!("log fd: {e}"))?),
+        None => None,
+    };
+    let spec = read_spec(spec_fd)?;
+    sentry::log::init(log_fd, spec.debug);
+    sentry::debug!("boot: argv {:?}", spec.argv.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+
+    let stdio = [dup_stdio(std::io::stdin().as_fd())?, dup_stdio(std::io::stdout().as_fd())?, dup_stdio(std::io::stderr().as_fd())?];
+    // The master stub is started by exec: before the filter.
+    let platform = Arc::new(PtracePlatform::new().map_err(|e| format!("starting the ptrace platform: {e}"))?);
+    let client = gofer::GoferClient::new(io_fd);
+    let kernel = Kernel::new(
+        KernelConfig {
+            gofer: client,
+            stdio,
+            hostname: spec.hostname.clone(),
+            creds: Credentials::new(spec.uid, spec.gid, spec.groups.clone()),
+            strace: spec.strace.clone().map(|only| StraceConfig { only }),
+        },
+        syscalls::table(),
+        platform,
+    )
+    .map_err(|e| format!("starting the kernel: {e}"))?;
+
+    let prog = filter::build().map_err(|e| e.to_string())?;
+    filter::install(&prog).map_err(|e| e.to_string())?;
+    sentry::debug!("boot: seccomp filter installed");
+
+    let program = String::from_utf8_lossy(&spec.argv[0]).into_owned();
+    match kernel.create_init(InitProcess { argv: spec.argv, envv: spec.envv, cwd: spec.cwd }) {
+        Ok(task) => Ok(task.run().shell_code()),
+        Err(InitError::Exec(errno)) => {
+            log::error(&format!("{program}: {}", errno.desc()));
+            Ok(exec_failure_code(errno))
+        }
+        Err(other) => Err(format!("starting {program}: {other}")),
+    }
+}
+
+/// The shell's status for a program that could not be executed: 127 when it does not exist,
+/// 126 when it exists but cannot run (bash(1), "EXIT STATUS").
+pub fn exec_failure_code(errno: nix::errno::Errno) -> i32 {
+    use nix::errno::Errno;
+    match errno {
+        Errno::ENOENT | Errno::ENOTDIR => EXIT_NOT_FOUND,
+        _ => EXIT_NOT_EXECUTABLE,
+    }
+}
+
+fn read_spec(fd: OwnedFd) -> Result<BootSpec, String> {
+    let mut data = Vec::new();
+    std::fs::File::from(fd)
+        .read_to_end(&mut data)
+        .map_err(|e| format!("reading the boot spec: {e}"))?;
+    BootSpec::from_json(&data).map_err(|e| e.to_string())
+}
+
+fn dup_stdio(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, String> {
+    fd.try_clone_to_owned().map_err(|e| format!("duplicating stdio: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+
+    #[test]
+    fn exec_failures_map_like_a_shell() {
+        assert_eq!(exec_failure_code(Errno::ENOENT), 127);
+        assert_eq!(exec_failure_code(Errno::ENOTDIR), 127);
+        assert_eq!(exec_failure_code(Errno::EACCES), 126);
+        assert_eq!(exec_failure_code(Errno::ENOEXEC), 126);
+        assert_eq!(exec_failure_code(Errno::ELOOP), 126);
+    }
+}

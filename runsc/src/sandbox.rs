@@ -1,0 +1,176 @@
+//! Starting one sandbox's processes (after gVisor's `runsc/sandbox/sandbox.go` and
+//! `runsc/container/container.go`): `runsc gofer` and `runsc boot`, connected by a
+//! `SOCK_SEQPACKET` socket pair, each inheriting exactly the descriptors named on its command
+//! line, and both killed by the host if this process dies (`PR_SET_PDEATHSIG`).
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::unistd::{getpid, pipe2};
+use thiserror::Error;
+
+use crate::boot::spec::BootSpec;
+use crate::sys::prepare_child;
+
+/// The binary every sandbox process runs: this one.
+const SELF_EXE: &str = "/proc/self/exe";
+
+/// How long the gofer may take to notice the sentry is gone before it is killed.
+const GOFER_GRACE: Duration = Duration::from_secs(2);
+
+/// A sandbox that failed to start or to finish.
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    #[error("creating the {what}: {source}")]
+    Setup { what: &'static str, source: nix::errno::Errno },
+    #[error("starting {what}: {source}")]
+    Spawn { what: &'static str, source: std::io::Error },
+    #[error("sending the boot spec: {0}")]
+    Spec(#[source] std::io::Error),
+    #[error("waiting for the sandbox: {0}")]
+    Wait(#[source] std::io::Error),
+}
+
+/// What a sandbox is made of.
+#[derive(Debug)]
+pub struct SandboxConfig {
+    /// Host directory served as the root, absolute.
+    pub root: PathBuf,
+    pub spec: BootSpec,
+    /// The debug log the sentry (and `--debug` lines) write to; stderr if None.
+    pub debug_log: Option<File>,
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    gofer: Child,
+    boot: Child,
+}
+
+/// How the sandbox's sentry ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxExit {
+    /// `runsc boot` exited with this status (the program's, or a runsc failure code).
+    Exited(i32),
+    /// `runsc boot` itself was killed by this signal (a seccomp violation is SIGSYS).
+    Killed(i32),
+}
+
+impl Sandbox {
+    /// Starts the gofer and the sentry and hands the sentry its spec.
+    pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let (gofer_end, boot_end) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|source| SandboxError::Setup { what: "gofer socket pair", source })?;
+        let (spec_r, spec_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|source| SandboxError::Setup { what: "boot spec pipe", source })?;
+        let me = getpid();
+
+        let gofer = spawn_gofer(&config.root, &gofer_end, me)?;
+        drop(gofer_end);
+
+        let mut cmd = Command::new(SELF_EXE);
+        cmd.arg0("runsc").arg("boot");
+        cmd.arg("--io-fd").arg(boot_end.as_raw_fd().to_string());
+        cmd.arg("--spec-fd").arg(spec_r.as_raw_fd().to_string());
+        let mut keep = vec![boot_end.as_raw_fd(), spec_r.as_raw_fd()];
+        if let Some(log) = &config.debug_log {
+            cmd.arg("--log-fd").arg(log.as_raw_fd().to_string());
+            keep.push(log.as_raw_fd());
+        }
+        // stdio is inherited: the sentry hands its 0, 1, 2 to the init process.
+        prepare_child(&mut cmd, keep, me);
+        let boot = match cmd.spawn() {
+            Ok(b) => b,
+            Err(source) => {
+                kill_and_reap(gofer);
+                return Err(SandboxError::Spawn { what: "the sentry (runsc boot)", source });
+            }
+        };
+        drop((boot_end, spec_r));
+        let sandbox = Sandbox { gofer, boot };
+        // A sentry that dies before reading gets EPIPE here (SIGPIPE is ignored by Rust's runtime);
+        // its own exit status then says why, so the write error is secondary.
+        if let Err(e) = write_spec(spec_w, &config.spec) {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                sandbox.kill();
+                return Err(SandboxError::Spec(e));
+            }
+        }
+        Ok(sandbox)
+    }
+
+    /// Host pid of the sentry.
+    pub fn boot_pid(&self) -> u32 {
+        self.boot.id()
+    }
+
+    /// Host pid of the gofer.
+    pub fn gofer_pid(&self) -> u32 {
+        self.gofer.id()
+    }
+
+    /// Waits for the sentry to end, then for the gofer (which ends when the sentry hangs up).
+    pub fn wait(mut self) -> Result<SandboxExit, SandboxError> {
+        let status = self.boot.wait().map_err(SandboxError::Wait)?;
+        let deadline = Instant::now() + GOFER_GRACE;
+        loop {
+            match self.gofer.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    kill_and_reap(self.gofer);
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => SandboxExit::Exited(code),
+            (None, Some(sig)) => SandboxExit::Killed(sig),
+            (None, None) => SandboxExit::Exited(crate::EXIT_RUNSC_FAILURE),
+        })
+    }
+
+    /// Kills both processes and reaps them.
+    pub fn kill(self) {
+        kill_and_reap(self.boot);
+        kill_and_reap(self.gofer);
+    }
+}
+
+fn spawn_gofer(root: &Path, fd: &OwnedFd, me: nix::unistd::Pid) -> Result<Child, SandboxError> {
+    let mut cmd = Command::new(SELF_EXE);
+    cmd.arg0("runsc")
+        .arg("gofer")
+        .arg("--root")
+        .arg(root)
+        .arg("--io-fd")
+        .arg(fd.as_raw_fd().to_string())
+        // The gofer must not hold the caller's stdin or stdout (a pipe reader would never see
+        // end-of-file while it lives); stderr stays for its error line.
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    prepare_child(&mut cmd, vec![fd.as_raw_fd()], me);
+    cmd.spawn().map_err(|source| SandboxError::Spawn { what: "the gofer (runsc gofer)", source })
+}
+
+fn write_spec(w: OwnedFd, spec: &BootSpec) -> std::io::Result<()> {
+    let mut f = File::from(w);
+    f.write_all(&spec.to_json())
+}
+
+fn kill_and_reap(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}

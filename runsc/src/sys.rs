@@ -1,0 +1,109 @@
+//! The raw host calls of runsc that nix does not wrap safely: preparing a sandbox child between
+//! fork and exec (fd inheritance, `PR_SET_PDEATHSIG`; see fork(2), close_range(2), prctl(2)),
+//! and taking ownership of descriptors inherited by number.
+
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Mutex;
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+/// `CLOSE_RANGE_CLOEXEC` from `include/uapi/linux/close_range.h` (libc lacks it on some targets).
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+/// Makes `cmd`'s child inherit exactly the descriptors `keep` (plus 0, 1, 2) and die with
+/// SIGKILL when this process dies. `parent` is this process's pid, read before spawning.
+pub fn prepare_child(cmd: &mut Command, keep: Vec<RawFd>, parent: Pid) {
+    let hook = move || -> io::Result<()> {
+        // SAFETY: close_range only changes descriptor flags; the range starts above stdio.
+        // Called between fork and exec, it is async-signal-safe (a plain syscall). Failure
+        // (kernels before 5.11) only means inherited non-CLOEXEC fds leak, so it is ignored.
+        let _ = unsafe {
+            libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC)
+        };
+        for &fd in &keep {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(io::Error::from)?;
+        }
+        nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(io::Error::from)?;
+        // The parent may have died before the prctl: then nobody would kill us.
+        if nix::unistd::getppid() != parent {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        Ok(())
+    };
+    // SAFETY: the hook runs in the forked child before exec. It allocates nothing (`keep` was
+    // built before the fork) and makes only async-signal-safe syscalls (close_range, fcntl,
+    // prctl, getppid); errors are `io::Error` values made from raw errnos, without allocation.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// Descriptors already taken by `take_inherited_fd` (each number has one owner).
+static TAKEN: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+/// Takes ownership of descriptor `fd`, inherited from the runsc front end that named it on the
+/// command line, and marks it close-on-exec. Fails for stdio, for a closed descriptor and for a
+/// number already taken.
+pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd <= 2 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} is stdio, not an inherited descriptor"),
+        ));
+    }
+    let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
+    if taken.contains(&fd) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} named twice"),
+        ));
+    }
+    fcntl(fd, FcntlArg::F_GETFD)
+        .map_err(|e| io::Error::new(io::ErrorKind::NotFound, format!("descriptor {fd}: {e}")))?;
+    taken.push(fd);
+    // SAFETY: `fd` is open (F_GETFD succeeded), is not stdio, and `TAKEN` guarantees that no
+    // other `OwnedFd` was made from it here; the front end passed it to this process for us alone.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+    Ok(owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::{AsRawFd, IntoRawFd};
+
+    #[test]
+    fn take_rejects_stdio_closed_and_twice() {
+        assert!(take_inherited_fd(1).is_err());
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let raw = r.into_raw_fd();
+        let owned = take_inherited_fd(raw).unwrap();
+        assert_eq!(owned.as_raw_fd(), raw);
+        assert!(take_inherited_fd(raw).is_err());
+        drop(w);
+        // A number that is certainly closed.
+        assert!(take_inherited_fd(1_000_000).is_err());
+    }
+
+    #[test]
+    fn child_inherits_only_kept_fds() {
+        let (keep_r, _keep_w) = nix::unistd::pipe().unwrap();
+        let (other_r, _other_w) = nix::unistd::pipe().unwrap();
+        // Both are CLOEXEC-free duplicates, as inherited garbage would be.
+        let keep = nix::unistd::dup(keep_r.as_raw_fd()).unwrap();
+        let other = nix::unistd::dup(other_r.as_raw_fd()).unwrap();
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c").arg(format!("test -e /proc/self/fd/{keep} && ! test -e /proc/self/fd/{other}"));
+        prepare_child(&mut cmd, vec![keep], nix::unistd::getpid());
+        let status = cmd.status().unwrap();
+        let _ = nix::unistd::close(keep);
+        let _ = nix::unistd::close(other);
+        assert!(status.success(), "{status:?}");
+    }
+}

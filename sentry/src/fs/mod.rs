@@ -1,0 +1,9 @@
+//! Filesystem implementations behind the VFS: gofer (host files through the gofer), tmpfs, dev,
+//! proc, host (the sandbox's stdio). Raw host calls are in `sys`.
+
+pub mod dev;
+pub mod gofer;
+pub mod host;
+pub mod proc;
+pub mod sys;
+pub mod tmpfs;

@@ -1,0 +1,594 @@
+//! tmpfs: files in sentry memory (after gVisor's `pkg/sentry/fsimpl/tmpfs`; Linux `mm/shmem.c`).
+//! Each regular file's data lives in its own host memfd, so that it can be mapped into the
+//! application (`host_fd_for_mmap`). Directories and symlinks are sentry structures.
+//!
+//! Lock order: a directory's `children` before its `meta`; two directories (rename) in
+//! ascending inode order; a file's `meta` last.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::fs::sys;
+use crate::vfs::{DirEntry, FileOps, Inode, NoDataOps, Stat, StatFs, TaskRef, Timespec};
+use crate::{Errno, SysResult};
+
+/// `TMPFS_MAGIC`.
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+/// Linux's per-entry size that tmpfs reports for directories (`BOGO_DIRENT_SIZE`).
+const BOGO_DIRENT_SIZE: i64 = 20;
+
+/// One tmpfs instance.
+pub struct TmpFs {
+    dev: u64,
+    next_ino: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    atime: Timespec,
+    mtime: Timespec,
+    ctime: Timespec,
+}
+
+impl Meta {
+    fn new(mode: u32, uid: u32, gid: u32, nlink: u64) -> Meta {
+        let now = Timespec::now();
+        Meta {
+            mode,
+            uid,
+            gid,
+            nlink,
+            atime: now,
+            mtime: now,
+            ctime: now,
+        }
+    }
+    fn touch(&mut self) {
+        let now = Timespec::now();
+        self.mtime = now;
+        self.ctime = now;
+    }
+}
+
+enum Data {
+    Dir(Mutex<BTreeMap<Vec<u8>, Arc<TmpfsInode>>>),
+    File(Arc<OwnedFd>),
+    Symlink(Vec<u8>),
+}
+
+/// A tmpfs file, directory or symlink.
+pub struct TmpfsInode {
+    fs: Arc<TmpFs>,
+    ino: u64,
+    meta: Arc<Mutex<Meta>>,
+    data: Data,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A fresh tmpfs; returns its root directory with permissions `mode` (e.g. 0o1777 for /tmp).
+pub fn new_root(dev: u64, mode: u32) -> Arc<dyn Inode> {
+    let fs = Arc::new(TmpFs {
+        dev,
+        next_ino: AtomicU64::new(2),
+    });
+    Arc::new(TmpfsInode {
+        fs,
+        ino: 1,
+        meta: Arc::new(Mutex::new(Meta::new(
+            libc::S_IFDIR | (mode & 0o7777),
+            0,
+            0,
+            2,
+        ))),
+        data: Data::Dir(Mutex::new(BTreeMap::new())),
+    })
+}
+
+impl TmpfsInode {
+    fn new_child(&self, mode: u32, uid: u32, gid: u32, data: Data) -> Arc<TmpfsInode> {
+        let nlink = if mode & libc::S_IFMT == libc::S_IFDIR {
+            2
+        } else {
+            1
+        };
+        Arc::new(TmpfsInode {
+            fs: self.fs.clone(),
+            ino: self.fs.next_ino.fetch_add(1, Ordering::Relaxed),
+            meta: Arc::new(Mutex::new(Meta::new(mode, uid, gid, nlink))),
+            data,
+        })
+    }
+
+    fn children(&self) -> SysResult<&Mutex<BTreeMap<Vec<u8>, Arc<TmpfsInode>>>> {
+        match &self.data {
+            Data::Dir(c) => Ok(c),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.data, Data::Dir(_))
+    }
+
+    /// Inserts a new child made by `make` unless `name` exists.
+    fn insert_new(
+        &self,
+        name: &[u8],
+        make: impl FnOnce() -> SysResult<Arc<TmpfsInode>>,
+    ) -> SysResult<Arc<dyn Inode>> {
+        let mut ch = lock(self.children()?);
+        if lock(&self.meta).nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if ch.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        let child = make()?;
+        let mut m = lock(&self.meta);
+        if child.is_dir() {
+            m.nlink += 1;
+        }
+        m.touch();
+        ch.insert(name.to_vec(), child.clone());
+        Ok(child)
+    }
+}
+
+impl Inode for TmpfsInode {
+    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
+        let m = *lock(&self.meta);
+        let (size, blocks) = match &self.data {
+            Data::File(fd) => {
+                let s = sys::fstat(fd.as_fd())?;
+                (s.st_size, s.st_blocks)
+            }
+            Data::Dir(c) => ((lock(c).len() as i64 + 2) * BOGO_DIRENT_SIZE, 0),
+            Data::Symlink(t) => (t.len() as i64, 0),
+        };
+        Ok(Stat {
+            dev: self.fs.dev,
+            ino: self.ino,
+            mode: m.mode,
+            nlink: m.nlink,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: 0,
+            size,
+            blksize: 4096,
+            blocks,
+            atime: m.atime,
+            mtime: m.mtime,
+            ctime: m.ctime,
+        })
+    }
+
+    fn lookup(&self, _task: TaskRef, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
+        let ch = lock(self.children()?);
+        match ch.get(name) {
+            Some(c) => Ok(c.clone()),
+            None => Err(Errno::ENOENT),
+        }
+    }
+
+    fn readdir(&self, _task: TaskRef) -> SysResult<Vec<DirEntry>> {
+        let ch = lock(self.children()?);
+        Ok(ch
+            .iter()
+            .map(|(n, c)| DirEntry {
+                name: n.clone(),
+                ino: c.ino,
+                kind: crate::vfs::inode::dirent_type_of(lock(&c.meta).mode),
+            })
+            .collect())
+    }
+
+    fn readlink(&self, _task: TaskRef) -> SysResult<Vec<u8>> {
+        match &self.data {
+            Data::Symlink(t) => Ok(t.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+        match &self.data {
+            Data::File(fd) => Ok(Arc::new(TmpfsFile {
+                fd: fd.clone(),
+                meta: self.meta.clone(),
+            })),
+            Data::Dir(_) => Ok(Arc::new(NoDataOps)),
+            Data::Symlink(_) => Err(Errno::ELOOP),
+        }
+    }
+
+    fn create(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.insert_new(name, || {
+            let cname = CString::new(name.to_vec()).map_err(|_| Errno::EINVAL)?;
+            let fd = sys::memfd_create(&cname)?;
+            Ok(self.new_child(
+                libc::S_IFREG | (mode & 0o7777),
+                uid,
+                gid,
+                Data::File(Arc::new(fd)),
+            ))
+        })
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.insert_new(name, || {
+            Ok(self.new_child(
+                libc::S_IFDIR | (mode & 0o7777),
+                uid,
+                gid,
+                Data::Dir(Mutex::new(BTreeMap::new())),
+            ))
+        })
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.insert_new(name, || {
+            Ok(self.new_child(
+                libc::S_IFLNK | 0o777,
+                uid,
+                gid,
+                Data::Symlink(target.to_vec()),
+            ))
+        })
+    }
+
+    fn unlink(&self, name: &[u8], dir: bool) -> SysResult<()> {
+        let mut ch = lock(self.children()?);
+        let child = ch.get(name).ok_or(Errno::ENOENT)?.clone();
+        if dir {
+            let sub = child.children()?;
+            if !lock(sub).is_empty() {
+                return Err(Errno::ENOTEMPTY);
+            }
+        } else if child.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        ch.remove(name);
+        {
+            let mut cm = lock(&child.meta);
+            cm.nlink = if dir { 0 } else { cm.nlink.saturating_sub(1) };
+            cm.ctime = Timespec::now();
+        }
+        let mut m = lock(&self.meta);
+        if dir {
+            m.nlink = m.nlink.saturating_sub(1);
+        }
+        m.touch();
+        Ok(())
+    }
+
+    fn rename(&self, old_name: &[u8], new_dir: &dyn Inode, new_name: &[u8]) -> SysResult<()> {
+        let nd = new_dir
+            .as_any()
+            .downcast_ref::<TmpfsInode>()
+            .ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&nd.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        let same = nd.ino == self.ino;
+        // Lock order: ascending inode number.
+        let (mut a, mut b) = if same {
+            (lock(self.children()?), None)
+        } else if self.ino < nd.ino {
+            let a = lock(self.children()?);
+            let b = lock(nd.children()?);
+            (a, Some(b))
+        } else {
+            let b = lock(nd.children()?);
+            let a = lock(self.children()?);
+            (a, Some(b))
+        };
+        let child = a.get(old_name).ok_or(Errno::ENOENT)?.clone();
+        let dst = b.as_deref().unwrap_or(&*a);
+        if let Some(existing) = dst.get(new_name) {
+            if existing.ino == child.ino {
+                return Ok(());
+            }
+            match (child.is_dir(), existing.is_dir()) {
+                (true, true) => {
+                    if !lock(existing.children()?).is_empty() {
+                        return Err(Errno::ENOTEMPTY);
+                    }
+                }
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (false, false) => {}
+            }
+        }
+        a.remove(old_name);
+        let replaced = match b.as_deref_mut() {
+            Some(m) => m.insert(new_name.to_vec(), child.clone()),
+            None => a.insert(new_name.to_vec(), child.clone()),
+        };
+        let replaced_dir = replaced.as_ref().is_some_and(|r| r.is_dir());
+        if let Some(r) = replaced {
+            let mut rm = lock(&r.meta);
+            rm.nlink = if r.is_dir() {
+                0
+            } else {
+                rm.nlink.saturating_sub(1)
+            };
+        }
+        drop(b);
+        drop(a);
+        let dir_moved = child.is_dir() && !same;
+        {
+            let mut m = lock(&self.meta);
+            if dir_moved || (same && replaced_dir) {
+                m.nlink = m.nlink.saturating_sub(1);
+            }
+            m.touch();
+        }
+        if !same {
+            let mut m = lock(&nd.meta);
+            if dir_moved && !replaced_dir {
+                m.nlink += 1;
+            }
+            m.touch();
+        }
+        lock(&child.meta).ctime = Timespec::now();
+        Ok(())
+    }
+
+    fn statfs(&self) -> SysResult<StatFs> {
+        let mut s = StatFs::synthetic(TMPFS_MAGIC);
+        s.blocks = 1 << 20;
+        s.bfree = 1 << 20;
+        s.bavail = 1 << 20;
+        s.files = 1 << 20;
+        s.ffree = (1 << 20) - self.fs.next_ino.load(Ordering::Relaxed).min(1 << 20);
+        Ok(s)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open tmpfs regular file: reads and writes on its memfd.
+struct TmpfsFile {
+    fd: Arc<OwnedFd>,
+    meta: Arc<Mutex<Meta>>,
+}
+
+impl FileOps for TmpfsFile {
+    fn read_at(&self, _task: TaskRef, buf: &mut [u8], offset: u64) -> SysResult<usize> {
+        sys::pread(self.fd.as_fd(), buf, offset)
+    }
+    fn write_at(&self, _task: TaskRef, buf: &[u8], offset: u64) -> SysResult<usize> {
+        let n = sys::pwrite(self.fd.as_fd(), buf, offset)?;
+        lock(&self.meta).touch();
+        Ok(n)
+    }
+    fn size(&self) -> Option<SysResult<u64>> {
+        Some(sys::fstat(self.fd.as_fd()).map(|s| u64::try_from(s.st_size).unwrap_or(0)))
+    }
+    fn truncate(&self, size: u64) -> SysResult<()> {
+        sys::ftruncate(self.fd.as_fd(), size)?;
+        lock(&self.meta).touch();
+        Ok(())
+    }
+    fn host_fd_for_mmap(&self) -> SysResult<Arc<OwnedFd>> {
+        Ok(self.fd.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fs::tmpfs;
+    use crate::vfs::{Ctx, Vfs};
+    use crate::Errno;
+
+    fn vfs() -> (Vfs, Ctx<'static>) {
+        let v = Vfs::with_root(tmpfs::new_root(9, 0o1777), false, "tmpfs");
+        let c = v.root_ctx();
+        (v, c)
+    }
+
+    #[test]
+    fn create_write_read_stat() {
+        let (v, c) = vfs();
+        let f = v
+            .open_in(&c, b"/x", libc::O_CREAT | libc::O_RDWR, 0o666)
+            .unwrap();
+        assert_eq!(f.write_inner(None, b"hello world").unwrap(), 11);
+        let st = f.stat_vfs(None).unwrap();
+        assert_eq!(st.size, 11);
+        assert_eq!(st.mode, libc::S_IFREG | 0o644); // umask 022
+        assert_eq!(st.dev, 9);
+        let mut b = [0u8; 5];
+        assert_eq!(f.pread_inner(None, &mut b, 6).unwrap(), 5);
+        assert_eq!(&b, b"world");
+        assert_eq!(f.seek(None, 0, libc::SEEK_SET).unwrap(), 0);
+        let g = v.open_in(&c, b"/x", libc::O_RDONLY, 0).unwrap();
+        let mut all = [0u8; 32];
+        assert_eq!(g.read_inner(None, &mut all).unwrap(), 11);
+        assert_eq!(g.read_inner(None, &mut all).unwrap(), 0);
+        assert!(f.host_fd_for_mmap().is_ok());
+        assert_eq!(g.write_inner(None, b"x").err(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn append_trunc_and_excl() {
+        let (v, c) = vfs();
+        let f = v
+            .open_in(&c, b"/x", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        f.write_inner(None, b"abc").unwrap();
+        let a = v
+            .open_in(&c, b"/x", libc::O_WRONLY | libc::O_APPEND, 0)
+            .unwrap();
+        a.write_inner(None, b"def").unwrap();
+        assert_eq!(f.stat_vfs(None).unwrap().size, 6);
+        assert_eq!(
+            v.open_in(&c, b"/x", libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY, 0)
+                .err(),
+            Some(Errno::EEXIST)
+        );
+        v.open_in(&c, b"/x", libc::O_WRONLY | libc::O_TRUNC, 0)
+            .unwrap();
+        assert_eq!(f.stat_vfs(None).unwrap().size, 0);
+        assert_eq!(f.seek(None, 0, libc::SEEK_END).unwrap(), 0);
+    }
+
+    #[test]
+    fn unlink_keeps_open_files_readable() {
+        let (v, c) = vfs();
+        let f = v
+            .open_in(&c, b"/x", libc::O_CREAT | libc::O_RDWR, 0o644)
+            .unwrap();
+        f.write_inner(None, b"data").unwrap();
+        v.unlink_in(&c, b"/x", false).unwrap();
+        assert_eq!(v.lookup_in(&c, b"/x", true).err(), Some(Errno::ENOENT));
+        let mut b = [0u8; 4];
+        assert_eq!(f.pread_inner(None, &mut b, 0).unwrap(), 4);
+        assert_eq!(f.stat_vfs(None).unwrap().nlink, 0);
+        assert_eq!(v.unlink_in(&c, b"/x", false), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn mkdir_rmdir_rules() {
+        let (v, c) = vfs();
+        v.mkdir_in(&c, b"/d", 0o777).unwrap();
+        assert_eq!(v.mkdir_in(&c, b"/d", 0o777), Err(Errno::EEXIST));
+        assert_eq!(
+            v.lookup_in(&c, b"/d", true)
+                .unwrap()
+                .inode
+                .stat(None)
+                .unwrap()
+                .mode,
+            libc::S_IFDIR | 0o755
+        );
+        assert_eq!(
+            v.lookup_in(&c, b"/", true)
+                .unwrap()
+                .inode
+                .stat(None)
+                .unwrap()
+                .nlink,
+            3
+        );
+        v.open_in(&c, b"/d/f", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        assert_eq!(v.unlink_in(&c, b"/d", true), Err(Errno::ENOTEMPTY));
+        assert_eq!(v.unlink_in(&c, b"/d", false), Err(Errno::EISDIR));
+        assert_eq!(v.unlink_in(&c, b"/d/f", true), Err(Errno::ENOTDIR));
+        v.unlink_in(&c, b"/d/f", false).unwrap();
+        assert_eq!(v.unlink_in(&c, b"/d/.", true), Err(Errno::EINVAL));
+        v.unlink_in(&c, b"/d", true).unwrap();
+        assert_eq!(
+            v.lookup_in(&c, b"/", true)
+                .unwrap()
+                .inode
+                .stat(None)
+                .unwrap()
+                .nlink,
+            2
+        );
+        assert_eq!(
+            v.open_in(&c, b"/", libc::O_WRONLY, 0).err(),
+            Some(Errno::EISDIR)
+        );
+    }
+
+    #[test]
+    fn rename_moves_and_replaces() {
+        let (v, c) = vfs();
+        v.mkdir_in(&c, b"/d", 0o755).unwrap();
+        let f = v
+            .open_in(&c, b"/a", libc::O_CREAT | libc::O_RDWR, 0o644)
+            .unwrap();
+        f.write_inner(None, b"A").unwrap();
+        v.open_in(&c, b"/d/b", libc::O_CREAT | libc::O_RDWR, 0o644)
+            .unwrap();
+        v.rename_in(&c, b"/a", &c, b"/d/b").unwrap();
+        assert_eq!(v.lookup_in(&c, b"/a", true).err(), Some(Errno::ENOENT));
+        assert_eq!(
+            v.lookup_in(&c, b"/d/b", true)
+                .unwrap()
+                .inode
+                .stat(None)
+                .unwrap()
+                .size,
+            1
+        );
+        assert_eq!(v.rename_in(&c, b"/d", &c, b"/d/b/x"), Err(Errno::ENOTDIR));
+        v.mkdir_in(&c, b"/d/sub", 0o755).unwrap();
+        assert_eq!(v.rename_in(&c, b"/d", &c, b"/d/sub/x"), Err(Errno::EINVAL));
+        v.rename_in(&c, b"/d", &c, b"/e").unwrap();
+        assert!(v.lookup_in(&c, b"/e/sub", true).is_ok());
+    }
+
+    #[test]
+    fn readdir_lists_entries_with_dot_and_dotdot() {
+        let (v, c) = vfs();
+        v.mkdir_in(&c, b"/d", 0o755).unwrap();
+        v.open_in(&c, b"/d/one", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        v.mkdir_in(&c, b"/d/two", 0o755).unwrap();
+        let d = v
+            .open_in(&c, b"/d", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+            .unwrap();
+        let recs = d.getdents(None, 4096).unwrap();
+        let mut names = Vec::new();
+        let mut i = 0;
+        while i < recs.len() {
+            let reclen = u16::from_ne_bytes([recs[i + 16], recs[i + 17]]) as usize;
+            let name: Vec<u8> = recs[i + 19..i + reclen]
+                .iter()
+                .copied()
+                .take_while(|&b| b != 0)
+                .collect();
+            names.push((name, recs[i + 18]));
+            i += reclen;
+        }
+        assert_eq!(
+            names,
+            vec![
+                (b".".to_vec(), libc::DT_DIR),
+                (b"..".to_vec(), libc::DT_DIR),
+                (b"one".to_vec(), libc::DT_REG),
+                (b"two".to_vec(), libc::DT_DIR)
+            ]
+        );
+        assert!(d.getdents(None, 4096).unwrap().is_empty());
+    }
+
+    #[test]
+    fn getdents_resumes_and_rejects_tiny_buffers() {
+        let (v, c) = vfs();
+        for n in [&b"/a"[..], b"/b", b"/c"] {
+            v.open_in(&c, n, libc::O_CREAT | libc::O_WRONLY, 0o644)
+                .unwrap();
+        }
+        let d = v.open_in(&c, b"/", libc::O_RDONLY, 0).unwrap();
+        assert_eq!(d.getdents(None, 10).err(), Some(Errno::EINVAL));
+        let mut total = 0;
+        loop {
+            let r = d.getdents(None, 24).unwrap();
+            if r.is_empty() {
+                break;
+            }
+            assert_eq!(r.len(), 24);
+            total += 1;
+        }
+        assert_eq!(total, 5);
+        d.seek(None, 0, libc::SEEK_SET).unwrap();
+        assert_eq!(d.getdents(None, 1024).unwrap().len(), 5 * 24);
+    }
+}

@@ -1,0 +1,169 @@
+//! The kernel: global sandbox state (after gVisor's `pkg/sentry/kernel/kernel.go`): the
+//! platform, the syscall table, the VFS, the PID namespace and the boot-time facts.
+
+pub mod creds;
+mod host;
+pub mod strace;
+pub mod syscall;
+pub mod task;
+mod sys;
+pub mod thread_group;
+
+use std::collections::{BTreeMap, HashSet};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Instant, SystemTime};
+
+pub use creds::Credentials;
+pub use host::{host_sysinfo, host_uname, random_fill, HostSysinfo, HostUname};
+pub use strace::StraceConfig;
+pub use syscall::{ArgKind, Handler, Support, SyscallArgs, SyscallEntry, SyscallTable};
+pub use task::{ExitStatus, Task};
+pub use thread_group::ThreadGroup;
+
+use crate::platform::Platform;
+use crate::vfs::Vfs;
+
+/// What `runsc boot` knows when it creates the kernel.
+pub struct KernelConfig {
+    /// The connected gofer channel serving the root filesystem.
+    pub gofer: gofer::GoferClient,
+    /// The host descriptors that become the init process's fds 0, 1 and 2.
+    pub stdio: [OwnedFd; 3],
+    pub hostname: String,
+    /// Credentials of the init process.
+    pub creds: Credentials,
+    pub strace: Option<StraceConfig>,
+}
+
+/// The first process to start.
+#[derive(Debug, Clone)]
+pub struct InitProcess {
+    pub argv: Vec<Vec<u8>>,
+    pub envv: Vec<Vec<u8>>,
+    /// Absolute working directory in the sandbox.
+    pub cwd: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error("setting up the root filesystem: {0}")]
+    Vfs(String),
+    #[error("starting the init process: {0}")]
+    Init(#[from] crate::platform::PlatformError),
+}
+
+/// One sandbox's kernel.
+pub struct Kernel {
+    pub platform: Arc<dyn Platform>,
+    pub table: SyscallTable,
+    pub vfs: Arc<Vfs>,
+    pub hostname: String,
+    pub strace: Option<StraceConfig>,
+    /// Monotonic instant of boot (uptime, process start times).
+    pub boot_instant: Instant,
+    pub boot_time: SystemTime,
+    init_creds: Credentials,
+    stdio: Mutex<Option<[OwnedFd; 3]>>,
+    next_pid: AtomicI32,
+    /// Live thread groups by pid (the sandbox's PID namespace).
+    thread_groups: Mutex<BTreeMap<i32, Weak<ThreadGroup>>>,
+    /// Syscall numbers already reported as unimplemented (each is logged once).
+    unimplemented_seen: Mutex<HashSet<u64>>,
+}
+
+impl Kernel {
+    pub fn new(
+        config: KernelConfig,
+        table: SyscallTable,
+        platform: Arc<dyn Platform>,
+    ) -> Result<Arc<Kernel>, BootError> {
+        let vfs = Vfs::new_sandbox(Arc::new(config.gofer)).map_err(|e| BootError::Vfs(e.to_string()))?;
+        Ok(Arc::new(Kernel {
+            platform,
+            table,
+            vfs: Arc::new(vfs),
+            hostname: config.hostname,
+            strace: config.strace,
+            boot_instant: Instant::now(),
+            boot_time: SystemTime::now(),
+            init_creds: config.creds,
+            stdio: Mutex::new(Some(config.stdio)),
+            next_pid: AtomicI32::new(1),
+            thread_groups: Mutex::new(BTreeMap::new()),
+            unimplemented_seen: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// Allocates the next pid (thread ids share the space, as on Linux).
+    pub fn allocate_pid(&self) -> i32 {
+        self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn register_thread_group(&self, tg: &Arc<ThreadGroup>) {
+        self.thread_groups
+            .lock()
+            .expect("invariant: thread group registry lock is never poisoned")
+            .insert(tg.pid, Arc::downgrade(tg));
+    }
+
+    pub fn unregister_thread_group(&self, pid: i32) {
+        self.thread_groups
+            .lock()
+            .expect("invariant: thread group registry lock is never poisoned")
+            .remove(&pid);
+    }
+
+    /// The live thread group with this pid.
+    pub fn thread_group(&self, pid: i32) -> Option<Arc<ThreadGroup>> {
+        self.thread_groups
+            .lock()
+            .expect("invariant: thread group registry lock is never poisoned")
+            .get(&pid)
+            .and_then(Weak::upgrade)
+    }
+
+    /// Pids of all live thread groups, ascending.
+    pub fn pids(&self) -> Vec<i32> {
+        self.thread_groups
+            .lock()
+            .expect("invariant: thread group registry lock is never poisoned")
+            .iter()
+            .filter(|(_, w)| w.strong_count() > 0)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Records an unimplemented syscall; true the first time a number is seen.
+    pub fn note_unimplemented(&self, nr: u64) -> bool {
+        self.unimplemented_seen
+            .lock()
+            .expect("invariant: unimplemented set lock is never poisoned")
+            .insert(nr)
+    }
+
+    /// Creates the init process (pid 1) on the calling host thread and loads its program.
+    /// Errors are execve's (ENOENT, EACCES, ENOEXEC...), for `runsc` to report like a shell.
+    pub fn create_init(self: &Arc<Self>, init: InitProcess) -> Result<Task, InitError> {
+        let stdio = self
+            .stdio
+            .lock()
+            .expect("invariant: stdio lock is never poisoned")
+            .take()
+            .ok_or(InitError::Exec(crate::Errno::EBUSY))?;
+        let mut task = Task::new_init(self, self.init_creds.clone(), stdio, &init.cwd)?;
+        let path = init.argv.first().cloned().unwrap_or_default();
+        task.execve(&path, init.argv, init.envv).map_err(InitError::Exec)?;
+        Ok(task)
+    }
+}
+
+/// Why the init process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0}")]
+    Platform(#[from] crate::platform::PlatformError),
+    #[error("{}", .0.desc())]
+    Exec(crate::Errno),
+}

@@ -1,0 +1,139 @@
+//! How application code runs and traps: the platform interface (after gVisor's
+//! `pkg/sentry/platform/platform.go`). The kernel sees only these traits; `ptrace/` is the
+//! reference implementation, a seccomp-trap platform (`systrap/`) comes later behind the same traits.
+
+pub mod ptrace;
+
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+
+use crate::Errno;
+
+/// Application register state as the sentry sees it (x86_64 general purpose registers).
+/// Field names follow `struct user_regs_struct` (`arch/x86/include/asm/user_64.h`).
+pub type Regs = libc::user_regs_struct;
+
+bitflags::bitflags! {
+    /// Page protections of a host mapping (`PROT_*`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Prot: u32 {
+        const READ = libc::PROT_READ as u32;
+        const WRITE = libc::PROT_WRITE as u32;
+        const EXEC = libc::PROT_EXEC as u32;
+    }
+}
+
+/// Why `Context::switch` returned to the sentry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The application made a syscall; `regs` hold it (`orig_rax` is the number, `rip` is past
+    /// the instruction). The host did not execute it. The sentry writes the result into `rax`.
+    Syscall,
+    /// A synchronous fault: SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGTRAP with its `si_code` and address.
+    Fault { signo: i32, code: i32, addr: u64 },
+    /// An asynchronous host signal arrived for the stub thread (not a fault).
+    Signal(i32),
+    /// `Interrupter::interrupt` was called while the application ran; regs are consistent.
+    Interrupted,
+    /// The stub thread is gone (killed from outside, for example by the OOM killer).
+    Exited,
+}
+
+/// A range of the application's address space that the platform itself uses (stub code, vDSO,
+/// vvar) and that no application mapping may cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservedRange {
+    pub start: u64,
+    pub end: u64,
+    /// What it is, as `/proc/PID/maps` names it: "[vdso]", "[vvar]", "[stub]".
+    pub name: &'static str,
+}
+
+/// Facts about every address space this platform makes.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Ranges no application mapping may overlap.
+    pub reserved: Vec<ReservedRange>,
+    /// Base address of the vDSO ELF image (`AT_SYSINFO_EHDR`), if the address space has one.
+    pub vdso_base: Option<u64>,
+    /// One past the highest address an application mapping may use.
+    pub max_addr: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("starting stub process: {0}")]
+    StubStart(String),
+    #[error("ptrace {op} on host pid {pid}: {source}")]
+    Ptrace { op: &'static str, pid: i32, source: Errno },
+    #[error("stub process {pid} died unexpectedly")]
+    StubDied { pid: i32 },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A platform: makes address spaces and contexts.
+pub trait Platform: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The layout every address space of this platform has.
+    fn layout(&self) -> &Layout;
+    /// A new, empty address space (only the reserved ranges are mapped). The calling host
+    /// thread becomes the one that can run application code in it through a `Context`.
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>, PlatformError>;
+    /// A new execution context for the calling host thread.
+    fn new_context(&self) -> Box<dyn Context>;
+    /// The registers of a fresh application thread: valid segment selectors and flags, every
+    /// other register zero. The loader then sets `rip` and `rsp`.
+    fn initial_regs(&self) -> Regs;
+}
+
+/// One application address space (a stub process on ptrace). Mapping changes are made on the
+/// host by the platform (injected syscalls on ptrace); the sentry's `MemoryManager` keeps the
+/// truth and calls these to update the host side. Every address/length is page aligned.
+pub trait AddressSpace: Send + Sync {
+    /// Maps fresh anonymous memory at exactly `addr` (replacing what was there).
+    fn map_anon(&self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), Errno>;
+    /// Maps `len` bytes of the host file `fd` from `offset` at exactly `addr`.
+    fn map_file(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        shared: bool,
+        fd: BorrowedFd<'_>,
+        offset: u64,
+    ) -> Result<(), Errno>;
+    fn unmap(&self, addr: u64, len: u64) -> Result<(), Errno>;
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno>;
+    /// Moves a host mapping (mremap MREMAP_MAYMOVE|MREMAP_FIXED semantics), keeping contents.
+    fn remap(&self, old_addr: u64, old_len: u64, new_addr: u64, new_len: u64)
+        -> Result<(), Errno>;
+    /// Reads application memory (process_vm_readv on ptrace). Returns the bytes read, which is
+    /// short only at an unmapped or unreadable page; `EFAULT` if not even the first byte is.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Writes application memory (process_vm_writev on ptrace). Like the kernel's copy_to_user
+    /// it stops short at a page the application cannot write; `EFAULT` if not even the first byte.
+    fn write(&self, addr: u64, buf: &[u8]) -> Result<usize, Errno>;
+    /// The host process id of the stub (for logs and `ps`); not an application-visible pid.
+    fn host_pid(&self) -> i32;
+    /// Kills the stub processes of this address space (when its last user is gone).
+    fn release(&self);
+}
+
+/// Lets another thread kick a running context back into the sentry.
+pub trait Interrupter: Send + Sync {
+    fn interrupt(&self);
+}
+
+/// The running state of one application thread on one sentry host thread.
+pub trait Context: Send {
+    /// Runs the application thread in `address_space` with `regs` until the next event, then
+    /// stores the new register state back into `regs`.
+    fn switch(
+        &mut self,
+        address_space: &dyn AddressSpace,
+        regs: &mut Regs,
+    ) -> Result<Event, PlatformError>;
+    /// A handle that makes the current or next `switch` return `Event::Interrupted` promptly.
+    fn interrupter(&self) -> Arc<dyn Interrupter>;
+}

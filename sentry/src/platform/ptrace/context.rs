@@ -1,0 +1,343 @@
+//! Running application code in a stub thread with PTRACE_SYSEMU and classifying why it stopped
+//! (ptrace(2) "Syscall-stops", "Signal-delivery-stop", `PTRACE_EVENT_STOP`; after gVisor's
+//! `pkg/sentry/platform/ptrace/subprocess.go` `switchToApp`).
+//!
+//! Interrupts: `PtraceInterrupter::interrupt` sets a pending flag and sends `INTERRUPT_SIGNAL`
+//! (SIGCHLD, as gVisor does: harmless if it ever reaches an untraced stub) to the stub thread the
+//! context last ran. The tracer turns that signal-delivery stop into `Event::Interrupted`; a
+//! pending flag seen at the start of `switch` returns `Event::Interrupted` without running.
+//! An interrupt may therefore be reported once more than it was requested (spuriously).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+
+use super::address_space::PtraceAddressSpace;
+use super::inject::is_fault_signal;
+use super::sys::{self, Stop, StoppedTracee};
+use super::Shared;
+use crate::platform::{AddressSpace, Context, Event, Interrupter, PlatformError, Regs};
+use crate::Errno;
+
+/// The host signal that kicks a running stub thread back to its tracer.
+pub const INTERRUPT_SIGNAL: i32 = libc::SIGCHLD;
+
+/// Kicks one context (see the module docs).
+pub struct PtraceInterrupter {
+    pending: AtomicBool,
+    /// `(stub tgid << 32) | stub tid` of the last switch, 0 before the first.
+    target: AtomicU64,
+}
+
+impl Interrupter for PtraceInterrupter {
+    fn interrupt(&self) {
+        self.pending.store(true, Ordering::SeqCst);
+        let target = self.target.load(Ordering::SeqCst);
+        if target != 0 {
+            let tgid = (target >> 32) as i32;
+            let tid = target as u32 as i32;
+            // A dead target is fine: the pending flag still reports the interrupt.
+            let _ = sys::tgkill(tgid, tid, INTERRUPT_SIGNAL);
+        }
+    }
+}
+
+/// The address space a context last ran in.
+struct Cached {
+    space: Weak<PtraceAddressSpace>,
+    stub_tid: i32,
+}
+
+/// One application thread's execution on one sentry host thread.
+pub struct PtraceContext {
+    shared: Arc<Shared>,
+    interrupter: Arc<PtraceInterrupter>,
+    cached: Option<Cached>,
+}
+
+impl PtraceContext {
+    pub(super) fn new(shared: Arc<Shared>) -> PtraceContext {
+        PtraceContext {
+            shared,
+            interrupter: Arc::new(PtraceInterrupter {
+                pending: AtomicBool::new(false),
+                target: AtomicU64::new(0),
+            }),
+            cached: None,
+        }
+    }
+
+    /// The concrete address space behind `address_space` and the stub thread this host
+    /// thread traces in it.
+    fn resolve(
+        &mut self,
+        address_space: &dyn AddressSpace,
+    ) -> Result<(Arc<PtraceAddressSpace>, i32), PlatformError> {
+        let same = |space: &Arc<PtraceAddressSpace>| {
+            std::ptr::addr_eq(Arc::as_ptr(space), address_space as *const dyn AddressSpace)
+        };
+        if let Some(cached) = &self.cached {
+            if let Some(space) = cached.space.upgrade() {
+                if same(&space) {
+                    return Ok((space, cached.stub_tid));
+                }
+            }
+        }
+        let pid = address_space.host_pid();
+        let not_ours = |source| PlatformError::Ptrace {
+            op: "switch",
+            pid,
+            source,
+        };
+        let space = self
+            .shared
+            .lookup(pid)
+            .filter(same)
+            .ok_or_else(|| not_ours(Errno::ESRCH))?;
+        let stub_tid = space
+            .stub_tid_for(sys::gettid())
+            .ok_or_else(|| not_ours(Errno::EPERM))?;
+        self.cached = Some(Cached {
+            space: Arc::downgrade(&space),
+            stub_tid,
+        });
+        Ok((space, stub_tid))
+    }
+
+    /// The stub is gone: reap it and report `Exited`.
+    fn exited(space: &PtraceAddressSpace) -> Event {
+        space.terminate();
+        Event::Exited
+    }
+}
+
+impl Context for PtraceContext {
+    /// Precondition: the calling host thread is the one that created `address_space` (its
+    /// stub thread's tracer); otherwise `PlatformError::Ptrace { source: EPERM }`.
+    fn switch(
+        &mut self,
+        address_space: &dyn AddressSpace,
+        regs: &mut Regs,
+    ) -> Result<Event, PlatformError> {
+        let (space, tid) = self.resolve(address_space)?;
+        if space.is_released() {
+            return Ok(Event::Exited);
+        }
+        let target = (u64::from(space.host_pid() as u32) << 32) | u64::from(tid as u32);
+        self.interrupter.target.store(target, Ordering::SeqCst);
+        if self.interrupter.pending.swap(false, Ordering::SeqCst) {
+            return Ok(Event::Interrupted);
+        }
+        let err = |op: &'static str| {
+            move |source| PlatformError::Ptrace {
+                op,
+                pid: tid,
+                source,
+            }
+        };
+        let mut stopped = StoppedTracee::assume_stopped(tid);
+        // orig_rax = -1 ("not in a syscall") so the host kernel never applies its own
+        // syscall-restart logic (rewinding rip, rax = orig_rax) to the application: restarts
+        // are the sentry's business. Under SYSEMU the current syscall is skipped regardless.
+        let host_regs = Regs {
+            orig_rax: u64::MAX,
+            ..*regs
+        };
+        match stopped.setregs(&host_regs) {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => return Ok(Self::exited(&space)),
+            Err(e) => return Err(err("PTRACE_SETREGS")(e)),
+        }
+        loop {
+            let running = match stopped.sysemu() {
+                Ok(running) => running,
+                Err(Errno::ESRCH) => return Ok(Self::exited(&space)),
+                Err(e) => return Err(err("PTRACE_SYSEMU")(e)),
+            };
+            let (now, event) = match running.wait().map_err(err("waitpid"))? {
+                Stop::Exited => {
+                    space.mark_dead();
+                    return Ok(Event::Exited);
+                }
+                Stop::Syscall(now) => (now, Event::Syscall),
+                // Group-stop or PTRACE_INTERRUPT trap: nothing for the application; resume.
+                Stop::Event(now) => {
+                    stopped = now;
+                    continue;
+                }
+                Stop::Signal(now, INTERRUPT_SIGNAL) => {
+                    self.interrupter.pending.store(false, Ordering::SeqCst);
+                    (now, Event::Interrupted)
+                }
+                // The stubs' own stop signal from their fork handshake: suppress and resume.
+                Stop::Signal(now, libc::SIGSTOP) => {
+                    stopped = now;
+                    continue;
+                }
+                Stop::Signal(now, sig) if is_fault_signal(sig) => {
+                    let info = now.fault_info().map_err(err("PTRACE_GETSIGINFO"))?;
+                    // si_code > 0: raised by the kernel (a real fault), not sent by someone.
+                    let event = if info.code > 0 {
+                        Event::Fault {
+                            signo: info.signo,
+                            code: info.code,
+                            addr: info.addr,
+                        }
+                    } else {
+                        Event::Signal(sig)
+                    };
+                    (now, event)
+                }
+                Stop::Signal(now, sig) => (now, Event::Signal(sig)),
+            };
+            *regs = now.getregs().map_err(err("PTRACE_GETREGS"))?;
+            return Ok(event);
+        }
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        self.interrupter.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::ptrace::stub::PAGE_SIZE;
+    use crate::platform::ptrace::tests::{platform, regs_at, space_with_code, CODE};
+    use crate::platform::{Platform, Prot};
+
+    #[test]
+    fn syscall_is_trapped_and_not_executed() {
+        let space = space_with_code(&[
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+            0x89, 0xc7, //                   mov edi, eax
+            0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
+            0x0f, 0x05, //                   syscall
+            0xcc, //                         int3
+        ]);
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 39);
+        assert_eq!(regs.rip, CODE + 7);
+        // The host did not run getpid: rax still holds the entry value -ENOSYS.
+        assert_eq!(regs.rax, (-(libc::ENOSYS as i64)) as u64);
+        regs.rax = 4242;
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 60);
+        assert_eq!(regs.rdi, 4242);
+        // exit was not executed either: the stub is still there.
+        assert_eq!(regs.rip, CODE + 16);
+        assert_eq!(
+            ctx.switch(&*space, &mut regs).unwrap(),
+            Event::Fault {
+                signo: libc::SIGTRAP,
+                code: 0x80,
+                addr: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn load_from_unmapped_address_faults() {
+        // mov rax, [0x12345000]
+        let space = space_with_code(&[0x48, 0x8b, 0x04, 0x25, 0x00, 0x50, 0x34, 0x12]);
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        let event = ctx.switch(&*space, &mut regs).unwrap();
+        assert_eq!(
+            event,
+            Event::Fault {
+                signo: libc::SIGSEGV,
+                code: 1, // SEGV_MAPERR
+                addr: 0x1234_5000
+            }
+        );
+        assert_eq!(regs.rip, CODE);
+    }
+
+    #[test]
+    fn fs_base_from_regs_is_used_by_the_application() {
+        let space = space_with_code(&[
+            0x64, 0x48, 0x8b, 0x3c, 0x25, 0x00, 0x00, 0x00, 0x00, // mov rdi, fs:[0]
+            0xb8, 0x3c, 0x00, 0x00, 0x00, //                         mov eax, 60
+            0x0f, 0x05, //                                           syscall
+        ]);
+        let rw = Prot::READ | Prot::WRITE;
+        space.map_anon(0x60_0000, PAGE_SIZE, rw, false).unwrap();
+        assert_eq!(
+            space.write(0x60_0000, &0x1122_3344_u64.to_le_bytes()),
+            Ok(8)
+        );
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        regs.fs_base = 0x60_0000;
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.rdi, 0x1122_3344);
+        assert_eq!(regs.fs_base, 0x60_0000);
+    }
+
+    #[test]
+    fn interrupt_stops_a_spinning_loop() {
+        let space = space_with_code(&[0xeb, 0xfe]); // jmp $
+        let mut ctx = platform().new_context();
+        let interrupter = ctx.interrupter();
+        let kicker = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            interrupter.interrupt();
+        });
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Interrupted);
+        assert_eq!(regs.rip, CODE);
+        kicker.join().unwrap();
+    }
+
+    #[test]
+    fn interrupt_before_switch_returns_at_once() {
+        let space = space_with_code(&[0xeb, 0xfe]); // jmp $
+        let mut ctx = platform().new_context();
+        ctx.interrupter().interrupt();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Interrupted);
+        assert_eq!(regs.rip, CODE);
+    }
+
+    #[test]
+    fn killed_stub_reports_exited() {
+        let space = space_with_code(&[0xeb, 0xfe]);
+        let pid = space.host_pid();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Exited);
+        assert_eq!(
+            space.map_anon(0x70_0000, PAGE_SIZE, Prot::READ, false),
+            Err(Errno::ESRCH)
+        );
+    }
+
+    #[test]
+    fn host_never_restarts_an_interrupted_syscall() {
+        let space = space_with_code(&[
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39
+            0x0f, 0x05, //                   syscall
+            0x89, 0xc7, //                   mov edi, eax
+            0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60
+            0x0f, 0x05, //                   syscall
+        ]);
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        // The interrupt signal is queued while the stub sits in its syscall stop, so it is
+        // delivered on the syscall exit path, where the host would restart -ERESTARTSYS.
+        ctx.interrupter().interrupt();
+        regs.rax = (-512i64) as u64;
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Interrupted);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Interrupted);
+        assert_eq!(regs.rip, CODE + 7);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 60);
+        assert_eq!(regs.rdi, 0xffff_fe00);
+    }
+}

@@ -1,0 +1,92 @@
+//! Syscall injection into a stopped stub thread: point `rip` at the stub's `syscall; int3`,
+//! resume with PTRACE_CONT and collect `rax` at the trap (after gVisor's
+//! `pkg/sentry/platform/ptrace/subprocess.go` `syscall`; register use per `syscall(2)`).
+
+use super::sys::{Stop, StoppedTracee};
+use crate::platform::Regs;
+use crate::Errno;
+
+/// 64-bit user code and stack selectors (`arch/x86/include/asm/segment.h`).
+pub const USER_CS: u64 = 0x33;
+pub const USER_DS: u64 = 0x2b;
+/// IF plus the always-one bit 1.
+pub const INITIAL_EFLAGS: u64 = 0x202;
+
+/// Turns a raw syscall return value into the result or the host errno.
+pub fn syscall_result(raw: u64) -> Result<u64, Errno> {
+    let value = raw as i64;
+    if (-4095..0).contains(&value) {
+        Err(Errno::from_raw(-value as i32))
+    } else {
+        Ok(raw)
+    }
+}
+
+/// True for the signals a synchronous fault raises.
+pub fn is_fault_signal(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+    )
+}
+
+/// Runs host syscall `nr(args)` in `stub` at code address `entry` (which must be a `syscall`
+/// followed, on the path that returns to the tracer, by an `int3`). The stub's registers are
+/// saved before and restored after. Returns the stub again stopped, with the raw `rax`.
+/// Signals that arrive meanwhile (a stray SIGSTOP, the interrupt signal) are suppressed; the
+/// interrupter keeps its own pending flag, so no interrupt is lost. `ESRCH` if the stub died.
+pub fn inject_syscall(
+    stub: StoppedTracee,
+    entry: u64,
+    nr: u64,
+    args: [u64; 6],
+) -> Result<(StoppedTracee, u64), Errno> {
+    let saved = stub.getregs()?;
+    let regs = Regs {
+        rax: nr,
+        orig_rax: u64::MAX,
+        rdi: args[0],
+        rsi: args[1],
+        rdx: args[2],
+        r10: args[3],
+        r8: args[4],
+        r9: args[5],
+        rip: entry,
+        cs: USER_CS,
+        ss: USER_DS,
+        eflags: INITIAL_EFLAGS,
+        ..saved
+    };
+    stub.setregs(&regs)?;
+    let mut running = stub.cont()?;
+    loop {
+        match running.wait()? {
+            Stop::Signal(stopped, libc::SIGTRAP) => {
+                let after = stopped.getregs()?;
+                stopped.setregs(&saved)?;
+                return Ok((stopped, after.rax));
+            }
+            Stop::Signal(stopped, sig) if is_fault_signal(sig) => {
+                stopped.setregs(&saved)?;
+                return Err(Errno::EFAULT);
+            }
+            Stop::Signal(stopped, _) | Stop::Event(stopped) | Stop::Syscall(stopped) => {
+                running = stopped.cont()?;
+            }
+            Stop::Exited => return Err(Errno::ESRCH),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_result_decodes_errno() {
+        assert_eq!(syscall_result(5), Ok(5));
+        assert_eq!(syscall_result((-12i64) as u64), Err(Errno::ENOMEM));
+        assert_eq!(syscall_result(0x7ff0_0000_0000), Ok(0x7ff0_0000_0000));
+        assert_eq!(syscall_result((-4096i64) as u64), Ok((-4096i64) as u64));
+    }
+}

@@ -1,0 +1,259 @@
+//! The stub executable: a tiny static x86_64 ELF built as bytes, with one code page and one
+//! scratch page at a fixed address (ELF format per `include/uapi/linux/elf.h`; instruction
+//! encodings per the Intel SDM vol. 2). It is exec'd once (the master stub); every other stub is
+//! an injected fork of it. No build step and no assembler: each instruction is hand-encoded below.
+
+/// Where the stub's code page is linked. Far above the mmap base and outside the 16 GiB below
+/// `0x7fff_ffff_f000` where the kernel places the initial stack.
+pub const STUB_BASE: u64 = 0x7ff0_0000_0000;
+/// Host page size on x86_64.
+pub const PAGE_SIZE: u64 = 4096;
+/// The read-write scratch page that follows the code page (injection arguments live there).
+pub const SCRATCH_BASE: u64 = STUB_BASE + PAGE_SIZE;
+/// One past the last stub page.
+pub const STUB_END: u64 = STUB_BASE + 2 * PAGE_SIZE;
+
+/// Offset of `syscall; int3`: the injection point for a single host syscall.
+pub const INJECT_OFFSET: u64 = 0x00;
+/// Offset of the fork entry: `syscall` (fork), then the parent traps and the child stops itself.
+pub const FORK_OFFSET: u64 = 0x10;
+/// Offset of the ELF entry point (never reached in normal operation: exit_group(0) forever).
+pub const ENTRY_OFFSET: u64 = 0x40;
+
+/// The fd number at which every stub holds its end of the fd-passing socket.
+pub const STUB_SOCKET_FD: i32 = 3;
+
+/// Layout of the scratch page used for `recvmsg` of a donated fd.
+pub mod scratch {
+    use super::SCRATCH_BASE;
+    /// `struct msghdr` (56 bytes).
+    pub const MSGHDR: u64 = SCRATCH_BASE;
+    /// `struct iovec` (16 bytes) that the msghdr points at.
+    pub const IOVEC: u64 = SCRATCH_BASE + 64;
+    /// The data byte(s) of the datagram.
+    pub const DATA: u64 = SCRATCH_BASE + 96;
+    /// Length of the data buffer.
+    pub const DATA_LEN: u64 = 8;
+    /// Control buffer: `CMSG_SPACE(sizeof(int))` = 24 bytes.
+    pub const CMSG: u64 = SCRATCH_BASE + 128;
+    /// Size of the control buffer.
+    pub const CMSG_LEN: u64 = 24;
+    /// A `struct kernel_sigaction` (handler, flags, restorer, mask: 32 bytes) for rt_sigaction.
+    pub const SIGACTION: u64 = SCRATCH_BASE + 256;
+}
+
+/// The code page: every byte not listed is `int3` (0xcc) so a stray jump traps.
+fn code_page() -> Vec<u8> {
+    let mut page = vec![0xcc_u8; PAGE_SIZE as usize];
+    // Injection point (INJECT_OFFSET = 0x00).
+    let inject: &[u8] = &[
+        0x0f, 0x05, // 0x00: syscall
+        0xcc, //       0x02: int3          -> SIGTRAP stop, the tracer reads rax
+    ];
+    // Fork entry (FORK_OFFSET = 0x10). rax = SYS_fork on entry.
+    let fork: &[u8] = &[
+        0x0f, 0x05, //                   0x10: syscall            (fork)
+        0x48, 0x85, 0xc0, //             0x12: test rax, rax
+        0x75, 0x28, //                   0x15: jnz 0x3f           (parent -> int3)
+        0xb8, 0x9d, 0x00, 0x00, 0x00, // 0x17: mov eax, 157       (SYS_prctl)
+        0xbf, 0x01, 0x00, 0x00, 0x00, // 0x1c: mov edi, 1         (PR_SET_PDEATHSIG)
+        0xbe, 0x09, 0x00, 0x00, 0x00, // 0x21: mov esi, 9         (SIGKILL)
+        0x0f, 0x05, //                   0x26: syscall
+        0xb8, 0x27, 0x00, 0x00, 0x00, // 0x28: mov eax, 39        (SYS_getpid)   <- loop
+        0x0f, 0x05, //                   0x2d: syscall
+        0x89, 0xc7, //                   0x2f: mov edi, eax       (pid)
+        0xbe, 0x13, 0x00, 0x00, 0x00, // 0x31: mov esi, 19        (SIGSTOP)
+        0xb8, 0x3e, 0x00, 0x00, 0x00, // 0x36: mov eax, 62        (SYS_kill)
+        0x0f, 0x05, //                   0x3b: syscall
+        0xeb, 0xe9, //                   0x3d: jmp 0x28           (loop)
+        0xcc, //                         0x3f: int3               (parent: child pid in rax)
+    ];
+    // ELF entry point (ENTRY_OFFSET = 0x40): only runs if something resumed the fresh stub.
+    let entry: &[u8] = &[
+        0xb8, 0xe7, 0x00, 0x00, 0x00, // 0x40: mov eax, 231       (SYS_exit_group)
+        0x31, 0xff, //                   0x45: xor edi, edi
+        0x0f, 0x05, //                   0x47: syscall
+        0xeb, 0xf5, //                   0x49: jmp 0x40
+    ];
+    for (offset, code) in [
+        (INJECT_OFFSET, inject),
+        (FORK_OFFSET, fork),
+        (ENTRY_OFFSET, entry),
+    ] {
+        let start = offset as usize;
+        page[start..start + code.len()].copy_from_slice(code);
+    }
+    page
+}
+
+const PT_LOAD: u32 = 1;
+const PT_GNU_STACK: u32 = 0x6474_e551;
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+
+/// One `Elf64_Phdr`.
+struct Phdr {
+    p_type: u32,
+    flags: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+    align: u64,
+}
+
+impl Phdr {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.p_type.to_le_bytes());
+        out.extend_from_slice(&self.flags.to_le_bytes());
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.vaddr.to_le_bytes());
+        out.extend_from_slice(&self.vaddr.to_le_bytes()); // p_paddr
+        out.extend_from_slice(&self.filesz.to_le_bytes());
+        out.extend_from_slice(&self.memsz.to_le_bytes());
+        out.extend_from_slice(&self.align.to_le_bytes());
+    }
+}
+
+/// The whole executable: page 0 holds the ELF and program headers (not mapped), page 1 the
+/// code (mapped R+X at `STUB_BASE`), page 2 zeroes (mapped R+W, private, at `SCRATCH_BASE`).
+pub fn elf_image() -> Vec<u8> {
+    let phdrs = [
+        Phdr {
+            p_type: PT_LOAD,
+            flags: PF_R | PF_X,
+            offset: PAGE_SIZE,
+            vaddr: STUB_BASE,
+            filesz: PAGE_SIZE,
+            memsz: PAGE_SIZE,
+            align: PAGE_SIZE,
+        },
+        Phdr {
+            p_type: PT_LOAD,
+            flags: PF_R | PF_W,
+            offset: 2 * PAGE_SIZE,
+            vaddr: SCRATCH_BASE,
+            filesz: PAGE_SIZE,
+            memsz: PAGE_SIZE,
+            align: PAGE_SIZE,
+        },
+        Phdr {
+            p_type: PT_GNU_STACK,
+            flags: PF_R | PF_W,
+            offset: 0,
+            vaddr: 0,
+            filesz: 0,
+            memsz: 0,
+            align: 16,
+        },
+    ];
+    let mut out = Vec::with_capacity(3 * PAGE_SIZE as usize);
+    // Elf64_Ehdr.
+    out.extend_from_slice(&[0x7f, b'E', b'L', b'F']); // EI_MAG
+    out.push(2); // EI_CLASS = ELFCLASS64
+    out.push(1); // EI_DATA = ELFDATA2LSB
+    out.push(1); // EI_VERSION = EV_CURRENT
+    out.push(0); // EI_OSABI = ELFOSABI_SYSV
+    out.extend_from_slice(&[0; 8]); // EI_ABIVERSION + padding
+    out.extend_from_slice(&2u16.to_le_bytes()); // e_type = ET_EXEC
+    out.extend_from_slice(&62u16.to_le_bytes()); // e_machine = EM_X86_64
+    out.extend_from_slice(&1u32.to_le_bytes()); // e_version
+    out.extend_from_slice(&(STUB_BASE + ENTRY_OFFSET).to_le_bytes()); // e_entry
+    out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    out.extend_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    out.extend_from_slice(&56u16.to_le_bytes()); // e_phentsize
+    out.extend_from_slice(&(phdrs.len() as u16).to_le_bytes()); // e_phnum
+    out.extend_from_slice(&64u16.to_le_bytes()); // e_shentsize
+    out.extend_from_slice(&0u16.to_le_bytes()); // e_shnum
+    out.extend_from_slice(&0u16.to_le_bytes()); // e_shstrndx
+    for phdr in &phdrs {
+        phdr.encode(&mut out);
+    }
+    out.resize(PAGE_SIZE as usize, 0);
+    out.extend_from_slice(&code_page());
+    out.resize(3 * PAGE_SIZE as usize, 0);
+    out
+}
+
+/// The extent of an ELF image's loadable segments (`max(p_vaddr + p_memsz)` over `PT_LOAD`,
+/// page rounded), read from its header and program headers. Used to size the vDSO.
+/// `read` reads bytes at an offset of the image; returns `None` when the image is not a
+/// 64-bit little-endian ELF or a read fails.
+pub fn elf_load_extent(mut read: impl FnMut(u64, &mut [u8]) -> bool) -> Option<u64> {
+    let mut ehdr = [0u8; 64];
+    if !read(0, &mut ehdr) || ehdr[0..4] != [0x7f, b'E', b'L', b'F'] || ehdr[4] != 2 {
+        return None;
+    }
+    let phoff = u64::from_le_bytes(ehdr[32..40].try_into().ok()?);
+    let phentsize = u64::from(u16::from_le_bytes(ehdr[54..56].try_into().ok()?));
+    let phnum = u64::from(u16::from_le_bytes(ehdr[56..58].try_into().ok()?));
+    if phentsize < 56 || phnum == 0 || phnum > 64 {
+        return None;
+    }
+    let mut end = 0u64;
+    for i in 0..phnum {
+        let mut phdr = [0u8; 56];
+        if !read(phoff.checked_add(i * phentsize)?, &mut phdr) {
+            return None;
+        }
+        let p_type = u32::from_le_bytes(phdr[0..4].try_into().ok()?);
+        if p_type != PT_LOAD {
+            continue;
+        }
+        let vaddr = u64::from_le_bytes(phdr[16..24].try_into().ok()?);
+        let memsz = u64::from_le_bytes(phdr[40..48].try_into().ok()?);
+        end = end.max(vaddr.checked_add(memsz)?);
+    }
+    if end == 0 {
+        return None;
+    }
+    Some(end.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_is_three_pages_with_headers() {
+        let image = elf_image();
+        assert_eq!(image.len(), 3 * PAGE_SIZE as usize);
+        assert_eq!(&image[0..4], b"\x7fELF");
+        let entry = u64::from_le_bytes(image[24..32].try_into().unwrap());
+        assert_eq!(entry, STUB_BASE + ENTRY_OFFSET);
+    }
+
+    #[test]
+    fn code_page_has_injection_and_fork_entries() {
+        let image = elf_image();
+        let code = &image[PAGE_SIZE as usize..2 * PAGE_SIZE as usize];
+        assert_eq!(&code[0..3], &[0x0f, 0x05, 0xcc]);
+        assert_eq!(&code[0x10..0x12], &[0x0f, 0x05]);
+        // The parent branch lands on the int3 right after the child's loop.
+        let jnz_target = 0x17 + usize::from(code[0x16]);
+        assert_eq!(jnz_target, 0x3f);
+        assert_eq!(code[0x3f], 0xcc);
+        // The loop jumps back to the getpid.
+        let jmp_target = 0x3f_i64 + i64::from(code[0x3e] as i8);
+        assert_eq!(jmp_target, 0x28);
+    }
+
+    #[test]
+    fn load_extent_of_own_image() {
+        let image = elf_image();
+        let extent = elf_load_extent(|off, buf| {
+            let off = off as usize;
+            match image.get(off..off + buf.len()) {
+                Some(src) => {
+                    buf.copy_from_slice(src);
+                    true
+                }
+                None => false,
+            }
+        });
+        assert_eq!(extent, Some(STUB_END));
+    }
+}

@@ -1,0 +1,145 @@
+//! Dentries and mounts (after gVisor's `pkg/sentry/vfs/dentry.go` and `mount.go`; Linux
+//! `include/linux/dcache.h`, `fs/mount.h`). A dentry is one step of a resolved path: its name,
+//! its parent, the mount it lies in and the inode it names. Dentries are made by each walk (the
+//! filesystems cache inodes), so two dentries may name the same file; `same_file` compares them.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::vfs::inode::{Inode, TaskRef};
+use crate::SysResult;
+
+/// One mounted filesystem.
+pub struct Mount {
+    /// Sandbox-unique id (/proc/PID/mountinfo); 0 for anonymous files.
+    pub id: u64,
+    pub root: Arc<dyn Inode>,
+    /// Writes and creations are `EROFS`.
+    pub readonly: bool,
+    /// Filesystem type name (/proc/mounts).
+    pub fs_type: &'static str,
+    /// Whether another mount sits on a directory of this one (walks check only then).
+    pub(crate) has_submounts: AtomicBool,
+}
+
+impl Mount {
+    pub fn new(id: u64, root: Arc<dyn Inode>, readonly: bool, fs_type: &'static str) -> Arc<Mount> {
+        Arc::new(Mount {
+            id,
+            root,
+            readonly,
+            fs_type,
+            has_submounts: AtomicBool::new(false),
+        })
+    }
+    pub(crate) fn submounts(&self) -> bool {
+        self.has_submounts.load(Ordering::Acquire)
+    }
+}
+
+/// A named step of a path.
+pub struct Dentry {
+    /// The component name; for an anonymous file (host stdio) the whole name shown for it.
+    pub name: Vec<u8>,
+    /// The directory this was reached from (for a mount's root: the mount point's parent).
+    pub parent: Option<Arc<Dentry>>,
+    pub mount: Arc<Mount>,
+    pub inode: Arc<dyn Inode>,
+}
+
+/// Compares the data pointers of two inodes (vtable pointers may differ between codegen units).
+pub(crate) fn same_inode(a: &Arc<dyn Inode>, b: &Arc<dyn Inode>) -> bool {
+    std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+impl Dentry {
+    /// The root dentry of a mount tree.
+    pub fn new_root(mount: Arc<Mount>) -> Arc<Dentry> {
+        let inode = mount.root.clone();
+        Arc::new(Dentry {
+            name: Vec::new(),
+            parent: None,
+            mount,
+            inode,
+        })
+    }
+
+    /// A file outside the mount tree (host stdio), shown as `name`.
+    pub fn anonymous(name: Vec<u8>, inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        let mount = Mount::new(0, inode.clone(), false, "anon");
+        Arc::new(Dentry {
+            name,
+            parent: None,
+            mount,
+            inode,
+        })
+    }
+
+    /// A child of `parent`.
+    pub fn child(
+        parent: &Arc<Dentry>,
+        name: &[u8],
+        mount: Arc<Mount>,
+        inode: Arc<dyn Inode>,
+    ) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            name: name.to_vec(),
+            parent: Some(parent.clone()),
+            mount,
+            inode,
+        })
+    }
+
+    /// Whether both name the same file in the same mount.
+    pub fn same_file(&self, other: &Dentry) -> bool {
+        self.mount.id == other.mount.id && same_inode(&self.inode, &other.inode)
+    }
+
+    /// Whether `self` is `other` or lies below it.
+    pub fn is_descendant_of(&self, other: &Dentry) -> bool {
+        let mut cur: Option<&Dentry> = Some(self);
+        while let Some(d) = cur {
+            if d.same_file(other) {
+                return true;
+            }
+            cur = d.parent.as_deref();
+        }
+        false
+    }
+
+    /// The absolute sandbox path ("/" for the root; the bare name for anonymous files).
+    pub fn path(&self) -> Vec<u8> {
+        let mut names: Vec<&[u8]> = Vec::new();
+        let mut cur: &Dentry = self;
+        loop {
+            match &cur.parent {
+                Some(p) => {
+                    names.push(&cur.name);
+                    cur = p;
+                }
+                None => {
+                    if !cur.name.is_empty() {
+                        // Anonymous: its name stands for the whole path.
+                        names.push(&cur.name);
+                        names.reverse();
+                        return names.join(&b"/"[..]);
+                    }
+                    break;
+                }
+            }
+        }
+        if names.is_empty() {
+            return b"/".to_vec();
+        }
+        let mut out = Vec::new();
+        for n in names.iter().rev() {
+            out.push(b'/');
+            out.extend_from_slice(n);
+        }
+        out
+    }
+
+    pub fn stat(&self, task: TaskRef) -> SysResult<crate::vfs::Stat> {
+        self.inode.stat(task)
+    }
+}

@@ -1,0 +1,299 @@
+//! Inode and open-file operations every filesystem implements (after gVisor's
+//! `pkg/sentry/vfs/filesystem.go` and `file_description.go`; Linux `include/linux/fs.h`
+//! `struct inode_operations` and `struct file_operations`).
+
+use std::any::Any;
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use crate::kernel::Task;
+use crate::vfs::Dentry;
+use crate::{Errno, SysResult};
+
+/// The task on whose behalf an operation runs; `None` for the sentry itself (boot, tests).
+pub type TaskRef<'a> = Option<&'a Task>;
+
+/// `struct timespec`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+impl Timespec {
+    /// The current wall-clock time.
+    pub fn now() -> Timespec {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timespec {
+            sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            nsec: i64::from(d.subsec_nanos()),
+        }
+    }
+}
+
+/// File attributes as the VFS knows them (stat(2)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i64,
+    pub blocks: i64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+impl Stat {
+    pub fn file_type(&self) -> u32 {
+        self.mode & libc::S_IFMT
+    }
+    pub fn is_dir(&self) -> bool {
+        self.file_type() == libc::S_IFDIR
+    }
+    pub fn is_symlink(&self) -> bool {
+        self.file_type() == libc::S_IFLNK
+    }
+    pub fn is_reg(&self) -> bool {
+        self.file_type() == libc::S_IFREG
+    }
+    /// The `DT_*` type for getdents.
+    pub fn dirent_type(&self) -> u8 {
+        dirent_type_of(self.mode)
+    }
+    /// As the host's `struct stat`.
+    pub fn to_libc(&self) -> libc::stat {
+        let mut s = crate::fs::sys::zeroed_stat();
+        s.st_dev = self.dev;
+        s.st_ino = self.ino;
+        s.st_nlink = self.nlink;
+        s.st_mode = self.mode;
+        s.st_uid = self.uid;
+        s.st_gid = self.gid;
+        s.st_rdev = self.rdev;
+        s.st_size = self.size;
+        s.st_blksize = self.blksize;
+        s.st_blocks = self.blocks;
+        s.st_atime = self.atime.sec;
+        s.st_atime_nsec = self.atime.nsec;
+        s.st_mtime = self.mtime.sec;
+        s.st_mtime_nsec = self.mtime.nsec;
+        s.st_ctime = self.ctime.sec;
+        s.st_ctime_nsec = self.ctime.nsec;
+        s
+    }
+    /// From the host's `struct stat`.
+    pub fn from_libc(s: &libc::stat) -> Stat {
+        Stat {
+            dev: s.st_dev,
+            ino: s.st_ino,
+            mode: s.st_mode,
+            nlink: s.st_nlink,
+            uid: s.st_uid,
+            gid: s.st_gid,
+            rdev: s.st_rdev,
+            size: s.st_size,
+            blksize: s.st_blksize,
+            blocks: s.st_blocks,
+            atime: Timespec {
+                sec: s.st_atime,
+                nsec: s.st_atime_nsec,
+            },
+            mtime: Timespec {
+                sec: s.st_mtime,
+                nsec: s.st_mtime_nsec,
+            },
+            ctime: Timespec {
+                sec: s.st_ctime,
+                nsec: s.st_ctime_nsec,
+            },
+        }
+    }
+}
+
+/// The `DT_*` value for a mode's file type.
+pub fn dirent_type_of(mode: u32) -> u8 {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => libc::DT_DIR,
+        libc::S_IFREG => libc::DT_REG,
+        libc::S_IFLNK => libc::DT_LNK,
+        libc::S_IFCHR => libc::DT_CHR,
+        libc::S_IFBLK => libc::DT_BLK,
+        libc::S_IFIFO => libc::DT_FIFO,
+        libc::S_IFSOCK => libc::DT_SOCK,
+        _ => libc::DT_UNKNOWN,
+    }
+}
+
+/// One directory entry (without "." and "..", which the VFS adds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: Vec<u8>,
+    pub ino: u64,
+    /// `DT_*`.
+    pub kind: u8,
+}
+
+/// Filesystem statistics (statfs(2)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatFs {
+    pub fs_type: i64,
+    pub bsize: i64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub namelen: i64,
+    pub frsize: i64,
+    pub flags: i64,
+}
+
+impl StatFs {
+    /// A memory filesystem's answer (tmpfs, proc, dev) with magic `fs_type`.
+    pub fn synthetic(fs_type: i64) -> StatFs {
+        StatFs {
+            fs_type,
+            bsize: 4096,
+            namelen: 255,
+            frsize: 4096,
+            ..Default::default()
+        }
+    }
+}
+
+/// Who owns a file position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Positioning {
+    /// The `FileDescription` keeps the offset and reads with `read_at`.
+    Offset,
+    /// No position (pipes, ttys, character devices): `read_stream`, lseek/pread are `ESPIPE`.
+    Stream,
+    /// The host fd behind the file keeps its own position (stdio): `read_stream`, `seek`.
+    Host,
+}
+
+/// What an open file can do (struct file_operations). Defaults answer as Linux does for a file
+/// that lacks the operation.
+pub trait FileOps: Send + Sync {
+    fn positioning(&self) -> Positioning {
+        Positioning::Offset
+    }
+    /// Reads at `offset` (Offset and Host positioning).
+    fn read_at(&self, _task: TaskRef, _buf: &mut [u8], _offset: u64) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    /// Writes at `offset` (Offset and Host positioning).
+    fn write_at(&self, _task: TaskRef, _buf: &[u8], _offset: u64) -> SysResult<usize> {
+        Err(Errno::EINVAL)
+    }
+    /// Reads at the file's own position (Stream and Host positioning).
+    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
+        self.read_at(task, buf, 0)
+    }
+    /// Writes at the file's own position (Stream and Host positioning).
+    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
+        self.write_at(task, buf, 0)
+    }
+    /// lseek(2) for Host positioning.
+    fn seek(&self, _offset: i64, _whence: i32) -> SysResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+    /// Current size for SEEK_END and O_APPEND; `None` to use the inode's attributes.
+    fn size(&self) -> Option<SysResult<u64>> {
+        None
+    }
+    /// fstat answer that overrides the inode's (host files).
+    fn stat(&self) -> Option<SysResult<Stat>> {
+        None
+    }
+    /// ioctl(2) with its argument already copied into `arg` (sized by the request).
+    fn ioctl(&self, _req: u32, _arg: &mut [u8]) -> SysResult<u64> {
+        Err(Errno::ENOTTY)
+    }
+    fn host_fd_for_mmap(&self) -> SysResult<Arc<OwnedFd>> {
+        Err(Errno::ENODEV)
+    }
+    fn truncate(&self, _size: u64) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+    fn sync(&self) -> SysResult<()> {
+        Ok(())
+    }
+}
+
+/// File operations of something that has no data operations (directories, O_PATH files).
+pub struct NoDataOps;
+
+impl FileOps for NoDataOps {
+    fn read_at(&self, _task: TaskRef, _buf: &mut [u8], _offset: u64) -> SysResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn write_at(&self, _task: TaskRef, _buf: &[u8], _offset: u64) -> SysResult<usize> {
+        Err(Errno::EISDIR)
+    }
+}
+
+/// A file in some filesystem (struct inode_operations). Directory operations default to
+/// `ENOTDIR`; mutations that a filesystem does not support to `EPERM`.
+pub trait Inode: Send + Sync {
+    /// Current attributes.
+    fn stat(&self, task: TaskRef) -> SysResult<Stat>;
+    /// Refetches attributes from the backing store (fstat of a gofer file).
+    fn refresh(&self) -> SysResult<()> {
+        Ok(())
+    }
+    /// The child `name` (never "." or "..") of this directory.
+    fn lookup(&self, _task: TaskRef, _name: &[u8]) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// This directory's entries, without "." and "..".
+    fn readdir(&self, _task: TaskRef) -> SysResult<Vec<DirEntry>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// The target of this symlink.
+    fn readlink(&self, _task: TaskRef) -> SysResult<Vec<u8>> {
+        Err(Errno::EINVAL)
+    }
+    /// For magic links (/proc/PID/fd/N, cwd, root): the dentry that following the link
+    /// reaches, bypassing the textual target. `None` for ordinary symlinks.
+    fn magic_link(&self, _task: TaskRef) -> Option<SysResult<Arc<Dentry>>> {
+        None
+    }
+    /// Opens this file with open(2) `flags`; the VFS has already checked access and type.
+    fn open(&self, task: TaskRef, flags: i32) -> SysResult<Arc<dyn FileOps>>;
+    /// Creates a regular file `name` in this directory.
+    fn create(&self, _name: &[u8], _mode: u32, _uid: u32, _gid: u32) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::EPERM)
+    }
+    fn mkdir(&self, _name: &[u8], _mode: u32, _uid: u32, _gid: u32) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::EPERM)
+    }
+    fn symlink(
+        &self,
+        _name: &[u8],
+        _target: &[u8],
+        _uid: u32,
+        _gid: u32,
+    ) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::EPERM)
+    }
+    /// Removes `name`: a directory when `dir` (rmdir), anything else otherwise (unlink).
+    fn unlink(&self, _name: &[u8], _dir: bool) -> SysResult<()> {
+        Err(Errno::EPERM)
+    }
+    /// Moves `old_name` of this directory to `new_name` of `new_dir` (same filesystem).
+    fn rename(&self, _old_name: &[u8], _new_dir: &dyn Inode, _new_name: &[u8]) -> SysResult<()> {
+        Err(Errno::EPERM)
+    }
+    fn statfs(&self) -> SysResult<StatFs>;
+    /// For downcasting within one filesystem (rename).
+    fn as_any(&self) -> &dyn Any;
+}

@@ -1,0 +1,646 @@
+//! The virtual filesystem (after gVisor's `pkg/sentry/vfs`): mount tree, dentries, path walk,
+//! `FileDescription`s and per-task fd tables. Path-level operations (open, stat, mkdir, unlink,
+//! rename...) live on `Vfs`; each has a task-level form (`dirfd` relative to the task's fd table
+//! and cwd) and a `Ctx` form the tests use without a task.
+//!
+//! Magic links: /proc/PID/fd/N, /proc/PID/cwd and /proc/PID/root resolve (when followed) to the
+//! dentry of the open file or directory itself (`Inode::magic_link`), as Linux's
+//! `proc_fd_link` does; readlink(2) of them gives the path text. /proc/PID/exe is an ordinary
+//! symlink to the executable's path.
+//!
+//! Lock order: `Vfs::submounts` (read-mostly) is never held while calling into a filesystem.
+
+pub mod context;
+pub mod dentry;
+pub mod fd_table;
+pub mod file;
+pub mod inode;
+pub mod walk;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+pub use context::FsContext;
+pub use dentry::{Dentry, Mount};
+pub use fd_table::FdTable;
+pub use file::FileDescription;
+pub use inode::{
+    DirEntry, FileOps, Inode, NoDataOps, Positioning, Stat, StatFs, TaskRef, Timespec,
+};
+pub use walk::Resolver;
+
+use crate::kernel::Task;
+use crate::{Errno, SysResult};
+
+/// A mount as /proc/mounts lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountRecord {
+    pub path: Vec<u8>,
+    pub fs_type: &'static str,
+    pub readonly: bool,
+}
+
+/// The mount tree of one sandbox.
+pub struct Vfs {
+    root: Arc<Dentry>,
+    /// Mounts by (parent mount id, st_dev, st_ino) of the directory they cover.
+    submounts: RwLock<HashMap<(u64, u64, u64), Arc<Mount>>>,
+    records: Mutex<Vec<MountRecord>>,
+    next_mount_id: AtomicU64,
+}
+
+/// Why the sandbox's mount tree could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum VfsError {
+    #[error("mounting {mount}: {source}")]
+    Mount { mount: String, source: Errno },
+}
+
+/// Where a path-level operation starts and on whose behalf.
+pub struct Ctx<'a> {
+    pub task: TaskRef<'a>,
+    pub root: Arc<Dentry>,
+    /// The directory relative paths start from (cwd or the dirfd's directory).
+    pub start: Arc<Dentry>,
+    pub umask: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Checks `mask` (R_OK|W_OK|X_OK) against a file's mode for the task's filesystem identity.
+/// Without a task (the sentry itself) everything is allowed; uid 0 may do anything but execute a
+/// file with no execute bit.
+pub fn check_access(task: TaskRef, st: &Stat, mask: i32) -> SysResult<()> {
+    let Some(t) = task else { return Ok(()) };
+    check_access_as(t.creds.fsuid, t.creds.fsgid, &t.creds.groups, st, mask)
+}
+
+/// `check_access` for an explicit identity (access(2) uses the real ids).
+pub fn check_access_as(uid: u32, gid: u32, groups: &[u32], st: &Stat, mask: i32) -> SysResult<()> {
+    let mask = mask & (libc::R_OK | libc::W_OK | libc::X_OK);
+    if mask == 0 {
+        return Ok(());
+    }
+    if uid == 0 {
+        if mask & libc::X_OK != 0 && !st.is_dir() && st.mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        return Ok(());
+    }
+    let bits = if st.uid == uid {
+        (st.mode >> 6) & 7
+    } else if st.gid == gid || groups.contains(&st.gid) {
+        (st.mode >> 3) & 7
+    } else {
+        st.mode & 7
+    };
+    let want = mask as u32;
+    if bits & want == want {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+fn is_dot_or_dotdot(name: &[u8]) -> bool {
+    name == b"." || name == b".."
+}
+
+/// Synthetic device numbers for the sentry's own filesystems (anonymous major 0).
+pub fn anon_dev(minor: u64) -> u64 {
+    libc::makedev(0, minor as u32)
+}
+
+impl Vfs {
+    /// A tree with `root` mounted at "/".
+    pub fn with_root(root: Arc<dyn Inode>, readonly: bool, fs_type: &'static str) -> Vfs {
+        let mount = Mount::new(1, root, readonly, fs_type);
+        Vfs {
+            root: Dentry::new_root(mount),
+            submounts: RwLock::new(HashMap::new()),
+            records: Mutex::new(vec![MountRecord {
+                path: b"/".to_vec(),
+                fs_type,
+                readonly,
+            }]),
+            next_mount_id: AtomicU64::new(2),
+        }
+    }
+
+    /// The sandbox's mounts: the gofer's root at `/` (read-only), a fresh tmpfs at `/tmp`, the
+    /// sentry's `/dev` and `/proc`.
+    pub fn new_sandbox(gofer: Arc<gofer::GoferClient>) -> Result<Vfs, VfsError> {
+        fn err(mount: &'static str) -> impl Fn(Errno) -> VfsError {
+            move |source| VfsError::Mount {
+                mount: mount.to_string(),
+                source,
+            }
+        }
+        let root = crate::fs::gofer::new_root(gofer).map_err(err("/"))?;
+        let vfs = Vfs::with_root(root, true, "9p");
+        vfs.mount(
+            b"/tmp",
+            crate::fs::tmpfs::new_root(anon_dev(0x40), 0o1777),
+            false,
+            "tmpfs",
+        )
+        .map_err(err("/tmp"))?;
+        vfs.mount(
+            b"/dev",
+            crate::fs::dev::new_root(anon_dev(0x41)),
+            false,
+            "devtmpfs",
+        )
+        .map_err(err("/dev"))?;
+        vfs.mount(
+            b"/proc",
+            crate::fs::proc::new_root(anon_dev(0x42)),
+            false,
+            "proc",
+        )
+        .map_err(err("/proc"))?;
+        Ok(vfs)
+    }
+
+    /// Mounts `root` on the existing directory `path`.
+    pub fn mount(
+        &self,
+        path: &[u8],
+        root: Arc<dyn Inode>,
+        readonly: bool,
+        fs_type: &'static str,
+    ) -> SysResult<()> {
+        let r = Resolver {
+            vfs: self,
+            task: None,
+            root: self.root.clone(),
+        };
+        let d = r.resolve(self.root.clone(), path, true)?;
+        let st = d.inode.stat(None)?;
+        if !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let id = self.next_mount_id.fetch_add(1, Ordering::Relaxed);
+        let m = Mount::new(id, root, readonly, fs_type);
+        self.submounts
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((d.mount.id, st.dev, st.ino), m);
+        d.mount.has_submounts.store(true, Ordering::Release);
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(MountRecord {
+                path: d.path(),
+                fs_type,
+                readonly,
+            });
+        Ok(())
+    }
+
+    pub(crate) fn mount_on(&self, parent_mount: u64, dev: u64, ino: u64) -> Option<Arc<Mount>> {
+        self.submounts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(parent_mount, dev, ino))
+            .cloned()
+    }
+
+    /// The mounts in the order they were made (/proc/mounts).
+    pub fn mounts(&self) -> Vec<MountRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The root dentry.
+    pub fn root(&self) -> Arc<Dentry> {
+        self.root.clone()
+    }
+
+    /// A context for `task` starting at `dirfd` (AT_FDCWD or an fd naming a directory).
+    pub fn ctx<'a>(&self, task: &'a Task, dirfd: i32) -> SysResult<Ctx<'a>> {
+        let start = if dirfd == libc::AT_FDCWD {
+            task.fs.cwd()
+        } else {
+            task.fd_table.get(dirfd)?.dentry().clone()
+        };
+        Ok(Ctx {
+            task: Some(task),
+            root: task.fs.root(),
+            start,
+            umask: task.fs.umask(),
+            uid: task.creds.fsuid,
+            gid: task.creds.fsgid,
+        })
+    }
+
+    /// A context for the sentry itself, from the root.
+    pub fn root_ctx(&self) -> Ctx<'static> {
+        Ctx {
+            task: None,
+            root: self.root.clone(),
+            start: self.root.clone(),
+            umask: 0o022,
+            uid: 0,
+            gid: 0,
+        }
+    }
+
+    fn resolver<'a>(&'a self, c: &Ctx<'a>) -> Resolver<'a> {
+        Resolver {
+            vfs: self,
+            task: c.task,
+            root: c.root.clone(),
+        }
+    }
+
+    /// Opens `path` relative to `dirfd` (AT_FDCWD or a task fd) with open(2) flags and mode.
+    pub fn open(
+        &self,
+        task: &Task,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> SysResult<Arc<FileDescription>> {
+        let c = self.ctx(task, dirfd)?;
+        self.open_in(&c, path, flags, mode)
+    }
+
+    /// open(2) in a context.
+    pub fn open_in(
+        &self,
+        c: &Ctx,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+    ) -> SysResult<Arc<FileDescription>> {
+        let acc = flags & libc::O_ACCMODE;
+        let path_only = flags & libc::O_PATH != 0;
+        if acc == libc::O_ACCMODE && !path_only {
+            return Err(Errno::EINVAL);
+        }
+        let r = self.resolver(c);
+        let follow = flags & libc::O_NOFOLLOW == 0;
+        let mut created = false;
+        let dentry = if flags & libc::O_CREAT != 0 && !path_only {
+            let pn = r.resolve_parent(c.start.clone(), path)?;
+            if pn.name.is_empty() || is_dot_or_dotdot(&pn.name) {
+                return Err(Errno::EISDIR);
+            }
+            match r.lookup_child(&pn.parent, &pn.name) {
+                Ok(d) => {
+                    if flags & libc::O_EXCL != 0 {
+                        return Err(Errno::EEXIST);
+                    }
+                    if d.inode.stat(c.task)?.is_symlink() {
+                        if !follow {
+                            return Err(Errno::ELOOP);
+                        }
+                        r.resolve(pn.parent.clone(), &pn.name, true)?
+                    } else {
+                        d
+                    }
+                }
+                Err(Errno::ENOENT) => {
+                    if pn.trailing_slash {
+                        return Err(Errno::EISDIR);
+                    }
+                    if pn.parent.mount.readonly {
+                        return Err(Errno::EROFS);
+                    }
+                    check_access(
+                        c.task,
+                        &pn.parent.inode.stat(c.task)?,
+                        libc::W_OK | libc::X_OK,
+                    )?;
+                    let m = (mode & 0o7777 & !c.umask) | libc::S_IFREG;
+                    let inode = pn.parent.inode.create(&pn.name, m, c.uid, c.gid)?;
+                    created = true;
+                    Dentry::child(&pn.parent, &pn.name, pn.parent.mount.clone(), inode)
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            r.resolve(c.start.clone(), path, follow)?
+        };
+        let st = dentry.inode.stat(c.task)?;
+        if flags & libc::O_DIRECTORY != 0 && !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if path_only {
+            return Ok(FileDescription::new(
+                dentry,
+                Arc::new(NoDataOps),
+                flags & !libc::O_ACCMODE,
+            ));
+        }
+        if st.is_symlink() {
+            return Err(Errno::ELOOP);
+        }
+        let truncate = flags & libc::O_TRUNC != 0;
+        if st.is_dir() && (acc != libc::O_RDONLY || truncate || flags & libc::O_CREAT != 0) {
+            return Err(Errno::EISDIR);
+        }
+        let writes = acc != libc::O_RDONLY || truncate;
+        if writes && dentry.mount.readonly && (st.is_reg() || st.is_dir() || st.is_symlink()) {
+            return Err(Errno::EROFS);
+        }
+        if !created {
+            let want = match acc {
+                libc::O_RDONLY => libc::R_OK,
+                libc::O_WRONLY => libc::W_OK,
+                _ => libc::R_OK | libc::W_OK,
+            };
+            check_access(c.task, &st, want)?;
+        }
+        let ops = dentry.inode.open(c.task, flags)?;
+        if truncate && st.is_reg() && !created {
+            ops.truncate(0)?;
+        }
+        Ok(FileDescription::new(dentry, ops, flags))
+    }
+
+    /// Resolves `path` for the *at family: `AT_EMPTY_PATH` with an empty path names `dirfd`
+    /// itself; `follow` says whether a final symlink is followed.
+    pub fn lookup_at(
+        &self,
+        task: &Task,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+        empty_path: bool,
+    ) -> SysResult<Arc<Dentry>> {
+        let c = self.ctx(task, dirfd)?;
+        if path.is_empty() && empty_path {
+            return Ok(c.start);
+        }
+        self.resolver(&c).resolve(c.start.clone(), path, follow)
+    }
+
+    /// Resolves `path` in a context.
+    pub fn lookup_in(&self, c: &Ctx, path: &[u8], follow: bool) -> SysResult<Arc<Dentry>> {
+        self.resolver(c).resolve(c.start.clone(), path, follow)
+    }
+
+    /// stat(2) family: `flags` may hold AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH.
+    pub fn stat_at(&self, task: &Task, dirfd: i32, path: &[u8], flags: i32) -> SysResult<Stat> {
+        if path.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+            if dirfd == libc::AT_FDCWD {
+                return task.fs.cwd().inode.stat(Some(task));
+            }
+            return task.fd_table.get(dirfd)?.stat_vfs(Some(task));
+        }
+        let d = self.lookup_at(
+            task,
+            dirfd,
+            path,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            false,
+        )?;
+        d.inode.stat(Some(task))
+    }
+
+    /// access(2)/faccessat2(2): `mode` is F_OK or R_OK|W_OK|X_OK; `flags` may hold
+    /// AT_SYMLINK_NOFOLLOW, AT_EACCESS and AT_EMPTY_PATH.
+    pub fn access_at(
+        &self,
+        task: &Task,
+        dirfd: i32,
+        path: &[u8],
+        mode: i32,
+        flags: i32,
+    ) -> SysResult<()> {
+        let d = self.lookup_at(
+            task,
+            dirfd,
+            path,
+            flags & libc::AT_SYMLINK_NOFOLLOW == 0,
+            flags & libc::AT_EMPTY_PATH != 0,
+        )?;
+        let st = d.inode.stat(Some(task))?;
+        if mode & libc::W_OK != 0 && d.mount.readonly && (st.is_reg() || st.is_dir()) {
+            return Err(Errno::EROFS);
+        }
+        let cr = &task.creds;
+        let (uid, gid) = if flags & libc::AT_EACCESS != 0 {
+            (cr.euid, cr.egid)
+        } else {
+            (cr.uid, cr.gid)
+        };
+        check_access_as(uid, gid, &cr.groups, &st, mode)
+    }
+
+    /// readlinkat(2).
+    pub fn readlink_at(&self, task: &Task, dirfd: i32, path: &[u8]) -> SysResult<Vec<u8>> {
+        let d = self.lookup_at(task, dirfd, path, false, true)?;
+        Self::readlink_dentry(Some(task), &d)
+    }
+
+    /// readlink in a context.
+    pub fn readlink_in(&self, c: &Ctx, path: &[u8]) -> SysResult<Vec<u8>> {
+        let d = self.lookup_in(c, path, false)?;
+        Self::readlink_dentry(c.task, &d)
+    }
+
+    fn readlink_dentry(task: TaskRef, d: &Dentry) -> SysResult<Vec<u8>> {
+        if !d.inode.stat(task)?.is_symlink() {
+            return Err(Errno::EINVAL);
+        }
+        d.inode.readlink(task)
+    }
+
+    /// mkdirat(2).
+    pub fn mkdir_at(&self, task: &Task, dirfd: i32, path: &[u8], mode: u32) -> SysResult<()> {
+        let c = self.ctx(task, dirfd)?;
+        self.mkdir_in(&c, path, mode)
+    }
+
+    /// mkdir in a context.
+    pub fn mkdir_in(&self, c: &Ctx, path: &[u8], mode: u32) -> SysResult<()> {
+        let r = self.resolver(c);
+        let pn = r.resolve_parent(c.start.clone(), path)?;
+        if pn.name.is_empty() || is_dot_or_dotdot(&pn.name) {
+            return Err(Errno::EEXIST);
+        }
+        match r.lookup_child(&pn.parent, &pn.name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        if pn.parent.mount.readonly {
+            return Err(Errno::EROFS);
+        }
+        check_access(
+            c.task,
+            &pn.parent.inode.stat(c.task)?,
+            libc::W_OK | libc::X_OK,
+        )?;
+        let m = (mode & 0o7777 & !c.umask) | libc::S_IFDIR;
+        pn.parent.inode.mkdir(&pn.name, m, c.uid, c.gid).map(|_| ())
+    }
+
+    /// symlinkat(2).
+    pub fn symlink_in(&self, c: &Ctx, target: &[u8], path: &[u8]) -> SysResult<()> {
+        let r = self.resolver(c);
+        let pn = r.resolve_parent(c.start.clone(), path)?;
+        if pn.name.is_empty() || is_dot_or_dotdot(&pn.name) {
+            return Err(Errno::EEXIST);
+        }
+        match r.lookup_child(&pn.parent, &pn.name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        if pn.parent.mount.readonly {
+            return Err(Errno::EROFS);
+        }
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        check_access(
+            c.task,
+            &pn.parent.inode.stat(c.task)?,
+            libc::W_OK | libc::X_OK,
+        )?;
+        pn.parent
+            .inode
+            .symlink(&pn.name, target, c.uid, c.gid)
+            .map(|_| ())
+    }
+
+    /// unlinkat(2): `flags` is 0 or AT_REMOVEDIR.
+    pub fn unlink_at(&self, task: &Task, dirfd: i32, path: &[u8], flags: i32) -> SysResult<()> {
+        let c = self.ctx(task, dirfd)?;
+        self.unlink_in(&c, path, flags & libc::AT_REMOVEDIR != 0)
+    }
+
+    /// unlink (or rmdir when `rmdir`) in a context.
+    pub fn unlink_in(&self, c: &Ctx, path: &[u8], rmdir: bool) -> SysResult<()> {
+        let r = self.resolver(c);
+        let pn = r.resolve_parent(c.start.clone(), path)?;
+        if pn.name.is_empty() {
+            return Err(if rmdir { Errno::EBUSY } else { Errno::EISDIR });
+        }
+        if rmdir && pn.name == b"." {
+            return Err(Errno::EINVAL);
+        }
+        if rmdir && pn.name == b".." {
+            return Err(Errno::ENOTEMPTY);
+        }
+        if is_dot_or_dotdot(&pn.name) {
+            return Err(Errno::EISDIR);
+        }
+        let child = r.lookup_child(&pn.parent, &pn.name)?;
+        let st = child.inode.stat(c.task)?;
+        if !rmdir && st.is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        if rmdir && !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if !rmdir && pn.trailing_slash {
+            return Err(Errno::ENOTDIR);
+        }
+        if child.mount.id != pn.parent.mount.id {
+            return Err(Errno::EBUSY);
+        }
+        if pn.parent.mount.readonly {
+            return Err(Errno::EROFS);
+        }
+        check_access(
+            c.task,
+            &pn.parent.inode.stat(c.task)?,
+            libc::W_OK | libc::X_OK,
+        )?;
+        pn.parent.inode.unlink(&pn.name, rmdir)
+    }
+
+    /// renameat(2).
+    pub fn rename_at(
+        &self,
+        task: &Task,
+        olddirfd: i32,
+        old: &[u8],
+        newdirfd: i32,
+        new: &[u8],
+    ) -> SysResult<()> {
+        let oc = self.ctx(task, olddirfd)?;
+        let nc = self.ctx(task, newdirfd)?;
+        self.rename_in(&oc, old, &nc, new)
+    }
+
+    /// rename in contexts.
+    pub fn rename_in(&self, oc: &Ctx, old: &[u8], nc: &Ctx, new: &[u8]) -> SysResult<()> {
+        let r = self.resolver(oc);
+        let op = r.resolve_parent(oc.start.clone(), old)?;
+        let np = self.resolver(nc).resolve_parent(nc.start.clone(), new)?;
+        for n in [&op.name, &np.name] {
+            if n.is_empty() || is_dot_or_dotdot(n) {
+                return Err(Errno::EBUSY);
+            }
+        }
+        let child = r.lookup_child(&op.parent, &op.name)?;
+        let st = child.inode.stat(oc.task)?;
+        if child.mount.id != op.parent.mount.id {
+            return Err(Errno::EBUSY);
+        }
+        if op.parent.mount.id != np.parent.mount.id {
+            return Err(Errno::EXDEV);
+        }
+        if op.parent.mount.readonly {
+            return Err(Errno::EROFS);
+        }
+        if (op.trailing_slash || np.trailing_slash) && !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if st.is_dir() && np.parent.is_descendant_of(&child) {
+            return Err(Errno::EINVAL);
+        }
+        check_access(
+            oc.task,
+            &op.parent.inode.stat(oc.task)?,
+            libc::W_OK | libc::X_OK,
+        )?;
+        check_access(
+            nc.task,
+            &np.parent.inode.stat(nc.task)?,
+            libc::W_OK | libc::X_OK,
+        )?;
+        op.parent
+            .inode
+            .rename(&op.name, np.parent.inode.as_ref(), &np.name)
+    }
+
+    /// chdir(2).
+    pub fn chdir(&self, task: &Task, path: &[u8]) -> SysResult<()> {
+        let d = self.lookup_at(task, libc::AT_FDCWD, path, true, false)?;
+        Self::set_cwd(task, d)
+    }
+
+    /// fchdir(2).
+    pub fn fchdir(&self, task: &Task, fd: i32) -> SysResult<()> {
+        let d = task.fd_table.get(fd)?.dentry().clone();
+        Self::set_cwd(task, d)
+    }
+
+    fn set_cwd(task: &Task, d: Arc<Dentry>) -> SysResult<()> {
+        let st = d.inode.stat(Some(task))?;
+        if !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        check_access(Some(task), &st, libc::X_OK)?;
+        task.fs.set_cwd(d);
+        Ok(())
+    }
+
+    /// statfs(2).
+    pub fn statfs_at(&self, task: &Task, path: &[u8]) -> SysResult<StatFs> {
+        self.lookup_at(task, libc::AT_FDCWD, path, true, false)?
+            .inode
+            .statfs()
+    }
+}

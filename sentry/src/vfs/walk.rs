@@ -1,0 +1,302 @@
+//! Path resolution (after gVisor's `pkg/sentry/vfs/resolving_path.go`; Linux `fs/namei.c`,
+//! path_resolution(7)): one component at a time from the root or a start directory, `..` never
+//! above the task's root, symlinks followed by the sentry (at most 40, else ELOOP), magic links,
+//! trailing slashes, and mount crossing.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::vfs::dentry::{same_inode, Dentry};
+use crate::vfs::inode::TaskRef;
+use crate::vfs::Vfs;
+use crate::{Errno, SysResult};
+
+/// Symlinks followed in one resolution before ELOOP (Linux `MAXSYMLINKS`).
+pub const MAX_SYMLINKS: u32 = 40;
+/// Longest path accepted (Linux `PATH_MAX`, with its NUL).
+pub const PATH_MAX: usize = 4096;
+/// Longest component (`NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+
+/// One resolution's context: who resolves, from which root.
+pub struct Resolver<'a> {
+    pub vfs: &'a Vfs,
+    pub task: TaskRef<'a>,
+    pub root: Arc<Dentry>,
+}
+
+/// The directory that holds a path's last component, and that component.
+pub struct ParentAndName {
+    pub parent: Arc<Dentry>,
+    /// Empty for "/"; may be "." or "..".
+    pub name: Vec<u8>,
+    /// The path ended in '/'.
+    pub trailing_slash: bool,
+}
+
+fn components(path: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty())
+}
+
+impl<'a> Resolver<'a> {
+    /// One step from directory `cur` to `name`: ".", ".." (clamped at the root) or a child,
+    /// crossing onto a mount that sits on it.
+    pub fn step(&self, cur: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
+        let st = cur.inode.stat(self.task)?;
+        if !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        crate::vfs::check_access(self.task, &st, libc::X_OK)?;
+        if name == b"." {
+            return Ok(cur.clone());
+        }
+        if name == b".." {
+            if cur.same_file(&self.root) {
+                return Ok(cur.clone());
+            }
+            return Ok(cur.parent.clone().unwrap_or_else(|| cur.clone()));
+        }
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let inode = cur.inode.lookup(self.task, name)?;
+        if cur.mount.submounts() {
+            let cst = inode.stat(self.task)?;
+            if let Some(m) = self.vfs.mount_on(cur.mount.id, cst.dev, cst.ino) {
+                let root = m.root.clone();
+                return Ok(Dentry::child(cur, name, m, root));
+            }
+        }
+        Ok(Dentry::child(cur, name, cur.mount.clone(), inode))
+    }
+
+    /// Resolves `path` from `start` (or the root when absolute). The last component is followed
+    /// if it is a symlink only when `follow_final` (or the path ends in '/').
+    pub fn resolve(
+        &self,
+        start: Arc<Dentry>,
+        path: &[u8],
+        follow_final: bool,
+    ) -> SysResult<Arc<Dentry>> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let mut cur = if path[0] == b'/' {
+            self.root.clone()
+        } else {
+            start
+        };
+        let mut comps: VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
+        let mut must_be_dir = path.ends_with(b"/");
+        let mut links = 0u32;
+        while let Some(name) = comps.pop_front() {
+            let is_final = comps.is_empty();
+            let next = self.step(&cur, &name)?;
+            let follow = !is_final || follow_final || must_be_dir;
+            if follow && next.inode.stat(self.task)?.is_symlink() {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                if let Some(target) = next.inode.magic_link(self.task) {
+                    cur = target?;
+                    continue;
+                }
+                let target = next.inode.readlink(self.task)?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                if target[0] == b'/' {
+                    cur = self.root.clone();
+                }
+                if is_final && target.ends_with(b"/") {
+                    must_be_dir = true;
+                }
+                for c in components(&target).rev() {
+                    comps.push_front(c.to_vec());
+                }
+                continue;
+            }
+            cur = next;
+        }
+        if must_be_dir && !cur.inode.stat(self.task)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(cur)
+    }
+
+    /// Resolves all but the last component of `path` (following every symlink on the way).
+    pub fn resolve_parent(&self, start: Arc<Dentry>, path: &[u8]) -> SysResult<ParentAndName> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let trailing_slash = path.ends_with(b"/");
+        let trimmed_len = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        let trimmed = &path[..trimmed_len];
+        let (dir, name) = match trimmed.iter().rposition(|&b| b == b'/') {
+            Some(i) => (&trimmed[..=i], &trimmed[i + 1..]),
+            None => (&b""[..], trimmed),
+        };
+        let parent = if dir.is_empty() {
+            if path[0] == b'/' {
+                self.root.clone()
+            } else {
+                start
+            }
+        } else {
+            self.resolve(start, dir, true)?
+        };
+        if !parent.inode.stat(self.task)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(ParentAndName {
+            parent,
+            name: name.to_vec(),
+            trailing_slash,
+        })
+    }
+
+    /// Looks up `name` in `parent` the way the final step of a walk does (no following).
+    pub fn lookup_child(&self, parent: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
+        self.step(parent, name)
+    }
+}
+
+/// Whether two dentries are the same directory entry point (used for `..` at a root).
+pub fn is_same(a: &Dentry, b: &Dentry) -> bool {
+    a.mount.id == b.mount.id && same_inode(&a.inode, &b.inode)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fs::tmpfs;
+    use crate::vfs::{Ctx, Vfs};
+    use crate::Errno;
+
+    fn vfs() -> Vfs {
+        let v = Vfs::with_root(tmpfs::new_root(1, 0o755), false, "tmpfs");
+        let c = v.root_ctx();
+        v.mkdir_in(&c, b"/a", 0o755).unwrap();
+        v.mkdir_in(&c, b"/a/b", 0o755).unwrap();
+        v.open_in(&c, b"/a/b/f", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        v.symlink_in(&c, b"b/f", b"/a/rel").unwrap();
+        v.symlink_in(&c, b"/a/b", b"/abs").unwrap();
+        v.symlink_in(&c, b"/loop2", b"/loop1").unwrap();
+        v.symlink_in(&c, b"/loop1", b"/loop2").unwrap();
+        v
+    }
+
+    fn path_of(v: &Vfs, c: &Ctx, p: &[u8]) -> Result<Vec<u8>, Errno> {
+        v.lookup_in(c, p, true).map(|d| d.path())
+    }
+
+    #[test]
+    fn dotdot_never_goes_above_root() {
+        let v = vfs();
+        let c = v.root_ctx();
+        assert_eq!(path_of(&v, &c, b"/../../a/./b/..").unwrap(), b"/a".to_vec());
+        assert_eq!(path_of(&v, &c, b"..").unwrap(), b"/".to_vec());
+    }
+
+    #[test]
+    fn relative_and_absolute_symlinks_are_followed() {
+        let v = vfs();
+        let c = v.root_ctx();
+        assert_eq!(path_of(&v, &c, b"/a/rel").unwrap(), b"/a/b/f".to_vec());
+        assert_eq!(path_of(&v, &c, b"/abs/f").unwrap(), b"/a/b/f".to_vec());
+        // Not following the final component returns the link itself.
+        let d = v.lookup_in(&c, b"/a/rel", false).unwrap();
+        assert!(d.inode.stat(None).unwrap().is_symlink());
+        assert_eq!(v.readlink_in(&c, b"/a/rel").unwrap(), b"b/f".to_vec());
+        assert_eq!(v.readlink_in(&c, b"/a"), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn symlink_loops_are_eloop() {
+        let v = vfs();
+        let c = v.root_ctx();
+        assert_eq!(path_of(&v, &c, b"/loop1").err(), Some(Errno::ELOOP));
+        assert_eq!(path_of(&v, &c, b"/loop1/x").err(), Some(Errno::ELOOP));
+    }
+
+    #[test]
+    fn trailing_slash_requires_a_directory() {
+        let v = vfs();
+        let c = v.root_ctx();
+        assert_eq!(path_of(&v, &c, b"/a/b/f/").err(), Some(Errno::ENOTDIR));
+        assert_eq!(path_of(&v, &c, b"/a/b/").unwrap(), b"/a/b".to_vec());
+        // A trailing slash follows a final symlink to a directory.
+        assert_eq!(path_of(&v, &c, b"/abs/").unwrap(), b"/a/b".to_vec());
+        assert_eq!(
+            v.lookup_in(&c, b"/abs/", false).unwrap().path(),
+            b"/a/b".to_vec()
+        );
+    }
+
+    #[test]
+    fn missing_and_non_directory_components() {
+        let v = vfs();
+        let c = v.root_ctx();
+        assert_eq!(path_of(&v, &c, b"/nope").err(), Some(Errno::ENOENT));
+        assert_eq!(path_of(&v, &c, b"/a/b/f/x").err(), Some(Errno::ENOTDIR));
+        assert_eq!(path_of(&v, &c, b"").err(), Some(Errno::ENOENT));
+        let long = vec![b'x'; 256];
+        assert_eq!(path_of(&v, &c, &long).err(), Some(Errno::ENAMETOOLONG));
+    }
+
+    #[test]
+    fn o_nofollow_on_a_symlink_is_eloop() {
+        let v = vfs();
+        let c = v.root_ctx();
+        assert_eq!(
+            v.open_in(&c, b"/a/rel", libc::O_RDONLY | libc::O_NOFOLLOW, 0)
+                .err(),
+            Some(Errno::ELOOP)
+        );
+        assert!(v.open_in(&c, b"/a/rel", libc::O_RDONLY, 0).is_ok());
+        assert!(v
+            .open_in(&c, b"/a/rel", libc::O_PATH | libc::O_NOFOLLOW, 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn relative_walk_starts_at_ctx_start() {
+        let v = vfs();
+        let mut c = v.root_ctx();
+        c.start = v.lookup_in(&c, b"/a/b", true).unwrap();
+        assert_eq!(path_of(&v, &c, b"f").unwrap(), b"/a/b/f".to_vec());
+        assert_eq!(path_of(&v, &c, b"../rel").unwrap(), b"/a/b/f".to_vec());
+        // A chroot-like root clamps "..".
+        c.root = c.start.clone();
+        assert_eq!(path_of(&v, &c, b"../../..").unwrap(), b"/a/b".to_vec());
+    }
+
+    #[test]
+    fn mounts_are_crossed_both_ways() {
+        let v = vfs();
+        v.mount(b"/a", tmpfs::new_root(2, 0o1777), false, "tmpfs")
+            .unwrap();
+        let c = v.root_ctx();
+        // The mount hides /a/b.
+        assert_eq!(path_of(&v, &c, b"/a/b").err(), Some(Errno::ENOENT));
+        v.mkdir_in(&c, b"/a/m", 0o700).unwrap();
+        let d = v.lookup_in(&c, b"/a/m/..", true).unwrap();
+        assert_eq!(d.inode.stat(None).unwrap().mode & 0o7777, 0o1777);
+        assert_eq!(path_of(&v, &c, b"/a/m/../..").unwrap(), b"/".to_vec());
+        // Renames across mounts are EXDEV; removing the mount point is EBUSY.
+        v.open_in(&c, b"/top", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        assert_eq!(v.rename_in(&c, b"/top", &c, b"/a/top"), Err(Errno::EXDEV));
+        assert_eq!(v.unlink_in(&c, b"/a", true), Err(Errno::EBUSY));
+    }
+}

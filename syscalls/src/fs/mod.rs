@@ -1,0 +1,43 @@
+//! File syscalls (after gVisor's `pkg/sentry/syscalls/linux/sys_file.go`, `sys_read_write.go`,
+//! `sys_stat.go`, `sys_getdents.go`): thin handlers that decode arguments, validate flags, call
+//! the sentry's VFS and copy results out.
+
+mod fd;
+mod path;
+mod read_write;
+mod stat;
+
+pub use fd::{sys_close, sys_dup, sys_dup2, sys_dup3, sys_fcntl, sys_umask};
+pub use path::{
+    sys_access, sys_chdir, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir, sys_getcwd,
+    sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_readlink, sys_readlinkat, sys_rename,
+    sys_renameat, sys_rmdir, sys_unlink, sys_unlinkat,
+};
+pub use read_write::{
+    sys_fdatasync, sys_fsync, sys_ftruncate, sys_getdents64, sys_ioctl, sys_lseek, sys_pread64,
+    sys_preadv, sys_pwrite64, sys_pwritev, sys_read, sys_readv, sys_write, sys_writev,
+};
+pub use stat::{
+    sys_fstat, sys_fstatfs, sys_lstat, sys_newfstatat, sys_stat, sys_statfs, sys_statx,
+};
+
+use sentry::kernel::Task;
+use sentry::vfs::walk::PATH_MAX;
+use sentry::SysResult;
+
+/// Reads a path argument (at most PATH_MAX bytes with its NUL).
+fn path_arg(t: &Task, addr: u64) -> SysResult<Vec<u8>> {
+    t.mm.copy_in_cstring(addr, PATH_MAX)
+}
+
+/// The task's RLIMIT_NOFILE soft limit, as an fd bound.
+fn nofile_limit(t: &Task) -> i32 {
+    let cur =
+        t.tg.with_state(|s| s.rlimits[libc::RLIMIT_NOFILE as usize].cur);
+    i32::try_from(cur).unwrap_or(i32::MAX)
+}
+
+/// A byte count as a syscall result.
+fn count(n: usize) -> SysResult<u64> {
+    Ok(n as u64)
+}

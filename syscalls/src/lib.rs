@@ -1,0 +1,15 @@
+//! The Linux personality (after gVisor's `pkg/sentry/syscalls/linux`): the x86_64 syscall table
+//! and one handler per syscall, grouped by area. Handlers are thin: they decode arguments and
+//! call into `sentry`, where the work lives.
+
+#![forbid(unsafe_code)]
+
+pub mod fs;
+pub mod mm;
+pub mod process;
+pub mod signal;
+pub mod sys;
+pub mod table;
+pub mod time;
+
+pub use table::table;

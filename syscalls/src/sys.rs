@@ -1,0 +1,68 @@
+//! System information: uname(2), sysinfo(2), getrandom(2).
+
+use sentry::kernel::{SyscallArgs, Task};
+use sentry::{Errno, SysResult};
+
+const UTS_LEN: usize = 65;
+
+/// uname(2): the host's kernel release, version and machine (the sandbox implements that ABI),
+/// with the sandbox's own host name and "(none)" as the NIS domain.
+pub fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let host = sentry::kernel::host_uname();
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        t.kernel.hostname.as_bytes(),
+        &host.release,
+        &host.version,
+        &host.machine,
+        b"(none)",
+    ];
+    let mut out = vec![0u8; UTS_LEN * 6];
+    for (i, f) in fields.iter().enumerate() {
+        let n = f.len().min(UTS_LEN - 1);
+        out[i * UTS_LEN..i * UTS_LEN + n].copy_from_slice(&f[..n]);
+    }
+    t.mm.copy_out(a.addr(0), &out)?;
+    Ok(0)
+}
+
+/// sysinfo(2): uptime since the sandbox booted, the host's memory totals, the sandbox's
+/// process count. Layout: `struct sysinfo` from `include/uapi/linux/sysinfo.h` (112 bytes).
+pub fn sys_sysinfo(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let host = sentry::kernel::host_sysinfo();
+    let mut b = Vec::with_capacity(112);
+    b.extend_from_slice(&(t.kernel.boot_instant.elapsed().as_secs() as i64).to_ne_bytes());
+    for l in host.loads {
+        b.extend_from_slice(&l.to_ne_bytes());
+    }
+    for v in [host.totalram, host.freeram, host.sharedram, host.bufferram, host.totalswap, host.freeswap] {
+        b.extend_from_slice(&v.to_ne_bytes());
+    }
+    b.extend_from_slice(&(t.kernel.pids().len() as u16).to_ne_bytes());
+    b.extend_from_slice(&[0u8; 6]); // pad to 8
+    b.extend_from_slice(&host.totalhigh.to_ne_bytes());
+    b.extend_from_slice(&host.freehigh.to_ne_bytes());
+    b.extend_from_slice(&host.mem_unit.to_ne_bytes());
+    b.resize(112, 0);
+    t.mm.copy_out(a.addr(0), &b)?;
+    Ok(0)
+}
+
+const GRND_NONBLOCK: u32 = 1;
+const GRND_RANDOM: u32 = 2;
+const GRND_INSECURE: u32 = 4;
+
+/// getrandom(2): bytes from the host's generator, at most 32 MiB - 1 per call like Linux.
+pub fn sys_getrandom(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let flags = a.u32(2);
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = a.len(1)?.min((32 << 20) - 1);
+    let mut buf = vec![0u8; len];
+    sentry::kernel::random_fill(&mut buf)?;
+    t.mm.copy_out(a.addr(0), &buf)?;
+    Ok(len as u64)
+}

@@ -1,0 +1,174 @@
+//! The x86_64 syscall table (numbers from `arch/x86/entry/syscalls/syscall_64.tbl`). One row per
+//! syscall: number, name (from the `libc::SYS_*` constant, which the tests check the number
+//! against), support level with its handler, and the argument kinds `--strace` decodes.
+//! A number with no row returns ENOSYS and is logged once per sandbox by the kernel.
+
+use sentry::kernel::ArgKind::*;
+use sentry::kernel::Support::{Full, Partial, Unsupported};
+use sentry::kernel::{SyscallEntry, SyscallTable};
+use sentry::Errno;
+
+use crate::{fs, mm, process, signal, sys, time};
+
+macro_rules! syscall_table {
+    ($($nr:literal $sys:ident => $support:expr, [$($arg:expr),*];)*) => {
+        /// The syscall table `runsc boot` hands to the kernel.
+        pub fn table() -> SyscallTable {
+            let mut t = SyscallTable::new();
+            $(
+                t.add(SyscallEntry {
+                    nr: $nr,
+                    name: &stringify!($sys)[4..],
+                    support: $support,
+                    args: &[$($arg),*],
+                })
+                .expect("invariant: the table rows have distinct numbers");
+            )*
+            t
+        }
+
+        /// Each row's number beside libc's number for the same name.
+        #[cfg(test)]
+        fn row_numbers() -> Vec<(usize, i64, &'static str)> {
+            vec![$(($nr, libc::$sys as i64, stringify!($sys))),*]
+        }
+    };
+}
+
+syscall_table! {
+    0   SYS_read => Full(fs::sys_read), [Fd, OutBuf, Int];
+    1   SYS_write => Full(fs::sys_write), [Fd, InBuf(2), Int];
+    2   SYS_open => Full(fs::sys_open), [Path, OpenFlags, Mode];
+    3   SYS_close => Full(fs::sys_close), [Fd];
+    4   SYS_stat => Full(fs::sys_stat), [Path, Hex];
+    5   SYS_fstat => Full(fs::sys_fstat), [Fd, Hex];
+    6   SYS_lstat => Full(fs::sys_lstat), [Path, Hex];
+    8   SYS_lseek => Full(fs::sys_lseek), [Fd, Int, Int];
+    9   SYS_mmap => Full(mm::sys_mmap), [Hex, Int, Prot, MmapFlags, Fd, Hex];
+    10  SYS_mprotect => Full(mm::sys_mprotect), [Hex, Int, Prot];
+    11  SYS_munmap => Full(mm::sys_munmap), [Hex, Int];
+    12  SYS_brk => Full(mm::sys_brk), [Hex];
+    13  SYS_rt_sigaction => Partial(signal::sys_rt_sigaction, "actions are recorded; handlers run once signal delivery lands"), [Signal, Hex, Hex, Int];
+    14  SYS_rt_sigprocmask => Full(signal::sys_rt_sigprocmask), [Int, Hex, Hex, Int];
+    16  SYS_ioctl => Partial(fs::sys_ioctl, "terminal and FIONREAD requests on stdio only"), [Fd, Hex, Hex];
+    17  SYS_pread64 => Full(fs::sys_pread64), [Fd, OutBuf, Int, Int];
+    18  SYS_pwrite64 => Full(fs::sys_pwrite64), [Fd, InBuf(2), Int, Int];
+    19  SYS_readv => Full(fs::sys_readv), [Fd, Hex, Int];
+    20  SYS_writev => Full(fs::sys_writev), [Fd, Hex, Int];
+    21  SYS_access => Full(fs::sys_access), [Path, Int];
+    24  SYS_sched_yield => Full(process::sys_sched_yield), [];
+    25  SYS_mremap => Full(mm::sys_mremap), [Hex, Int, Int, Hex, Hex];
+    26  SYS_msync => Full(mm::sys_msync), [Hex, Int, Hex];
+    27  SYS_mincore => Full(mm::sys_mincore), [Hex, Int, Hex];
+    28  SYS_madvise => Partial(mm::sys_madvise, "only MADV_DONTNEED changes memory; other advice is accepted as a hint"), [Hex, Int, Int];
+    32  SYS_dup => Full(fs::sys_dup), [Fd];
+    33  SYS_dup2 => Full(fs::sys_dup2), [Fd, Fd];
+    35  SYS_nanosleep => Partial(time::sys_nanosleep, "not interruptible by signals yet"), [Hex, Hex];
+    39  SYS_getpid => Full(process::sys_getpid), [];
+    60  SYS_exit => Partial(process::sys_exit, "single-threaded processes: exits the process"), [Int];
+    62  SYS_kill => Partial(signal::sys_kill, "signals to the caller's own process only; default actions only"), [Int, Signal];
+    63  SYS_uname => Full(sys::sys_uname), [Hex];
+    72  SYS_fcntl => Partial(fs::sys_fcntl, "descriptor and status flags only; no locks yet"), [Fd, Int, Hex];
+    74  SYS_fsync => Full(fs::sys_fsync), [Fd];
+    75  SYS_fdatasync => Full(fs::sys_fdatasync), [Fd];
+    77  SYS_ftruncate => Full(fs::sys_ftruncate), [Fd, Int];
+    79  SYS_getcwd => Full(fs::sys_getcwd), [OutBuf, Int];
+    80  SYS_chdir => Full(fs::sys_chdir), [Path];
+    81  SYS_fchdir => Full(fs::sys_fchdir), [Fd];
+    82  SYS_rename => Full(fs::sys_rename), [Path, Path];
+    83  SYS_mkdir => Full(fs::sys_mkdir), [Path, Mode];
+    84  SYS_rmdir => Full(fs::sys_rmdir), [Path];
+    85  SYS_creat => Full(fs::sys_creat), [Path, Mode];
+    87  SYS_unlink => Full(fs::sys_unlink), [Path];
+    89  SYS_readlink => Full(fs::sys_readlink), [Path, OutBuf, Int];
+    95  SYS_umask => Full(fs::sys_umask), [Mode];
+    96  SYS_gettimeofday => Full(time::sys_gettimeofday), [Hex, Hex];
+    97  SYS_getrlimit => Full(process::sys_getrlimit), [Int, Hex];
+    98  SYS_getrusage => Partial(process::sys_getrusage, "times are the sentry thread's; memory fields zero"), [Int, Hex];
+    99  SYS_sysinfo => Full(sys::sys_sysinfo), [Hex];
+    100 SYS_times => Full(process::sys_times), [Hex];
+    102 SYS_getuid => Full(process::sys_getuid), [];
+    104 SYS_getgid => Full(process::sys_getgid), [];
+    107 SYS_geteuid => Full(process::sys_geteuid), [];
+    108 SYS_getegid => Full(process::sys_getegid), [];
+    110 SYS_getppid => Full(process::sys_getppid), [];
+    111 SYS_getpgrp => Full(process::sys_getpgrp), [];
+    115 SYS_getgroups => Full(process::sys_getgroups), [Int, Hex];
+    118 SYS_getresuid => Full(process::sys_getresuid), [Hex, Hex, Hex];
+    120 SYS_getresgid => Full(process::sys_getresgid), [Hex, Hex, Hex];
+    121 SYS_getpgid => Full(process::sys_getpgid), [Int];
+    124 SYS_getsid => Full(process::sys_getsid), [Int];
+    131 SYS_sigaltstack => Partial(signal::sys_sigaltstack, "recorded; used once signal delivery lands"), [Hex, Hex];
+    134 SYS_uselib => Unsupported(Errno::ENOSYS, "obsolete"), [Path];
+    137 SYS_statfs => Full(fs::sys_statfs), [Path, Hex];
+    138 SYS_fstatfs => Full(fs::sys_fstatfs), [Fd, Hex];
+    149 SYS_mlock => Full(mm::sys_mlock), [Hex, Int];
+    150 SYS_munlock => Full(mm::sys_munlock), [Hex, Int];
+    158 SYS_arch_prctl => Full(process::sys_arch_prctl), [Hex, Hex];
+    160 SYS_setrlimit => Full(process::sys_setrlimit), [Int, Hex];
+    186 SYS_gettid => Full(process::sys_gettid), [];
+    191 SYS_getxattr => Unsupported(Errno::EOPNOTSUPP, "extended attributes come with the filesystem work"), [Path, Path, Hex, Int];
+    192 SYS_lgetxattr => Unsupported(Errno::EOPNOTSUPP, "extended attributes come with the filesystem work"), [Path, Path, Hex, Int];
+    193 SYS_fgetxattr => Unsupported(Errno::EOPNOTSUPP, "extended attributes come with the filesystem work"), [Fd, Path, Hex, Int];
+    194 SYS_listxattr => Unsupported(Errno::EOPNOTSUPP, "extended attributes come with the filesystem work"), [Path, Hex, Int];
+    195 SYS_llistxattr => Unsupported(Errno::EOPNOTSUPP, "extended attributes come with the filesystem work"), [Path, Hex, Int];
+    196 SYS_flistxattr => Unsupported(Errno::EOPNOTSUPP, "extended attributes come with the filesystem work"), [Fd, Hex, Int];
+    201 SYS_time => Full(time::sys_time), [Hex];
+    202 SYS_futex => Partial(process::sys_futex, "single-threaded: WAKE wakes nobody, WAIT fails with EAGAIN or times out"), [Hex, Int, Int, Hex, Hex, Int];
+    204 SYS_sched_getaffinity => Full(process::sys_sched_getaffinity), [Int, Int, Hex];
+    217 SYS_getdents64 => Full(fs::sys_getdents64), [Fd, Hex, Int];
+    218 SYS_set_tid_address => Full(process::sys_set_tid_address), [Hex];
+    228 SYS_clock_gettime => Full(time::sys_clock_gettime), [Int, Hex];
+    229 SYS_clock_getres => Full(time::sys_clock_getres), [Int, Hex];
+    230 SYS_clock_nanosleep => Partial(time::sys_clock_nanosleep, "not interruptible by signals yet"), [Int, Int, Hex, Hex];
+    231 SYS_exit_group => Full(process::sys_exit_group), [Int];
+    234 SYS_tgkill => Partial(signal::sys_tgkill, "signals to the caller's own process only; default actions only"), [Int, Int, Signal];
+    257 SYS_openat => Full(fs::sys_openat), [Fd, Path, OpenFlags, Mode];
+    258 SYS_mkdirat => Full(fs::sys_mkdirat), [Fd, Path, Mode];
+    262 SYS_newfstatat => Full(fs::sys_newfstatat), [Fd, Path, Hex, Hex];
+    263 SYS_unlinkat => Full(fs::sys_unlinkat), [Fd, Path, Hex];
+    264 SYS_renameat => Full(fs::sys_renameat), [Fd, Path, Fd, Path];
+    267 SYS_readlinkat => Full(fs::sys_readlinkat), [Fd, Path, OutBuf, Int];
+    269 SYS_faccessat => Full(fs::sys_faccessat), [Fd, Path, Int];
+    273 SYS_set_robust_list => Full(process::sys_set_robust_list), [Hex, Int];
+    292 SYS_dup3 => Full(fs::sys_dup3), [Fd, Fd, OpenFlags];
+    295 SYS_preadv => Full(fs::sys_preadv), [Fd, Hex, Int, Int];
+    296 SYS_pwritev => Full(fs::sys_pwritev), [Fd, Hex, Int, Int];
+    302 SYS_prlimit64 => Full(process::sys_prlimit64), [Int, Int, Hex, Hex];
+    309 SYS_getcpu => Full(process::sys_getcpu), [Hex, Hex, Hex];
+    318 SYS_getrandom => Full(sys::sys_getrandom), [OutBuf, Int, Hex];
+    332 SYS_statx => Full(fs::sys_statx), [Fd, Path, Hex, Hex, Hex];
+    334 SYS_rseq => Unsupported(Errno::ENOSYS, "restartable sequences are not offered; glibc falls back"), [Hex, Int, Hex, Hex];
+    439 SYS_faccessat2 => Full(fs::sys_faccessat2), [Fd, Path, Int, Hex];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_match_libc() {
+        for (nr, libc_nr, name) in row_numbers() {
+            assert_eq!(nr as i64, libc_nr, "{name}");
+        }
+    }
+
+    #[test]
+    fn no_number_repeats_and_names_are_stripped() {
+        let t = table();
+        let mut seen = std::collections::HashSet::new();
+        for e in t.entries() {
+            assert!(seen.insert(e.nr), "{} repeated", e.nr);
+            assert!(!e.name.starts_with("SYS_"));
+        }
+        assert_eq!(t.lookup(0).map(|e| e.name), Some("read"));
+        assert!(t.lookup(9999).is_none());
+    }
+
+    #[test]
+    fn path_arguments_are_decoded() {
+        let t = table();
+        let openat = t.lookup(257).expect("openat row");
+        assert_eq!(openat.args, &[Fd, Path, OpenFlags, Mode]);
+    }
+}

@@ -1,0 +1,154 @@
+//! The sandbox's isolation seen from outside: writes stay in the sandbox, the sentry runs under
+//! its seccomp filter and holds no host file open, and its processes die with `runsc`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::{c_prog, runsc_bin, unique_tmp_path, Case};
+
+#[test]
+fn file_written_in_sandbox_tmp_never_reaches_the_host() {
+    // Native first: the program really creates the file (this proves the test).
+    let native_path = unique_tmp_path("runsc-canary-native");
+    let native = Case::new(c_prog("tmp_canary"), [&native_path]).run_native();
+    assert_eq!((native.status, native.stdout_str().as_str()), (0, "read back: canary\n"));
+    assert!(native_path.exists());
+    std::fs::remove_file(&native_path).unwrap();
+
+    let path = unique_tmp_path("runsc-canary");
+    let sandboxed = Case::new(c_prog("tmp_canary"), [&path]).run_sandboxed();
+    let host_has_it = path.exists();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        (sandboxed.status, sandboxed.stdout_str().as_str()),
+        (0, "read back: canary\n"),
+        "stderr: {}",
+        sandboxed.stderr_str()
+    );
+    assert!(!host_has_it, "{} appeared on the host", path.display());
+}
+
+/// `runsc do -- /bin/sleep SECS` with its output discarded.
+fn start_sleeping_sandbox(secs: &str) -> Child {
+    Command::new(runsc_bin())
+        .args(["do", "--", "/bin/sleep", secs])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// (pid, ppid, state) from /proc/PID/stat.
+fn stat_of(pid: u32) -> Option<(u32, u32, char)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let mut it = rest.split(' ');
+    let state = it.next()?.chars().next()?;
+    let ppid = it.next()?.parse().ok()?;
+    Some((pid, ppid, state))
+}
+
+/// Host pid of the child of `parent` whose command line is `runsc ROLE ...`.
+fn find_child(parent: u32, role: &str) -> Option<u32> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if stat_of(pid).map(|(_, ppid, _)| ppid) != Some(parent) {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if cmdline.split(|&b| b == 0).nth(1) == Some(role.as_bytes()) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+fn seccomp_mode(pid: u32) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Seccomp:").map(|v| v.trim().to_string()))
+}
+
+/// Polls until `f` gives Some or the deadline passes.
+fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn is_gone(pid: u32) -> bool {
+    !matches!(stat_of(pid), Some((_, _, s)) if s != 'Z' && s != 'X')
+}
+
+#[test]
+fn sentry_runs_under_seccomp_filter_and_holds_no_host_files() {
+    let runsc = start_sleeping_sandbox("3");
+    let front = runsc.id();
+    let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
+    let filtered = boot.and_then(|pid| poll(Duration::from_secs(20), || seccomp_mode(pid).filter(|m| m == "2")));
+    let fds: Vec<String> = boot
+        .and_then(|pid| std::fs::read_dir(format!("/proc/{pid}/fd")).ok())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|t| t.to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    stop(runsc);
+    let boot = boot.expect("no `runsc boot` child of `runsc do` appeared");
+    assert_eq!(filtered.as_deref(), Some("2"), "/proc/{boot}/status never showed `Seccomp: 2`");
+    // stdio here is /dev/null; everything else must be anonymous (pipes, sockets, memfds...).
+    for target in &fds {
+        let anonymous = target.starts_with("pipe:")
+            || target.starts_with("socket:")
+            || target.starts_with("anon_inode:")
+            || target.starts_with("/memfd:")
+            || target == "/dev/null";
+        assert!(anonymous, "the sentry holds host file {target:?} (all fds: {fds:?})");
+    }
+}
+
+#[test]
+fn gofer_runs_under_its_seccomp_filter() {
+    let runsc = start_sleeping_sandbox("3");
+    let front = runsc.id();
+    let gofer = poll(Duration::from_secs(20), || find_child(front, "gofer"));
+    let filtered = gofer.and_then(|pid| poll(Duration::from_secs(20), || seccomp_mode(pid).filter(|m| m == "2")));
+    stop(runsc);
+    let gofer = gofer.expect("no `runsc gofer` child of `runsc do` appeared");
+    assert_eq!(filtered.as_deref(), Some("2"), "/proc/{gofer}/status never showed `Seccomp: 2`");
+}
+
+#[test]
+fn sandbox_processes_die_with_runsc() {
+    let runsc = start_sleeping_sandbox("30");
+    let front = runsc.id();
+    let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
+    let gofer = poll(Duration::from_secs(20), || find_child(front, "gofer"));
+    stop(runsc); // SIGKILL: runsc cannot clean up; PR_SET_PDEATHSIG must.
+    let boot = boot.expect("no `runsc boot` child appeared");
+    let gofer = gofer.expect("no `runsc gofer` child appeared");
+    for (role, pid) in [("boot", boot), ("gofer", gofer)] {
+        assert!(
+            poll(Duration::from_secs(10), || is_gone(pid).then_some(())).is_some(),
+            "runsc {role} (pid {pid}) outlived `runsc do`"
+        );
+    }
+    assert!(Path::new("/proc/self").exists());
+}
