@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let src = manifest.join("../tests/c/getppid_loop.c");
@@ -17,6 +18,10 @@ fn main() {
         .arg(&src)
         .status()
         .unwrap_or_else(|e| panic!("running {cc} (install build-essential): {e}"));
-    assert!(status.success(), "{cc} -static {} failed: {status}", src.display());
+    assert!(
+        status.success(),
+        "{cc} -static {} failed: {status}",
+        src.display()
+    );
     println!("cargo:rustc-env=RUNSC_BENCH_C_DIR={}", out.display());
 }

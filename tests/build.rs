@@ -21,7 +21,8 @@ fn compile(cc: &str, src: &Path, out: &Path, mode: &str) {
 }
 
 fn main() {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("c");
     std::fs::create_dir_all(&out).expect("creating $OUT_DIR/c");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
@@ -39,6 +40,11 @@ fn main() {
         let stem = src.file_stem().expect("a .c file has a stem");
         compile(&cc, src, &out.join(stem), "-static");
     }
-    compile(&cc, &src_dir.join("syscalls_basic.c"), &out.join("syscalls_basic_pie"), "-static-pie");
+    compile(
+        &cc,
+        &src_dir.join("syscalls_basic.c"),
+        &out.join("syscalls_basic_pie"),
+        "-static-pie",
+    );
     println!("cargo:rustc-env=RUNSC_TEST_C_DIR={}", out.display());
 }

@@ -48,7 +48,9 @@ pub struct RunFailed(pub String);
 
 /// Runs `argv` `reps` times (output discarded) and returns the median wall time.
 pub fn median_time(argv: &[String], reps: usize) -> Result<Duration, RunFailed> {
-    let (prog, args) = argv.split_first().ok_or_else(|| RunFailed("empty command".into()))?;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| RunFailed("empty command".into()))?;
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps.max(1) {
         let start = Instant::now();
@@ -80,7 +82,11 @@ pub fn per_call(with_n: Duration, with_zero: Duration, n: u64) -> Duration {
     if n == 0 {
         return Duration::ZERO;
     }
-    Duration::from_nanos((diff.as_nanos() / u128::from(n)).try_into().unwrap_or(u64::MAX))
+    Duration::from_nanos(
+        (diff.as_nanos() / u128::from(n))
+            .try_into()
+            .unwrap_or(u64::MAX),
+    )
 }
 
 #[cfg(test)]
@@ -89,10 +95,20 @@ mod tests {
 
     #[test]
     fn per_call_subtracts_the_fixed_cost() {
-        let d = per_call(Duration::from_millis(110), Duration::from_millis(10), 1_000_000);
+        let d = per_call(
+            Duration::from_millis(110),
+            Duration::from_millis(10),
+            1_000_000,
+        );
         assert_eq!(d, Duration::from_nanos(100));
-        assert_eq!(per_call(Duration::from_millis(5), Duration::from_millis(10), 10), Duration::ZERO);
-        assert_eq!(per_call(Duration::from_millis(5), Duration::ZERO, 0), Duration::ZERO);
+        assert_eq!(
+            per_call(Duration::from_millis(5), Duration::from_millis(10), 10),
+            Duration::ZERO
+        );
+        assert_eq!(
+            per_call(Duration::from_millis(5), Duration::ZERO, 0),
+            Duration::ZERO
+        );
     }
 
     #[test]

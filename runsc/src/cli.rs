@@ -241,7 +241,10 @@ mod tests {
             "true",
         ]);
         let g = &cli.global;
-        assert_eq!(g.strace_only(), Some(Some(vec!["read".into(), "openat".into()])));
+        assert_eq!(
+            g.strace_only(),
+            Some(Some(vec!["read".into(), "openat".into()]))
+        );
         assert!(g.debug);
         assert_eq!(g.debug_log, Some(PathBuf::from("/tmp/d/")));
         assert_eq!(g.parsed_log_format(), Ok(LogFormat::Json));
@@ -251,23 +254,43 @@ mod tests {
 
     #[test]
     fn strace_alone_traces_everything_and_default_is_off() {
-        assert_eq!(parse(&["runsc", "--strace", "do", "x"]).global.strace_only(), Some(None));
+        assert_eq!(
+            parse(&["runsc", "--strace", "do", "x"])
+                .global
+                .strace_only(),
+            Some(None)
+        );
         assert_eq!(parse(&["runsc", "do", "x"]).global.strace_only(), None);
     }
 
     #[test]
     fn unknown_platform_network_or_format_is_one_clear_error() {
-        let e = parse(&["runsc", "--platform", "kvm", "do", "x"]).global.validate();
+        let e = parse(&["runsc", "--platform", "kvm", "do", "x"])
+            .global
+            .validate();
         assert!(e.unwrap_err().contains("--platform \"kvm\""));
-        let e = parse(&["runsc", "--network", "sandbox", "do", "x"]).global.validate();
+        let e = parse(&["runsc", "--network", "sandbox", "do", "x"])
+            .global
+            .validate();
         assert!(e.unwrap_err().contains("--network"));
-        let e = parse(&["runsc", "--log-format", "xml", "do", "x"]).global.validate();
+        let e = parse(&["runsc", "--log-format", "xml", "do", "x"])
+            .global
+            .validate();
         assert!(e.unwrap_err().contains("--log-format"));
     }
 
     #[test]
     fn hidden_boot_and_gofer_parse_fd_numbers() {
-        let cli = parse(&["runsc", "boot", "--io-fd", "5", "--spec-fd", "6", "--log-fd", "7"]);
+        let cli = parse(&[
+            "runsc",
+            "boot",
+            "--io-fd",
+            "5",
+            "--spec-fd",
+            "6",
+            "--log-fd",
+            "7",
+        ]);
         let Command::Boot(b) = cli.command else {
             panic!("not boot")
         };

@@ -20,7 +20,10 @@ static LOG_FILE: OnceLock<LogFile> = OnceLock::new();
 /// Opens the `--log` file (append, created if missing). Called once, early.
 pub fn init(path: &Path, format: LogFormat) -> std::io::Result<()> {
     let file = OpenOptions::new().create(true).append(true).open(path)?;
-    let _ = LOG_FILE.set(LogFile { file: Mutex::new(file), format });
+    let _ = LOG_FILE.set(LogFile {
+        file: Mutex::new(file),
+        format,
+    });
     Ok(())
 }
 
@@ -120,6 +123,9 @@ mod tests {
     #[test]
     fn text_line_quotes_the_message() {
         let line = format_line(LogFormat::Text, "error", "a \"b\"", UNIX_EPOCH);
-        assert_eq!(line, "time=\"1970-01-01T00:00:00.000Z\" level=error msg=\"a \\\"b\\\"\"\n");
+        assert_eq!(
+            line,
+            "time=\"1970-01-01T00:00:00.000Z\" level=error msg=\"a \\\"b\\\"\"\n"
+        );
     }
 }

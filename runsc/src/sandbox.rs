@@ -28,9 +28,15 @@ const GOFER_GRACE: Duration = Duration::from_secs(2);
 #[derive(Debug, Error)]
 pub enum SandboxError {
     #[error("creating the {what}: {source}")]
-    Setup { what: &'static str, source: nix::errno::Errno },
+    Setup {
+        what: &'static str,
+        source: nix::errno::Errno,
+    },
     #[error("starting {what}: {source}")]
-    Spawn { what: &'static str, source: std::io::Error },
+    Spawn {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("sending the boot spec: {0}")]
     Spec(#[source] std::io::Error),
     #[error("waiting for the sandbox: {0}")]
@@ -72,9 +78,15 @@ impl Sandbox {
             None,
             SockFlag::SOCK_CLOEXEC,
         )
-        .map_err(|source| SandboxError::Setup { what: "gofer socket pair", source })?;
-        let (spec_r, spec_w) = pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|source| SandboxError::Setup { what: "boot spec pipe", source })?;
+        .map_err(|source| SandboxError::Setup {
+            what: "gofer socket pair",
+            source,
+        })?;
+        let (spec_r, spec_w) =
+            pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| SandboxError::Setup {
+                what: "boot spec pipe",
+                source,
+            })?;
         let me = getpid();
 
         let gofer = spawn_gofer(&config.root, &gofer_end, me)?;
@@ -95,7 +107,10 @@ impl Sandbox {
             Ok(b) => b,
             Err(source) => {
                 kill_and_reap(gofer);
-                return Err(SandboxError::Spawn { what: "the sentry (runsc boot)", source });
+                return Err(SandboxError::Spawn {
+                    what: "the sentry (runsc boot)",
+                    source,
+                });
             }
         };
         drop((boot_end, spec_r));
@@ -162,7 +177,10 @@ fn spawn_gofer(root: &Path, fd: &OwnedFd, me: nix::unistd::Pid) -> Result<Child,
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     prepare_child(&mut cmd, vec![fd.as_raw_fd()], me);
-    cmd.spawn().map_err(|source| SandboxError::Spawn { what: "the gofer (runsc gofer)", source })
+    cmd.spawn().map_err(|source| SandboxError::Spawn {
+        what: "the gofer (runsc gofer)",
+        source,
+    })
 }
 
 fn write_spec(w: OwnedFd, spec: &BootSpec) -> std::io::Result<()> {

@@ -23,7 +23,12 @@ pub fn prepare_child(cmd: &mut Command, keep: Vec<RawFd>, parent: Pid) {
         // Called between fork and exec, it is async-signal-safe (a plain syscall). Failure
         // (kernels before 5.11) only means inherited non-CLOEXEC fds leak, so it is ignored.
         let _ = unsafe {
-            libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC)
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                CLOSE_RANGE_CLOEXEC,
+            )
         };
         for &fd in &keep {
             fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(io::Error::from)?;
@@ -99,7 +104,9 @@ mod tests {
         let keep = nix::unistd::dup(keep_r.as_raw_fd()).unwrap();
         let other = nix::unistd::dup(other_r.as_raw_fd()).unwrap();
         let mut cmd = Command::new("/bin/sh");
-        cmd.arg("-c").arg(format!("test -e /proc/self/fd/{keep} && ! test -e /proc/self/fd/{other}"));
+        cmd.arg("-c").arg(format!(
+            "test -e /proc/self/fd/{keep} && ! test -e /proc/self/fd/{other}"
+        ));
         prepare_child(&mut cmd, vec![keep], nix::unistd::getpid());
         let status = cmd.status().unwrap();
         let _ = nix::unistd::close(keep);

@@ -36,9 +36,12 @@ pub fn write_line(level: &str, msg: std::fmt::Arguments<'_>) {
                 }
             }
         }
-        None => {
+        // Without a debug log, only `--strace` lines and, with `--debug`, log lines reach the
+        // sandbox's stderr: the application's own stderr stays clean.
+        None if level.is_empty() || debug_enabled() => {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
+        None => {}
     }
 }
 

@@ -18,7 +18,10 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The fixed environment every case runs with, natively and sandboxed.
 pub const FIXED_ENV: &[(&str, &str)] = &[
-    ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+    (
+        "PATH",
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ),
     ("HOME", "/root"),
     ("LC_ALL", "C"),
     ("TZ", "UTC"),
@@ -84,12 +87,21 @@ pub struct Case {
 
 impl Case {
     /// `program args...` in `/`, with [`FIXED_ENV`].
-    pub fn new<S: AsRef<OsStr>>(program: impl AsRef<OsStr>, args: impl IntoIterator<Item = S>) -> Case {
+    pub fn new<S: AsRef<OsStr>>(
+        program: impl AsRef<OsStr>,
+        args: impl IntoIterator<Item = S>,
+    ) -> Case {
         Case {
             program: program.as_ref().to_os_string(),
-            args: args.into_iter().map(|a| a.as_ref().to_os_string()).collect(),
+            args: args
+                .into_iter()
+                .map(|a| a.as_ref().to_os_string())
+                .collect(),
             cwd: PathBuf::from("/"),
-            env: FIXED_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: FIXED_ENV
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -120,8 +132,16 @@ impl Case {
     /// Runs `runsc GLOBAL... do -- program args...`.
     pub fn run_sandboxed_with(&self, global: &[&str]) -> Outcome {
         let mut cmd = self.base_command(runsc_bin().as_os_str());
-        cmd.args(global).arg("do").arg("--").arg(&self.program).args(&self.args);
-        run(cmd, self.timeout, &format!("runsc {global:?} do -- {}", self.describe()))
+        cmd.args(global)
+            .arg("do")
+            .arg("--")
+            .arg(&self.program)
+            .args(&self.args);
+        run(
+            cmd,
+            self.timeout,
+            &format!("runsc {global:?} do -- {}", self.describe()),
+        )
     }
 
     /// Runs `runsc do -- program args...`.
@@ -178,7 +198,9 @@ fn reader(mut r: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
 
 /// Runs `cmd` to completion, killing it after `timeout` (which fails the test).
 pub fn run(mut cmd: Command, timeout: Duration, what: &str) -> Outcome {
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {what}: {e}"));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
     let out = reader(child.stdout.take().expect("stdout is piped"));
     let err = reader(child.stderr.take().expect("stderr is piped"));
     let deadline = Instant::now() + timeout;
@@ -204,7 +226,11 @@ pub fn run(mut cmd: Command, timeout: Duration, what: &str) -> Outcome {
             String::from_utf8_lossy(&stderr)
         );
     };
-    Outcome { stdout, stderr, status: shell_status(status) }
+    Outcome {
+        stdout,
+        stderr,
+        status: shell_status(status),
+    }
 }
 
 /// A path in the host's /tmp that nothing uses yet.
@@ -223,7 +249,10 @@ mod tests {
     #[test]
     fn native_runs_report_output_and_shell_status() {
         let o = Case::new("/bin/sh", ["-c", "echo hi; echo err >&2; exit 7"]).run_native();
-        assert_eq!((o.stdout_str().as_str(), o.stderr_str().as_str(), o.status), ("hi\n", "err\n", 7));
+        assert_eq!(
+            (o.stdout_str().as_str(), o.stderr_str().as_str(), o.status),
+            ("hi\n", "err\n", 7)
+        );
         let o = Case::new("/bin/sh", ["-c", "kill -ABRT $$"]).run_native();
         assert_eq!(o.status, 134);
     }
@@ -250,7 +279,14 @@ mod tests {
 
     #[test]
     fn c_programs_are_built() {
-        for name in ["hello_static", "syscalls_basic", "syscalls_basic_pie", "exit_code", "abort", "tmp_canary"] {
+        for name in [
+            "hello_static",
+            "syscalls_basic",
+            "syscalls_basic_pie",
+            "exit_code",
+            "abort",
+            "tmp_canary",
+        ] {
             assert!(c_prog(name).is_file());
         }
     }

@@ -36,7 +36,9 @@ fn env_passes_the_callers_environment() {
 
 #[test]
 fn pwd_is_the_callers_directory() {
-    let (_, sandboxed) = Case::new("pwd", Vec::<&str>::new()).cwd("/usr/share").assert_same();
+    let (_, sandboxed) = Case::new("pwd", Vec::<&str>::new())
+        .cwd("/usr/share")
+        .assert_same();
     assert_eq!(sandboxed.stdout_str(), "/usr/share\n");
 }
 
@@ -73,7 +75,10 @@ fn sleep_0_2() {
 fn python3_json_listdir_and_compute() {
     // Debian's interpreter, not a pyenv shim that would re-exec (fork) through a shell script.
     let python = "/usr/bin/python3";
-    assert!(std::path::Path::new(python).exists(), "{python} is missing: apt-get install python3");
+    assert!(
+        std::path::Path::new(python).exists(),
+        "{python} is missing: apt-get install python3"
+    );
     Case::new(
         python,
         [

@@ -6,7 +6,10 @@ use tests::Case;
 fn assert_one_line_mentioning(stderr: &str, what: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "expected one stderr line, got: {stderr:?}");
-    assert!(lines[0].contains(what), "stderr {stderr:?} does not name {what}");
+    assert!(
+        lines[0].contains(what),
+        "stderr {stderr:?} does not name {what}"
+    );
 }
 
 #[test]

@@ -16,16 +16,31 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options, String> {
-    let mut o = Options { iterations: 100_000, reps: 5 };
+    let mut o = Options {
+        iterations: 100_000,
+        reps: 5,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
-            "--iterations" => o.iterations = value("--iterations")?.parse().map_err(|e| format!("--iterations: {e}"))?,
-            "--reps" => o.reps = value("--reps")?.parse().map_err(|e| format!("--reps: {e}"))?,
+            "--iterations" => {
+                o.iterations = value("--iterations")?
+                    .parse()
+                    .map_err(|e| format!("--iterations: {e}"))?
+            }
+            "--reps" => {
+                o.reps = value("--reps")?
+                    .parse()
+                    .map_err(|e| format!("--reps: {e}"))?
+            }
             // `cargo bench` passes --bench to every bench target.
             "--bench" => {}
-            other => return Err(format!("unknown argument {other:?} (use --iterations N, --reps R)")),
+            other => {
+                return Err(format!(
+                    "unknown argument {other:?} (use --iterations N, --reps R)"
+                ))
+            }
         }
     }
     Ok(o)
@@ -70,7 +85,8 @@ fn runc_bundle() -> Result<PathBuf, String> {
         "linux": { "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
                                    { "type": "mount" }, { "type": "network" } ] }
     });
-    std::fs::write(dir.join("config.json"), config.to_string()).map_err(|e| format!("config.json: {e}"))?;
+    std::fs::write(dir.join("config.json"), config.to_string())
+        .map_err(|e| format!("config.json: {e}"))?;
     Ok(dir)
 }
 
@@ -91,7 +107,9 @@ fn main() {
     println!();
     println!("(a) getppid round trip, N = {}", opts.iterations);
     let native = syscall_cost(&[], opts.iterations, opts.reps);
-    let show = |label: &str, r: &Result<(Duration, Duration), RunFailed>, base: Option<Duration>| match r {
+    let show = |label: &str,
+                r: &Result<(Duration, Duration), RunFailed>,
+                base: Option<Duration>| match r {
         Ok((per, _)) => {
             let ratio = base
                 .filter(|b| !b.is_zero())
@@ -106,27 +124,54 @@ fn main() {
     match &ours {
         Some(r) => {
             let prefix = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
-            show("runsc do (ptrace)", &syscall_cost(&prefix, opts.iterations, opts.reps), native_per);
+            show(
+                "runsc do (ptrace)",
+                &syscall_cost(&prefix, opts.iterations, opts.reps),
+                native_per,
+            );
         }
-        None => println!("    {:<22} not built (cargo build --release -p runsc)", "runsc do (ptrace)"),
+        None => println!(
+            "    {:<22} not built (cargo build --release -p runsc)",
+            "runsc do (ptrace)"
+        ),
     }
     match &gvisor {
         Some(g) => {
             let prefix = vec![g.to_string_lossy().into_owned(), "do".into(), "--".into()];
-            show("gVisor runsc do", &syscall_cost(&prefix, opts.iterations, opts.reps), native_per);
+            show(
+                "gVisor runsc do",
+                &syscall_cost(&prefix, opts.iterations, opts.reps),
+                native_per,
+            );
         }
         None => println!("    {:<22} not installed", "gVisor runsc do"),
     }
 
     println!();
     println!("(b) /bin/true end to end");
-    println!("    {:<22} {}", "native", show_time(&median_time(&strs(&["/bin/true"]), opts.reps)));
+    println!(
+        "    {:<22} {}",
+        "native",
+        show_time(&median_time(&strs(&["/bin/true"]), opts.reps))
+    );
     match &ours {
         Some(r) => {
-            let argv = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into(), "/bin/true".into()];
-            println!("    {:<22} {}", "runsc do", show_time(&median_time(&argv, opts.reps)));
+            let argv = vec![
+                r.to_string_lossy().into_owned(),
+                "do".into(),
+                "--".into(),
+                "/bin/true".into(),
+            ];
+            println!(
+                "    {:<22} {}",
+                "runsc do",
+                show_time(&median_time(&argv, opts.reps))
+            );
         }
-        None => println!("    {:<22} not built (cargo build --release -p runsc)", "runsc do"),
+        None => println!(
+            "    {:<22} not built (cargo build --release -p runsc)",
+            "runsc do"
+        ),
     }
     match &runc {
         Some(runc) => match runc_bundle() {
@@ -138,7 +183,11 @@ fn main() {
                     bundle.to_string_lossy().into_owned(),
                     format!("runsc-bench-{}", std::process::id()),
                 ];
-                println!("    {:<22} {}", "runc run (static true)", show_time(&median_time(&argv, opts.reps)));
+                println!(
+                    "    {:<22} {}",
+                    "runc run (static true)",
+                    show_time(&median_time(&argv, opts.reps))
+                );
                 let _ = std::fs::remove_dir_all(&bundle);
             }
             Err(e) => println!("    {:<22} failed: {e}", "runc run (static true)"),
@@ -147,8 +196,16 @@ fn main() {
     }
     match &gvisor {
         Some(g) => {
-            let argv = vec![g.to_string_lossy().into_owned(), "do".into(), "/bin/true".into()];
-            println!("    {:<22} {}", "gVisor runsc do", show_time(&median_time(&argv, opts.reps)));
+            let argv = vec![
+                g.to_string_lossy().into_owned(),
+                "do".into(),
+                "/bin/true".into(),
+            ];
+            println!(
+                "    {:<22} {}",
+                "gVisor runsc do",
+                show_time(&median_time(&argv, opts.reps))
+            );
         }
         None => println!("    {:<22} not installed", "gVisor runsc"),
     }

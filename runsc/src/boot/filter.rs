@@ -27,12 +27,32 @@ pub enum FilterError {
 
 /// Each denied syscall with the reason it is denied.
 pub const DENIED: &[(i64, &str, &str)] = &[
-    (libc::SYS_open, "open", "files reach the sentry only from the gofer, as donated fds"),
-    (libc::SYS_openat, "openat", "files reach the sentry only from the gofer, as donated fds"),
-    (libc::SYS_openat2, "openat2", "files reach the sentry only from the gofer, as donated fds"),
+    (
+        libc::SYS_open,
+        "open",
+        "files reach the sentry only from the gofer, as donated fds",
+    ),
+    (
+        libc::SYS_openat,
+        "openat",
+        "files reach the sentry only from the gofer, as donated fds",
+    ),
+    (
+        libc::SYS_openat2,
+        "openat2",
+        "files reach the sentry only from the gofer, as donated fds",
+    ),
     (libc::SYS_creat, "creat", "creates a host file by path"),
-    (libc::SYS_execve, "execve", "the sentry never runs host programs after boot"),
-    (libc::SYS_execveat, "execveat", "the sentry never runs host programs after boot"),
+    (
+        libc::SYS_execve,
+        "execve",
+        "the sentry never runs host programs after boot",
+    ),
+    (
+        libc::SYS_execveat,
+        "execveat",
+        "the sentry never runs host programs after boot",
+    ),
 ];
 
 fn target_arch() -> TargetArch {
@@ -76,7 +96,9 @@ mod tests {
     /// environment variable it does nothing.
     #[test]
     fn filtered_child() {
-        let Ok(what) = std::env::var(CHILD_ENV) else { return };
+        let Ok(what) = std::env::var(CHILD_ENV) else {
+            return;
+        };
         let prog = build().unwrap();
         install(&prog).unwrap();
         // Allowed syscalls still work under the filter (write, getpid).
@@ -101,7 +123,12 @@ mod tests {
 
     fn run_child(what: &str) -> std::process::Output {
         Command::new(std::env::current_exe().unwrap())
-            .args(["boot::filter::tests::filtered_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "boot::filter::tests::filtered_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD_ENV, what)
             .output()
             .unwrap()
@@ -129,7 +156,10 @@ mod tests {
         let out = run_child("openat");
         assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{out:?}");
         // The filter was on before the open, and writes still worked.
-        assert!(String::from_utf8_lossy(&out.stdout).contains("filter on in pid"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("filter on in pid"),
+            "{out:?}"
+        );
     }
 
     #[test]

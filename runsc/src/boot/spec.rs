@@ -29,7 +29,10 @@ pub enum SpecError {
     #[error("boot spec is not JSON: {0}")]
     Json(String),
     #[error("boot spec field {field:?}: {what}")]
-    Field { field: &'static str, what: &'static str },
+    Field {
+        field: &'static str,
+        what: &'static str,
+    },
 }
 
 fn bytes_to_value(b: &[u8]) -> Value {
@@ -72,7 +75,9 @@ fn byte_list(m: &Map<String, Value>, name: &'static str) -> Result<Vec<Vec<u8>>,
 }
 
 fn u32_of(v: &Value, name: &'static str) -> Result<u32, SpecError> {
-    v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or(bad(name, "not a 32-bit id"))
+    v.as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(bad(name, "not a 32-bit id"))
 }
 
 impl BootSpec {
@@ -98,7 +103,9 @@ impl BootSpec {
 
     pub fn from_json(data: &[u8]) -> Result<BootSpec, SpecError> {
         let v: Value = serde_json::from_slice(data).map_err(|e| SpecError::Json(e.to_string()))?;
-        let m = v.as_object().ok_or(SpecError::Json("not an object".into()))?;
+        let m = v
+            .as_object()
+            .ok_or(SpecError::Json("not an object".into()))?;
         let argv = byte_list(m, "argv")?;
         if argv.is_empty() {
             return Err(bad("argv", "empty"));
@@ -113,7 +120,11 @@ impl BootSpec {
                 None | Some(Value::Null) => Some(None),
                 Some(Value::Array(a)) => Some(Some(
                     a.iter()
-                        .map(|n| n.as_str().map(str::to_string).ok_or(bad("strace", "non-string name")))
+                        .map(|n| {
+                            n.as_str()
+                                .map(str::to_string)
+                                .ok_or(bad("strace", "non-string name"))
+                        })
                         .collect::<Result<Vec<_>, _>>()?,
                 )),
                 Some(_) => return Err(bad("strace", "only is not an array")),
@@ -124,7 +135,10 @@ impl BootSpec {
             argv,
             envv: byte_list(m, "envv")?,
             cwd,
-            hostname: field(m, "hostname")?.as_str().ok_or(bad("hostname", "not a string"))?.to_string(),
+            hostname: field(m, "hostname")?
+                .as_str()
+                .ok_or(bad("hostname", "not a string"))?
+                .to_string(),
             uid: u32_of(field(m, "uid")?, "uid")?,
             gid: u32_of(field(m, "gid")?, "gid")?,
             groups: field(m, "groups")?
@@ -134,7 +148,9 @@ impl BootSpec {
                 .map(|g| u32_of(g, "groups"))
                 .collect::<Result<_, _>>()?,
             strace,
-            debug: field(m, "debug")?.as_bool().ok_or(bad("debug", "not a bool"))?,
+            debug: field(m, "debug")?
+                .as_bool()
+                .ok_or(bad("debug", "not a bool"))?,
         })
     }
 }
@@ -177,13 +193,19 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs_without_panicking() {
-        assert!(matches!(BootSpec::from_json(b"nope"), Err(SpecError::Json(_))));
+        assert!(matches!(
+            BootSpec::from_json(b"nope"),
+            Err(SpecError::Json(_))
+        ));
         let mut s = sample();
         s.argv.clear();
         assert_eq!(BootSpec::from_json(&s.to_json()), Err(bad("argv", "empty")));
         let mut s = sample();
         s.cwd = b"rel".to_vec();
-        assert_eq!(BootSpec::from_json(&s.to_json()), Err(bad("cwd", "not absolute")));
+        assert_eq!(
+            BootSpec::from_json(&s.to_json()),
+            Err(bad("cwd", "not absolute"))
+        );
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":-1,"gid":0,"groups":[],"strace":null,"debug":false}"#;
         assert_eq!(BootSpec::from_json(j), Err(bad("uid", "not a 32-bit id")));
         let j = br#"{"argv":[[300]],"envv":[],"cwd":"/"}"#;

@@ -39,11 +39,22 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     };
     let spec = read_spec(spec_fd)?;
     sentry::log::init(log_fd, spec.debug);
-    sentry::debug!("boot: argv {:?}", spec.argv.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>());
+    sentry::debug!(
+        "boot: argv {:?}",
+        spec.argv
+            .iter()
+            .map(|a| String::from_utf8_lossy(a))
+            .collect::<Vec<_>>()
+    );
 
-    let stdio = [dup_stdio(std::io::stdin().as_fd())?, dup_stdio(std::io::stdout().as_fd())?, dup_stdio(std::io::stderr().as_fd())?];
+    let stdio = [
+        dup_stdio(std::io::stdin().as_fd())?,
+        dup_stdio(std::io::stdout().as_fd())?,
+        dup_stdio(std::io::stderr().as_fd())?,
+    ];
     // The master stub is started by exec: before the filter.
-    let platform = Arc::new(PtracePlatform::new().map_err(|e| format!("starting the ptrace platform: {e}"))?);
+    let platform =
+        Arc::new(PtracePlatform::new().map_err(|e| format!("starting the ptrace platform: {e}"))?);
     let client = gofer::GoferClient::new(io_fd);
     let kernel = Kernel::new(
         KernelConfig {
@@ -63,7 +74,11 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     sentry::debug!("boot: seccomp filter installed");
 
     let program = String::from_utf8_lossy(&spec.argv[0]).into_owned();
-    match kernel.create_init(InitProcess { argv: spec.argv, envv: spec.envv, cwd: spec.cwd }) {
+    match kernel.create_init(InitProcess {
+        argv: spec.argv,
+        envv: spec.envv,
+        cwd: spec.cwd,
+    }) {
         Ok(task) => Ok(task.run().shell_code()),
         Err(InitError::Exec(errno)) => {
             log::error(&format!("{program}: {}", errno.desc()));
@@ -92,7 +107,8 @@ fn read_spec(fd: OwnedFd) -> Result<BootSpec, String> {
 }
 
 fn dup_stdio(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, String> {
-    fd.try_clone_to_owned().map_err(|e| format!("duplicating stdio: {e}"))
+    fd.try_clone_to_owned()
+        .map_err(|e| format!("duplicating stdio: {e}"))
 }
 
 #[cfg(test)]

@@ -41,12 +41,17 @@ enum Prepared {
 
 fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
     if global.network == "host" {
-        log::info("--network=host is accepted but not implemented yet: the sandbox has loopback only");
+        log::info(
+            "--network=host is accepted but not implemented yet: the sandbox has loopback only",
+        );
     }
     let root = std::fs::canonicalize(&args.rootfs)
         .map_err(|e| format!("--rootfs {}: {e}", args.rootfs.display()))?;
     if !root.is_dir() {
-        return Err(format!("--rootfs {}: not a directory", args.rootfs.display()));
+        return Err(format!(
+            "--rootfs {}: not a directory",
+            args.rootfs.display()
+        ));
     }
     let envv = build_env(std::env::vars_os(), &args.env)?;
     let cwd = match &args.cwd {
@@ -64,7 +69,9 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         .find_map(|kv| kv.strip_prefix(b"PATH="))
         .unwrap_or(DEFAULT_PATH);
     let Some(resolved) = resolve_program(program, path_var, &root) else {
-        return Ok(Prepared::NotFound(String::from_utf8_lossy(program).into_owned()));
+        return Ok(Prepared::NotFound(
+            String::from_utf8_lossy(program).into_owned(),
+        ));
     };
     let mut argv: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     // The sentry executes argv[0]; the resolved path replaces the bare name.
@@ -94,7 +101,11 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         Some(p) => Some(open_debug_log(p)?),
         None => None,
     };
-    Ok(Prepared::Start(SandboxConfig { root, spec, debug_log }))
+    Ok(Prepared::Start(SandboxConfig {
+        root,
+        spec,
+        debug_log,
+    }))
 }
 
 fn start_and_wait(config: SandboxConfig) -> i32 {
@@ -113,8 +124,12 @@ fn start_and_wait(config: SandboxConfig) -> i32 {
     match sandbox.wait() {
         Ok(SandboxExit::Exited(code)) => code,
         Ok(SandboxExit::Killed(sig)) => {
-            let name = nix::sys::signal::Signal::try_from(sig).map(|s| s.as_str()).unwrap_or("?");
-            log::error(&format!("the sentry (runsc boot) was killed by signal {sig} ({name})"));
+            let name = nix::sys::signal::Signal::try_from(sig)
+                .map(|s| s.as_str())
+                .unwrap_or("?");
+            log::error(&format!(
+                "the sentry (runsc boot) was killed by signal {sig} ({name})"
+            ));
             128 + sig
         }
         Err(e) => {
@@ -145,7 +160,10 @@ pub fn build_env(
             return Err(format!("--env {o:?}: empty variable name"));
         }
         let prefix_len = key.len() + 1;
-        match env.iter_mut().find(|kv| kv.len() >= prefix_len && kv[..prefix_len] == o.as_bytes()[..prefix_len]) {
+        match env
+            .iter_mut()
+            .find(|kv| kv.len() >= prefix_len && kv[..prefix_len] == o.as_bytes()[..prefix_len])
+        {
             Some(kv) => *kv = o.as_bytes().to_vec(),
             None => env.push(o.as_bytes().to_vec()),
         }
@@ -177,12 +195,16 @@ pub fn resolve_program(program: &[u8], path_var: &[u8], root: &Path) -> Option<V
         }
         candidate.extend_from_slice(program);
         let host = root.join(Path::new(std::ffi::OsStr::from_bytes(&candidate[1..])));
-        let Ok(meta) = std::fs::symlink_metadata(&host) else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+            continue;
+        };
         let ft = meta.file_type();
         if ft.is_symlink() {
             // Follow it on the host only when the root is the host's own `/`.
             match std::fs::metadata(&host) {
-                Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Some(candidate),
+                Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {
+                    return Some(candidate)
+                }
                 Ok(m) if m.is_file() => {
                     not_executable.get_or_insert(candidate);
                 }
@@ -205,7 +227,8 @@ pub fn resolve_program(program: &[u8], path_var: &[u8], root: &Path) -> Option<V
 fn open_debug_log(path: &Path) -> Result<File, String> {
     let is_dir = path.as_os_str().as_bytes().ends_with(b"/") || path.is_dir();
     let file = if is_dir {
-        std::fs::create_dir_all(path).map_err(|e| format!("--debug-log {}: {e}", path.display()))?;
+        std::fs::create_dir_all(path)
+            .map_err(|e| format!("--debug-log {}: {e}", path.display()))?;
         path.join(format!("runsc.{}.log", std::process::id()))
     } else {
         path.to_path_buf()
@@ -242,15 +265,28 @@ mod tests {
             (OsString::from("PATHX"), OsString::from("1")),
         ];
         let env = build_env(own.into_iter(), &["PATH=/x".into(), "NEW=a=b".into()]).unwrap();
-        assert_eq!(env, vec![b"PATH=/x".to_vec(), b"PATHX=1".to_vec(), b"NEW=a=b".to_vec()]);
+        assert_eq!(
+            env,
+            vec![
+                b"PATH=/x".to_vec(),
+                b"PATHX=1".to_vec(),
+                b"NEW=a=b".to_vec()
+            ]
+        );
         assert!(build_env(std::iter::empty(), &["NOEQUALS".into()]).is_err());
         assert!(build_env(std::iter::empty(), &["=v".into()]).is_err());
     }
 
     #[test]
     fn program_with_slash_is_used_as_is() {
-        assert_eq!(resolve_program(b"./x", b"/bin", Path::new("/")), Some(b"./x".to_vec()));
-        assert_eq!(resolve_program(b"/nonexistent", b"/bin", Path::new("/")), Some(b"/nonexistent".to_vec()));
+        assert_eq!(
+            resolve_program(b"./x", b"/bin", Path::new("/")),
+            Some(b"./x".to_vec())
+        );
+        assert_eq!(
+            resolve_program(b"/nonexistent", b"/bin", Path::new("/")),
+            Some(b"/nonexistent".to_vec())
+        );
     }
 
     #[test]
@@ -261,10 +297,19 @@ mod tests {
         write_file(&root.join("a/only_plain"), 0o600);
         std::fs::create_dir_all(root.join("c")).unwrap();
         symlink("/opt/elsewhere/prog", root.join("c/linked")).unwrap();
-        assert_eq!(resolve_program(b"prog", b"/a:/b", &root), Some(b"/b/prog".to_vec()));
-        assert_eq!(resolve_program(b"only_plain", b"/a:/b", &root), Some(b"/a/only_plain".to_vec()));
+        assert_eq!(
+            resolve_program(b"prog", b"/a:/b", &root),
+            Some(b"/b/prog".to_vec())
+        );
+        assert_eq!(
+            resolve_program(b"only_plain", b"/a:/b", &root),
+            Some(b"/a/only_plain".to_vec())
+        );
         // A dangling absolute symlink may resolve inside the sandbox: let the sandbox decide.
-        assert_eq!(resolve_program(b"linked", b"/c", &root), Some(b"/c/linked".to_vec()));
+        assert_eq!(
+            resolve_program(b"linked", b"/c", &root),
+            Some(b"/c/linked".to_vec())
+        );
         assert_eq!(resolve_program(b"missing", b"/a:/b:relative:", &root), None);
         assert_eq!(resolve_program(b"", b"/a", &root), None);
         std::fs::remove_dir_all(&root).unwrap();
@@ -273,7 +318,11 @@ mod tests {
     #[test]
     fn path_search_on_the_host_root_finds_sh() {
         let found = resolve_program(b"sh", b"/usr/bin:/bin", Path::new("/")).unwrap();
-        assert!(found.ends_with(b"/sh"), "{}", String::from_utf8_lossy(&found));
+        assert!(
+            found.ends_with(b"/sh"),
+            "{}",
+            String::from_utf8_lossy(&found)
+        );
     }
 
     #[test]
@@ -282,7 +331,9 @@ mod tests {
         let mut p = dir.clone().into_os_string();
         p.push("/sub/");
         let _f = open_debug_log(Path::new(&p)).unwrap();
-        let expected = dir.join("sub").join(format!("runsc.{}.log", std::process::id()));
+        let expected = dir
+            .join("sub")
+            .join(format!("runsc.{}.log", std::process::id()));
         assert!(expected.is_file());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -28,8 +28,11 @@ fn serve(args: &GoferArgs) -> Result<(), String> {
         .map(|&n| take_inherited_fd(n).map_err(|e| format!("gofer channel fd: {e}")))
         .collect::<Result<Vec<OwnedFd>, String>>()?;
     // The served tree is always read-only for now: writes go to the sentry's overlay.
-    let server = Server::new(&ServerConfig { root: args.root.clone(), read_only: true })
-        .map_err(|e| e.to_string())?;
+    let server = Server::new(&ServerConfig {
+        root: args.root.clone(),
+        read_only: true,
+    })
+    .map_err(|e| e.to_string())?;
     warm_up_threads()?;
     confine(&ConfineOptions::default()).map_err(|e| e.to_string())?;
     server.serve(channels).map_err(|e| e.to_string())

@@ -85,3 +85,21 @@ pub fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_umask(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(u64::from(t.fs.swap_umask(a.u32(0))))
 }
+
+/// posix_fadvise(2): advice is a hint the sandbox may ignore; the descriptor and the advice
+/// value are still checked as Linux does (EBADF, EINVAL).
+pub fn sys_fadvise64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    t.fd_table.get(a.fd(0))?;
+    if a.i64(2) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    match a.i32(3) {
+        libc::POSIX_FADV_NORMAL
+        | libc::POSIX_FADV_RANDOM
+        | libc::POSIX_FADV_SEQUENTIAL
+        | libc::POSIX_FADV_WILLNEED
+        | libc::POSIX_FADV_DONTNEED
+        | libc::POSIX_FADV_NOREUSE => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

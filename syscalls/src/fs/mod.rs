@@ -7,7 +7,7 @@ mod path;
 mod read_write;
 mod stat;
 
-pub use fd::{sys_close, sys_dup, sys_dup2, sys_dup3, sys_fcntl, sys_umask};
+pub use fd::{sys_close, sys_dup, sys_dup2, sys_dup3, sys_fadvise64, sys_fcntl, sys_umask};
 pub use path::{
     sys_access, sys_chdir, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir, sys_getcwd,
     sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_readlink, sys_readlinkat, sys_rename,

@@ -43,6 +43,7 @@ syscall_table! {
     4   SYS_stat => Full(fs::sys_stat), [Path, Hex];
     5   SYS_fstat => Full(fs::sys_fstat), [Fd, Hex];
     6   SYS_lstat => Full(fs::sys_lstat), [Path, Hex];
+    7   SYS_poll => Unsupported(Errno::ENOSYS, "waiting on many fds comes with the pipes and poll work"), [Hex, Int, Int];
     8   SYS_lseek => Full(fs::sys_lseek), [Fd, Int, Int];
     9   SYS_mmap => Full(mm::sys_mmap), [Hex, Int, Prot, MmapFlags, Fd, Hex];
     10  SYS_mprotect => Full(mm::sys_mprotect), [Hex, Int, Prot];
@@ -56,6 +57,8 @@ syscall_table! {
     19  SYS_readv => Full(fs::sys_readv), [Fd, Hex, Int];
     20  SYS_writev => Full(fs::sys_writev), [Fd, Hex, Int];
     21  SYS_access => Full(fs::sys_access), [Path, Int];
+    22  SYS_pipe => Unsupported(Errno::ENOSYS, "pipes come with the process work"), [Hex];
+    23  SYS_select => Unsupported(Errno::ENOSYS, "waiting on many fds comes with the pipes and poll work"), [Int, Hex, Hex, Hex, Hex];
     24  SYS_sched_yield => Full(process::sys_sched_yield), [];
     25  SYS_mremap => Full(mm::sys_mremap), [Hex, Int, Int, Hex, Hex];
     26  SYS_msync => Full(mm::sys_msync), [Hex, Int, Hex];
@@ -65,7 +68,14 @@ syscall_table! {
     33  SYS_dup2 => Full(fs::sys_dup2), [Fd, Fd];
     35  SYS_nanosleep => Partial(time::sys_nanosleep, "not interruptible by signals yet"), [Hex, Hex];
     39  SYS_getpid => Full(process::sys_getpid), [];
+    41  SYS_socket => Unsupported(Errno::ENOSYS, "sockets come with the networking work"), [Int, Int, Int];
+    42  SYS_connect => Unsupported(Errno::ENOSYS, "sockets come with the networking work"), [Fd, Hex, Int];
+    56  SYS_clone => Unsupported(Errno::ENOSYS, "new processes and threads come with the process work"), [Hex, Hex, Hex, Hex, Hex];
+    57  SYS_fork => Unsupported(Errno::ENOSYS, "new processes come with the process work"), [];
+    58  SYS_vfork => Unsupported(Errno::ENOSYS, "new processes come with the process work"), [];
+    59  SYS_execve => Unsupported(Errno::ENOSYS, "exec from a running program comes with the process work"), [Path, StrArray, StrArray];
     60  SYS_exit => Partial(process::sys_exit, "single-threaded processes: exits the process"), [Int];
+    61  SYS_wait4 => Unsupported(Errno::ECHILD, "no child processes exist before fork lands"), [Int, Hex, Hex, Hex];
     62  SYS_kill => Partial(signal::sys_kill, "signals to the caller's own process only; default actions only"), [Int, Signal];
     63  SYS_uname => Full(sys::sys_uname), [Hex];
     72  SYS_fcntl => Partial(fs::sys_fcntl, "descriptor and status flags only; no locks yet"), [Fd, Int, Hex];
@@ -104,6 +114,7 @@ syscall_table! {
     138 SYS_fstatfs => Full(fs::sys_fstatfs), [Fd, Hex];
     149 SYS_mlock => Full(mm::sys_mlock), [Hex, Int];
     150 SYS_munlock => Full(mm::sys_munlock), [Hex, Int];
+    157 SYS_prctl => Unsupported(Errno::EINVAL, "prctl options come with the process work"), [Int, Hex, Hex, Hex, Hex];
     158 SYS_arch_prctl => Full(process::sys_arch_prctl), [Hex, Hex];
     160 SYS_setrlimit => Full(process::sys_setrlimit), [Int, Hex];
     186 SYS_gettid => Full(process::sys_gettid), [];
@@ -118,6 +129,7 @@ syscall_table! {
     204 SYS_sched_getaffinity => Full(process::sys_sched_getaffinity), [Int, Int, Hex];
     217 SYS_getdents64 => Full(fs::sys_getdents64), [Fd, Hex, Int];
     218 SYS_set_tid_address => Full(process::sys_set_tid_address), [Hex];
+    221 SYS_fadvise64 => Full(fs::sys_fadvise64), [Fd, Int, Int, Int];
     228 SYS_clock_gettime => Full(time::sys_clock_gettime), [Int, Hex];
     229 SYS_clock_getres => Full(time::sys_clock_getres), [Int, Hex];
     230 SYS_clock_nanosleep => Partial(time::sys_clock_nanosleep, "not interruptible by signals yet"), [Int, Int, Hex, Hex];
@@ -132,6 +144,7 @@ syscall_table! {
     269 SYS_faccessat => Full(fs::sys_faccessat), [Fd, Path, Int];
     273 SYS_set_robust_list => Full(process::sys_set_robust_list), [Hex, Int];
     292 SYS_dup3 => Full(fs::sys_dup3), [Fd, Fd, OpenFlags];
+    293 SYS_pipe2 => Unsupported(Errno::ENOSYS, "pipes come with the process work"), [Hex, OpenFlags];
     295 SYS_preadv => Full(fs::sys_preadv), [Fd, Hex, Int, Int];
     296 SYS_pwritev => Full(fs::sys_pwritev), [Fd, Hex, Int, Int];
     302 SYS_prlimit64 => Full(process::sys_prlimit64), [Int, Int, Hex, Hex];
@@ -139,6 +152,7 @@ syscall_table! {
     318 SYS_getrandom => Full(sys::sys_getrandom), [OutBuf, Int, Hex];
     332 SYS_statx => Full(fs::sys_statx), [Fd, Path, Hex, Hex, Hex];
     334 SYS_rseq => Unsupported(Errno::ENOSYS, "restartable sequences are not offered; glibc falls back"), [Hex, Int, Hex, Hex];
+    435 SYS_clone3 => Unsupported(Errno::ENOSYS, "new processes and threads come with the process work"), [Hex, Int];
     439 SYS_faccessat2 => Full(fs::sys_faccessat2), [Fd, Path, Int, Hex];
 }
 
