@@ -25,7 +25,11 @@ pub fn debug_enabled() -> bool {
 /// Writes one line (used by the macros; callers format first). Best effort: a full disk must not
 /// stop the sandbox.
 pub fn write_line(level: &str, msg: std::fmt::Arguments<'_>) {
-    let line = if level.is_empty() { format!("{msg}\n") } else { format!("{level} {msg}\n") };
+    let line = if level.is_empty() {
+        format!("{msg}\n")
+    } else {
+        format!("{level} {msg}\n")
+    };
     match LOG_FD.get() {
         Some(fd) => {
             let mut rest = line.as_bytes();

@@ -213,10 +213,18 @@ pub fn sys_setrlimit(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let pid = a.i32(0);
     if pid != 0 && pid != t.tg.pid {
-        return Err(if t.kernel.thread_group(pid).is_some() { Errno::EPERM } else { Errno::ESRCH });
+        return Err(if t.kernel.thread_group(pid).is_some() {
+            Errno::EPERM
+        } else {
+            Errno::ESRCH
+        });
     }
     let res = resource(a, 1)?;
-    let new = if a.addr(2) != 0 { Some(read_rlimit(t, a.addr(2))?) } else { None };
+    let new = if a.addr(2) != 0 {
+        Some(read_rlimit(t, a.addr(2))?)
+    } else {
+        None
+    };
     let old = match new {
         Some(n) => set_rlimit(t, res, n)?,
         None => t.tg.with_state(|s| s.rlimits[res]),
@@ -262,7 +270,7 @@ pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
             let addr = a.addr(0);
-            if addr % 4 != 0 {
+            if !addr.is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
             let mut v = [0u8; 4];
@@ -297,11 +305,14 @@ pub fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     if pid != 0 && t.kernel.thread_group(pid).is_none() {
         return Err(Errno::ESRCH);
     }
-    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(1024);
+    let ncpu = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(1024);
     // cpumask_size(): the mask in whole longs.
     let mask_len = ncpu.div_ceil(64) * 8;
     let len = a.len(1)?;
-    if len < mask_len || len % 8 != 0 {
+    if len < mask_len || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; mask_len];

@@ -35,8 +35,14 @@ fn action_bytes(a: &SigAction) -> [u8; 32] {
 }
 
 fn action_from(b: &[u8; 32]) -> SigAction {
-    let word = |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().expect("invariant: 8 bytes"));
-    SigAction { handler: word(0), flags: word(1), restorer: word(2), mask: word(3) & !UNBLOCKABLE }
+    let word =
+        |i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().expect("invariant: 8 bytes"));
+    SigAction {
+        handler: word(0),
+        flags: word(1),
+        restorer: word(2),
+        mask: word(3) & !UNBLOCKABLE,
+    }
 }
 
 pub fn sys_rt_sigaction(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
@@ -125,7 +131,10 @@ pub fn sys_sigaltstack(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// Signals whose default action is to ignore them (`signal(7)`).
 fn default_ignored(sig: usize) -> bool {
-    matches!(sig as i32, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT)
+    matches!(
+        sig as i32,
+        libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT
+    )
 }
 
 /// Delivers `sig` to the caller's own process by its disposition: ignored, or the default

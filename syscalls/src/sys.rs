@@ -35,7 +35,14 @@ pub fn sys_sysinfo(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     for l in host.loads {
         b.extend_from_slice(&l.to_ne_bytes());
     }
-    for v in [host.totalram, host.freeram, host.sharedram, host.bufferram, host.totalswap, host.freeswap] {
+    for v in [
+        host.totalram,
+        host.freeram,
+        host.sharedram,
+        host.bufferram,
+        host.totalswap,
+        host.freeswap,
+    ] {
         b.extend_from_slice(&v.to_ne_bytes());
     }
     b.extend_from_slice(&(t.kernel.pids().len() as u16).to_ne_bytes());

@@ -17,6 +17,16 @@ pub struct Credentials {
 impl Credentials {
     /// Everything set to one user and group.
     pub fn new(uid: u32, gid: u32, groups: Vec<u32>) -> Credentials {
-        Credentials { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups }
+        Credentials {
+            uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups,
+        }
     }
 }

@@ -4,9 +4,9 @@
 pub mod creds;
 mod host;
 pub mod strace;
+mod sys;
 pub mod syscall;
 pub mod task;
-mod sys;
 pub mod thread_group;
 
 use std::collections::{BTreeMap, HashSet};
@@ -79,7 +79,8 @@ impl Kernel {
         table: SyscallTable,
         platform: Arc<dyn Platform>,
     ) -> Result<Arc<Kernel>, BootError> {
-        let vfs = Vfs::new_sandbox(Arc::new(config.gofer)).map_err(|e| BootError::Vfs(e.to_string()))?;
+        let vfs =
+            Vfs::new_sandbox(Arc::new(config.gofer)).map_err(|e| BootError::Vfs(e.to_string()))?;
         Ok(Arc::new(Kernel {
             platform,
             table,
@@ -154,7 +155,8 @@ impl Kernel {
             .ok_or(InitError::Exec(crate::Errno::EBUSY))?;
         let mut task = Task::new_init(self, self.init_creds.clone(), stdio, &init.cwd)?;
         let path = init.argv.first().cloned().unwrap_or_default();
-        task.execve(&path, init.argv, init.envv).map_err(InitError::Exec)?;
+        task.execve(&path, init.argv, init.envv)
+            .map_err(InitError::Exec)?;
         Ok(task)
     }
 }

@@ -67,7 +67,11 @@ fn format_arg(task: &Task, kind: ArgKind, args: &SyscallArgs, i: usize) -> Strin
         ArgKind::OutBuf => String::new(),
         ArgKind::OpenFlags => open_flags(v as i32),
         ArgKind::Mode => format!("{:#o}", v as u32),
-        ArgKind::Prot => bits(v, &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")], "PROT_NONE"),
+        ArgKind::Prot => bits(
+            v,
+            &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],
+            "PROT_NONE",
+        ),
         ArgKind::MmapFlags => mmap_flags(v),
         ArgKind::Signal => signal_name(v as i32),
         ArgKind::StrArray => str_array(task, v),
@@ -100,7 +104,9 @@ pub fn emit(
             }
         }
     }
-    let name = entry.map(|e| e.name.to_string()).unwrap_or_else(|| format!("syscall_{}", args.nr));
+    let name = entry
+        .map(|e| e.name.to_string())
+        .unwrap_or_else(|| format!("syscall_{}", args.nr));
     let ret = match result {
         Ok(v) if is_pointer_result(name.as_str()) => format!("{v:#x}"),
         Ok(v) => format!("{}", *v as i64),
@@ -199,7 +205,10 @@ fn open_flags(f: i32) -> String {
             (libc::O_NOATIME as u64, "O_NOATIME"),
             (libc::O_CLOEXEC as u64, "O_CLOEXEC"),
             (libc::O_PATH as u64, "O_PATH"),
-            (libc::O_TMPFILE as u64 & !(libc::O_DIRECTORY as u64), "O_TMPFILE"),
+            (
+                libc::O_TMPFILE as u64 & !(libc::O_DIRECTORY as u64),
+                "O_TMPFILE",
+            ),
         ],
         "",
     );
@@ -266,8 +275,14 @@ mod tests {
 
     #[test]
     fn open_flags_decode() {
-        assert_eq!(open_flags(libc::O_RDONLY | libc::O_CLOEXEC), "O_RDONLY|O_CLOEXEC");
-        assert_eq!(open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC), "O_WRONLY|O_CREAT|O_TRUNC");
+        assert_eq!(
+            open_flags(libc::O_RDONLY | libc::O_CLOEXEC),
+            "O_RDONLY|O_CLOEXEC"
+        );
+        assert_eq!(
+            open_flags(libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC),
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        );
     }
 
     #[test]

@@ -73,14 +73,20 @@ impl SyscallTable {
             self.rows.resize(entry.nr + 1, None);
         }
         if let Some(old) = &self.rows[entry.nr] {
-            return Err(format!("syscall {} registered twice ({} and {})", entry.nr, old.name, entry.name));
+            return Err(format!(
+                "syscall {} registered twice ({} and {})",
+                entry.nr, old.name, entry.name
+            ));
         }
         self.rows[entry.nr] = Some(entry);
         Ok(())
     }
 
     pub fn lookup(&self, nr: u64) -> Option<&SyscallEntry> {
-        usize::try_from(nr).ok().and_then(|i| self.rows.get(i)).and_then(|r| r.as_ref())
+        usize::try_from(nr)
+            .ok()
+            .and_then(|i| self.rows.get(i))
+            .and_then(|r| r.as_ref())
     }
 
     pub fn entries(&self) -> impl Iterator<Item = &SyscallEntry> {

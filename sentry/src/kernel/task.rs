@@ -70,11 +70,13 @@ impl Task {
         let tg = Arc::new(ThreadGroup::new(pid, 0));
         kernel.register_thread_group(&tg);
         let address_space = kernel.platform.new_address_space()?;
-        let mm = Arc::new(MemoryManager::new(address_space, kernel.platform.layout().clone()));
+        let mm = Arc::new(MemoryManager::new(
+            address_space,
+            kernel.platform.layout().clone(),
+        ));
         let fd_table = Arc::new(FdTable::new_with_stdio(stdio));
-        let fs = Arc::new(
-            FsContext::new(&kernel.vfs, cwd).map_err(crate::kernel::InitError::Exec)?,
-        );
+        let fs =
+            Arc::new(FsContext::new(&kernel.vfs, cwd).map_err(crate::kernel::InitError::Exec)?);
         Ok(Task {
             kernel: kernel.clone(),
             tid: pid,
@@ -103,7 +105,10 @@ impl Task {
         })?;
         let old_mm = std::mem::replace(
             &mut self.mm,
-            Arc::new(MemoryManager::new(fresh, self.kernel.platform.layout().clone())),
+            Arc::new(MemoryManager::new(
+                fresh,
+                self.kernel.platform.layout().clone(),
+            )),
         );
         match crate::loader::load(self, path, argv, envv.clone()) {
             Ok(loaded) => {
@@ -146,7 +151,10 @@ impl Task {
                 return status;
             }
             let mm = self.mm.clone();
-            let event = match self.context.switch(mm.address_space().as_ref(), &mut self.regs) {
+            let event = match self
+                .context
+                .switch(mm.address_space().as_ref(), &mut self.regs)
+            {
                 Ok(ev) => ev,
                 Err(e) => {
                     crate::warn!("task {}: platform failure: {e}", self.tid);
@@ -159,7 +167,10 @@ impl Task {
                 Event::Fault { signo, code, addr } => {
                     // Signal delivery to handlers comes with the signals work; until then a
                     // synchronous fault kills the process, as an unhandled one does on Linux.
-                    crate::debug!("task {}: fault signal {signo} code {code} at {addr:#x}", self.tid);
+                    crate::debug!(
+                        "task {}: fault signal {signo} code {code} at {addr:#x}",
+                        self.tid
+                    );
                     self.exit_status = Some(ExitStatus::Signaled(signo));
                 }
                 Event::Signal(_) | Event::Interrupted => {}
@@ -173,20 +184,37 @@ impl Task {
     fn do_syscall(&mut self) {
         let args = SyscallArgs {
             nr: self.regs.orig_rax,
-            raw: [self.regs.rdi, self.regs.rsi, self.regs.rdx, self.regs.r10, self.regs.r8, self.regs.r9],
+            raw: [
+                self.regs.rdi,
+                self.regs.rsi,
+                self.regs.rdx,
+                self.regs.r10,
+                self.regs.r8,
+                self.regs.r9,
+            ],
         };
         self.regs_replaced = false;
         let kernel = self.kernel.clone();
         let entry = kernel.table.lookup(args.nr);
-        let strace = kernel.strace.as_ref().filter(|s| s.wants(entry.map(|e| e.name)));
-        let started = strace.map(|_| (Instant::now(), crate::kernel::strace::format_enter(self, entry, &args)));
+        let strace = kernel
+            .strace
+            .as_ref()
+            .filter(|s| s.wants(entry.map(|e| e.name)));
+        let started = strace.map(|_| {
+            (
+                Instant::now(),
+                crate::kernel::strace::format_enter(self, entry, &args),
+            )
+        });
         let result: SysResult<u64> = match entry.map(|e| e.support) {
             Some(Support::Full(h)) | Some(Support::Partial(h, _)) => h(self, &args),
             Some(Support::Unsupported(errno, _)) => Err(errno),
             None => Err(Errno::ENOSYS),
         };
-        if matches!(entry.map(|e| e.support), None | Some(Support::Unsupported(..)))
-            && kernel.note_unimplemented(args.nr)
+        if matches!(
+            entry.map(|e| e.support),
+            None | Some(Support::Unsupported(..))
+        ) && kernel.note_unimplemented(args.nr)
         {
             crate::warn!(
                 "unsupported syscall {} ({}) returned {:?}",
@@ -220,7 +248,10 @@ mod tests {
     #[test]
     fn comm_is_basename_truncated() {
         assert_eq!(comm_of(b"/usr/bin/ls"), b"ls".to_vec());
-        assert_eq!(comm_of(b"/x/abcdefghijklmnopqrstuvwxyz"), b"abcdefghijklmno".to_vec());
+        assert_eq!(
+            comm_of(b"/x/abcdefghijklmnopqrstuvwxyz"),
+            b"abcdefghijklmno".to_vec()
+        );
     }
 
     #[test]

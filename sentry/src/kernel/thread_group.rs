@@ -26,15 +26,39 @@ pub const RLIMIT_COUNT: usize = 16;
 /// Linux's defaults for init (`include/asm-generic/resource.h`), with the stack at 8 MiB and
 /// open files at 1024/1048576 as a container runtime gives them.
 pub fn default_rlimits() -> [Rlimit; RLIMIT_COUNT] {
-    let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
+    let inf = Rlimit {
+        cur: RLIM_INFINITY,
+        max: RLIM_INFINITY,
+    };
     let mut r = [inf; RLIMIT_COUNT];
-    r[libc::RLIMIT_STACK as usize] = Rlimit { cur: 8 << 20, max: RLIM_INFINITY };
-    r[libc::RLIMIT_CORE as usize] = Rlimit { cur: 0, max: RLIM_INFINITY };
-    r[libc::RLIMIT_NOFILE as usize] = Rlimit { cur: 1024, max: 1 << 20 };
-    r[libc::RLIMIT_NPROC as usize] = Rlimit { cur: 63_000, max: 63_000 };
-    r[libc::RLIMIT_MEMLOCK as usize] = Rlimit { cur: 8 << 20, max: 8 << 20 };
-    r[libc::RLIMIT_SIGPENDING as usize] = Rlimit { cur: 63_000, max: 63_000 };
-    r[libc::RLIMIT_MSGQUEUE as usize] = Rlimit { cur: 819_200, max: 819_200 };
+    r[libc::RLIMIT_STACK as usize] = Rlimit {
+        cur: 8 << 20,
+        max: RLIM_INFINITY,
+    };
+    r[libc::RLIMIT_CORE as usize] = Rlimit {
+        cur: 0,
+        max: RLIM_INFINITY,
+    };
+    r[libc::RLIMIT_NOFILE as usize] = Rlimit {
+        cur: 1024,
+        max: 1 << 20,
+    };
+    r[libc::RLIMIT_NPROC as usize] = Rlimit {
+        cur: 63_000,
+        max: 63_000,
+    };
+    r[libc::RLIMIT_MEMLOCK as usize] = Rlimit {
+        cur: 8 << 20,
+        max: 8 << 20,
+    };
+    r[libc::RLIMIT_SIGPENDING as usize] = Rlimit {
+        cur: 63_000,
+        max: 63_000,
+    };
+    r[libc::RLIMIT_MSGQUEUE as usize] = Rlimit {
+        cur: 819_200,
+        max: 819_200,
+    };
     r[libc::RLIMIT_NICE as usize] = Rlimit { cur: 0, max: 0 };
     r[libc::RLIMIT_RTPRIO as usize] = Rlimit { cur: 0, max: 0 };
     r
@@ -82,7 +106,10 @@ impl ThreadGroup {
 
     /// Runs `f` with the state locked.
     pub fn with_state<R>(&self, f: impl FnOnce(&mut ThreadGroupState) -> R) -> R {
-        let mut g = self.state.lock().expect("invariant: thread group state lock is never poisoned");
+        let mut g = self
+            .state
+            .lock()
+            .expect("invariant: thread group state lock is never poisoned");
         f(&mut g)
     }
 }

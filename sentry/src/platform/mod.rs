@@ -65,7 +65,11 @@ pub enum PlatformError {
     #[error("starting stub process: {0}")]
     StubStart(String),
     #[error("ptrace {op} on host pid {pid}: {source}")]
-    Ptrace { op: &'static str, pid: i32, source: Errno },
+    Ptrace {
+        op: &'static str,
+        pid: i32,
+        source: Errno,
+    },
     #[error("stub process {pid} died unexpectedly")]
     StubDied { pid: i32 },
     #[error("{0}")]
@@ -106,8 +110,7 @@ pub trait AddressSpace: Send + Sync {
     fn unmap(&self, addr: u64, len: u64) -> Result<(), Errno>;
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno>;
     /// Moves a host mapping (mremap MREMAP_MAYMOVE|MREMAP_FIXED semantics), keeping contents.
-    fn remap(&self, old_addr: u64, old_len: u64, new_addr: u64, new_len: u64)
-        -> Result<(), Errno>;
+    fn remap(&self, old_addr: u64, old_len: u64, new_addr: u64, new_len: u64) -> Result<(), Errno>;
     /// Reads application memory (process_vm_readv on ptrace). Returns the bytes read, which is
     /// short only at an unmapped or unreadable page; `EFAULT` if not even the first byte is.
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno>;
