@@ -83,13 +83,14 @@ pub struct DoArgs {
     /// passed too.
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
-    /// The program and its arguments.
+    /// The program and its arguments: everything after `--`, or from the first argument that
+    /// is not a flag of `do` on. No `allow_hyphen_values`: an unknown `--flag` before the program
+    /// is a usage error, not a program name.
     #[arg(
         value_name = "PROGRAM",
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub command: Vec<OsString>,
 }
@@ -211,6 +212,25 @@ mod tests {
         assert_eq!(d.cwd, Some(PathBuf::from("/w")));
         assert_eq!(d.env, vec!["A=1", "B=2"]);
         assert_eq!(d.command, vec!["echo", "-n", "x"]);
+    }
+
+    #[test]
+    fn unknown_do_flag_is_a_usage_error_not_a_program() {
+        let e = Cli::try_parse_from(["runsc", "do", "--frob", "--", "/bin/true"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        let e = Cli::try_parse_from(["runsc", "do", "-x", "true"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        // After `--`, or after the program, hyphens belong to the program.
+        let cli = parse(&["runsc", "do", "--", "--frob"]);
+        let Command::Do(d) = cli.command else {
+            panic!("not do")
+        };
+        assert_eq!(d.command, vec!["--frob"]);
+        let cli = parse(&["runsc", "do", "ls", "--frob", "-"]);
+        let Command::Do(d) = cli.command else {
+            panic!("not do")
+        };
+        assert_eq!(d.command, vec!["ls", "--frob", "-"]);
     }
 
     #[test]

@@ -82,6 +82,10 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_rseq, "new threads (glibc)"),
     (libc::SYS_rt_sigprocmask, "thread creation and exit (glibc)"),
     (
+        libc::SYS_rt_sigaction,
+        "glibc's first pthread_create installs its SIGCANCEL/SIGSETXID handlers",
+    ),
+    (
         libc::SYS_sigaltstack,
         "Rust's stack overflow handler on new threads",
     ),

@@ -2,14 +2,22 @@
 //! and `Documentation/userspace-api/seccomp_filter.rst`): the host syscalls `runsc boot` may
 //! make once the sandbox runs.
 //!
-//! For now this is a DENYLIST: the listed syscalls kill the whole sentry process, everything
-//! else is allowed. It already enforces the design's core promise that the sentry never opens a
-//! host path nor executes a host program after boot. It becomes an ALLOWLIST (kill on anything
-//! not listed, one reason per entry) once the sentry's set of host syscalls has settled.
+//! An ALLOWLIST: every host syscall the sentry may make after boot is a row of [`ALLOWED`] or
+//! [`CONDITIONAL`] with its reason; anything else kills the whole sentry process. The open and
+//! exec families are absent on purpose ([`FORBIDDEN`]): files reach the sentry only from the
+//! gofer as donated fds, and the sentry never runs a host program after boot.
+//!
+//! Two filters go on, as in the gofer (`gofer/src/server/seccomp.rs`): the first answers
+//! `clone3` with `ENOSYS` so that glibc falls back to `clone`, whose flags a filter can inspect
+//! (clone3 passes them in memory); the second is the allowlist. The kernel runs both and takes
+//! the strictest verdict.
 
 use std::collections::BTreeMap;
 
-use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule, TargetArch};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
 use thiserror::Error;
 
 /// Why the filter could not be built or installed.
@@ -25,8 +33,205 @@ pub enum FilterError {
     Install(#[source] seccompiler::Error),
 }
 
-/// Each denied syscall with the reason it is denied.
-pub const DENIED: &[(i64, &str, &str)] = &[
+/// Syscalls allowed with any arguments, with the reason for each.
+pub const ALLOWED: &[(i64, &str, &str)] = &[
+    // The ptrace platform (sentry/src/platform/ptrace).
+    (
+        libc::SYS_ptrace,
+        "ptrace",
+        "the platform drives stub threads with PTRACE_SYSEMU",
+    ),
+    (
+        libc::SYS_wait4,
+        "wait4",
+        "waiting for ptrace stops and reaping stubs",
+    ),
+    (libc::SYS_waitid, "waitid", "reaping stubs by pidfd"),
+    (
+        libc::SYS_process_vm_readv,
+        "process_vm_readv",
+        "reading application memory",
+    ),
+    (
+        libc::SYS_process_vm_writev,
+        "process_vm_writev",
+        "writing application memory",
+    ),
+    (
+        libc::SYS_sendmsg,
+        "sendmsg",
+        "donating fds to stubs; gofer requests",
+    ),
+    (
+        libc::SYS_recvmsg,
+        "recvmsg",
+        "gofer responses with donated fds",
+    ),
+    (
+        libc::SYS_tgkill,
+        "tgkill",
+        "interrupting stub and sentry threads; abort()",
+    ),
+    (
+        libc::SYS_kill,
+        "kill",
+        "SIGKILL of stubs (in the sandbox's pid namespace)",
+    ),
+    (
+        libc::SYS_pidfd_open,
+        "pidfd_open",
+        "naming stubs across pid reuse",
+    ),
+    (
+        libc::SYS_pidfd_send_signal,
+        "pidfd_send_signal",
+        "killing stubs by pidfd",
+    ),
+    (libc::SYS_gettid, "gettid", "tracer identity; abort()"),
+    (libc::SYS_getpid, "getpid", "tgkill of own threads; abort()"),
+    (
+        libc::SYS_memfd_create,
+        "memfd_create",
+        "application memory and stub images",
+    ),
+    // File descriptors the sentry already holds (host files donated by the gofer, stdio, log).
+    (libc::SYS_close, "close", "dropping fds"),
+    (libc::SYS_read, "read", "host fds, pipes"),
+    (libc::SYS_write, "write", "host fds, the debug log, stderr"),
+    (libc::SYS_pread64, "pread64", "donated files, memfds"),
+    (libc::SYS_pwrite64, "pwrite64", "donated files, memfds"),
+    (libc::SYS_readv, "readv", "vectored host file I/O (std)"),
+    (libc::SYS_writev, "writev", "vectored host file I/O (std)"),
+    (libc::SYS_fstat, "fstat", "size and type of held fds"),
+    (
+        libc::SYS_ftruncate,
+        "ftruncate",
+        "memfd sizes, truncating donated files",
+    ),
+    (
+        libc::SYS_lseek,
+        "lseek",
+        "host file offsets, SEEK_DATA/SEEK_HOLE",
+    ),
+    (libc::SYS_fsync, "fsync", "fsync of donated files"),
+    (
+        libc::SYS_fdatasync,
+        "fdatasync",
+        "fdatasync of donated files",
+    ),
+    (libc::SYS_dup, "dup", "duplicating held fds"),
+    (libc::SYS_dup3, "dup3", "duplicating held fds"),
+    (libc::SYS_shutdown, "shutdown", "hanging up gofer channels"),
+    (
+        libc::SYS_getrandom,
+        "getrandom",
+        "AT_RANDOM, /dev/urandom, HashMap keys",
+    ),
+    (libc::SYS_poll, "poll", "waiting on host fds (std)"),
+    (libc::SYS_ppoll, "ppoll", "waiting on host fds"),
+    // Memory of the sentry itself.
+    (
+        libc::SYS_mmap,
+        "mmap",
+        "allocator, thread stacks, memfd mappings",
+    ),
+    (libc::SYS_munmap, "munmap", "allocator, thread stacks"),
+    (libc::SYS_mprotect, "mprotect", "thread stack guard pages"),
+    (libc::SYS_mremap, "mremap", "allocator"),
+    (
+        libc::SYS_madvise,
+        "madvise",
+        "allocator, freeing thread stacks",
+    ),
+    (libc::SYS_brk, "brk", "allocator"),
+    // Signals, threads, time.
+    (
+        libc::SYS_rt_sigaction,
+        "rt_sigaction",
+        "interrupt handler; glibc thread start-up",
+    ),
+    (
+        libc::SYS_rt_sigprocmask,
+        "rt_sigprocmask",
+        "thread creation and exit (glibc)",
+    ),
+    (
+        libc::SYS_rt_sigreturn,
+        "rt_sigreturn",
+        "return from signal handlers",
+    ),
+    (
+        libc::SYS_sigaltstack,
+        "sigaltstack",
+        "Rust's stack overflow handler on new threads",
+    ),
+    (
+        libc::SYS_restart_syscall,
+        "restart_syscall",
+        "restarted sleeps and waits",
+    ),
+    (libc::SYS_futex, "futex", "mutexes, channels, thread join"),
+    (
+        libc::SYS_set_robust_list,
+        "set_robust_list",
+        "new threads (glibc)",
+    ),
+    (libc::SYS_rseq, "rseq", "new threads (glibc)"),
+    (
+        libc::SYS_clone3,
+        "clone3",
+        "thread creation; answered ENOSYS by the first filter",
+    ),
+    (libc::SYS_sched_yield, "sched_yield", "lock back-off"),
+    (
+        libc::SYS_sched_getaffinity,
+        "sched_getaffinity",
+        "thread start-up (std)",
+    ),
+    (
+        libc::SYS_sched_setaffinity,
+        "sched_setaffinity",
+        "pinning a stub thread to its tracer's CPU (platform)",
+    ),
+    (libc::SYS_nanosleep, "nanosleep", "sleeps (std)"),
+    (
+        libc::SYS_clock_nanosleep,
+        "clock_nanosleep",
+        "sleeps (glibc)",
+    ),
+    (
+        libc::SYS_clock_gettime,
+        "clock_gettime",
+        "time (when the vDSO falls back)",
+    ),
+    (
+        libc::SYS_clock_getres,
+        "clock_getres",
+        "clock_getres of the application",
+    ),
+    (
+        libc::SYS_gettimeofday,
+        "gettimeofday",
+        "time (when the vDSO falls back)",
+    ),
+    (libc::SYS_uname, "uname", "the application's uname"),
+    (libc::SYS_sysinfo, "sysinfo", "the application's sysinfo"),
+    (
+        libc::SYS_getrlimit,
+        "getrlimit",
+        "thread stack sizes (glibc)",
+    ),
+    (
+        libc::SYS_prlimit64,
+        "prlimit64",
+        "thread stack sizes (glibc)",
+    ),
+    (libc::SYS_exit, "exit", "thread exit"),
+    (libc::SYS_exit_group, "exit_group", "process exit"),
+];
+
+/// Syscalls that must never be allowed (the tests check that none is in the allowlist).
+pub const FORBIDDEN: &[(i64, &str, &str)] = &[
     (
         libc::SYS_open,
         "open",
@@ -53,6 +258,61 @@ pub const DENIED: &[(i64, &str, &str)] = &[
         "execveat",
         "the sentry never runs host programs after boot",
     ),
+    (
+        libc::SYS_fork,
+        "fork",
+        "address spaces are forks of the stub, never of the sentry",
+    ),
+    (
+        libc::SYS_vfork,
+        "vfork",
+        "address spaces are forks of the stub, never of the sentry",
+    ),
+    (
+        libc::SYS_socket,
+        "socket",
+        "the sentry opens no host sockets after boot",
+    ),
+    (
+        libc::SYS_connect,
+        "connect",
+        "the sentry opens no host sockets after boot",
+    ),
+];
+
+/// Syscalls allowed only with certain arguments (see [`conditional_rules`] for the
+/// conditions); one reason per entry.
+pub const CONDITIONAL: &[(i64, &str, &str)] = &[
+    (
+        libc::SYS_clone,
+        "clone",
+        "threads only: CLONE_THREAD set, so the sentry can never fork",
+    ),
+    (
+        libc::SYS_newfstatat,
+        "newfstatat",
+        "glibc's fstat(fd) = newfstatat(fd, \"\", buf, AT_EMPTY_PATH): flags exactly AT_EMPTY_PATH",
+    ),
+    (
+        libc::SYS_statx,
+        "statx",
+        "std's File::metadata: flags include AT_EMPTY_PATH",
+    ),
+    (
+        libc::SYS_ioctl,
+        "ioctl",
+        "the host-fd passthrough (sentry/src/fs/host): TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD",
+    ),
+    (
+        libc::SYS_fcntl,
+        "fcntl",
+        "F_GETFD/F_SETFD/F_GETFL/F_SETFL on held fds, F_DUPFD_CLOEXEC to move fds, F_ADD_SEALS",
+    ),
+    (
+        libc::SYS_prctl,
+        "prctl",
+        "PR_SET_NAME/PR_GET_NAME: std names its threads",
+    ),
 ];
 
 fn target_arch() -> TargetArch {
@@ -60,31 +320,119 @@ fn target_arch() -> TargetArch {
     TargetArch::x86_64
 }
 
-/// The filter as a BPF program (built before it is installed, so that installing allocates
-/// nothing).
-pub fn build() -> Result<BpfProgram, FilterError> {
-    let rules: BTreeMap<i64, Vec<SeccompRule>> =
-        DENIED.iter().map(|&(nr, _, _)| (nr, Vec::new())).collect();
+fn cond(
+    arg: u8,
+    len: SeccompCmpArgLen,
+    op: SeccompCmpOp,
+    value: u64,
+) -> Result<SeccompRule, FilterError> {
+    let c = SeccompCondition::new(arg, len, op, value).map_err(FilterError::Build)?;
+    SeccompRule::new(vec![c]).map_err(FilterError::Build)
+}
+
+/// `arg` (an int) equal to one of `values`: one rule each (rules of a syscall are OR-ed).
+fn one_of(arg: u8, values: &[u64]) -> Result<Vec<SeccompRule>, FilterError> {
+    values
+        .iter()
+        .map(|&v| cond(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v))
+        .collect()
+}
+
+/// The argument conditions of each [`CONDITIONAL`] syscall.
+fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, FilterError> {
+    use sentry::fs::host::{FIONREAD, TCGETS, TIOCGPGRP, TIOCGWINSZ};
+    let thread = libc::CLONE_THREAD as u64;
+    let empty_path = libc::AT_EMPTY_PATH as u64;
+    let int = |v: libc::c_int| v as u64;
+    let mut rules = BTreeMap::new();
+    rules.insert(
+        libc::SYS_clone,
+        vec![cond(
+            0,
+            SeccompCmpArgLen::Qword,
+            SeccompCmpOp::MaskedEq(thread),
+            thread,
+        )?],
+    );
+    rules.insert(libc::SYS_newfstatat, one_of(3, &[empty_path])?);
+    rules.insert(
+        libc::SYS_statx,
+        vec![cond(
+            2,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(empty_path),
+            empty_path,
+        )?],
+    );
+    rules.insert(
+        libc::SYS_ioctl,
+        one_of(1, &[TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD].map(u64::from))?,
+    );
+    rules.insert(
+        libc::SYS_fcntl,
+        one_of(
+            1,
+            &[
+                libc::F_GETFD,
+                libc::F_SETFD,
+                libc::F_GETFL,
+                libc::F_SETFL,
+                libc::F_DUPFD_CLOEXEC,
+                libc::F_ADD_SEALS,
+            ]
+            .map(int),
+        )?,
+    );
+    rules.insert(
+        libc::SYS_prctl,
+        one_of(0, &[libc::PR_SET_NAME, libc::PR_GET_NAME].map(int))?,
+    );
+    Ok(rules)
+}
+
+/// The allowlist (the second filter installed); `mismatch` is `KillProcess` in production.
+fn allowlist(mismatch: SeccompAction) -> Result<BpfProgram, FilterError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        ALLOWED.iter().map(|&(nr, _, _)| (nr, Vec::new())).collect();
+    rules.extend(conditional_rules()?);
+    let filter = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, target_arch())
+        .map_err(FilterError::Build)?;
+    filter.try_into().map_err(FilterError::Compile)
+}
+
+/// The filter that turns `clone3` into `ENOSYS` (the first one installed).
+fn clone3_enosys() -> Result<BpfProgram, FilterError> {
+    let rules = BTreeMap::from([(libc::SYS_clone3, Vec::new())]);
     let filter = SeccompFilter::new(
         rules,
-        SeccompAction::Allow,       // not listed: allowed (denylist, for now)
-        SeccompAction::KillProcess, // listed: kill every thread of the sentry
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
         target_arch(),
     )
     .map_err(FilterError::Build)?;
     filter.try_into().map_err(FilterError::Compile)
 }
 
-/// Sets `no_new_privs` and installs `prog` on every thread of the process (TSYNC: the platform
-/// has already started helper threads).
-pub fn install(prog: &BpfProgram) -> Result<(), FilterError> {
+/// The filters as BPF programs, in installation order (built before they are installed, so
+/// that installing allocates nothing).
+pub fn build() -> Result<[BpfProgram; 2], FilterError> {
+    Ok([clone3_enosys()?, allowlist(SeccompAction::KillProcess)?])
+}
+
+/// Sets `no_new_privs` and installs `progs` in order on every thread of the process (TSYNC: the
+/// platform has already started helper threads).
+pub fn install(progs: &[BpfProgram]) -> Result<(), FilterError> {
     nix::sys::prctl::set_no_new_privs().map_err(FilterError::NoNewPrivs)?;
-    seccompiler::apply_filter_all_threads(prog).map_err(FilterError::Install)
+    for prog in progs {
+        seccompiler::apply_filter_all_threads(prog).map_err(FilterError::Install)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::{AsFd, AsRawFd};
     use std::os::unix::process::ExitStatusExt;
     use std::process::Command;
 
@@ -99,8 +447,8 @@ mod tests {
         let Ok(what) = std::env::var(CHILD_ENV) else {
             return;
         };
-        let prog = build().unwrap();
-        install(&prog).unwrap();
+        let progs = build().unwrap();
+        install(&progs).unwrap();
         // Allowed syscalls still work under the filter (write, getpid).
         println!("filter on in pid {}", std::process::id());
         match what.as_str() {
@@ -113,7 +461,24 @@ mod tests {
             }
             "getppid" => {
                 let _ = nix::unistd::getppid();
+            }
+            "allowed" => {
+                // A thread (clone3 -> ENOSYS -> clone with CLONE_THREAD), fstat via glibc and
+                // std, a permitted ioctl and fcntl.
+                let t = std::thread::spawn(|| nix::unistd::gettid().as_raw());
+                let _ = t.join().unwrap();
+                let out = std::io::stdout();
+                let _ = nix::sys::stat::fstat(out.as_raw_fd());
+                let f = std::fs::File::from(out.as_fd().try_clone_to_owned().unwrap());
+                let _ = f.metadata().unwrap();
+                let _ = nix::unistd::isatty(f.as_raw_fd());
                 std::process::exit(7);
+            }
+            "fork" => {
+                // SAFETY: the child exits at once.
+                if let Ok(nix::unistd::ForkResult::Child) = unsafe { nix::unistd::fork() } {
+                    std::process::exit(0);
+                }
             }
             _ => {}
         }
@@ -135,20 +500,52 @@ mod tests {
     }
 
     #[test]
-    fn every_denied_syscall_has_a_matching_number_and_a_reason() {
-        let named: &[(&str, i64)] = &[
-            ("open", libc::SYS_open),
-            ("openat", libc::SYS_openat),
-            ("openat2", libc::SYS_openat2),
-            ("creat", libc::SYS_creat),
-            ("execve", libc::SYS_execve),
-            ("execveat", libc::SYS_execveat),
-        ];
-        for &(nr, name, reason) in DENIED {
-            assert!(named.contains(&(name, nr)), "{name} = {nr}");
+    fn every_row_has_a_reason_and_nothing_forbidden_is_allowed() {
+        let mut nrs: Vec<i64> = ALLOWED
+            .iter()
+            .chain(CONDITIONAL)
+            .map(|&(nr, name, reason)| {
+                assert!(!name.is_empty() && !reason.is_empty(), "{nr}");
+                nr
+            })
+            .collect();
+        nrs.sort_unstable();
+        let n = nrs.len();
+        nrs.dedup();
+        assert_eq!(n, nrs.len(), "a syscall is listed twice");
+        for &(nr, name, reason) in FORBIDDEN {
+            assert!(!nrs.contains(&nr), "{name} is allowed");
             assert!(!reason.is_empty());
         }
-        assert!(!build().unwrap().is_empty());
+        let rules = conditional_rules().unwrap();
+        for &(nr, name, _) in CONDITIONAL {
+            assert!(rules.contains_key(&nr), "{name} has no conditions");
+        }
+        assert_eq!(rules.len(), CONDITIONAL.len());
+        assert!(build().unwrap().iter().all(|p| !p.is_empty()));
+    }
+
+    #[test]
+    fn names_match_numbers() {
+        // A few spot checks against the x86_64 table (arch/x86/entry/syscalls/syscall_64.tbl).
+        let table = [
+            ("read", 0),
+            ("openat", 257),
+            ("execve", 59),
+            ("clone", 56),
+            ("clone3", 435),
+            ("newfstatat", 262),
+            ("ptrace", 101),
+        ];
+        for (name, nr) in table {
+            let row = ALLOWED
+                .iter()
+                .chain(CONDITIONAL)
+                .chain(FORBIDDEN)
+                .find(|r| r.1 == name)
+                .unwrap();
+            assert_eq!(row.0, nr, "{name}");
+        }
     }
 
     #[test]
@@ -170,7 +567,15 @@ mod tests {
 
     #[test]
     fn allowed_syscalls_are_not_affected() {
-        let out = run_child("getppid");
+        let out = run_child("allowed");
         assert_eq!(out.status.code(), Some(7), "{out:?}");
+    }
+
+    #[test]
+    fn unlisted_syscalls_and_fork_kill_the_process() {
+        for what in ["getppid", "fork"] {
+            let out = run_child(what);
+            assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{what}: {out:?}");
+        }
     }
 }

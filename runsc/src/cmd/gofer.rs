@@ -33,19 +33,6 @@ fn serve(args: &GoferArgs) -> Result<(), String> {
         read_only: true,
     })
     .map_err(|e| e.to_string())?;
-    warm_up_threads()?;
     confine(&ConfineOptions::default()).map_err(|e| e.to_string())?;
     server.serve(channels).map_err(|e| e.to_string())
-}
-
-/// Starts and joins one thread before the filter goes on: glibc's first `pthread_create`
-/// installs its SIGCANCEL/SIGSETXID handlers (`rt_sigaction`), which the gofer's allowlist does
-/// not permit, and the server starts one thread per channel after confinement.
-fn warm_up_threads() -> Result<(), String> {
-    std::thread::Builder::new()
-        .name("gofer-warm-up".into())
-        .spawn(|| {})
-        .map_err(|e| format!("starting a thread: {e}"))?
-        .join()
-        .map_err(|_| "warm-up thread panicked".to_string())
 }

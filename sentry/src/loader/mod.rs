@@ -222,7 +222,7 @@ fn load_elf(
         (AT_EGID, c.egid),
     ];
     let mut random = [0u8; 16];
-    sys::random_bytes(&mut random)?;
+    crate::kernel::random_fill(&mut random)?;
     load_into(mm, src, info, interp_ref, execfn, argv, envv, ids, random)
 }
 
@@ -288,7 +288,7 @@ fn load_into(
     auxv.extend([
         (AT_SECURE, 0),
         (AT_RANDOM, 0),
-        (AT_HWCAP2, 0),
+        (AT_HWCAP2, sys::hwcap2()),
         (AT_EXECFN, 0),
         (AT_PLATFORM, 0),
     ]);

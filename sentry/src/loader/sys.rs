@@ -1,53 +1,28 @@
-//! Host facts the loader puts in the auxiliary vector (`arch/x86/include/asm/elf.h`
-//! ELF_HWCAP, `arch/x86/kernel/signal.c` AT_MINSIGSTKSZ) and the AT_RANDOM bytes (getrandom(2)).
+//! Host facts the loader puts in the auxiliary vector (`arch/x86/include/asm/elf.h` ELF_HWCAP,
+//! `arch/x86/kernel/signal.c` AT_MINSIGSTKSZ), read from the host's own auxv.
 
-use std::arch::x86_64::{__cpuid, __cpuid_count, CpuidResult};
-
-use crate::{Errno, SysResult};
-
-/// Bytes of a signal frame besides the xsave area (siginfo, ucontext, padding): what Linux adds
-/// to the xsave size for AT_MINSIGSTKSZ on x86_64.
-const SIGFRAME_OVERHEAD: u32 = 936;
-
-fn cpuid(leaf: u32, sub: u32) -> CpuidResult {
-    // CPUID is a safe intrinsic on x86_64: always present, no memory effects.
-    __cpuid_count(leaf, sub)
+/// The host kernel's value for an auxv tag (0 when it has none). The application runs on the
+/// host's CPU under the host's kernel, so AT_HWCAP, AT_HWCAP2 (FSGSBASE...) and AT_MINSIGSTKSZ
+/// (the signal frame size for the xsave features the kernel enabled) are the host's truth.
+pub fn host_auxv(tag: u64) -> u64 {
+    // SAFETY: getauxval only reads the process's own auxiliary vector, saved by libc at start.
+    unsafe { libc::getauxval(tag) }
 }
 
-/// AT_HWCAP: edx of CPUID leaf 1, as Linux reports it on x86_64.
+/// AT_HWCAP: edx of CPUID leaf 1, as Linux reports it on x86_64 (glibc's getauxval rewrites
+/// this one tag with its own bits, so it cannot be read back from the host's auxv).
 pub fn hwcap() -> u64 {
-    let r = __cpuid(1);
-    u64::from(r.edx)
+    u64::from(std::arch::x86_64::__cpuid(1).edx)
 }
 
-/// AT_MINSIGSTKSZ: the xsave area for the enabled features (CPUID 0xD.0 ebx) plus the frame.
+/// AT_HWCAP2.
+pub fn hwcap2() -> u64 {
+    host_auxv(crate::abi::auxv::AT_HWCAP2)
+}
+
+/// AT_MINSIGSTKSZ, never below the classic MINSIGSTKSZ of 2048.
 pub fn min_sigstksz() -> u64 {
-    let max_leaf = cpuid(0, 0).eax;
-    let xsave = if max_leaf >= 0xd {
-        cpuid(0xd, 0).ebx
-    } else {
-        512
-    };
-    u64::from((xsave + SIGFRAME_OVERHEAD + 15) & !15).max(2048)
-}
-
-/// Fills `buf` from the host's random generator.
-pub fn random_bytes(buf: &mut [u8]) -> SysResult<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        let rest = &mut buf[done..];
-        // SAFETY: `rest` is a valid writable buffer of `rest.len()` bytes for the whole call.
-        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-        if n < 0 {
-            let e = Errno::last();
-            if e == Errno::EINTR {
-                continue;
-            }
-            return Err(e);
-        }
-        done += n as usize;
-    }
-    Ok(())
+    host_auxv(crate::abi::auxv::AT_MINSIGSTKSZ).max(2048)
 }
 
 #[cfg(test)]
@@ -60,8 +35,7 @@ mod tests {
         assert_eq!(hwcap() & 1, 1);
         assert_ne!(hwcap() & (1 << 26), 0);
         assert!(min_sigstksz() >= 2048);
-        let mut a = [0u8; 16];
-        random_bytes(&mut a).unwrap();
-        assert_ne!(a, [0u8; 16]);
+        // The host's own values, as this test process received them.
+        assert_eq!(hwcap2(), host_auxv(crate::abi::auxv::AT_HWCAP2));
     }
 }

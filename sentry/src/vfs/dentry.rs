@@ -3,10 +3,11 @@
 //! its parent, the mount it lies in and the inode it names. Dentries are made by each walk (the
 //! filesystems cache inodes), so two dentries may name the same file; `same_file` compares them.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use crate::vfs::inode::{Inode, TaskRef};
+use crate::vfs::inode::{DirEntry, Inode, TaskRef};
 use crate::SysResult;
 
 /// One mounted filesystem.
@@ -18,9 +19,15 @@ pub struct Mount {
     pub readonly: bool,
     /// Filesystem type name (/proc/mounts).
     pub fs_type: &'static str,
-    /// Whether another mount sits on a directory of this one (walks check only then).
+    /// Whether another mount sits on a directory of this one, or a synthetic mount point was
+    /// added to one (walks check only then).
     pub(crate) has_submounts: AtomicBool,
+    /// Synthetic mount-point directories by the (st_dev, st_ino) of the directory holding them.
+    synthetic: RwLock<SyntheticChildren>,
 }
+
+/// Name and inode of each synthetic child, per parent directory.
+type SyntheticChildren = BTreeMap<(u64, u64), Vec<(Vec<u8>, Arc<dyn Inode>)>>;
 
 impl Mount {
     pub fn new(id: u64, root: Arc<dyn Inode>, readonly: bool, fs_type: &'static str) -> Arc<Mount> {
@@ -30,10 +37,60 @@ impl Mount {
             readonly,
             fs_type,
             has_submounts: AtomicBool::new(false),
+            synthetic: RwLock::new(BTreeMap::new()),
         })
     }
     pub(crate) fn submounts(&self) -> bool {
         self.has_submounts.load(Ordering::Acquire)
+    }
+
+    /// Records `inode` as the synthetic child `name` of the directory (`dev`, `ino`) of this
+    /// mount. It then shadows any real child of that name.
+    pub(crate) fn add_synthetic_child(
+        &self,
+        dev: u64,
+        ino: u64,
+        name: &[u8],
+        inode: Arc<dyn Inode>,
+    ) {
+        let mut map = self.synthetic.write().unwrap_or_else(|p| p.into_inner());
+        let children = map.entry((dev, ino)).or_default();
+        children.retain(|(n, _)| n != name);
+        children.push((name.to_vec(), inode));
+        self.has_submounts.store(true, Ordering::Release);
+    }
+
+    /// The synthetic child `name` of the directory (`dev`, `ino`), if any.
+    pub(crate) fn synthetic_child(
+        &self,
+        dev: u64,
+        ino: u64,
+        name: &[u8],
+    ) -> Option<Arc<dyn Inode>> {
+        let map = self.synthetic.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&(dev, ino))?
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, i)| i.clone())
+    }
+
+    /// The synthetic children of the directory (`dev`, `ino`) as directory entries.
+    pub(crate) fn synthetic_entries(&self, dev: u64, ino: u64) -> SysResult<Vec<DirEntry>> {
+        let map = self.synthetic.read().unwrap_or_else(|p| p.into_inner());
+        let Some(children) = map.get(&(dev, ino)) else {
+            return Ok(Vec::new());
+        };
+        children
+            .iter()
+            .map(|(name, inode)| {
+                let st = inode.stat(None)?;
+                Ok(DirEntry {
+                    name: name.clone(),
+                    ino: st.ino,
+                    kind: st.dirent_type(),
+                })
+            })
+            .collect()
     }
 }
 

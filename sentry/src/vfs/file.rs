@@ -313,6 +313,14 @@ impl FileDescription {
                 kind: libc::DT_DIR,
             });
             all.extend(self.dentry.inode.readdir(task)?);
+            if self.dentry.mount.submounts() {
+                // Synthetic mount points (vfs::synthetic) show beside the real entries.
+                for e in self.dentry.mount.synthetic_entries(st.dev, st.ino)? {
+                    if !all.iter().any(|a| a.name == e.name) {
+                        all.push(e);
+                    }
+                }
+            }
             *snap = Some(all);
         }
         let entries = snap.as_ref().map(Vec::as_slice).unwrap_or(&[]);

@@ -15,6 +15,7 @@ pub mod dentry;
 pub mod fd_table;
 pub mod file;
 pub mod inode;
+pub mod synthetic;
 pub mod walk;
 
 use std::collections::HashMap;
@@ -48,6 +49,8 @@ pub struct Vfs {
     submounts: RwLock<HashMap<(u64, u64, u64), Arc<Mount>>>,
     records: Mutex<Vec<MountRecord>>,
     next_mount_id: AtomicU64,
+    /// Inode numbers of synthetic mount points (vfs::synthetic).
+    next_synthetic_ino: AtomicU64,
 }
 
 /// Why the sandbox's mount tree could not be built.
@@ -125,11 +128,12 @@ impl Vfs {
                 readonly,
             }]),
             next_mount_id: AtomicU64::new(2),
+            next_synthetic_ino: AtomicU64::new(1),
         }
     }
 
     /// The sandbox's mounts: the gofer's root at `/` (read-only), a fresh tmpfs at `/tmp`, the
-    /// sentry's `/dev` and `/proc`.
+    /// sentry's `/dev` and `/proc`. Mount points the root lacks are made synthetic (`mount`).
     pub fn new_sandbox(gofer: Arc<gofer::GoferClient>) -> Result<Vfs, VfsError> {
         fn err(mount: &'static str) -> impl Fn(Errno) -> VfsError {
             move |source| VfsError::Mount {
@@ -163,7 +167,9 @@ impl Vfs {
         Ok(vfs)
     }
 
-    /// Mounts `root` on the existing directory `path`.
+    /// Mounts `root` on the directory `path`. Missing directories on the way (and the mount
+    /// point itself) are made as synthetic directories in the sentry, as gVisor does; the
+    /// filesystem below is never written.
     pub fn mount(
         &self,
         path: &[u8],
@@ -176,7 +182,7 @@ impl Vfs {
             task: None,
             root: self.root.clone(),
         };
-        let d = r.resolve(self.root.clone(), path, true)?;
+        let d = self.mount_point(&r, path)?;
         let st = d.inode.stat(None)?;
         if !st.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -197,6 +203,57 @@ impl Vfs {
                 readonly,
             });
         Ok(())
+    }
+
+    /// Resolves `path` from the root, adding a synthetic directory for each component that
+    /// does not exist.
+    fn mount_point(&self, r: &Resolver, path: &[u8]) -> SysResult<Arc<Dentry>> {
+        match r.resolve(self.root.clone(), path, true) {
+            Err(Errno::ENOENT) => {}
+            other => return other,
+        }
+        let comps: Vec<&[u8]> = path
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        let mut cur = self.root.clone();
+        for (i, name) in comps.iter().enumerate() {
+            let mut prefix = Vec::new();
+            for c in &comps[..=i] {
+                prefix.push(b'/');
+                prefix.extend_from_slice(c);
+            }
+            cur = match r.resolve(self.root.clone(), &prefix, true) {
+                Ok(d) => d,
+                Err(Errno::ENOENT) => {
+                    // Only a name that is truly absent (not a dangling symlink) is made.
+                    match cur.inode.lookup(None, name) {
+                        Err(Errno::ENOENT) => self.add_synthetic_dir(&cur, name)?,
+                        Ok(_) => return Err(Errno::ENOENT),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(cur)
+    }
+
+    /// Adds the synthetic directory `name` to the directory `parent`.
+    fn add_synthetic_dir(&self, parent: &Arc<Dentry>, name: &[u8]) -> SysResult<Arc<Dentry>> {
+        if is_dot_or_dotdot(name) || name.len() > walk::NAME_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let pst = parent.inode.stat(None)?;
+        if !pst.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let ino = self.next_synthetic_ino.fetch_add(1, Ordering::Relaxed);
+        let inode: Arc<dyn Inode> = synthetic::SyntheticDir::new(ino);
+        parent
+            .mount
+            .add_synthetic_child(pst.dev, pst.ino, name, inode.clone());
+        Ok(Dentry::child(parent, name, parent.mount.clone(), inode))
     }
 
     pub(crate) fn mount_on(&self, parent_mount: u64, dev: u64, ino: u64) -> Option<Arc<Mount>> {

@@ -59,7 +59,15 @@ impl<'a> Resolver<'a> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let inode = cur.inode.lookup(self.task, name)?;
+        let synthetic = if cur.mount.submounts() {
+            cur.mount.synthetic_child(st.dev, st.ino, name)
+        } else {
+            None
+        };
+        let inode = match synthetic {
+            Some(i) => i,
+            None => cur.inode.lookup(self.task, name)?,
+        };
         if cur.mount.submounts() {
             let cst = inode.stat(self.task)?;
             if let Some(m) = self.vfs.mount_on(cur.mount.id, cst.dev, cst.ino) {

@@ -1,8 +1,12 @@
 //! Data syscalls: read(2)/write(2) and their positional and vectored forms, lseek(2), ioctl(2),
 //! getdents64(2), ftruncate(2), fsync(2), fdatasync(2).
+//!
+//! A write that fails with EPIPE (the reading end of a pipe or socket is gone) also raises
+//! SIGPIPE for the writing thread, as Linux's `pipe_write` does: with the default action the
+//! process dies of it (shell status 141).
 
 use sentry::fs::host::ioctl_arg_size;
-use sentry::kernel::{SyscallArgs, Task};
+use sentry::kernel::{ExitStatus, SyscallArgs, Task};
 use sentry::{Errno, SysResult};
 
 use super::count;
@@ -40,6 +44,47 @@ fn write_from(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>)
     count(n)
 }
 
+/// `SIG_DFL` and `SIG_IGN` as rt_sigaction stores them.
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+
+/// What a write's EPIPE does to the writer by SIGPIPE's disposition and the thread's mask.
+#[derive(Debug, PartialEq, Eq)]
+enum SigpipeAction {
+    /// Ignored, blocked (it would stay pending) or caught: the write just fails with EPIPE.
+    None,
+    /// The default action: the process is killed by SIGPIPE.
+    Terminate,
+}
+
+fn sigpipe_action(handler: u64, blocked_mask: u64) -> SigpipeAction {
+    let bit = 1u64 << (libc::SIGPIPE - 1);
+    if blocked_mask & bit != 0 {
+        // Linux leaves it pending; delivery of pending signals is not implemented yet.
+        return SigpipeAction::None;
+    }
+    match handler {
+        SIG_DFL => SigpipeAction::Terminate,
+        SIG_IGN => SigpipeAction::None,
+        // A handler cannot run yet (no signal delivery): the write returns EPIPE only.
+        _ => SigpipeAction::None,
+    }
+}
+
+/// Passes a write's result through, raising SIGPIPE on the writer first when it is EPIPE.
+fn sigpipe_on_epipe(t: &mut Task, r: SysResult<u64>) -> SysResult<u64> {
+    if r == Err(Errno::EPIPE) {
+        let idx = libc::SIGPIPE as usize - 1;
+        let handler = t.tg.with_state(|s| s.actions[idx].handler);
+        if sigpipe_action(handler, t.signal_mask) == SigpipeAction::Terminate {
+            t.exit_status = Some(ExitStatus::Signaled(libc::SIGPIPE));
+        } else if handler > SIG_IGN {
+            sentry::warn!("SIGPIPE has a handler, which cannot run yet: signal dropped");
+        }
+    }
+    r
+}
+
 fn offset_arg(v: i64) -> SysResult<u64> {
     u64::try_from(v).map_err(|_| Errno::EINVAL)
 }
@@ -51,7 +96,8 @@ pub fn sys_read(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// write(2).
 pub fn sys_write(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    write_from(t, a.fd(0), a.addr(1), a.len(2)?, None)
+    let r = write_from(t, a.fd(0), a.addr(1), a.len(2)?, None);
+    sigpipe_on_epipe(t, r)
 }
 
 /// pread64(2).
@@ -63,7 +109,8 @@ pub fn sys_pread64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// pwrite64(2).
 pub fn sys_pwrite64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let off = offset_arg(a.i64(3))?;
-    write_from(t, a.fd(0), a.addr(1), a.len(2)?, Some(off))
+    let r = write_from(t, a.fd(0), a.addr(1), a.len(2)?, Some(off));
+    sigpipe_on_epipe(t, r)
 }
 
 /// Reads an iovec array: (base, len) pairs; EINVAL for too many or an overflowing total.
@@ -140,7 +187,8 @@ pub fn sys_readv(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// writev(2).
 pub fn sys_writev(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    do_writev(t, a.fd(0), a.addr(1), a.i32(2), None)
+    let r = do_writev(t, a.fd(0), a.addr(1), a.i32(2), None);
+    sigpipe_on_epipe(t, r)
 }
 
 /// preadv(2) (x86_64 passes the whole offset in the fourth argument).
@@ -152,7 +200,8 @@ pub fn sys_preadv(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// pwritev(2).
 pub fn sys_pwritev(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let off = offset_arg(a.i64(3))?;
-    do_writev(t, a.fd(0), a.addr(1), a.i32(2), Some(off))
+    let r = do_writev(t, a.fd(0), a.addr(1), a.i32(2), Some(off));
+    sigpipe_on_epipe(t, r)
 }
 
 /// lseek(2).
@@ -227,4 +276,20 @@ pub fn sys_fsync(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_fdatasync(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     t.fd_table.get(a.fd(0))?.sync()?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigpipe_kills_only_with_the_default_action_unblocked() {
+        assert_eq!(sigpipe_action(SIG_DFL, 0), SigpipeAction::Terminate);
+        assert_eq!(sigpipe_action(SIG_IGN, 0), SigpipeAction::None);
+        assert_eq!(sigpipe_action(0x40_1000, 0), SigpipeAction::None);
+        let blocked = 1u64 << (libc::SIGPIPE - 1);
+        assert_eq!(sigpipe_action(SIG_DFL, blocked), SigpipeAction::None);
+        // Other blocked signals do not matter.
+        assert_eq!(sigpipe_action(SIG_DFL, 1), SigpipeAction::Terminate);
+    }
 }

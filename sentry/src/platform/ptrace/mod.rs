@@ -99,9 +99,31 @@ pub struct PtracePlatform {
     master_pid: i32,
     requests: Option<Sender<MasterRequest>>,
     master_thread: Option<JoinHandle<()>>,
+    /// The CPUs the sentry may use, read when the platform starts (before any pinning).
+    allowed_cpus: Vec<usize>,
+    /// Round-robin cursor over `allowed_cpus`, for `pair_on_one_cpu`.
+    next_cpu: std::sync::atomic::AtomicUsize,
 }
 
 impl PtracePlatform {
+    /// Puts the calling tracer thread and its stub thread on the same CPU. Every syscall is a
+    /// ping-pong between the two; across CPUs each hand-off costs a cross-CPU wake-up, which on
+    /// this kind of VM made a trapped getppid ten times slower (54 µs against 5.6 µs, measured
+    /// with `benches` side_by_side). CPUs are handed out round-robin from the allowed set so
+    /// several tasks spread out. Best effort: on failure both keep their affinity.
+    fn pair_on_one_cpu(&self, stub_tid: i32) {
+        if self.allowed_cpus.is_empty() {
+            return;
+        }
+        let turn = self
+            .next_cpu
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cpu = self.allowed_cpus[turn % self.allowed_cpus.len()];
+        if sys::pin_thread(0, cpu).is_ok() {
+            let _ = sys::pin_thread(stub_tid, cpu);
+        }
+    }
+
     /// Starts the master stub. Called in `runsc boot` BEFORE the sentry's seccomp filter goes
     /// on (it needs fork, execveat and memfd_create).
     pub fn new() -> Result<PtracePlatform, PlatformError> {
@@ -164,6 +186,8 @@ impl PtracePlatform {
             master_pid,
             requests: Some(requests),
             master_thread: Some(master_thread),
+            allowed_cpus: sys::allowed_cpus(),
+            next_cpu: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -254,6 +278,7 @@ impl Platform for PtracePlatform {
                 });
             }
         };
+        self.pair_on_one_cpu(stopped.tid());
         let space = Arc::new(PtraceAddressSpace::new(
             pid,
             pidfd,

@@ -504,6 +504,23 @@ fn stub_child(
     }
 }
 
+/// The CPUs the calling thread may run on (empty if the mask cannot be read).
+pub fn allowed_cpus() -> Vec<usize> {
+    match nix::sched::sched_getaffinity(Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Restricts thread `tid` (0 = the calling thread) to one CPU.
+pub fn pin_thread(tid: i32, cpu: usize) -> Result<(), Errno> {
+    let mut set = nix::sched::CpuSet::new();
+    set.set(cpu)?;
+    nix::sched::sched_setaffinity(Pid::from_raw(tid), &set)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
