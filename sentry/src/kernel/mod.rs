@@ -8,6 +8,7 @@ mod sys;
 pub mod syscall;
 pub mod task;
 pub mod thread_group;
+pub mod wait;
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::fd::OwnedFd;
@@ -168,4 +169,7 @@ pub enum InitError {
     Platform(#[from] crate::platform::PlatformError),
     #[error("{}", .0.desc())]
     Exec(crate::Errno),
+    /// The working directory does not exist (or is not a directory) in the sandbox.
+    #[error("working directory {}: {}", String::from_utf8_lossy(.path), .errno.desc())]
+    Cwd { path: Vec<u8>, errno: crate::Errno },
 }

@@ -54,6 +54,8 @@ pub struct Task {
     /// Set by handlers that replace the registers (execve, rt_sigreturn): the loop does not
     /// write a return value into `rax`.
     pub regs_replaced: bool,
+    /// Where this task parks when it blocks; signals interrupt it (see `kernel::wait`).
+    pub waker: Arc<crate::kernel::wait::TaskWaker>,
     context: Box<dyn Context>,
 }
 
@@ -75,8 +77,12 @@ impl Task {
             kernel.platform.layout().clone(),
         ));
         let fd_table = Arc::new(FdTable::new_with_stdio(stdio));
-        let fs =
-            Arc::new(FsContext::new(&kernel.vfs, cwd).map_err(crate::kernel::InitError::Exec)?);
+        let fs = Arc::new(FsContext::new(&kernel.vfs, cwd).map_err(|errno| {
+            crate::kernel::InitError::Cwd {
+                path: cwd.to_vec(),
+                errno,
+            }
+        })?);
         Ok(Task {
             kernel: kernel.clone(),
             tid: pid,
@@ -92,6 +98,7 @@ impl Task {
             alt_stack: (0, libc::SS_DISABLE, 0),
             exit_status: None,
             regs_replaced: false,
+            waker: crate::kernel::wait::TaskWaker::new(),
             context: kernel.platform.new_context(),
         })
     }

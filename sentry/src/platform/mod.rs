@@ -76,6 +76,16 @@ pub enum PlatformError {
     Other(String),
 }
 
+/// A stub made for a new task by `AddressSpace::fork` or `AddressSpace::new_thread`: stopped,
+/// and not yet driven by any sentry thread. The new task's host thread adopts it (ptrace is per
+/// thread, so only that thread may drive it afterwards). Dropping it unadopted kills it.
+pub struct PendingStub {
+    /// The host thread id of the stub thread (for logs).
+    pub host_tid: i32,
+    /// Platform-specific state; its `Drop` kills an unadopted stub.
+    pub inner: Box<dyn std::any::Any + Send>,
+}
+
 /// A platform: makes address spaces and contexts.
 pub trait Platform: Send + Sync {
     fn name(&self) -> &'static str;
@@ -86,6 +96,16 @@ pub trait Platform: Send + Sync {
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>, PlatformError>;
     /// A new execution context for the calling host thread.
     fn new_context(&self) -> Box<dyn Context>;
+    /// On the child task's host thread: takes over the address space that `AddressSpace::fork`
+    /// made. The calling thread becomes the one that runs it.
+    fn adopt_address_space(
+        &self,
+        _stub: PendingStub,
+    ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
+        Err(PlatformError::Other(
+            "fork is not supported by this platform".into(),
+        ))
+    }
     /// The registers of a fresh application thread: valid segment selectors and flags, every
     /// other register zero. The loader then sets `rip` and `rsp`.
     fn initial_regs(&self) -> Regs;
@@ -121,6 +141,23 @@ pub trait AddressSpace: Send + Sync {
     fn host_pid(&self) -> i32;
     /// Kills the stub processes of this address space (when its last user is gone).
     fn release(&self);
+    /// fork(2): the host copies this address space copy-on-write (on ptrace, a fork injected
+    /// into the calling thread's stub). Called on the parent task's host thread; the child
+    /// task's host thread then calls `Platform::adopt_address_space`.
+    fn fork(&self) -> Result<PendingStub, Errno> {
+        Err(Errno::ENOSYS)
+    }
+    /// A new stub thread in this address space, for a task cloned with CLONE_VM. Called on the
+    /// parent task's host thread; the new task's host thread then calls `adopt_thread`.
+    fn new_thread(&self) -> Result<PendingStub, Errno> {
+        Err(Errno::ENOSYS)
+    }
+    /// On the new task's host thread: becomes the driver of a stub thread from `new_thread`.
+    fn adopt_thread(&self, _stub: PendingStub) -> Result<(), PlatformError> {
+        Err(PlatformError::Other(
+            "threads are not supported by this platform".into(),
+        ))
+    }
 }
 
 /// Lets another thread kick a running context back into the sentry.
@@ -139,4 +176,21 @@ pub trait Context: Send {
     ) -> Result<Event, PlatformError>;
     /// A handle that makes the current or next `switch` return `Event::Interrupted` promptly.
     fn interrupter(&self) -> Arc<dyn Interrupter>;
+    /// The stub thread's FPU/SSE/AVX state in the XSAVE layout (`struct _fpstate` followed by
+    /// the extended area), as a signal frame stores it. Only between switches.
+    fn fpstate(&mut self, _address_space: &dyn AddressSpace) -> Result<Vec<u8>, PlatformError> {
+        Err(PlatformError::Other(
+            "FP state is not available on this platform".into(),
+        ))
+    }
+    /// Restores state read by `fpstate` (rt_sigreturn). Only between switches.
+    fn set_fpstate(
+        &mut self,
+        _address_space: &dyn AddressSpace,
+        _state: &[u8],
+    ) -> Result<(), PlatformError> {
+        Err(PlatformError::Other(
+            "FP state is not available on this platform".into(),
+        ))
+    }
 }
