@@ -3,6 +3,7 @@
 
 pub mod creds;
 mod host;
+pub mod signal;
 pub mod strace;
 mod sys;
 pub mod syscall;

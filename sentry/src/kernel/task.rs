@@ -56,6 +56,8 @@ pub struct Task {
     pub regs_replaced: bool,
     /// Where this task parks when it blocks; signals interrupt it (see `kernel::wait`).
     pub waker: Arc<crate::kernel::wait::TaskWaker>,
+    /// Signals pending for this thread.
+    pub signals: crate::kernel::signal::TaskSignals,
     context: Box<dyn Context>,
 }
 
@@ -99,6 +101,7 @@ impl Task {
             exit_status: None,
             regs_replaced: false,
             waker: crate::kernel::wait::TaskWaker::new(),
+            signals: Default::default(),
             context: kernel.platform.new_context(),
         })
     }
@@ -157,6 +160,10 @@ impl Task {
                 self.kernel.unregister_thread_group(self.tg.pid);
                 return status;
             }
+            crate::kernel::signal::deliver_pending(&mut self);
+            if self.exit_status.is_some() {
+                continue;
+            }
             let mm = self.mm.clone();
             let event = match self
                 .context
@@ -172,13 +179,7 @@ impl Task {
             match event {
                 Event::Syscall => self.do_syscall(),
                 Event::Fault { signo, code, addr } => {
-                    // Signal delivery to handlers comes with the signals work; until then a
-                    // synchronous fault kills the process, as an unhandled one does on Linux.
-                    crate::debug!(
-                        "task {}: fault signal {signo} code {code} at {addr:#x}",
-                        self.tid
-                    );
-                    self.exit_status = Some(ExitStatus::Signaled(signo));
+                    crate::kernel::signal::force_fault_signal(&mut self, signo, code, addr);
                 }
                 Event::Signal(_) | Event::Interrupted => {}
                 Event::Exited => {
@@ -233,6 +234,7 @@ impl Task {
         if let Some((t0, line)) = started {
             crate::kernel::strace::emit(self, entry, &args, &line, &result, t0.elapsed());
         }
+        let result = crate::kernel::signal::on_syscall_return(self, &args, result);
         if !self.regs_replaced {
             self.regs.rax = match result {
                 Ok(v) => v,

@@ -85,6 +85,8 @@ pub struct ThreadGroup {
     pub ppid: i32,
     pub start: Instant,
     pub state: Mutex<ThreadGroupState>,
+    /// Signals pending for the whole process.
+    pub signals: crate::kernel::signal::ProcessSignals,
 }
 
 impl ThreadGroup {
@@ -101,6 +103,7 @@ impl ThreadGroup {
                 envv: Vec::new(),
                 comm: Vec::new(),
             }),
+            signals: Default::default(),
         }
     }
 
