@@ -137,7 +137,8 @@ fn main() {
     }
     match &gvisor {
         Some(g) => {
-            let prefix = vec![g.to_string_lossy().into_owned(), "do".into(), "--".into()];
+            let mut prefix = gvisor_do(g);
+            prefix.push("--".into());
             show(
                 "gVisor runsc do",
                 &syscall_cost(&prefix, opts.iterations, opts.reps),
@@ -196,11 +197,8 @@ fn main() {
     }
     match &gvisor {
         Some(g) => {
-            let argv = vec![
-                g.to_string_lossy().into_owned(),
-                "do".into(),
-                "/bin/true".into(),
-            ];
+            let mut argv = gvisor_do(g);
+            argv.push("/bin/true".into());
             println!(
                 "    {:<22} {}",
                 "gVisor runsc do",
@@ -209,4 +207,16 @@ fn main() {
         }
         None => println!("    {:<22} not installed", "gVisor runsc"),
     }
+}
+
+/// gVisor's `runsc do` as this machine can run it: the ptrace platform (its kvm platform does
+/// not work here) and no network (its default sandbox network needs iptables and refuses to
+/// start on this kernel).
+fn gvisor_do(runsc: &std::path::Path) -> Vec<String> {
+    vec![
+        runsc.to_string_lossy().into_owned(),
+        "--platform=ptrace".into(),
+        "--network=none".into(),
+        "do".into(),
+    ]
 }
