@@ -4,12 +4,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod clone;
+pub mod eventfd;
+pub mod exec;
 pub mod fs;
 pub mod mm;
+pub mod pipe;
+pub mod poll;
 pub mod process;
 pub mod signal;
 pub mod sys;
 pub mod table;
 pub mod time;
+pub mod wait;
 
 pub use table::table;

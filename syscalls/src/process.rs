@@ -1,7 +1,12 @@
 //! Process and thread identity and limits: getpid(2), gettid(2), getuid(2), getgroups(2),
 //! exit(2), exit_group(2), arch_prctl(2), set_tid_address(2), set_robust_list(2), getrlimit(2),
-//! prlimit(2), getrusage(2), times(2), futex(2) (single-threaded subset), sched_getaffinity(2).
+//! prlimit(2), getrusage(2), times(2), futex(2), sched_getaffinity(2), process groups and
+//! sessions (setpgid(2), setsid(2), getsid(2)), prctl(2).
 
+use std::time::{Duration, Instant};
+
+use nix::time::{clock_gettime, ClockId};
+use sentry::kernel::futex::BITSET_ANY;
 use sentry::kernel::thread_group::Rlimit;
 use sentry::kernel::{ExitStatus, SyscallArgs, Task};
 use sentry::{Errno, SysResult};
@@ -15,7 +20,7 @@ pub fn sys_gettid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
 }
 
 pub fn sys_getppid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
-    Ok(t.tg.ppid as u64)
+    Ok(t.kernel.parent_of(t.tg.pid).unwrap_or(0) as u64)
 }
 
 pub fn sys_getuid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
@@ -69,36 +74,123 @@ pub fn sys_getgroups(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(groups.len() as u64)
 }
 
-/// Process group and session: every process of this skeleton is in init's group and session.
 pub fn sys_getpgrp(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
-    Ok(session_of(t, 0)? as u64)
+    Ok(t.kernel.pgid_of(t.tg.pid)? as u64)
+}
+
+/// The process `pid` names (0: the caller's own).
+fn pid_or_self(t: &Task, pid: i32) -> SysResult<i32> {
+    match pid {
+        0 => Ok(t.tg.pid),
+        p if p < 0 => Err(Errno::ESRCH),
+        p => Ok(p),
+    }
 }
 
 pub fn sys_getpgid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    Ok(session_of(t, a.i32(0))? as u64)
+    let pid = pid_or_self(t, a.i32(0))?;
+    Ok(t.kernel.pgid_of(pid)? as u64)
 }
 
 pub fn sys_getsid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    Ok(session_of(t, a.i32(0))? as u64)
+    let pid = pid_or_self(t, a.i32(0))?;
+    Ok(t.kernel.sid_of(pid)? as u64)
 }
 
-fn session_of(t: &Task, pid: i32) -> SysResult<i32> {
+pub fn sys_setpgid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let pid = a.i32(0);
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid != 0 && t.kernel.thread_group(pid).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    Ok(1)
+    t.kernel.setpgid(t.tg.pid, pid, a.i32(1))?;
+    Ok(0)
 }
 
+pub fn sys_setsid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
+    Ok(t.kernel.setsid(t.tg.pid)? as u64)
+}
+
+/// exit(2): ends the calling thread; the process ends with its last thread.
 pub fn sys_exit(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    t.thread_exit = Some(a.i32(0) & 0xff);
+    Ok(0)
+}
+
+/// exit_group(2): ends every thread of the process.
+pub fn sys_exit_group(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     t.exit_status = Some(ExitStatus::Exited(a.i32(0) & 0xff));
     Ok(0)
 }
 
-pub fn sys_exit_group(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    t.exit_status = Some(ExitStatus::Exited(a.i32(0) & 0xff));
+const PR_SET_PDEATHSIG: i32 = 1;
+const PR_GET_PDEATHSIG: i32 = 2;
+const PR_GET_DUMPABLE: i32 = 3;
+const PR_SET_DUMPABLE: i32 = 4;
+const PR_SET_NAME: i32 = 15;
+const PR_GET_NAME: i32 = 16;
+const PR_SET_CHILD_SUBREAPER: i32 = 36;
+const PR_GET_CHILD_SUBREAPER: i32 = 37;
+const PR_SET_NO_NEW_PRIVS: i32 = 38;
+const PR_GET_NO_NEW_PRIVS: i32 = 39;
+
+/// prctl(2): the options processes commonly use; others are EINVAL.
+pub fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let arg2 = a.u64(1);
+    match a.i32(0) {
+        PR_SET_PDEATHSIG => {
+            if arg2 > 64 {
+                return Err(Errno::EINVAL);
+            }
+            t.handle
+                .pdeath_signal
+                .store(arg2 as i32, std::sync::atomic::Ordering::SeqCst);
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = t
+                .handle
+                .pdeath_signal
+                .load(std::sync::atomic::Ordering::SeqCst);
+            t.mm.copy_out(a.addr(1), &sig.to_ne_bytes())?;
+        }
+        PR_GET_DUMPABLE => return Ok(t.tg.with_state(|s| s.dumpable) as u64),
+        PR_SET_DUMPABLE => {
+            if arg2 > 1 {
+                return Err(Errno::EINVAL);
+            }
+            t.tg.with_state(|s| s.dumpable = arg2 == 1);
+        }
+        PR_SET_NAME => {
+            let mut name = [0u8; 16];
+            t.mm.copy_in(a.addr(1), &mut name)?;
+            let len = name.iter().position(|&b| b == 0).unwrap_or(15).min(15);
+            t.tg.with_state(|s| s.comm = name[..len].to_vec());
+        }
+        PR_GET_NAME => {
+            let mut name = [0u8; 16];
+            let comm = t.tg.with_state(|s| s.comm.clone());
+            let n = comm.len().min(15);
+            name[..n].copy_from_slice(&comm[..n]);
+            t.mm.copy_out(a.addr(1), &name)?;
+        }
+        PR_SET_CHILD_SUBREAPER => t.tg.with_state(|s| s.child_subreaper = arg2 != 0),
+        PR_GET_CHILD_SUBREAPER => {
+            let v = t.tg.with_state(|s| s.child_subreaper) as i32;
+            t.mm.copy_out(a.addr(1), &v.to_ne_bytes())?;
+        }
+        PR_SET_NO_NEW_PRIVS => {
+            if arg2 != 1 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            t.no_new_privs = true;
+        }
+        PR_GET_NO_NEW_PRIVS => {
+            if arg2 != 0 || a.u64(2) != 0 || a.u64(3) != 0 || a.u64(4) != 0 {
+                return Err(Errno::EINVAL);
+            }
+            return Ok(t.no_new_privs as u64);
+        }
+        _ => return Err(Errno::EINVAL),
+    }
     Ok(0)
 }
 
@@ -257,46 +349,103 @@ pub fn sys_times(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
+const FUTEX_REQUEUE: i32 = 3;
+const FUTEX_CMP_REQUEUE: i32 = 4;
+const FUTEX_WAKE_OP: i32 = 5;
 const FUTEX_WAIT_BITSET: i32 = 9;
 const FUTEX_WAKE_BITSET: i32 = 10;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
 
-/// futex(2) for a single-threaded process: nobody else can wake a waiter, so WAIT with a
-/// matching value sleeps for its timeout (ETIMEDOUT) and WAKE wakes nobody.
-pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    let op = a.i32(1) & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-    match op {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => Ok(0),
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            let addr = a.addr(0);
-            if !addr.is_multiple_of(4) {
-                return Err(Errno::EINVAL);
-            }
-            let mut v = [0u8; 4];
-            t.mm.copy_in(addr, &mut v)?;
-            if u32::from_ne_bytes(v) != a.u32(2) {
-                return Err(Errno::EAGAIN);
-            }
-            if a.addr(3) == 0 {
-                // Nothing can ever wake this waiter; Linux would block forever.
-                return Err(Errno::EDEADLK);
-            }
-            let ts = crate::time::read_timespec(t, a.addr(3))?;
-            if op == FUTEX_WAIT {
-                std::thread::sleep(ts);
-            } else {
-                let clock = if a.i32(1) & FUTEX_CLOCK_REALTIME != 0 {
-                    libc::CLOCK_REALTIME
-                } else {
-                    libc::CLOCK_MONOTONIC
-                };
-                crate::time::sleep_until(clock, ts)?;
-            }
-            Err(Errno::ETIMEDOUT)
-        }
-        _ => Err(Errno::ENOSYS),
+/// A count argument (`int`): negative is EINVAL, as futex_requeue checks.
+fn futex_count(a: &SyscallArgs, i: usize) -> SysResult<usize> {
+    usize::try_from(a.i32(i)).map_err(|_| Errno::EINVAL)
+}
+
+/// The deadline of a FUTEX_WAIT (relative timeout) or FUTEX_WAIT_BITSET (absolute on
+/// CLOCK_MONOTONIC, or CLOCK_REALTIME with FUTEX_CLOCK_REALTIME).
+fn futex_deadline(
+    t: &Task,
+    a: &SyscallArgs,
+    absolute: bool,
+    realtime: bool,
+) -> SysResult<Option<Instant>> {
+    if a.addr(3) == 0 {
+        return Ok(None);
     }
+    let ts = crate::time::read_timespec(t, a.addr(3))?;
+    let now = Instant::now();
+    if !absolute {
+        return Ok(Some(now + ts));
+    }
+    let clock = if realtime {
+        ClockId::CLOCK_REALTIME
+    } else {
+        ClockId::CLOCK_MONOTONIC
+    };
+    let cur = clock_gettime(clock).map_err(|_| Errno::EINVAL)?;
+    let cur = Duration::new(
+        cur.tv_sec().max(0) as u64,
+        cur.tv_nsec().clamp(0, 999_999_999) as u32,
+    );
+    Ok(Some(now + ts.saturating_sub(cur)))
+}
+
+/// futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET, WAKE_BITSET, private and
+/// shared. The PI operations answer ENOSYS, as a kernel without CONFIG_FUTEX_PI does.
+pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let raw = a.i32(1);
+    let private = raw & FUTEX_PRIVATE_FLAG != 0;
+    let realtime = raw & FUTEX_CLOCK_REALTIME != 0;
+    let op = raw & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if realtime && op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET {
+        return Err(Errno::ENOSYS);
+    }
+    let kernel = t.kernel.clone();
+    let futexes = &kernel.futexes;
+    let addr = a.addr(0);
+    let n = match op {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if op == FUTEX_WAIT {
+                BITSET_ANY
+            } else {
+                a.u32(5)
+            };
+            let deadline = futex_deadline(t, a, op == FUTEX_WAIT_BITSET, realtime)?;
+            futexes.wait(&t.mm, &t.waker, addr, private, a.u32(2), bitset, deadline)?;
+            0
+        }
+        FUTEX_WAKE => futexes.wake(&t.mm, addr, private, futex_count(a, 2)?, BITSET_ANY)?,
+        FUTEX_WAKE_BITSET => futexes.wake(&t.mm, addr, private, futex_count(a, 2)?, a.u32(5))?,
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            let cmp = (op == FUTEX_CMP_REQUEUE).then(|| a.u32(5));
+            // val2 travels in the timeout slot.
+            let n_requeue = usize::try_from(a.u64(3) as u32 as i32).map_err(|_| Errno::EINVAL)?;
+            futexes.requeue(
+                &t.mm,
+                addr,
+                a.addr(4),
+                private,
+                futex_count(a, 2)?,
+                n_requeue,
+                cmp,
+            )?
+        }
+        FUTEX_WAKE_OP => {
+            let n2 = usize::try_from(a.u64(3) as u32 as i32).map_err(|_| Errno::EINVAL)?;
+            futexes.wake_op(
+                &t.mm,
+                addr,
+                a.addr(4),
+                private,
+                futex_count(a, 2)?,
+                n2,
+                a.u32(5),
+            )?
+        }
+        _ => return Err(Errno::ENOSYS),
+    };
+    Ok(n as u64)
 }
 
 /// sched_getaffinity(2): the sandbox offers the host's CPU count, CPUs 0..n.

@@ -2,7 +2,7 @@
 //! nanosleep(2), clock_nanosleep(2). Most programs read clocks through the vDSO, which the
 //! stub keeps; these are the trapped fallbacks.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::time::TimeSpec;
 use nix::time::{clock_getres, clock_gettime, ClockId};
@@ -47,7 +47,7 @@ pub fn read_timespec(t: &Task, addr: u64) -> SysResult<Duration> {
     Ok(Duration::new(sec as u64, nsec as u32))
 }
 
-/// Sleeps until the absolute time `when` on `clock`.
+/// Sleeps until the absolute time `when` on `clock`, not interruptible by signals.
 pub fn sleep_until(clock: i32, when: Duration) -> SysResult<()> {
     let id = clock_id(clock)?;
     let now = clock_gettime(id).map_err(|_| Errno::EINVAL)?;
@@ -56,6 +56,44 @@ pub fn sleep_until(clock: i32, when: Duration) -> SysResult<()> {
         std::thread::sleep(when - now);
     }
     Ok(())
+}
+
+/// Sleeps until the absolute time `when` on `clock`; EINTR if a signal handler must run.
+fn sleep_until_interruptible(
+    t: &mut Task,
+    clock: i32,
+    when: Duration,
+) -> Result<(), (Errno, Duration)> {
+    let id = clock_id(clock).map_err(|e| (e, Duration::ZERO))?;
+    let now = clock_gettime(id).map_err(|_| (Errno::EINVAL, Duration::ZERO))?;
+    let now = Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32);
+    if when > now {
+        sleep_for(t, when - now)?;
+    }
+    Ok(())
+}
+
+/// Sleeps for `d`; on a signal returns the time left as Err((EINTR, left)). The syscall is
+/// restarted (with its original arguments) only if no handler runs.
+fn sleep_for(t: &mut Task, d: Duration) -> Result<(), (Errno, Duration)> {
+    let deadline = Instant::now() + d;
+    match sentry::kernel::signal::block_until(t, Some(deadline), || false) {
+        Ok(()) | Err(Errno::ETIMEDOUT) => Ok(()),
+        Err(e) => {
+            t.signals
+                .set_restart(sentry::kernel::signal::RestartKind::NoHand);
+            Err((e, deadline.saturating_duration_since(Instant::now())))
+        }
+    }
+}
+
+/// Writes the unslept time to `rem` (if given) and returns EINTR.
+fn interrupted(t: &Task, rem: u64, e: Errno, left: Duration) -> SysResult<u64> {
+    if rem != 0 {
+        let ts = TimeSpec::new(left.as_secs() as i64, i64::from(left.subsec_nanos()));
+        t.mm.copy_out(rem, &timespec_bytes(ts))?;
+    }
+    Err(e)
 }
 
 pub fn sys_clock_gettime(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
@@ -100,8 +138,10 @@ pub fn sys_time(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 pub fn sys_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let d = read_timespec(t, a.addr(0))?;
-    std::thread::sleep(d);
-    Ok(0)
+    match sleep_for(t, d) {
+        Ok(()) => Ok(0),
+        Err((e, left)) => interrupted(t, a.addr(1), e, left),
+    }
 }
 
 const TIMER_ABSTIME: i32 = 1;
@@ -120,9 +160,12 @@ pub fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     let d = read_timespec(t, a.addr(2))?;
     if flags & TIMER_ABSTIME != 0 {
-        sleep_until(clock, d)?;
+        sleep_until_interruptible(t, clock, d).map_err(|(e, _)| e)?;
+        Ok(0)
     } else {
-        std::thread::sleep(d);
+        match sleep_for(t, d) {
+            Ok(()) => Ok(0),
+            Err((e, left)) => interrupted(t, a.addr(3), e, left),
+        }
     }
-    Ok(0)
 }

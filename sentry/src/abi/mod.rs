@@ -3,5 +3,6 @@
 
 pub mod auxv;
 pub mod dirent;
+pub mod signal;
 pub mod stat;
 pub mod statx;

@@ -1,9 +1,12 @@
 //! Filesystem implementations behind the VFS: gofer (host files through the gofer), tmpfs, dev,
-//! proc, host (the sandbox's stdio). Raw host calls are in `sys`.
+//! proc, host (the sandbox's stdio), pipe, eventfd and epoll. Raw host calls are in `sys`.
 
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod pipe;
 pub mod proc;
 pub mod sys;
 pub mod tmpfs;

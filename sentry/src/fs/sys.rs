@@ -84,6 +84,16 @@ pub fn zeroed_stat() -> libc::stat {
     unsafe { std::mem::zeroed() }
 }
 
+/// The `POLL*` events of `mask` (plus POLLERR, POLLHUP, POLLNVAL) true of a host fd right now
+/// (poll(2) with a zero timeout).
+pub fn poll_now(fd: BorrowedFd<'_>, mask: u32) -> SysResult<u32> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let events = PollFlags::from_bits_truncate(i16::try_from(mask & 0xffff).unwrap_or(0));
+    let mut fds = [PollFd::new(fd, events)];
+    nix::poll::poll(&mut fds, PollTimeout::ZERO)?;
+    Ok(fds[0].revents().map_or(0, |r| u32::from(r.bits() as u16)))
+}
+
 /// The descriptor itself, for `BorrowedFd` arguments.
 pub fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
     fd.as_fd()

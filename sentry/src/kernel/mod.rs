@@ -1,8 +1,11 @@
 //! The kernel: global sandbox state (after gVisor's `pkg/sentry/kernel/kernel.go`): the
 //! platform, the syscall table, the VFS, the PID namespace and the boot-time facts.
 
+pub mod clone;
 pub mod creds;
+pub mod futex;
 mod host;
+pub mod process_tree;
 pub mod signal;
 pub mod strace;
 mod sys;
@@ -11,14 +14,15 @@ pub mod task;
 pub mod thread_group;
 pub mod wait;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
 pub use creds::Credentials;
 pub use host::{host_sysinfo, host_uname, random_fill, HostSysinfo, HostUname};
+pub use process_tree::{TaskHandle, WaitOptions, WaitResult, WaitTarget};
 pub use strace::StraceConfig;
 pub use syscall::{ArgKind, Handler, Support, SyscallArgs, SyscallEntry, SyscallTable};
 pub use task::{ExitStatus, Task};
@@ -69,8 +73,12 @@ pub struct Kernel {
     init_creds: Credentials,
     stdio: Mutex<Option<[OwnedFd; 3]>>,
     next_pid: AtomicI32,
-    /// Live thread groups by pid (the sandbox's PID namespace).
-    thread_groups: Mutex<BTreeMap<i32, Weak<ThreadGroup>>>,
+    /// Every task and process (the sandbox's PID namespace): see `process_tree`.
+    tree: Mutex<process_tree::ProcessTree>,
+    /// Signalled whenever a task leaves the tree.
+    tree_cv: Condvar,
+    /// Futex wait queues.
+    pub futexes: futex::FutexTable,
     /// Syscall numbers already reported as unimplemented (each is logged once).
     unimplemented_seen: Mutex<HashSet<u64>>,
 }
@@ -94,7 +102,9 @@ impl Kernel {
             init_creds: config.creds,
             stdio: Mutex::new(Some(config.stdio)),
             next_pid: AtomicI32::new(1),
-            thread_groups: Mutex::new(BTreeMap::new()),
+            tree: Mutex::new(Default::default()),
+            tree_cv: Condvar::new(),
+            futexes: futex::FutexTable::default(),
             unimplemented_seen: Mutex::new(HashSet::new()),
         }))
     }
@@ -104,38 +114,29 @@ impl Kernel {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Adds a process under its creation-time parent (`tg.ppid`), with SIGCHLD as exit signal.
     pub fn register_thread_group(&self, tg: &Arc<ThreadGroup>) {
-        self.thread_groups
-            .lock()
-            .expect("invariant: thread group registry lock is never poisoned")
-            .insert(tg.pid, Arc::downgrade(tg));
+        self.add_process(tg, tg.ppid, libc::SIGCHLD);
     }
 
+    /// Forgets a process entirely (as if reaped).
     pub fn unregister_thread_group(&self, pid: i32) {
-        self.thread_groups
-            .lock()
-            .expect("invariant: thread group registry lock is never poisoned")
-            .remove(&pid);
+        let mut tree = self.tree();
+        if let Some(p) = tree.procs.remove(&pid) {
+            if let Some(parent) = tree.procs.get_mut(&p.parent) {
+                parent.children.remove(&pid);
+            }
+        }
     }
 
-    /// The live thread group with this pid.
+    /// The process with this pid (zombies included, until reaped).
     pub fn thread_group(&self, pid: i32) -> Option<Arc<ThreadGroup>> {
-        self.thread_groups
-            .lock()
-            .expect("invariant: thread group registry lock is never poisoned")
-            .get(&pid)
-            .and_then(Weak::upgrade)
+        self.tree().procs.get(&pid).map(|p| p.tg.clone())
     }
 
-    /// Pids of all live thread groups, ascending.
+    /// Pids of all processes (zombies included), ascending.
     pub fn pids(&self) -> Vec<i32> {
-        self.thread_groups
-            .lock()
-            .expect("invariant: thread group registry lock is never poisoned")
-            .iter()
-            .filter(|(_, w)| w.strong_count() > 0)
-            .map(|(p, _)| *p)
-            .collect()
+        self.tree().procs.keys().copied().collect()
     }
 
     /// Records an unimplemented syscall; true the first time a number is seen.

@@ -1,11 +1,14 @@
 //! A task: one application thread and the sentry host thread that runs it (after gVisor's
 //! `pkg/sentry/kernel/task_run.go` and `task_syscall.go`). The task loop switches into the
-//! platform, dispatches each syscall through the table, and writes the result back.
+//! platform, dispatches each syscall through the table, and writes the result back. One host
+//! thread runs each task; `kernel/clone.rs` starts new ones, `exit` below tears one down
+//! (Linux `kernel/exit.c` `do_exit`).
 
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
+use crate::kernel::process_tree::TaskHandle;
 use crate::kernel::syscall::{Support, SyscallArgs};
 use crate::kernel::thread_group::ThreadGroup;
 use crate::kernel::{Credentials, Kernel};
@@ -49,8 +52,11 @@ pub struct Task {
     pub robust_list: (u64, u64),
     /// sigaltstack(2): stack pointer, flags, size.
     pub alt_stack: (u64, i32, u64),
-    /// Set by exit/exit_group or a fatal signal: the loop stops after this syscall.
+    /// Set by exit_group or a fatal signal: the whole process ends with this status; the loop
+    /// stops after this syscall.
     pub exit_status: Option<ExitStatus>,
+    /// Set by exit(2): only this thread ends, with this code.
+    pub thread_exit: Option<i32>,
     /// Set by handlers that replace the registers (execve, rt_sigreturn): the loop does not
     /// write a return value into `rax`.
     pub regs_replaced: bool,
@@ -58,7 +64,44 @@ pub struct Task {
     pub waker: Arc<crate::kernel::wait::TaskWaker>,
     /// Signals pending for this thread.
     pub signals: crate::kernel::signal::TaskSignals,
-    context: Box<dyn Context>,
+    /// What other tasks use to reach this one (also in the kernel's process tree).
+    pub handle: Arc<TaskHandle>,
+    /// prctl(PR_SET_NO_NEW_PRIVS).
+    pub no_new_privs: bool,
+    /// Set for a child of vfork: completed when it execs or exits, releasing the parent.
+    pub vfork_done: Option<Arc<VforkDone>>,
+    pub(super) context: Box<dyn Context>,
+}
+
+/// The completion a vfork parent waits on (Linux `struct completion vfork_done`).
+#[derive(Default)]
+pub struct VforkDone {
+    done: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl VforkDone {
+    pub fn complete(&self) {
+        *self
+            .done
+            .lock()
+            .expect("invariant: vfork lock is never poisoned") = true;
+        self.cv.notify_all();
+    }
+
+    /// Blocks until `complete` (not interruptible, as Linux's vfork wait is killable only).
+    pub fn wait(&self) {
+        let mut d = self
+            .done
+            .lock()
+            .expect("invariant: vfork lock is never poisoned");
+        while !*d {
+            d = self
+                .cv
+                .wait(d)
+                .expect("invariant: vfork lock is never poisoned");
+        }
+    }
 }
 
 impl Task {
@@ -85,6 +128,15 @@ impl Task {
                 errno,
             }
         })?);
+        let context = kernel.platform.new_context();
+        let waker = crate::kernel::wait::TaskWaker::new();
+        let handle = Arc::new(TaskHandle::new(
+            pid,
+            tg.clone(),
+            waker.clone(),
+            context.interrupter(),
+        ));
+        kernel.add_task(handle.clone());
         Ok(Task {
             kernel: kernel.clone(),
             tid: pid,
@@ -99,10 +151,14 @@ impl Task {
             robust_list: (0, 0),
             alt_stack: (0, libc::SS_DISABLE, 0),
             exit_status: None,
+            thread_exit: None,
             regs_replaced: false,
-            waker: crate::kernel::wait::TaskWaker::new(),
+            waker,
             signals: Default::default(),
-            context: kernel.platform.new_context(),
+            handle,
+            no_new_privs: false,
+            vfork_done: None,
+            context,
         })
     }
 
@@ -122,7 +178,21 @@ impl Task {
         );
         match crate::loader::load(self, path, argv, envv.clone()) {
             Ok(loaded) => {
-                old_mm.address_space().release();
+                // Past the point of no return: the other threads go (Linux `de_thread`), while
+                // the old address space still runs them, then it is released if unshared.
+                if let Err(e) = self.become_only_thread() {
+                    let new_mm = std::mem::replace(&mut self.mm, old_mm);
+                    new_mm.address_space().release();
+                    return Err(e);
+                }
+                leave_address_space(old_mm);
+                if Arc::strong_count(&self.fd_table) > 1 {
+                    self.fd_table = Arc::new(self.fd_table.fork());
+                }
+                self.kernel.note_exec(self.tg.pid);
+                if let Some(v) = self.vfork_done.take() {
+                    v.complete();
+                }
                 let mut regs = self.kernel.platform.initial_regs();
                 regs.rip = loaded.entry;
                 regs.rsp = loaded.stack_pointer;
@@ -152,16 +222,46 @@ impl Task {
         }
     }
 
-    /// Runs the task until it exits; returns how.
+    /// execve's `de_thread`: kills every other thread of the process and waits for them; a
+    /// non-leader caller then takes over the pid as its tid.
+    fn become_only_thread(&mut self) -> SysResult<()> {
+        let pid = self.tg.pid;
+        self.kernel.kill_other_threads(pid, self.tid)?;
+        if self.tid != pid {
+            let handle = Arc::new(TaskHandle::new(
+                pid,
+                self.tg.clone(),
+                self.waker.clone(),
+                self.context.interrupter(),
+            ));
+            self.kernel.take_over_leader(self.tid, handle.clone());
+            self.tg.signals.unregister_thread(self.tid);
+            self.tg
+                .signals
+                .register_thread(pid, &self.waker, &self.signals);
+            self.tid = pid;
+            self.handle = handle;
+        }
+        Ok(())
+    }
+
+    /// Whether the task has been told to stop (exit, exit_group, a kill from another task).
+    fn should_exit(&mut self) -> bool {
+        if self.exit_status.is_none() && self.thread_exit.is_none() && self.handle.is_killed() {
+            self.thread_exit = Some(0);
+        }
+        self.exit_status.is_some() || self.thread_exit.is_some()
+    }
+
+    /// Runs the task until it exits; returns how its process ended. For the init task (pid 1)
+    /// it returns only once every task of the sandbox is gone.
     pub fn run(mut self) -> ExitStatus {
         loop {
-            if let Some(status) = self.exit_status {
-                self.mm.address_space().release();
-                self.kernel.unregister_thread_group(self.tg.pid);
-                return status;
+            if self.should_exit() {
+                return self.exit();
             }
             crate::kernel::signal::deliver_pending(&mut self);
-            if self.exit_status.is_some() {
+            if self.should_exit() {
                 continue;
             }
             let mm = self.mm.clone();
@@ -186,6 +286,99 @@ impl Task {
                     self.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));
                 }
             }
+        }
+    }
+
+    /// do_exit: group exit if requested, clear_child_tid, the fd table and address space let
+    /// go, the process tree told (zombie, reparenting, parent woken).
+    fn exit(mut self) -> ExitStatus {
+        let kernel = self.kernel.clone();
+        let pid = self.tg.pid;
+        let tid = self.tid;
+        if let Some(status) = self.exit_status {
+            kernel.exit_group(pid, status);
+        }
+        let code = self.thread_exit.unwrap_or(0);
+        if let Some(v) = self.vfork_done.take() {
+            v.complete();
+        }
+        self.exit_robust_list();
+        if self.clear_child_tid != 0 && Arc::strong_count(&self.mm) > 1 {
+            let addr = self.clear_child_tid;
+            if self.mm.copy_out(addr, &0u32.to_ne_bytes()).is_ok() {
+                let _ =
+                    kernel
+                        .futexes
+                        .wake(&self.mm, addr, false, 1, crate::kernel::futex::BITSET_ANY);
+            }
+        }
+        self.tg.signals.unregister_thread(tid);
+        let Task { mm, fd_table, .. } = self;
+        drop(fd_table);
+        leave_address_space(mm);
+        let status = kernel.task_exited(tid, pid, code);
+        if tid == 1 {
+            let status = status
+                .or_else(|| kernel.wait_zombie(1))
+                .unwrap_or(ExitStatus::Exited(code));
+            kernel.kill_all_and_wait();
+            return status;
+        }
+        status.unwrap_or(ExitStatus::Exited(code))
+    }
+
+    /// Linux `exit_robust_list`: marks every robust mutex this thread holds FUTEX_OWNER_DIED
+    /// and wakes one waiter of each. Bad pointers end the walk silently.
+    fn exit_robust_list(&mut self) {
+        const OWNER_DIED: u32 = 0x4000_0000;
+        const WAITERS: u32 = 0x8000_0000;
+        const TID_MASK: u32 = 0x3fff_ffff;
+        let (head, len) = self.robust_list;
+        if head == 0 || len != 24 {
+            return;
+        }
+        let read_u64 = |t: &Task, a: u64| -> Option<u64> {
+            let mut b = [0u8; 8];
+            t.mm.copy_in(a, &mut b).ok()?;
+            Some(u64::from_ne_bytes(b))
+        };
+        let Some(offset) = read_u64(self, head + 8) else {
+            return;
+        };
+        let pending = read_u64(self, head + 16).unwrap_or(0);
+        let mut entry = read_u64(self, head).unwrap_or(head);
+        let handle_one = |t: &Task, e: u64| {
+            let word = e.wrapping_add(offset);
+            let mut b = [0u8; 4];
+            if t.mm.copy_in(word, &mut b).is_err() {
+                return;
+            }
+            let v = u32::from_ne_bytes(b);
+            if v & TID_MASK != t.tid as u32 {
+                return;
+            }
+            let nv = (v & WAITERS) | OWNER_DIED;
+            if t.mm.copy_out(word, &nv.to_ne_bytes()).is_ok() && v & WAITERS != 0 {
+                let _ =
+                    t.kernel
+                        .futexes
+                        .wake(&t.mm, word, false, 1, crate::kernel::futex::BITSET_ANY);
+            }
+        };
+        let mut limit = 2048;
+        while entry != head && entry != 0 && limit > 0 {
+            let next = read_u64(self, entry & !1);
+            if entry & !1 != pending & !1 {
+                handle_one(self, entry & !1);
+            }
+            match next {
+                Some(n) => entry = n,
+                None => break,
+            }
+            limit -= 1;
+        }
+        if pending != 0 {
+            handle_one(self, pending & !1);
         }
     }
 
@@ -241,6 +434,41 @@ impl Task {
                 Err(e) => (-(e as i64)) as u64,
             };
         }
+    }
+}
+
+/// Access to the platform context for signal delivery (kernel/signal.rs).
+impl Task {
+    /// A handle that kicks this task out of application code (signals sent by others).
+    pub fn interrupter(&self) -> Arc<dyn crate::platform::Interrupter> {
+        self.context.interrupter()
+    }
+
+    /// The application's FP state in the signal-frame (XSAVE) layout.
+    pub fn fpstate(&mut self) -> Result<Vec<u8>, crate::platform::PlatformError> {
+        let mm = self.mm.clone();
+        self.context.fpstate(mm.address_space().as_ref())
+    }
+
+    /// Restores FP state read by `fpstate` (rt_sigreturn).
+    pub fn set_fpstate(&mut self, state: &[u8]) -> Result<(), crate::platform::PlatformError> {
+        let mm = self.mm.clone();
+        self.context.set_fpstate(mm.address_space().as_ref(), state)
+    }
+}
+
+/// The calling host thread stops using `mm`'s address space: its stub thread ends, and the
+/// address space is released with its last thread (or, on a platform without per-thread stubs,
+/// with the last reference).
+pub(crate) fn leave_address_space(mm: Arc<MemoryManager>) {
+    match mm.address_space().exit_thread() {
+        Ok(()) => {}
+        Err(Errno::ENOSYS) => {
+            if let Some(unshared) = Arc::into_inner(mm) {
+                unshared.address_space().release();
+            }
+        }
+        Err(e) => crate::warn!("leaving an address space: {e}"),
     }
 }
 

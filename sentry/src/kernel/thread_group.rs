@@ -1,8 +1,15 @@
 //! A process (after gVisor's `pkg/sentry/kernel/thread_group.go`): what the threads of one pid
-//! share: signal actions, rlimits, the program image's names, and the exit status.
+//! share: signal actions, rlimits, the program image's names, and the exit status. Its place in
+//! the process tree (parent, children, process group, session, zombie state) lives in the
+//! kernel's `ProcessTree` (kernel/process_tree.rs) under one lock, as Linux's `tasklist_lock`.
+//!
+//! Lock order: the kernel's process tree lock, then `ThreadGroup::state`.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+
+use crate::kernel::wait::WaitQueue;
 
 /// rt_sigaction's view of one signal's disposition (`struct sigaction` as the kernel stores it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,16 +84,28 @@ pub struct ThreadGroupState {
     pub envv: Vec<Vec<u8>>,
     /// The thread name (/proc/PID/comm), at most 15 bytes.
     pub comm: Vec<u8>,
+    /// prctl(PR_SET_CHILD_SUBREAPER).
+    pub child_subreaper: bool,
+    /// prctl(PR_SET_DUMPABLE) (Linux keeps it per mm; per process is what the sandbox shows).
+    pub dumpable: bool,
 }
 
 /// One process.
 pub struct ThreadGroup {
     pub pid: i32,
+    /// The parent at creation. The current parent (after reparenting) is
+    /// `Kernel::parent_of(pid)`.
     pub ppid: i32,
     pub start: Instant,
     pub state: Mutex<ThreadGroupState>,
     /// Signals pending for the whole process.
     pub signals: crate::kernel::signal::ProcessSignals,
+    /// wait4/waitid callers of this process wait here for a child to change state.
+    pub child_wait: WaitQueue,
+    /// Bumped whenever a child changes state (`notify_child_event`), so waiters can tell.
+    child_events: AtomicU64,
+    /// Set once exit_group (or a fatal signal) has started killing the process.
+    exiting: AtomicBool,
 }
 
 impl ThreadGroup {
@@ -102,9 +121,47 @@ impl ThreadGroup {
                 argv: Vec::new(),
                 envv: Vec::new(),
                 comm: Vec::new(),
+                child_subreaper: false,
+                dumpable: true,
             }),
             signals: Default::default(),
+            child_wait: WaitQueue::new(),
+            child_events: AtomicU64::new(0),
+            exiting: AtomicBool::new(false),
         }
+    }
+
+    /// A child process of `parent`'s (fork): a copy of its signal actions, limits and image
+    /// names (execve of the child replaces them).
+    pub fn new_child(pid: i32, parent: &ThreadGroup) -> ThreadGroup {
+        let tg = ThreadGroup::new(pid, parent.pid);
+        let mut copied = parent.with_state(|s| s.clone());
+        copied.child_subreaper = false;
+        *tg.state
+            .lock()
+            .expect("invariant: thread group state lock is never poisoned") = copied;
+        tg
+    }
+
+    /// Whether exit_group or a fatal signal is tearing the process down.
+    pub fn is_exiting(&self) -> bool {
+        self.exiting.load(Ordering::SeqCst)
+    }
+
+    /// Marks the process as exiting; true for the first caller.
+    pub(crate) fn mark_exiting(&self) -> bool {
+        !self.exiting.swap(true, Ordering::SeqCst)
+    }
+
+    /// Tells this process's wait4/waitid callers that a child changed state.
+    pub fn notify_child_event(&self) {
+        self.child_events.fetch_add(1, Ordering::SeqCst);
+        self.child_wait.notify();
+    }
+
+    /// The child-event counter (a waiter re-checks when it moves).
+    pub fn child_event_count(&self) -> u64 {
+        self.child_events.load(Ordering::SeqCst)
     }
 
     /// Runs `f` with the state locked.

@@ -125,6 +125,23 @@ impl MemoryManager {
             }),
         }
     }
+    /// fork(2)'s copy of this address space's bookkeeping (Linux `dup_mmap`): the same VMAs and
+    /// break over `address_space`, which the platform made as a copy-on-write host copy of this
+    /// one. The host contents come with it; only the sentry's records are copied here.
+    pub fn fork(&self, address_space: Arc<dyn AddressSpace>) -> MemoryManager {
+        let st = self.lock();
+        MemoryManager {
+            address_space,
+            layout: self.layout.clone(),
+            stack_top: self.stack_top,
+            mmap_base: self.mmap_base,
+            state: Mutex::new(MmState {
+                vmas: st.vmas.clone(),
+                brk_start: st.brk_start,
+                brk: st.brk,
+            }),
+        }
+    }
     pub fn address_space(&self) -> &Arc<dyn AddressSpace> {
         &self.address_space
     }
@@ -946,6 +963,27 @@ mod tests {
             )
             .unwrap();
         assert_eq!(mm.mprotect(a, 4096, RW), Err(Errno::EACCES));
+    }
+
+    #[test]
+    fn fork_copies_the_vmas_and_break_without_touching_the_host() {
+        let (_fake, mm) = new_mm();
+        mm.set_brk_start(0x60_0000);
+        mm.brk(0x60_2000).unwrap();
+        mm.mmap(fixed(0x1000_0000, 0x3000)).unwrap();
+        let (child_fake, empty) = new_mm();
+        let child = mm.fork(empty.address_space().clone());
+        assert!(child_fake.calls().is_empty());
+        let starts = |m: &MemoryManager| {
+            m.vmas()
+                .iter()
+                .map(|v| (v.start, v.end))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(starts(&child), starts(&mm));
+        assert_eq!(child.brk_range(), mm.brk_range());
+        child.munmap(0x1000_0000, 0x3000).unwrap();
+        assert!(mm.vma_at(0x1000_0000).is_some());
     }
 
     #[test]

@@ -158,6 +158,13 @@ pub trait AddressSpace: Send + Sync {
             "threads are not supported by this platform".into(),
         ))
     }
+    /// On an exiting task's host thread: ends the stub thread that this host thread drives
+    /// and forgets it. When it is the last one, the whole address space is released. On
+    /// ptrace a host thread that drove a stub thread must call this (or `release`) before it
+    /// ends: otherwise PTRACE_O_EXITKILL kills the whole stub process.
+    fn exit_thread(&self) -> Result<(), Errno> {
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// Lets another thread kick a running context back into the sentry.

@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::abi::dirent;
+use crate::kernel::wait::WaitQueue;
 use crate::kernel::Task;
 use crate::vfs::dentry::Dentry;
-use crate::vfs::inode::{DirEntry, FileOps, Inode, Positioning, Stat, TaskRef};
+use crate::vfs::inode::{DirEntry, FileOps, Inode, Positioning, Stat, TaskRef, DEFAULT_POLLMASK};
 use crate::{Errno, SysResult};
 
 /// Status flags that F_SETFL may change.
@@ -117,7 +118,9 @@ impl FileDescription {
                 *off += n as u64;
                 Ok(n)
             }
-            Positioning::Stream | Positioning::Host => self.ops.read_stream(task, buf),
+            Positioning::Stream | Positioning::Host => {
+                self.ops.read_with_flags(task, buf, self.flags())
+            }
         }
     }
 
@@ -161,7 +164,9 @@ impl FileDescription {
                 *off += n as u64;
                 Ok(n)
             }
-            Positioning::Stream | Positioning::Host => self.ops.write_stream(task, buf),
+            Positioning::Stream | Positioning::Host => {
+                self.ops.write_with_flags(task, buf, self.flags())
+            }
         }
     }
 
@@ -262,6 +267,41 @@ impl FileDescription {
             return Err(Errno::EBADF);
         }
         self.ops.ioctl(req, arg)
+    }
+
+    /// fcntl(2) commands the file itself answers (F_GETPIPE_SZ, F_SETPIPE_SZ); EINVAL for others.
+    pub fn fcntl(&self, task: TaskRef, cmd: i32, arg: u64) -> SysResult<u64> {
+        if self.is_path_only() {
+            return Err(Errno::EBADF);
+        }
+        self.ops.fcntl(task, cmd, arg)
+    }
+
+    /// The `POLL*` events now true of `mask` (POLLERR and POLLHUP always count), as poll(2),
+    /// select(2) and epoll see them. Files without a poll operation are always readable and
+    /// writable.
+    pub fn readiness(&self, mask: u32) -> u32 {
+        let always = (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) as u32;
+        if self.ops.supports_poll() {
+            self.ops.readiness(mask | always) & (mask | always)
+        } else {
+            DEFAULT_POLLMASK & mask
+        }
+    }
+
+    /// Whether the file has a poll operation (epoll_ctl gives EPERM for those without).
+    pub fn supports_poll(&self) -> bool {
+        !self.is_path_only() && self.ops.supports_poll()
+    }
+
+    /// The queue notified when readiness may change, if the sentry can see the changes.
+    pub fn wait_queue(&self) -> Option<&WaitQueue> {
+        self.ops.wait_queue()
+    }
+
+    /// The file's event counter for `mask` (see `FileOps::generation`).
+    pub fn generation(&self, mask: u32) -> u64 {
+        self.ops.generation(mask)
     }
 
     /// ftruncate(2).

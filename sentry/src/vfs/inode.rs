@@ -6,6 +6,7 @@ use std::any::Any;
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use crate::kernel::wait::WaitQueue;
 use crate::kernel::Task;
 use crate::vfs::Dentry;
 use crate::{Errno, SysResult};
@@ -227,7 +228,50 @@ pub trait FileOps: Send + Sync {
     fn sync(&self) -> SysResult<()> {
         Ok(())
     }
+    /// read(2) for Stream and Host positioning with the description's status `flags`
+    /// (O_NONBLOCK): files that block (pipes, eventfd) override this.
+    fn read_with_flags(&self, task: TaskRef, buf: &mut [u8], _flags: i32) -> SysResult<usize> {
+        self.read_stream(task, buf)
+    }
+    /// write(2) for Stream and Host positioning with the description's status `flags`.
+    fn write_with_flags(&self, task: TaskRef, buf: &[u8], _flags: i32) -> SysResult<usize> {
+        self.write_stream(task, buf)
+    }
+    /// fcntl(2) commands specific to the file (F_GETPIPE_SZ, F_SETPIPE_SZ); EINVAL otherwise.
+    fn fcntl(&self, _task: TaskRef, _cmd: i32, _arg: u64) -> SysResult<u64> {
+        Err(Errno::EINVAL)
+    }
+    /// Whether the file has a poll operation (Linux `f_op->poll`): epoll_ctl refuses files
+    /// without one with EPERM, and poll(2) reports them always readable and writable.
+    fn supports_poll(&self) -> bool {
+        false
+    }
+    /// The `POLL*` events now true, of `mask` plus the ones always reported (POLLERR,
+    /// POLLHUP). Only asked when `supports_poll`.
+    fn readiness(&self, mask: u32) -> u32 {
+        mask & DEFAULT_POLLMASK
+    }
+    /// The queue notified when readiness may have changed; `None` for files whose changes the
+    /// sentry cannot see (host fds), which waiters then poll in short slices.
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
+    /// A counter that grows with every event matching `mask` (data written, space freed,
+    /// an end closed): edge-triggered epoll reports a ready file again when it moved. 0 when
+    /// the file keeps none (edges are then readiness rising).
+    fn generation(&self, _mask: u32) -> u64 {
+        0
+    }
+    /// For recognizing a kind of file (an epoll instance) behind a description.
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
+
+/// `POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM`: what a file without a poll operation reports
+/// (Linux `DEFAULT_POLLMASK`).
+pub const DEFAULT_POLLMASK: u32 =
+    (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32;
 
 /// File operations of something that has no data operations (directories, O_PATH files).
 pub struct NoDataOps;

@@ -15,6 +15,7 @@ pub mod dentry;
 pub mod fd_table;
 pub mod file;
 pub mod inode;
+pub mod poll;
 pub mod synthetic;
 pub mod walk;
 

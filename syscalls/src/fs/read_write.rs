@@ -5,8 +5,9 @@
 //! SIGPIPE for the writing thread, as Linux's `pipe_write` does: with the default action the
 //! process dies of it (shell status 141).
 
+use sentry::abi::signal::{SigInfo, SI_USER};
 use sentry::fs::host::ioctl_arg_size;
-use sentry::kernel::{ExitStatus, SyscallArgs, Task};
+use sentry::kernel::{SyscallArgs, Task};
 use sentry::{Errno, SysResult};
 
 use super::count;
@@ -44,43 +45,13 @@ fn write_from(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>)
     count(n)
 }
 
-/// `SIG_DFL` and `SIG_IGN` as rt_sigaction stores them.
-const SIG_DFL: u64 = 0;
-const SIG_IGN: u64 = 1;
-
-/// What a write's EPIPE does to the writer by SIGPIPE's disposition and the thread's mask.
-#[derive(Debug, PartialEq, Eq)]
-enum SigpipeAction {
-    /// Ignored, blocked (it would stay pending) or caught: the write just fails with EPIPE.
-    None,
-    /// The default action: the process is killed by SIGPIPE.
-    Terminate,
-}
-
-fn sigpipe_action(handler: u64, blocked_mask: u64) -> SigpipeAction {
-    let bit = 1u64 << (libc::SIGPIPE - 1);
-    if blocked_mask & bit != 0 {
-        // Linux leaves it pending; delivery of pending signals is not implemented yet.
-        return SigpipeAction::None;
-    }
-    match handler {
-        SIG_DFL => SigpipeAction::Terminate,
-        SIG_IGN => SigpipeAction::None,
-        // A handler cannot run yet (no signal delivery): the write returns EPIPE only.
-        _ => SigpipeAction::None,
-    }
-}
-
-/// Passes a write's result through, raising SIGPIPE on the writer first when it is EPIPE.
+/// Passes a write's result through, first raising SIGPIPE on the writer when it is EPIPE, as
+/// Linux's pipe_write does (`send_sig(SIGPIPE, current, 0)`: SI_USER from the writer itself).
+/// Delivery then applies the disposition: default (kill), ignored, blocked (pending), handler.
 fn sigpipe_on_epipe(t: &mut Task, r: SysResult<u64>) -> SysResult<u64> {
     if r == Err(Errno::EPIPE) {
-        let idx = libc::SIGPIPE as usize - 1;
-        let handler = t.tg.with_state(|s| s.actions[idx].handler);
-        if sigpipe_action(handler, t.signal_mask) == SigpipeAction::Terminate {
-            t.exit_status = Some(ExitStatus::Signaled(libc::SIGPIPE));
-        } else if handler > SIG_IGN {
-            sentry::warn!("SIGPIPE has a handler, which cannot run yet: signal dropped");
-        }
+        let info = SigInfo::from_sender(libc::SIGPIPE, SI_USER, t.tg.pid, t.creds.uid);
+        sentry::kernel::signal::raise_self(t, info);
     }
     r
 }
@@ -276,20 +247,4 @@ pub fn sys_fsync(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_fdatasync(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     t.fd_table.get(a.fd(0))?.sync()?;
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sigpipe_kills_only_with_the_default_action_unblocked() {
-        assert_eq!(sigpipe_action(SIG_DFL, 0), SigpipeAction::Terminate);
-        assert_eq!(sigpipe_action(SIG_IGN, 0), SigpipeAction::None);
-        assert_eq!(sigpipe_action(0x40_1000, 0), SigpipeAction::None);
-        let blocked = 1u64 << (libc::SIGPIPE - 1);
-        assert_eq!(sigpipe_action(SIG_DFL, blocked), SigpipeAction::None);
-        // Other blocked signals do not matter.
-        assert_eq!(sigpipe_action(SIG_DFL, 1), SigpipeAction::Terminate);
-    }
 }

@@ -82,6 +82,14 @@ impl FileOps for HostFile {
     fn sync(&self) -> SysResult<()> {
         sys::fsync(self.fd.as_fd()).or(Ok(()))
     }
+    fn supports_poll(&self) -> bool {
+        // Regular host files have no poll operation on Linux either.
+        self.host_stat().is_ok_and(|s| !s.is_reg() && !s.is_dir())
+    }
+    fn readiness(&self, mask: u32) -> u32 {
+        // No wait queue: pollers re-check host fds in short slices (vfs::poll).
+        sys::poll_now(self.fd.as_fd(), mask).unwrap_or(libc::POLLERR as u32)
+    }
     fn host_fd_for_mmap(&self) -> SysResult<Arc<OwnedFd>> {
         if self.host_stat()?.is_reg() {
             Ok(self.fd.clone())
@@ -160,5 +168,11 @@ mod tests {
         wf.write_inner(None, b"xy").unwrap();
         rf.ioctl(FIONREAD, &mut n).unwrap();
         assert_eq!(i32::from_ne_bytes(n), 2);
+        assert!(rf.supports_poll());
+        let pollin = libc::POLLIN as u32;
+        assert_eq!(rf.readiness(pollin), pollin);
+        let mut b = [0u8; 8];
+        rf.read_inner(None, &mut b).unwrap();
+        assert_eq!(rf.readiness(pollin), 0);
     }
 }

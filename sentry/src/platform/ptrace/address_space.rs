@@ -7,14 +7,68 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::inject::{inject_syscall, syscall_result};
+use super::inject::{inject_syscall, inject_thread_exit, syscall_result};
 use super::stub::{self, scratch, PAGE_SIZE, STUB_BASE, STUB_END};
-use super::sys::{self, StoppedTracee};
-use super::{Shared, MAX_ADDR};
-use crate::platform::{AddressSpace, Prot};
+use super::sys::{self, Stop, StoppedTracee};
+use super::{PendingProcess, Shared, MAX_ADDR};
+use crate::platform::{AddressSpace, PendingStub, PlatformError, Prot};
 use crate::Errno;
+
+/// Flags of the injected clone(2) that makes a new stub thread: a host thread sharing
+/// everything with the stub (no exit signal, no tid pointers, no TLS).
+const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_THREAD
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SYSVSEM) as u64;
+
+/// Flags of the injected clone(2) for `fork`: a copy-on-write copy of the stub whose parent
+/// is the master stub (`CLONE_PARENT`), like every other stub. Its PR_SET_PDEATHSIG then
+/// follows the master (the platform), not the forking stub, which may exit first, and the
+/// master (SIGCHLD ignored) reaps it. `SIGCHLD` is the exit signal fork(2) uses.
+const FORK_CLONE_FLAGS: u64 = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+
+/// The platform half of a `PendingStub` from `new_thread`: a stub thread parked untraced in
+/// the park loop. Dropped unadopted, it is ended by the dropping thread (seize, interrupt,
+/// injected exit(0)): a single thread cannot be SIGKILLed without its whole process.
+struct PendingThread {
+    /// The stub process (thread group) it belongs to.
+    tgid: i32,
+    tid: i32,
+    /// While the address space is alive and not released, the parked thread is alive too
+    /// (untraced threads die only with their process), so `tid` names it, not a reused id.
+    space: Weak<PtraceAddressSpace>,
+    /// False once adopted.
+    armed: bool,
+}
+
+impl Drop for PendingThread {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Some(space) = self.space.upgrade() else {
+            return;
+        };
+        if space.is_released() {
+            return;
+        }
+        let Ok(running) = sys::seize(self.tid) else {
+            return;
+        };
+        if sys::interrupt(self.tid).is_err() {
+            return;
+        }
+        if let Ok(Stop::Syscall(stopped) | Stop::Signal(stopped, _) | Stop::Event(stopped)) =
+            running.wait()
+        {
+            let _ = inject_thread_exit(stopped, STUB_BASE + stub::INJECT_OFFSET);
+        }
+    }
+}
 
 /// A stub process. Dropping it (or `release`) kills the stub.
 pub struct PtraceAddressSpace {
@@ -54,6 +108,12 @@ impl PtraceAddressSpace {
             .map(|&(_, stub)| stub)
     }
 
+    /// The stub thread ids currently traced (one per application thread).
+    fn stub_tids(&self) -> Vec<i32> {
+        let tracers = self.tracers.lock().unwrap_or_else(PoisonError::into_inner);
+        tracers.iter().map(|&(_, stub)| stub).collect()
+    }
+
     /// Records that the stub is gone (seen by a `Context`).
     pub(super) fn mark_dead(&self) {
         self.released.store(true, Ordering::SeqCst);
@@ -62,6 +122,23 @@ impl PtraceAddressSpace {
     /// Kills the stub and waits for it to exit; marks the address space released.
     pub(super) fn terminate(&self) {
         self.mark_dead();
+        self.kill_all();
+    }
+
+    /// SIGKILLs the whole stub process and reaps it. Traced threads other than the leader
+    /// are reaped one by one first (the leader's exit is not reported while traced threads
+    /// of its group linger as zombies; any thread of the sentry may reap them).
+    fn kill_all(&self) {
+        if sys::pidfd_send_sigkill(self.pidfd.as_fd()).is_err() {
+            return;
+        }
+        for tid in self.stub_tids() {
+            // tgkill(0) checks that `tid` is still a (possibly zombie) thread of this stub,
+            // not an id reused after someone else reaped it.
+            if tid != self.host_pid && sys::tgkill(self.host_pid, tid, 0).is_ok() {
+                sys::reap_thread(tid);
+            }
+        }
         sys::pidfd_kill_and_reap(self.pidfd.as_fd());
     }
 
@@ -84,7 +161,18 @@ impl PtraceAddressSpace {
     }
 
     fn inject_into(&self, stub: StoppedTracee, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
-        match inject_syscall(stub, STUB_BASE + stub::INJECT_OFFSET, nr as u64, args) {
+        self.inject_into_at(stub, stub::INJECT_OFFSET, nr, args)
+    }
+
+    /// Like `inject_into`, at the stub code entry `offset`.
+    fn inject_into_at(
+        &self,
+        stub: StoppedTracee,
+        offset: u64,
+        nr: i64,
+        args: [u64; 6],
+    ) -> Result<u64, Errno> {
+        match inject_syscall(stub, STUB_BASE + offset, nr as u64, args) {
             Ok((_, raw)) => syscall_result(raw),
             Err(Errno::ESRCH) => {
                 self.mark_dead();
@@ -258,9 +346,156 @@ impl AddressSpace for PtraceAddressSpace {
 
     fn release(&self) {
         if !self.released.swap(true, Ordering::SeqCst) {
-            sys::pidfd_kill_and_reap(self.pidfd.as_fd());
+            self.kill_all();
         }
     }
+
+    /// Injects clone(`FORK_CLONE_FLAGS`) at the stub's fork entry into the caller's stub
+    /// thread. The child runs the fork entry's child path: PR_SET_PDEATHSIG(SIGKILL), then
+    /// stops itself until `Platform::adopt_address_space` seizes it.
+    fn fork(&self) -> Result<PendingStub, Errno> {
+        let stub = self.caller_stub()?;
+        let child = self.inject_into_at(
+            stub,
+            stub::FORK_OFFSET,
+            libc::SYS_clone,
+            [FORK_CLONE_FLAGS, 0, 0, 0, 0, 0],
+        )?;
+        let pid = i32::try_from(child).map_err(|_| Errno::EINVAL)?;
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(pidfd) => pidfd,
+            Err(e) => {
+                // Not ours to reap: the master stub (SIGCHLD ignored) does.
+                let _ = sys::tgkill(pid, pid, libc::SIGKILL);
+                return Err(e);
+            }
+        };
+        Ok(PendingStub {
+            host_tid: pid,
+            inner: Box::new(PendingProcess::new(pid, pidfd)),
+        })
+    }
+
+    /// Injects clone(`THREAD_CLONE_FLAGS`) at the stub's thread entry into the caller's stub
+    /// thread; the new thread parks in `pause()` until `adopt_thread` seizes it.
+    fn new_thread(&self) -> Result<PendingStub, Errno> {
+        let stub = self.caller_stub()?;
+        let tid = self.inject_into_at(
+            stub,
+            stub::CLONE_OFFSET,
+            libc::SYS_clone,
+            // The parked thread makes no calls, so its stack is never touched.
+            [THREAD_CLONE_FLAGS, scratch::THREAD_STACK, 0, 0, 0, 0],
+        )?;
+        let tid = i32::try_from(tid).map_err(|_| Errno::EINVAL)?;
+        Ok(PendingStub {
+            host_tid: tid,
+            inner: Box::new(PendingThread {
+                tgid: self.host_pid,
+                tid,
+                space: self
+                    .shared
+                    .lookup(self.host_pid)
+                    .as_ref()
+                    .map(Arc::downgrade)
+                    .unwrap_or_default(),
+                armed: true,
+            }),
+        })
+    }
+
+    /// Seizes the parked thread, stops it with PTRACE_INTERRUPT and records the calling
+    /// thread as its tracer.
+    fn adopt_thread(&self, stub: PendingStub) -> Result<(), PlatformError> {
+        let mut pending = stub
+            .inner
+            .downcast::<PendingThread>()
+            .map_err(|_| PlatformError::Other("not a pending ptrace stub thread".into()))?;
+        let tid = pending.tid;
+        let err = |op: &'static str| {
+            move |source| PlatformError::Ptrace {
+                op,
+                pid: tid,
+                source,
+            }
+        };
+        if pending.tgid != self.host_pid {
+            return Err(PlatformError::Other(format!(
+                "stub thread {tid} belongs to stub process {}, not {}",
+                pending.tgid, self.host_pid
+            )));
+        }
+        if self.is_released() {
+            return Err(PlatformError::StubDied { pid: self.host_pid });
+        }
+        let me = sys::gettid();
+        if self.stub_tid_for(me).is_some() {
+            return Err(err("adopt_thread")(Errno::EBUSY));
+        }
+        let running = sys::seize(tid).map_err(err("PTRACE_SEIZE"))?;
+        pending.armed = false;
+        sys::interrupt(tid).map_err(err("PTRACE_INTERRUPT"))?;
+        // Any stop will do: `switch` sets every register before the thread runs again, and
+        // a later trap from the interrupt is resumed like any stray stop.
+        match running.wait().map_err(err("waitpid"))? {
+            Stop::Syscall(_) | Stop::Signal(..) | Stop::Event(_) => {}
+            Stop::Exited => return Err(PlatformError::StubDied { pid: tid }),
+        }
+        self.shared.pair_on_one_cpu(tid);
+        let mut tracers = self.tracers.lock().unwrap_or_else(PoisonError::into_inner);
+        tracers.push((me, tid));
+        Ok(())
+    }
+
+    /// Ends the caller's stub thread. The last one takes the whole stub process with it
+    /// (`release`); a thread group leader cannot exit while traced threads remain without
+    /// becoming a zombie that its tracer could not reap, so it is detached and parked in
+    /// `pause()` instead, to die with its process.
+    fn exit_thread(&self) -> Result<(), Errno> {
+        let me = sys::gettid();
+        let (stub_tid, last) = {
+            let mut tracers = self.tracers.lock().unwrap_or_else(PoisonError::into_inner);
+            let index = tracers
+                .iter()
+                .position(|&(tracer, _)| tracer == me)
+                .ok_or(Errno::EPERM)?;
+            let last = tracers.len() == 1;
+            let (_, stub_tid) = if last {
+                tracers[index]
+            } else {
+                tracers.remove(index)
+            };
+            (stub_tid, last)
+        };
+        if last {
+            self.release();
+            return Ok(());
+        }
+        if self.is_released() {
+            return Ok(());
+        }
+        let stub = StoppedTracee::assume_stopped(stub_tid);
+        let ended = if stub_tid == self.host_pid {
+            park_and_detach(stub)
+        } else {
+            inject_thread_exit(stub, STUB_BASE + stub::INJECT_OFFSET)
+        };
+        match ended {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Points a stopped stub thread at the park loop and detaches from it.
+fn park_and_detach(stub: StoppedTracee) -> Result<(), Errno> {
+    let regs = stub.getregs()?;
+    stub.setregs(&libc::user_regs_struct {
+        rip: STUB_BASE + stub::PARK_OFFSET,
+        orig_rax: u64::MAX,
+        ..regs
+    })?;
+    stub.detach()
 }
 
 impl Drop for PtraceAddressSpace {
@@ -275,6 +510,7 @@ mod tests {
     use super::*;
     use crate::platform::ptrace::tests::{platform, regs_at, space_with_code, CODE};
     use crate::platform::{Event, Platform};
+    use std::sync::Arc;
 
     #[test]
     fn ranges_must_be_aligned_and_spare_the_stub() {
@@ -372,6 +608,240 @@ mod tests {
         assert_eq!(space.read(0x90_0000, &mut buf), Ok(5));
         assert_eq!(&buf, b"moved");
         assert_eq!(space.read(0x80_0000, &mut buf), Err(Errno::EFAULT));
+    }
+
+    /// `mov rdi, [0x500000]; mov eax, 60; syscall`: reports a word of memory in `rdi`.
+    const READ_WORD: [u8; 15] = [
+        0x48, 0x8b, 0x3c, 0x25, 0x00, 0x00, 0x50, 0x00, // mov rdi, [0x500000]
+        0xb8, 0x3c, 0x00, 0x00, 0x00, //                   mov eax, 60
+        0x0f, 0x05, //                                     syscall
+    ];
+    const WORD: u64 = 0x50_0000;
+    const RW: Prot = Prot::READ.union(Prot::WRITE);
+
+    /// A space running `READ_WORD` at `CODE` with `value` at `WORD`.
+    fn space_with_word(value: u64) -> Arc<dyn AddressSpace> {
+        let space = space_with_code(&READ_WORD);
+        space.map_anon(WORD, PAGE_SIZE, RW, false).unwrap();
+        assert_eq!(space.write(WORD, &value.to_le_bytes()), Ok(8));
+        space
+    }
+
+    /// Runs `READ_WORD` on the calling thread and returns what it read.
+    fn run_read_word(space: &dyn AddressSpace) -> u64 {
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 60);
+        regs.rdi
+    }
+
+    fn word(space: &dyn AddressSpace, addr: u64) -> u64 {
+        let mut buf = [0u8; 8];
+        assert_eq!(space.read(addr, &mut buf), Ok(8));
+        u64::from_le_bytes(buf)
+    }
+
+    /// Polls until host process `pid` is gone (reaped by whoever parents it).
+    fn wait_gone(pid: i32) {
+        for _ in 0..200 {
+            if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("host process {pid} is still there");
+    }
+
+    fn task_count(pid: i32) -> usize {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .count()
+    }
+
+    #[test]
+    fn fork_copies_memory_copy_on_write() {
+        let parent = space_with_word(1);
+        let pending = parent.fork().unwrap();
+        let child_pid = pending.host_tid;
+        assert_ne!(child_pid, parent.host_pid());
+        assert_eq!(parent.write(WORD, &2u64.to_le_bytes()), Ok(8));
+        let (to_main, from_child) = crossbeam::channel::bounded(0);
+        let (to_child, from_main) = crossbeam::channel::bounded(0);
+        let child_thread = std::thread::spawn(move || {
+            let child = platform().adopt_address_space(pending).unwrap();
+            assert_eq!(child.host_pid(), child_pid);
+            // The child sees the memory as it was at the fork, and runs on its own.
+            assert_eq!(run_read_word(&*child), 1);
+            assert_eq!(child.write(WORD, &3u64.to_le_bytes()), Ok(8));
+            child.map_anon(0x60_0000, PAGE_SIZE, RW, false).unwrap();
+            to_main.send(()).unwrap();
+            from_main.recv().unwrap();
+            assert_eq!(run_read_word(&*child), 3);
+            child.release();
+        });
+        from_child.recv().unwrap();
+        assert_eq!(run_read_word(&*parent), 2);
+        assert_eq!(word(&*parent, WORD), 2);
+        let mut buf = [0u8; 8];
+        assert_eq!(parent.read(0x60_0000, &mut buf), Err(Errno::EFAULT));
+        to_child.send(()).unwrap();
+        child_thread.join().unwrap();
+        wait_gone(child_pid);
+        assert_eq!(run_read_word(&*parent), 2);
+    }
+
+    #[test]
+    fn forked_stub_outlives_its_parent_stub() {
+        let parent = space_with_word(5);
+        let pending = parent.fork().unwrap();
+        let parent_pid = parent.host_pid();
+        parent.release();
+        drop(parent);
+        wait_gone(parent_pid);
+        std::thread::spawn(move || {
+            let child = platform().adopt_address_space(pending).unwrap();
+            assert_eq!(run_read_word(&*child), 5);
+            child.release();
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn unadopted_fork_is_killed_on_drop() {
+        let parent = space_with_word(0);
+        let pending = parent.fork().unwrap();
+        let pid = pending.host_tid;
+        assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok());
+        drop(pending);
+        wait_gone(pid);
+        // The parent stub is unaffected.
+        assert_eq!(run_read_word(&*parent), 0);
+    }
+
+    #[test]
+    fn threads_share_memory_and_are_traced_separately() {
+        let space = space_with_word(7);
+        let pending = space.new_thread().unwrap();
+        let tid = pending.host_tid;
+        assert_ne!(tid, space.host_pid());
+        assert_eq!(task_count(space.host_pid()), 2);
+        let (to_main, from_thread) = crossbeam::channel::bounded(0);
+        let (to_thread, from_main) = crossbeam::channel::bounded(0);
+        let other = space.clone();
+        let thread = std::thread::spawn(move || {
+            other.adopt_thread(pending).unwrap();
+            assert_eq!(run_read_word(&*other), 7);
+            // Injection from the second tracer goes into its own stub thread.
+            other.map_anon(0x60_0000, PAGE_SIZE, RW, false).unwrap();
+            assert_eq!(other.write(0x60_0000, &9u64.to_le_bytes()), Ok(8));
+            assert_eq!(other.write(WORD, &8u64.to_le_bytes()), Ok(8));
+            to_main.send(()).unwrap();
+            from_main.recv().unwrap();
+            other.exit_thread().unwrap();
+        });
+        from_thread.recv().unwrap();
+        assert_eq!(run_read_word(&*space), 8);
+        assert_eq!(word(&*space, 0x60_0000), 9);
+        // The first tracer unmaps what the second mapped.
+        space.unmap(0x60_0000, PAGE_SIZE).unwrap();
+        to_thread.send(()).unwrap();
+        thread.join().unwrap();
+        // The second stub thread is gone, the first still runs.
+        assert_eq!(task_count(space.host_pid()), 1);
+        assert_eq!(run_read_word(&*space), 8);
+    }
+
+    #[test]
+    fn fork_from_a_second_thread_and_of_a_forked_stub() {
+        let space = space_with_word(11);
+        let pending = space.new_thread().unwrap();
+        let other = space.clone();
+        std::thread::spawn(move || {
+            other.adopt_thread(pending).unwrap();
+            let child = other.fork().unwrap();
+            other.exit_thread().unwrap();
+            let child = platform().adopt_address_space(child).unwrap();
+            // Only the forking thread is copied.
+            assert_eq!(task_count(child.host_pid()), 1);
+            assert_eq!(run_read_word(&*child), 11);
+            assert_eq!(child.write(WORD, &12u64.to_le_bytes()), Ok(8));
+            let grandchild = child.fork().unwrap();
+            child.release();
+            let grandchild = platform().adopt_address_space(grandchild).unwrap();
+            assert_eq!(run_read_word(&*grandchild), 12);
+            grandchild.release();
+        })
+        .join()
+        .unwrap();
+        assert_eq!(run_read_word(&*space), 11);
+    }
+
+    #[test]
+    fn unadopted_thread_is_ended_on_drop() {
+        let space = space_with_word(6);
+        let pending = space.new_thread().unwrap();
+        assert_eq!(task_count(space.host_pid()), 2);
+        // Dropped on another host thread, which never traced this stub.
+        std::thread::spawn(move || drop(pending)).join().unwrap();
+        assert_eq!(task_count(space.host_pid()), 1);
+        assert_eq!(run_read_word(&*space), 6);
+    }
+
+    #[test]
+    fn leader_exit_leaves_the_other_thread_running() {
+        let space = space_with_word(4);
+        let pid = space.host_pid();
+        let pending = space.new_thread().unwrap();
+        let other = space.clone();
+        let (to_main, from_thread) = crossbeam::channel::bounded(0);
+        let (to_thread, from_main) = crossbeam::channel::bounded(0);
+        let thread = std::thread::spawn(move || {
+            other.adopt_thread(pending).unwrap();
+            to_main.send(()).unwrap();
+            from_main.recv().unwrap();
+            assert_eq!(run_read_word(&*other), 4);
+            other.map_anon(0x60_0000, PAGE_SIZE, RW, false).unwrap();
+            // The last thread's exit ends the stub process.
+            other.exit_thread().unwrap();
+        });
+        from_thread.recv().unwrap();
+        space.exit_thread().unwrap();
+        assert_eq!(
+            space.map_anon(0x70_0000, PAGE_SIZE, RW, false),
+            Err(Errno::EPERM)
+        );
+        to_thread.send(()).unwrap();
+        thread.join().unwrap();
+        wait_gone(pid);
+    }
+
+    #[test]
+    fn release_kills_every_stub_thread() {
+        let space = space_with_word(0);
+        let pid = space.host_pid();
+        let pending = space.new_thread().unwrap();
+        let other = space.clone();
+        let (to_main, from_thread) = crossbeam::channel::bounded(0);
+        let (to_thread, from_main) = crossbeam::channel::bounded(0);
+        let thread = std::thread::spawn(move || {
+            other.adopt_thread(pending).unwrap();
+            to_main.send(()).unwrap();
+            from_main.recv().unwrap();
+            let mut ctx = platform().new_context();
+            let mut regs = regs_at(CODE);
+            assert_eq!(ctx.switch(&*other, &mut regs).unwrap(), Event::Exited);
+        });
+        from_thread.recv().unwrap();
+        // Both stub threads are traced (by different host threads) when the process is killed.
+        space.release();
+        assert_eq!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(Errno::ESRCH)
+        );
+        to_thread.send(()).unwrap();
+        thread.join().unwrap();
     }
 
     #[test]

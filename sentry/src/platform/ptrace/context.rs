@@ -197,6 +197,63 @@ impl Context for PtraceContext {
     fn interrupter(&self) -> Arc<dyn Interrupter> {
         self.interrupter.clone()
     }
+
+    /// PTRACE_GETREGSET `NT_X86_XSTATE` (the whole XSAVE area), or the 512-byte FXSAVE area
+    /// from PTRACE_GETFPREGS where the host has no XSAVE.
+    fn fpstate(&mut self, address_space: &dyn AddressSpace) -> Result<Vec<u8>, PlatformError> {
+        let (_, tid) = self.resolve(address_space)?;
+        let stopped = StoppedTracee::assume_stopped(tid);
+        let err = |op: &'static str| {
+            move |source| PlatformError::Ptrace {
+                op,
+                pid: tid,
+                source,
+            }
+        };
+        match stopped.get_xstate() {
+            Ok(state) => Ok(state),
+            Err(Errno::EIO | Errno::ENODEV | Errno::EINVAL) => {
+                stopped.get_fpregs().map_err(err("PTRACE_GETFPREGS"))
+            }
+            Err(e) => Err(err("PTRACE_GETREGSET")(e)),
+        }
+    }
+
+    /// PTRACE_SETREGSET `NT_X86_XSTATE`. The kernel takes only a buffer of exactly its XSAVE
+    /// size: a shorter `state` (an FXSAVE area, or a frame from a smaller XSAVE layout) is laid
+    /// over the current state, a longer one is cut. A malformed XSAVE header (from the
+    /// application's signal frame) is `EINVAL` from the host, returned as an error.
+    fn set_fpstate(
+        &mut self,
+        address_space: &dyn AddressSpace,
+        state: &[u8],
+    ) -> Result<(), PlatformError> {
+        let (_, tid) = self.resolve(address_space)?;
+        let stopped = StoppedTracee::assume_stopped(tid);
+        let err = |op: &'static str| {
+            move |source| PlatformError::Ptrace {
+                op,
+                pid: tid,
+                source,
+            }
+        };
+        if state.len() < sys::FXSAVE_LEN {
+            return Err(err("set_fpstate")(Errno::EINVAL));
+        }
+        match stopped.get_xstate() {
+            Ok(mut current) => {
+                let n = current.len().min(state.len());
+                current[..n].copy_from_slice(&state[..n]);
+                stopped
+                    .set_xstate(&current)
+                    .map_err(err("PTRACE_SETREGSET"))
+            }
+            Err(Errno::EIO | Errno::ENODEV | Errno::EINVAL) => {
+                stopped.set_fpregs(state).map_err(err("PTRACE_SETFPREGS"))
+            }
+            Err(e) => Err(err("PTRACE_GETREGSET")(e)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -237,6 +294,37 @@ mod tests {
                 addr: 0,
             }
         );
+    }
+
+    #[test]
+    fn fpstate_reads_and_sets_xmm0() {
+        let space = space_with_code(&[
+            0xf3, 0x0f, 0x6f, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, // movdqu xmm0, [0x500000]
+            0x0f, 0x05, //                                           syscall
+            0xf3, 0x0f, 0x7f, 0x04, 0x25, 0x10, 0x00, 0x50, 0x00, // movdqu [0x500010], xmm0
+            0x0f, 0x05, //                                           syscall
+        ]);
+        let rw = Prot::READ | Prot::WRITE;
+        space.map_anon(0x50_0000, PAGE_SIZE, rw, false).unwrap();
+        let pattern: Vec<u8> = (1..=16).collect();
+        assert_eq!(space.write(0x50_0000, &pattern), Ok(16));
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        let mut state = ctx.fpstate(&*space).unwrap();
+        assert!(state.len() >= 512, "{}", state.len());
+        // XMM0 sits at byte 160 of the FXSAVE area.
+        assert_eq!(&state[160..176], &pattern[..]);
+        let changed: Vec<u8> = (0xa0..0xb0).collect();
+        state[160..176].copy_from_slice(&changed);
+        ctx.set_fpstate(&*space, &state).unwrap();
+        assert_eq!(ctx.fpstate(&*space).unwrap()[160..176], changed[..]);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        let mut stored = [0u8; 16];
+        assert_eq!(space.read(0x50_0010, &mut stored), Ok(16));
+        assert_eq!(&stored[..], &changed[..]);
+        // Too short to be an FXSAVE area.
+        assert!(ctx.set_fpstate(&*space, &state[..100]).is_err());
     }
 
     #[test]

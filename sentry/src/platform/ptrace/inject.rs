@@ -78,6 +78,32 @@ pub fn inject_syscall(
     }
 }
 
+/// Makes `stub` run the host `exit(0)` (ends only that thread) at code address `entry` (a
+/// `syscall`) and waits until it is gone and reaped. Stops on the way are resumed.
+pub fn inject_thread_exit(stub: StoppedTracee, entry: u64) -> Result<(), Errno> {
+    let saved = stub.getregs()?;
+    let regs = Regs {
+        rax: libc::SYS_exit as u64,
+        orig_rax: u64::MAX,
+        rdi: 0,
+        rip: entry,
+        cs: USER_CS,
+        ss: USER_DS,
+        eflags: INITIAL_EFLAGS,
+        ..saved
+    };
+    stub.setregs(&regs)?;
+    let mut running = stub.cont()?;
+    loop {
+        match running.wait()? {
+            Stop::Exited => return Ok(()),
+            Stop::Signal(stopped, _) | Stop::Event(stopped) | Stop::Syscall(stopped) => {
+                running = stopped.cont()?;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,15 @@
 //! `protect`, `remap`) and `Context::switch` must run on that thread; elsewhere they fail with
 //! `EPERM`. `read`, `write` and `release` work from any thread.
 //!
+//! Processes and threads: `AddressSpace::fork` injects clone(CLONE_PARENT|SIGCHLD) into the
+//! caller's stub thread, so every stub process is a child of the master stub (which reaps it
+//! and whose death kills it through PR_SET_PDEATHSIG); the child task's host thread seizes it in
+//! `Platform::adopt_address_space`. `AddressSpace::new_thread` injects a thread clone; the new
+//! stub thread parks in `pause()` until the new task's host thread seizes and interrupts it in
+//! `adopt_thread`. Each tracer then drives only its own stub thread. A host thread that drives
+//! a stub thread must call `exit_thread` (or `release`) before it ends: PTRACE_O_EXITKILL
+//! SIGKILLs its tracee, which takes the whole stub process with it.
+//!
 //! Interrupts use the host signal `INTERRUPT_SIGNAL` (SIGCHLD); see `context.rs`.
 //!
 //! Host syscalls used after `PtracePlatform::new` (for the sentry's seccomp allowlist): ptrace,
@@ -36,7 +45,7 @@ use self::inject::{inject_syscall, syscall_result, INITIAL_EFLAGS, USER_CS, USER
 use self::stub::{PAGE_SIZE, STUB_BASE, STUB_END};
 use self::sys::{Stop, StoppedTracee};
 use crate::platform::{
-    AddressSpace, Context, Layout, Platform, PlatformError, Regs, ReservedRange,
+    AddressSpace, Context, Layout, PendingStub, Platform, PlatformError, Regs, ReservedRange,
 };
 use crate::Errno;
 
@@ -61,9 +70,31 @@ struct Shared {
     fd_passing: Mutex<()>,
     /// Live address spaces by stub host pid, so a `Context` can find the concrete object.
     registry: Mutex<HashMap<i32, Weak<PtraceAddressSpace>>>,
+    /// The CPUs the sentry may use, read when the platform starts (before any pinning).
+    allowed_cpus: Vec<usize>,
+    /// Round-robin cursor over `allowed_cpus`, for `pair_on_one_cpu`.
+    next_cpu: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
+    /// Puts the calling tracer thread and its stub thread on the same CPU. Every syscall is a
+    /// ping-pong between the two; across CPUs each hand-off costs a cross-CPU wake-up, which on
+    /// this kind of VM made a trapped getppid ten times slower (54 µs against 5.6 µs, measured
+    /// with `benches` side_by_side). CPUs are handed out round-robin from the allowed set so
+    /// several tasks spread out. Best effort: on failure both keep their affinity.
+    fn pair_on_one_cpu(&self, stub_tid: i32) {
+        if self.allowed_cpus.is_empty() {
+            return;
+        }
+        let turn = self
+            .next_cpu
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cpu = self.allowed_cpus[turn % self.allowed_cpus.len()];
+        if sys::pin_thread(0, cpu).is_ok() {
+            let _ = sys::pin_thread(stub_tid, cpu);
+        }
+    }
+
     fn lookup(&self, host_pid: i32) -> Option<Arc<PtraceAddressSpace>> {
         let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
         registry.get(&host_pid).and_then(Weak::upgrade)
@@ -99,31 +130,9 @@ pub struct PtracePlatform {
     master_pid: i32,
     requests: Option<Sender<MasterRequest>>,
     master_thread: Option<JoinHandle<()>>,
-    /// The CPUs the sentry may use, read when the platform starts (before any pinning).
-    allowed_cpus: Vec<usize>,
-    /// Round-robin cursor over `allowed_cpus`, for `pair_on_one_cpu`.
-    next_cpu: std::sync::atomic::AtomicUsize,
 }
 
 impl PtracePlatform {
-    /// Puts the calling tracer thread and its stub thread on the same CPU. Every syscall is a
-    /// ping-pong between the two; across CPUs each hand-off costs a cross-CPU wake-up, which on
-    /// this kind of VM made a trapped getppid ten times slower (54 µs against 5.6 µs, measured
-    /// with `benches` side_by_side). CPUs are handed out round-robin from the allowed set so
-    /// several tasks spread out. Best effort: on failure both keep their affinity.
-    fn pair_on_one_cpu(&self, stub_tid: i32) {
-        if self.allowed_cpus.is_empty() {
-            return;
-        }
-        let turn = self
-            .next_cpu
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let cpu = self.allowed_cpus[turn % self.allowed_cpus.len()];
-        if sys::pin_thread(0, cpu).is_ok() {
-            let _ = sys::pin_thread(stub_tid, cpu);
-        }
-    }
-
     /// Starts the master stub. Called in `runsc boot` BEFORE the sentry's seccomp filter goes
     /// on (it needs fork, execveat and memfd_create).
     pub fn new() -> Result<PtracePlatform, PlatformError> {
@@ -182,12 +191,12 @@ impl PtracePlatform {
                 stub_sock,
                 fd_passing: Mutex::new(()),
                 registry: Mutex::new(HashMap::new()),
+                allowed_cpus: sys::allowed_cpus(),
+                next_cpu: std::sync::atomic::AtomicUsize::new(0),
             }),
             master_pid,
             requests: Some(requests),
             master_thread: Some(master_thread),
-            allowed_cpus: sys::allowed_cpus(),
-            next_cpu: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -215,6 +224,69 @@ impl PtracePlatform {
             }),
         }
     }
+
+    /// Makes the calling thread the tracer of `pid`, a freshly forked stub process (child of
+    /// the master stub) that is stopping itself in the fork entry's SIGSTOP loop, and wraps it
+    /// as an address space. On failure the stub is killed.
+    fn seize_new_stub(
+        &self,
+        pid: i32,
+        pidfd: OwnedFd,
+    ) -> Result<Arc<PtraceAddressSpace>, PlatformError> {
+        let fail = |op: &'static str, source: Errno| {
+            // Traced by us: we reap it; otherwise its parent (SIGCHLD ignored) does.
+            sys::pidfd_kill_and_reap(pidfd.as_fd());
+            PlatformError::Ptrace { op, pid, source }
+        };
+        let running = match sys::seize(pid) {
+            Ok(running) => running,
+            Err(source) => return Err(fail("PTRACE_SEIZE", source)),
+        };
+        // No PTRACE_INTERRUPT: the child must get past its prctl(PR_SET_PDEATHSIG) first. If
+        // it already stopped itself, the seize re-traps that group-stop (PTRACE_EVENT_STOP);
+        // otherwise its own kill(SIGSTOP) soon gives a signal-delivery stop (suppressed when
+        // it is next resumed). Later stray stops are resumed by `inject_syscall`/`switch`.
+        let stopped = match running.wait() {
+            Ok(Stop::Syscall(s) | Stop::Signal(s, _) | Stop::Event(s)) => s,
+            Ok(Stop::Exited) => return Err(PlatformError::StubDied { pid }),
+            Err(source) => return Err(fail("waitpid", source)),
+        };
+        self.shared.pair_on_one_cpu(stopped.tid());
+        let space = Arc::new(PtraceAddressSpace::new(
+            pid,
+            pidfd,
+            sys::gettid(),
+            stopped.tid(),
+            self.shared.clone(),
+        ));
+        self.shared.register(&space);
+        Ok(space)
+    }
+}
+
+/// The platform half of a `PendingStub` from `AddressSpace::fork`: a stopped, untraced stub
+/// process. Dropped unadopted, it is killed (its parent, the master stub, reaps it).
+pub(super) struct PendingProcess {
+    pid: i32,
+    /// `None` once adopted.
+    pidfd: Option<OwnedFd>,
+}
+
+impl PendingProcess {
+    pub(super) fn new(pid: i32, pidfd: OwnedFd) -> PendingProcess {
+        PendingProcess {
+            pid,
+            pidfd: Some(pidfd),
+        }
+    }
+}
+
+impl Drop for PendingProcess {
+    fn drop(&mut self) {
+        if let Some(pidfd) = self.pidfd.take() {
+            sys::pidfd_kill_and_reap(pidfd.as_fd());
+        }
+    }
 }
 
 impl Drop for PtracePlatform {
@@ -239,38 +311,11 @@ impl Platform for PtracePlatform {
     /// Forks the master stub and makes the calling thread the tracer of the child.
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>, PlatformError> {
         let pid = self.fork_master()?;
-        let running = match sys::seize(pid) {
-            Ok(running) => running,
-            Err(source) => {
-                // Not traced by us, so its parent (the master stub, SIGCHLD ignored) reaps it.
-                let _ = sys::tgkill(pid, pid, libc::SIGKILL);
-                return Err(PlatformError::Ptrace {
-                    op: "PTRACE_SEIZE",
-                    pid,
-                    source,
-                });
-            }
-        };
-        // No PTRACE_INTERRUPT: the child must get past its prctl(PR_SET_PDEATHSIG) first. If
-        // it already stopped itself, the seize re-traps that group-stop (PTRACE_EVENT_STOP);
-        // otherwise its own kill(SIGSTOP) soon gives a signal-delivery stop (suppressed when
-        // it is next resumed). Later stray stops are resumed by `inject_syscall`/`switch`.
-        let stopped = match running.wait() {
-            Ok(Stop::Syscall(s) | Stop::Signal(s, _) | Stop::Event(s)) => s,
-            Ok(Stop::Exited) => return Err(PlatformError::StubDied { pid }),
-            Err(source) => {
-                sys::kill_and_reap(pid);
-                return Err(PlatformError::Ptrace {
-                    op: "waitpid",
-                    pid,
-                    source,
-                });
-            }
-        };
         let pidfd = match sys::pidfd_open(pid) {
             Ok(pidfd) => pidfd,
             Err(source) => {
-                sys::kill_and_reap(pid);
+                // Not traced by us, so its parent (the master stub, SIGCHLD ignored) reaps it.
+                let _ = sys::tgkill(pid, pid, libc::SIGKILL);
                 return Err(PlatformError::Ptrace {
                     op: "pidfd_open",
                     pid,
@@ -278,16 +323,24 @@ impl Platform for PtracePlatform {
                 });
             }
         };
-        self.pair_on_one_cpu(stopped.tid());
-        let space = Arc::new(PtraceAddressSpace::new(
-            pid,
-            pidfd,
-            sys::gettid(),
-            stopped.tid(),
-            self.shared.clone(),
-        ));
-        self.shared.register(&space);
-        Ok(space)
+        Ok(self.seize_new_stub(pid, pidfd)?)
+    }
+
+    /// Seizes the stub process that `AddressSpace::fork` made; see `seize_new_stub`.
+    fn adopt_address_space(
+        &self,
+        stub: PendingStub,
+    ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
+        let pid = stub.host_tid;
+        let mut pending = stub
+            .inner
+            .downcast::<PendingProcess>()
+            .map_err(|_| PlatformError::Other("not a pending ptrace stub process".into()))?;
+        let pidfd = pending
+            .pidfd
+            .take()
+            .ok_or(PlatformError::StubDied { pid })?;
+        Ok(self.seize_new_stub(pending.pid, pidfd)?)
     }
 
     fn new_context(&self) -> Box<dyn Context> {

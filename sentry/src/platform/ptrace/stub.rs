@@ -15,8 +15,16 @@ pub const STUB_END: u64 = STUB_BASE + 2 * PAGE_SIZE;
 
 /// Offset of `syscall; int3`: the injection point for a single host syscall.
 pub const INJECT_OFFSET: u64 = 0x00;
-/// Offset of the fork entry: `syscall` (fork), then the parent traps and the child stops itself.
+/// Offset of the fork entry: `syscall` (fork, or clone without `CLONE_VM`), then the parent
+/// traps and the child sets PR_SET_PDEATHSIG(SIGKILL) and stops itself (SIGSTOP loop).
 pub const FORK_OFFSET: u64 = 0x10;
+/// Offset of the thread entry: `syscall` (clone of a thread), then the parent traps and the
+/// new thread falls into the park loop.
+pub const CLONE_OFFSET: u64 = 0x50;
+/// Offset of the park loop: `pause()` forever. A new stub thread waits there (untraced) until
+/// its tracer seizes and interrupts it; a detached thread group leader waits there for the end
+/// of its stub process. Needs no stack.
+pub const PARK_OFFSET: u64 = 0x57;
 /// Offset of the ELF entry point (never reached in normal operation: exit_group(0) forever).
 pub const ENTRY_OFFSET: u64 = 0x40;
 
@@ -40,6 +48,9 @@ pub mod scratch {
     pub const CMSG_LEN: u64 = 24;
     /// A `struct kernel_sigaction` (handler, flags, restorer, mask: 32 bytes) for rt_sigaction.
     pub const SIGACTION: u64 = SCRATCH_BASE + 256;
+    /// The stack pointer given to new stub threads (top of the scratch page). A parked
+    /// thread makes no calls, so nothing is ever written there.
+    pub const THREAD_STACK: u64 = SCRATCH_BASE + super::PAGE_SIZE;
 }
 
 /// The code page: every byte not listed is `int3` (0xcc) so a stray jump traps.
@@ -50,7 +61,7 @@ fn code_page() -> Vec<u8> {
         0x0f, 0x05, // 0x00: syscall
         0xcc, //       0x02: int3          -> SIGTRAP stop, the tracer reads rax
     ];
-    // Fork entry (FORK_OFFSET = 0x10). rax = SYS_fork on entry.
+    // Fork entry (FORK_OFFSET = 0x10). rax = SYS_fork or SYS_clone on entry.
     let fork: &[u8] = &[
         0x0f, 0x05, //                   0x10: syscall            (fork)
         0x48, 0x85, 0xc0, //             0x12: test rax, rax
@@ -75,10 +86,21 @@ fn code_page() -> Vec<u8> {
         0x0f, 0x05, //                   0x47: syscall
         0xeb, 0xf5, //                   0x49: jmp 0x40
     ];
+    // Thread entry (CLONE_OFFSET = 0x50) and park loop (PARK_OFFSET = 0x57).
+    let clone: &[u8] = &[
+        0x0f, 0x05, //                   0x50: syscall            (clone)
+        0x48, 0x85, 0xc0, //             0x52: test rax, rax
+        0x75, 0x09, //                   0x55: jnz 0x60           (parent -> int3)
+        0xb8, 0x22, 0x00, 0x00, 0x00, // 0x57: mov eax, 34        (SYS_pause)    <- park
+        0x0f, 0x05, //                   0x5c: syscall
+        0xeb, 0xf7, //                   0x5e: jmp 0x57           (loop)
+        0xcc, //                         0x60: int3               (parent: new tid in rax)
+    ];
     for (offset, code) in [
         (INJECT_OFFSET, inject),
         (FORK_OFFSET, fork),
         (ENTRY_OFFSET, entry),
+        (CLONE_OFFSET, clone),
     ] {
         let start = offset as usize;
         page[start..start + code.len()].copy_from_slice(code);
@@ -239,6 +261,14 @@ mod tests {
         // The loop jumps back to the getpid.
         let jmp_target = 0x3f_i64 + i64::from(code[0x3e] as i8);
         assert_eq!(jmp_target, 0x28);
+        // Thread entry: the parent lands on an int3, the child parks in a pause loop.
+        let clone = CLONE_OFFSET as usize;
+        assert_eq!(&code[clone..clone + 2], &[0x0f, 0x05]);
+        assert_eq!(clone + 7 + usize::from(code[clone + 6]), 0x60);
+        assert_eq!(code[0x60], 0xcc);
+        let park = PARK_OFFSET as usize;
+        assert_eq!(code[park], 0xb8);
+        assert_eq!(0x60_i64 + i64::from(code[0x5f] as i8), PARK_OFFSET as i64);
     }
 
     #[test]

@@ -161,6 +161,129 @@ impl RunningTracee {
     }
 }
 
+impl StoppedTracee {
+    /// PTRACE_DETACH, suppressing any pending signal: the thread runs on untraced.
+    pub fn detach(self) -> Result<(), Errno> {
+        ptrace::detach(self.pid(), None::<Signal>)
+    }
+
+    /// The thread's extended FPU state (PTRACE_GETREGSET `NT_X86_XSTATE`): the full XSAVE
+    /// area; the kernel shortens the iovec to the size it wrote.
+    pub fn get_xstate(&self) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0u8; XSTATE_MAX];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: PTRACE_GETREGSET writes at most `iov_len` bytes into `buf` (alive and
+        // exclusively borrowed for the call) and updates the local `iov`.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_ptrace,
+                PTRACE_GETREGSET,
+                c_long::from(self.tid),
+                NT_X86_XSTATE,
+                &mut iov as *mut libc::iovec,
+            )
+        };
+        Errno::result(ret)?;
+        buf.truncate(iov.iov_len.min(XSTATE_MAX));
+        Ok(buf)
+    }
+
+    /// Sets the thread's extended FPU state (PTRACE_SETREGSET `NT_X86_XSTATE`); `state`
+    /// must be exactly as long as what `get_xstate` returns.
+    pub fn set_xstate(&self, state: &[u8]) -> Result<(), Errno> {
+        let mut iov = libc::iovec {
+            iov_base: state.as_ptr().cast_mut().cast(),
+            iov_len: state.len(),
+        };
+        // SAFETY: PTRACE_SETREGSET only reads `iov_len` bytes from `state`, which is alive
+        // for the call; the kernel never writes through this iovec's base.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_ptrace,
+                PTRACE_SETREGSET,
+                c_long::from(self.tid),
+                NT_X86_XSTATE,
+                &mut iov as *mut libc::iovec,
+            )
+        };
+        Errno::result(ret).map(drop)
+    }
+
+    /// The legacy 512-byte FXSAVE area (PTRACE_GETFPREGS).
+    pub fn get_fpregs(&self) -> Result<Vec<u8>, Errno> {
+        let mut buf = vec![0u8; FXSAVE_LEN];
+        // SAFETY: PTRACE_GETFPREGS writes one `struct user_fpregs_struct` (512 bytes) into
+        // `buf`, which is exactly that long and alive for the call.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_ptrace,
+                PTRACE_GETFPREGS,
+                c_long::from(self.tid),
+                0 as c_long,
+                buf.as_mut_ptr(),
+            )
+        };
+        Errno::result(ret)?;
+        Ok(buf)
+    }
+
+    /// Sets the legacy FXSAVE area (PTRACE_SETFPREGS) from the first 512 bytes of `state`.
+    pub fn set_fpregs(&self, state: &[u8]) -> Result<(), Errno> {
+        let area = state.get(..FXSAVE_LEN).ok_or(Errno::EINVAL)?;
+        // SAFETY: PTRACE_SETFPREGS reads 512 bytes from `area`, which is that long and alive.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_ptrace,
+                PTRACE_SETFPREGS,
+                c_long::from(self.tid),
+                0 as c_long,
+                area.as_ptr(),
+            )
+        };
+        Errno::result(ret).map(drop)
+    }
+}
+
+/// `PTRACE_GETREGSET`/`PTRACE_SETREGSET` (`include/uapi/linux/ptrace.h`).
+const PTRACE_GETREGSET: c_long = 0x4204;
+const PTRACE_SETREGSET: c_long = 0x4205;
+/// `PTRACE_GETFPREGS`/`PTRACE_SETFPREGS` (`arch/x86/include/uapi/asm/ptrace-abi.h`).
+const PTRACE_GETFPREGS: c_long = 14;
+const PTRACE_SETFPREGS: c_long = 15;
+/// The x86 extended state regset (`include/uapi/linux/elf.h`).
+const NT_X86_XSTATE: c_long = 0x202;
+/// Size of the legacy FXSAVE area.
+pub const FXSAVE_LEN: usize = 512;
+/// Upper bound for the XSAVE area (with AMX tiles it is about 11 KiB).
+const XSTATE_MAX: usize = 16 * 1024;
+
+/// PTRACE_INTERRUPT: stops seized tracee `tid` wherever it is (a `PTRACE_EVENT_STOP`).
+pub fn interrupt(tid: i32) -> Result<(), Errno> {
+    ptrace::interrupt(Pid::from_raw(tid))
+}
+
+/// Waits for traced thread `tid` to exit and reaps it (`waitpid(tid, __WALL)`), ignoring
+/// stops. Returns at once if `tid` is not (or no longer) a child or tracee of this process.
+pub fn reap_thread(tid: i32) {
+    loop {
+        let mut status: c_int = 0;
+        // SAFETY: waitpid writes only into the local `status`.
+        let ret = unsafe { libc::waitpid(tid, &mut status, libc::__WALL) };
+        if ret < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            return;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            return;
+        }
+    }
+}
+
 /// PTRACE_SEIZE with EXITKILL|TRACESYSGOOD: the calling thread becomes the tracer of `tid`.
 pub fn seize(tid: i32) -> Result<RunningTracee, Errno> {
     ptrace::seize(Pid::from_raw(tid), trace_options())?;
@@ -187,20 +310,7 @@ pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
 /// otherwise use `pidfd_kill_and_reap`.
 pub fn kill_and_reap(pid: i32) {
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-    loop {
-        let mut status: c_int = 0;
-        // SAFETY: waitpid writes only into the local `status`.
-        let ret = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        if ret < 0 {
-            if Errno::last() == Errno::EINTR {
-                continue;
-            }
-            return;
-        }
-        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            return;
-        }
-    }
+    reap_thread(pid);
 }
 
 /// A pidfd for host process `pid` (pidfd_open(2)): names that process even after its pid is
@@ -218,6 +328,17 @@ pub fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
 /// (`waitid(P_PIDFD, WEXITED | __WALL)`; any thread of the tracer's thread group may reap a
 /// traced child). A process that is already gone is left alone.
 pub fn pidfd_kill_and_reap(pidfd: BorrowedFd<'_>) {
+    if pidfd_send_sigkill(pidfd).is_err() {
+        return;
+    }
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    while let Err(Errno::EINTR) =
+        waitid(Id::PIDFd(pidfd), WaitPidFlag::WEXITED | WaitPidFlag::__WALL)
+    {}
+}
+
+/// SIGKILLs the process behind `pidfd` (pidfd_send_signal(2)); `ESRCH` if it is gone.
+pub fn pidfd_send_sigkill(pidfd: BorrowedFd<'_>) -> Result<(), Errno> {
     // SAFETY: pidfd_send_signal with a valid borrowed pidfd, a signal number and no siginfo.
     let ret = unsafe {
         libc::syscall(
@@ -228,13 +349,7 @@ pub fn pidfd_kill_and_reap(pidfd: BorrowedFd<'_>) {
             0 as c_long,
         )
     };
-    if ret != 0 {
-        return;
-    }
-    use nix::sys::wait::{waitid, Id, WaitPidFlag};
-    while let Err(Errno::EINTR) =
-        waitid(Id::PIDFd(pidfd), WaitPidFlag::WEXITED | WaitPidFlag::__WALL)
-    {}
+    Errno::result(ret).map(drop)
 }
 
 /// Splits `[addr, addr + len)` into page-bounded remote iovecs; returns how many and the bytes.

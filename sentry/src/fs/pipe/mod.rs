@@ -1,0 +1,581 @@
+//! Anonymous pipes (pipe(7); Linux `fs/pipe.c`, gVisor `pkg/sentry/kernel/pipe`): a bounded
+//! byte buffer (64 KiB by default, F_SETPIPE_SZ changes it) shared by a read end and a write end.
+//! Writes of at most `PIPE_BUF` bytes are atomic; readers block until data or until every writer
+//! is gone (EOF); writers block until there is room and fail with EPIPE once every reader is gone;
+//! O_NONBLOCK turns waiting into EAGAIN. O_DIRECT write ends make packets (each write of up to
+//! `PIPE_BUF` bytes is read by exactly one read, the excess of a short read is discarded).
+//!
+//! Reader and writer counts follow open file descriptions: each `PipeEnd` is the `FileOps` of one
+//! description and counts itself out when dropped (the last reference of the description closed,
+//! in any process that shares it after fork).
+//!
+//! Lock order: `Pipe::state`, released before notifying `Pipe::queue`.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::kernel::wait::WaitQueue;
+use crate::vfs::Timespec;
+use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
+use crate::{Errno, SysResult};
+
+/// Bytes a write may move atomically (`PIPE_BUF`).
+pub const PIPE_BUF: usize = 4096;
+/// Default capacity (16 pages, Linux `PIPE_DEF_BUFFERS`).
+pub const DEFAULT_CAPACITY: usize = 65536;
+/// `/proc/sys/fs/pipe-max-size`: the most an unprivileged F_SETPIPE_SZ may ask for.
+pub const MAX_CAPACITY: usize = 1 << 20;
+/// The page size capacities are rounded to.
+const PAGE: usize = 4096;
+/// `F_SETPIPE_SZ` and `F_GETPIPE_SZ` (include/uapi/linux/fcntl.h).
+pub const F_SETPIPE_SZ: i32 = 1031;
+pub const F_GETPIPE_SZ: i32 = 1032;
+/// `FIONREAD` (include/uapi/asm-generic/ioctls.h).
+const FIONREAD: u32 = 0x541b;
+/// `PIPEFS_MAGIC`.
+const PIPEFS_MAGIC: i64 = 0x5049_5045;
+/// Device number pipes report in st_dev (an anonymous device, as pipefs has on Linux).
+const PIPEFS_DEV: u64 = 0x0e;
+
+static NEXT_INO: AtomicU64 = AtomicU64::new(1);
+
+/// One page of buffered data (Linux `struct pipe_buffer`): a packet (from an O_DIRECT writer)
+/// or stream bytes that later small writes may be merged into.
+struct Buffer {
+    data: Vec<u8>,
+    /// Bytes already read.
+    off: usize,
+    packet: bool,
+}
+
+impl Buffer {
+    fn remaining(&self) -> usize {
+        self.data.len() - self.off
+    }
+}
+
+struct State {
+    bufs: VecDeque<Buffer>,
+    /// Capacity in page slots (F_GETPIPE_SZ is this times the page size).
+    slots: usize,
+    readers: usize,
+    writers: usize,
+    /// Events for edge-triggered epoll: data arrived / writers left; room freed / readers left.
+    in_gen: u64,
+    out_gen: u64,
+}
+
+impl State {
+    fn is_empty(&self) -> bool {
+        self.bufs.is_empty()
+    }
+    fn is_full(&self) -> bool {
+        self.bufs.len() >= self.slots
+    }
+    fn len(&self) -> usize {
+        self.bufs.iter().map(Buffer::remaining).sum()
+    }
+
+    /// Takes up to `buf.len()` bytes from the front buffers; a packet ends the read (its
+    /// unread rest is discarded), as Linux `pipe_read` does.
+    fn pop(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(b) = self.bufs.front_mut() else {
+                break;
+            };
+            let take = b.remaining().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&b.data[b.off..b.off + take]);
+            b.off += take;
+            n += take;
+            let packet = b.packet;
+            if packet || b.remaining() == 0 {
+                self.bufs.pop_front();
+            }
+            if packet {
+                break;
+            }
+        }
+        if n > 0 {
+            self.out_gen += 1;
+        }
+        n
+    }
+}
+
+/// The pipe object both ends share.
+pub struct Pipe {
+    state: Mutex<State>,
+    queue: WaitQueue,
+    ino: u64,
+    uid: u32,
+    gid: u32,
+    ctime: Timespec,
+}
+
+impl Pipe {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until `ready` holds on the state (or EINTR). Without a task (the sentry itself,
+    /// tests) the wait cannot be interrupted.
+    fn block(&self, task: TaskRef, ready: impl Fn(&State) -> bool) -> SysResult<()> {
+        let waker = task.map(|t| t.waker.clone()).unwrap_or_default();
+        let _reg = self.queue.register(&waker);
+        waker.wait_until(None, || ready(&self.lock()))
+    }
+
+    fn read(&self, task: TaskRef, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            {
+                let mut st = self.lock();
+                if !st.is_empty() {
+                    let n = st.pop(buf);
+                    drop(st);
+                    self.queue.notify();
+                    return Ok(n);
+                }
+                if st.writers == 0 {
+                    return Ok(0);
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            self.block(task, |st| !st.is_empty() || st.writers == 0)?;
+        }
+    }
+
+    /// Linux `pipe_write`: the tail of a write (its length modulo the page size) first merges
+    /// into the last buffer if that is a non-packet page with room; the rest goes into new pages,
+    /// one per free slot. A write of at most a page therefore lands whole (atomic, PIPE_BUF).
+    fn write(&self, task: TaskRef, buf: &[u8], nonblock: bool, packet: bool) -> SysResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut done = 0;
+        {
+            let mut st = self.lock();
+            if st.readers == 0 {
+                return Err(Errno::EPIPE);
+            }
+            let chars = buf.len() % PAGE;
+            if let Some(last) = st.bufs.back_mut() {
+                if chars > 0 && !last.packet && last.data.len() + chars <= PAGE {
+                    last.data.extend_from_slice(&buf[..chars]);
+                    done = chars;
+                    st.in_gen += 1;
+                }
+            }
+        }
+        if done > 0 {
+            self.queue.notify();
+            if done == buf.len() {
+                return Ok(done);
+            }
+        }
+        loop {
+            let mut progressed = false;
+            {
+                let mut st = self.lock();
+                if st.readers == 0 {
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
+                }
+                while !st.is_full() && done < buf.len() {
+                    let copy = PAGE.min(buf.len() - done);
+                    st.bufs.push_back(Buffer {
+                        data: buf[done..done + copy].to_vec(),
+                        off: 0,
+                        packet,
+                    });
+                    done += copy;
+                    progressed = true;
+                }
+                if progressed {
+                    st.in_gen += 1;
+                }
+            }
+            if progressed {
+                self.queue.notify();
+            }
+            if done == buf.len() {
+                return Ok(done);
+            }
+            if nonblock {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
+            if let Err(e) = self.block(task, |st| st.readers == 0 || !st.is_full()) {
+                return if done > 0 { Ok(done) } else { Err(e) };
+            }
+        }
+    }
+
+    fn set_capacity(&self, task: TaskRef, arg: u64) -> SysResult<u64> {
+        if arg > 1 << 31 {
+            return Err(Errno::EINVAL);
+        }
+        let size = usize::try_from(arg).map_err(|_| Errno::EINVAL)?;
+        let size = size.max(PAGE).next_power_of_two();
+        let privileged = task.is_none_or(|t| t.creds.euid == 0);
+        if size > MAX_CAPACITY && !privileged {
+            return Err(Errno::EPERM);
+        }
+        let mut st = self.lock();
+        if size / PAGE < st.bufs.len() {
+            return Err(Errno::EBUSY);
+        }
+        st.slots = size / PAGE;
+        st.out_gen += 1;
+        drop(st);
+        self.queue.notify();
+        Ok(size as u64)
+    }
+
+    fn stat(&self) -> Stat {
+        Stat {
+            dev: PIPEFS_DEV,
+            ino: self.ino,
+            mode: libc::S_IFIFO | 0o600,
+            nlink: 1,
+            uid: self.uid,
+            gid: self.gid,
+            blksize: PAGE as i64,
+            atime: self.ctime,
+            mtime: self.ctime,
+            ctime: self.ctime,
+            ..Default::default()
+        }
+    }
+}
+
+/// One end of a pipe: the operations of one open file description.
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    reads: bool,
+    writes: bool,
+}
+
+impl PipeEnd {
+    fn new(pipe: Arc<Pipe>, reads: bool, writes: bool) -> Arc<PipeEnd> {
+        {
+            let mut st = pipe.lock();
+            st.readers += usize::from(reads);
+            st.writers += usize::from(writes);
+        }
+        Arc::new(PipeEnd {
+            pipe,
+            reads,
+            writes,
+        })
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        {
+            let mut st = self.pipe.lock();
+            if self.reads {
+                st.readers -= 1;
+                st.out_gen += 1;
+            }
+            if self.writes {
+                st.writers -= 1;
+                st.in_gen += 1;
+            }
+        }
+        self.pipe.queue.notify();
+    }
+}
+
+const IN_EVENTS: u32 = (libc::POLLIN | libc::POLLRDNORM | libc::POLLHUP) as u32;
+const OUT_EVENTS: u32 = (libc::POLLOUT | libc::POLLWRNORM | libc::POLLERR) as u32;
+
+impl FileOps for PipeEnd {
+    fn positioning(&self) -> Positioning {
+        Positioning::Stream
+    }
+    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
+        self.read_with_flags(task, buf, 0)
+    }
+    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
+        self.write_with_flags(task, buf, 0)
+    }
+    fn read_with_flags(&self, task: TaskRef, buf: &mut [u8], flags: i32) -> SysResult<usize> {
+        if !self.reads {
+            return Err(Errno::EBADF);
+        }
+        self.pipe.read(task, buf, flags & libc::O_NONBLOCK != 0)
+    }
+    fn write_with_flags(&self, task: TaskRef, buf: &[u8], flags: i32) -> SysResult<usize> {
+        if !self.writes {
+            return Err(Errno::EBADF);
+        }
+        self.pipe.write(
+            task,
+            buf,
+            flags & libc::O_NONBLOCK != 0,
+            flags & libc::O_DIRECT != 0,
+        )
+    }
+    fn stat(&self) -> Option<SysResult<Stat>> {
+        Some(Ok(self.pipe.stat()))
+    }
+    fn ioctl(&self, req: u32, arg: &mut [u8]) -> SysResult<u64> {
+        match req {
+            FIONREAD => {
+                let n = i32::try_from(self.pipe.lock().len()).unwrap_or(i32::MAX);
+                let out = arg.get_mut(..4).ok_or(Errno::EFAULT)?;
+                out.copy_from_slice(&n.to_ne_bytes());
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+    fn fcntl(&self, task: TaskRef, cmd: i32, arg: u64) -> SysResult<u64> {
+        match cmd {
+            F_GETPIPE_SZ => Ok((self.pipe.lock().slots * PAGE) as u64),
+            F_SETPIPE_SZ => self.pipe.set_capacity(task, arg),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+    fn supports_poll(&self) -> bool {
+        true
+    }
+    fn readiness(&self, _mask: u32) -> u32 {
+        let st = self.pipe.lock();
+        let mut ev = 0u32;
+        if self.reads {
+            if !st.is_empty() {
+                ev |= (libc::POLLIN | libc::POLLRDNORM) as u32;
+            }
+            // Linux `pipe_poll` reports EPOLLHUP, never EPOLLRDHUP (a socket event).
+            if st.writers == 0 {
+                ev |= libc::POLLHUP as u32;
+            }
+        }
+        if self.writes {
+            if !st.is_full() {
+                ev |= (libc::POLLOUT | libc::POLLWRNORM) as u32;
+            }
+            if st.readers == 0 {
+                ev |= libc::POLLERR as u32;
+            }
+        }
+        ev
+    }
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.pipe.queue)
+    }
+    fn generation(&self, mask: u32) -> u64 {
+        let st = self.pipe.lock();
+        let mut g = 0;
+        if mask & IN_EVENTS != 0 {
+            g += st.in_gen;
+        }
+        if mask & OUT_EVENTS != 0 {
+            g += st.out_gen;
+        }
+        g
+    }
+}
+
+/// The pipe's inode: what fstat reports and what reopening /proc/self/fd/N opens (a new end
+/// of the same pipe, as for a FIFO).
+struct PipeInode {
+    pipe: Arc<Pipe>,
+}
+
+impl Inode for PipeInode {
+    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
+        Ok(self.pipe.stat())
+    }
+    fn open(&self, _task: TaskRef, flags: i32) -> SysResult<Arc<dyn FileOps>> {
+        let (r, w) = match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => (true, false),
+            libc::O_WRONLY => (false, true),
+            _ => (true, true),
+        };
+        Ok(PipeEnd::new(self.pipe.clone(), r, w))
+    }
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(StatFs::synthetic(PIPEFS_MAGIC))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// pipe2(2): a new pipe's (read end, write end). `flags` may hold O_NONBLOCK and O_DIRECT
+/// (O_CLOEXEC belongs to the descriptors and is the caller's business).
+pub fn new_pipe(uid: u32, gid: u32, flags: i32) -> (Arc<FileDescription>, Arc<FileDescription>) {
+    let pipe = Arc::new(Pipe {
+        state: Mutex::new(State {
+            bufs: VecDeque::new(),
+            slots: DEFAULT_CAPACITY / PAGE,
+            readers: 0,
+            writers: 0,
+            in_gen: 0,
+            out_gen: 0,
+        }),
+        queue: WaitQueue::new(),
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        uid,
+        gid,
+        ctime: Timespec::now(),
+    });
+    let name = format!("pipe:[{}]", pipe.ino).into_bytes();
+    let inode: Arc<dyn Inode> = Arc::new(PipeInode { pipe: pipe.clone() });
+    let dentry = Dentry::anonymous(name, inode);
+    let status = flags & (libc::O_NONBLOCK | libc::O_DIRECT);
+    let r = FileDescription::new(
+        dentry.clone(),
+        PipeEnd::new(pipe.clone(), true, false),
+        libc::O_RDONLY | status,
+    );
+    let w = FileDescription::new(
+        dentry,
+        PipeEnd::new(pipe, false, true),
+        libc::O_WRONLY | status,
+    );
+    (r, w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const POLLIN: u32 = libc::POLLIN as u32;
+    const POLLOUT: u32 = libc::POLLOUT as u32;
+    const POLLHUP: u32 = libc::POLLHUP as u32;
+    const POLLERR: u32 = libc::POLLERR as u32;
+
+    #[test]
+    fn write_then_read_and_eof_after_writer_closes() {
+        let (r, w) = new_pipe(0, 0, 0);
+        assert_eq!(w.write_inner(None, b"hello").unwrap(), 5);
+        let mut b = [0u8; 16];
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 5);
+        assert_eq!(&b[..5], b"hello");
+        drop(w);
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 0);
+        assert_eq!(r.readiness(POLLIN) & POLLHUP, POLLHUP);
+    }
+
+    #[test]
+    fn nonblocking_ends_say_eagain_and_fill_to_capacity() {
+        let (r, w) = new_pipe(0, 0, libc::O_NONBLOCK);
+        let mut b = [0u8; 8];
+        assert_eq!(r.read_inner(None, &mut b), Err(Errno::EAGAIN));
+        let big = vec![7u8; 100_000];
+        assert_eq!(w.write_inner(None, &big).unwrap(), DEFAULT_CAPACITY);
+        assert_eq!(w.write_inner(None, b"x"), Err(Errno::EAGAIN));
+        assert_eq!(w.readiness(POLLOUT), 0);
+        let mut n = [0u8; 4];
+        r.ioctl(FIONREAD, &mut n).unwrap();
+        assert_eq!(i32::from_ne_bytes(n) as usize, DEFAULT_CAPACITY);
+        // An atomic write must fit whole.
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 8);
+        // Capacity is in pages: a partly read page still holds its slot.
+        assert_eq!(w.write_inner(None, &[1u8; 100]), Err(Errno::EAGAIN));
+        let mut rest = vec![0u8; PAGE - 8];
+        assert_eq!(r.read_inner(None, &mut rest).unwrap(), PAGE - 8);
+        assert_eq!(w.write_inner(None, &[1u8; 100]).unwrap(), 100);
+        // Small writes merge into the last page while it has room.
+        assert_eq!(w.write_inner(None, &[1u8; 3000]).unwrap(), 3000);
+        assert_eq!(w.write_inner(None, &[1u8; 1000]), Err(Errno::EAGAIN));
+        assert_eq!(w.write_inner(None, &[1u8; 996]).unwrap(), 996);
+    }
+
+    #[test]
+    fn epipe_when_no_reader() {
+        let (r, w) = new_pipe(0, 0, 0);
+        drop(r);
+        assert_eq!(w.write_inner(None, b"x"), Err(Errno::EPIPE));
+        assert_eq!(w.readiness(POLLOUT) & POLLERR, POLLERR);
+    }
+
+    #[test]
+    fn capacity_changes_round_up_and_refuse_shrinking_below_content() {
+        let (r, w) = new_pipe(0, 0, libc::O_NONBLOCK);
+        assert_eq!(r.fcntl(None, F_GETPIPE_SZ, 0).unwrap(), 65536);
+        assert_eq!(w.fcntl(None, F_SETPIPE_SZ, 5000).unwrap(), 8192);
+        assert_eq!(r.fcntl(None, F_GETPIPE_SZ, 0).unwrap(), 8192);
+        assert_eq!(w.fcntl(None, F_SETPIPE_SZ, 0).unwrap(), 4096);
+        w.write_inner(None, &[0u8; 4096]).unwrap();
+        assert_eq!(w.write_inner(None, &[0u8; 1]), Err(Errno::EAGAIN));
+        assert_eq!(w.fcntl(None, F_SETPIPE_SZ, 10), Ok(4096));
+        w.fcntl(None, F_SETPIPE_SZ, 65536).unwrap();
+        w.write_inner(None, &[0u8; 10]).unwrap();
+        assert_eq!(w.fcntl(None, F_SETPIPE_SZ, 10), Err(Errno::EBUSY));
+        assert_eq!(w.fcntl(None, 9999, 0), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn packets_are_read_one_per_read() {
+        let (r, w) = new_pipe(0, 0, libc::O_DIRECT | libc::O_NONBLOCK);
+        w.write_inner(None, b"abc").unwrap();
+        w.write_inner(None, b"defgh").unwrap();
+        let mut b = [0u8; 16];
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 3);
+        let mut small = [0u8; 2];
+        assert_eq!(r.read_inner(None, &mut small).unwrap(), 2);
+        assert_eq!(&small, b"de");
+        assert_eq!(r.read_inner(None, &mut b), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn blocked_reader_wakes_on_write_and_on_last_writer_close() {
+        let (r, w) = new_pipe(0, 0, 0);
+        let w2 = w.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            w2.write_inner(None, b"z").unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            drop(w2);
+        });
+        let mut b = [0u8; 4];
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 1);
+        drop(w);
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 0);
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn blocked_writer_wakes_when_room_is_made() {
+        let (r, w) = new_pipe(0, 0, 0);
+        w.write_inner(None, &vec![1u8; DEFAULT_CAPACITY]).unwrap();
+        let t = std::thread::spawn(move || w.write_inner(None, &[2u8; 100]).unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+        // Room means a free page slot: a read of a whole page makes one.
+        let mut b = vec![0u8; PAGE];
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), PAGE);
+        assert_eq!(t.join().unwrap(), 100);
+    }
+
+    #[test]
+    fn fstat_is_a_fifo_and_the_name_is_pipe_ino() {
+        let (r, w) = new_pipe(5, 6, 0);
+        let st = r.stat_vfs(None).unwrap();
+        assert_eq!(st.file_type(), libc::S_IFIFO);
+        assert_eq!(st.uid, 5);
+        assert_eq!(r.path(), format!("pipe:[{}]", st.ino).into_bytes());
+        assert_eq!(w.stat_vfs(None).unwrap().ino, st.ino);
+        assert_eq!(r.write_inner(None, b"x"), Err(Errno::EBADF));
+        assert_eq!(w.seek(None, 0, libc::SEEK_CUR), Err(Errno::ESPIPE));
+    }
+}

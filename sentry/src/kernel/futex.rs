@@ -1,0 +1,396 @@
+//! Futexes (after Linux `kernel/futex/` and gVisor's `pkg/sentry/kernel/futex`): wait queues
+//! keyed by what the futex word is. A private futex (and a shared one in private memory) is
+//! named by its address space and address; a shared one in a file-backed shared mapping by the
+//! file's (dev, ino) and offset, so processes mapping the same file meet on it; one in shared
+//! anonymous memory by its address (see `FutexKey::SharedAnon`).
+//!
+//! No wake-up is lost: a waiter compares the futex word and enqueues itself under the table
+//! lock, and wakers take the same lock. Lock order: `FutexTable::queues`, then the
+//! `MemoryManager` lock (copy-in/out), then a `TaskWaker`'s lock.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::kernel::wait::TaskWaker;
+use crate::mm::MemoryManager;
+use crate::{Errno, SysResult};
+
+/// What a futex word is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FutexKey {
+    /// An address in one address space (`MemoryManager` identity).
+    Private { mm: usize, addr: u64 },
+    /// An offset in a file mapped shared.
+    Shared { dev: u64, ino: u64, offset: u64 },
+    /// An address in shared anonymous memory. Such memory is shared only through fork, which
+    /// keeps addresses, so the address names it. Known gap: unrelated processes with shared
+    /// anonymous futexes at the same address share a queue (a wake may reach the wrong one)
+    /// until shared anonymous memory gets an identity of its own.
+    SharedAnon { addr: u64 },
+}
+
+impl FutexKey {
+    /// The key for the word at `addr` of `mm` (EINVAL when misaligned, EFAULT when unmapped).
+    pub fn new(mm: &Arc<MemoryManager>, addr: u64, private: bool) -> SysResult<FutexKey> {
+        if !addr.is_multiple_of(4) {
+            return Err(Errno::EINVAL);
+        }
+        let private_key = FutexKey::Private {
+            mm: Arc::as_ptr(mm) as usize,
+            addr,
+        };
+        if private {
+            return Ok(private_key);
+        }
+        let vma = mm.vma_at(addr).ok_or(Errno::EFAULT)?;
+        match (&vma.file, vma.shared) {
+            (Some(f), true) => Ok(FutexKey::Shared {
+                dev: f.dev,
+                ino: f.ino,
+                offset: f.offset + (addr - vma.start),
+            }),
+            (None, true) => Ok(FutexKey::SharedAnon { addr }),
+            _ => Ok(private_key),
+        }
+    }
+}
+
+/// One blocked FUTEX_WAIT.
+struct Waiter {
+    waker: Arc<TaskWaker>,
+    bitset: u32,
+    woken: AtomicBool,
+}
+
+#[derive(Default)]
+struct Queues {
+    map: HashMap<FutexKey, Vec<Arc<Waiter>>>,
+}
+
+impl Queues {
+    /// Wakes up to `n` waiters on `key` whose bitset meets `bitset`.
+    fn wake(&mut self, key: FutexKey, n: usize, bitset: u32) -> usize {
+        let Some(q) = self.map.get_mut(&key) else {
+            return 0;
+        };
+        let mut woken = 0;
+        q.retain(|w| {
+            if woken < n && w.bitset & bitset != 0 {
+                w.woken.store(true, Ordering::SeqCst);
+                w.waker.wake();
+                woken += 1;
+                false
+            } else {
+                true
+            }
+        });
+        if q.is_empty() {
+            self.map.remove(&key);
+        }
+        woken
+    }
+
+    fn remove(&mut self, waiter: &Arc<Waiter>) {
+        let mut empty = None;
+        for (k, q) in self.map.iter_mut() {
+            if let Some(i) = q.iter().position(|w| Arc::ptr_eq(w, waiter)) {
+                q.remove(i);
+                if q.is_empty() {
+                    empty = Some(*k);
+                }
+                break;
+            }
+        }
+        if let Some(k) = empty {
+            self.map.remove(&k);
+        }
+    }
+}
+
+/// Every futex wait queue of the sandbox.
+#[derive(Default)]
+pub struct FutexTable {
+    queues: Mutex<Queues>,
+}
+
+/// FUTEX_BITSET_MATCH_ANY.
+pub const BITSET_ANY: u32 = u32::MAX;
+
+fn read_word(mm: &MemoryManager, addr: u64) -> SysResult<u32> {
+    let mut b = [0u8; 4];
+    mm.copy_in(addr, &mut b)?;
+    Ok(u32::from_ne_bytes(b))
+}
+
+impl FutexTable {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.queues
+            .lock()
+            .expect("invariant: futex table lock is never poisoned")
+    }
+
+    /// FUTEX_WAIT(_BITSET): sleeps while the word at `addr` is `val` until woken (Ok), the
+    /// deadline passes (ETIMEDOUT) or the task is interrupted (EINTR). EAGAIN when the word
+    /// differs, EINVAL for an empty bitset.
+    #[allow(clippy::too_many_arguments)]
+    pub fn wait(
+        &self,
+        mm: &Arc<MemoryManager>,
+        waker: &Arc<TaskWaker>,
+        addr: u64,
+        private: bool,
+        val: u32,
+        bitset: u32,
+        deadline: Option<Instant>,
+    ) -> SysResult<()> {
+        if bitset == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let key = FutexKey::new(mm, addr, private)?;
+        let waiter = Arc::new(Waiter {
+            waker: waker.clone(),
+            bitset,
+            woken: AtomicBool::new(false),
+        });
+        {
+            let mut q = self.lock();
+            if read_word(mm, addr)? != val {
+                return Err(Errno::EAGAIN);
+            }
+            q.map.entry(key).or_default().push(waiter.clone());
+        }
+        let result = waker.wait_until(deadline, || waiter.woken.load(Ordering::SeqCst));
+        let mut q = self.lock();
+        if waiter.woken.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        q.remove(&waiter);
+        result
+    }
+
+    /// FUTEX_WAKE(_BITSET): wakes up to `n` waiters; returns how many.
+    pub fn wake(
+        &self,
+        mm: &Arc<MemoryManager>,
+        addr: u64,
+        private: bool,
+        n: usize,
+        bitset: u32,
+    ) -> SysResult<usize> {
+        if bitset == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let key = FutexKey::new(mm, addr, private)?;
+        Ok(self.lock().wake(key, n, bitset))
+    }
+
+    /// FUTEX_REQUEUE / FUTEX_CMP_REQUEUE (when `cmp` is given, EAGAIN unless the word at
+    /// `addr` equals it): wakes `n_wake` waiters of `addr` and moves up to `n_requeue` of the
+    /// rest to `addr2`. Returns woken + requeued.
+    #[allow(clippy::too_many_arguments)]
+    pub fn requeue(
+        &self,
+        mm: &Arc<MemoryManager>,
+        addr: u64,
+        addr2: u64,
+        private: bool,
+        n_wake: usize,
+        n_requeue: usize,
+        cmp: Option<u32>,
+    ) -> SysResult<usize> {
+        let key = FutexKey::new(mm, addr, private)?;
+        let key2 = FutexKey::new(mm, addr2, private)?;
+        let mut q = self.lock();
+        if let Some(c) = cmp {
+            if read_word(mm, addr)? != c {
+                return Err(Errno::EAGAIN);
+            }
+        }
+        let woken = q.wake(key, n_wake, BITSET_ANY);
+        if key == key2 {
+            return Ok(woken);
+        }
+        let moved: Vec<Arc<Waiter>> = match q.map.get_mut(&key) {
+            Some(list) => {
+                let k = n_requeue.min(list.len());
+                list.drain(..k).collect()
+            }
+            None => Vec::new(),
+        };
+        if q.map.get(&key).is_some_and(Vec::is_empty) {
+            q.map.remove(&key);
+        }
+        let requeued = moved.len();
+        if requeued > 0 {
+            q.map.entry(key2).or_default().extend(moved);
+        }
+        Ok(woken + requeued)
+    }
+
+    /// FUTEX_WAKE_OP: applies `op` to the word at `addr2`, wakes `n` waiters of `addr`, and
+    /// `n2` of `addr2` if the old value of `addr2` passed the op's comparison.
+    #[allow(clippy::too_many_arguments)]
+    pub fn wake_op(
+        &self,
+        mm: &Arc<MemoryManager>,
+        addr: u64,
+        addr2: u64,
+        private: bool,
+        n: usize,
+        n2: usize,
+        op: u32,
+    ) -> SysResult<usize> {
+        let key = FutexKey::new(mm, addr, private)?;
+        let key2 = FutexKey::new(mm, addr2, private)?;
+        let (kind, cmp, oparg, cmparg) = decode_wake_op(op)?;
+        let mut q = self.lock();
+        let old = read_word(mm, addr2)?;
+        let new = match kind {
+            0 => oparg,
+            1 => old.wrapping_add(oparg),
+            2 => old | oparg,
+            3 => old & !oparg,
+            4 => old ^ oparg,
+            _ => return Err(Errno::ENOSYS),
+        };
+        mm.copy_out(addr2, &new.to_ne_bytes())?;
+        let mut woken = q.wake(key, n, BITSET_ANY);
+        let o = old as i32;
+        let c = cmparg as i32;
+        let pass = match cmp {
+            0 => o == c,
+            1 => o != c,
+            2 => o < c,
+            3 => o <= c,
+            4 => o > c,
+            5 => o >= c,
+            _ => return Err(Errno::ENOSYS),
+        };
+        if pass {
+            woken += q.wake(key2, n2, BITSET_ANY);
+        }
+        Ok(woken)
+    }
+}
+
+/// Splits FUTEX_WAKE_OP's encoded operation into (op, cmp, oparg, cmparg) (`FUTEX_OP()`).
+fn decode_wake_op(encoded: u32) -> SysResult<(u32, u32, u32, u32)> {
+    let mut op = (encoded >> 28) & 0xf;
+    let cmp = (encoded >> 24) & 0xf;
+    let sext12 = |v: u32| (((v & 0xfff) << 20) as i32 >> 20) as u32;
+    let mut oparg = sext12(encoded >> 12);
+    let cmparg = sext12(encoded);
+    if op & 8 != 0 {
+        op &= 7;
+        oparg = 1u32 << (oparg & 31);
+    }
+    if op > 4 || cmp > 5 {
+        return Err(Errno::ENOSYS);
+    }
+    Ok((op, cmp, oparg, cmparg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::testing::new_mm;
+    use crate::mm::MmapRequest;
+    use crate::platform::Prot;
+    use std::time::Duration;
+
+    fn mm_with_page() -> (Arc<MemoryManager>, u64) {
+        let (_fake, mm) = new_mm();
+        let mm = Arc::new(mm);
+        let addr = mm
+            .mmap(MmapRequest::anon(0, 4096, Prot::READ | Prot::WRITE))
+            .unwrap();
+        (mm, addr)
+    }
+
+    #[test]
+    fn wait_with_a_different_value_is_eagain() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        let w = TaskWaker::new();
+        let r = t.wait(&mm, &w, addr, true, 1, BITSET_ANY, None);
+        assert_eq!(r, Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn wait_times_out_and_leaves_no_waiter() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        let w = TaskWaker::new();
+        let d = Instant::now() + Duration::from_millis(10);
+        assert_eq!(
+            t.wait(&mm, &w, addr, true, 0, BITSET_ANY, Some(d)),
+            Err(Errno::ETIMEDOUT)
+        );
+        assert!(t.lock().map.is_empty());
+        assert_eq!(t.wake(&mm, addr, true, 1, BITSET_ANY), Ok(0));
+    }
+
+    #[test]
+    fn wake_releases_a_waiter_on_another_thread() {
+        let (mm, addr) = mm_with_page();
+        let t = Arc::new(FutexTable::default());
+        let (t2, mm2) = (t.clone(), mm.clone());
+        let h = std::thread::spawn(move || {
+            let w = TaskWaker::new();
+            t2.wait(&mm2, &w, addr, true, 0, BITSET_ANY, None)
+        });
+        let mut woke = 0;
+        while woke == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+            woke = t.wake(&mm, addr, true, 1, BITSET_ANY).unwrap();
+        }
+        assert_eq!(h.join().unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn bitsets_that_do_not_meet_are_not_woken() {
+        let (mm, addr) = mm_with_page();
+        let t = Arc::new(FutexTable::default());
+        let (t2, mm2) = (t.clone(), mm.clone());
+        let h = std::thread::spawn(move || {
+            let w = TaskWaker::new();
+            let d = Instant::now() + Duration::from_millis(200);
+            t2.wait(&mm2, &w, addr, true, 0, 0b01, Some(d))
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(t.wake(&mm, addr, true, 1, 0b10), Ok(0));
+        assert_eq!(h.join().unwrap(), Err(Errno::ETIMEDOUT));
+    }
+
+    #[test]
+    fn cmp_requeue_checks_the_value() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        assert_eq!(
+            t.requeue(&mm, addr, addr + 4, true, 1, 1, Some(5)),
+            Err(Errno::EAGAIN)
+        );
+        assert_eq!(t.requeue(&mm, addr, addr + 4, true, 1, 1, Some(0)), Ok(0));
+    }
+
+    #[test]
+    fn wake_op_applies_the_operation() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        mm.copy_out(addr + 4, &5u32.to_ne_bytes()).unwrap();
+        // FUTEX_OP(FUTEX_OP_ADD, 3, FUTEX_OP_CMP_GT, 1)
+        let op = (1 << 28) | (4 << 24) | (3 << 12) | 1;
+        assert_eq!(t.wake_op(&mm, addr, addr + 4, true, 1, 1, op), Ok(0));
+        let mut b = [0u8; 4];
+        mm.copy_in(addr + 4, &mut b).unwrap();
+        assert_eq!(u32::from_ne_bytes(b), 8);
+    }
+
+    #[test]
+    fn misaligned_futex_is_einval() {
+        let (mm, addr) = mm_with_page();
+        assert_eq!(FutexKey::new(&mm, addr + 1, true), Err(Errno::EINVAL));
+    }
+}

@@ -1,0 +1,82 @@
+//! clone(2), fork(2), vfork(2) and clone3(2): argument decoding; the work is
+//! `Task::clone_task` (sentry/src/kernel/clone.rs, after Linux `kernel/fork.c`).
+
+use sentry::kernel::clone::{CloneArgs, CLONE_VFORK, CLONE_VM, CSIGNAL};
+use sentry::kernel::{SyscallArgs, Task};
+use sentry::{Errno, SysResult};
+
+/// clone(flags, stack, parent_tid, child_tid, tls): the x86_64 argument order.
+pub fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let flags = a.u64(0);
+    let args = CloneArgs {
+        flags: flags & !CSIGNAL,
+        stack: a.addr(1),
+        parent_tid: a.addr(2),
+        child_tid: a.addr(3),
+        tls: a.u64(4),
+        exit_signal: (flags & CSIGNAL) as i32,
+    };
+    Ok(t.clone_task(args)? as u64)
+}
+
+pub fn sys_fork(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
+    let args = CloneArgs {
+        exit_signal: libc::SIGCHLD,
+        ..Default::default()
+    };
+    Ok(t.clone_task(args)? as u64)
+}
+
+pub fn sys_vfork(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
+    let args = CloneArgs {
+        flags: CLONE_VM | CLONE_VFORK,
+        exit_signal: libc::SIGCHLD,
+        ..Default::default()
+    };
+    Ok(t.clone_task(args)? as u64)
+}
+
+/// `struct clone_args` up to `tls` (CLONE_ARGS_SIZE_VER0), with the later fields that must be
+/// zero here (set_tid, cgroup).
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+const CLONE_ARGS_MAX: usize = 4096;
+
+/// clone3(args, size): `stack` plus `stack_size` gives the child's stack pointer.
+pub fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let size = a.len(1)?;
+    if !(CLONE_ARGS_SIZE_VER0..=CLONE_ARGS_MAX).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let mut buf = vec![0u8; size];
+    t.mm.copy_in(a.addr(0), &mut buf)?;
+    let field = |i: usize| -> u64 {
+        let s = i * 8;
+        if s + 8 > buf.len() {
+            return 0;
+        }
+        u64::from_ne_bytes(buf[s..s + 8].try_into().expect("invariant: 8 bytes"))
+    };
+    // flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+    // set_tid_size, cgroup; bytes past what the kernel knows must be zero.
+    if buf.len() > 88 && buf[88..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let flags = field(0);
+    let exit_signal = field(4);
+    if flags & CSIGNAL != 0 || exit_signal > 64 || field(8) != 0 || field(9) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (stack, stack_size) = (field(5), field(6));
+    if (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let args = CloneArgs {
+        flags,
+        stack: stack.wrapping_add(stack_size),
+        parent_tid: field(3),
+        child_tid: field(2),
+        tls: field(7),
+        exit_signal: exit_signal as i32,
+    };
+    Ok(t.clone_task(args)? as u64)
+}
