@@ -454,10 +454,7 @@ pub fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     if pid != 0 && t.kernel.thread_group(pid).is_none() {
         return Err(Errno::ESRCH);
     }
-    let ncpu = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(1024);
+    let ncpu = t.kernel.ncpus.min(1024);
     // cpumask_size(): the mask in whole longs.
     let mask_len = ncpu.div_ceil(64) * 8;
     let len = a.len(1)?;

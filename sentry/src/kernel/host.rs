@@ -57,3 +57,16 @@ pub fn random_fill(buf: &mut [u8]) -> SysResult<()> {
     }
     Ok(())
 }
+
+/// How many CPUs the sandbox offers: the sentry's own CPU affinity when it boots, counted
+/// through sched_getaffinity(2) (std's `available_parallelism` reads cgroup files, which the
+/// sentry may not open). Read before the platform pins any thread.
+pub fn host_cpu_count() -> usize {
+    match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)) {
+        Ok(set) => (0..nix::sched::CpuSet::count())
+            .filter(|&cpu| set.is_set(cpu).unwrap_or(false))
+            .count()
+            .max(1),
+        Err(_) => 1,
+    }
+}

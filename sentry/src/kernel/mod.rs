@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
 pub use creds::Credentials;
-pub use host::{host_sysinfo, host_uname, random_fill, HostSysinfo, HostUname};
+pub use host::{host_cpu_count, host_sysinfo, host_uname, random_fill, HostSysinfo, HostUname};
 pub use process_tree::{TaskHandle, WaitOptions, WaitResult, WaitTarget};
 pub use strace::StraceConfig;
 pub use syscall::{ArgKind, Handler, Support, SyscallArgs, SyscallEntry, SyscallTable};
@@ -67,6 +67,8 @@ pub struct Kernel {
     pub vfs: Arc<Vfs>,
     pub hostname: String,
     pub strace: Option<StraceConfig>,
+    /// CPUs offered to the application (sched_getaffinity, /proc/cpuinfo), fixed at boot.
+    pub ncpus: usize,
     /// Monotonic instant of boot (uptime, process start times).
     pub boot_instant: Instant,
     pub boot_time: SystemTime,
@@ -97,6 +99,7 @@ impl Kernel {
             vfs: Arc::new(vfs),
             hostname: config.hostname,
             strace: config.strace,
+            ncpus: host_cpu_count(),
             boot_instant: Instant::now(),
             boot_time: SystemTime::now(),
             init_creds: config.creds,

@@ -24,7 +24,8 @@ impl ProcessInfo {
         let c = &t.creds;
         ProcessInfo {
             pid: tg.pid,
-            ppid: tg.ppid,
+            // The current parent: orphans are reparented to init or a subreaper.
+            ppid: t.kernel.parent_of(tg.pid).unwrap_or(0),
             comm: comm.to_vec(),
             uid: [c.uid, c.euid, c.suid, c.fsuid],
             gid: [c.gid, c.egid, c.sgid, c.fsgid],
