@@ -11,6 +11,37 @@ pub fn getppid_loop() -> PathBuf {
     Path::new(env!("RUNSC_BENCH_C_DIR")).join("getppid_loop")
 }
 
+/// The static process-model benchmark (`c/procbench.c`): `procbench MODE N`.
+pub fn procbench() -> PathBuf {
+    Path::new(env!("RUNSC_BENCH_C_DIR")).join("procbench")
+}
+
+/// The process-model workloads of `procbench`: (mode, what one iteration is, default N).
+pub const PROC_WORKLOADS: [(&str, &str, u64); 5] = [
+    ("fork", "fork+exit+wait", 200),
+    ("exec", "fork+execve(/bin/true)+wait", 100),
+    ("pipe", "pipe ping-pong round trip", 5_000),
+    ("futex", "futex ping-pong round trip", 5_000),
+    ("thread", "pthread create+join", 1_000),
+];
+
+/// Per-operation cost of `prefix program... N` as `(t(N) - t(0)) / N`, with `t(0)`.
+pub fn op_cost(
+    prefix: &[String],
+    program: &[String],
+    n: u64,
+    reps: usize,
+) -> Result<(Duration, Duration), RunFailed> {
+    let mut zero = prefix.to_vec();
+    zero.extend(program.iter().cloned());
+    let mut full = zero.clone();
+    zero.push("0".into());
+    full.push(n.to_string());
+    let t0 = median_time(&zero, reps)?;
+    let tn = median_time(&full, reps)?;
+    Ok((per_call(tn, t0, n), t0))
+}
+
 /// Our `runsc`: `RUNSC_BIN`, else the one next to this runner (`<target>/<profile>/runsc`).
 pub fn our_runsc() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("RUNSC_BIN") {
@@ -116,5 +147,15 @@ mod tests {
         assert!(median_time(&["/bin/true".into()], 3).is_ok());
         assert!(median_time(&["/bin/false".into()], 1).is_err());
         assert!(getppid_loop().is_file());
+    }
+
+    #[test]
+    fn procbench_workloads_run_natively() {
+        let prog = procbench().to_string_lossy().into_owned();
+        for (mode, _, _) in PROC_WORKLOADS {
+            let r = op_cost(&[], &[prog.clone(), mode.into()], 3, 1);
+            assert!(r.is_ok(), "{mode}: {r:?}");
+        }
+        assert!(median_time(&[prog, "nosuchmode".into()], 1).is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod kernel;
 pub mod loader;
 pub mod log;
 pub mod mm;
+pub mod net;
 pub mod platform;
 pub mod vfs;
 

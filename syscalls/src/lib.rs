@@ -9,6 +9,7 @@ pub mod eventfd;
 pub mod exec;
 pub mod fs;
 pub mod mm;
+pub mod net;
 pub mod pipe;
 pub mod poll;
 pub mod process;

@@ -73,21 +73,36 @@ fn read_sigmask(t: &Task, addr: u64, size: u64) -> SysResult<Option<u64>> {
     Ok(Some(u64::from_ne_bytes(b)))
 }
 
-/// Runs `f` with the task's signal mask replaced by `mask` (SIGKILL and SIGSTOP stay
-/// unblocked), restoring it after.
-fn with_sigmask<T>(
+/// Runs a wait with the task's signal mask replaced by `mask` for its duration (ppoll, pselect6,
+/// epoll_pwait; SIGKILL and SIGSTOP stay unblocked). As on Linux, a signal that the temporary
+/// mask lets through ends the wait with EINTR (at once if it is already pending), and its
+/// handler then runs under the temporary mask: the old mask is restored only by the handler's
+/// return (`save_mask_for_suspend`, as sigsuspend does). These calls restart only when no
+/// handler ran (ERESTARTNOHAND).
+fn with_sigmask<R>(
     t: &mut Task,
     mask: Option<u64>,
-    f: impl FnOnce(&Task, &Arc<TaskWaker>) -> T,
-) -> T {
+    f: impl FnOnce(&Task, &Arc<TaskWaker>) -> SysResult<R>,
+) -> SysResult<R> {
+    let waker = t.waker.clone();
     let old = t.signal_mask;
     if let Some(m) = mask {
         let unblockable = (1u64 << (libc::SIGKILL - 1)) | (1u64 << (libc::SIGSTOP - 1));
         t.signal_mask = m & !unblockable;
     }
-    let waker = t.waker.clone();
-    let r = f(t, &waker);
-    t.signal_mask = old;
+    let r = if mask.is_some() && sentry::kernel::signal::has_deliverable(t) {
+        Err(Errno::EINTR)
+    } else {
+        f(t, &waker)
+    };
+    match (&r, mask) {
+        (Err(Errno::EINTR), Some(_)) => t.signals.save_mask_for_suspend(old),
+        _ => t.signal_mask = old,
+    }
+    if matches!(r, Err(Errno::EINTR)) {
+        t.signals
+            .set_restart(sentry::kernel::signal::RestartKind::NoHand);
+    }
     r
 }
 

@@ -1,4 +1,5 @@
 //! Process and thread identity and limits: getpid(2), gettid(2), getuid(2), getgroups(2),
+//! setresuid(2), setresgid(2),
 //! exit(2), exit_group(2), arch_prctl(2), set_tid_address(2), set_robust_list(2), getrlimit(2),
 //! prlimit(2), getrusage(2), times(2), futex(2), sched_getaffinity(2), process groups and
 //! sessions (setpgid(2), setsid(2), getsid(2)), prctl(2).
@@ -47,6 +48,46 @@ pub fn sys_getresuid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_getresgid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let c = t.creds.clone();
     copy_out_ids(t, a, [c.gid, c.egid, c.sgid])
+}
+
+/// The new (real, effective, saved) ids of setresuid/setresgid (Linux `kernel/sys.c`): `-1`
+/// keeps an id; without privilege each new id must be one of the current three.
+fn new_res_ids(cur: [u32; 3], req: [u32; 3], privileged: bool) -> SysResult<[u32; 3]> {
+    let mut out = cur;
+    for (o, r) in out.iter_mut().zip(req) {
+        if r == u32::MAX {
+            continue;
+        }
+        if !privileged && !cur.contains(&r) {
+            return Err(Errno::EPERM);
+        }
+        *o = r;
+    }
+    Ok(out)
+}
+
+fn res_args(a: &SyscallArgs) -> [u32; 3] {
+    [a.i32(0) as u32, a.i32(1) as u32, a.i32(2) as u32]
+}
+
+/// setresuid(ruid, euid, suid); the filesystem uid follows the effective one. Euid 0 stands
+/// for CAP_SETUID. Only the calling thread changes (glibc propagates to the others).
+pub fn sys_setresuid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let mut c = (*t.creds).clone();
+    let [uid, euid, suid] = new_res_ids([c.uid, c.euid, c.suid], res_args(a), c.euid == 0)?;
+    (c.uid, c.euid, c.suid, c.fsuid) = (uid, euid, suid, euid);
+    t.creds = std::sync::Arc::new(c);
+    Ok(0)
+}
+
+/// setresgid(rgid, egid, sgid); the filesystem gid follows the effective one. Euid 0 stands
+/// for CAP_SETGID.
+pub fn sys_setresgid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let mut c = (*t.creds).clone();
+    let [gid, egid, sgid] = new_res_ids([c.gid, c.egid, c.sgid], res_args(a), c.euid == 0)?;
+    (c.gid, c.egid, c.sgid, c.fsgid) = (gid, egid, sgid, egid);
+    t.creds = std::sync::Arc::new(c);
+    Ok(0)
 }
 
 fn copy_out_ids(t: &mut Task, a: &SyscallArgs, ids: [u32; 3]) -> SysResult<u64> {
@@ -477,4 +518,22 @@ pub fn sys_getcpu(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setres_ids_keep_minus_one_and_need_privilege_for_new_ids() {
+        assert_eq!(
+            new_res_ids([5, 6, 7], [u32::MAX, 5, u32::MAX], false),
+            Ok([5, 5, 7])
+        );
+        assert_eq!(new_res_ids([5, 6, 7], [9, 9, 9], false), Err(Errno::EPERM));
+        assert_eq!(
+            new_res_ids([0, 0, 0], [9, u32::MAX, 9], true),
+            Ok([9, 0, 9])
+        );
+    }
 }

@@ -212,15 +212,25 @@ fn kill_process(t: &Task, pid: i32, info: Option<SigInfo>) -> SysResult<()> {
     Ok(())
 }
 
+/// Sends to every live process of process group `pgid`; ESRCH when it has none.
+fn kill_group(t: &Task, pgid: i32, info: Option<SigInfo>) -> SysResult<()> {
+    let members = t.kernel.process_group(pgid);
+    if members.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    for p in members {
+        let _ = kill_process(t, p, info);
+    }
+    Ok(())
+}
+
 pub fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let pid = a.i32(0);
     let sig = signal_or_probe(a.i32(1))?;
     let info = (sig != 0).then(|| sender_info(t, sig, SI_USER));
     let own = t.tg.pid;
     match pid {
-        // Process groups are not modelled: the caller's group is the caller's process.
-        0 => kill_process(t, own, info)?,
-        p if p == -own => kill_process(t, own, info)?,
+        0 => kill_group(t, t.kernel.pgid_of(own)?, info)?,
         -1 => {
             let targets: Vec<i32> = t
                 .kernel
@@ -235,7 +245,7 @@ pub fn sys_kill(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
                 let _ = kill_process(t, p, info);
             }
         }
-        p if p < 0 => return Err(Errno::ESRCH),
+        p if p < 0 => kill_group(t, p.checked_neg().ok_or(Errno::ESRCH)?, info)?,
         p => kill_process(t, p, info)?,
     }
     Ok(0)

@@ -1,15 +1,13 @@
 //! wait4(2) and waitid(2) (Linux `kernel/exit.c`): argument decoding and the status/siginfo
-//! encoding; the search for a child is `Kernel::wait_child` (sentry/src/kernel/process_tree.rs).
+//! encoding (exited, killed, stopped, continued); the search for a child is `Kernel::wait_child` (sentry/src/kernel/process_tree.rs).
 //! Resource usage is reported as zero.
 
 use sentry::kernel::process_tree::{WALL, WCLONE, WNOTHREAD};
-use sentry::kernel::{ExitStatus, SyscallArgs, Task, WaitOptions, WaitTarget};
+use sentry::kernel::{SyscallArgs, Task, WaitOptions, WaitTarget};
 use sentry::{Errno, SysResult};
 
 const RUSAGE_SIZE: usize = 144;
 const SIGINFO_SIZE: usize = 128;
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
 const P_ALL: i32 = 0;
 const P_PID: i32 = 1;
 const P_PGID: i32 = 2;
@@ -80,10 +78,7 @@ pub fn sys_waitid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     if infop != 0 {
         let mut info = [0u8; SIGINFO_SIZE];
         if let Some(r) = result {
-            let (code, status) = match r.status {
-                ExitStatus::Exited(c) => (CLD_EXITED, c & 0xff),
-                ExitStatus::Signaled(s) => (CLD_KILLED, s),
-            };
+            let (code, status) = r.status.code_and_status();
             info[0..4].copy_from_slice(&libc::SIGCHLD.to_ne_bytes());
             info[8..12].copy_from_slice(&code.to_ne_bytes());
             info[16..20].copy_from_slice(&r.pid.to_ne_bytes());

@@ -1,24 +1,34 @@
 //! Side-by-side benchmark runner: (a) one trapped syscall round trip (a static loop of `getppid`
 //! calls, as `(t(N) - t(0)) / N`), natively and under `runsc do`; (b) `/bin/true` end to end,
-//! natively, under our `runsc do`, under runc and under gVisor's runsc when they are installed.
+//! natively, under our `runsc do`, under runc and under gVisor's runsc when they are installed;
+//! (c) the process model (`c/procbench.c`: fork, fork+exec, pipe and futex ping-pong, thread
+//! create+join) per operation, natively, under our runsc and under gVisor's.
 //!
 //! Usage: `cargo build --release -p runsc -p benches && ./target/release/side_by_side
-//! [--iterations N] [--reps R]`. Numbers are printed, never asserted.
+//! [--iterations N] [--reps R] [--scale F] [--only a|b|c]`. `--scale` multiplies (c)'s
+//! iteration counts. Numbers are printed, never asserted.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use benches::{find_program, getppid_loop, median_time, our_runsc, per_call, RunFailed};
+use benches::{
+    find_program, getppid_loop, median_time, op_cost, our_runsc, per_call, procbench, RunFailed,
+    PROC_WORKLOADS,
+};
 
 struct Options {
     iterations: u64,
     reps: usize,
+    scale: f64,
+    only: Option<String>,
 }
 
 fn parse_options() -> Result<Options, String> {
     let mut o = Options {
         iterations: 100_000,
         reps: 5,
+        scale: 1.0,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -34,11 +44,17 @@ fn parse_options() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--reps: {e}"))?
             }
+            "--scale" => {
+                o.scale = value("--scale")?
+                    .parse()
+                    .map_err(|e| format!("--scale: {e}"))?
+            }
+            "--only" => o.only = Some(value("--only")?),
             // `cargo bench` passes --bench to every bench target.
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (use --iterations N, --reps R)"
+                    "unknown argument {other:?} (use --iterations N, --reps R, --scale F, --only a|b|c)"
                 ))
             }
         }
@@ -104,6 +120,67 @@ fn main() {
         .filter(|p| ours.as_deref().map(Path::new) != Some(p.as_path()));
 
     println!("side-by-side benchmark (median of {} runs)", opts.reps);
+    let wants = |part: &str| opts.only.as_deref().is_none_or(|o| o == part);
+    if wants("a") {
+        part_a(&opts, ours.as_deref(), gvisor.as_deref());
+    }
+    if wants("b") {
+        part_b(&opts, ours.as_deref(), runc.as_deref(), gvisor.as_deref());
+    }
+    if wants("c") {
+        part_c(&opts, ours.as_deref(), gvisor.as_deref());
+    }
+}
+
+/// (c): each process-model workload per operation, native beside ours and gVisor's.
+fn part_c(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
+    println!();
+    println!("(c) process model, per operation ((t(N) - t(0)) / N)");
+    let prog = procbench().to_string_lossy().into_owned();
+    let mut runners: Vec<(&str, Option<Vec<String>>)> = vec![("native", Some(Vec::new()))];
+    runners.push((
+        "runsc do (ptrace)",
+        ours.map(|r| vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()]),
+    ));
+    runners.push((
+        "gVisor runsc do",
+        gvisor.map(|g| {
+            let mut p = gvisor_do(g);
+            p.push("--".into());
+            p
+        }),
+    ));
+    for (mode, what, base_n) in PROC_WORKLOADS {
+        let n = ((base_n as f64 * opts.scale) as u64).max(1);
+        println!("  {what} (N = {n})");
+        let mut native = None;
+        for (label, prefix) in &runners {
+            let Some(prefix) = prefix else {
+                println!("    {label:<22} not available");
+                continue;
+            };
+            match op_cost(prefix, &[prog.clone(), mode.into()], n, opts.reps) {
+                Ok((per, _)) => {
+                    let ratio = native
+                        .filter(|b: &Duration| !b.is_zero())
+                        .map(|b| format!("  (x{:.1})", per.as_secs_f64() / b.as_secs_f64()))
+                        .unwrap_or_default();
+                    println!(
+                        "    {label:<22} {:>10.1} us/op{ratio}",
+                        per.as_secs_f64() * 1e6
+                    );
+                    if native.is_none() {
+                        native = Some(per);
+                    }
+                }
+                Err(RunFailed(why)) => println!("    {label:<22} failed: {why}"),
+            }
+        }
+    }
+}
+
+/// (a): one trapped syscall.
+fn part_a(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
     println!();
     println!("(a) getppid round trip, N = {}", opts.iterations);
     let native = syscall_cost(&[], opts.iterations, opts.reps);
@@ -121,7 +198,7 @@ fn main() {
     };
     show("native", &native, None);
     let native_per = native.as_ref().ok().map(|(p, _)| *p);
-    match &ours {
+    match ours {
         Some(r) => {
             let prefix = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
             show(
@@ -135,7 +212,7 @@ fn main() {
             "runsc do (ptrace)"
         ),
     }
-    match &gvisor {
+    match gvisor {
         Some(g) => {
             let mut prefix = gvisor_do(g);
             prefix.push("--".into());
@@ -147,7 +224,10 @@ fn main() {
         }
         None => println!("    {:<22} not installed", "gVisor runsc do"),
     }
+}
 
+/// (b): `/bin/true` end to end.
+fn part_b(opts: &Options, ours: Option<&Path>, runc: Option<&Path>, gvisor: Option<&Path>) {
     println!();
     println!("(b) /bin/true end to end");
     println!(
@@ -155,7 +235,7 @@ fn main() {
         "native",
         show_time(&median_time(&strs(&["/bin/true"]), opts.reps))
     );
-    match &ours {
+    match ours {
         Some(r) => {
             let argv = vec![
                 r.to_string_lossy().into_owned(),
@@ -174,7 +254,7 @@ fn main() {
             "runsc do"
         ),
     }
-    match &runc {
+    match runc {
         Some(runc) => match runc_bundle() {
             Ok(bundle) => {
                 let argv = vec![
@@ -195,7 +275,7 @@ fn main() {
         },
         None => println!("    {:<22} not installed", "runc"),
     }
-    match &gvisor {
+    match gvisor {
         Some(g) => {
             let mut argv = gvisor_do(g);
             argv.push("/bin/true".into());

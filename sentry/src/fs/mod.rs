@@ -9,4 +9,5 @@ pub mod host;
 pub mod pipe;
 pub mod proc;
 pub mod sys;
+pub mod sysfs;
 pub mod tmpfs;

@@ -102,6 +102,9 @@ impl Task {
             return Err(Errno::EINTR);
         }
         let kernel = self.kernel.clone();
+        // Phase timing for --debug (where a fork's time goes).
+        let timing = crate::log::debug_enabled();
+        let t0 = std::time::Instant::now();
         let memory = if flags & CLONE_VM != 0 {
             let stub = self.mm.address_space().new_thread().inspect_err(|e| {
                 crate::warn!("clone: new stub thread: {e}");
@@ -113,6 +116,7 @@ impl Task {
             })?;
             ChildMemory::Fork(stub, self.mm.clone())
         };
+        let t_mem = t0.elapsed();
         let tid = kernel.allocate_pid();
         let (tg, parent) = if flags & CLONE_THREAD != 0 {
             (self.tg.clone(), None)
@@ -170,6 +174,7 @@ impl Task {
             no_new_privs: self.no_new_privs,
             vfork_done: vfork.clone(),
         };
+        let t_seed = t0.elapsed();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<Arc<dyn Interrupter>, Errno>>();
         let (go_tx, go_rx) = mpsc::channel::<bool>();
         let spawned = std::thread::Builder::new()
@@ -185,6 +190,14 @@ impl Task {
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(Errno::EAGAIN),
         };
+        if timing {
+            crate::debug!(
+                "clone timing (µs): address space {}, task state {}, host thread ready {}",
+                t_mem.as_micros(),
+                (t_seed - t_mem).as_micros(),
+                (t0.elapsed() - t_seed).as_micros()
+            );
+        }
         if let Some(parent) = parent {
             kernel.add_process(&tg, parent, args.exit_signal);
         }
@@ -236,10 +249,22 @@ fn child_main(
     go: mpsc::Receiver<bool>,
 ) {
     let kernel = seed.kernel.clone();
+    let t0 = std::time::Instant::now();
     let context = kernel.platform.new_context();
+    let t_ctx = t0.elapsed();
     let mm = match memory {
         ChildMemory::Fork(stub, parent_mm) => match kernel.platform.adopt_address_space(stub) {
-            Ok(space) => Arc::new(parent_mm.fork(space)),
+            Ok(space) => {
+                let t_adopt = t0.elapsed();
+                let mm = Arc::new(parent_mm.fork(space));
+                crate::debug!(
+                    "fork child timing (µs): context {}, adopt stub {}, copy VMAs {}",
+                    t_ctx.as_micros(),
+                    (t_adopt - t_ctx).as_micros(),
+                    (t0.elapsed() - t_adopt).as_micros()
+                );
+                mm
+            }
             Err(e) => {
                 crate::warn!("fork: adopting the child's stub: {e}");
                 let _ = ready.send(Err(Errno::ENOMEM));

@@ -90,6 +90,46 @@ pub struct ProcessEntry {
     pub leader_exit_code: Option<i32>,
     /// Set by execve (setpgid on a child that exec'd is EACCES).
     pub did_exec: bool,
+    /// A job-control change (stopped by a signal, continued) not yet reported by wait.
+    pub job_report: Option<JobEvent>,
+}
+
+/// A job-control change of a process (Linux `do_notify_parent_cldstop`'s `why`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEvent {
+    /// Group-stopped by this signal (CLD_STOPPED).
+    Stopped(i32),
+    /// Resumed by SIGCONT (CLD_CONTINUED).
+    Continued,
+}
+
+/// What wait4/waitid report about a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildState {
+    Exited(ExitStatus),
+    Stopped(i32),
+    Continued,
+}
+
+impl ChildState {
+    /// The wait status word (`WIFEXITED`, `WIFSIGNALED`, `WIFSTOPPED`, `WIFCONTINUED`).
+    pub fn wait_status(&self) -> i32 {
+        match *self {
+            ChildState::Exited(e) => e.wait_status(),
+            ChildState::Stopped(sig) => (sig << 8) | 0x7f,
+            ChildState::Continued => 0xffff,
+        }
+    }
+
+    /// waitid's and SIGCHLD's (`si_code`, `si_status`).
+    pub fn code_and_status(&self) -> (i32, i32) {
+        match *self {
+            ChildState::Exited(ExitStatus::Exited(c)) => (CLD_EXITED, c & 0xff),
+            ChildState::Exited(ExitStatus::Signaled(s)) => (CLD_KILLED, s),
+            ChildState::Stopped(sig) => (CLD_STOPPED, sig),
+            ChildState::Continued => (CLD_CONTINUED, libc::SIGCONT),
+        }
+    }
 }
 
 /// Every task and process of the sandbox.
@@ -118,7 +158,7 @@ pub struct WaitOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitResult {
     pub pid: i32,
-    pub status: ExitStatus,
+    pub status: ChildState,
     /// The child's real uid (waitid's `si_uid`).
     pub uid: u32,
 }
@@ -169,6 +209,7 @@ impl Kernel {
                 group_exit: None,
                 leader_exit_code: None,
                 did_exec: false,
+                job_report: None,
             },
         );
     }
@@ -434,13 +475,40 @@ impl Kernel {
             if exit_signal > 0 {
                 crate::kernel::signal::send_to_process(
                     &pe.tg,
-                    child_info(exit_signal, pid, status),
+                    child_info(exit_signal, pid, ChildState::Exited(status)),
                 );
             }
             pe.tg.notify_child_event();
         }
         self.tree_cv.notify_all();
         Some(status)
+    }
+
+    /// Process `pid` stopped or continued (job control): the change is kept for its parent's
+    /// wait (WUNTRACED/WCONTINUED) and the parent gets SIGCHLD with CLD_STOPPED/CLD_CONTINUED
+    /// unless its SIGCHLD action has SA_NOCLDSTOP (Linux `do_notify_parent_cldstop`).
+    pub fn notify_job_control(&self, pid: i32, ev: JobEvent) {
+        let mut tree = self.tree();
+        let Some(p) = tree.procs.get_mut(&pid) else {
+            return;
+        };
+        if p.zombie.is_some() {
+            return;
+        }
+        p.job_report = Some(ev);
+        let parent = p.parent;
+        let Some(pe) = tree.procs.get(&parent) else {
+            return;
+        };
+        let action = pe.tg.with_state(|s| s.actions[libc::SIGCHLD as usize - 1]);
+        if action.flags & libc::SA_NOCLDSTOP as u64 == 0 {
+            let state = match ev {
+                JobEvent::Stopped(sig) => ChildState::Stopped(sig),
+                JobEvent::Continued => ChildState::Continued,
+            };
+            crate::kernel::signal::send_to_process(&pe.tg, child_info(libc::SIGCHLD, pid, state));
+        }
+        pe.tg.notify_child_event();
     }
 
     /// Init is gone: kills every remaining task (as the end of a PID namespace does) and waits
@@ -532,14 +600,33 @@ impl Kernel {
                 continue;
             }
             any = true;
+            let uid = 0;
+            let consume = opts.flags & libc::WNOWAIT == 0;
             let Some(status) = ce.zombie else {
-                continue;
+                let report = match ce.job_report {
+                    Some(JobEvent::Stopped(sig)) if opts.flags & libc::WSTOPPED != 0 => {
+                        ChildState::Stopped(sig)
+                    }
+                    Some(JobEvent::Continued) if opts.flags & libc::WCONTINUED != 0 => {
+                        ChildState::Continued
+                    }
+                    _ => continue,
+                };
+                if consume {
+                    if let Some(ce) = tree.procs.get_mut(&c) {
+                        ce.job_report = None;
+                    }
+                }
+                return Ok(Some(WaitResult {
+                    pid: c,
+                    status: report,
+                    uid,
+                }));
             };
             if opts.flags & libc::WEXITED == 0 {
                 continue;
             }
-            let uid = 0;
-            if opts.flags & libc::WNOWAIT == 0 {
+            if consume {
                 tree.procs.remove(&c);
                 if let Some(p) = tree.procs.get_mut(&pid) {
                     p.children.remove(&c);
@@ -547,7 +634,7 @@ impl Kernel {
             }
             return Ok(Some(WaitResult {
                 pid: c,
-                status,
+                status: ChildState::Exited(status),
                 uid,
             }));
         }
@@ -563,13 +650,13 @@ impl Kernel {
 const SI_USER: i32 = 0;
 const CLD_EXITED: i32 = 1;
 const CLD_KILLED: i32 = 2;
+const CLD_STOPPED: i32 = 5;
+const CLD_CONTINUED: i32 = 6;
 
-/// The siginfo of the signal a parent gets when its child ends (`_sigchld`: pid, uid, status).
-fn child_info(signo: i32, pid: i32, status: ExitStatus) -> SigInfo {
-    let (code, value) = match status {
-        ExitStatus::Exited(c) => (CLD_EXITED, c & 0xff),
-        ExitStatus::Signaled(s) => (CLD_KILLED, s),
-    };
+/// The siginfo of the signal a parent gets when its child changes state (`_sigchld`: pid,
+/// uid, status).
+fn child_info(signo: i32, pid: i32, state: ChildState) -> SigInfo {
+    let (code, value) = state.code_and_status();
     let mut info = SigInfo::from_sender(signo, code, pid, 0);
     info.bytes[24..28].copy_from_slice(&value.to_ne_bytes());
     info
@@ -600,6 +687,15 @@ mod tests {
         assert_eq!(ExitStatus::Exited(3).wait_status(), 0x300);
         assert_eq!(ExitStatus::Signaled(9).wait_status(), 9);
         assert_eq!(ExitStatus::Exited(256 + 1).wait_status(), 0x100);
+        // WIFSTOPPED / WSTOPSIG and WIFCONTINUED as glibc decodes them.
+        let stopped = ChildState::Stopped(libc::SIGTSTP).wait_status();
+        assert!(libc::WIFSTOPPED(stopped));
+        assert_eq!(libc::WSTOPSIG(stopped), libc::SIGTSTP);
+        assert!(libc::WIFCONTINUED(ChildState::Continued.wait_status()));
+        assert_eq!(
+            ChildState::Stopped(libc::SIGSTOP).code_and_status(),
+            (CLD_STOPPED, libc::SIGSTOP)
+        );
     }
 
     #[test]
@@ -626,6 +722,7 @@ mod tests {
             group_exit: None,
             leader_exit_code: None,
             did_exec: false,
+            job_report: None,
         }
     }
 }

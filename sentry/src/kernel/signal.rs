@@ -2,10 +2,11 @@
 //! `kernel/signal.c` and `arch/x86/kernel/signal.c`, semantics per signal(7)): per-thread and
 //! per-process pending sets, sending with wake-ups, delivery by disposition (default action or
 //! an `rt_sigframe` on the user or alternate stack), `rt_sigreturn`, syscall restarts after a
-//! signal, and the process's ITIMER_REAL.
+//! signal, the process's ITIMER_REAL, and job control (group stop by SIGSTOP/SIGTSTP/SIGTTIN/
+//! SIGTTOU, resumption by SIGCONT, after Linux `prepare_signal` and `do_signal_stop`).
 //!
-//! Lock order: a process's thread registry, then a thread's pending set or interrupter; the
-//! process pending set and the timer are leaves. No pending lock is held while the thread
+//! Lock order: a process's job-control state, then its thread registry, then a thread's pending
+//! set or interrupter; the process pending set and the timer are leaves. No pending lock is held while the thread
 //! group's state lock (actions) is taken, or the other way round.
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::abi::signal::{self as abi, SigInfo, SigStack};
+use crate::kernel::process_tree::JobEvent;
 use crate::kernel::task::ExitStatus;
 use crate::kernel::thread_group::{SigAction, ThreadGroup};
 use crate::kernel::wait::TaskWaker;
@@ -68,14 +70,30 @@ fn default_action(sig: i32) -> DefaultAction {
     }
 }
 
-/// True if delivering `sig` under `action` would do nothing at all.
+/// Signals whose default action stops the process.
+const STOP_SIGNALS: u64 =
+    bit(libc::SIGSTOP) | bit(libc::SIGTSTP) | bit(libc::SIGTTIN) | bit(libc::SIGTTOU);
+
+/// True if delivering `sig` under `action` would do nothing at all. SIGCONT's default action
+/// (resuming a stopped group) happens when it is sent, so its delivery is a no-op.
 fn is_ignored(sig: i32, action: &SigAction) -> bool {
     match action.handler {
         SIG_IGN => sig != libc::SIGKILL && sig != libc::SIGSTOP,
-        // Job control is not modelled yet: stop and continue act as ignore.
-        SIG_DFL => default_action(sig) != DefaultAction::Terminate,
+        SIG_DFL => matches!(
+            default_action(sig),
+            DefaultAction::Ignore | DefaultAction::Continue
+        ),
         _ => false,
     }
+}
+
+/// Job-control state of a process (Linux's `SIGNAL_STOP_STOPPED`, `SIGNAL_CLD_CONTINUED`).
+#[derive(Debug, Default)]
+struct JobControl {
+    /// The signal that stopped the group, while it is stopped.
+    stopped: Option<i32>,
+    /// SIGCONT ended a stop and the parent has not been told yet.
+    continued_unreported: bool,
 }
 
 /// How an interrupted syscall behaves after signal delivery (Linux's restart codes).
@@ -246,6 +264,7 @@ struct ProcessShared {
     threads: Mutex<BTreeMap<i32, ThreadEntry>>,
     timer: Mutex<RealTimer>,
     timer_cv: Condvar,
+    jobctl: Mutex<JobControl>,
 }
 
 impl ProcessShared {
@@ -269,11 +288,65 @@ impl ProcessShared {
     }
 
     fn queue(&self, info: SigInfo) {
+        self.prepare(info.signo());
         self.pending
             .lock()
             .expect("invariant: pending lock is never poisoned")
             .push(info);
         self.wake_all();
+    }
+
+    fn lock_jobctl(&self) -> std::sync::MutexGuard<'_, JobControl> {
+        self.jobctl
+            .lock()
+            .expect("invariant: job control lock is never poisoned")
+    }
+
+    /// Send-time effects of job-control signals (Linux `prepare_signal`): a stop signal
+    /// discards pending SIGCONTs; SIGCONT discards pending stop signals and resumes a stopped
+    /// group, whatever its disposition. The caller wakes the threads.
+    fn prepare(&self, sig: i32) {
+        let drop_mask = if sig == libc::SIGCONT {
+            let mut j = self.lock_jobctl();
+            if j.stopped.take().is_some() {
+                j.continued_unreported = true;
+            }
+            STOP_SIGNALS
+        } else if STOP_SIGNALS & bit(sig) != 0 {
+            bit(libc::SIGCONT)
+        } else {
+            return;
+        };
+        let threads: Vec<Arc<ThreadShared>> = self
+            .lock_threads()
+            .values()
+            .filter_map(|e| e.shared.upgrade())
+            .collect();
+        for t in threads {
+            remove_mask(
+                &mut t
+                    .pending
+                    .lock()
+                    .expect("invariant: pending lock is never poisoned"),
+                drop_mask,
+            );
+        }
+        remove_mask(
+            &mut self
+                .pending
+                .lock()
+                .expect("invariant: pending lock is never poisoned"),
+            drop_mask,
+        );
+    }
+}
+
+/// Removes every signal in `mask` from `set`.
+fn remove_mask(set: &mut PendingSet, mask: u64) {
+    for sig in 1..=NSIG {
+        if mask & bit(sig) != 0 && set.mask & bit(sig) != 0 {
+            set.remove_signal(sig);
+        }
     }
 }
 
@@ -329,6 +402,12 @@ impl ProcessSignals {
             let e = threads.get(&tid).ok_or(Errno::ESRCH)?;
             (e.waker.upgrade(), e.shared.upgrade().ok_or(Errno::ESRCH)?)
         };
+        let sig = info.signo();
+        if (STOP_SIGNALS | bit(libc::SIGCONT)) & bit(sig) != 0 {
+            // Job control acts on the whole group: every thread must re-check.
+            self.shared.prepare(sig);
+            self.shared.wake_all();
+        }
         shared
             .pending
             .lock()
@@ -355,6 +434,16 @@ impl ProcessSignals {
             .lock()
             .expect("invariant: pending lock is never poisoned")
             .take(want)
+    }
+
+    /// The signal that stopped the process, while it is group-stopped (/proc's "T (stopped)").
+    pub fn stopped_by(&self) -> Option<i32> {
+        self.shared.lock_jobctl().stopped
+    }
+
+    /// True once for a SIGCONT that ended a stop: the caller tells the parent.
+    fn take_continued(&self) -> bool {
+        std::mem::take(&mut self.shared.lock_jobctl().continued_unreported)
     }
 
     /// ITIMER_REAL: (time left, interval), zero when disarmed.
@@ -485,12 +574,15 @@ pub fn block_until(
             return Ok(());
         }
         // A signal made deliverable by a mask change (sigsuspend) has no wake-up of its own.
-        if has_deliverable(task) || task.handle.is_killed() {
+        // A group stop started by a sibling also ends the wait: the task loop parks the task.
+        if has_deliverable(task) || task.handle.is_killed() || stop_requested(task) {
             return Err(Errno::EINTR);
         }
         match task.waker.wait_until(deadline, &mut ready) {
             // An exit request (exit_group, a fatal signal elsewhere) also interrupts: keep it.
-            Err(Errno::EINTR) if !has_deliverable(task) && !task.handle.is_killed() => {
+            Err(Errno::EINTR)
+                if !has_deliverable(task) && !task.handle.is_killed() && !stop_requested(task) =>
+            {
                 task.waker.clear_interrupt()
             }
             r => return r,
@@ -538,21 +630,76 @@ fn rewind_syscall(task: &mut Task) {
     task.regs.rax = task.regs.orig_rax;
 }
 
+/// Whether the task's process is group-stopped and the task must park (SIGKILL and exit
+/// requests win over a stop).
+fn stop_requested(task: &Task) -> bool {
+    task.tg.signals.stopped_by().is_some()
+        && !task.handle.is_killed()
+        && pending(task) & bit(libc::SIGKILL) == 0
+}
+
+/// Parks the task while its process is stopped (Linux `do_signal_stop`'s schedule), then tells
+/// the parent about a SIGCONT that ended the stop (CLD_CONTINUED), once per stop.
+fn park_while_stopped(task: &mut Task) {
+    while stop_requested(task) {
+        task.waker.clear_interrupt();
+        let tg = task.tg.clone();
+        let handle = task.handle.clone();
+        // EINTR (a signal arrived) or Ok (resumed) both lead to a re-check.
+        let _ = task.waker.wait_until(None, || {
+            tg.signals.stopped_by().is_none() || handle.is_killed()
+        });
+    }
+    task.waker.clear_interrupt();
+    if task.tg.signals.take_continued() {
+        let kernel = task.kernel.clone();
+        kernel.notify_job_control(task.tg.pid, JobEvent::Continued);
+    }
+}
+
+/// A stop signal's default action, once the group stop has begun (`first` for the task that
+/// began it): the parent is told (CLD_STOPPED) and this task parks until SIGCONT or SIGKILL.
+fn group_stop(task: &mut Task, sig: i32, first: bool) {
+    task.tg.signals.shared.wake_all();
+    if first {
+        let kernel = task.kernel.clone();
+        kernel.notify_job_control(task.tg.pid, JobEvent::Stopped(sig));
+    }
+    park_while_stopped(task);
+}
+
 /// Called by the task loop before every switch into application code: delivers what is
 /// pending and unblocked (runs a handler by building a frame, or takes the default action,
-/// which may set `task.exit_status`).
+/// which may set `task.exit_status` or stop the process).
 pub fn deliver_pending(task: &mut Task) {
     ensure_registered(task);
     task.waker.clear_interrupt();
+    park_while_stopped(task);
     let mut restart = task.signals.restart.take();
     let mut handled = false;
     loop {
         let want = !task.signal_mask | UNBLOCKABLE;
+        // The job-control lock is held from dequeue to the start of a stop, so a SIGCONT sent
+        // in between (which finds no stop yet) cannot be lost (Linux holds siglock).
+        let tg = task.tg.clone();
+        let mut jobctl = tg.signals.shared.lock_jobctl();
         let Some(info) = dequeue(task, want) else {
             break;
         };
         let sig = info.signo();
         let action = task.tg.with_state(|s| s.actions[sig as usize - 1]);
+        if sig != libc::SIGKILL
+            && action.handler == SIG_DFL
+            && default_action(sig) == DefaultAction::Stop
+        {
+            let first = jobctl.stopped.is_none();
+            jobctl.stopped = Some(sig);
+            jobctl.continued_unreported = false;
+            drop(jobctl);
+            group_stop(task, sig, first);
+            continue;
+        }
+        drop(jobctl);
         if sig == libc::SIGKILL || (action.handler == SIG_DFL && !is_ignored(sig, &action)) {
             kill_process(task, sig);
             return;

@@ -165,6 +165,9 @@ impl Task {
     /// execve: loads `path` into a fresh address space and resets the registers to its entry.
     /// On failure the old image is untouched.
     pub fn execve(&mut self, path: &[u8], argv: Vec<Vec<u8>>, envv: Vec<Vec<u8>>) -> SysResult<()> {
+        // Phase timing for --debug (where an exec's time goes).
+        let timing = crate::log::debug_enabled();
+        let t0 = std::time::Instant::now();
         let fresh = self.kernel.platform.new_address_space().map_err(|e| {
             crate::warn!("execve: new address space: {e}");
             Errno::ENOMEM
@@ -176,8 +179,10 @@ impl Task {
                 self.kernel.platform.layout().clone(),
             )),
         );
+        let t_as = t0.elapsed();
         match crate::loader::load(self, path, argv, envv.clone()) {
             Ok(loaded) => {
+                let t_load = t0.elapsed();
                 // Past the point of no return: the other threads go (Linux `de_thread`), while
                 // the old address space still runs them, then it is released if unshared.
                 if let Err(e) = self.become_only_thread() {
@@ -185,7 +190,9 @@ impl Task {
                     new_mm.address_space().release();
                     return Err(e);
                 }
+                let t_dethread = t0.elapsed();
                 leave_address_space(old_mm);
+                let t_leave = t0.elapsed();
                 if Arc::strong_count(&self.fd_table) > 1 {
                     self.fd_table = Arc::new(self.fd_table.fork());
                 }
@@ -212,6 +219,18 @@ impl Task {
                     }
                 });
                 self.fd_table.close_on_exec();
+                self.publish_views();
+                if timing {
+                    crate::debug!(
+                        "execve timing (µs): new address space {}, load {}, de_thread {}, \
+                         release old {}, total {}",
+                        t_as.as_micros(),
+                        (t_load - t_as).as_micros(),
+                        (t_dethread - t_load).as_micros(),
+                        (t_leave - t_dethread).as_micros(),
+                        t0.elapsed().as_micros()
+                    );
+                }
                 Ok(())
             }
             Err(e) => {
@@ -245,6 +264,14 @@ impl Task {
         Ok(())
     }
 
+    /// Lets /proc/PID of the process (its leader's view) reach this task's resources.
+    fn publish_views(&self) {
+        if self.tid == self.tg.pid {
+            self.tg
+                .publish_views(&self.mm, &self.fd_table, &self.fs, &self.creds);
+        }
+    }
+
     /// Whether the task has been told to stop (exit, exit_group, a kill from another task).
     fn should_exit(&mut self) -> bool {
         if self.exit_status.is_none() && self.thread_exit.is_none() && self.handle.is_killed() {
@@ -256,6 +283,7 @@ impl Task {
     /// Runs the task until it exits; returns how its process ended. For the init task (pid 1)
     /// it returns only once every task of the sandbox is gone.
     pub fn run(mut self) -> ExitStatus {
+        self.publish_views();
         loop {
             if self.should_exit() {
                 return self.exit();
@@ -315,8 +343,11 @@ impl Task {
         self.tg.signals.unregister_thread(tid);
         let Task { mm, fd_table, .. } = self;
         drop(fd_table);
-        leave_address_space(mm);
+        // The process tree learns first: tearing the host stub down (kill and reap, ~100 µs
+        // on ptrace) is invisible to the application, and a parent blocked in wait4 need not
+        // wait for it.
         let status = kernel.task_exited(tid, pid, code);
+        leave_address_space(mm);
         if tid == 1 {
             let status = status
                 .or_else(|| kernel.wait_zombie(1))

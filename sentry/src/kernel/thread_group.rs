@@ -6,8 +6,12 @@
 //! Lock order: the kernel's process tree lock, then `ThreadGroup::state`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
+
+use crate::kernel::Credentials;
+use crate::mm::MemoryManager;
+use crate::vfs::{FdTable, FsContext};
 
 use crate::kernel::wait::WaitQueue;
 
@@ -106,6 +110,18 @@ pub struct ThreadGroup {
     child_events: AtomicU64,
     /// Set once exit_group (or a fatal signal) has started killing the process.
     exiting: AtomicBool,
+    /// What /proc shows of this process to other processes (see `publish_views`).
+    views: Mutex<ProcessViews>,
+}
+
+/// Weak handles on a process's memory, files, filesystem context and credentials, published
+/// by its task code so /proc/PID can read them from another process.
+#[derive(Default)]
+struct ProcessViews {
+    mm: Weak<MemoryManager>,
+    fd_table: Weak<FdTable>,
+    fs: Weak<FsContext>,
+    creds: Weak<Credentials>,
 }
 
 impl ThreadGroup {
@@ -128,7 +144,60 @@ impl ThreadGroup {
             child_wait: WaitQueue::new(),
             child_events: AtomicU64::new(0),
             exiting: AtomicBool::new(false),
+            views: Mutex::new(ProcessViews::default()),
         }
+    }
+
+    /// Records the leader's current resources for /proc (kept weakly: they die with it).
+    pub fn publish_views(
+        &self,
+        mm: &Arc<MemoryManager>,
+        fd_table: &Arc<FdTable>,
+        fs: &Arc<FsContext>,
+        creds: &Arc<Credentials>,
+    ) {
+        *self.views.lock().unwrap_or_else(|p| p.into_inner()) = ProcessViews {
+            mm: Arc::downgrade(mm),
+            fd_table: Arc::downgrade(fd_table),
+            fs: Arc::downgrade(fs),
+            creds: Arc::downgrade(creds),
+        };
+    }
+
+    /// The published memory manager, if the process still has one.
+    pub fn view_mm(&self) -> Option<Arc<MemoryManager>> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .mm
+            .upgrade()
+    }
+
+    /// The published fd table.
+    pub fn view_fd_table(&self) -> Option<Arc<FdTable>> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fd_table
+            .upgrade()
+    }
+
+    /// The published filesystem context (cwd, root, umask).
+    pub fn view_fs(&self) -> Option<Arc<FsContext>> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .fs
+            .upgrade()
+    }
+
+    /// The published credentials.
+    pub fn view_creds(&self) -> Option<Arc<Credentials>> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .creds
+            .upgrade()
     }
 
     /// A child process of `parent`'s (fork): a copy of its signal actions, limits and image

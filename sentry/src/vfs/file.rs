@@ -29,6 +29,26 @@ pub struct FileDescription {
     flags: AtomicI32,
     /// The directory listing taken at the first getdents from offset 0.
     dir_snapshot: Mutex<Option<Vec<DirEntry>>>,
+    /// The file's lock key once this description took a flock or OFD lock, so that the last
+    /// close releases them (Linux `locks_remove_file`).
+    lock_key: Mutex<Option<(u64, u64)>>,
+    /// Processes that took record locks through this description: its last close releases
+    /// them too (covers a process that exits without closing).
+    posix_pids: Mutex<Vec<i32>>,
+}
+
+impl Drop for FileDescription {
+    fn drop(&mut self) {
+        let key = *lock(&self.lock_key);
+        if let Some(key) = key {
+            let id = self as *const FileDescription as usize;
+            crate::vfs::lock::funlock(key, id);
+            crate::vfs::lock::release_owner(key, crate::vfs::lock::Owner::File(id));
+            for pid in lock(&self.posix_pids).iter() {
+                crate::vfs::lock::release_owner(key, crate::vfs::lock::Owner::Process(*pid));
+            }
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,7 +80,39 @@ impl FileDescription {
             offset: Mutex::new(0),
             flags: AtomicI32::new((flags & keep) | libc::O_LARGEFILE),
             dir_snapshot: Mutex::new(None),
+            lock_key: Mutex::new(None),
+            posix_pids: Mutex::new(Vec::new()),
         })
+    }
+
+    /// This description's identity as a lock owner (flock, OFD locks).
+    pub fn lock_id(&self) -> usize {
+        self as *const FileDescription as usize
+    }
+
+    /// The (st_dev, st_ino) key of the file for the lock table; remembers it so that the last
+    /// close releases this description's flock and OFD locks.
+    pub fn lock_key(&self, task: TaskRef) -> SysResult<(u64, u64)> {
+        let mut k = lock(&self.lock_key);
+        if let Some(key) = *k {
+            return Ok(key);
+        }
+        let st = self.stat_vfs(task)?;
+        *k = Some((st.dev, st.ino));
+        Ok((st.dev, st.ino))
+    }
+
+    /// Remembers that process `pid` took a record lock through this description.
+    pub fn note_posix_owner(&self, pid: i32) {
+        let mut p = lock(&self.posix_pids);
+        if !p.contains(&pid) {
+            p.push(pid);
+        }
+    }
+
+    /// The lock key if this description ever took a lock.
+    pub fn known_lock_key(&self) -> Option<(u64, u64)> {
+        *lock(&self.lock_key)
     }
 
     pub fn dentry(&self) -> &Arc<Dentry> {

@@ -170,6 +170,20 @@ impl StatFs {
     }
 }
 
+/// What setattr changes (chmod, chown, utimensat, truncate): `None` leaves a field alone.
+/// The VFS has already checked permissions; the filesystem applies the change and updates
+/// ctime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    /// Permission bits and setuid/setgid/sticky (0o7777); the file type is kept.
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<Timespec>,
+    pub mtime: Option<Timespec>,
+}
+
 /// Who owns a file position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Positioning {
@@ -223,6 +237,18 @@ pub trait FileOps: Send + Sync {
         Err(Errno::ENODEV)
     }
     fn truncate(&self, _size: u64) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+    /// fallocate(2) with `mode` 0 or FALLOC_FL_KEEP_SIZE.
+    fn allocate(&self, _mode: i32, _offset: u64, _len: u64) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// F_ADD_SEALS (memfd); EINVAL for files that cannot be sealed.
+    fn add_seals(&self, _seals: u32) -> SysResult<()> {
+        Err(Errno::EINVAL)
+    }
+    /// F_GET_SEALS; EINVAL for files that cannot be sealed.
+    fn seals(&self) -> SysResult<u32> {
         Err(Errno::EINVAL)
     }
     fn sync(&self) -> SysResult<()> {
@@ -337,7 +363,74 @@ pub trait Inode: Send + Sync {
     fn rename(&self, _old_name: &[u8], _new_dir: &dyn Inode, _new_name: &[u8]) -> SysResult<()> {
         Err(Errno::EPERM)
     }
+    /// Changes attributes (chmod, chown, utimes, truncate by path).
+    fn setattr(&self, _attr: &SetAttr) -> SysResult<()> {
+        Err(Errno::EPERM)
+    }
+    /// O_TMPFILE: a regular file in this directory's filesystem with no name (nlink 0);
+    /// `linkable` says whether linkat(2) may give it one later (not with O_EXCL).
+    fn tmpfile(
+        &self,
+        _mode: u32,
+        _uid: u32,
+        _gid: u32,
+        _linkable: bool,
+    ) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// Makes `name` in this directory a new link to `target` (same filesystem).
+    fn link(&self, _name: &[u8], _target: &dyn Inode) -> SysResult<()> {
+        Err(Errno::EPERM)
+    }
+    /// Creates a regular file or FIFO `name` (mknod(2); `mode` carries the type).
+    fn mknod(&self, _name: &[u8], _mode: u32, _uid: u32, _gid: u32) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::EPERM)
+    }
+    /// renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE in `flags` (0 is `rename`).
+    fn rename2(
+        &self,
+        old_name: &[u8],
+        new_dir: &dyn Inode,
+        new_name: &[u8],
+        flags: u32,
+    ) -> SysResult<()> {
+        if flags != 0 {
+            return Err(Errno::EINVAL);
+        }
+        self.rename(old_name, new_dir, new_name)
+    }
+    /// getxattr(2): the value of `name`.
+    fn getxattr(&self, _name: &[u8]) -> SysResult<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// setxattr(2) with XATTR_CREATE/XATTR_REPLACE `flags`.
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: i32) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    /// listxattr(2): the names.
+    fn listxattr(&self) -> SysResult<Vec<Vec<u8>>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+    fn removexattr(&self, _name: &[u8]) -> SysResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
     fn statfs(&self) -> SysResult<StatFs>;
+    /// Creates a socket node (S_IFSOCK) `name` holding a bound unix socket's `endpoint`
+    /// (bind(2) of a path, `sentry::net`).
+    fn bind_socket(
+        &self,
+        _name: &[u8],
+        _mode: u32,
+        _uid: u32,
+        _gid: u32,
+        _endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::EPERM)
+    }
+    /// The endpoint a socket node holds (connect(2) to a path); `None` for other files.
+    fn socket_endpoint(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
     /// For downcasting within one filesystem (rename).
     fn as_any(&self) -> &dyn Any;
 }

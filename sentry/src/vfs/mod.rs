@@ -10,11 +10,13 @@
 //!
 //! Lock order: `Vfs::submounts` (read-mostly) is never held while calling into a filesystem.
 
+pub mod attr;
 pub mod context;
 pub mod dentry;
 pub mod fd_table;
 pub mod file;
 pub mod inode;
+pub mod lock;
 pub mod poll;
 pub mod synthetic;
 pub mod walk;
@@ -28,7 +30,7 @@ pub use dentry::{Dentry, Mount};
 pub use fd_table::FdTable;
 pub use file::FileDescription;
 pub use inode::{
-    DirEntry, FileOps, Inode, NoDataOps, Positioning, Stat, StatFs, TaskRef, Timespec,
+    DirEntry, FileOps, Inode, NoDataOps, Positioning, SetAttr, Stat, StatFs, TaskRef, Timespec,
 };
 pub use walk::Resolver;
 
@@ -159,12 +161,26 @@ impl Vfs {
         )
         .map_err(err("/dev"))?;
         vfs.mount(
+            b"/dev/shm",
+            crate::fs::tmpfs::new_root(anon_dev(0x43), 0o1777),
+            false,
+            "tmpfs",
+        )
+        .map_err(err("/dev/shm"))?;
+        vfs.mount(
             b"/proc",
             crate::fs::proc::new_root(anon_dev(0x42)),
             false,
             "proc",
         )
         .map_err(err("/proc"))?;
+        vfs.mount(
+            b"/sys",
+            crate::fs::sysfs::new_root(anon_dev(0x48)),
+            true,
+            "sysfs",
+        )
+        .map_err(err("/sys"))?;
         Ok(vfs)
     }
 
@@ -570,6 +586,58 @@ impl Vfs {
             .map(|_| ())
     }
 
+    /// bind(2) of a unix socket to `path`: creates a socket node holding `endpoint`
+    /// (EADDRINUSE if the name exists).
+    pub fn bind_socket(
+        &self,
+        task: &Task,
+        path: &[u8],
+        endpoint: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> SysResult<()> {
+        let c = self.ctx(task, libc::AT_FDCWD)?;
+        let r = self.resolver(&c);
+        let pn = r.resolve_parent(c.start.clone(), path)?;
+        if pn.name.is_empty() || is_dot_or_dotdot(&pn.name) {
+            return Err(Errno::EADDRINUSE);
+        }
+        match r.lookup_child(&pn.parent, &pn.name) {
+            Ok(_) => return Err(Errno::EADDRINUSE),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        if pn.parent.mount.readonly {
+            return Err(Errno::EROFS);
+        }
+        check_access(
+            c.task,
+            &pn.parent.inode.stat(c.task)?,
+            libc::W_OK | libc::X_OK,
+        )?;
+        let mode = 0o777 & !c.umask;
+        match pn
+            .parent
+            .inode
+            .bind_socket(&pn.name, mode, c.uid, c.gid, endpoint)
+        {
+            Err(Errno::EEXIST) => Err(Errno::EADDRINUSE),
+            r => r.map(|_| ()),
+        }
+    }
+
+    /// connect(2) to a unix socket at `path`: the endpoint its socket node holds
+    /// (ECONNREFUSED for a file that is not a socket, EACCES without write permission).
+    pub fn lookup_socket(
+        &self,
+        task: &Task,
+        path: &[u8],
+    ) -> SysResult<Arc<dyn std::any::Any + Send + Sync>> {
+        let c = self.ctx(task, libc::AT_FDCWD)?;
+        let d = self.resolver(&c).resolve(c.start.clone(), path, true)?;
+        let st = d.inode.stat(c.task)?;
+        check_access(c.task, &st, libc::W_OK)?;
+        d.inode.socket_endpoint().ok_or(Errno::ECONNREFUSED)
+    }
+
     /// unlinkat(2): `flags` is 0 or AT_REMOVEDIR.
     pub fn unlink_at(&self, task: &Task, dirfd: i32, path: &[u8], flags: i32) -> SysResult<()> {
         let c = self.ctx(task, dirfd)?;
@@ -609,11 +677,9 @@ impl Vfs {
         if pn.parent.mount.readonly {
             return Err(Errno::EROFS);
         }
-        check_access(
-            c.task,
-            &pn.parent.inode.stat(c.task)?,
-            libc::W_OK | libc::X_OK,
-        )?;
+        let pst = pn.parent.inode.stat(c.task)?;
+        check_access(c.task, &pst, libc::W_OK | libc::X_OK)?;
+        attr::check_sticky(c.task, &pst, &st)?;
         pn.parent.inode.unlink(&pn.name, rmdir)
     }
 
@@ -633,6 +699,24 @@ impl Vfs {
 
     /// rename in contexts.
     pub fn rename_in(&self, oc: &Ctx, old: &[u8], nc: &Ctx, new: &[u8]) -> SysResult<()> {
+        self.rename2_in(oc, old, nc, new, 0)
+    }
+
+    /// renameat2(2) in contexts: `flags` is 0, RENAME_NOREPLACE or RENAME_EXCHANGE
+    /// (RENAME_WHITEOUT and combinations are EINVAL).
+    pub fn rename2_in(
+        &self,
+        oc: &Ctx,
+        old: &[u8],
+        nc: &Ctx,
+        new: &[u8],
+        flags: u32,
+    ) -> SysResult<()> {
+        if flags & !(libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE) != 0
+            || flags == libc::RENAME_NOREPLACE | libc::RENAME_EXCHANGE
+        {
+            return Err(Errno::EINVAL);
+        }
         let r = self.resolver(oc);
         let op = r.resolve_parent(oc.start.clone(), old)?;
         let np = self.resolver(nc).resolve_parent(nc.start.clone(), new)?;
@@ -658,19 +742,33 @@ impl Vfs {
         if st.is_dir() && np.parent.is_descendant_of(&child) {
             return Err(Errno::EINVAL);
         }
-        check_access(
-            oc.task,
-            &op.parent.inode.stat(oc.task)?,
-            libc::W_OK | libc::X_OK,
-        )?;
-        check_access(
-            nc.task,
-            &np.parent.inode.stat(nc.task)?,
-            libc::W_OK | libc::X_OK,
-        )?;
+        let target = match self.resolver(nc).lookup_child(&np.parent, &np.name) {
+            Ok(d) => Some(d),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        if flags & libc::RENAME_NOREPLACE != 0 && target.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            let Some(t) = &target else {
+                return Err(Errno::ENOENT);
+            };
+            if t.inode.stat(nc.task)?.is_dir() && op.parent.is_descendant_of(t) {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let opst = op.parent.inode.stat(oc.task)?;
+        let npst = np.parent.inode.stat(nc.task)?;
+        check_access(oc.task, &opst, libc::W_OK | libc::X_OK)?;
+        check_access(nc.task, &npst, libc::W_OK | libc::X_OK)?;
+        attr::check_sticky(oc.task, &opst, &st)?;
+        if let Some(t) = &target {
+            attr::check_sticky(nc.task, &npst, &t.inode.stat(nc.task)?)?;
+        }
         op.parent
             .inode
-            .rename(&op.name, np.parent.inode.as_ref(), &np.name)
+            .rename2(&op.name, np.parent.inode.as_ref(), &np.name, flags)
     }
 
     /// chdir(2).

@@ -1,5 +1,5 @@
-//! Descriptor-table syscalls: close(2), dup(2)/dup2/dup3, fcntl(2) (descriptor and status
-//! flags only), umask(2).
+//! Descriptor-table syscalls: close(2), close_range(2), dup(2)/dup2/dup3, fcntl(2)
+//! (descriptor and status flags, locks, seals), umask(2), memfd_create(2).
 
 use sentry::kernel::{SyscallArgs, Task};
 use sentry::{Errno, SysResult};
@@ -10,6 +10,7 @@ use super::nofile_limit;
 pub fn sys_close(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let fd = a.fd(0);
     let file = t.fd_table.remove(fd)?;
+    super::lock::release_on_close(t, &file);
     drop(file);
     Ok(0)
 }
@@ -77,9 +78,106 @@ pub fn sys_fcntl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
             file.set_status_flags(a.i32(2));
             Ok(0)
         }
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | libc::F_OFD_GETLK
+        | libc::F_OFD_SETLK
+        | libc::F_OFD_SETLKW => super::lock::fcntl_lock(t, &file, cmd, a.addr(2)),
+        libc::F_ADD_SEALS => {
+            let seals = a.u32(2);
+            if seals & !ALL_SEALS != 0 {
+                return Err(Errno::EINVAL);
+            }
+            // Only memfds and tmpfs files can carry seals.
+            file.ops().seals()?;
+            if !file.writable() {
+                return Err(Errno::EPERM);
+            }
+            file.ops().add_seals(seals)?;
+            Ok(0)
+        }
+        libc::F_GET_SEALS => Ok(u64::from(file.ops().seals()?)),
         // F_GETPIPE_SZ, F_SETPIPE_SZ...: answered by the file itself (EINVAL otherwise).
         _ => file.fcntl(Some(t), cmd, a.u64(2)),
     }
+}
+
+/// Every seal F_ADD_SEALS knows (`F_SEAL_SEAL | SHRINK | GROW | WRITE | FUTURE_WRITE`).
+const ALL_SEALS: u32 = (libc::F_SEAL_SEAL
+    | libc::F_SEAL_SHRINK
+    | libc::F_SEAL_GROW
+    | libc::F_SEAL_WRITE
+    | libc::F_SEAL_FUTURE_WRITE) as u32;
+
+/// `CLOSE_RANGE_UNSHARE` and `CLOSE_RANGE_CLOEXEC` (include/uapi/linux/close_range.h).
+const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
+/// close_range(2): closes (or marks close-on-exec) the descriptors in `[first, last]`;
+/// CLOSE_RANGE_UNSHARE first gives the task its own copy of a shared table.
+pub fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let (first, last, flags) = (a.u32(0), a.u32(1), a.u32(2));
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLOSE_RANGE_UNSHARE != 0 {
+        t.fd_table = std::sync::Arc::new(t.fd_table.fork());
+    }
+    for fd in t.fd_table.fds() {
+        let Ok(u) = u32::try_from(fd) else { continue };
+        if u < first || u > last {
+            continue;
+        }
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            t.fd_table.set_cloexec(fd, true)?;
+        } else if let Ok(file) = t.fd_table.remove(fd) {
+            super::lock::release_on_close(t, &file);
+        }
+    }
+    Ok(0)
+}
+
+/// `MFD_*` flags (include/uapi/linux/memfd.h).
+const MFD_CLOEXEC: u32 = 1;
+const MFD_ALLOW_SEALING: u32 = 2;
+const MFD_NOEXEC_SEAL: u32 = 8;
+const MFD_EXEC: u32 = 0x10;
+/// `MFD_NAME_MAX_LEN`: NAME_MAX minus the "memfd:" prefix.
+const MFD_NAME_MAX: usize = 249;
+
+/// memfd_create(2): an anonymous tmpfs file. MFD_HUGETLB is EINVAL (no huge pages here).
+pub fn sys_memfd_create(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let flags = a.u32(1);
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
+        || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == MFD_NOEXEC_SEAL | MFD_EXEC
+    {
+        return Err(Errno::EINVAL);
+    }
+    let name = t.mm.copy_in_cstring(a.addr(0), MFD_NAME_MAX).map_err(|e| {
+        if e == Errno::ENAMETOOLONG {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })?;
+    let sealing = flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0;
+    let inode = sentry::fs::tmpfs::new_memfd(&name, t.creds.fsuid, t.creds.fsgid, sealing)?;
+    if flags & MFD_NOEXEC_SEAL != 0 {
+        inode.setattr(&sentry::vfs::SetAttr {
+            mode: Some(0o666),
+            ..Default::default()
+        })?;
+    }
+    let ops = inode.open(Some(t), libc::O_RDWR)?;
+    let mut path = b"/memfd:".to_vec();
+    path.extend_from_slice(&name);
+    path.extend_from_slice(b" (deleted)");
+    let dentry = sentry::vfs::Dentry::anonymous(path, inode);
+    let file = sentry::vfs::FileDescription::new(dentry, ops, libc::O_RDWR);
+    let limit = nofile_limit(t);
+    Ok(t.fd_table
+        .install_below(file, flags & MFD_CLOEXEC != 0, 0, limit)? as u64)
 }
 
 /// umask(2).

@@ -2,12 +2,27 @@
 //! `sys_stat.go`, `sys_getdents.go`): thin handlers that decode arguments, validate flags, call
 //! the sentry's VFS and copy results out.
 
+mod attr;
 mod fd;
+mod lock;
 mod path;
 mod read_write;
 mod stat;
+mod transfer;
 
-pub use fd::{sys_close, sys_dup, sys_dup2, sys_dup3, sys_fadvise64, sys_fcntl, sys_umask};
+pub use attr::{
+    sys_chmod, sys_chown, sys_fallocate, sys_fchmod, sys_fchmodat, sys_fchmodat2, sys_fchown,
+    sys_fchownat, sys_fgetxattr, sys_flistxattr, sys_fremovexattr, sys_fsetxattr, sys_futimesat,
+    sys_getxattr, sys_lchown, sys_lgetxattr, sys_link, sys_linkat, sys_listxattr, sys_llistxattr,
+    sys_lremovexattr, sys_lsetxattr, sys_mknod, sys_mknodat, sys_removexattr, sys_renameat2,
+    sys_setxattr, sys_symlink, sys_symlinkat, sys_sync, sys_sync_file_range, sys_syncfs,
+    sys_truncate, sys_utime, sys_utimensat, sys_utimes,
+};
+pub use fd::{
+    sys_close, sys_close_range, sys_dup, sys_dup2, sys_dup3, sys_fadvise64, sys_fcntl,
+    sys_memfd_create, sys_umask,
+};
+pub use lock::sys_flock;
 pub use path::{
     sys_access, sys_chdir, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir, sys_getcwd,
     sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_readlink, sys_readlinkat, sys_rename,
@@ -20,6 +35,7 @@ pub use read_write::{
 pub use stat::{
     sys_fstat, sys_fstatfs, sys_lstat, sys_newfstatat, sys_stat, sys_statfs, sys_statx,
 };
+pub use transfer::{sys_copy_file_range, sys_sendfile};
 
 use sentry::kernel::Task;
 use sentry::vfs::walk::PATH_MAX;

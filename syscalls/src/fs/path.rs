@@ -7,15 +7,20 @@ use sentry::{Errno, SysResult};
 use super::{count, nofile_limit, path_arg};
 
 /// O_TMPFILE (with its O_DIRECTORY bit). Like Linux's open(2) (not openat2), unknown flag bits
-/// are ignored rather than refused; O_TMPFILE is EOPNOTSUPP.
+/// are ignored rather than refused; O_TMPFILE works where the filesystem supports it (tmpfs)
+/// and is EOPNOTSUPP elsewhere.
 const O_TMPFILE: i32 = libc::O_TMPFILE;
 
 fn do_openat(t: &Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> SysResult<u64> {
     let path = path_arg(t, path_addr)?;
-    if flags & O_TMPFILE == O_TMPFILE {
-        return Err(Errno::EOPNOTSUPP);
-    }
-    let file = t.kernel.vfs.open(t, dirfd, &path, flags, mode & 0o7777)?;
+    let file = if flags & O_TMPFILE == O_TMPFILE {
+        let c = t.kernel.vfs.ctx(t, dirfd)?;
+        t.kernel
+            .vfs
+            .open_tmpfile_in(&c, &path, flags, mode & 0o7777)?
+    } else {
+        t.kernel.vfs.open(t, dirfd, &path, flags, mode & 0o7777)?
+    };
     let limit = nofile_limit(t);
     Ok(t.fd_table
         .install_below(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)

@@ -375,6 +375,20 @@ mod tests {
             v.open_in(&c, b"/dev/tty", libc::O_RDWR, 0).err(),
             Some(Errno::ENXIO)
         );
-        assert_eq!(v.mounts().len(), 4);
+        let mounts = v.mounts();
+        let shm = mounts
+            .iter()
+            .find(|m| m.path == b"/dev/shm")
+            .expect("/dev/shm is mounted");
+        assert_eq!((shm.fs_type, shm.readonly), ("tmpfs", false));
+        let st = v
+            .lookup_in(&c, b"/dev/shm", true)
+            .unwrap()
+            .stat(None)
+            .unwrap();
+        assert_eq!(st.mode, libc::S_IFDIR | 0o1777);
+        for p in [&b"/"[..], b"/tmp", b"/dev", b"/proc"] {
+            assert!(mounts.iter().any(|m| m.path == p), "{p:?} not mounted");
+        }
     }
 }

@@ -419,6 +419,60 @@ impl Inode for PipeInode {
     }
 }
 
+/// The pipe behind a FIFO (mknod S_IFIFO): its ends are made by `open_fifo`.
+pub fn new_fifo(uid: u32, gid: u32) -> Arc<Pipe> {
+    Arc::new(Pipe {
+        state: Mutex::new(State {
+            bufs: VecDeque::new(),
+            slots: DEFAULT_CAPACITY / PAGE,
+            readers: 0,
+            writers: 0,
+            in_gen: 0,
+            out_gen: 0,
+        }),
+        queue: WaitQueue::new(),
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        uid,
+        gid,
+        ctime: Timespec::now(),
+    })
+}
+
+/// open(2) of a FIFO (Linux `fifo_open`): a reader waits for a writer and a writer for a
+/// reader unless O_NONBLOCK; a non-blocking writer without readers is ENXIO; O_RDWR never
+/// waits.
+pub fn open_fifo(pipe: &Arc<Pipe>, task: TaskRef, flags: i32) -> SysResult<Arc<dyn FileOps>> {
+    let nonblock = flags & libc::O_NONBLOCK != 0;
+    match flags & libc::O_ACCMODE {
+        libc::O_RDONLY => {
+            let end = PipeEnd::new(pipe.clone(), true, false);
+            pipe.lock().in_gen += 1;
+            pipe.queue.notify();
+            if !nonblock {
+                pipe.block(task, |st| st.writers > 0)?;
+            }
+            Ok(end)
+        }
+        libc::O_WRONLY => {
+            if nonblock && pipe.lock().readers == 0 {
+                return Err(Errno::ENXIO);
+            }
+            let end = PipeEnd::new(pipe.clone(), false, true);
+            pipe.lock().out_gen += 1;
+            pipe.queue.notify();
+            if !nonblock {
+                pipe.block(task, |st| st.readers > 0)?;
+            }
+            Ok(end)
+        }
+        _ => {
+            let end = PipeEnd::new(pipe.clone(), true, true);
+            pipe.queue.notify();
+            Ok(end)
+        }
+    }
+}
+
 /// pipe2(2): a new pipe's (read end, write end). `flags` may hold O_NONBLOCK and O_DIRECT
 /// (O_CLOEXEC belongs to the descriptors and is the caller's business).
 pub fn new_pipe(uid: u32, gid: u32, flags: i32) -> (Arc<FileDescription>, Arc<FileDescription>) {

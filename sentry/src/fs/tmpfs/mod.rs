@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
+use crate::fs::pipe::{self, Pipe};
 use crate::fs::sys;
-use crate::vfs::{DirEntry, FileOps, Inode, NoDataOps, Stat, StatFs, TaskRef, Timespec};
+use crate::vfs::{DirEntry, FileOps, Inode, NoDataOps, SetAttr, Stat, StatFs, TaskRef, Timespec};
 use crate::{Errno, SysResult};
 
 /// `TMPFS_MAGIC`.
@@ -36,12 +37,19 @@ struct Meta {
     atime: Timespec,
     mtime: Timespec,
     ctime: Timespec,
+    /// memfd seals (`F_SEAL_*`).
+    seals: u32,
+    /// An O_TMPFILE file that linkat(2) may still give a name (Linux `I_LINKABLE`).
+    linkable: bool,
 }
 
 impl Meta {
     fn new(mode: u32, uid: u32, gid: u32, nlink: u64) -> Meta {
         let now = Timespec::now();
         Meta {
+            // Linux shmem files start sealed against sealing; memfd_create lifts it.
+            seals: libc::F_SEAL_SEAL as u32,
+            linkable: false,
             mode,
             uid,
             gid,
@@ -62,14 +70,25 @@ enum Data {
     Dir(Mutex<BTreeMap<Vec<u8>, Arc<TmpfsInode>>>),
     File(Arc<OwnedFd>),
     Symlink(Vec<u8>),
+    /// A bound unix socket's endpoint (`sentry::net`).
+    Socket(Arc<dyn Any + Send + Sync>),
+    /// A named pipe: every open is an end of this one pipe.
+    Fifo(Arc<Pipe>),
 }
 
-/// A tmpfs file, directory or symlink.
+/// Most bytes of extended attributes (names and values) one tmpfs inode may hold.
+const XATTR_BYTES_MAX: usize = 65536;
+
+/// A tmpfs file, directory, symlink, socket or FIFO.
 pub struct TmpfsInode {
     fs: Arc<TmpFs>,
     ino: u64,
     meta: Arc<Mutex<Meta>>,
     data: Data,
+    /// `user.*` extended attributes.
+    xattrs: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+    /// This inode itself, for link(2).
+    me: Weak<TmpfsInode>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -82,7 +101,7 @@ pub fn new_root(dev: u64, mode: u32) -> Arc<dyn Inode> {
         dev,
         next_ino: AtomicU64::new(2),
     });
-    Arc::new(TmpfsInode {
+    Arc::new_cyclic(|me| TmpfsInode {
         fs,
         ino: 1,
         meta: Arc::new(Mutex::new(Meta::new(
@@ -92,7 +111,46 @@ pub fn new_root(dev: u64, mode: u32) -> Arc<dyn Inode> {
             2,
         ))),
         data: Data::Dir(Mutex::new(BTreeMap::new())),
+        xattrs: Mutex::new(BTreeMap::new()),
+        me: me.clone(),
     })
+}
+
+/// The filesystem that memfd_create(2) files live in (Linux's internal shm mount).
+fn memfd_fs() -> Arc<TmpFs> {
+    static FS: OnceLock<Arc<TmpFs>> = OnceLock::new();
+    FS.get_or_init(|| {
+        Arc::new(TmpFs {
+            dev: crate::vfs::anon_dev(0x44),
+            next_ino: AtomicU64::new(1),
+        })
+    })
+    .clone()
+}
+
+/// memfd_create(2): an unnamed tmpfs regular file (mode 0777, owned by `uid`/`gid`). Without
+/// `allow_sealing` the file starts sealed with F_SEAL_SEAL, as on Linux.
+pub fn new_memfd(
+    name: &[u8],
+    uid: u32,
+    gid: u32,
+    allow_sealing: bool,
+) -> SysResult<Arc<dyn Inode>> {
+    let cname = CString::new(name.to_vec()).map_err(|_| Errno::EINVAL)?;
+    let fd = sys::memfd_create(&cname)?;
+    let fs = memfd_fs();
+    let mut meta = Meta::new(libc::S_IFREG | 0o777, uid, gid, 1);
+    if allow_sealing {
+        meta.seals = 0;
+    }
+    Ok(Arc::new_cyclic(|me| TmpfsInode {
+        ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
+        fs,
+        meta: Arc::new(Mutex::new(meta)),
+        data: Data::File(Arc::new(fd)),
+        xattrs: Mutex::new(BTreeMap::new()),
+        me: me.clone(),
+    }))
 }
 
 impl TmpfsInode {
@@ -102,11 +160,13 @@ impl TmpfsInode {
         } else {
             1
         };
-        Arc::new(TmpfsInode {
+        Arc::new_cyclic(|me| TmpfsInode {
             fs: self.fs.clone(),
             ino: self.fs.next_ino.fetch_add(1, Ordering::Relaxed),
             meta: Arc::new(Mutex::new(Meta::new(mode, uid, gid, nlink))),
             data,
+            xattrs: Mutex::new(BTreeMap::new()),
+            me: me.clone(),
         })
     }
 
@@ -155,6 +215,7 @@ impl Inode for TmpfsInode {
             }
             Data::Dir(c) => ((lock(c).len() as i64 + 2) * BOGO_DIRENT_SIZE, 0),
             Data::Symlink(t) => (t.len() as i64, 0),
+            Data::Socket(_) | Data::Fifo(_) => (0, 0),
         };
         Ok(Stat {
             dev: self.fs.dev,
@@ -200,7 +261,7 @@ impl Inode for TmpfsInode {
         }
     }
 
-    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+    fn open(&self, task: TaskRef, flags: i32) -> SysResult<Arc<dyn FileOps>> {
         match &self.data {
             Data::File(fd) => Ok(Arc::new(TmpfsFile {
                 fd: fd.clone(),
@@ -208,7 +269,167 @@ impl Inode for TmpfsInode {
             })),
             Data::Dir(_) => Ok(Arc::new(NoDataOps)),
             Data::Symlink(_) => Err(Errno::ELOOP),
+            Data::Socket(_) => Err(Errno::ENXIO),
+            Data::Fifo(p) => pipe::open_fifo(p, task, flags),
         }
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
+        if let Some(size) = attr.size {
+            match &self.data {
+                Data::File(fd) => {
+                    check_resize(&lock(&self.meta), fd, size)?;
+                    sys::ftruncate(fd.as_fd(), size)?;
+                    lock(&self.meta).touch();
+                }
+                Data::Dir(_) => return Err(Errno::EISDIR),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        let mut m = lock(&self.meta);
+        if let Some(mode) = attr.mode {
+            m.mode = (m.mode & libc::S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = attr.uid {
+            m.uid = uid;
+        }
+        if let Some(gid) = attr.gid {
+            m.gid = gid;
+        }
+        if let Some(t) = attr.atime {
+            m.atime = t;
+        }
+        if let Some(t) = attr.mtime {
+            m.mtime = t;
+        }
+        m.ctime = Timespec::now();
+        Ok(())
+    }
+
+    fn link(&self, name: &[u8], target: &dyn Inode) -> SysResult<()> {
+        let t = target
+            .as_any()
+            .downcast_ref::<TmpfsInode>()
+            .ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&t.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        if t.is_dir() {
+            return Err(Errno::EPERM);
+        }
+        let target = t.me.upgrade().ok_or(Errno::ENOENT)?;
+        {
+            let m = lock(&target.meta);
+            if m.nlink == 0 && !m.linkable {
+                return Err(Errno::ENOENT);
+            }
+        }
+        self.insert_new(name, || {
+            let mut tm = lock(&target.meta);
+            tm.nlink += 1;
+            tm.ctime = Timespec::now();
+            drop(tm);
+            Ok(target.clone())
+        })
+        .map(|_| ())
+    }
+
+    fn tmpfile(&self, mode: u32, uid: u32, gid: u32, linkable: bool) -> SysResult<Arc<dyn Inode>> {
+        self.children()?;
+        let fd = sys::memfd_create(c"tmpfile")?;
+        let child = self.new_child(
+            libc::S_IFREG | (mode & 0o7777),
+            uid,
+            gid,
+            Data::File(Arc::new(fd)),
+        );
+        {
+            let mut m = lock(&child.meta);
+            m.nlink = 0;
+            m.linkable = linkable;
+        }
+        Ok(child)
+    }
+
+    fn mknod(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        match mode & libc::S_IFMT {
+            libc::S_IFREG => self.create(name, mode, uid, gid),
+            libc::S_IFIFO => self.insert_new(name, || {
+                Ok(self.new_child(
+                    libc::S_IFIFO | (mode & 0o7777),
+                    uid,
+                    gid,
+                    Data::Fifo(pipe::new_fifo(uid, gid)),
+                ))
+            }),
+            _ => Err(Errno::EPERM),
+        }
+    }
+
+    fn rename2(
+        &self,
+        old_name: &[u8],
+        new_dir: &dyn Inode,
+        new_name: &[u8],
+        flags: u32,
+    ) -> SysResult<()> {
+        const NOREPLACE: u32 = libc::RENAME_NOREPLACE;
+        const EXCHANGE: u32 = libc::RENAME_EXCHANGE;
+        match flags {
+            0 => self.rename(old_name, new_dir, new_name),
+            NOREPLACE => {
+                if new_dir.lookup(None, new_name).is_ok() {
+                    return Err(Errno::EEXIST);
+                }
+                self.rename(old_name, new_dir, new_name)
+            }
+            EXCHANGE => self.exchange(old_name, new_dir, new_name),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn getxattr(&self, name: &[u8]) -> SysResult<Vec<u8>> {
+        check_xattr_name(name)?;
+        lock(&self.xattrs).get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: i32) -> SysResult<()> {
+        check_xattr_name(name)?;
+        if !matches!(self.data, Data::File(_) | Data::Dir(_)) {
+            // Linux allows user.* only on regular files and directories.
+            return Err(Errno::EPERM);
+        }
+        let mut x = lock(&self.xattrs);
+        let exists = x.contains_key(name);
+        if flags & libc::XATTR_CREATE != 0 && exists {
+            return Err(Errno::EEXIST);
+        }
+        if flags & libc::XATTR_REPLACE != 0 && !exists {
+            return Err(Errno::ENODATA);
+        }
+        let used: usize = x
+            .iter()
+            .filter(|(k, _)| k.as_slice() != name)
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if used + name.len() + value.len() > XATTR_BYTES_MAX {
+            return Err(Errno::ENOSPC);
+        }
+        x.insert(name.to_vec(), value.to_vec());
+        drop(x);
+        lock(&self.meta).ctime = Timespec::now();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> SysResult<Vec<Vec<u8>>> {
+        Ok(lock(&self.xattrs).keys().cloned().collect())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> SysResult<()> {
+        check_xattr_name(name)?;
+        lock(&self.xattrs).remove(name).ok_or(Errno::ENODATA)?;
+        lock(&self.meta).ctime = Timespec::now();
+        Ok(())
     }
 
     fn create(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
@@ -244,6 +465,31 @@ impl Inode for TmpfsInode {
                 Data::Symlink(target.to_vec()),
             ))
         })
+    }
+
+    fn bind_socket(
+        &self,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<Arc<dyn Inode>> {
+        self.insert_new(name, || {
+            Ok(self.new_child(
+                libc::S_IFSOCK | (mode & 0o7777),
+                uid,
+                gid,
+                Data::Socket(endpoint),
+            ))
+        })
+    }
+
+    fn socket_endpoint(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        match &self.data {
+            Data::Socket(e) => Some(e.clone()),
+            _ => None,
+        }
     }
 
     fn unlink(&self, name: &[u8], dir: bool) -> SysResult<()> {
@@ -359,6 +605,85 @@ impl Inode for TmpfsInode {
     }
 }
 
+/// Only the `user.` namespace is kept on tmpfs here; others are EOPNOTSUPP.
+fn check_xattr_name(name: &[u8]) -> SysResult<()> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(Errno::ERANGE);
+    }
+    if !name.starts_with(b"user.") {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(())
+}
+
+/// Whether the seals allow resizing the file to `size` (F_SEAL_SHRINK, F_SEAL_GROW).
+fn check_resize(m: &Meta, fd: &OwnedFd, size: u64) -> SysResult<()> {
+    if m.seals & (libc::F_SEAL_SHRINK | libc::F_SEAL_GROW) as u32 == 0 {
+        return Ok(());
+    }
+    let cur = u64::try_from(sys::fstat(fd.as_fd())?.st_size).unwrap_or(0);
+    if (size < cur && m.seals & libc::F_SEAL_SHRINK as u32 != 0)
+        || (size > cur && m.seals & libc::F_SEAL_GROW as u32 != 0)
+    {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+impl TmpfsInode {
+    /// RENAME_EXCHANGE: swaps `old_name` here with `new_name` in `new_dir`; both must exist.
+    fn exchange(&self, old_name: &[u8], new_dir: &dyn Inode, new_name: &[u8]) -> SysResult<()> {
+        let nd = new_dir
+            .as_any()
+            .downcast_ref::<TmpfsInode>()
+            .ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&nd.fs, &self.fs) {
+            return Err(Errno::EXDEV);
+        }
+        let same = nd.ino == self.ino;
+        let (mut a, mut b) = if same {
+            (lock(self.children()?), None)
+        } else if self.ino < nd.ino {
+            let a = lock(self.children()?);
+            let b = lock(nd.children()?);
+            (a, Some(b))
+        } else {
+            let b = lock(nd.children()?);
+            let a = lock(self.children()?);
+            (a, Some(b))
+        };
+        let x = a.get(old_name).ok_or(Errno::ENOENT)?.clone();
+        let y = b
+            .as_deref()
+            .unwrap_or(&*a)
+            .get(new_name)
+            .ok_or(Errno::ENOENT)?
+            .clone();
+        a.insert(old_name.to_vec(), y.clone());
+        match b.as_deref_mut() {
+            Some(m) => m.insert(new_name.to_vec(), x.clone()),
+            None => a.insert(new_name.to_vec(), x.clone()),
+        };
+        drop(b);
+        drop(a);
+        if !same && x.is_dir() != y.is_dir() {
+            // The directory moved carries its ".." link with it.
+            let (gain, lose) = if x.is_dir() { (nd, self) } else { (self, nd) };
+            lock(&gain.meta).nlink += 1;
+            let mut lm = lock(&lose.meta);
+            lm.nlink = lm.nlink.saturating_sub(1);
+        }
+        lock(&self.meta).touch();
+        if !same {
+            lock(&nd.meta).touch();
+        }
+        let now = Timespec::now();
+        lock(&x.meta).ctime = now;
+        lock(&y.meta).ctime = now;
+        Ok(())
+    }
+}
+
 /// An open tmpfs regular file: reads and writes on its memfd.
 struct TmpfsFile {
     fd: Arc<OwnedFd>,
@@ -370,6 +695,16 @@ impl FileOps for TmpfsFile {
         sys::pread(self.fd.as_fd(), buf, offset)
     }
     fn write_at(&self, _task: TaskRef, buf: &[u8], offset: u64) -> SysResult<usize> {
+        let seals = lock(&self.meta).seals;
+        if seals & (libc::F_SEAL_WRITE | libc::F_SEAL_FUTURE_WRITE) as u32 != 0 {
+            return Err(Errno::EPERM);
+        }
+        if seals & libc::F_SEAL_GROW as u32 != 0 {
+            let size = u64::try_from(sys::fstat(self.fd.as_fd())?.st_size).unwrap_or(0);
+            if offset.saturating_add(buf.len() as u64) > size {
+                return Err(Errno::EPERM);
+            }
+        }
         let n = sys::pwrite(self.fd.as_fd(), buf, offset)?;
         lock(&self.meta).touch();
         Ok(n)
@@ -378,9 +713,37 @@ impl FileOps for TmpfsFile {
         Some(sys::fstat(self.fd.as_fd()).map(|s| u64::try_from(s.st_size).unwrap_or(0)))
     }
     fn truncate(&self, size: u64) -> SysResult<()> {
+        check_resize(&lock(&self.meta), &self.fd, size)?;
         sys::ftruncate(self.fd.as_fd(), size)?;
         lock(&self.meta).touch();
         Ok(())
+    }
+    fn allocate(&self, mode: i32, offset: u64, len: u64) -> SysResult<()> {
+        let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+        if end > i64::MAX as u64 {
+            return Err(Errno::EFBIG);
+        }
+        if mode & libc::FALLOC_FL_KEEP_SIZE != 0 {
+            return Ok(());
+        }
+        let cur = u64::try_from(sys::fstat(self.fd.as_fd())?.st_size).unwrap_or(0);
+        if end > cur {
+            check_resize(&lock(&self.meta), &self.fd, end)?;
+            sys::ftruncate(self.fd.as_fd(), end)?;
+            lock(&self.meta).touch();
+        }
+        Ok(())
+    }
+    fn add_seals(&self, seals: u32) -> SysResult<()> {
+        let mut m = lock(&self.meta);
+        if m.seals & libc::F_SEAL_SEAL as u32 != 0 {
+            return Err(Errno::EPERM);
+        }
+        m.seals |= seals;
+        Ok(())
+    }
+    fn seals(&self) -> SysResult<u32> {
+        Ok(lock(&self.meta).seals)
     }
     fn host_fd_for_mmap(&self) -> SysResult<Arc<OwnedFd>> {
         Ok(self.fd.clone())
