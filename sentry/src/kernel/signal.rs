@@ -306,8 +306,12 @@ impl ProcessShared {
     /// discards pending SIGCONTs; SIGCONT discards pending stop signals and resumes a stopped
     /// group, whatever its disposition. The caller wakes the threads.
     fn prepare(&self, sig: i32) {
+        // The job-control lock is held for the whole of this, as deliver_pending holds it from
+        // dequeuing a stop signal to starting the stop: a SIGCONT either removes the pending
+        // stop before it is dequeued, or finds the stop begun and ends it. (Released between
+        // the two, a stop dequeued in the gap was begun after the SIGCONT and never ended.)
+        let mut j = self.lock_jobctl();
         let drop_mask = if sig == libc::SIGCONT {
-            let mut j = self.lock_jobctl();
             if j.stopped.take().is_some() {
                 j.continued_unreported = true;
             }
@@ -338,6 +342,7 @@ impl ProcessShared {
                 .expect("invariant: pending lock is never poisoned"),
             drop_mask,
         );
+        drop(j);
     }
 }
 
