@@ -62,6 +62,11 @@ struct State {
     slots: usize,
     readers: usize,
     writers: usize,
+    /// How many read and write ends were ever opened (Linux `r_counter`/`w_counter`): a FIFO
+    /// opener waits for the count of the other side to change, not for it to be non-zero, so
+    /// a partner that opened and already closed still completes the open.
+    r_counter: u64,
+    w_counter: u64,
     /// Events for edge-triggered epoll: data arrived / writers left; room freed / readers left.
     in_gen: u64,
     out_gen: u64,
@@ -275,6 +280,8 @@ impl PipeEnd {
             let mut st = pipe.lock();
             st.readers += usize::from(reads);
             st.writers += usize::from(writes);
+            st.r_counter += u64::from(reads);
+            st.w_counter += u64::from(writes);
         }
         Arc::new(PipeEnd {
             pipe,
@@ -427,6 +434,8 @@ pub fn new_fifo(uid: u32, gid: u32) -> Arc<Pipe> {
             slots: DEFAULT_CAPACITY / PAGE,
             readers: 0,
             writers: 0,
+            r_counter: 0,
+            w_counter: 0,
             in_gen: 0,
             out_gen: 0,
         }),
@@ -449,7 +458,13 @@ pub fn open_fifo(pipe: &Arc<Pipe>, task: TaskRef, flags: i32) -> SysResult<Arc<d
             pipe.lock().in_gen += 1;
             pipe.queue.notify();
             if !nonblock {
-                pipe.block(task, |st| st.writers > 0)?;
+                let (writers, seen) = {
+                    let st = pipe.lock();
+                    (st.writers, st.w_counter)
+                };
+                if writers == 0 {
+                    pipe.block(task, |st| st.w_counter != seen)?;
+                }
             }
             Ok(end)
         }
@@ -461,7 +476,13 @@ pub fn open_fifo(pipe: &Arc<Pipe>, task: TaskRef, flags: i32) -> SysResult<Arc<d
             pipe.lock().out_gen += 1;
             pipe.queue.notify();
             if !nonblock {
-                pipe.block(task, |st| st.readers > 0)?;
+                let (readers, seen) = {
+                    let st = pipe.lock();
+                    (st.readers, st.r_counter)
+                };
+                if readers == 0 {
+                    pipe.block(task, |st| st.r_counter != seen)?;
+                }
             }
             Ok(end)
         }
@@ -482,6 +503,8 @@ pub fn new_pipe(uid: u32, gid: u32, flags: i32) -> (Arc<FileDescription>, Arc<Fi
             slots: DEFAULT_CAPACITY / PAGE,
             readers: 0,
             writers: 0,
+            r_counter: 0,
+            w_counter: 0,
             in_gen: 0,
             out_gen: 0,
         }),
@@ -590,6 +613,21 @@ mod tests {
         assert_eq!(r.read_inner(None, &mut small).unwrap(), 2);
         assert_eq!(&small, b"de");
         assert_eq!(r.read_inner(None, &mut b), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn fifo_reader_open_completes_even_if_the_writer_already_left() {
+        let pipe = new_fifo(0, 0);
+        let p2 = pipe.clone();
+        let reader = std::thread::spawn(move || open_fifo(&p2, None, libc::O_RDONLY).map(|_| ()));
+        // Once the reader waits in the FIFO, a writer opens and closes before the reader is
+        // woken: the reader can only ever see the writer gone again.
+        while pipe.lock().readers == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(PipeEnd::new(pipe.clone(), false, true));
+        pipe.queue.notify();
+        assert_eq!(reader.join().unwrap(), Ok(()));
     }
 
     #[test]
