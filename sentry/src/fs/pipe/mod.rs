@@ -426,7 +426,8 @@ impl Inode for PipeInode {
     }
 }
 
-/// The pipe behind a FIFO (mknod S_IFIFO): its ends are made by `open_fifo`.
+/// A pipe with no ends yet: the one behind a FIFO (mknod S_IFIFO), whose ends `open_fifo`
+/// makes, or behind pipe2's two descriptors.
 pub fn new_fifo(uid: u32, gid: u32) -> Arc<Pipe> {
     Arc::new(Pipe {
         state: Mutex::new(State {
@@ -497,23 +498,7 @@ pub fn open_fifo(pipe: &Arc<Pipe>, task: TaskRef, flags: i32) -> SysResult<Arc<d
 /// pipe2(2): a new pipe's (read end, write end). `flags` may hold O_NONBLOCK and O_DIRECT
 /// (O_CLOEXEC belongs to the descriptors and is the caller's business).
 pub fn new_pipe(uid: u32, gid: u32, flags: i32) -> (Arc<FileDescription>, Arc<FileDescription>) {
-    let pipe = Arc::new(Pipe {
-        state: Mutex::new(State {
-            bufs: VecDeque::new(),
-            slots: DEFAULT_CAPACITY / PAGE,
-            readers: 0,
-            writers: 0,
-            r_counter: 0,
-            w_counter: 0,
-            in_gen: 0,
-            out_gen: 0,
-        }),
-        queue: WaitQueue::new(),
-        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-        uid,
-        gid,
-        ctime: Timespec::now(),
-    });
+    let pipe = new_fifo(uid, gid);
     let name = format!("pipe:[{}]", pipe.ino).into_bytes();
     let inode: Arc<dyn Inode> = Arc::new(PipeInode { pipe: pipe.clone() });
     let dentry = Dentry::anonymous(name, inode);
