@@ -491,8 +491,9 @@ pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// sched_getaffinity(2): the sandbox offers the host's CPU count, CPUs 0..n.
 pub fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    // The argument is a thread id (glibc's pthread_getaffinity_np passes the thread's tid).
     let pid = a.i32(0);
-    if pid != 0 && t.kernel.thread_group(pid).is_none() {
+    if pid != 0 && t.kernel.task(pid).is_none() {
         return Err(Errno::ESRCH);
     }
     let ncpu = t.kernel.ncpus.min(1024);

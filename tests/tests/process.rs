@@ -159,3 +159,11 @@ fn python_subprocess_run() {
     let (native, _) = Case::new("python3", ["-c", code]).assert_same();
     assert_eq!(native.stdout_str(), "0 b'x\\n'\n");
 }
+
+/// Many live threads: one sentry thread each, so the sentry's own malloc sees many threads too
+/// (it once read a /sys file for that and was killed by its own seccomp filter).
+#[test]
+fn two_dozen_threads_allocate_at_once() {
+    let (native, _) = Case::new(c_prog("many_threads"), Vec::<&str>::new()).assert_same();
+    assert!(native.stdout_str().starts_with("threads 24 total "));
+}
