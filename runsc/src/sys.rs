@@ -78,6 +78,16 @@ pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
+/// Caps glibc malloc's arena count. Past a few threads, glibc's malloc sizes its arena limit
+/// from `get_nprocs()`, which opens and reads `/sys/devices/system/cpu/online`: inside the
+/// sentry (no `open*` allowed) and the gofer (no `read`) that kills the process under its seccomp
+/// filter (seen with java's many threads). With `M_ARENA_MAX` set, glibc never asks. Call
+/// before any filter goes on.
+pub fn limit_malloc_arenas(arenas: libc::c_int) {
+    // SAFETY: mallopt only sets a malloc tunable; M_ARENA_MAX takes any positive count.
+    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,14 +123,4 @@ mod tests {
         let _ = nix::unistd::close(other);
         assert!(status.success(), "{status:?}");
     }
-}
-
-/// Caps glibc malloc's arena count. Past a few threads, glibc's malloc sizes its arena limit
-/// from `get_nprocs()`, which opens and reads `/sys/devices/system/cpu/online`: inside the
-/// sentry (no `open*` allowed) and the gofer (no `read`) that kills the process under its seccomp
-/// filter (seen with java's many threads). With `M_ARENA_MAX` set, glibc never asks. Call
-/// before any filter goes on.
-pub fn limit_malloc_arenas(arenas: libc::c_int) {
-    // SAFETY: mallopt only sets a malloc tunable; M_ARENA_MAX takes any positive count.
-    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) };
 }
