@@ -27,8 +27,8 @@ pub const EXIT_USAGE: i32 = 2;
 
 /// Parses the command line, runs the subcommand and exits with its status.
 pub fn main() -> ! {
-    // Before the sentry's or the gofer's seccomp filter: see `limit_malloc_arenas`.
-    sys::limit_malloc_arenas(8);
+    // Before the sentry's or the gofer's seccomp filter: see `tame_malloc`.
+    sys::tame_malloc(8);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -78,14 +78,20 @@ pub fn take_inherited_fd(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(owned)
 }
 
-/// Caps glibc malloc's arena count. Past a few threads, glibc's malloc sizes its arena limit
-/// from `get_nprocs()`, which opens and reads `/sys/devices/system/cpu/online`: inside the
-/// sentry (no `open*` allowed) and the gofer (no `read`) that kills the process under its seccomp
-/// filter (seen with java's many threads). With `M_ARENA_MAX` set, glibc never asks. Call
-/// before any filter goes on.
-pub fn limit_malloc_arenas(arenas: libc::c_int) {
-    // SAFETY: mallopt only sets a malloc tunable; M_ARENA_MAX takes any positive count.
-    let _ = unsafe { libc::mallopt(libc::M_ARENA_MAX, arenas) };
+/// Keeps glibc's malloc away from host files, which the sentry (no `open*`) and the gofer (no
+/// `read`) may not touch once their seccomp filters are on; call before any filter. Two paths
+/// did, both seen killing a sandbox with SIGSYS:
+/// - past 8 threads, malloc sizes its arena limit from `get_nprocs()`, which reads
+///   `/sys/devices/system/cpu/online` (java's many threads): `M_ARENA_MAX` makes it never ask;
+/// - shrinking a thread arena's heap first reads `/proc/sys/vm/overcommit_memory` (the gofer
+///   freeing its node table at exit after `git init`): with `M_TRIM_THRESHOLD` at its maximum,
+///   thread heaps are never shrunk (they are still unmapped whole when empty).
+pub fn tame_malloc(arenas: libc::c_int) {
+    // SAFETY: mallopt only sets malloc tunables; both take any positive value.
+    unsafe {
+        let _ = libc::mallopt(libc::M_ARENA_MAX, arenas);
+        let _ = libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+    }
 }
 
 #[cfg(test)]

@@ -447,6 +447,10 @@ mod tests {
         let Ok(what) = std::env::var(CHILD_ENV) else {
             return;
         };
+        if what == "malloc_threads" {
+            // What runsc's main does for every role before any filter.
+            crate::sys::tame_malloc(8);
+        }
         let progs = build().unwrap();
         install(&progs).unwrap();
         // Allowed syscalls still work under the filter (write, getpid).
@@ -472,6 +476,29 @@ mod tests {
                 let f = std::fs::File::from(out.as_fd().try_clone_to_owned().unwrap());
                 let _ = f.metadata().unwrap();
                 let _ = nix::unistd::isatty(f.as_raw_fd());
+                std::process::exit(7);
+            }
+            "malloc_threads" => {
+                // Many threads allocating at once (glibc makes thread arenas and, past 8, asks
+                // for the CPU count), then freeing (thread heaps shrink): neither may reach a
+                // host file under the filter.
+                let barrier = std::sync::Arc::new(std::sync::Barrier::new(24));
+                let threads: Vec<_> = (0..24)
+                    .map(|i| {
+                        let b = barrier.clone();
+                        std::thread::spawn(move || {
+                            b.wait();
+                            let v: Vec<Vec<u8>> =
+                                (0..4000).map(|j| vec![i as u8; 64 + j % 64]).collect();
+                            b.wait();
+                            drop(v);
+                            b.wait();
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().unwrap();
+                }
                 std::process::exit(7);
             }
             "fork" => {
@@ -568,6 +595,12 @@ mod tests {
     #[test]
     fn allowed_syscalls_are_not_affected() {
         let out = run_child("allowed");
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+    }
+
+    #[test]
+    fn malloc_in_many_threads_stays_inside_the_filter() {
+        let out = run_child("malloc_threads");
         assert_eq!(out.status.code(), Some(7), "{out:?}");
     }
 
