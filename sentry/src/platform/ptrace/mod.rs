@@ -349,33 +349,10 @@ impl Platform for PtracePlatform {
 
     fn initial_regs(&self) -> Regs {
         Regs {
-            r15: 0,
-            r14: 0,
-            r13: 0,
-            r12: 0,
-            rbp: 0,
-            rbx: 0,
-            r11: 0,
-            r10: 0,
-            r9: 0,
-            r8: 0,
-            rax: 0,
-            rcx: 0,
-            rdx: 0,
-            rsi: 0,
-            rdi: 0,
-            orig_rax: 0,
-            rip: 0,
             cs: USER_CS,
-            eflags: INITIAL_EFLAGS,
-            rsp: 0,
             ss: USER_DS,
-            fs_base: 0,
-            gs_base: 0,
-            ds: 0,
-            es: 0,
-            fs: 0,
-            gs: 0,
+            eflags: INITIAL_EFLAGS,
+            ..crate::platform::zeroed_regs()
         }
     }
 }
