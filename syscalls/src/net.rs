@@ -1,13 +1,15 @@
 //! Socket syscalls (Linux `net/socket.c`, gVisor `pkg/sentry/syscalls/linux/sys_socket.go`):
 //! socket, socketpair, bind, listen, accept(4), connect, shutdown, getsockname, getpeername,
 //! send/recv in all their forms with SCM_RIGHTS and SCM_CREDENTIALS, setsockopt/getsockopt.
-//! Only AF_UNIX is served (`sentry::net::unix`); AF_INET, AF_INET6 and AF_NETLINK answer
-//! EAFNOSUPPORT until the loopback stack lands.
+//! AF_UNIX is served by `sentry::net::unix`, AF_INET/AF_INET6 by the loopback-only stack in
+//! `sentry::net::inet` (each syscall first asks whether the descriptor is an inet socket);
+//! AF_NETLINK answers EAFNOSUPPORT.
 
 use std::sync::Arc;
 
 use sentry::abi::signal::{SigInfo, SI_USER};
 use sentry::kernel::{SyscallArgs, Task};
+use sentry::net::inet::{self, InetSocket};
 use sentry::net::unix::{self, Socket, Ucred, UnixAddr};
 use sentry::vfs::FileDescription;
 use sentry::{Errno, SysResult};
@@ -38,6 +40,23 @@ fn sock_fd(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, Arc<Socket>)> 
     let f = t.fd_table.get(fd)?;
     let s = unix::socket_of(&f)?;
     Ok((f, s))
+}
+
+/// The inet socket behind `fd`, if it is one.
+fn inet_fd(t: &Task, fd: i32) -> SysResult<Option<(Arc<FileDescription>, Arc<InetSocket>)>> {
+    let f = t.fd_table.get(fd)?;
+    Ok(inet::socket_of(&f).ok().map(|s| (f, s)))
+}
+
+/// A raw sockaddr from the application (at most 128 bytes).
+fn read_raw_addr(t: &Task, addr: u64, len: u32) -> SysResult<Vec<u8>> {
+    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    if len > 128 {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; len];
+    t.mm.copy_in(addr, &mut raw)?;
+    Ok(raw)
 }
 
 fn nonblocking(f: &FileDescription, flags: i32) -> bool {
@@ -93,10 +112,11 @@ fn from_bytes(a: &UnixAddr) -> Vec<u8> {
 pub fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (domain, ty, proto) = (a.i32(0), a.i32(1), a.i32(2));
     let (ty, flags, cloexec) = split_type(ty)?;
-    if domain != libc::AF_UNIX {
-        return Err(Errno::EAFNOSUPPORT);
-    }
-    let f = unix::new_socket(Some(t), ty, proto, flags)?;
+    let f = match domain {
+        libc::AF_UNIX => unix::new_socket(Some(t), ty, proto, flags)?,
+        libc::AF_INET | libc::AF_INET6 => inet::new_socket(Some(t), domain, ty, proto, flags)?,
+        _ => return Err(Errno::EAFNOSUPPORT),
+    };
     Ok(install_fd(t, f, cloexec)? as u64)
 }
 
@@ -131,6 +151,10 @@ pub fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// bind(2).
 pub fn sys_bind(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = inet_fd(t, a.fd(0))? {
+        s.bind(&read_raw_addr(t, a.addr(1), a.u32(2))?)?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     let addr = read_addr(t, a.addr(1), a.u32(2))?;
     s.bind(Some(t), addr)?;
@@ -139,6 +163,10 @@ pub fn sys_bind(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// listen(2).
 pub fn sys_listen(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = inet_fd(t, a.fd(0))? {
+        s.listen(a.i32(1))?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     s.listen(Some(t), a.i32(1))?;
     Ok(0)
@@ -148,12 +176,17 @@ fn do_accept(t: &mut Task, a: &SyscallArgs, flags: i32) -> SysResult<u64> {
     if flags & !(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (f, s) = sock_fd(t, a.fd(0))?;
     let nb = if flags & libc::SOCK_NONBLOCK != 0 {
         libc::O_NONBLOCK
     } else {
         0
     };
+    if let Some((f, s)) = inet_fd(t, a.fd(0))? {
+        let (new, raw) = s.accept(Some(t), f.flags() & libc::O_NONBLOCK != 0, nb)?;
+        write_addr(t, a.addr(1), a.addr(2), &raw)?;
+        return Ok(install_fd(t, new, flags & libc::SOCK_CLOEXEC != 0)? as u64);
+    }
+    let (f, s) = sock_fd(t, a.fd(0))?;
     let new = s.accept(Some(t), f.flags() & libc::O_NONBLOCK != 0, nb)?;
     let peer = unix::socket_of(&new)?
         .peername()
@@ -178,6 +211,11 @@ pub fn sys_accept4(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// connect(2).
 pub fn sys_connect(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((f, s)) = inet_fd(t, a.fd(0))? {
+        let raw = read_raw_addr(t, a.addr(1), a.u32(2))?;
+        s.connect(Some(t), &raw, f.flags() & libc::O_NONBLOCK != 0)?;
+        return Ok(0);
+    }
     let (f, s) = sock_fd(t, a.fd(0))?;
     let addr = read_addr(t, a.addr(1), a.u32(2))?;
     if addr == UnixAddr::Unnamed {
@@ -189,6 +227,10 @@ pub fn sys_connect(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// shutdown(2).
 pub fn sys_shutdown(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = inet_fd(t, a.fd(0))? {
+        s.shutdown(a.i32(1))?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     s.shutdown(a.i32(1))?;
     Ok(0)
@@ -196,6 +238,10 @@ pub fn sys_shutdown(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// getsockname(2).
 pub fn sys_getsockname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = inet_fd(t, a.fd(0))? {
+        write_addr(t, a.addr(1), a.addr(2), &s.sockname())?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     write_addr(t, a.addr(1), a.addr(2), &s.sockname().to_sockaddr())?;
     Ok(0)
@@ -203,6 +249,10 @@ pub fn sys_getsockname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// getpeername(2).
 pub fn sys_getpeername(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = inet_fd(t, a.fd(0))? {
+        write_addr(t, a.addr(1), a.addr(2), &s.peername()?)?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     write_addr(t, a.addr(1), a.addr(2), &s.peername()?.to_sockaddr())?;
     Ok(0)
@@ -210,21 +260,27 @@ pub fn sys_getpeername(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// setsockopt(2).
 pub fn sys_setsockopt(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    let (_, s) = sock_fd(t, a.fd(0))?;
     let len = usize::try_from(a.i32(4)).map_err(|_| Errno::EINVAL)?;
     let mut val = vec![0u8; len.min(256)];
     t.mm.copy_in(a.addr(3), &mut val)?;
+    if let Some((_, s)) = inet_fd(t, a.fd(0))? {
+        s.setsockopt(a.i32(1), a.i32(2), &val)?;
+        return Ok(0);
+    }
+    let (_, s) = sock_fd(t, a.fd(0))?;
     s.setsockopt(a.i32(1), a.i32(2), &val)?;
     Ok(0)
 }
 
 /// getsockopt(2).
 pub fn sys_getsockopt(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    let (_, s) = sock_fd(t, a.fd(0))?;
     let mut b = [0u8; 4];
     t.mm.copy_in(a.addr(4), &mut b)?;
     let cap = usize::try_from(i32::from_ne_bytes(b)).map_err(|_| Errno::EINVAL)?;
-    let val = s.getsockopt(a.i32(1), a.i32(2))?;
+    let val = match inet_fd(t, a.fd(0))? {
+        Some((_, s)) => s.getsockopt(a.i32(1), a.i32(2))?,
+        None => sock_fd(t, a.fd(0))?.1.getsockopt(a.i32(1), a.i32(2))?,
+    };
     let n = val.len().min(cap);
     t.mm.copy_out(a.addr(3), &val[..n])?;
     t.mm.copy_out(a.addr(4), &(n as u32).to_ne_bytes())?;
@@ -252,6 +308,17 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
     let r = (|| {
         check_send_flags(flags)?;
+        if let Some((f, s)) = inet_fd(t, a.fd(0))? {
+            let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
+            t.mm.copy_in(a.addr(1), &mut buf)?;
+            let to = if a.addr(4) != 0 {
+                Some(read_raw_addr(t, a.addr(4), a.u32(5))?)
+            } else {
+                None
+            };
+            let n = s.send(Some(t), &buf, to.as_deref(), nonblocking(&f, flags))?;
+            return Ok(n as u64);
+        }
         let (f, s) = sock_fd(t, a.fd(0))?;
         let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
         t.mm.copy_in(a.addr(1), &mut buf)?;
@@ -276,6 +343,28 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// recvfrom(2) (and recv(2)).
 pub fn sys_recvfrom(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
+    if let Some((f, s)) = inet_fd(t, a.fd(0))? {
+        if flags & libc::MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let r = s.recv(
+            Some(t),
+            a.len(2)?.min(MAX_RW),
+            flags & libc::MSG_PEEK != 0,
+            flags & libc::MSG_WAITALL != 0,
+            nonblocking(&f, flags),
+        )?;
+        t.mm.copy_out(a.addr(1), &r.data)?;
+        if a.addr(4) != 0 && !r.from.is_empty() {
+            write_addr(t, a.addr(4), a.addr(5), &r.from)?;
+        }
+        let n = if flags & libc::MSG_TRUNC != 0 && s.sock_type() == libc::SOCK_DGRAM {
+            r.full_len
+        } else {
+            r.data.len()
+        };
+        return Ok(n as u64);
+    }
     let (f, s) = sock_fd(t, a.fd(0))?;
     if flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
@@ -403,10 +492,24 @@ fn parse_control(t: &Task, h: &MsgHdr) -> SysResult<(Vec<Arc<FileDescription>>, 
     Ok((rights, creds))
 }
 
+/// Either kind of socket, for the msghdr calls.
+enum AnySock {
+    Unix(Arc<Socket>),
+    Inet(Arc<InetSocket>),
+}
+
+fn any_sock(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, AnySock)> {
+    if let Some((f, s)) = inet_fd(t, fd)? {
+        return Ok((f, AnySock::Inet(s)));
+    }
+    let (f, s) = sock_fd(t, fd)?;
+    Ok((f, AnySock::Unix(s)))
+}
+
 fn do_sendmsg(
     t: &Task,
     f: &FileDescription,
-    s: &Socket,
+    s: &AnySock,
     addr: u64,
     flags: i32,
 ) -> SysResult<usize> {
@@ -420,6 +523,17 @@ fn do_sendmsg(
         data.resize(start + take, 0);
         t.mm.copy_in(base, &mut data[start..])?;
     }
+    let s = match s {
+        AnySock::Unix(s) => s,
+        AnySock::Inet(s) => {
+            let to = if h.name != 0 && h.namelen != 0 {
+                Some(read_raw_addr(t, h.name, h.namelen)?)
+            } else {
+                None
+            };
+            return s.send(Some(t), &data, to.as_deref(), nonblocking(f, flags));
+        }
+    };
     let (rights, creds) = parse_control(t, &h)?;
     let to = if h.name != 0 && h.namelen != 0 {
         Some(read_addr(t, h.name, h.namelen)?)
@@ -439,7 +553,7 @@ fn do_sendmsg(
 /// sendmsg(2).
 pub fn sys_sendmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(2);
-    let r = sock_fd(t, a.fd(0))
+    let r = any_sock(t, a.fd(0))
         .and_then(|(f, s)| do_sendmsg(t, &f, &s, a.addr(1), flags))
         .map(|n| n as u64);
     sigpipe(t, r, flags)
@@ -449,7 +563,7 @@ pub fn sys_sendmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_sendmmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
     let vlen = a.u32(2).min(1024);
-    let (f, s) = sock_fd(t, a.fd(0))?;
+    let (f, s) = any_sock(t, a.fd(0))?;
     let mut sent = 0u32;
     while sent < vlen {
         let hdr = a.addr(1) + u64::from(sent) * MMSGHDR;
@@ -465,16 +579,71 @@ pub fn sys_sendmmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(u64::from(sent))
 }
 
+/// Copies received bytes out across the iovecs.
+fn scatter(t: &Task, iov: &[(u64, usize)], data: &[u8]) -> SysResult<()> {
+    let mut off = 0;
+    for &(base, len) in iov {
+        if off >= data.len() {
+            break;
+        }
+        let take = len.min(data.len() - off);
+        t.mm.copy_out(base, &data[off..off + take])?;
+        off += take;
+    }
+    Ok(())
+}
+
+/// recvmsg on an inet socket: no control messages.
+fn inet_recvmsg(
+    t: &Task,
+    f: &FileDescription,
+    s: &InetSocket,
+    addr: u64,
+    flags: i32,
+) -> SysResult<usize> {
+    let h = read_msghdr(t, addr)?;
+    let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
+    let r = s.recv(
+        Some(t),
+        total,
+        flags & libc::MSG_PEEK != 0,
+        flags & libc::MSG_WAITALL != 0,
+        nonblocking(f, flags),
+    )?;
+    scatter(t, &h.iov, &r.data)?;
+    let out_flags = if r.truncated { libc::MSG_TRUNC } else { 0 };
+    t.mm.copy_out(addr + 40, &0u64.to_ne_bytes())?;
+    t.mm.copy_out(addr + 48, &out_flags.to_ne_bytes())?;
+    if h.name != 0 && !r.from.is_empty() {
+        let n = r.from.len().min(h.namelen as usize);
+        t.mm.copy_out(h.name, &r.from[..n])?;
+        t.mm.copy_out(addr + 8, &(r.from.len() as u32).to_ne_bytes())?;
+    } else {
+        t.mm.copy_out(addr + 8, &0u32.to_ne_bytes())?;
+    }
+    Ok(
+        if flags & libc::MSG_TRUNC != 0 && s.sock_type() == libc::SOCK_DGRAM {
+            r.full_len
+        } else {
+            r.data.len()
+        },
+    )
+}
+
 fn do_recvmsg(
     t: &Task,
     f: &FileDescription,
-    s: &Socket,
+    s: &AnySock,
     addr: u64,
     flags: i32,
 ) -> SysResult<usize> {
     if flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    let s = match s {
+        AnySock::Unix(s) => s,
+        AnySock::Inet(s) => return inet_recvmsg(t, f, s, addr, flags),
+    };
     let h = read_msghdr(t, addr)?;
     let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
     let r = s.recv(
@@ -566,7 +735,7 @@ fn do_recvmsg(
 
 /// recvmsg(2).
 pub fn sys_recvmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    let (f, s) = sock_fd(t, a.fd(0))?;
+    let (f, s) = any_sock(t, a.fd(0))?;
     Ok(do_recvmsg(t, &f, &s, a.addr(1), a.i32(2))? as u64)
 }
 
@@ -575,7 +744,7 @@ pub fn sys_recvmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_recvmmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let mut flags = a.i32(3);
     let vlen = a.u32(2).min(1024);
-    let (f, s) = sock_fd(t, a.fd(0))?;
+    let (f, s) = any_sock(t, a.fd(0))?;
     let mut got = 0u32;
     while got < vlen {
         let hdr = a.addr(1) + u64::from(got) * MMSGHDR;

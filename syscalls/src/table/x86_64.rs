@@ -74,7 +74,7 @@ syscall_table! {
     38  SYS_setitimer => Partial(signal::sys_setitimer, "ITIMER_REAL only"), [Int, Hex, Hex];
     39  SYS_getpid => Full(process::sys_getpid), [];
     40  SYS_sendfile => Full(fs::sys_sendfile), [Fd, Fd, Hex, Int];
-    41  SYS_socket => Partial(crate::net::sys_socket, "AF_UNIX only: AF_INET/AF_INET6 are EAFNOSUPPORT until the loopback TCP/UDP stack (the next step), AF_NETLINK is EAFNOSUPPORT"), [Int, Hex, Int];
+    41  SYS_socket => Partial(crate::net::sys_socket, "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on a sandbox-internal loopback only (lo: 127.0.0.0/8, ::1; --network=none, no host sockets); AF_NETLINK and SOCK_RAW are unsupported"), [Int, Hex, Int];
     42  SYS_connect => Full(crate::net::sys_connect), [Fd, Hex, Int];
     43  SYS_accept => Full(crate::net::sys_accept), [Fd, Hex, Hex];
     44  SYS_sendto => Partial(crate::net::sys_sendto, "MSG_OOB is EOPNOTSUPP"), [Fd, InBuf(2), Int, Hex, Hex, Int];

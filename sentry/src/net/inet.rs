@@ -1,0 +1,1337 @@
+//! Loopback AF_INET/AF_INET6 sockets (ip(7), ipv6(7), tcp(7), udp(7); Linux `net/ipv4/`,
+//! gVisor `pkg/tcpip` under `--network=none`): one interface `lo` with 127.0.0.0/8 and ::1;
+//! nothing leaves the sandbox and no host socket is ever made.
+//!
+//! A TCP connection is a pair of sockets each holding the other and a receive byte queue (the
+//! design of unix stream sockets); connecting puts the server end on the listener's accept
+//! queue at once (no handshake). UDP sockets keep a queue of datagrams with their sender.
+//!
+//! Ports live in one process-global table (`ports()`): a sentry process runs one sandbox, so a
+//! global is the sandbox-wide table. Entries are weak and pruned when a socket is released.
+//!
+//! Lock order: the port table, then at most one socket's `st`; never two sockets at once
+//! (except a connect filling in its brand-new, unshared server socket under the listener's lock).
+//! Queues are notified with no socket lock held.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use crate::kernel::wait::WaitQueue;
+use crate::net::unix::Ucred;
+use crate::vfs::Timespec;
+use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
+use crate::{Errno, SysResult};
+
+/// `SOCKFS_MAGIC` and the anonymous device sockets report.
+const SOCKFS_MAGIC: i64 = 0x534F_434B;
+const SOCKFS_DEV: u64 = 0x08;
+/// `net.ipv4.ip_local_port_range`.
+const EPHEMERAL_LO: u16 = 32768;
+const EPHEMERAL_HI: u16 = 60999;
+/// `tcp_rmem[1]`, `tcp_wmem[1]`, and UDP's `rmem_default`/`wmem_default`.
+const TCP_RCVBUF: usize = 131_072;
+const TCP_SNDBUF: usize = 16_384;
+const UDP_BUF: usize = 212_992;
+/// `net.core.rmem_max`/`wmem_max`, `SOCK_MIN_RCVBUF`.
+const BUF_MAX: usize = 212_992;
+const BUF_MIN: usize = 2304;
+/// Bytes a connection's receive queue holds before a writer waits (the window).
+const WINDOW: usize = 256 << 10;
+/// `net.core.somaxconn`.
+const SOMAXCONN: usize = 4096;
+/// Largest UDP payload (65535 - IP and UDP headers).
+const MAX_UDP: usize = 65_507;
+const RCV_SHUTDOWN: u8 = 1;
+const SEND_SHUTDOWN: u8 = 2;
+/// `IPPROTO_TCP` options not in every libc.
+const TCP_NODELAY: i32 = 1;
+const TCP_CORK: i32 = 3;
+
+static NEXT_INO: AtomicU64 = AtomicU64::new(1 << 32);
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+/// One bound port: who holds it and at which address.
+struct Binding {
+    addr: IpAddr,
+    v6only: bool,
+    sock: Weak<InetSocket>,
+}
+
+/// (socket type, port) -> the sockets bound there.
+type PortTable = HashMap<(i32, u16), Vec<Binding>>;
+
+fn ports() -> MutexGuard<'static, PortTable> {
+    static P: OnceLock<Mutex<PortTable>> = OnceLock::new();
+    P.get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// A v4-mapped v6 address as v4; everything else unchanged.
+fn canon(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Whether `ip` is on `lo` (127.0.0.0/8, ::1).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    canon(ip).is_loopback()
+}
+
+/// Whether a socket bound at (`bound`, `v6only`) receives traffic for `dest` (canonical).
+fn addr_matches(bound: IpAddr, v6only: bool, dest: IpAddr) -> bool {
+    match (bound, dest) {
+        (IpAddr::V4(b), IpAddr::V4(d)) => b.is_unspecified() || b == d,
+        (IpAddr::V6(b), IpAddr::V4(_)) => b.is_unspecified() && !v6only,
+        (IpAddr::V4(_), IpAddr::V6(_)) => false,
+        (IpAddr::V6(b), IpAddr::V6(d)) => b.is_unspecified() || b == d,
+    }
+}
+
+/// Whether two bindings of one port cover a common address.
+fn overlaps(a: IpAddr, a6only: bool, b: IpAddr, b6only: bool) -> bool {
+    if a.is_unspecified() || b.is_unspecified() {
+        return addr_matches(a, a6only, b) || addr_matches(b, b6only, a) || a == b;
+    }
+    a == b
+}
+
+/// Parses a sockaddr_in/sockaddr_in6 for a socket of `family` (a v6 socket takes mapped v4).
+pub fn parse_sockaddr(family: i32, raw: &[u8]) -> SysResult<SocketAddr> {
+    if raw.len() < 2 {
+        return Err(Errno::EINVAL);
+    }
+    let af = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
+    match family {
+        libc::AF_INET => {
+            if raw.len() < 16 {
+                return Err(Errno::EINVAL);
+            }
+            if af != libc::AF_INET && af != libc::AF_UNSPEC {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            let port = u16::from_be_bytes([raw[2], raw[3]]);
+            let ip = Ipv4Addr::new(raw[4], raw[5], raw[6], raw[7]);
+            Ok(SocketAddr::new(IpAddr::V4(ip), port))
+        }
+        _ => {
+            if raw.len() < 24 {
+                return Err(Errno::EINVAL);
+            }
+            if af != libc::AF_INET6 {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            let port = u16::from_be_bytes([raw[2], raw[3]]);
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&raw[8..24]);
+            Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(b)), port))
+        }
+    }
+}
+
+/// The sockaddr_in/sockaddr_in6 bytes of `a` as a socket of `family` names it.
+pub fn to_sockaddr(family: i32, a: SocketAddr) -> Vec<u8> {
+    if family == libc::AF_INET {
+        let mut b = vec![0u8; 16];
+        b[..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        b[2..4].copy_from_slice(&a.port().to_be_bytes());
+        if let IpAddr::V4(v4) = canon(a.ip()) {
+            b[4..8].copy_from_slice(&v4.octets());
+        }
+        b
+    } else {
+        let mut b = vec![0u8; 28];
+        b[..2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+        b[2..4].copy_from_slice(&a.port().to_be_bytes());
+        let v6 = match a.ip() {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+            IpAddr::V6(v6) => v6,
+        };
+        b[8..24].copy_from_slice(&v6.octets());
+        b
+    }
+}
+
+fn unspecified(family: i32) -> SocketAddr {
+    if family == libc::AF_INET {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
+    } else {
+        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+    }
+}
+
+/// The source address `lo` uses towards `dest` (canonical).
+fn source_for(dest: IpAddr) -> IpAddr {
+    match dest {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+fn deadline(t: Option<Duration>) -> Option<Instant> {
+    t.filter(|d| !d.is_zero()).map(|d| Instant::now() + d)
+}
+
+/// Waits on `queues` until `ready` (EINTR on a signal; a passed deadline is EAGAIN).
+fn block(
+    task: TaskRef,
+    queues: &[&WaitQueue],
+    deadline: Option<Instant>,
+    ready: impl FnMut() -> bool,
+) -> SysResult<()> {
+    let waker = task.map(|t| t.waker.clone()).unwrap_or_default();
+    let _regs: Vec<_> = queues.iter().map(|q| q.register(&waker)).collect();
+    match waker.wait_until(deadline, ready) {
+        Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
+        r => r,
+    }
+}
+
+fn int_of(val: &[u8]) -> SysResult<i32> {
+    if val.len() < 4 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
+}
+
+fn timeval_of(val: &[u8]) -> SysResult<Option<Duration>> {
+    if val.len() < 16 {
+        return Err(Errno::EINVAL);
+    }
+    let mut s = [0u8; 8];
+    s.copy_from_slice(&val[..8]);
+    let mut u = [0u8; 8];
+    u.copy_from_slice(&val[8..16]);
+    let (s, u) = (i64::from_ne_bytes(s), i64::from_ne_bytes(u));
+    if !(0..1_000_000).contains(&u) {
+        return Err(Errno::EDOM);
+    }
+    if s < 0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::new(s as u64, (u * 1000) as u32)))
+}
+
+fn timeval_bytes(t: Option<Duration>) -> Vec<u8> {
+    let d = t.unwrap_or_default();
+    let mut b = (d.as_secs() as i64).to_ne_bytes().to_vec();
+    b.extend_from_slice(&i64::from(d.subsec_micros()).to_ne_bytes());
+    b
+}
+
+struct State {
+    /// The bound (or autobound) local address; `None` until bind/connect/send.
+    local: Option<SocketAddr>,
+    /// The connected peer's address (TCP) or default destination (UDP).
+    remote: Option<SocketAddr>,
+    listening: bool,
+    backlog: usize,
+    pending: VecDeque<Arc<InetSocket>>,
+    peer: Option<Arc<InetSocket>>,
+    connected: bool,
+    rx: VecDeque<u8>,
+    dgrams: VecDeque<(Vec<u8>, SocketAddr)>,
+    dgram_bytes: usize,
+    shutdown: u8,
+    closed: bool,
+    so_error: Option<Errno>,
+    reuseaddr: bool,
+    reuseport: bool,
+    keepalive: bool,
+    nodelay: bool,
+    cork: bool,
+    v6only: bool,
+    rcvbuf: usize,
+    sndbuf: usize,
+    linger: (i32, i32),
+    rcvtimeo: Option<Duration>,
+    sndtimeo: Option<Duration>,
+    gen: u64,
+}
+
+/// An AF_INET or AF_INET6 socket on the loopback interface.
+pub struct InetSocket {
+    family: i32,
+    ty: i32,
+    ino: u64,
+    me: Weak<InetSocket>,
+    st: Mutex<State>,
+    queue: WaitQueue,
+    uid: u32,
+    gid: u32,
+    ctime: Timespec,
+}
+
+/// What a receive returned.
+pub struct InetReceived {
+    pub data: Vec<u8>,
+    /// The datagram's full length (MSG_TRUNC).
+    pub full_len: usize,
+    pub truncated: bool,
+    /// The sender as sockaddr bytes (empty for a stream).
+    pub from: Vec<u8>,
+}
+
+impl InetSocket {
+    fn new(family: i32, ty: i32, task: TaskRef) -> Arc<InetSocket> {
+        let c = Ucred::of(task);
+        let (rcv, snd) = if ty == libc::SOCK_STREAM {
+            (TCP_RCVBUF, TCP_SNDBUF)
+        } else {
+            (UDP_BUF, UDP_BUF)
+        };
+        Arc::new_cyclic(|me| InetSocket {
+            family,
+            ty,
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            me: me.clone(),
+            st: Mutex::new(State {
+                local: None,
+                remote: None,
+                listening: false,
+                backlog: 0,
+                pending: VecDeque::new(),
+                peer: None,
+                connected: false,
+                rx: VecDeque::new(),
+                dgrams: VecDeque::new(),
+                dgram_bytes: 0,
+                shutdown: 0,
+                closed: false,
+                so_error: None,
+                reuseaddr: false,
+                reuseport: false,
+                keepalive: false,
+                nodelay: false,
+                cork: false,
+                v6only: false,
+                rcvbuf: rcv,
+                sndbuf: snd,
+                linger: (0, 0),
+                rcvtimeo: None,
+                sndtimeo: None,
+                gen: 0,
+            }),
+            queue: WaitQueue::new(),
+            uid: c.uid,
+            gid: c.gid,
+            ctime: Timespec::now(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        self.lock().gen += 1;
+        self.queue.notify();
+    }
+
+    /// AF_INET or AF_INET6.
+    pub fn family(&self) -> i32 {
+        self.family
+    }
+
+    /// SOCK_STREAM or SOCK_DGRAM.
+    pub fn sock_type(&self) -> i32 {
+        self.ty
+    }
+
+    fn parse(&self, raw: &[u8]) -> SysResult<SocketAddr> {
+        parse_sockaddr(self.family, raw)
+    }
+
+    fn release(&self) {
+        let (peer, pending) = {
+            let mut st = self.lock();
+            st.closed = true;
+            st.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+            st.listening = false;
+            st.gen += 1;
+            st.rx.clear();
+            st.dgrams.clear();
+            (st.peer.take(), std::mem::take(&mut st.pending))
+        };
+        ports().values_mut().for_each(|v| {
+            v.retain(|b| b.sock.strong_count() > 0 && !std::ptr::eq(b.sock.as_ptr(), self))
+        });
+        ports().retain(|_, v| !v.is_empty());
+        for p in pending {
+            p.release();
+        }
+        if let Some(p) = peer {
+            {
+                let mut ps = p.lock();
+                ps.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+                ps.gen += 1;
+            }
+            p.queue.notify();
+        }
+        self.queue.notify();
+    }
+
+    /// Records `addr` (canonical ip, port 0 = ephemeral) in the port table.
+    fn bind_addr(&self, ip: IpAddr, port: u16) -> SysResult<SocketAddr> {
+        let (reuseaddr, reuseport, v6only) = {
+            let st = self.lock();
+            (st.reuseaddr, st.reuseport, st.v6only)
+        };
+        let v6only = v6only && self.family == libc::AF_INET6;
+        let mut table = ports();
+        let conflict = |table: &PortTable, port: u16| -> bool {
+            table.get(&(self.ty, port)).is_some_and(|v| {
+                v.iter().any(|b| {
+                    let Some(other) = b.sock.upgrade() else {
+                        return false;
+                    };
+                    if !overlaps(b.addr, b.v6only, ip, v6only) {
+                        return false;
+                    }
+                    let os = other.lock();
+                    if reuseport && os.reuseport {
+                        return false;
+                    }
+                    !(reuseaddr && os.reuseaddr && !os.listening && self.ty == libc::SOCK_STREAM)
+                })
+            })
+        };
+        let port = if port == 0 {
+            let span = EPHEMERAL_HI - EPHEMERAL_LO + 1;
+            let start = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+            let seed = (std::process::id() as u16).wrapping_mul(7919);
+            (0..span)
+                .map(|i| EPHEMERAL_LO + (seed.wrapping_add(start).wrapping_add(i) % span))
+                .find(|&p| !conflict(&table, p))
+                .ok_or(Errno::EADDRINUSE)?
+        } else {
+            if conflict(&table, port) {
+                return Err(Errno::EADDRINUSE);
+            }
+            port
+        };
+        table.entry((self.ty, port)).or_default().push(Binding {
+            addr: ip,
+            v6only,
+            sock: self.me.clone(),
+        });
+        Ok(SocketAddr::new(ip, port))
+    }
+
+    /// bind(2).
+    pub fn bind(&self, raw: &[u8]) -> SysResult<()> {
+        let a = self.parse(raw)?;
+        if self.family == libc::AF_INET && raw.len() >= 2 {
+            let af = i32::from(u16::from_ne_bytes([raw[0], raw[1]]));
+            if af == libc::AF_UNSPEC && !a.ip().is_unspecified() {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+        }
+        let ip = canon(a.ip());
+        if !ip.is_unspecified() && !is_loopback(ip) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        if self.lock().local.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        let bound = self.bind_addr(ip, a.port())?;
+        self.lock().local = Some(bound);
+        Ok(())
+    }
+
+    fn autobind(&self, dest: IpAddr) -> SysResult<SocketAddr> {
+        if let Some(l) = self.lock().local {
+            return Ok(l);
+        }
+        let ip = if self.ty == libc::SOCK_STREAM {
+            source_for(dest)
+        } else if self.family == libc::AF_INET {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        };
+        let a = self.bind_addr(ip, 0)?;
+        self.lock().local = Some(a);
+        Ok(a)
+    }
+
+    /// listen(2).
+    pub fn listen(&self, backlog: i32) -> SysResult<()> {
+        if self.ty != libc::SOCK_STREAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let need_port = {
+            let st = self.lock();
+            if st.connected {
+                return Err(Errno::EINVAL);
+            }
+            st.local.is_none()
+        };
+        if need_port {
+            let any = unspecified(self.family).ip();
+            let a = self.bind_addr(any, 0)?;
+            self.lock().local = Some(a);
+        }
+        let mut st = self.lock();
+        st.listening = true;
+        st.backlog = usize::try_from(backlog).unwrap_or(0).min(SOMAXCONN);
+        st.gen += 1;
+        Ok(())
+    }
+
+    /// The listener of `port` serving `dest` (canonical).
+    fn find_bound(ty: i32, dest: IpAddr, port: u16, listening: bool) -> Option<Arc<InetSocket>> {
+        let table = ports();
+        let v = table.get(&(ty, port))?;
+        let mut best: Option<Arc<InetSocket>> = None;
+        for b in v {
+            if !addr_matches(b.addr, b.v6only, dest) {
+                continue;
+            }
+            let Some(s) = b.sock.upgrade() else { continue };
+            if listening && !s.lock().listening {
+                continue;
+            }
+            // An exact address beats a wildcard.
+            if !b.addr.is_unspecified() {
+                return Some(s);
+            }
+            best.get_or_insert(s);
+        }
+        best
+    }
+
+    /// connect(2). A non-blocking connect answers EINPROGRESS (the connection is made at
+    /// once; a refusal shows in SO_ERROR).
+    pub fn connect(&self, task: TaskRef, raw: &[u8], nonblock: bool) -> SysResult<()> {
+        let unspec =
+            raw.len() >= 2 && i32::from(u16::from_ne_bytes([raw[0], raw[1]])) == libc::AF_UNSPEC;
+        if unspec && self.ty == libc::SOCK_DGRAM {
+            self.lock().remote = None;
+            return Ok(());
+        }
+        let a = self.parse(raw)?;
+        let dest = canon(a.ip());
+        if self.family == libc::AF_INET6 && dest.is_ipv4() && self.lock().v6only {
+            return Err(Errno::ENETUNREACH);
+        }
+        if self.ty == libc::SOCK_DGRAM {
+            if !dest.is_unspecified() && !is_loopback(dest) {
+                return Err(Errno::ENETUNREACH);
+            }
+            self.autobind(dest)?;
+            self.lock().remote = Some(SocketAddr::new(dest, a.port()));
+            return Ok(());
+        }
+        {
+            let st = self.lock();
+            if st.listening {
+                return Err(Errno::EINVAL);
+            }
+            if st.connected {
+                return Err(Errno::EISCONN);
+            }
+        }
+        // Linux connects to 0.0.0.0 as to the local host.
+        let dest = if dest.is_unspecified() {
+            source_for(dest)
+        } else {
+            dest
+        };
+        if !is_loopback(dest) {
+            return Err(Errno::ENETUNREACH);
+        }
+        let local = self.autobind(dest)?;
+        let local = if local.ip().is_unspecified() {
+            SocketAddr::new(source_for(dest), local.port())
+        } else {
+            local
+        };
+        let refused = |me: &InetSocket| {
+            if nonblock {
+                me.lock().so_error = Some(Errno::ECONNREFUSED);
+                me.changed();
+                Err(Errno::EINPROGRESS)
+            } else {
+                Err(Errno::ECONNREFUSED)
+            }
+        };
+        let Some(listener) = InetSocket::find_bound(libc::SOCK_STREAM, dest, a.port(), true) else {
+            return refused(self);
+        };
+        // Wait for room in the accept queue.
+        let room = |l: &InetSocket| {
+            let ls = l.lock();
+            !ls.listening || ls.pending.len() <= ls.backlog
+        };
+        if !room(&listener) {
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            block(task, &[&listener.queue], None, || room(&listener))?;
+        }
+        let me = self.me.upgrade().ok_or(Errno::EBADF)?;
+        let server = InetSocket::new(listener.family, libc::SOCK_STREAM, task);
+        {
+            let ls = listener.lock();
+            if !ls.listening {
+                drop(ls);
+                return refused(self);
+            }
+            let mut ss = server.lock();
+            ss.local = Some(SocketAddr::new(dest, a.port()));
+            ss.remote = Some(local);
+            ss.peer = Some(me);
+            ss.connected = true;
+            ss.nodelay = ls.nodelay;
+            ss.keepalive = ls.keepalive;
+            ss.rcvbuf = ls.rcvbuf;
+            ss.sndbuf = ls.sndbuf;
+        }
+        {
+            let mut st = self.lock();
+            st.local = Some(local);
+            st.remote = Some(SocketAddr::new(dest, a.port()));
+            st.peer = Some(server.clone());
+            st.connected = true;
+            st.gen += 1;
+        }
+        listener.lock().pending.push_back(server);
+        listener.changed();
+        self.queue.notify();
+        if nonblock {
+            return Err(Errno::EINPROGRESS);
+        }
+        Ok(())
+    }
+
+    /// accept(2): the next connection as a new description (with `flags`' O_NONBLOCK) and
+    /// the peer's sockaddr.
+    pub fn accept(
+        &self,
+        task: TaskRef,
+        nonblock: bool,
+        flags: i32,
+    ) -> SysResult<(Arc<FileDescription>, Vec<u8>)> {
+        if !self.lock().listening {
+            return Err(Errno::EINVAL);
+        }
+        let take = || {
+            let mut st = self.lock();
+            if !st.listening {
+                return Some(Err(Errno::EINVAL));
+            }
+            st.pending.pop_front().map(Ok)
+        };
+        let s = match take() {
+            Some(r) => r?,
+            None if nonblock => return Err(Errno::EAGAIN),
+            None => {
+                let mut got = None;
+                let timeo = deadline(self.lock().rcvtimeo);
+                block(task, &[&self.queue], timeo, || {
+                    got = take();
+                    got.is_some()
+                })?;
+                got.ok_or(Errno::EAGAIN)??
+            }
+        };
+        self.changed();
+        let remote = s.lock().remote.unwrap_or(unspecified(self.family));
+        let raw = to_sockaddr(self.family, remote);
+        Ok((file_for(s, flags), raw))
+    }
+
+    /// shutdown(2).
+    pub fn shutdown(&self, how: i32) -> SysResult<()> {
+        let bits = match how {
+            libc::SHUT_RD => RCV_SHUTDOWN,
+            libc::SHUT_WR => SEND_SHUTDOWN,
+            libc::SHUT_RDWR => RCV_SHUTDOWN | SEND_SHUTDOWN,
+            _ => return Err(Errno::EINVAL),
+        };
+        let peer = {
+            let mut st = self.lock();
+            if st.listening && self.ty == libc::SOCK_STREAM {
+                st.listening = false;
+                st.shutdown |= bits;
+                st.gen += 1;
+                drop(st);
+                self.queue.notify();
+                return Ok(());
+            }
+            if !st.connected && self.ty == libc::SOCK_STREAM {
+                return Err(Errno::ENOTCONN);
+            }
+            st.shutdown |= bits;
+            st.gen += 1;
+            st.peer.clone()
+        };
+        if let Some(p) = peer {
+            if bits & SEND_SHUTDOWN != 0 {
+                let mut ps = p.lock();
+                ps.shutdown |= RCV_SHUTDOWN;
+                ps.gen += 1;
+            }
+            p.queue.notify();
+        }
+        self.queue.notify();
+        Ok(())
+    }
+
+    /// getsockname(2) as sockaddr bytes.
+    pub fn sockname(&self) -> Vec<u8> {
+        let l = self.lock().local.unwrap_or(unspecified(self.family));
+        to_sockaddr(self.family, l)
+    }
+
+    /// getpeername(2) as sockaddr bytes (ENOTCONN without a peer).
+    pub fn peername(&self) -> SysResult<Vec<u8>> {
+        let st = self.lock();
+        if self.ty == libc::SOCK_STREAM && (!st.connected || st.shutdown != 0 && st.peer.is_none())
+        {
+            return Err(Errno::ENOTCONN);
+        }
+        let r = st.remote.ok_or(Errno::ENOTCONN)?;
+        Ok(to_sockaddr(self.family, r))
+    }
+
+    /// send(2)/sendto(2)/sendmsg(2): `to` is the raw destination, if any.
+    pub fn send(
+        &self,
+        task: TaskRef,
+        data: &[u8],
+        to: Option<&[u8]>,
+        nonblock: bool,
+    ) -> SysResult<usize> {
+        if self.ty == libc::SOCK_DGRAM {
+            return self.send_dgram(data, to);
+        }
+        let peer = {
+            let mut st = self.lock();
+            if let Some(e) = st.so_error.take() {
+                return Err(e);
+            }
+            if st.shutdown & SEND_SHUTDOWN != 0 {
+                return Err(Errno::EPIPE);
+            }
+            if !st.connected {
+                return Err(Errno::ENOTCONN);
+            }
+            st.peer.clone().ok_or(Errno::EPIPE)?
+        };
+        let timeo = deadline(self.lock().sndtimeo);
+        let mut sent = 0;
+        loop {
+            let room = {
+                let mut ps = peer.lock();
+                if ps.closed || ps.shutdown & RCV_SHUTDOWN != 0 && ps.peer.is_none() {
+                    drop(ps);
+                    return if sent > 0 {
+                        Ok(sent)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
+                }
+                let room = WINDOW.saturating_sub(ps.rx.len());
+                let n = room.min(data.len() - sent);
+                if n > 0 {
+                    ps.rx.extend(&data[sent..sent + n]);
+                    ps.gen += 1;
+                }
+                n
+            };
+            if room > 0 {
+                sent += room;
+                peer.queue.notify();
+            }
+            if sent == data.len() {
+                return Ok(sent);
+            }
+            if nonblock {
+                return if sent > 0 {
+                    Ok(sent)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
+            let r = block(task, &[&self.queue, &peer.queue], timeo, || {
+                let open = {
+                    let ps = peer.lock();
+                    !ps.closed && ps.rx.len() >= WINDOW
+                };
+                !open || self.lock().shutdown & SEND_SHUTDOWN != 0
+            });
+            if let Err(e) = r {
+                return if sent > 0 { Ok(sent) } else { Err(e) };
+            }
+            if self.lock().shutdown & SEND_SHUTDOWN != 0 {
+                return if sent > 0 {
+                    Ok(sent)
+                } else {
+                    Err(Errno::EPIPE)
+                };
+            }
+        }
+    }
+
+    fn send_dgram(&self, data: &[u8], to: Option<&[u8]>) -> SysResult<usize> {
+        if data.len() > MAX_UDP {
+            return Err(Errno::EMSGSIZE);
+        }
+        let dest = match to {
+            Some(raw) => {
+                let a = self.parse(raw)?;
+                SocketAddr::new(canon(a.ip()), a.port())
+            }
+            None => self.lock().remote.ok_or(Errno::EDESTADDRREQ)?,
+        };
+        if self.lock().shutdown & SEND_SHUTDOWN != 0 {
+            return Err(Errno::EPIPE);
+        }
+        let dip = if dest.ip().is_unspecified() {
+            source_for(dest.ip())
+        } else {
+            dest.ip()
+        };
+        if !is_loopback(dip) {
+            return Err(Errno::ENETUNREACH);
+        }
+        if dest.port() == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let local = self.autobind(dip)?;
+        let src = if local.ip().is_unspecified() {
+            SocketAddr::new(source_for(dip), local.port())
+        } else {
+            SocketAddr::new(canon(local.ip()), local.port())
+        };
+        let Some(rcv) = InetSocket::find_bound(libc::SOCK_DGRAM, dip, dest.port(), false) else {
+            return Ok(data.len());
+        };
+        {
+            let mut rs = rcv.lock();
+            if let Some(r) = rs.remote {
+                if canon(r.ip()) != src.ip() || r.port() != src.port() {
+                    return Ok(data.len());
+                }
+            }
+            if rs.closed || rs.shutdown & RCV_SHUTDOWN != 0 || rs.dgram_bytes > rs.rcvbuf {
+                return Ok(data.len());
+            }
+            rs.dgram_bytes += data.len();
+            rs.dgrams.push_back((data.to_vec(), src));
+            rs.gen += 1;
+        }
+        rcv.queue.notify();
+        Ok(data.len())
+    }
+
+    /// recv(2)/recvfrom(2)/recvmsg(2).
+    pub fn recv(
+        &self,
+        task: TaskRef,
+        len: usize,
+        peek: bool,
+        waitall: bool,
+        nonblock: bool,
+    ) -> SysResult<InetReceived> {
+        let timeo = deadline(self.lock().rcvtimeo);
+        if self.ty == libc::SOCK_DGRAM {
+            let take = || {
+                let mut st = self.lock();
+                let m = if peek {
+                    st.dgrams.front().cloned()
+                } else {
+                    st.dgrams.pop_front()
+                };
+                if let Some(m) = &m {
+                    if !peek {
+                        st.dgram_bytes -= m.0.len();
+                    }
+                }
+                m.map(Some)
+                    .or_else(|| (st.shutdown & RCV_SHUTDOWN != 0).then_some(None))
+            };
+            let got = match take() {
+                Some(g) => g,
+                None if nonblock => return Err(Errno::EAGAIN),
+                None => {
+                    let mut got = None;
+                    block(task, &[&self.queue], timeo, || {
+                        got = take();
+                        got.is_some()
+                    })?;
+                    got.flatten()
+                }
+            };
+            let Some((mut data, from)) = got else {
+                return Ok(InetReceived {
+                    data: Vec::new(),
+                    full_len: 0,
+                    truncated: false,
+                    from: Vec::new(),
+                });
+            };
+            let full_len = data.len();
+            data.truncate(len);
+            return Ok(InetReceived {
+                truncated: full_len > len,
+                data,
+                full_len,
+                from: to_sockaddr(self.family, from),
+            });
+        }
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            let (eof, peer) = {
+                let mut st = self.lock();
+                if st.listening || !st.connected {
+                    return Err(Errno::ENOTCONN);
+                }
+                let want = len - out.len();
+                let n = want.min(st.rx.len());
+                if peek {
+                    out.extend(st.rx.iter().take(n));
+                } else if n > 0 {
+                    out.extend(st.rx.drain(..n));
+                    st.gen += 1;
+                }
+                (st.shutdown & RCV_SHUTDOWN != 0, st.peer.clone())
+            };
+            if !out.is_empty() && !peek {
+                if let Some(p) = &peer {
+                    p.changed();
+                }
+                self.queue.notify();
+            }
+            let done = out.len() == len || eof || peek && !out.is_empty();
+            if done || (!out.is_empty() && !waitall) || len == 0 {
+                break;
+            }
+            if nonblock {
+                if out.is_empty() {
+                    return Err(Errno::EAGAIN);
+                }
+                break;
+            }
+            let r = block(task, &[&self.queue], timeo, || {
+                let st = self.lock();
+                !st.rx.is_empty() || st.shutdown & RCV_SHUTDOWN != 0
+            });
+            if let Err(e) = r {
+                if out.is_empty() {
+                    return Err(e);
+                }
+                break;
+            }
+        }
+        Ok(InetReceived {
+            full_len: out.len(),
+            data: out,
+            truncated: false,
+            from: Vec::new(),
+        })
+    }
+
+    /// setsockopt(2): the options are remembered; SO_RCVBUF/SO_SNDBUF double as on Linux.
+    pub fn setsockopt(&self, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
+        let mut st = self.lock();
+        match (level, name) {
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR) => st.reuseaddr = int_of(val)? != 0,
+            (libc::SOL_SOCKET, libc::SO_REUSEPORT) => st.reuseport = int_of(val)? != 0,
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => st.keepalive = int_of(val)? != 0,
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
+                let v = usize::try_from(int_of(val)?).unwrap_or(0).min(BUF_MAX);
+                st.rcvbuf = (v * 2).max(BUF_MIN);
+            }
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => {
+                let v = usize::try_from(int_of(val)?).unwrap_or(0).min(BUF_MAX);
+                st.sndbuf = (v * 2).max(4608);
+            }
+            (libc::SOL_SOCKET, libc::SO_LINGER) => {
+                if val.len() < 8 {
+                    return Err(Errno::EINVAL);
+                }
+                st.linger = (int_of(val)?, int_of(&val[4..])?);
+            }
+            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => st.rcvtimeo = timeval_of(val)?,
+            (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => st.sndtimeo = timeval_of(val)?,
+            (libc::SOL_SOCKET, libc::SO_BROADCAST | libc::SO_OOBINLINE | libc::SO_PRIORITY) => {
+                int_of(val)?;
+            }
+            (libc::IPPROTO_TCP, TCP_NODELAY) if self.ty == libc::SOCK_STREAM => {
+                st.nodelay = int_of(val)? != 0
+            }
+            (libc::IPPROTO_TCP, TCP_CORK) if self.ty == libc::SOCK_STREAM => {
+                st.cork = int_of(val)? != 0
+            }
+            (libc::IPPROTO_TCP, _) if self.ty == libc::SOCK_STREAM => {
+                int_of(val)?;
+            }
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if self.family == libc::AF_INET6 => {
+                if st.local.is_some() {
+                    return Err(Errno::EINVAL);
+                }
+                st.v6only = int_of(val)? != 0;
+            }
+            (libc::IPPROTO_IP | libc::IPPROTO_IPV6, _) => {
+                int_of(val)?;
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        }
+        Ok(())
+    }
+
+    /// getsockopt(2).
+    pub fn getsockopt(&self, level: i32, name: i32) -> SysResult<Vec<u8>> {
+        let int = |v: i32| v.to_ne_bytes().to_vec();
+        let mut st = self.lock();
+        Ok(match (level, name) {
+            (libc::SOL_SOCKET, libc::SO_TYPE) => int(self.ty),
+            (libc::SOL_SOCKET, libc::SO_DOMAIN) => int(self.family),
+            (libc::SOL_SOCKET, libc::SO_PROTOCOL) => int(if self.ty == libc::SOCK_STREAM {
+                libc::IPPROTO_TCP
+            } else {
+                libc::IPPROTO_UDP
+            }),
+            (libc::SOL_SOCKET, libc::SO_ERROR) => int(st.so_error.take().map_or(0, |e| e as i32)),
+            (libc::SOL_SOCKET, libc::SO_ACCEPTCONN) => int(i32::from(st.listening)),
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR) => int(i32::from(st.reuseaddr)),
+            (libc::SOL_SOCKET, libc::SO_REUSEPORT) => int(i32::from(st.reuseport)),
+            (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => int(i32::from(st.keepalive)),
+            (libc::SOL_SOCKET, libc::SO_RCVBUF) => int(st.rcvbuf as i32),
+            (libc::SOL_SOCKET, libc::SO_SNDBUF) => int(st.sndbuf as i32),
+            (libc::SOL_SOCKET, libc::SO_LINGER) => {
+                let mut b = int(st.linger.0);
+                b.extend_from_slice(&st.linger.1.to_ne_bytes());
+                b
+            }
+            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => timeval_bytes(st.rcvtimeo),
+            (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => timeval_bytes(st.sndtimeo),
+            (libc::IPPROTO_TCP, TCP_NODELAY) if self.ty == libc::SOCK_STREAM => {
+                int(i32::from(st.nodelay))
+            }
+            (libc::IPPROTO_TCP, TCP_CORK) if self.ty == libc::SOCK_STREAM => {
+                int(i32::from(st.cork))
+            }
+            (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if self.family == libc::AF_INET6 => {
+                int(i32::from(st.v6only))
+            }
+            _ => return Err(Errno::ENOPROTOOPT),
+        })
+    }
+
+    /// The `POLL*` events now true (Linux `tcp_poll`, `udp_poll`).
+    pub fn readiness(&self) -> u32 {
+        let pin = (libc::POLLIN | libc::POLLRDNORM) as u32;
+        let pout = (libc::POLLOUT | libc::POLLWRNORM) as u32;
+        let st = self.lock();
+        let mut ev = 0u32;
+        if st.so_error.is_some() {
+            ev |= libc::POLLERR as u32;
+        }
+        if self.ty == libc::SOCK_DGRAM {
+            if !st.dgrams.is_empty() {
+                ev |= pin;
+            }
+            return ev | pout;
+        }
+        if st.listening {
+            return if st.pending.is_empty() { 0 } else { pin };
+        }
+        if !st.rx.is_empty() {
+            ev |= pin;
+        }
+        if st.shutdown & RCV_SHUTDOWN != 0 {
+            ev |= pin | libc::POLLRDHUP as u32;
+        }
+        if st.shutdown == RCV_SHUTDOWN | SEND_SHUTDOWN || !st.connected {
+            ev |= libc::POLLHUP as u32;
+        }
+        if !st.connected {
+            return ev | pout;
+        }
+        if st.shutdown & SEND_SHUTDOWN != 0 {
+            return ev | pout;
+        }
+        let peer = st.peer.clone();
+        drop(st);
+        match peer {
+            Some(p) => {
+                let ps = p.lock();
+                if ps.closed || ps.rx.len() < WINDOW {
+                    ev |= pout;
+                }
+            }
+            None => ev |= pout,
+        }
+        ev
+    }
+
+    /// Bytes ready to read (FIONREAD).
+    pub fn unread(&self) -> usize {
+        let st = self.lock();
+        if self.ty == libc::SOCK_DGRAM {
+            st.dgrams.front().map_or(0, |m| m.0.len())
+        } else {
+            st.rx.len()
+        }
+    }
+}
+
+/// The `FileOps` of one open inet socket description.
+pub struct InetFile {
+    sock: Arc<InetSocket>,
+}
+
+impl Drop for InetFile {
+    fn drop(&mut self) {
+        self.sock.release();
+    }
+}
+
+impl FileOps for InetFile {
+    fn positioning(&self) -> Positioning {
+        Positioning::Stream
+    }
+    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
+        self.read_with_flags(task, buf, 0)
+    }
+    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
+        self.write_with_flags(task, buf, 0)
+    }
+    fn read_with_flags(&self, task: TaskRef, buf: &mut [u8], flags: i32) -> SysResult<usize> {
+        let r = self
+            .sock
+            .recv(task, buf.len(), false, false, flags & libc::O_NONBLOCK != 0)?;
+        buf[..r.data.len()].copy_from_slice(&r.data);
+        Ok(r.data.len())
+    }
+    fn write_with_flags(&self, task: TaskRef, buf: &[u8], flags: i32) -> SysResult<usize> {
+        self.sock
+            .send(task, buf, None, flags & libc::O_NONBLOCK != 0)
+    }
+    fn stat(&self) -> Option<SysResult<Stat>> {
+        Some(Ok(sock_stat(&self.sock)))
+    }
+    fn ioctl(&self, req: u32, arg: &mut [u8]) -> SysResult<u64> {
+        if u64::from(req) == libc::FIONREAD && arg.len() >= 4 {
+            let n = self.sock.unread() as i32;
+            arg[..4].copy_from_slice(&n.to_ne_bytes());
+            return Ok(0);
+        }
+        Err(Errno::ENOTTY)
+    }
+    fn supports_poll(&self) -> bool {
+        true
+    }
+    fn readiness(&self, _mask: u32) -> u32 {
+        self.sock.readiness()
+    }
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.sock.queue)
+    }
+    fn generation(&self, _mask: u32) -> u64 {
+        self.sock.lock().gen
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+fn sock_stat(s: &InetSocket) -> Stat {
+    Stat {
+        dev: SOCKFS_DEV,
+        ino: s.ino,
+        mode: libc::S_IFSOCK | 0o777,
+        nlink: 1,
+        uid: s.uid,
+        gid: s.gid,
+        blksize: 4096,
+        atime: s.ctime,
+        mtime: s.ctime,
+        ctime: s.ctime,
+        ..Default::default()
+    }
+}
+
+struct SockInode {
+    stat: Stat,
+}
+
+impl Inode for SockInode {
+    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+        Err(Errno::ENXIO)
+    }
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(StatFs::synthetic(SOCKFS_MAGIC))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn file_for(sock: Arc<InetSocket>, flags: i32) -> Arc<FileDescription> {
+    let name = format!("socket:[{}]", sock.ino).into_bytes();
+    let inode: Arc<dyn Inode> = Arc::new(SockInode {
+        stat: sock_stat(&sock),
+    });
+    let dentry = Dentry::anonymous(name, inode);
+    FileDescription::new(
+        dentry,
+        Arc::new(InetFile { sock }),
+        libc::O_RDWR | (flags & libc::O_NONBLOCK),
+    )
+}
+
+/// socket(2) for AF_INET/AF_INET6: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP); `flags` may hold
+/// O_NONBLOCK. Raw sockets are EPERM-free ESOCKTNOSUPPORT here.
+pub fn new_socket(
+    task: TaskRef,
+    family: i32,
+    ty: i32,
+    protocol: i32,
+    flags: i32,
+) -> SysResult<Arc<FileDescription>> {
+    match (ty, protocol) {
+        (libc::SOCK_STREAM, 0 | libc::IPPROTO_TCP) | (libc::SOCK_DGRAM, 0 | libc::IPPROTO_UDP) => {}
+        (libc::SOCK_STREAM | libc::SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    }
+    if family != libc::AF_INET && family != libc::AF_INET6 {
+        return Err(Errno::EAFNOSUPPORT);
+    }
+    Ok(file_for(InetSocket::new(family, ty, task), flags))
+}
+
+/// The inet socket behind `file` (ENOTSOCK for other files).
+pub fn socket_of(file: &FileDescription) -> SysResult<Arc<InetSocket>> {
+    file.ops()
+        .as_any()
+        .and_then(|a| a.downcast_ref::<InetFile>())
+        .map(|s| s.sock.clone())
+        .ok_or(Errno::ENOTSOCK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(port: u16) -> Vec<u8> {
+        to_sockaddr(
+            libc::AF_INET,
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        )
+    }
+
+    fn sock(family: i32, ty: i32) -> (Arc<FileDescription>, Arc<InetSocket>) {
+        let f = new_socket(None, family, ty, 0, 0).unwrap();
+        let s = socket_of(&f).unwrap();
+        (f, s)
+    }
+
+    fn port_of(s: &InetSocket) -> u16 {
+        let n = s.sockname();
+        u16::from_be_bytes([n[2], n[3]])
+    }
+
+    #[test]
+    fn sockaddr_round_trips_and_mapped() {
+        let a = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), 80);
+        assert_eq!(
+            parse_sockaddr(libc::AF_INET, &to_sockaddr(libc::AF_INET, a)).unwrap(),
+            a
+        );
+        let m = parse_sockaddr(libc::AF_INET6, &to_sockaddr(libc::AF_INET6, a)).unwrap();
+        assert_eq!(canon(m.ip()), a.ip());
+        assert!(is_loopback(m.ip()));
+        assert!(!is_loopback(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))));
+    }
+
+    #[test]
+    fn tcp_connect_accept_echo_and_eof() {
+        let (_lf, l) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        l.bind(&v4(0)).unwrap();
+        let port = port_of(&l);
+        assert!((EPHEMERAL_LO..=EPHEMERAL_HI).contains(&port));
+        l.listen(4).unwrap();
+        let (_cf, c) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        c.connect(None, &v4(port), false).unwrap();
+        let (sf, peer) = l.accept(None, true, 0).unwrap();
+        assert_eq!(peer, c.sockname());
+        let s = socket_of(&sf).unwrap();
+        assert_eq!(c.send(None, b"hello", None, false).unwrap(), 5);
+        let r = s.recv(None, 3, true, false, true).unwrap();
+        assert_eq!(r.data, b"hel");
+        let r = s.recv(None, 100, false, false, true).unwrap();
+        assert_eq!(r.data, b"hello");
+        c.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(s.recv(None, 10, false, false, false).unwrap().data.len(), 0);
+        assert_eq!(s.send(None, b"back", None, false).unwrap(), 4);
+        assert_eq!(c.recv(None, 10, false, false, true).unwrap().data, b"back");
+    }
+
+    #[test]
+    fn refused_in_use_and_not_available() {
+        let (_a, a) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        a.bind(&v4(0)).unwrap();
+        let port = port_of(&a);
+        let (_b, b) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        assert_eq!(b.bind(&v4(port)), Err(Errno::EADDRINUSE));
+        let far = to_sockaddr(
+            libc::AF_INET,
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)), 1),
+        );
+        assert_eq!(b.bind(&far), Err(Errno::EADDRNOTAVAIL));
+        assert_eq!(b.connect(None, &v4(port), false), Err(Errno::ECONNREFUSED));
+    }
+
+    #[test]
+    fn v6_any_accepts_v4_and_maps() {
+        let (_lf, l) = sock(libc::AF_INET6, libc::SOCK_STREAM);
+        l.bind(&to_sockaddr(libc::AF_INET6, unspecified(libc::AF_INET6)))
+            .unwrap();
+        l.listen(1).unwrap();
+        let port = port_of(&l);
+        let (_cf, c) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        c.connect(None, &v4(port), false).unwrap();
+        let (_sf, peer) = l.accept(None, true, 0).unwrap();
+        assert_eq!(peer.len(), 28);
+        let p = parse_sockaddr(libc::AF_INET6, &peer).unwrap();
+        assert_eq!(canon(p.ip()), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+
+    #[test]
+    fn udp_keeps_boundaries_and_truncates() {
+        let (_af, a) = sock(libc::AF_INET, libc::SOCK_DGRAM);
+        a.bind(&v4(0)).unwrap();
+        let (_bf, b) = sock(libc::AF_INET, libc::SOCK_DGRAM);
+        let to = v4(port_of(&a));
+        b.send(None, b"one", Some(&to), false).unwrap();
+        b.send(None, b"second", Some(&to), false).unwrap();
+        let r = a.recv(None, 10, false, false, true).unwrap();
+        assert_eq!(r.data, b"one");
+        // The autobound wildcard sender is seen from 127.0.0.1.
+        assert_eq!(r.from, v4(port_of(&b)));
+        let r = a.recv(None, 3, false, false, true).unwrap();
+        assert!(r.truncated);
+        assert_eq!((r.data.as_slice(), r.full_len), (&b"sec"[..], 6));
+        assert_eq!(
+            a.recv(None, 3, false, false, true).err(),
+            Some(Errno::EAGAIN)
+        );
+    }
+}
