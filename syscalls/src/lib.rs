@@ -14,9 +14,11 @@ pub mod pipe;
 pub mod poll;
 pub mod process;
 pub mod signal;
+pub mod signalfd;
 pub mod sys;
 pub mod table;
 pub mod time;
+pub mod timerfd;
 pub mod wait;
 
 pub use table::table;

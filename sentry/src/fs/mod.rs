@@ -8,6 +8,8 @@ pub mod gofer;
 pub mod host;
 pub mod pipe;
 pub mod proc;
+pub mod signalfd;
 pub mod sys;
 pub mod sysfs;
+pub mod timerfd;
 pub mod tmpfs;

@@ -618,6 +618,58 @@ fn dequeue(task: &mut Task, want: u64) -> Option<SigInfo> {
     }
 }
 
+/// What one thread sees pending (its own set and its process's), for signalfd files, which
+/// poll and dequeue without a `&mut Task` (Linux reads `current`'s sets). Forced fault
+/// signals are not visible here.
+#[derive(Clone)]
+pub struct PendingView {
+    thread: Weak<ThreadShared>,
+    process: Weak<ProcessShared>,
+}
+
+impl PendingView {
+    pub fn of(task: &Task) -> PendingView {
+        PendingView {
+            thread: Arc::downgrade(&task.signals.shared),
+            process: Arc::downgrade(&task.tg.signals.shared),
+        }
+    }
+
+    /// A view of no task: nothing is ever pending.
+    pub fn detached() -> PendingView {
+        PendingView {
+            thread: Weak::new(),
+            process: Weak::new(),
+        }
+    }
+
+    /// The pending signals (thread and process sets); 0 once both are gone.
+    pub fn pending(&self) -> u64 {
+        let lock = |p: &Mutex<PendingSet>| {
+            p.lock()
+                .expect("invariant: pending lock is never poisoned")
+                .mask
+        };
+        self.thread.upgrade().map_or(0, |t| lock(&t.pending))
+            | self.process.upgrade().map_or(0, |p| lock(&p.pending))
+    }
+
+    /// Removes the next pending signal in `want` (never SIGKILL/SIGSTOP): the thread's set
+    /// first, then the process's.
+    pub fn take(&self, want: u64) -> Option<SigInfo> {
+        let want = want & !UNBLOCKABLE;
+        let take = |p: &Mutex<PendingSet>| {
+            p.lock()
+                .expect("invariant: pending lock is never poisoned")
+                .take(want)
+        };
+        self.thread
+            .upgrade()
+            .and_then(|t| take(&t.pending))
+            .or_else(|| self.process.upgrade().and_then(|p| take(&p.pending)))
+    }
+}
+
 /// sigtimedwait's dequeue: the next pending signal in `set`, whether blocked or not.
 pub fn dequeue_in(task: &mut Task, set: u64) -> Option<SigInfo> {
     dequeue(task, set & !UNBLOCKABLE)

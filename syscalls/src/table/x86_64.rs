@@ -205,9 +205,14 @@ syscall_table! {
     277 SYS_sync_file_range => Full(fs::sys_sync_file_range), [Fd, Int, Int, Hex];
     280 SYS_utimensat => Full(fs::sys_utimensat), [Fd, Path, Hex, Hex];
     281 SYS_epoll_pwait => Partial(poll::sys_epoll_pwait, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Fd, Hex, Int, Int, Hex, Int];
+    282 SYS_signalfd => Partial(crate::signalfd::sys_signalfd, "poll/epoll readiness looks at the creating thread's pending signals, not the poller's"), [Fd, Hex, Int];
+    283 SYS_timerfd_create => Full(crate::timerfd::sys_timerfd_create), [Int, OpenFlags];
     284 SYS_eventfd => Full(eventfd::sys_eventfd), [Int];
     285 SYS_fallocate => Partial(fs::sys_fallocate, "modes 0 and FALLOC_FL_KEEP_SIZE; punching and collapsing are EOPNOTSUPP"), [Fd, Hex, Int, Int];
+    286 SYS_timerfd_settime => Partial(crate::timerfd::sys_timerfd_settime, "TFD_TIMER_CANCEL_ON_SET is accepted but clock changes never cancel the read"), [Fd, Hex, Hex, Hex];
+    287 SYS_timerfd_gettime => Full(crate::timerfd::sys_timerfd_gettime), [Fd, Hex];
     288 SYS_accept4 => Full(crate::net::sys_accept4), [Fd, Hex, Hex, OpenFlags];
+    289 SYS_signalfd4 => Partial(crate::signalfd::sys_signalfd4, "poll/epoll readiness looks at the creating thread's pending signals, not the poller's"), [Fd, Hex, Int, OpenFlags];
     290 SYS_eventfd2 => Full(eventfd::sys_eventfd2), [Int, OpenFlags];
     291 SYS_epoll_create1 => Full(poll::sys_epoll_create1), [OpenFlags];
     292 SYS_dup3 => Full(fs::sys_dup3), [Fd, Fd, OpenFlags];
