@@ -21,14 +21,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::kernel::wait::WaitQueue;
+use crate::net::sockfs::{socket_file, SockIdentity};
 use crate::net::unix::Ucred;
 use crate::vfs::Timespec;
-use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
+use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef};
 use crate::{Errno, SysResult};
 
-/// `SOCKFS_MAGIC` and the anonymous device sockets report.
-const SOCKFS_MAGIC: i64 = 0x534F_434B;
-const SOCKFS_DEV: u64 = 0x08;
 /// `net.ipv4.ip_local_port_range`.
 const EPHEMERAL_LO: u16 = 32768;
 const EPHEMERAL_HI: u16 = 60999;
@@ -1122,7 +1120,7 @@ impl FileOps for InetFile {
             .send(task, buf, None, flags & libc::O_NONBLOCK != 0)
     }
     fn stat(&self) -> Option<SysResult<Stat>> {
-        Some(Ok(sock_stat(&self.sock)))
+        Some(Ok(sock_id(&self.sock).stat()))
     }
     fn ioctl(&self, req: u32, arg: &mut [u8]) -> SysResult<u64> {
         if u64::from(req) == libc::FIONREAD && arg.len() >= 4 {
@@ -1149,52 +1147,17 @@ impl FileOps for InetFile {
     }
 }
 
-fn sock_stat(s: &InetSocket) -> Stat {
-    Stat {
-        dev: SOCKFS_DEV,
+fn sock_id(s: &InetSocket) -> SockIdentity {
+    SockIdentity {
         ino: s.ino,
-        mode: libc::S_IFSOCK | 0o777,
-        nlink: 1,
         uid: s.uid,
         gid: s.gid,
-        blksize: 4096,
-        atime: s.ctime,
-        mtime: s.ctime,
         ctime: s.ctime,
-        ..Default::default()
-    }
-}
-
-struct SockInode {
-    stat: Stat,
-}
-
-impl Inode for SockInode {
-    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
-        Ok(self.stat)
-    }
-    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
-        Err(Errno::ENXIO)
-    }
-    fn statfs(&self) -> SysResult<StatFs> {
-        Ok(StatFs::synthetic(SOCKFS_MAGIC))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
 fn file_for(sock: Arc<InetSocket>, flags: i32) -> Arc<FileDescription> {
-    let name = format!("socket:[{}]", sock.ino).into_bytes();
-    let inode: Arc<dyn Inode> = Arc::new(SockInode {
-        stat: sock_stat(&sock),
-    });
-    let dentry = Dentry::anonymous(name, inode);
-    FileDescription::new(
-        dentry,
-        Arc::new(InetFile { sock }),
-        libc::O_RDWR | (flags & libc::O_NONBLOCK),
-    )
+    socket_file(sock_id(&sock), Arc::new(InetFile { sock }), flags)
 }
 
 /// socket(2) for AF_INET/AF_INET6: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP); `flags` may hold

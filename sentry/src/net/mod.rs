@@ -3,4 +3,5 @@
 //! later; its socket(2) answers EAFNOSUPPORT in the syscall layer.
 
 pub mod inet;
+pub mod sockfs;
 pub mod unix;

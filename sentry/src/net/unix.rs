@@ -18,14 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::kernel::wait::WaitQueue;
+use crate::net::sockfs::{socket_file, SockIdentity};
 use crate::vfs::Timespec;
-use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
+use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef};
 use crate::{Errno, SysResult};
 
-/// `SOCKFS_MAGIC`.
-const SOCKFS_MAGIC: i64 = 0x534F_434B;
-/// Device number sockets report in st_dev (an anonymous device, as sockfs has).
-const SOCKFS_DEV: u64 = 0x08;
 /// `net.core.wmem_default`/`rmem_default`, and the `*_max` a setsockopt may ask for.
 const BUF_DEFAULT: usize = 212_992;
 const BUF_MAX: usize = 212_992;
@@ -1071,7 +1068,7 @@ impl FileOps for SocketFile {
         )
     }
     fn stat(&self) -> Option<SysResult<Stat>> {
-        Some(Ok(sock_stat(&self.sock)))
+        Some(Ok(sock_id(&self.sock).stat()))
     }
     fn supports_poll(&self) -> bool {
         true
@@ -1090,53 +1087,17 @@ impl FileOps for SocketFile {
     }
 }
 
-fn sock_stat(s: &Socket) -> Stat {
-    Stat {
-        dev: SOCKFS_DEV,
+fn sock_id(s: &Socket) -> SockIdentity {
+    SockIdentity {
         ino: s.ino,
-        mode: libc::S_IFSOCK | 0o777,
-        nlink: 1,
         uid: s.uid,
         gid: s.gid,
-        blksize: 4096,
-        atime: s.ctime,
-        mtime: s.ctime,
         ctime: s.ctime,
-        ..Default::default()
-    }
-}
-
-/// The socket's inode in sockfs (fstat; reopening /proc/self/fd/N is ENXIO as on Linux).
-struct SockInode {
-    stat: Stat,
-}
-
-impl Inode for SockInode {
-    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
-        Ok(self.stat)
-    }
-    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
-        Err(Errno::ENXIO)
-    }
-    fn statfs(&self) -> SysResult<StatFs> {
-        Ok(StatFs::synthetic(SOCKFS_MAGIC))
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
 fn file_for(sock: Arc<Socket>, flags: i32) -> Arc<FileDescription> {
-    let name = format!("socket:[{}]", sock.ino).into_bytes();
-    let inode: Arc<dyn Inode> = Arc::new(SockInode {
-        stat: sock_stat(&sock),
-    });
-    let dentry = Dentry::anonymous(name, inode);
-    FileDescription::new(
-        dentry,
-        Arc::new(SocketFile { sock }),
-        libc::O_RDWR | (flags & libc::O_NONBLOCK),
-    )
+    socket_file(sock_id(&sock), Arc::new(SocketFile { sock }), flags)
 }
 
 /// socket(2) for AF_UNIX: a new socket of type `ty` (EINVAL for an unknown type,
