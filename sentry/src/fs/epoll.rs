@@ -117,9 +117,7 @@ impl EpollInstance {
 
     /// The epoll instance behind `file`, if it is one.
     pub fn of(file: &FileDescription) -> Option<&EpollInstance> {
-        file.ops()
-            .as_any()
-            .and_then(|a| a.downcast_ref::<EpollInstance>())
+        file.ops_as::<EpollInstance>()
     }
 
     /// Whether this instance reaches `target` through watched epoll instances within `depth`.

@@ -100,9 +100,7 @@ impl SignalFd {
 
     /// The signalfd behind `file`, if it is one.
     pub fn of(file: &FileDescription) -> Option<&SignalFd> {
-        file.ops()
-            .as_any()
-            .and_then(|a| a.downcast_ref::<SignalFd>())
+        file.ops_as::<SignalFd>()
     }
 }
 

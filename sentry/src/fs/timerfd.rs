@@ -146,9 +146,7 @@ impl TimerFd {
 
     /// The description of `file` if it is a timerfd.
     pub fn of(file: &FileDescription) -> Option<&TimerFd> {
-        file.ops()
-            .as_any()
-            .and_then(|a| a.downcast_ref::<TimerFd>())
+        file.ops_as::<TimerFd>()
     }
 }
 

@@ -1182,9 +1182,7 @@ pub fn new_socket(
 
 /// The inet socket behind `file` (ENOTSOCK for other files).
 pub fn socket_of(file: &FileDescription) -> SysResult<Arc<InetSocket>> {
-    file.ops()
-        .as_any()
-        .and_then(|a| a.downcast_ref::<InetFile>())
+    file.ops_as::<InetFile>()
         .map(|s| s.sock.clone())
         .ok_or(Errno::ENOTSOCK)
 }

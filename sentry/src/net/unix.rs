@@ -1144,9 +1144,7 @@ pub fn socketpair(
 
 /// The socket behind `file` (ENOTSOCK for other files).
 pub fn socket_of(file: &FileDescription) -> SysResult<Arc<Socket>> {
-    file.ops()
-        .as_any()
-        .and_then(|a| a.downcast_ref::<SocketFile>())
+    file.ops_as::<SocketFile>()
         .map(|s| s.sock.clone())
         .ok_or(Errno::ENOTSOCK)
 }

@@ -124,6 +124,11 @@ impl FileDescription {
     pub fn ops(&self) -> &Arc<dyn FileOps> {
         &self.ops
     }
+    /// The file's operations as their concrete type `T` (an epoll instance, a socket...), or
+    /// None when the file is of another kind.
+    pub fn ops_as<T: 'static>(&self) -> Option<&T> {
+        self.ops.as_any().and_then(|a| a.downcast_ref::<T>())
+    }
     /// Access mode and status flags, as F_GETFL reports them.
     pub fn flags(&self) -> i32 {
         self.flags.load(Ordering::Relaxed)
