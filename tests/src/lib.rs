@@ -7,7 +7,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -123,9 +123,21 @@ impl Case {
     }
 
     /// Runs the program directly on the host.
+    /// It starts with stdin, stdout and stderr only, as a sandboxed program does: a
+    /// descriptor leaked by whatever runs the tests (CI's harness holds fd 100 open) would
+    /// otherwise change what the native side reports for a "bad fd".
     pub fn run_native(&self) -> Outcome {
         let mut cmd = self.base_command(&self.program);
         cmd.args(&self.args);
+        // SAFETY: close_range is async-signal-safe and touches only the child's descriptors.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         run(cmd, self.timeout, &format!("native {}", self.describe()))
     }
 
