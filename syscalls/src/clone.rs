@@ -15,6 +15,8 @@ pub fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         child_tid: a.addr(3),
         tls: a.u64(4),
         exit_signal: (flags & CSIGNAL) as i32,
+        // clone(2) returns the pidfd through the parent_tid slot.
+        pidfd: a.addr(2),
     };
     Ok(t.clone_task(args)? as u64)
 }
@@ -77,6 +79,7 @@ pub fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         child_tid: field(2),
         tls: field(7),
         exit_signal: exit_signal as i32,
+        pidfd: field(1),
     };
     Ok(t.clone_task(args)? as u64)
 }

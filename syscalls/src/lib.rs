@@ -10,6 +10,7 @@ pub mod exec;
 pub mod fs;
 pub mod mm;
 pub mod net;
+pub mod pidfd;
 pub mod pipe;
 pub mod poll;
 pub mod process;
@@ -18,6 +19,7 @@ pub mod signalfd;
 pub mod sys;
 pub mod table;
 pub mod time;
+pub mod timer;
 pub mod timerfd;
 pub mod wait;
 

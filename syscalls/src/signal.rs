@@ -1,11 +1,13 @@
 //! Signal syscalls (signal(7)): rt_sigaction(2), rt_sigprocmask(2), rt_sigpending(2),
 //! rt_sigsuspend(2), rt_sigtimedwait(2), rt_sigqueueinfo(2), rt_tgsigqueueinfo(2),
 //! rt_sigreturn(2), sigaltstack(2), kill(2), tkill(2), tgkill(2), pause(2), alarm(2),
-//! setitimer(2)/getitimer(2) for ITIMER_REAL. The work lives in `sentry::kernel::signal`.
+//! setitimer(2)/getitimer(2) (ITIMER_REAL here; ITIMER_VIRTUAL and ITIMER_PROF on the CPU
+//! clocks in `sentry::kernel::posix_timer`). The work lives in `sentry::kernel::signal`.
 
 use std::time::{Duration, Instant};
 
 use sentry::abi::signal::{SigInfo, SigStack, SI_TKILL, SI_USER, SS_AUTODISARM};
+use sentry::kernel::posix_timer::{self, ITimer};
 use sentry::kernel::signal::{self as ksig, bit, signal_number, RestartKind, UNBLOCKABLE};
 use sentry::kernel::thread_group::SigAction;
 use sentry::kernel::{SyscallArgs, Task};
@@ -339,6 +341,17 @@ pub fn sys_alarm(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 }
 
 const ITIMER_REAL: i32 = 0;
+const ITIMER_VIRTUAL: i32 = 1;
+const ITIMER_PROF: i32 = 2;
+
+/// The CPU-time timer `which` names; EINVAL for an unknown one.
+fn cpu_itimer(which: i32) -> SysResult<ITimer> {
+    match which {
+        ITIMER_VIRTUAL => Ok(ITimer::Virtual),
+        ITIMER_PROF => Ok(ITimer::Prof),
+        _ => Err(Errno::EINVAL),
+    }
+}
 
 fn timeval_bytes(d: Duration) -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -367,18 +380,21 @@ fn itimerval_bytes(value: Duration, interval: Duration) -> [u8; 32] {
 }
 
 pub fn sys_getitimer(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    if a.i32(0) != ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
-    let (value, interval) = t.tg.signals.real_timer();
+    let (value, interval) = match a.i32(0) {
+        ITIMER_REAL => t.tg.signals.real_timer(),
+        which => posix_timer::get_itimer(&t.tg, cpu_itimer(which)?),
+    };
     t.mm.copy_out(a.addr(1), &itimerval_bytes(value, interval))?;
     Ok(0)
 }
 
 pub fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    if a.i32(0) != ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
+    let which = a.i32(0);
+    let cpu = if which == ITIMER_REAL {
+        None
+    } else {
+        Some(cpu_itimer(which)?)
+    };
     let (value, interval) = if a.addr(1) != 0 {
         (
             read_timeval(t, a.addr(1) + 16)?,
@@ -387,7 +403,10 @@ pub fn sys_setitimer(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     } else {
         (Duration::ZERO, Duration::ZERO)
     };
-    let (old_value, old_interval) = t.tg.signals.set_real_timer(value, interval);
+    let (old_value, old_interval) = match cpu {
+        None => t.tg.signals.set_real_timer(value, interval),
+        Some(which) => posix_timer::set_itimer(&t.tg, which, value, interval)?,
+    };
     if a.addr(2) != 0 {
         t.mm.copy_out(a.addr(2), &itimerval_bytes(old_value, old_interval))?;
     }

@@ -38,8 +38,9 @@ pub const CLONE_UNTRACED: u64 = 0x800000;
 pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
 pub const CLONE_IO: u64 = 0x8000_0000;
 
-/// Flags this sandbox implements (namespaces, CLONE_PIDFD and CLONE_CLEAR_SIGHAND are not).
+/// Flags this sandbox implements (namespaces and CLONE_CLEAR_SIGHAND are not).
 const SUPPORTED: u64 = CSIGNAL
+    | CLONE_PIDFD
     | CLONE_VM
     | CLONE_FS
     | CLONE_FILES
@@ -71,6 +72,8 @@ pub struct CloneArgs {
     pub tls: u64,
     /// Signal for the parent when the child exits (clone: `flags & CSIGNAL`).
     pub exit_signal: i32,
+    /// With CLONE_PIDFD: where the child's pidfd number is stored (clone: `parent_tid`).
+    pub pidfd: u64,
 }
 
 /// How the child gets its address space.
@@ -97,6 +100,17 @@ impl Task {
         }
         if !(0..=64).contains(&args.exit_signal) {
             return Err(Errno::EINVAL);
+        }
+        if flags & CLONE_PIDFD != 0 {
+            // A pidfd names a process here (no PIDFD_THREAD); it cannot share its slot with
+            // CLONE_PARENT_SETTID's tid (Linux `kernel_clone`, `copy_process`).
+            if flags & (CLONE_THREAD | CLONE_DETACHED) != 0
+                || (flags & CLONE_PARENT_SETTID != 0 && args.pidfd == args.parent_tid)
+            {
+                return Err(Errno::EINVAL);
+            }
+            // A bad pointer fails the clone before any child exists.
+            self.mm.copy_out(args.pidfd, &(-1i32).to_ne_bytes())?;
         }
         if self.tg.is_exiting() {
             return Err(Errno::EINTR);
@@ -213,6 +227,24 @@ impl Task {
             // Linux writes it before the child runs; a bad pointer is ignored there too.
             let _ = self.mm.copy_out(args.parent_tid, &tid.to_ne_bytes());
         }
+        if flags & CLONE_PIDFD != 0 {
+            // Installed close-on-exec in the parent before the child runs (a child sharing
+            // the fd table sees it too).
+            let limit = self
+                .tg
+                .with_state(|s| s.rlimits[libc::RLIMIT_NOFILE as usize].cur);
+            let file = crate::fs::pidfd::new_pidfd(tg.clone(), 0);
+            let installed = self.fd_table.install_below(
+                file,
+                true,
+                0,
+                i32::try_from(limit).unwrap_or(i32::MAX),
+            );
+            // The pointer was checked writable above; a racing unmap leaves the fd unnamed.
+            if let Ok(fd) = installed {
+                let _ = self.mm.copy_out(args.pidfd, &fd.to_ne_bytes());
+            }
+        }
         if go_tx.send(true).is_err() {
             kernel.task_exited(tid, tg.pid, 0);
             return Err(Errno::EAGAIN);
@@ -314,6 +346,7 @@ fn child_main(
         handle,
         no_new_privs: seed.no_new_privs,
         vfork_done: seed.vfork_done,
+        app_time: Default::default(),
         context,
     };
     task.run();

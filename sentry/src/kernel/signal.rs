@@ -148,6 +148,25 @@ impl PendingSet {
         Some(info)
     }
 
+    /// Queues a POSIX timer's expiry: if a siginfo of the same timer (`si_tid`) is still
+    /// queued, its `si_overrun` grows by one plus `info`'s instead. True if newly queued.
+    fn push_timer(&mut self, info: SigInfo) -> bool {
+        let field = |b: &[u8], off: usize| {
+            i32::from_ne_bytes(b[off..off + 4].try_into().expect("invariant: 4 bytes"))
+        };
+        let (sig, timer_id) = (info.signo(), field(&info.bytes, 16));
+        let queued = self.queue.iter_mut().find(|q| {
+            q.signo() == sig && q.code() == abi::SI_TIMER && field(&q.bytes, 16) == timer_id
+        });
+        if let Some(q) = queued {
+            let more = field(&info.bytes, 20).saturating_add(1);
+            let overrun = field(&q.bytes, 20).saturating_add(more);
+            q.bytes[20..24].copy_from_slice(&overrun.to_ne_bytes());
+            return false;
+        }
+        self.push(info)
+    }
+
     fn remove_signal(&mut self, sig: i32) {
         self.queue.retain(|s| s.signo() != sig);
         self.mask &= !bit(sig);
@@ -400,6 +419,42 @@ impl ProcessSignals {
         self.shared.queue(info);
     }
 
+    /// Queues a POSIX timer's SI_TIMER signal to the process (`tid` None) or to thread `tid`,
+    /// counting an overrun instead if that timer's signal is still queued there. ESRCH if the
+    /// thread is gone.
+    pub fn queue_timer(&self, tid: Option<i32>, info: SigInfo) -> SysResult<()> {
+        self.shared.prepare(info.signo());
+        let Some(tid) = tid else {
+            let fresh = self
+                .shared
+                .pending
+                .lock()
+                .expect("invariant: pending lock is never poisoned")
+                .push_timer(info);
+            if fresh {
+                self.shared.wake_all();
+            }
+            return Ok(());
+        };
+        let (waker, shared) = {
+            let threads = self.shared.lock_threads();
+            let e = threads.get(&tid).ok_or(Errno::ESRCH)?;
+            (e.waker.upgrade(), e.shared.upgrade().ok_or(Errno::ESRCH)?)
+        };
+        let fresh = shared
+            .pending
+            .lock()
+            .expect("invariant: pending lock is never poisoned")
+            .push_timer(info);
+        if fresh {
+            if let Some(w) = waker {
+                w.interrupt();
+            }
+            shared.kick();
+        }
+        Ok(())
+    }
+
     /// Queues a thread-directed signal for thread `tid`; ESRCH if it is not registered.
     pub fn queue_to_thread(&self, tid: i32, info: SigInfo) -> SysResult<()> {
         let (waker, shared) = {
@@ -611,11 +666,13 @@ fn dequeue(task: &mut Task, want: u64) -> Option<SigInfo> {
     let thread_first = thread != 0
         && (t_sync
             || (!p_sync && (process == 0 || thread.trailing_zeros() <= process.trailing_zeros())));
-    if thread_first {
+    let info = if thread_first {
         task.signals.take(want)
     } else {
         task.tg.signals.take(want)
-    }
+    }?;
+    task.tg.timers.note_delivered(&info);
+    Some(info)
 }
 
 /// What one thread sees pending (its own set and its process's), for signalfd files, which
@@ -625,6 +682,8 @@ fn dequeue(task: &mut Task, want: u64) -> Option<SigInfo> {
 pub struct PendingView {
     thread: Weak<ThreadShared>,
     process: Weak<ProcessShared>,
+    /// For the POSIX timers' overrun bookkeeping at dequeue.
+    tg: Weak<ThreadGroup>,
 }
 
 impl PendingView {
@@ -632,6 +691,7 @@ impl PendingView {
         PendingView {
             thread: Arc::downgrade(&task.signals.shared),
             process: Arc::downgrade(&task.tg.signals.shared),
+            tg: Arc::downgrade(&task.tg),
         }
     }
 
@@ -640,6 +700,7 @@ impl PendingView {
         PendingView {
             thread: Weak::new(),
             process: Weak::new(),
+            tg: Weak::new(),
         }
     }
 
@@ -663,10 +724,15 @@ impl PendingView {
                 .expect("invariant: pending lock is never poisoned")
                 .take(want)
         };
-        self.thread
+        let info = self
+            .thread
             .upgrade()
             .and_then(|t| take(&t.pending))
-            .or_else(|| self.process.upgrade().and_then(|p| take(&p.pending)))
+            .or_else(|| self.process.upgrade().and_then(|p| take(&p.pending)))?;
+        if let Some(tg) = self.tg.upgrade() {
+            tg.timers.note_delivered(&info);
+        }
+        Some(info)
     }
 }
 

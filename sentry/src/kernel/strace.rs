@@ -75,7 +75,40 @@ fn format_arg(task: &Task, kind: ArgKind, args: &SyscallArgs, i: usize) -> Strin
         ArgKind::MmapFlags => mmap_flags(v),
         ArgKind::Signal => signal_name(v as i32),
         ArgKind::StrArray => str_array(task, v),
+        ArgKind::IoctlReq => ioctl_name(v as u32).map_or_else(|| format!("{v:#x}"), String::from),
     }
+}
+
+/// The names of the ioctl requests the sentry serves (asm-generic/ioctls.h, linux/sockios.h).
+fn ioctl_name(req: u32) -> Option<&'static str> {
+    Some(match req {
+        0x5401 => "TCGETS",
+        0x5402 => "TCSETS",
+        0x5403 => "TCSETSW",
+        0x5404 => "TCSETSF",
+        0x540f => "TIOCGPGRP",
+        0x5410 => "TIOCSPGRP",
+        0x5411 => "TIOCOUTQ",
+        0x5413 => "TIOCGWINSZ",
+        0x5414 => "TIOCSWINSZ",
+        0x541b => "FIONREAD",
+        0x5421 => "FIONBIO",
+        0x5450 => "FIONCLEX",
+        0x5451 => "FIOCLEX",
+        0x8910 => "SIOCGIFNAME",
+        0x8912 => "SIOCGIFCONF",
+        0x8913 => "SIOCGIFFLAGS",
+        0x8915 => "SIOCGIFADDR",
+        0x8917 => "SIOCGIFDSTADDR",
+        0x8919 => "SIOCGIFBRDADDR",
+        0x891b => "SIOCGIFNETMASK",
+        0x891d => "SIOCGIFMETRIC",
+        0x8921 => "SIOCGIFMTU",
+        0x8927 => "SIOCGIFHWADDR",
+        0x8933 => "SIOCGIFINDEX",
+        0x8942 => "SIOCGIFTXQLEN",
+        _ => return None,
+    })
 }
 
 /// Prints the finished line to the log.
@@ -295,6 +328,13 @@ mod tests {
     fn errno_names() {
         assert_eq!(errno_name(Errno::ENOENT), "ENOENT");
         assert_eq!(signal_name(15), "SIGTERM");
+    }
+
+    #[test]
+    fn ioctl_names() {
+        assert_eq!(ioctl_name(libc::FIONREAD as u32), Some("FIONREAD"));
+        assert_eq!(ioctl_name(0x8913), Some("SIOCGIFFLAGS"));
+        assert_eq!(ioctl_name(0x1234), None);
     }
 
     #[test]

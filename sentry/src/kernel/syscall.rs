@@ -45,6 +45,8 @@ pub enum ArgKind {
     Signal,
     /// A pointer to a NULL-terminated array of strings (argv, envp).
     StrArray,
+    /// An ioctl(2) request number (TCGETS, FIONREAD, SIOCGIFFLAGS...).
+    IoctlReq,
 }
 
 /// One row: everything about one syscall number.

@@ -70,6 +70,10 @@ pub struct Task {
     pub no_new_privs: bool,
     /// Set for a child of vfork: completed when it execs or exits, releasing the parent.
     pub vfork_done: Option<Arc<VforkDone>>,
+    /// Time this thread spent running application code (between switching into the
+    /// application and its next trap), its user time as gVisor accounts it: the host counts
+    /// CPU time per stub process only, for the sentry.
+    pub app_time: std::time::Duration,
     pub(super) context: Box<dyn Context>,
 }
 
@@ -158,6 +162,7 @@ impl Task {
             handle,
             no_new_privs: false,
             vfork_done: None,
+            app_time: Default::default(),
             context,
         })
     }
@@ -191,12 +196,19 @@ impl Task {
                     return Err(e);
                 }
                 let t_dethread = t0.elapsed();
+                if Arc::strong_count(&old_mm) == 1 {
+                    // The old image's CPU time stays the process's (Linux keeps it on exec).
+                    let host_pid = old_mm.address_space().host_pid();
+                    self.tg.cpu.retire_address_space(host_pid);
+                }
                 leave_address_space(old_mm);
                 let t_leave = t0.elapsed();
                 if Arc::strong_count(&self.fd_table) > 1 {
                     self.fd_table = Arc::new(self.fd_table.fork());
                 }
                 self.kernel.note_exec(self.tg.pid);
+                // POSIX timers do not survive exec (Linux `exit_itimers` in `begin_new_exec`).
+                self.tg.timers.delete_all();
                 if let Some(v) = self.vfork_done.take() {
                     v.complete();
                 }
@@ -254,6 +266,7 @@ impl Task {
                 self.context.interrupter(),
             ));
             self.kernel.take_over_leader(self.tid, handle.clone());
+            self.tg.cpu.rename_thread(self.tid, pid);
             self.tg.signals.unregister_thread(self.tid);
             self.tg
                 .signals
@@ -284,6 +297,9 @@ impl Task {
     /// it returns only once every task of the sandbox is gone.
     pub fn run(mut self) -> ExitStatus {
         self.publish_views();
+        self.tg
+            .cpu
+            .add_thread(self.tid, nix::unistd::gettid().as_raw());
         loop {
             if self.should_exit() {
                 return self.exit();
@@ -292,11 +308,16 @@ impl Task {
             if self.should_exit() {
                 continue;
             }
-            let mm = self.mm.clone();
-            let event = match self
-                .context
-                .switch(mm.address_space().as_ref(), &mut self.regs)
-            {
+            // The extra reference lives for the switch only: a syscall handler sees the
+            // address space's true sharing count (exec and exit check it).
+            let entered = std::time::Instant::now();
+            let switched = {
+                let mm = self.mm.clone();
+                self.context
+                    .switch(mm.address_space().as_ref(), &mut self.regs)
+            };
+            self.app_time += entered.elapsed();
+            let event = match switched {
                 Ok(ev) => ev,
                 Err(e) => {
                     crate::warn!("task {}: platform failure: {e}", self.tid);
@@ -341,12 +362,28 @@ impl Task {
             }
         }
         self.tg.signals.unregister_thread(tid);
+        self.tg.cpu.remove_thread(tid);
+        if self.tg.signals.thread_ids().is_empty() {
+            // The last thread is gone: so are the process's POSIX timers, and its CPU time
+            // is final before the parent can reap it.
+            self.tg.timers.delete_all();
+            if Arc::strong_count(&self.mm) == 1 {
+                let host_pid = self.mm.address_space().host_pid();
+                self.tg.cpu.retire_address_space(host_pid);
+            }
+            self.tg.cpu.finish();
+        }
+        let tg = self.tg.clone();
         let Task { mm, fd_table, .. } = self;
         drop(fd_table);
         // The process tree learns first: tearing the host stub down (kill and reap, ~100 µs
         // on ptrace) is invisible to the application, and a parent blocked in wait4 need not
         // wait for it.
         let status = kernel.task_exited(tid, pid, code);
+        if status.is_some() {
+            // The process is a zombie: its pidfds poll readable.
+            tg.mark_exited();
+        }
         leave_address_space(mm);
         if tid == 1 {
             let status = status

@@ -5,9 +5,10 @@
 //!
 //! Lock order: the kernel's process tree lock, then `ThreadGroup::state`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::kernel::Credentials;
 use crate::mm::MemoryManager;
@@ -75,6 +76,163 @@ pub fn default_rlimits() -> [Rlimit; RLIMIT_COUNT] {
     r
 }
 
+/// User and system CPU time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTimes {
+    pub user: Duration,
+    pub sys: Duration,
+}
+
+impl CpuTimes {
+    pub fn total(&self) -> Duration {
+        self.user + self.sys
+    }
+
+    fn add(&mut self, o: CpuTimes) {
+        self.user += o.user;
+        self.sys += o.sys;
+    }
+}
+
+/// Linux's CPU clock ids for another thread group or thread (`include/linux/posix-timers.h`):
+/// `~pid << 3 | which`, with bit 2 for a thread clock.
+const CPUCLOCK_PROF: i32 = 0;
+const CPUCLOCK_VIRT: i32 = 1;
+const CPUCLOCK_SCHED: i32 = 2;
+const CPUCLOCK_PERTHREAD: i32 = 4;
+
+/// Host pids and tids are below 2^22 (`PID_MAX_LIMIT`), so `~pid << 3` stays negative and
+/// never names a wall clock.
+fn cpu_clock_id(pid: i32, which: i32) -> Option<i32> {
+    (1..=(1 << 22))
+        .contains(&pid)
+        .then_some((!pid << 3) | which)
+}
+
+fn host_clock(id: Option<i32>) -> Option<Duration> {
+    let ts = nix::time::clock_gettime(nix::time::ClockId::from_raw(id?)).ok()?;
+    Some(Duration::new(
+        u64::try_from(ts.tv_sec()).ok()?,
+        u32::try_from(ts.tv_nsec()).ok()?,
+    ))
+}
+
+/// The CPU time the host accounted to host process `host_pid` (all its threads): user from
+/// its CPUCLOCK_VIRT clock, system as CPUCLOCK_PROF less that. Zero once it is gone.
+/// (The host lets any process read another's process CPU clock; thread clocks only within
+/// its own thread group, see `pid_for_clock` in kernel/time/posix-cpu-timers.c.)
+pub fn host_process_cpu(host_pid: i32) -> CpuTimes {
+    let id = |which: i32| cpu_clock_id(host_pid, which);
+    let user = host_clock(id(CPUCLOCK_VIRT)).unwrap_or_default();
+    let prof = host_clock(id(CPUCLOCK_PROF)).unwrap_or_default();
+    CpuTimes {
+        user,
+        sys: prof.saturating_sub(user),
+    }
+}
+
+/// The CPU time of host thread `host_tid` of the sentry itself (a task's sentry thread:
+/// the time spent handling its syscalls and faults). Zero once it is gone.
+pub fn sentry_thread_cpu(host_tid: i32) -> Duration {
+    host_clock(cpu_clock_id(host_tid, CPUCLOCK_SCHED | CPUCLOCK_PERTHREAD)).unwrap_or_default()
+}
+
+/// A process's CPU time (Linux's `signal_struct` utime/stime and cutime/cstime). The host
+/// accounts the application's own instructions to the stub process that runs them (user
+/// time), and the sentry's handling of its syscalls to each task's sentry thread (system
+/// time); what earlier stubs (before an exec) and exited threads used is carried here.
+#[derive(Debug, Default)]
+pub struct CpuAccount {
+    inner: Mutex<CpuInner>,
+}
+
+#[derive(Debug, Default)]
+struct CpuInner {
+    /// Time of address spaces left behind (exec) and of exited sentry threads.
+    retired: CpuTimes,
+    /// Live tasks' sentry threads: tid -> host tid.
+    sentry_threads: BTreeMap<i32, i32>,
+    /// The whole total, fixed when the last thread exits.
+    final_total: Option<CpuTimes>,
+    /// Reaped children's totals (their own and their reaped children's).
+    children: CpuTimes,
+}
+
+impl CpuAccount {
+    fn lock(&self) -> std::sync::MutexGuard<'_, CpuInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Task `tid` runs on sentry host thread `host_tid`.
+    pub fn add_thread(&self, tid: i32, host_tid: i32) {
+        self.lock().sentry_threads.insert(tid, host_tid);
+    }
+
+    /// Task `old` took over the leader's tid `new` (exec from a non-leader thread).
+    pub fn rename_thread(&self, old: i32, new: i32) {
+        let mut c = self.lock();
+        if let Some(host_tid) = c.sentry_threads.remove(&old) {
+            c.sentry_threads.insert(new, host_tid);
+        }
+    }
+
+    /// Task `tid` is exiting (called on its own sentry thread): its system time is kept.
+    pub fn remove_thread(&self, tid: i32) {
+        let mut c = self.lock();
+        if let Some(host_tid) = c.sentry_threads.remove(&tid) {
+            c.retired.sys += sentry_thread_cpu(host_tid);
+        }
+    }
+
+    /// The stub process `host_pid` is being left (exec, exit): its time is kept.
+    pub fn retire_address_space(&self, host_pid: i32) {
+        let t = host_process_cpu(host_pid);
+        self.lock().retired.add(t);
+    }
+
+    /// The process's total, with `host_pid` its current stub process (None once it has none).
+    pub fn process_total(&self, host_pid: Option<i32>) -> CpuTimes {
+        let c = self.lock();
+        if let Some(f) = c.final_total {
+            return f;
+        }
+        let mut t = c.retired;
+        for host_tid in c.sentry_threads.values() {
+            t.sys += sentry_thread_cpu(*host_tid);
+        }
+        drop(c);
+        if let Some(pid) = host_pid {
+            t.add(host_process_cpu(pid));
+        }
+        t
+    }
+
+    /// Fixes the total as the last thread exits (after `retire_address_space`).
+    pub fn finish(&self) {
+        let total = self.process_total(None);
+        self.lock().final_total = Some(total);
+    }
+
+    /// The reaped children's time (RUSAGE_CHILDREN, times' cutime/cstime).
+    pub fn children(&self) -> CpuTimes {
+        self.lock().children
+    }
+
+    /// A dead process's total with its reaped children's (what its parent's wait reports).
+    pub fn total_with_children(&self) -> CpuTimes {
+        let c = self.lock();
+        let mut t = c.final_total.unwrap_or(c.retired);
+        t.add(c.children);
+        t
+    }
+
+    /// A child was reaped: its total and its own reaped children's count as this one's.
+    pub fn add_reaped_child(&self, child: &CpuAccount) {
+        let t = child.total_with_children();
+        self.lock().children.add(t);
+    }
+}
+
 /// Mutable per-process state.
 #[derive(Debug, Clone)]
 pub struct ThreadGroupState {
@@ -110,6 +268,14 @@ pub struct ThreadGroup {
     child_events: AtomicU64,
     /// Set once exit_group (or a fatal signal) has started killing the process.
     exiting: AtomicBool,
+    /// CPU time accounting (getrusage, times, CPU clocks).
+    pub cpu: CpuAccount,
+    /// Set once the last thread has exited (pidfds poll readable).
+    exited: AtomicBool,
+    /// Pollers of this process's pidfds wait here for its exit.
+    pub exit_wait: WaitQueue,
+    /// timer_create(2)'s timers (none after fork; deleted at exec and exit).
+    pub timers: crate::kernel::posix_timer::PosixTimers,
     /// What /proc shows of this process to other processes (see `publish_views`).
     views: Mutex<ProcessViews>,
 }
@@ -144,6 +310,10 @@ impl ThreadGroup {
             child_wait: WaitQueue::new(),
             child_events: AtomicU64::new(0),
             exiting: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            exit_wait: WaitQueue::new(),
+            timers: Default::default(),
+            cpu: Default::default(),
             views: Mutex::new(ProcessViews::default()),
         }
     }
@@ -222,6 +392,17 @@ impl ThreadGroup {
         !self.exiting.swap(true, Ordering::SeqCst)
     }
 
+    /// Whether every thread has exited (the process is a zombie or reaped).
+    pub fn has_exited(&self) -> bool {
+        self.exited.load(Ordering::SeqCst)
+    }
+
+    /// Records that the last thread exited and wakes pidfd pollers.
+    pub fn mark_exited(&self) {
+        self.exited.store(true, Ordering::SeqCst);
+        self.exit_wait.notify();
+    }
+
     /// Tells this process's wait4/waitid callers that a child changed state.
     pub fn notify_child_event(&self) {
         self.child_events.fetch_add(1, Ordering::SeqCst);
@@ -240,5 +421,45 @@ impl ThreadGroup {
             .lock()
             .expect("invariant: thread group state lock is never poisoned");
         f(&mut g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_process_clock_of_this_process_counts_its_user_time() {
+        let start = Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(30) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let t = host_process_cpu(std::process::id() as i32);
+        assert!(t.total() > Duration::ZERO);
+        let me = nix::unistd::gettid().as_raw();
+        assert!(sentry_thread_cpu(me) > Duration::ZERO);
+        assert_eq!(host_process_cpu(i32::MAX), CpuTimes::default());
+        assert_eq!(host_process_cpu(0), CpuTimes::default());
+    }
+
+    #[test]
+    fn reaped_children_add_up_and_final_total_is_kept() {
+        let child = CpuAccount::default();
+        child.lock().retired = CpuTimes {
+            user: Duration::from_millis(5),
+            sys: Duration::from_millis(1),
+        };
+        child.finish();
+        let grandchild_total = CpuTimes {
+            user: Duration::from_millis(2),
+            sys: Duration::ZERO,
+        };
+        child.lock().children = grandchild_total;
+        let parent = CpuAccount::default();
+        parent.add_reaped_child(&child);
+        assert_eq!(parent.children().user, Duration::from_millis(7));
+        assert_eq!(parent.children().sys, Duration::from_millis(1));
+        assert_eq!(child.process_total(None).user, Duration::from_millis(5));
     }
 }
