@@ -2,14 +2,16 @@
 //! socket, socketpair, bind, listen, accept(4), connect, shutdown, getsockname, getpeername,
 //! send/recv in all their forms with SCM_RIGHTS and SCM_CREDENTIALS, setsockopt/getsockopt.
 //! AF_UNIX is served by `sentry::net::unix`, AF_INET/AF_INET6 by the loopback-only stack in
-//! `sentry::net::inet` (each syscall first asks whether the descriptor is an inet socket);
-//! AF_NETLINK answers EAFNOSUPPORT.
+//! `sentry::net::inet`, AF_NETLINK (NETLINK_ROUTE) by `sentry::net::netlink` (each syscall
+//! first asks whether the descriptor is a netlink or inet socket).
 
 use std::sync::Arc;
 
 use sentry::abi::signal::{SigInfo, SI_USER};
 use sentry::kernel::{SyscallArgs, Task};
+use sentry::net::iface::{self, IfReq, IFREQ_SIZE, SIOCGIFCONF, SIOCINQ, SIOCOUTQ};
 use sentry::net::inet::{self, InetSocket};
+use sentry::net::netlink::{self, NetlinkSocket};
 use sentry::net::unix::{self, Socket, Ucred, UnixAddr};
 use sentry::vfs::FileDescription;
 use sentry::{Errno, SysResult};
@@ -46,6 +48,12 @@ fn sock_fd(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, Arc<Socket>)> 
 fn inet_fd(t: &Task, fd: i32) -> SysResult<Option<(Arc<FileDescription>, Arc<InetSocket>)>> {
     let f = t.fd_table.get(fd)?;
     Ok(inet::socket_of(&f).ok().map(|s| (f, s)))
+}
+
+/// The netlink socket behind `fd`, if it is one.
+fn nl_fd(t: &Task, fd: i32) -> SysResult<Option<(Arc<FileDescription>, Arc<NetlinkSocket>)>> {
+    let f = t.fd_table.get(fd)?;
+    Ok(netlink::socket_of(&f).ok().map(|s| (f, s)))
 }
 
 /// A raw sockaddr from the application (at most 128 bytes).
@@ -115,6 +123,7 @@ pub fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let f = match domain {
         libc::AF_UNIX => unix::new_socket(Some(t), ty, proto, flags)?,
         libc::AF_INET | libc::AF_INET6 => inet::new_socket(Some(t), domain, ty, proto, flags)?,
+        libc::AF_NETLINK => netlink::new_socket(Some(t), ty, proto, flags)?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     Ok(install_fd(t, f, cloexec)? as u64)
@@ -126,7 +135,7 @@ pub fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (ty, flags, cloexec) = split_type(ty)?;
     match domain {
         libc::AF_UNIX => {}
-        libc::AF_INET | libc::AF_INET6 => return Err(Errno::EOPNOTSUPP),
+        libc::AF_INET | libc::AF_INET6 | libc::AF_NETLINK => return Err(Errno::EOPNOTSUPP),
         _ => return Err(Errno::EAFNOSUPPORT),
     }
     let (x, y) = unix::socketpair(Some(t), ty, proto, flags)?;
@@ -151,6 +160,10 @@ pub fn sys_socketpair(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// bind(2).
 pub fn sys_bind(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+        s.bind(Some(t), &read_raw_addr(t, a.addr(1), a.u32(2))?)?;
+        return Ok(0);
+    }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         s.bind(&read_raw_addr(t, a.addr(1), a.u32(2))?)?;
         return Ok(0);
@@ -163,6 +176,9 @@ pub fn sys_bind(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// listen(2).
 pub fn sys_listen(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if nl_fd(t, a.fd(0))?.is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         s.listen(a.i32(1))?;
         return Ok(0);
@@ -181,6 +197,9 @@ fn do_accept(t: &mut Task, a: &SyscallArgs, flags: i32) -> SysResult<u64> {
     } else {
         0
     };
+    if nl_fd(t, a.fd(0))?.is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     if let Some((f, s)) = inet_fd(t, a.fd(0))? {
         let (new, raw) = s.accept(Some(t), f.flags() & libc::O_NONBLOCK != 0, nb)?;
         write_addr(t, a.addr(1), a.addr(2), &raw)?;
@@ -211,6 +230,10 @@ pub fn sys_accept4(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// connect(2).
 pub fn sys_connect(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+        s.connect(Some(t), &read_raw_addr(t, a.addr(1), a.u32(2))?)?;
+        return Ok(0);
+    }
     if let Some((f, s)) = inet_fd(t, a.fd(0))? {
         let raw = read_raw_addr(t, a.addr(1), a.u32(2))?;
         s.connect(Some(t), &raw, f.flags() & libc::O_NONBLOCK != 0)?;
@@ -227,6 +250,9 @@ pub fn sys_connect(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// shutdown(2).
 pub fn sys_shutdown(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if nl_fd(t, a.fd(0))?.is_some() {
+        return Err(Errno::EOPNOTSUPP);
+    }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         s.shutdown(a.i32(1))?;
         return Ok(0);
@@ -238,6 +264,10 @@ pub fn sys_shutdown(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// getsockname(2).
 pub fn sys_getsockname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+        write_addr(t, a.addr(1), a.addr(2), &s.sockname())?;
+        return Ok(0);
+    }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         write_addr(t, a.addr(1), a.addr(2), &s.sockname())?;
         return Ok(0);
@@ -249,6 +279,10 @@ pub fn sys_getsockname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// getpeername(2).
 pub fn sys_getpeername(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+        write_addr(t, a.addr(1), a.addr(2), &s.peername())?;
+        return Ok(0);
+    }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         write_addr(t, a.addr(1), a.addr(2), &s.peername()?)?;
         return Ok(0);
@@ -263,6 +297,10 @@ pub fn sys_setsockopt(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let len = usize::try_from(a.i32(4)).map_err(|_| Errno::EINVAL)?;
     let mut val = vec![0u8; len.min(256)];
     t.mm.copy_in(a.addr(3), &mut val)?;
+    if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+        s.setsockopt(a.i32(1), a.i32(2), &val)?;
+        return Ok(0);
+    }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         s.setsockopt(a.i32(1), a.i32(2), &val)?;
         return Ok(0);
@@ -277,9 +315,13 @@ pub fn sys_getsockopt(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let mut b = [0u8; 4];
     t.mm.copy_in(a.addr(4), &mut b)?;
     let cap = usize::try_from(i32::from_ne_bytes(b)).map_err(|_| Errno::EINVAL)?;
-    let val = match inet_fd(t, a.fd(0))? {
-        Some((_, s)) => s.getsockopt(a.i32(1), a.i32(2))?,
-        None => sock_fd(t, a.fd(0))?.1.getsockopt(a.i32(1), a.i32(2))?,
+    let val = if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+        s.getsockopt(a.i32(1), a.i32(2))?
+    } else {
+        match inet_fd(t, a.fd(0))? {
+            Some((_, s)) => s.getsockopt(a.i32(1), a.i32(2))?,
+            None => sock_fd(t, a.fd(0))?.1.getsockopt(a.i32(1), a.i32(2))?,
+        }
     };
     let n = val.len().min(cap);
     t.mm.copy_out(a.addr(3), &val[..n])?;
@@ -308,6 +350,16 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
     let r = (|| {
         check_send_flags(flags)?;
+        if let Some((_, s)) = nl_fd(t, a.fd(0))? {
+            let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
+            t.mm.copy_in(a.addr(1), &mut buf)?;
+            let to = if a.addr(4) != 0 {
+                Some(read_raw_addr(t, a.addr(4), a.u32(5))?)
+            } else {
+                None
+            };
+            return Ok(s.send(Some(t), &buf, to.as_deref())? as u64);
+        }
         if let Some((f, s)) = inet_fd(t, a.fd(0))? {
             let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
             t.mm.copy_in(a.addr(1), &mut buf)?;
@@ -343,6 +395,27 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// recvfrom(2) (and recv(2)).
 pub fn sys_recvfrom(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
+    if let Some((f, s)) = nl_fd(t, a.fd(0))? {
+        if flags & libc::MSG_OOB != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let r = s.recv(
+            Some(t),
+            a.len(2)?.min(MAX_RW),
+            flags & libc::MSG_PEEK != 0,
+            nonblocking(&f, flags),
+        )?;
+        t.mm.copy_out(a.addr(1), &r.data)?;
+        if a.addr(4) != 0 {
+            write_addr(t, a.addr(4), a.addr(5), &r.from)?;
+        }
+        let n = if flags & libc::MSG_TRUNC != 0 {
+            r.full_len
+        } else {
+            r.data.len()
+        };
+        return Ok(n as u64);
+    }
     if let Some((f, s)) = inet_fd(t, a.fd(0))? {
         if flags & libc::MSG_OOB != 0 {
             return Err(Errno::EOPNOTSUPP);
@@ -496,9 +569,13 @@ fn parse_control(t: &Task, h: &MsgHdr) -> SysResult<(Vec<Arc<FileDescription>>, 
 enum AnySock {
     Unix(Arc<Socket>),
     Inet(Arc<InetSocket>),
+    Netlink(Arc<NetlinkSocket>),
 }
 
 fn any_sock(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, AnySock)> {
+    if let Some((f, s)) = nl_fd(t, fd)? {
+        return Ok((f, AnySock::Netlink(s)));
+    }
     if let Some((f, s)) = inet_fd(t, fd)? {
         return Ok((f, AnySock::Inet(s)));
     }
@@ -523,15 +600,22 @@ fn do_sendmsg(
         data.resize(start + take, 0);
         t.mm.copy_in(base, &mut data[start..])?;
     }
+    let to_raw = |t: &Task| -> SysResult<Option<Vec<u8>>> {
+        if h.name != 0 && h.namelen != 0 {
+            Ok(Some(read_raw_addr(t, h.name, h.namelen)?))
+        } else {
+            Ok(None)
+        }
+    };
     let s = match s {
         AnySock::Unix(s) => s,
         AnySock::Inet(s) => {
-            let to = if h.name != 0 && h.namelen != 0 {
-                Some(read_raw_addr(t, h.name, h.namelen)?)
-            } else {
-                None
-            };
+            let to = to_raw(t)?;
             return s.send(Some(t), &data, to.as_deref(), nonblocking(f, flags));
+        }
+        AnySock::Netlink(s) => {
+            let to = to_raw(t)?;
+            return s.send(Some(t), &data, to.as_deref());
         }
     };
     let (rights, creds) = parse_control(t, &h)?;
@@ -630,6 +714,41 @@ fn inet_recvmsg(
     )
 }
 
+/// recvmsg on a netlink socket: one datagram, the kernel's address, no control messages;
+/// MSG_TRUNC in `flags` returns the datagram's full length (`netlink_recvmsg`).
+fn netlink_recvmsg(
+    t: &Task,
+    f: &FileDescription,
+    s: &NetlinkSocket,
+    addr: u64,
+    flags: i32,
+) -> SysResult<usize> {
+    let h = read_msghdr(t, addr)?;
+    let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
+    let r = s.recv(
+        Some(t),
+        total,
+        flags & libc::MSG_PEEK != 0,
+        nonblocking(f, flags),
+    )?;
+    scatter(t, &h.iov, &r.data)?;
+    let out_flags = if r.truncated { libc::MSG_TRUNC } else { 0 };
+    t.mm.copy_out(addr + 40, &0u64.to_ne_bytes())?;
+    t.mm.copy_out(addr + 48, &out_flags.to_ne_bytes())?;
+    if h.name != 0 {
+        let n = r.from.len().min(h.namelen as usize);
+        t.mm.copy_out(h.name, &r.from[..n])?;
+        t.mm.copy_out(addr + 8, &(r.from.len() as u32).to_ne_bytes())?;
+    } else {
+        t.mm.copy_out(addr + 8, &0u32.to_ne_bytes())?;
+    }
+    Ok(if flags & libc::MSG_TRUNC != 0 {
+        r.full_len
+    } else {
+        r.data.len()
+    })
+}
+
 fn do_recvmsg(
     t: &Task,
     f: &FileDescription,
@@ -643,6 +762,7 @@ fn do_recvmsg(
     let s = match s {
         AnySock::Unix(s) => s,
         AnySock::Inet(s) => return inet_recvmsg(t, f, s, addr, flags),
+        AnySock::Netlink(s) => return netlink_recvmsg(t, f, s, addr, flags),
     };
     let h = read_msghdr(t, addr)?;
     let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
@@ -761,6 +881,70 @@ pub fn sys_recvmmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         }
     }
     Ok(u64::from(got))
+}
+
+/// SIOCGIFCONF (`dev_ifconf`): with a NULL buffer, the length every record needs; else as
+/// many whole records as fit, and the length used.
+fn ifconf(t: &Task, arg: u64) -> SysResult<u64> {
+    let mut ifc = [0u8; 16];
+    t.mm.copy_in(arg, &mut ifc)?;
+    let len = i32::from_ne_bytes([ifc[0], ifc[1], ifc[2], ifc[3]]);
+    let buf = u64_at(&ifc, 8);
+    let recs = iface::ifconf();
+    let used = if buf == 0 {
+        recs.len() * IFREQ_SIZE
+    } else {
+        let room = usize::try_from(len).unwrap_or(0) / IFREQ_SIZE;
+        let n = recs.len().min(room);
+        let flat: Vec<u8> = recs[..n].iter().flatten().copied().collect();
+        t.mm.copy_out(buf, &flat)?;
+        flat.len()
+    };
+    t.mm.copy_out(arg, &(used as i32).to_ne_bytes())?;
+    Ok(0)
+}
+
+/// ioctl(2) on a socket (Linux `sock_ioctl`, `sock_do_ioctl`): the interface requests
+/// (SIOCGIFNAME/FLAGS/INDEX/MTU/HWADDR/TXQLEN/METRIC on any socket, SIOCGIFADDR/NETMASK/
+/// BRDADDR/DSTADDR on AF_INET ones only), SIOCGIFCONF, SIOCINQ (FIONREAD) and SIOCOUTQ.
+/// `None` when `file` is no socket or `req` none of these: the file's own ioctl answers.
+pub fn socket_ioctl(
+    t: &Task,
+    file: &FileDescription,
+    req: u32,
+    arg: u64,
+) -> Option<SysResult<u64>> {
+    let inet = inet::socket_of(file).ok();
+    let unix = unix::socket_of(file).ok();
+    if inet.is_none() && unix.is_none() && netlink::socket_of(file).is_err() {
+        return None;
+    }
+    let ifreq = |f: &dyn Fn(&mut IfReq) -> SysResult<()>| -> SysResult<u64> {
+        let mut ifr = [0u8; IFREQ_SIZE];
+        t.mm.copy_in(arg, &mut ifr)?;
+        f(&mut ifr)?;
+        t.mm.copy_out(arg, &ifr)?;
+        Ok(0)
+    };
+    let int_out = |n: SysResult<usize>| -> SysResult<u64> {
+        let n = i32::try_from(n?).unwrap_or(i32::MAX);
+        t.mm.copy_out(arg, &n.to_ne_bytes())?;
+        Ok(0)
+    };
+    let is_v4 = inet.as_ref().is_some_and(|s| s.family() == libc::AF_INET);
+    Some(match req {
+        SIOCGIFCONF => ifconf(t, arg),
+        r if iface::is_dev_ioctl(r) => ifreq(&|ifr| iface::dev_ioctl(r, ifr)),
+        r if iface::is_inet_ioctl(r) && is_v4 => ifreq(&|ifr| iface::inet_ioctl(r, ifr)),
+        r if iface::is_inet_ioctl(r) => Err(Errno::ENOTTY),
+        SIOCINQ | SIOCOUTQ => match (&inet, &unix) {
+            (Some(s), _) => int_out(s.queued(req == SIOCOUTQ)),
+            // Bytes the peer has not read yet are not tracked per sender: SIOCOUTQ is 0.
+            (_, Some(s)) => int_out(if req == SIOCOUTQ { Ok(0) } else { s.inq() }),
+            _ => Err(Errno::ENOTTY),
+        },
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::kernel::wait::WaitQueue;
+use crate::net::iface;
 use crate::net::sockfs::{socket_file, SockIdentity};
 use crate::net::unix::Ucred;
 use crate::vfs::Timespec;
@@ -67,6 +68,88 @@ fn ports() -> MutexGuard<'static, PortTable> {
     P.get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
         .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Every inet socket made (weak; pruned as the vector grows), for /proc/net.
+fn registry() -> MutexGuard<'static, Vec<Weak<InetSocket>>> {
+    static R: OnceLock<Mutex<Vec<Weak<InetSocket>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// `TCP_ESTABLISHED`, `TCP_CLOSE`, `TCP_CLOSE_WAIT`, `TCP_LISTEN` (include/net/tcp_states.h).
+pub const TCP_ESTABLISHED: u8 = 1;
+pub const TCP_CLOSE: u8 = 7;
+pub const TCP_CLOSE_WAIT: u8 = 8;
+pub const TCP_LISTEN: u8 = 10;
+
+/// What /proc/net/{tcp,udp}{,6} show of one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InetSockInfo {
+    pub family: i32,
+    pub ty: i32,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// A `TCP_*` state (UDP: TCP_ESTABLISHED when connected, else TCP_CLOSE).
+    pub state: u8,
+    pub tx_queue: usize,
+    /// Unread bytes (a listener: connections waiting for accept).
+    pub rx_queue: usize,
+    pub uid: u32,
+    pub ino: u64,
+}
+
+/// The sockets that are in the kernel's lookup tables (`tcp_seq_*`, `udp_seq_*`): TCP
+/// listeners and connections, bound UDP sockets; listeners first, then by creation.
+pub fn sockets_info() -> Vec<InetSockInfo> {
+    let live: Vec<Arc<InetSocket>> = registry().iter().filter_map(Weak::upgrade).collect();
+    let mut v: Vec<InetSockInfo> = live
+        .iter()
+        .filter_map(|s| {
+            let st = s.lock();
+            if st.closed {
+                return None;
+            }
+            let local = st.local?;
+            let stream = s.ty == libc::SOCK_STREAM;
+            let state = if stream && st.listening {
+                TCP_LISTEN
+            } else if stream && st.connected {
+                if st.peer.is_some() && st.shutdown & RCV_SHUTDOWN == 0 {
+                    TCP_ESTABLISHED
+                } else {
+                    TCP_CLOSE_WAIT
+                }
+            } else if stream {
+                return None;
+            } else if st.remote.is_some() {
+                TCP_ESTABLISHED
+            } else {
+                TCP_CLOSE
+            };
+            let rx_queue = if state == TCP_LISTEN {
+                st.pending.len()
+            } else if stream {
+                st.rx.len()
+            } else {
+                st.dgram_bytes
+            };
+            Some(InetSockInfo {
+                family: s.family,
+                ty: s.ty,
+                local,
+                remote: st.remote.unwrap_or_else(|| unspecified(s.family)),
+                state,
+                tx_queue: 0,
+                rx_queue,
+                uid: s.uid,
+                ino: s.ino,
+            })
+        })
+        .collect();
+    v.sort_by_key(|i| (i.state != TCP_LISTEN, i.ino));
+    v
 }
 
 /// A v4-mapped v6 address as v4; everything else unchanged.
@@ -240,6 +323,9 @@ struct State {
     dgrams: VecDeque<(Vec<u8>, SocketAddr)>,
     dgram_bytes: usize,
     shutdown: u8,
+    /// The peer's FIN arrived (it shut down writing or closed): reads end with EOF even
+    /// when a RST follows (Linux `SOCK_DONE`).
+    fin_rcvd: bool,
     closed: bool,
     so_error: Option<Errno>,
     reuseaddr: bool,
@@ -287,7 +373,7 @@ impl InetSocket {
         } else {
             (UDP_BUF, UDP_BUF)
         };
-        Arc::new_cyclic(|me| InetSocket {
+        let sock = Arc::new_cyclic(|me| InetSocket {
             family,
             ty,
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
@@ -304,6 +390,7 @@ impl InetSocket {
                 dgrams: VecDeque::new(),
                 dgram_bytes: 0,
                 shutdown: 0,
+                fin_rcvd: false,
                 closed: false,
                 so_error: None,
                 reuseaddr: false,
@@ -323,7 +410,13 @@ impl InetSocket {
             uid: c.uid,
             gid: c.gid,
             ctime: Timespec::now(),
-        })
+        });
+        let mut all = registry();
+        if all.len() == all.capacity() {
+            all.retain(|w| w.strong_count() > 0);
+        }
+        all.push(Arc::downgrade(&sock));
+        sock
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -350,30 +443,56 @@ impl InetSocket {
     }
 
     fn release(&self) {
-        let (peer, pending) = {
+        self.release_with(false);
+    }
+
+    /// Closes the socket (`tcp_close`): a connection ends with FIN, or with RST when unread
+    /// data is dropped, SO_LINGER is {1, 0}, or `reset` (a listener's unaccepted
+    /// connections). Unaccepted connections of a listener are reset.
+    fn release_with(&self, reset: bool) {
+        let (peer, pending, rst) = {
             let mut st = self.lock();
+            let rst = self.ty == libc::SOCK_STREAM
+                && st.connected
+                && (reset || !st.rx.is_empty() || st.linger.0 != 0 && st.linger.1 == 0);
             st.closed = true;
             st.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
             st.listening = false;
             st.gen += 1;
             st.rx.clear();
             st.dgrams.clear();
-            (st.peer.take(), std::mem::take(&mut st.pending))
+            (st.peer.take(), std::mem::take(&mut st.pending), rst)
         };
         ports().values_mut().for_each(|v| {
             v.retain(|b| b.sock.strong_count() > 0 && !std::ptr::eq(b.sock.as_ptr(), self))
         });
         ports().retain(|_, v| !v.is_empty());
         for p in pending {
-            p.release();
+            p.release_with(true);
         }
         if let Some(p) = peer {
-            {
-                let mut ps = p.lock();
-                ps.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
-                ps.gen += 1;
+            p.peer_closed(rst);
+        }
+        self.queue.notify();
+    }
+
+    /// The peer closed: a FIN (reads drain then see EOF; the next write is answered with RST)
+    /// or a RST (`tcp_reset`: ECONNRESET, or EPIPE after a FIN; both directions shut).
+    fn peer_closed(&self, rst: bool) {
+        {
+            let mut st = self.lock();
+            if rst {
+                st.so_error = Some(if st.fin_rcvd {
+                    Errno::EPIPE
+                } else {
+                    Errno::ECONNRESET
+                });
+                st.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+            } else {
+                st.fin_rcvd = true;
+                st.shutdown |= RCV_SHUTDOWN;
             }
-            p.queue.notify();
+            st.gen += 1;
         }
         self.queue.notify();
     }
@@ -526,8 +645,13 @@ impl InetSocket {
             if !dest.is_unspecified() && !is_loopback(dest) {
                 return Err(Errno::ENETUNREACH);
             }
-            self.autobind(dest)?;
-            self.lock().remote = Some(SocketAddr::new(dest, a.port()));
+            let local = self.autobind(dest)?;
+            let mut st = self.lock();
+            st.remote = Some(SocketAddr::new(dest, a.port()));
+            // The route's source address becomes the local one (`ip4_datagram_connect`).
+            if local.ip().is_unspecified() && !dest.is_unspecified() {
+                st.local = Some(SocketAddr::new(source_for(dest), local.port()));
+            }
             return Ok(());
         }
         {
@@ -678,6 +802,7 @@ impl InetSocket {
             if bits & SEND_SHUTDOWN != 0 {
                 let mut ps = p.lock();
                 ps.shutdown |= RCV_SHUTDOWN;
+                ps.fin_rcvd = true;
                 ps.gen += 1;
             }
             p.queue.notify();
@@ -712,7 +837,11 @@ impl InetSocket {
         nonblock: bool,
     ) -> SysResult<usize> {
         if self.ty == libc::SOCK_DGRAM {
-            return self.send_dgram(data, to);
+            let r = self.send_dgram(data, to);
+            if r.is_ok() {
+                iface::count_loopback(data.len() + self.header_len(8));
+            }
+            return r;
         }
         let peer = {
             let mut st = self.lock();
@@ -732,13 +861,17 @@ impl InetSocket {
         loop {
             let room = {
                 let mut ps = peer.lock();
-                if ps.closed || ps.shutdown & RCV_SHUTDOWN != 0 && ps.peer.is_none() {
+                if ps.closed {
+                    // The closed end answers with RST: this write is lost, the next fails.
                     drop(ps);
-                    return if sent > 0 {
-                        Ok(sent)
-                    } else {
-                        Err(Errno::EPIPE)
-                    };
+                    {
+                        let mut st = self.lock();
+                        st.so_error = Some(Errno::EPIPE);
+                        st.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+                        st.gen += 1;
+                    }
+                    self.queue.notify();
+                    return Ok(data.len());
                 }
                 let room = WINDOW.saturating_sub(ps.rx.len());
                 let n = room.min(data.len() - sent);
@@ -750,6 +883,7 @@ impl InetSocket {
             };
             if room > 0 {
                 sent += room;
+                iface::count_loopback(room + self.header_len(32));
                 peer.queue.notify();
             }
             if sent == data.len() {
@@ -895,6 +1029,11 @@ impl InetSocket {
                 let mut st = self.lock();
                 if st.listening || !st.connected {
                     return Err(Errno::ENOTCONN);
+                }
+                if out.is_empty() && st.rx.is_empty() && !st.fin_rcvd {
+                    if let Some(e) = st.so_error.take() {
+                        return Err(e);
+                    }
                 }
                 let want = len - out.len();
                 let n = want.min(st.rx.len());
@@ -1074,6 +1213,27 @@ impl InetSocket {
             None => ev |= pout,
         }
         ev
+    }
+
+    /// IP plus transport header bytes of one packet (`transport` is 8 for UDP, 32 for TCP
+    /// with timestamps), for the interface counters.
+    fn header_len(&self, transport: usize) -> usize {
+        transport + if self.family == libc::AF_INET { 20 } else { 40 }
+    }
+
+    /// Whether the socket listens.
+    pub fn is_listening(&self) -> bool {
+        self.lock().listening
+    }
+
+    /// SIOCINQ/SIOCOUTQ (`tcp_ioctl`, `udp_ioctl`): unread bytes (the next datagram's for
+    /// UDP), and unsent ones (always 0: a send lands in the peer's queue at once); EINVAL on
+    /// a listener.
+    pub fn queued(&self, outq: bool) -> SysResult<usize> {
+        if self.ty == libc::SOCK_STREAM && self.is_listening() {
+            return Err(Errno::EINVAL);
+        }
+        Ok(if outq { 0 } else { self.unread() })
     }
 
     /// Bytes ready to read (FIONREAD).
@@ -1273,6 +1433,48 @@ mod tests {
         assert_eq!(peer.len(), 28);
         let p = parse_sockaddr(libc::AF_INET6, &peer).unwrap();
         assert_eq!(canon(p.ip()), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+
+    fn connected() -> (
+        Arc<FileDescription>,
+        Arc<InetSocket>,
+        Arc<FileDescription>,
+        Arc<InetSocket>,
+    ) {
+        let (_lf, l) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        l.bind(&v4(0)).unwrap();
+        l.listen(1).unwrap();
+        let (cf, c) = sock(libc::AF_INET, libc::SOCK_STREAM);
+        c.connect(None, &v4(port_of(&l)), false).unwrap();
+        let (sf, _) = l.accept(None, true, 0).unwrap();
+        let s = socket_of(&sf).unwrap();
+        (cf, c, sf, s)
+    }
+
+    #[test]
+    fn close_with_unread_data_resets_the_peer() {
+        let (_cf, c, sf, _s) = connected();
+        c.send(None, b"unread", None, false).unwrap();
+        drop(sf);
+        assert_eq!(c.readiness() & libc::POLLERR as u32, libc::POLLERR as u32);
+        assert_eq!(
+            c.recv(None, 10, false, false, true).err(),
+            Some(Errno::ECONNRESET)
+        );
+        assert_eq!(c.recv(None, 10, false, false, true).unwrap().data.len(), 0);
+        assert_eq!(c.send(None, b"x", None, false), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn write_after_fin_is_answered_by_reset() {
+        let (_cf, c, sf, s) = connected();
+        s.send(None, b"bye", None, false).unwrap();
+        drop(sf);
+        assert_eq!(c.recv(None, 10, false, false, true).unwrap().data, b"bye");
+        assert_eq!(c.recv(None, 10, false, false, true).unwrap().data.len(), 0);
+        assert_eq!(c.send(None, b"x", None, false), Ok(1));
+        assert_eq!(c.send(None, b"x", None, false), Err(Errno::EPIPE));
+        assert_eq!(c.recv(None, 10, false, false, true).unwrap().data.len(), 0);
     }
 
     #[test]

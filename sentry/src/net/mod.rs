@@ -1,7 +1,9 @@
 //! Networking (after gVisor's `pkg/sentry/socket`; Linux `net/`): unix domain sockets live in
-//! `unix`, AF_INET/AF_INET6 (a loopback-only TCP/UDP stack) in `inet`. AF_NETLINK comes
-//! later; its socket(2) answers EAFNOSUPPORT in the syscall layer.
+//! `unix`, AF_INET/AF_INET6 (a loopback-only TCP/UDP stack) in `inet`, AF_NETLINK
+//! (NETLINK_ROUTE) in `netlink`; `iface` describes the interfaces all of them report.
 
+pub mod iface;
 pub mod inet;
+pub mod netlink;
 pub mod sockfs;
 pub mod unix;

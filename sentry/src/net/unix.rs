@@ -182,6 +182,8 @@ struct State {
     rx: VecDeque<Message>,
     rx_bytes: usize,
     shutdown: u8,
+    /// A pending error (`sk_err`): ECONNRESET when the peer closed with unread data.
+    err: Option<Errno>,
     closed: bool,
     sndbuf: usize,
     rcvbuf: usize,
@@ -245,10 +247,51 @@ fn is_conn_type(ty: i32) -> bool {
     ty == libc::SOCK_STREAM || ty == libc::SOCK_SEQPACKET
 }
 
+/// Every unix socket made (weak; pruned as the vector grows), for /proc/net/unix.
+fn registry() -> MutexGuard<'static, Vec<Weak<Socket>>> {
+    static R: OnceLock<Mutex<Vec<Weak<Socket>>>> = OnceLock::new();
+    R.get_or_init(|| Mutex::new(Vec::new()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// What /proc/net/unix shows of one socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixSockInfo {
+    pub ty: i32,
+    pub listening: bool,
+    /// `SS_UNCONNECTED` (1) or `SS_CONNECTED` (3, a peer or default destination).
+    pub state: u8,
+    pub ino: u64,
+    /// The bound name (a path, or an abstract name with its leading NUL).
+    pub addr: UnixAddr,
+}
+
+/// Every open unix socket, by creation (`unix_seq_show`).
+pub fn sockets_info() -> Vec<UnixSockInfo> {
+    let live: Vec<Arc<Socket>> = registry().iter().filter_map(Weak::upgrade).collect();
+    live.iter()
+        .filter_map(|s| {
+            let st = s.lock();
+            if st.closed {
+                return None;
+            }
+            let state = if st.peer.is_some() { 3 } else { 1 };
+            Some(UnixSockInfo {
+                ty: s.ty,
+                listening: st.listening,
+                state,
+                ino: s.ino,
+                addr: st.addr.clone(),
+            })
+        })
+        .collect()
+}
+
 impl Socket {
     fn new(ty: i32, task: TaskRef) -> Arc<Socket> {
         let c = Ucred::of(task);
-        Arc::new_cyclic(|me| Socket {
+        let sock = Arc::new_cyclic(|me| Socket {
             ty,
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             me: me.clone(),
@@ -262,6 +305,7 @@ impl Socket {
                 rx: VecDeque::new(),
                 rx_bytes: 0,
                 shutdown: 0,
+                err: None,
                 closed: false,
                 sndbuf: BUF_DEFAULT,
                 rcvbuf: BUF_DEFAULT,
@@ -278,7 +322,13 @@ impl Socket {
             uid: c.uid,
             gid: c.gid,
             ctime: Timespec::now(),
-        })
+        });
+        let mut all = registry();
+        if all.len() == all.capacity() {
+            all.retain(|w| w.strong_count() > 0);
+        }
+        all.push(Arc::downgrade(&sock));
+        sock
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -306,6 +356,12 @@ impl Socket {
 
     /// Releases the socket: the last description closed.
     fn release(&self) {
+        self.release_with(false);
+    }
+
+    /// Closes the socket (`unix_release_sock`): a connected peer sees EOF, or ECONNRESET when
+    /// unread data is dropped here or `embryo` (an unaccepted connection of a closed listener).
+    fn release_with(&self, embryo: bool) {
         let (peer, pending, rx, addr) = {
             let mut st = self.lock();
             st.closed = true;
@@ -330,14 +386,18 @@ impl Socket {
                 names.remove(name);
             }
         }
+        let reset = embryo || !rx.is_empty();
         drop(rx);
         for p in pending {
-            p.release();
+            p.release_with(true);
         }
         if let Some(p) = peer {
             if is_conn_type(self.ty) {
                 let mut ps = p.lock();
                 ps.shutdown = RCV_SHUTDOWN | SEND_SHUTDOWN;
+                if reset {
+                    ps.err = Some(Errno::ECONNRESET);
+                }
                 ps.gen += 1;
             }
             p.queue.notify();
@@ -855,6 +915,12 @@ impl Socket {
                 if got && !peek {
                     st.gen += 1;
                 }
+                // A pending error comes before EOF, after any data (`sock_error`).
+                if !got && out.data.is_empty() {
+                    if let Some(e) = st.err.take() {
+                        return Err(e);
+                    }
+                }
                 if st.rx.is_empty() && st.shutdown & RCV_SHUTDOWN != 0 {
                     eof = true;
                 }
@@ -888,6 +954,20 @@ impl Socket {
                 return if got { Ok(out) } else { Err(e) };
             }
         }
+    }
+
+    /// SIOCINQ (`unix_inq_len`): every unread byte of a stream, the next message's length
+    /// otherwise; EINVAL on a listener.
+    pub fn inq(&self) -> SysResult<usize> {
+        let st = self.lock();
+        if st.listening {
+            return Err(Errno::EINVAL);
+        }
+        Ok(if self.ty == libc::SOCK_STREAM {
+            st.rx.iter().map(Message::remaining).sum()
+        } else {
+            st.rx.front().map_or(0, Message::remaining)
+        })
     }
 
     /// setsockopt(2) at SOL_SOCKET.
@@ -944,7 +1024,7 @@ impl Socket {
         if level != libc::SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
         }
-        let st = self.lock();
+        let mut st = self.lock();
         let int = |v: i32| v.to_ne_bytes().to_vec();
         let timeval = |d: Option<Duration>| {
             let d = d.unwrap_or_default();
@@ -969,7 +1049,7 @@ impl Socket {
             libc::SO_DOMAIN => int(libc::AF_UNIX),
             libc::SO_PROTOCOL => int(0),
             libc::SO_ACCEPTCONN => int(i32::from(st.listening)),
-            libc::SO_ERROR => int(0),
+            libc::SO_ERROR => int(st.err.take().map_or(0, |e| e as i32)),
             libc::SO_PEERCRED => st
                 .peercred
                 .unwrap_or_else(Ucred::unknown)
@@ -991,6 +1071,9 @@ impl Socket {
             }
             if !st.rx.is_empty() {
                 ev |= pin;
+            }
+            if st.err.is_some() {
+                ev |= libc::POLLERR as u32;
             }
             if st.shutdown & RCV_SHUTDOWN != 0 {
                 ev |= pin | libc::POLLRDHUP as u32;

@@ -206,6 +206,9 @@ pub fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         }
         _ => {}
     }
+    if let Some(r) = crate::net::socket_ioctl(t, &file, req, arg) {
+        return r;
+    }
     let Some(size) = ioctl_arg_size(req) else {
         return file.ioctl(req, &mut []);
     };

@@ -9,6 +9,7 @@
 //! `/proc/PID/task/TID` shows the same files per thread. `/proc/sys` is a small fixed tree.
 
 mod cpuinfo;
+mod net;
 mod text;
 
 use std::any::Any;
@@ -55,6 +56,7 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("maps", Kind::File(FileKind::Maps)),
     ("mountinfo", Kind::File(FileKind::Mountinfo)),
     ("mounts", Kind::File(FileKind::Mounts)),
+    ("net", Kind::NetDir),
     ("ns", Kind::NsDir),
     ("oom_score", Kind::File(FileKind::OomScore)),
     ("oom_score_adj", Kind::File(FileKind::OomScoreAdj)),
@@ -128,6 +130,8 @@ enum FileKind {
     Uptime,
     Version,
     Sysctl(&'static str),
+    /// A file of /proc/PID/net (`net::FILES`).
+    Net(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -149,6 +153,9 @@ enum Kind {
     NsDir,
     Ns(usize),
     SysDir(&'static str),
+    /// /proc/PID/net, and the /proc/net symlink to self/net.
+    NetDir,
+    NetLink,
     File(FileKind),
 }
 
@@ -347,12 +354,17 @@ fn stable_ino(pid: i32, tid: i32, kind: Kind) -> u64 {
 /// The mode bits of a node of `kind`.
 fn mode_of(kind: Kind) -> u32 {
     match kind {
-        Kind::ProcRoot | Kind::PidDir | Kind::TaskDir | Kind::SysDir(_) | Kind::NsDir => {
-            libc::S_IFDIR | 0o555
-        }
+        Kind::ProcRoot
+        | Kind::PidDir
+        | Kind::TaskDir
+        | Kind::SysDir(_)
+        | Kind::NsDir
+        | Kind::NetDir => libc::S_IFDIR | 0o555,
         Kind::FdDir => libc::S_IFDIR | 0o500,
         Kind::FdInfoDir => libc::S_IFDIR | 0o500,
-        Kind::SelfLink | Kind::ThreadSelfLink | Kind::MountsLink => libc::S_IFLNK | 0o777,
+        Kind::SelfLink | Kind::ThreadSelfLink | Kind::MountsLink | Kind::NetLink => {
+            libc::S_IFLNK | 0o777
+        }
         Kind::Exe | Kind::Cwd | Kind::Root | Kind::Ns(_) => libc::S_IFLNK | 0o777,
         Kind::FdLink(_) => libc::S_IFLNK | 0o700,
         Kind::FdInfo(_) => libc::S_IFREG | 0o400,
@@ -405,6 +417,7 @@ impl ProcInode {
             b"self" => Some(Kind::SelfLink),
             b"thread-self" => Some(Kind::ThreadSelfLink),
             b"mounts" => Some(Kind::MountsLink),
+            b"net" => Some(Kind::NetLink),
             b"sys" => Some(Kind::SysDir("")),
             _ => None,
         };
@@ -524,6 +537,13 @@ impl Inode for ProcInode {
                     .ok_or(Errno::ENOENT)?;
                 Ok(self.child(self.pid, self.tid, Kind::Ns(i)))
             }
+            Kind::NetDir => {
+                let n = net::FILES
+                    .iter()
+                    .find(|n| n.as_bytes() == name)
+                    .ok_or(Errno::ENOENT)?;
+                Ok(self.child(self.pid, self.tid, Kind::File(FileKind::Net(n))))
+            }
             _ => Err(Errno::ENOTDIR),
         }
     }
@@ -539,6 +559,7 @@ impl Inode for ProcInode {
                     ("self", Kind::SelfLink),
                     ("thread-self", Kind::ThreadSelfLink),
                     ("mounts", Kind::MountsLink),
+                    ("net", Kind::NetLink),
                     ("sys", Kind::SysDir("")),
                 ] {
                     v.push(self.entry(n.to_string(), 0, 0, k));
@@ -585,6 +606,13 @@ impl Inode for ProcInode {
                 .enumerate()
                 .map(|(i, (n, _, _))| self.entry(n.to_string(), self.pid, self.tid, Kind::Ns(i)))
                 .collect()),
+            Kind::NetDir => Ok(net::FILES
+                .iter()
+                .map(|n| {
+                    let k = Kind::File(FileKind::Net(n));
+                    self.entry(n.to_string(), self.pid, self.tid, k)
+                })
+                .collect()),
             _ => Err(Errno::ENOTDIR),
         }
     }
@@ -595,6 +623,7 @@ impl Inode for ProcInode {
             Kind::SelfLink => Ok(t.tg.pid.to_string().into_bytes()),
             Kind::ThreadSelfLink => Ok(format!("{}/task/{}", t.tg.pid, t.tid).into_bytes()),
             Kind::MountsLink => Ok(b"self/mounts".to_vec()),
+            Kind::NetLink => Ok(b"self/net".to_vec()),
             Kind::Exe => {
                 let p = thread_group(t, self.pid)?.with_state(|s| s.exe_path.clone());
                 if p.is_empty() {
@@ -640,6 +669,7 @@ impl Inode for ProcInode {
             | Kind::FdDir
             | Kind::FdInfoDir
             | Kind::NsDir
+            | Kind::NetDir
             | Kind::SysDir(_) => {
                 if writing {
                     return Err(Errno::EISDIR);
@@ -744,6 +774,9 @@ impl ProcInode {
     }
 
     fn generate(&self, t: &Task, k: FileKind) -> SysResult<Vec<u8>> {
+        if let FileKind::Net(n) = k {
+            return net::generate(n).ok_or(Errno::ENOENT);
+        }
         if self.pid == 0 {
             return self.generate_global(t, k);
         }
