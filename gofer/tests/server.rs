@@ -537,3 +537,42 @@ fn current_umask() -> u32 {
     let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
     u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
 }
+
+#[test]
+fn serve_all_serves_each_mount_on_its_own_channels() {
+    use gofer::server::{Server, ServerConfig};
+    use gofer::GoferClient;
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+
+    let ro = TempTree::standard("all-ro");
+    let rw = TempTree::standard("all-rw");
+    let mut mounts = Vec::new();
+    let mut clients = Vec::new();
+    for (t, read_only) in [(&ro, true), (&rw, false)] {
+        let (c, s) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let server = Server::new(&ServerConfig {
+            root: t.path.clone(),
+            read_only,
+        })
+        .unwrap();
+        mounts.push((server, vec![s]));
+        clients.push(GoferClient::new(c));
+    }
+    let h = std::thread::spawn(move || Server::serve_all(mounts));
+    let (ro_root, _) = clients[0].attach().unwrap();
+    let (rw_root, _) = clients[1].attach().unwrap();
+    assert_eq!(
+        remote(clients[0].mkdir(ro_root, b"d", 0o755, 0, 0)),
+        Errno::EROFS
+    );
+    clients[1].mkdir(rw_root, b"d", 0o755, 0, 0).unwrap();
+    assert!(rw.join("d").is_dir() && !ro.join("d").exists());
+    drop(clients);
+    h.join().unwrap().unwrap();
+}

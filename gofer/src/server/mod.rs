@@ -250,6 +250,31 @@ impl Server {
         })
     }
 
+    /// Serves several mounts at once (the root and each bind mount, every one a `Server` with
+    /// its own channels) until all peers hang up. Returns the first failure.
+    pub fn serve_all(mounts: Vec<(Server, Vec<OwnedFd>)>) -> Result<(), ServerError> {
+        let (servers, channels): (Vec<Server>, Vec<Vec<OwnedFd>>) = mounts.into_iter().unzip();
+        std::thread::scope(|s| {
+            let mut handles = Vec::new();
+            for (server, channels) in servers.iter().zip(channels) {
+                let h = std::thread::Builder::new()
+                    .spawn_scoped(s, move || server.serve(channels))
+                    .map_err(ServerError::Spawn)?;
+                handles.push(h);
+            }
+            let mut result = Ok(());
+            for h in handles {
+                let r = h
+                    .join()
+                    .unwrap_or(Err(ServerError::ChannelPanicked { channel: 0 }));
+                if result.is_ok() {
+                    result = r;
+                }
+            }
+            result
+        })
+    }
+
     fn serve_channel(&self, sock: BorrowedFd<'_>) -> Result<(), Errno> {
         let mut session = Session::default();
         let mut buf = vec![0u8; MAX_MESSAGE];

@@ -1,11 +1,13 @@
-//! Filesystem implementations behind the VFS: gofer (host files through the gofer), tmpfs, dev,
-//! proc, host (the sandbox's stdio), pipe, eventfd and epoll. Raw host calls are in `sys`.
+//! Filesystem implementations behind the VFS: gofer (host files through the gofer), tmpfs,
+//! overlay (the writable root over the gofer), dev, proc, host (the sandbox's stdio), pipe, eventfd and epoll. Raw host calls are in `sys`.
 
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod overlay;
+pub mod pidfd;
 pub mod pipe;
 pub mod proc;
 pub mod signalfd;

@@ -5,6 +5,7 @@ pub mod clone;
 pub mod creds;
 pub mod futex;
 mod host;
+pub mod posix_timer;
 pub mod process_tree;
 pub mod signal;
 pub mod strace;
@@ -41,6 +42,11 @@ pub struct KernelConfig {
     /// Credentials of the init process.
     pub creds: Credentials,
     pub strace: Option<StraceConfig>,
+    /// The root filesystem is the gofer's files read-only (OCI `root.readonly`); when false it
+    /// is a writable overlay whose changes stay in sentry memory (`fs::overlay`).
+    pub root_readonly: bool,
+    /// Host directories the gofer serves, mounted at their paths (OCI bind mounts).
+    pub mounts: Vec<crate::vfs::BindMount>,
 }
 
 /// The first process to start.
@@ -91,8 +97,12 @@ impl Kernel {
         table: SyscallTable,
         platform: Arc<dyn Platform>,
     ) -> Result<Arc<Kernel>, BootError> {
-        let vfs =
-            Vfs::new_sandbox(Arc::new(config.gofer)).map_err(|e| BootError::Vfs(e.to_string()))?;
+        let opts = crate::vfs::SandboxOptions {
+            root_readonly: config.root_readonly,
+            mounts: config.mounts,
+        };
+        let vfs = Vfs::new_sandbox_with(Arc::new(config.gofer), &opts)
+            .map_err(|e| BootError::Vfs(e.to_string()))?;
         Ok(Arc::new(Kernel {
             platform,
             table,

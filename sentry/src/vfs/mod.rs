@@ -63,6 +63,27 @@ pub enum VfsError {
     Mount { mount: String, source: Errno },
 }
 
+/// How the sandbox's mount tree is built (`Vfs::new_sandbox_with`).
+#[derive(Clone, Default)]
+pub struct SandboxOptions {
+    /// The root is the gofer's files, read-only (OCI `root.readonly`); otherwise an overlay
+    /// whose writes stay in sentry memory.
+    pub root_readonly: bool,
+    /// Host directories served by the gofer, mounted after the sentry's own mounts, in order.
+    pub mounts: Vec<BindMount>,
+}
+
+/// A host directory mounted in the sandbox (OCI bind mount, `runsc do --volume`).
+#[derive(Clone)]
+pub struct BindMount {
+    /// Absolute sandbox path of the mount point (made as a synthetic directory if missing).
+    pub dest: Vec<u8>,
+    /// The gofer channel serving the host directory (its root is the mount's root).
+    pub gofer: Arc<gofer::GoferClient>,
+    /// Writes are EROFS; the gofer serving it must refuse them too.
+    pub readonly: bool,
+}
+
 /// Where a path-level operation starts and on whose behalf.
 pub struct Ctx<'a> {
     pub task: TaskRef<'a>,
@@ -135,17 +156,39 @@ impl Vfs {
         }
     }
 
-    /// The sandbox's mounts: the gofer's root at `/` (read-only), a fresh tmpfs at `/tmp`, the
-    /// sentry's `/dev` and `/proc`. Mount points the root lacks are made synthetic (`mount`).
+    /// The sandbox's mounts with a read-only root: see `new_sandbox_with`.
     pub fn new_sandbox(gofer: Arc<gofer::GoferClient>) -> Result<Vfs, VfsError> {
+        Vfs::new_sandbox_with(
+            gofer,
+            &SandboxOptions {
+                root_readonly: true,
+                mounts: Vec::new(),
+            },
+        )
+    }
+
+    /// The sandbox's mounts: at `/` the gofer's root, read-only when `opts.root_readonly`,
+    /// else under a writable in-memory overlay (`fs::overlay`); a fresh tmpfs at `/tmp`, the
+    /// sentry's `/dev` and `/proc`; then `opts.mounts`. Mount points the root lacks are made
+    /// synthetic (`mount`).
+    pub fn new_sandbox_with(
+        gofer: Arc<gofer::GoferClient>,
+        opts: &SandboxOptions,
+    ) -> Result<Vfs, VfsError> {
         fn err(mount: &'static str) -> impl Fn(Errno) -> VfsError {
             move |source| VfsError::Mount {
                 mount: mount.to_string(),
                 source,
             }
         }
-        let root = crate::fs::gofer::new_root(gofer).map_err(err("/"))?;
-        let vfs = Vfs::with_root(root, true, "9p");
+        let lower = crate::fs::gofer::new_root(gofer).map_err(err("/"))?;
+        let vfs = if opts.root_readonly {
+            Vfs::with_root(lower, true, "9p")
+        } else {
+            let root = crate::fs::overlay::new_root(lower, anon_dev(0x4a), anon_dev(0x4b))
+                .map_err(err("/"))?;
+            Vfs::with_root(root, false, "overlay")
+        };
         vfs.mount(
             b"/tmp",
             crate::fs::tmpfs::new_root(anon_dev(0x40), 0o1777),
@@ -181,6 +224,17 @@ impl Vfs {
             "sysfs",
         )
         .map_err(err("/sys"))?;
+        for m in &opts.mounts {
+            let e = |source| VfsError::Mount {
+                mount: String::from_utf8_lossy(&m.dest).into_owned(),
+                source,
+            };
+            if !m.dest.starts_with(b"/") {
+                return Err(e(Errno::EINVAL));
+            }
+            let root = crate::fs::gofer::new_mount_root(m.gofer.clone(), m.readonly).map_err(e)?;
+            vfs.mount(&m.dest, root, m.readonly, "9p").map_err(e)?;
+        }
         Ok(vfs)
     }
 

@@ -1,8 +1,11 @@
 //! Host files served by the gofer (after gVisor's `pkg/sentry/fsimpl/gofer`). Each inode holds a
-//! gofer node id; walks are one component each and cached per directory (the mount is read-only
-//! to the sandbox, so the cache is never invalidated by the sandbox itself). Regular file data
-//! goes straight to a host fd the gofer donates, opened lazily once per inode and cached: no
-//! round trip per read. Attributes come from the walk and are refreshed on fstat.
+//! gofer node id; walks are one component each and cached per directory (the sandbox's own
+//! changes keep the cache right; changes made on the host behind the sandbox's back are seen
+//! only for names not yet walked). Regular file data goes straight to a host fd the gofer
+//! donates: the read-only one is opened lazily once per inode and cached, a writable one is
+//! opened per open(2) of a read-write mount. No round trip per read or write. Attributes come
+//! from the walk, and are refreshed on fstat, after writes and after each change made here.
+//! On a read-only mount every change is EROFS here, and the gofer refuses it as well.
 //!
 //! Lock order: a directory's `children` is held across the walk round trip that fills it;
 //! `host_fd` across the open round trip; `stat` last and briefly.
@@ -10,7 +13,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use gofer::{GoferClient, GoferError, NodeId};
 
@@ -61,23 +64,72 @@ pub struct GoferInode {
     children: Mutex<HashMap<Vec<u8>, Arc<GoferInode>>>,
     /// The donated read-only host fd, once opened.
     host_fd: Mutex<Option<Arc<OwnedFd>>>,
+    /// The mount refuses changes (EROFS).
+    read_only: bool,
+    me: Weak<GoferInode>,
 }
 
-/// The gofer's root as an inode.
+/// The gofer's root as an inode of a read-only mount.
 pub fn new_root(client: Arc<GoferClient>) -> SysResult<Arc<dyn Inode>> {
+    new_mount_root(client, true)
+}
+
+/// The gofer's root as an inode; unless `read_only`, changes are sent to the gofer (a
+/// read-write bind mount, whose writes reach the host).
+pub fn new_mount_root(client: Arc<GoferClient>, read_only: bool) -> SysResult<Arc<dyn Inode>> {
     let (node, st) = client.attach().map_err(gofer_errno)?;
-    Ok(GoferInode::new(client, node, &st))
+    Ok(GoferInode::new(client, node, &st, read_only))
 }
 
 impl GoferInode {
-    fn new(client: Arc<GoferClient>, node: NodeId, st: &gofer::Stat) -> Arc<GoferInode> {
-        Arc::new(GoferInode {
+    fn new(
+        client: Arc<GoferClient>,
+        node: NodeId,
+        st: &gofer::Stat,
+        read_only: bool,
+    ) -> Arc<GoferInode> {
+        Arc::new_cyclic(|me| GoferInode {
             client,
             node,
             stat: Mutex::new(stat_from_gofer(st)),
             children: Mutex::new(HashMap::new()),
             host_fd: Mutex::new(None),
+            read_only,
+            me: me.clone(),
         })
+    }
+
+    /// A new child known by its node, recorded in this directory's cache.
+    fn add_child(&self, name: &[u8], node: NodeId, st: &gofer::Stat) -> Arc<GoferInode> {
+        let child = GoferInode::new(self.client.clone(), node, st, self.read_only);
+        lock(&self.children).insert(name.to_vec(), child.clone());
+        child
+    }
+
+    fn writable(&self) -> SysResult<()> {
+        if self.read_only {
+            return Err(Errno::EROFS);
+        }
+        Ok(())
+    }
+
+    /// Refetches attributes after a change, ignoring failures (the change itself succeeded).
+    fn refresh_quietly(&self) {
+        if let Ok(st) = self.client.stat(self.node) {
+            *lock(&self.stat) = stat_from_gofer(&st);
+        }
+    }
+
+    /// Another inode of the same mount (link, rename), or EXDEV.
+    fn same_mount<'a>(&self, other: &'a dyn Inode) -> SysResult<&'a GoferInode> {
+        let o = other
+            .as_any()
+            .downcast_ref::<GoferInode>()
+            .ok_or(Errno::EXDEV)?;
+        if !Arc::ptr_eq(&o.client, &self.client) {
+            return Err(Errno::EXDEV);
+        }
+        Ok(o)
     }
 
     fn cached_stat(&self) -> Stat {
@@ -129,7 +181,7 @@ impl Inode for GoferInode {
             return Ok(c.clone());
         }
         let (node, st) = self.client.walk(self.node, name).map_err(gofer_errno)?;
-        let child = GoferInode::new(self.client.clone(), node, &st);
+        let child = GoferInode::new(self.client.clone(), node, &st, self.read_only);
         ch.insert(name.to_vec(), child.clone());
         Ok(child)
     }
@@ -161,11 +213,22 @@ impl Inode for GoferInode {
         match st.file_type() {
             libc::S_IFDIR => Ok(Arc::new(NoDataOps)),
             libc::S_IFREG => {
-                if flags & libc::O_ACCMODE != libc::O_RDONLY {
-                    return Err(Errno::EROFS);
+                if flags & libc::O_ACCMODE != libc::O_RDONLY || flags & libc::O_TRUNC != 0 {
+                    self.writable()?;
+                    // O_APPEND and O_TRUNC are the VFS's business (offsets, ftruncate).
+                    let host_flags = (flags & libc::O_ACCMODE) | libc::O_CLOEXEC;
+                    let fd = self
+                        .client
+                        .open(self.node, host_flags)
+                        .map_err(gofer_errno)?;
+                    return Ok(Arc::new(GoferFile {
+                        fd: Arc::new(fd),
+                        inode: Some(self.me.upgrade().ok_or(Errno::ENOENT)?),
+                    }));
                 }
                 Ok(Arc::new(GoferFile {
                     fd: self.read_fd()?,
+                    inode: None,
                 }))
             }
             libc::S_IFLNK => Err(Errno::ELOOP),
@@ -174,17 +237,127 @@ impl Inode for GoferInode {
         }
     }
 
-    fn create(&self, _name: &[u8], _mode: u32, _uid: u32, _gid: u32) -> SysResult<Arc<dyn Inode>> {
-        Err(Errno::EROFS)
+    fn create(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.writable()?;
+        let flags = libc::O_RDONLY | libc::O_CLOEXEC;
+        let (node, st, _fd) = self
+            .client
+            .create(self.node, name, flags, mode & 0o7777, uid, gid)
+            .map_err(gofer_errno)?;
+        self.refresh_quietly();
+        Ok(self.add_child(name, node, &st))
     }
-    fn mkdir(&self, _name: &[u8], _mode: u32, _uid: u32, _gid: u32) -> SysResult<Arc<dyn Inode>> {
-        Err(Errno::EROFS)
+    fn mkdir(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.writable()?;
+        let (node, st) = self
+            .client
+            .mkdir(self.node, name, mode & 0o7777, uid, gid)
+            .map_err(gofer_errno)?;
+        self.refresh_quietly();
+        Ok(self.add_child(name, node, &st))
     }
-    fn unlink(&self, _name: &[u8], _dir: bool) -> SysResult<()> {
-        Err(Errno::EROFS)
+    fn symlink(&self, name: &[u8], target: &[u8], uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.writable()?;
+        let (node, st) = self
+            .client
+            .symlink(self.node, name, target, uid, gid)
+            .map_err(gofer_errno)?;
+        self.refresh_quietly();
+        Ok(self.add_child(name, node, &st))
     }
-    fn rename(&self, _old: &[u8], _new_dir: &dyn Inode, _new: &[u8]) -> SysResult<()> {
-        Err(Errno::EROFS)
+    fn mknod(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.writable()?;
+        let (node, st) = self
+            .client
+            .mknod(self.node, name, mode, uid, gid)
+            .map_err(gofer_errno)?;
+        self.refresh_quietly();
+        Ok(self.add_child(name, node, &st))
+    }
+    fn link(&self, name: &[u8], target: &dyn Inode) -> SysResult<()> {
+        self.writable()?;
+        let t = self.same_mount(target)?;
+        let (node, st) = self
+            .client
+            .link(self.node, name, t.node)
+            .map_err(gofer_errno)?;
+        self.refresh_quietly();
+        t.refresh_quietly();
+        self.add_child(name, node, &st);
+        Ok(())
+    }
+    fn unlink(&self, name: &[u8], dir: bool) -> SysResult<()> {
+        self.writable()?;
+        let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
+        self.client
+            .unlink(self.node, name, flags)
+            .map_err(gofer_errno)?;
+        if let Some(c) = lock(&self.children).remove(name) {
+            c.refresh_quietly();
+        }
+        self.refresh_quietly();
+        Ok(())
+    }
+    fn rename(&self, old: &[u8], new_dir: &dyn Inode, new: &[u8]) -> SysResult<()> {
+        self.rename2(old, new_dir, new, 0)
+    }
+    fn rename2(&self, old: &[u8], new_dir: &dyn Inode, new: &[u8], flags: u32) -> SysResult<()> {
+        self.writable()?;
+        let nd = self.same_mount(new_dir)?;
+        self.client
+            .rename(self.node, old, nd.node, new, flags)
+            .map_err(gofer_errno)?;
+        // The cache follows the names; a child not yet walked is walked anew when needed.
+        let moved = lock(&self.children).remove(old);
+        let replaced = lock(&nd.children).remove(new);
+        if let Some(m) = moved {
+            lock(&nd.children).insert(new.to_vec(), m);
+        }
+        if flags & libc::RENAME_EXCHANGE != 0 {
+            if let Some(r) = replaced {
+                lock(&self.children).insert(old.to_vec(), r);
+            }
+        }
+        self.refresh_quietly();
+        nd.refresh_quietly();
+        Ok(())
+    }
+    fn setattr(&self, attr: &crate::vfs::SetAttr) -> SysResult<()> {
+        self.writable()?;
+        let mut g = gofer::SetAttr::default();
+        if let Some(m) = attr.mode {
+            g.mask |= gofer::SetAttr::MODE;
+            g.mode = m & 0o7777;
+        }
+        if let Some(u) = attr.uid {
+            g.mask |= gofer::SetAttr::UID;
+            g.uid = u;
+        }
+        if let Some(gid) = attr.gid {
+            g.mask |= gofer::SetAttr::GID;
+            g.gid = gid;
+        }
+        if let Some(size) = attr.size {
+            g.mask |= gofer::SetAttr::SIZE;
+            g.size = i64::try_from(size).map_err(|_| Errno::EFBIG)?;
+        }
+        if let Some(t) = attr.atime {
+            g.mask |= gofer::SetAttr::ATIME;
+            g.atime = gofer::Timespec {
+                sec: t.sec,
+                nsec: t.nsec,
+            };
+        }
+        if let Some(t) = attr.mtime {
+            g.mask |= gofer::SetAttr::MTIME;
+            g.mtime = gofer::Timespec {
+                sec: t.sec,
+                nsec: t.nsec,
+            };
+        }
+        let st = self.client.setattr(self.node, g).map_err(gofer_errno)?;
+        *lock(&self.stat) = stat_from_gofer(&st);
+        Ok(())
     }
 
     fn statfs(&self) -> SysResult<StatFs> {
@@ -199,7 +372,11 @@ impl Inode for GoferInode {
             ffree: s.ffree,
             namelen: s.namelen,
             frsize: s.frsize,
-            flags: s.flags | i64::from(libc::ST_RDONLY as u32),
+            flags: if self.read_only {
+                s.flags | i64::from(libc::ST_RDONLY as u32)
+            } else {
+                s.flags
+            },
         })
     }
 
@@ -208,17 +385,43 @@ impl Inode for GoferInode {
     }
 }
 
-/// An open gofer regular file: pread on the donated host fd.
+/// An open gofer regular file: pread (and pwrite, when opened for writing on a read-write
+/// mount) on the donated host fd.
 struct GoferFile {
     fd: Arc<OwnedFd>,
+    /// For a writable open: the inode whose cached attributes writes refresh.
+    inode: Option<Arc<GoferInode>>,
+}
+
+impl GoferFile {
+    fn writable_inode(&self) -> SysResult<&GoferInode> {
+        self.inode.as_deref().ok_or(Errno::EBADF)
+    }
+    fn note_change(&self, inode: &GoferInode) {
+        if let Ok(st) = sys::fstat(self.fd.as_fd()) {
+            *lock(&inode.stat) = Stat::from_libc(&st);
+        }
+    }
 }
 
 impl FileOps for GoferFile {
     fn read_at(&self, _task: TaskRef, buf: &mut [u8], offset: u64) -> SysResult<usize> {
         sys::pread(self.fd.as_fd(), buf, offset)
     }
-    fn write_at(&self, _task: TaskRef, _buf: &[u8], _offset: u64) -> SysResult<usize> {
-        Err(Errno::EBADF)
+    fn write_at(&self, _task: TaskRef, buf: &[u8], offset: u64) -> SysResult<usize> {
+        let inode = self.writable_inode()?;
+        let n = sys::pwrite(self.fd.as_fd(), buf, offset)?;
+        self.note_change(inode);
+        Ok(n)
+    }
+    fn truncate(&self, size: u64) -> SysResult<()> {
+        let inode = self.writable_inode().map_err(|_| Errno::EINVAL)?;
+        sys::ftruncate(self.fd.as_fd(), size)?;
+        self.note_change(inode);
+        Ok(())
+    }
+    fn sync(&self) -> SysResult<()> {
+        sys::fsync(self.fd.as_fd())
     }
     fn size(&self) -> Option<SysResult<u64>> {
         Some(sys::fstat(self.fd.as_fd()).map(|s| u64::try_from(s.st_size).unwrap_or(0)))
@@ -251,6 +454,10 @@ mod tests {
     }
 
     fn sandbox(tag: &str) -> (Tree, Vfs) {
+        sandbox_with(tag, true)
+    }
+
+    fn sandbox_with(tag: &str, root_readonly: bool) -> (Tree, Vfs) {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -278,7 +485,11 @@ mod tests {
             read_only: true,
         };
         std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
-        let vfs = Vfs::new_sandbox(Arc::new(GoferClient::new(a))).unwrap();
+        let opts = crate::vfs::SandboxOptions {
+            root_readonly,
+            mounts: Vec::new(),
+        };
+        let vfs = Vfs::new_sandbox_with(Arc::new(GoferClient::new(a)), &opts).unwrap();
         (Tree(p), vfs)
     }
 
@@ -390,5 +601,162 @@ mod tests {
         for p in [&b"/"[..], b"/tmp", b"/dev", b"/proc"] {
             assert!(mounts.iter().any(|m| m.path == p), "{p:?} not mounted");
         }
+    }
+
+    #[test]
+    fn overlay_root_writes_stay_in_the_sandbox() {
+        let (tree, v) = sandbox_with("overlay", false);
+        let c = v.root_ctx();
+        let f = v
+            .open_in(&c, b"/etc/hello", libc::O_WRONLY | libc::O_APPEND, 0)
+            .unwrap();
+        f.write_inner(None, b"appended\n").unwrap();
+        let f = v
+            .open_in(&c, b"/etc/new", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        f.write_inner(None, b"new").unwrap();
+        v.mkdir_in(&c, b"/usr/bin/d", 0o755).unwrap();
+        v.unlink_in(&c, b"/etc/sub/x", false).unwrap();
+        v.rename_in(&c, b"/usr/bin/tool", &c, b"/etc/tool").unwrap();
+        let f = v.open_in(&c, b"/etc/hello", libc::O_RDONLY, 0).unwrap();
+        let mut b = [0u8; 64];
+        let n = f.read_inner(None, &mut b).unwrap();
+        assert_eq!(&b[..n], b"hello from the host\nappended\n");
+        assert_eq!(v.mounts()[0].fs_type, "overlay");
+        // The host tree is exactly as it was.
+        assert_eq!(
+            std::fs::read(tree.0.join("etc/hello")).unwrap(),
+            b"hello from the host\n"
+        );
+        assert!(!tree.0.join("etc/new").exists());
+        assert!(!tree.0.join("usr/bin/d").exists());
+        assert!(!tree.0.join("etc/tool").exists());
+        assert!(tree.0.join("usr/bin/tool").exists());
+        assert_eq!(std::fs::read(tree.0.join("etc/sub/x")).unwrap(), b"x");
+        // Mount points on the overlay still work.
+        let t = v
+            .open_in(&c, b"/tmp/t", libc::O_CREAT | libc::O_RDWR, 0o600)
+            .unwrap();
+        t.write_inner(None, b"t").unwrap();
+        assert!(!tree.0.join("tmp/t").exists());
+    }
+
+    /// A host directory served by its own in-process gofer, as a bind mount at `dest`.
+    fn bind(tree: &Tree, dest: &[u8], readonly: bool) -> crate::vfs::BindMount {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let cfg = ServerConfig {
+            root: tree.0.clone(),
+            read_only: readonly,
+        };
+        std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
+        crate::vfs::BindMount {
+            dest: dest.to_vec(),
+            gofer: Arc::new(GoferClient::new(a)),
+            readonly,
+        }
+    }
+
+    #[test]
+    fn bind_mounts_write_through_when_rw_and_refuse_when_ro() {
+        let (root, _) = sandbox_with("bind-root", true);
+        let (rw, _) = sandbox_with("bind-rw", true);
+        let (ro, _) = sandbox_with("bind-ro", true);
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let cfg = ServerConfig {
+            root: root.0.clone(),
+            read_only: true,
+        };
+        std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
+        let opts = crate::vfs::SandboxOptions {
+            root_readonly: false,
+            mounts: vec![bind(&rw, b"/mnt/rw", false), bind(&ro, b"/etc/ro", true)],
+        };
+        let v = Vfs::new_sandbox_with(Arc::new(GoferClient::new(a)), &opts).unwrap();
+        let c = v.root_ctx();
+        // Read-write: every change reaches the host directory.
+        let f = v
+            .open_in(&c, b"/mnt/rw/new", libc::O_CREAT | libc::O_RDWR, 0o640)
+            .unwrap();
+        f.write_inner(None, b"written").unwrap();
+        assert_eq!(f.stat_vfs(None).unwrap().size, 7);
+        assert_eq!(std::fs::read(rw.0.join("new")).unwrap(), b"written");
+        let f = v
+            .open_in(&c, b"/mnt/rw/etc/hello", libc::O_WRONLY | libc::O_APPEND, 0)
+            .unwrap();
+        f.write_inner(None, b"more\n").unwrap();
+        assert_eq!(
+            std::fs::read(rw.0.join("etc/hello")).unwrap(),
+            b"hello from the host\nmore\n"
+        );
+        let st = v
+            .lookup_in(&c, b"/mnt/rw/etc/hello", true)
+            .unwrap()
+            .stat(None)
+            .unwrap();
+        assert_eq!(st.size, 25);
+        v.mkdir_in(&c, b"/mnt/rw/d", 0o755).unwrap();
+        v.rename_in(&c, b"/mnt/rw/new", &c, b"/mnt/rw/d/moved")
+            .unwrap();
+        assert!(rw.0.join("d/moved").is_file() && !rw.0.join("new").exists());
+        v.unlink_in(&c, b"/mnt/rw/etc/sub/x", false).unwrap();
+        assert!(!rw.0.join("etc/sub/x").exists());
+        let d = v.lookup_in(&c, b"/mnt/rw/d/moved", true).unwrap();
+        d.inode
+            .setattr(&crate::vfs::SetAttr {
+                mode: Some(0o600),
+                size: Some(3),
+                ..Default::default()
+            })
+            .unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(rw.0.join("d/moved")).unwrap();
+        assert_eq!((m.mode() & 0o7777, m.size()), (0o600, 3));
+        assert_eq!(
+            v.open_in(&c, b"/mnt/rw/d/moved", libc::O_RDONLY, 0)
+                .unwrap()
+                .stat_vfs(None)
+                .unwrap()
+                .size,
+            3
+        );
+        // Read-only: refused, and the host directory is untouched.
+        assert_eq!(
+            v.open_in(&c, b"/etc/ro/etc/hello", libc::O_WRONLY, 0).err(),
+            Some(Errno::EROFS)
+        );
+        assert_eq!(
+            v.open_in(&c, b"/etc/ro/n", libc::O_CREAT | libc::O_WRONLY, 0o644)
+                .err(),
+            Some(Errno::EROFS)
+        );
+        assert_eq!(
+            v.unlink_in(&c, b"/etc/ro/etc/hello", false),
+            Err(Errno::EROFS)
+        );
+        assert_eq!(
+            std::fs::read(ro.0.join("etc/hello")).unwrap(),
+            b"hello from the host\n"
+        );
+        // The overlay root around them still keeps its writes in memory.
+        v.open_in(&c, b"/etc/overlaid", libc::O_CREAT | libc::O_WRONLY, 0o644)
+            .unwrap();
+        assert!(!root.0.join("etc/overlaid").exists());
+        let mounts = v.mounts();
+        assert!(mounts
+            .iter()
+            .any(|m| m.path == b"/mnt/rw" && !m.readonly && m.fs_type == "9p"));
+        assert!(mounts.iter().any(|m| m.path == b"/etc/ro" && m.readonly));
     }
 }
