@@ -54,13 +54,39 @@ pub struct GlobalOpts {
     /// Networking: none (loopback only, in the sandbox) or host (accepted; not working yet).
     #[arg(long, value_name = "MODE", default_value = "none")]
     pub network: String,
+    /// Use systemd cgroup paths (accepted for runc compatibility; cgroupfs paths are used).
+    #[arg(long)]
+    pub systemd_cgroup: bool,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a program in a new sandbox whose root is the host's `/` (read-only) or --rootfs.
+    /// Run a program in a new sandbox whose root is the host's `/` or --rootfs (writes stay in
+    /// the sandbox).
     Do(DoArgs),
+    /// Create a container from an OCI bundle; its process waits for `start`.
+    Create(CreateArgs),
+    /// Start the process of a created container.
+    Start(IdArg),
+    /// Print a container's OCI state as JSON.
+    State(IdArg),
+    /// Send a signal (name or number, default SIGTERM) to a container's init (or all, --all).
+    Kill(KillArgs),
+    /// Delete a stopped container (--force: any container, killing it first).
+    Delete(DeleteArgs),
+    /// Create and start a container; without --detach, wait for it and exit with its status.
+    Run(RunArgs),
+    /// List containers.
+    List(ListArgs),
+    /// List the host processes of a container.
+    Ps(PsArgs),
+    /// Wait for a container to stop and print its exit status as JSON.
+    Wait(IdArg),
+    /// Write a starter config.json in the bundle directory.
+    Spec(SpecArgs),
+    /// Print the features this runtime supports (JSON).
+    Features,
     /// (internal) The sentry: the sandbox's kernel. Started by runsc itself.
     #[command(hide = true)]
     Boot(BootArgs),
@@ -72,7 +98,7 @@ pub enum Command {
 /// `runsc do [--rootfs DIR] [--cwd DIR] [--env K=V]... -- PROGRAM ARGS...`
 #[derive(Debug, Clone, Args)]
 pub struct DoArgs {
-    /// Root filesystem of the sandbox, served read-only (writes go to memory).
+    /// Root filesystem of the sandbox (writes stay in the sandbox's memory).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub rootfs: PathBuf,
     /// Working directory in the sandbox (default: the current directory when the root is `/`,
@@ -83,6 +109,13 @@ pub struct DoArgs {
     /// passed too.
     #[arg(long = "env", value_name = "K=V")]
     pub env: Vec<String>,
+    /// Bind a host directory into the sandbox (repeatable): writes reach the host unless `:ro`.
+    #[arg(long = "volume", short = 'v', value_name = "HOST:SANDBOX[:ro]")]
+    pub volumes: Vec<String>,
+    /// Serve the root read-only (writes fail with EROFS) instead of as a writable overlay
+    /// whose changes stay in the sandbox.
+    #[arg(long)]
+    pub read_only: bool,
     /// The program and its arguments: everything after `--`, or from the first argument that
     /// is not a flag of `do` on. No `allow_hyphen_values`: an unknown `--flag` before the program
     /// is a usage error, not a program name.
@@ -93,6 +126,101 @@ pub struct DoArgs {
         trailing_var_arg = true
     )]
     pub command: Vec<OsString>,
+}
+
+/// A container id.
+#[derive(Debug, Clone, Args)]
+pub struct IdArg {
+    /// The container id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `runsc create [--bundle DIR] [--pid-file FILE] [--console-socket SOCK] ID`
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json); default the current directory.
+    #[arg(long, short = 'b', value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the host pid of the container's process (it exits with the container's status).
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// A unix socket to send the terminal's master to (process.terminal).
+    #[arg(long, value_name = "SOCK")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many descriptors after stdio (3, 4, ...) to the container (not supported yet).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility (ignored).
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility (ignored).
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `runsc run [--detach] [create flags] ID`
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Return once the container has started instead of waiting for it.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    #[command(flatten)]
+    pub create: CreateArgs,
+}
+
+/// `runsc kill [--all] ID [SIGNAL]`
+#[derive(Debug, Clone, Args)]
+pub struct KillArgs {
+    /// Signal every process of the container, not only its init.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Name (TERM, SIGTERM) or number (15).
+    #[arg(value_name = "SIGNAL", default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+/// `runsc delete [--force] ID`
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// Kill the container first if it still runs.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `runsc list [--format table|json] [-q]`
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// table or json.
+    #[arg(long, short = 'f', value_name = "FORMAT", default_value = "table")]
+    pub format: String,
+    /// Print the ids only.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// `runsc ps [--format table|json] ID`
+#[derive(Debug, Clone, Args)]
+pub struct PsArgs {
+    /// table or json (an array of host pids).
+    #[arg(long, short = 'f', value_name = "FORMAT", default_value = "table")]
+    pub format: String,
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `runsc spec [--bundle DIR]`
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// Where to write config.json.
+    #[arg(long, short = 'b', value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
 }
 
 /// `runsc boot --io-fd N --spec-fd N [--log-fd N]` (hidden).
@@ -107,6 +235,16 @@ pub struct BootArgs {
     /// The debug log (strace and debug lines); stderr when absent.
     #[arg(long, value_name = "FD")]
     pub log_fd: Option<i32>,
+    /// The gofer channel of each bind mount of the boot spec, in its order (repeatable).
+    #[arg(long, value_name = "FD")]
+    pub mount_fd: Vec<i32>,
+    /// A listening unix socket for `runsc start/kill/wait` (created containers): the init
+    /// process runs only once `start` arrives on it.
+    #[arg(long, value_name = "FD", requires = "ready_fd")]
+    pub control_fd: Option<i32>,
+    /// A pipe on which the sentry writes `ok` once the init process is loaded, or `error: MSG`.
+    #[arg(long, value_name = "FD", requires = "control_fd")]
+    pub ready_fd: Option<i32>,
 }
 
 /// `runsc gofer --root DIR --io-fd N` (hidden).
@@ -118,6 +256,10 @@ pub struct GoferArgs {
     /// The gofer's end of the socket pair (repeatable: one per channel).
     #[arg(long, value_name = "FD", required = true)]
     pub io_fd: Vec<i32>,
+    /// A bind mount to serve as well, `FD:ro:PATH` or `FD:rw:PATH` (repeatable): its channel
+    /// descriptor, whether writes are refused, and the host directory.
+    #[arg(long, value_name = "FD:ro|rw:PATH")]
+    pub mount: Vec<String>,
 }
 
 /// Platforms `--platform` accepts.

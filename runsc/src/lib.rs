@@ -8,7 +8,9 @@
 pub mod boot;
 pub mod cli;
 pub mod cmd;
+pub mod container;
 pub mod log;
+pub mod oci;
 pub mod sandbox;
 mod sys;
 
@@ -67,6 +69,17 @@ pub fn run(cli: Cli) -> i32 {
     }
     match &cli.command {
         Command::Do(args) => cmd::r#do::run(g, args),
+        Command::Create(args) => cmd::create::create(g, args),
+        Command::Run(args) => cmd::create::run(g, args),
+        Command::Start(args) => cmd::start::run(g, &args.id),
+        Command::State(args) => cmd::state::state(g, &args.id),
+        Command::List(args) => cmd::state::list(g, args),
+        Command::Ps(args) => cmd::state::ps(g, args),
+        Command::Kill(args) => cmd::kill::run(g, args),
+        Command::Delete(args) => cmd::delete::run(g, args),
+        Command::Wait(args) => cmd::wait::run(g, &args.id),
+        Command::Spec(args) => cmd::spec::spec(args),
+        Command::Features => cmd::spec::features(),
         Command::Boot(args) => cmd::boot::run(args),
         Command::Gofer(args) => cmd::gofer::run(args),
     }

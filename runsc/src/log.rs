@@ -39,6 +39,12 @@ pub fn warning(msg: &str) {
     to_file("warning", msg);
 }
 
+/// A warning only for the log file: for the OCI commands, whose stderr is often the
+/// container's own.
+pub fn warning_to_log(msg: &str) {
+    to_file("warning", msg);
+}
+
 /// Writes a line only to the log file (debug chatter that must not clutter stderr).
 pub fn info(msg: &str) {
     to_file("info", msg);
@@ -68,7 +74,7 @@ fn format_line(format: LogFormat, level: &str, msg: &str, now: SystemTime) -> St
 }
 
 /// `2024-01-02T03:04:05.678Z` (UTC).
-fn rfc3339(t: SystemTime) -> String {
+pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);

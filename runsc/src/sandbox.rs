@@ -51,6 +51,27 @@ pub struct SandboxConfig {
     pub spec: BootSpec,
     /// The debug log the sentry (and `--debug` lines) write to; stderr if None.
     pub debug_log: Option<File>,
+    /// Host directories bound into the sandbox, in the order of `spec.mounts`.
+    pub mounts: Vec<HostMount>,
+    /// `runsc create`: the sandbox outlives this process (no `PR_SET_PDEATHSIG`), the gofer
+    /// holds none of our stdio, and the sentry serves `control` (a listening unix socket) and
+    /// waits for `start` before running the init process.
+    pub detached: Option<DetachedSandbox>,
+}
+
+/// A host directory the gofer serves as a bind mount.
+#[derive(Debug, Clone)]
+pub struct HostMount {
+    /// Absolute host directory.
+    pub source: PathBuf,
+    pub readonly: bool,
+}
+
+/// What a sandbox that outlives its creator gets.
+#[derive(Debug)]
+pub struct DetachedSandbox {
+    /// The listening control socket (`<root>/<id>/sandbox.sock`).
+    pub control: OwnedFd,
 }
 
 /// A running sandbox.
@@ -58,6 +79,8 @@ pub struct SandboxConfig {
 pub struct Sandbox {
     gofer: Child,
     boot: Child,
+    /// Read end of the pipe on which a detached sentry reports that its init process is ready.
+    ready: Option<OwnedFd>,
 }
 
 /// How the sandbox's sentry ended.
@@ -88,21 +111,67 @@ impl Sandbox {
                 source,
             })?;
         let me = getpid();
+        // A detached sandbox lives on after us: nobody's death kills it.
+        let parent = config.detached.is_none().then_some(me);
 
-        let gofer = spawn_gofer(&config.root, &gofer_end, me)?;
+        // One channel per bind mount, after the root's.
+        let mut mount_pairs = Vec::with_capacity(config.mounts.len());
+        for m in &config.mounts {
+            let (g, b) = socketpair(
+                AddressFamily::Unix,
+                SockType::SeqPacket,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|source| SandboxError::Setup {
+                what: "bind mount socket pair",
+                source,
+            })?;
+            mount_pairs.push((m, g, b));
+        }
+        let gofer_mounts: Vec<(&HostMount, &OwnedFd)> =
+            mount_pairs.iter().map(|(m, g, _)| (*m, g)).collect();
+        let gofer = spawn_gofer(
+            &config.root,
+            &gofer_end,
+            &gofer_mounts,
+            parent,
+            config.detached.is_some(),
+        )?;
         drop(gofer_end);
+        let boot_mount_fds: Vec<OwnedFd> = mount_pairs.into_iter().map(|(_, _, b)| b).collect();
 
         let mut cmd = Command::new(SELF_EXE);
         cmd.arg0("runsc").arg("boot");
         cmd.arg("--io-fd").arg(boot_end.as_raw_fd().to_string());
         cmd.arg("--spec-fd").arg(spec_r.as_raw_fd().to_string());
         let mut keep = vec![boot_end.as_raw_fd(), spec_r.as_raw_fd()];
+        for fd in &boot_mount_fds {
+            cmd.arg("--mount-fd").arg(fd.as_raw_fd().to_string());
+            keep.push(fd.as_raw_fd());
+        }
         if let Some(log) = &config.debug_log {
             cmd.arg("--log-fd").arg(log.as_raw_fd().to_string());
             keep.push(log.as_raw_fd());
         }
+        let mut ready = None;
+        let mut ready_w = None;
+        if let Some(d) = &config.detached {
+            let (r, w) =
+                pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| SandboxError::Setup {
+                    what: "ready pipe",
+                    source,
+                })?;
+            cmd.arg("--control-fd")
+                .arg(d.control.as_raw_fd().to_string());
+            cmd.arg("--ready-fd").arg(w.as_raw_fd().to_string());
+            keep.push(d.control.as_raw_fd());
+            keep.push(w.as_raw_fd());
+            ready = Some(r);
+            ready_w = Some(w);
+        }
         // stdio is inherited: the sentry hands its 0, 1, 2 to the init process.
-        prepare_child(&mut cmd, keep, me);
+        prepare_child(&mut cmd, keep, parent);
         let boot = match cmd.spawn() {
             Ok(b) => b,
             Err(source) => {
@@ -113,8 +182,8 @@ impl Sandbox {
                 });
             }
         };
-        drop((boot_end, spec_r));
-        let sandbox = Sandbox { gofer, boot };
+        drop((boot_end, spec_r, ready_w, boot_mount_fds));
+        let sandbox = Sandbox { gofer, boot, ready };
         // A sentry that dies before reading gets EPIPE here (SIGPIPE is ignored by Rust's runtime);
         // its own exit status then says why, so the write error is secondary.
         if let Err(e) = write_spec(spec_w, &config.spec) {
@@ -134,6 +203,34 @@ impl Sandbox {
     /// Host pid of the gofer.
     pub fn gofer_pid(&self) -> u32 {
         self.gofer.id()
+    }
+
+    /// For a detached sandbox: waits until the sentry has loaded the init process (Ok) or
+    /// failed to (Err with the sentry's message). The sentry writes `ok` or `error: MSG` and
+    /// closes its end; end-of-file without a word means it died.
+    pub fn wait_ready(&mut self) -> Result<(), String> {
+        let Some(r) = self.ready.take() else {
+            return Ok(());
+        };
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut File::from(r), &mut text);
+        match text.trim_end() {
+            "ok" => Ok(()),
+            t if t.starts_with("error: ") => Err(t["error: ".len()..].to_string()),
+            _ => {
+                let status = self.boot.wait().map_err(|e| e.to_string())?;
+                Err(format!(
+                    "the sentry (runsc boot) died while starting: {status}"
+                ))
+            }
+        }
+    }
+
+    /// Lets a detached sandbox go: its processes are no longer ours to wait for or kill (the
+    /// caller's subreaper reaps them).
+    pub fn release(self) {
+        std::mem::forget(self.gofer);
+        std::mem::forget(self.boot);
     }
 
     /// Waits for the sentry to end, then for the gofer (which ends when the sentry hangs up).
@@ -164,19 +261,41 @@ impl Sandbox {
     }
 }
 
-fn spawn_gofer(root: &Path, fd: &OwnedFd, me: nix::unistd::Pid) -> Result<Child, SandboxError> {
+fn spawn_gofer(
+    root: &Path,
+    fd: &OwnedFd,
+    mounts: &[(&HostMount, &OwnedFd)],
+    parent: Option<nix::unistd::Pid>,
+    detached: bool,
+) -> Result<Child, SandboxError> {
     let mut cmd = Command::new(SELF_EXE);
     cmd.arg0("runsc")
         .arg("gofer")
         .arg("--root")
         .arg(root)
         .arg("--io-fd")
-        .arg(fd.as_raw_fd().to_string())
+        .arg(fd.as_raw_fd().to_string());
+    let mut keep = vec![fd.as_raw_fd()];
+    for (m, fd) in mounts {
+        let mut spec = std::ffi::OsString::from(format!(
+            "{}:{}:",
+            fd.as_raw_fd(),
+            if m.readonly { "ro" } else { "rw" }
+        ));
+        spec.push(&m.source);
+        cmd.arg("--mount").arg(spec);
+        keep.push(fd.as_raw_fd());
+    }
+    cmd
         // The gofer must not hold the caller's stdin or stdout (a pipe reader would never see
         // end-of-file while it lives); stderr stays for its error line.
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    prepare_child(&mut cmd, vec![fd.as_raw_fd()], me);
+    if detached {
+        // The caller of `runsc create` may read our stderr to end-of-file too.
+        cmd.stderr(Stdio::null());
+    }
+    prepare_child(&mut cmd, keep, parent);
     cmd.spawn().map_err(|source| SandboxError::Spawn {
         what: "the gofer (runsc gofer)",
         source,

@@ -15,9 +15,10 @@ use nix::unistd::Pid;
 /// `CLOSE_RANGE_CLOEXEC` from `include/uapi/linux/close_range.h` (libc lacks it on some targets).
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
-/// Makes `cmd`'s child inherit exactly the descriptors `keep` (plus 0, 1, 2) and die with
-/// SIGKILL when this process dies. `parent` is this process's pid, read before spawning.
-pub fn prepare_child(cmd: &mut Command, keep: Vec<RawFd>, parent: Pid) {
+/// Makes `cmd`'s child inherit exactly the descriptors `keep` (plus 0, 1, 2) and, when `parent`
+/// (this process's pid, read before spawning) is given, die with SIGKILL when this process dies.
+/// `runsc create` passes None: its sandbox outlives it.
+pub fn prepare_child(cmd: &mut Command, keep: Vec<RawFd>, parent: Option<Pid>) {
     let hook = move || -> io::Result<()> {
         // SAFETY: close_range only changes descriptor flags; the range starts above stdio.
         // Called between fork and exec, it is async-signal-safe (a plain syscall). Failure
@@ -33,10 +34,12 @@ pub fn prepare_child(cmd: &mut Command, keep: Vec<RawFd>, parent: Pid) {
         for &fd in &keep {
             fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(io::Error::from)?;
         }
-        nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(io::Error::from)?;
-        // The parent may have died before the prctl: then nobody would kill us.
-        if nix::unistd::getppid() != parent {
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        if let Some(parent) = parent {
+            nix::sys::prctl::set_pdeathsig(Some(Signal::SIGKILL)).map_err(io::Error::from)?;
+            // The parent may have died before the prctl: then nobody would kill us.
+            if nix::unistd::getppid() != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
         }
         Ok(())
     };
@@ -45,6 +48,18 @@ pub fn prepare_child(cmd: &mut Command, keep: Vec<RawFd>, parent: Pid) {
     // prctl, getppid); errors are `io::Error` values made from raw errnos, without allocation.
     unsafe {
         cmd.pre_exec(hook);
+    }
+}
+
+/// Takes an exclusive flock(2) on `fd`, waiting for it.
+pub fn flock_exclusive(fd: RawFd) -> nix::Result<()> {
+    loop {
+        // SAFETY: flock only changes the lock state of the open file `fd`.
+        let r = unsafe { libc::flock(fd, libc::LOCK_EX) };
+        match nix::errno::Errno::result(r) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => return other.map(drop),
+        }
     }
 }
 
@@ -123,7 +138,7 @@ mod tests {
         cmd.arg("-c").arg(format!(
             "test -e /proc/self/fd/{keep} && ! test -e /proc/self/fd/{other}"
         ));
-        prepare_child(&mut cmd, vec![keep], nix::unistd::getpid());
+        prepare_child(&mut cmd, vec![keep], Some(nix::unistd::getpid()));
         let status = cmd.status().unwrap();
         let _ = nix::unistd::close(keep);
         let _ = nix::unistd::close(other);

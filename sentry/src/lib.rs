@@ -3,6 +3,7 @@
 //! makes is handled here through the `SyscallTable` that `runsc boot` hands to the `Kernel`.
 
 pub mod abi;
+pub mod control;
 pub mod fs;
 pub mod kernel;
 pub mod loader;

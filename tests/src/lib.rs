@@ -143,16 +143,22 @@ impl Case {
 
     /// Runs `runsc GLOBAL... do -- program args...`.
     pub fn run_sandboxed_with(&self, global: &[&str]) -> Outcome {
+        self.run_sandboxed_do(global, &[])
+    }
+
+    /// Runs `runsc GLOBAL... do DO_ARGS... -- program args...`.
+    pub fn run_sandboxed_do(&self, global: &[&str], do_args: &[&str]) -> Outcome {
         let mut cmd = self.base_command(runsc_bin().as_os_str());
         cmd.args(global)
             .arg("do")
+            .args(do_args)
             .arg("--")
             .arg(&self.program)
             .args(&self.args);
         run(
             cmd,
             self.timeout,
-            &format!("runsc {global:?} do -- {}", self.describe()),
+            &format!("runsc {global:?} do {do_args:?} -- {}", self.describe()),
         )
     }
 

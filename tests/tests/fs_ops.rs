@@ -39,6 +39,7 @@ fn dev_shm_is_a_sticky_world_writable_tmpfs() {
     assert_eq!(native.stdout_str(), "1777 directory\n");
 }
 
+/// `runsc do --read-only` (OCI `root.readonly`): the root refuses every write.
 #[test]
 fn writes_to_the_read_only_root_are_erofs() {
     let code = "import os, errno\n\
@@ -51,7 +52,7 @@ fn writes_to_the_read_only_root_are_erofs() {
                           lambda: os.setxattr('/etc/hostname', 'user.k', b'v')):\n    \
                 try:\n        f(); print('ok')\n    \
                 except OSError as e:\n        print(errno.errorcode[e.errno])\n";
-    let out = Case::new("python3", ["-c", code]).run_sandboxed();
+    let out = Case::new("python3", ["-c", code]).run_sandboxed_do(&[], &["--read-only"]);
     assert_eq!(out.status, 0, "{}", out.stderr_str());
     assert_eq!(
         out.stdout_str(),

@@ -123,6 +123,11 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
     (libc::SYS_dup3, "dup3", "duplicating held fds"),
     (libc::SYS_shutdown, "shutdown", "hanging up gofer channels"),
     (
+        libc::SYS_accept4,
+        "accept4",
+        "control connections from runsc start/kill/wait on the listening socket runsc create made",
+    ),
+    (
         libc::SYS_getrandom,
         "getrandom",
         "AT_RANDOM, /dev/urandom, HashMap keys",

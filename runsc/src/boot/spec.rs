@@ -21,6 +21,18 @@ pub struct BootSpec {
     /// `None`: no strace; `Some(None)`: every syscall; `Some(Some(names))`: only those.
     pub strace: Option<Option<Vec<String>>>,
     pub debug: bool,
+    /// The root is served read-only (EROFS) instead of as a writable overlay.
+    pub root_readonly: bool,
+    /// Bind mounts, in mount order; the n-th is served on the n-th `--mount-fd` channel.
+    pub mounts: Vec<MountSpec>,
+}
+
+/// A bind mount as the sentry sees it: where, and whether writes are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// Absolute path in the sandbox.
+    pub dest: Vec<u8>,
+    pub readonly: bool,
 }
 
 /// A boot spec that does not parse.
@@ -97,6 +109,11 @@ impl BootSpec {
             "groups": self.groups,
             "strace": strace,
             "debug": self.debug,
+            "rootReadonly": self.root_readonly,
+            "mounts": self.mounts.iter().map(|m| json!({
+                "dest": bytes_to_value(&m.dest),
+                "readonly": m.readonly,
+            })).collect::<Vec<_>>(),
         });
         v.to_string().into_bytes()
     }
@@ -151,8 +168,37 @@ impl BootSpec {
             debug: field(m, "debug")?
                 .as_bool()
                 .ok_or(bad("debug", "not a bool"))?,
+            root_readonly: match m.get("rootReadonly") {
+                None => false,
+                Some(v) => v.as_bool().ok_or(bad("rootReadonly", "not a bool"))?,
+            },
+            mounts: match m.get("mounts") {
+                None => Vec::new(),
+                Some(v) => v
+                    .as_array()
+                    .ok_or(bad("mounts", "not an array"))?
+                    .iter()
+                    .map(mount_of)
+                    .collect::<Result<_, _>>()?,
+            },
         })
     }
+}
+
+fn mount_of(v: &Value) -> Result<MountSpec, SpecError> {
+    let m = v.as_object().ok_or(bad("mounts", "entry not an object"))?;
+    let dest = value_to_bytes(
+        m.get("dest").ok_or(bad("mounts", "dest missing"))?,
+        "mounts",
+    )?;
+    if dest.first() != Some(&b'/') {
+        return Err(bad("mounts", "dest not absolute"));
+    }
+    let readonly = m
+        .get("readonly")
+        .and_then(Value::as_bool)
+        .ok_or(bad("mounts", "readonly missing or not a bool"))?;
+    Ok(MountSpec { dest, readonly })
 }
 
 #[cfg(test)]
@@ -170,6 +216,11 @@ mod tests {
             groups: vec![100, 27],
             strace: Some(Some(vec!["read".into()])),
             debug: true,
+            root_readonly: true,
+            mounts: vec![MountSpec {
+                dest: b"/data".to_vec(),
+                readonly: false,
+            }],
         }
     }
 

@@ -6,10 +6,11 @@
 //! Order matters: everything that needs a host path or a host `execve` (the platform's master
 //! stub, the debug log, which the front end opened for us) happens before the filter.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
+use sentry::control::Control;
 use sentry::kernel::{Credentials, InitError, InitProcess, Kernel, KernelConfig, StraceConfig};
 use sentry::platform::ptrace::PtracePlatform;
 
@@ -37,7 +38,38 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
         Some(n) => Some(take_inherited_fd(n).map_err(|e| format!("log fd: {e}"))?),
         None => None,
     };
+    // A created container: the control socket and the pipe that tells `runsc create` we are ready.
+    let control_fd = match args.control_fd {
+        Some(n) => Some(take_inherited_fd(n).map_err(|e| format!("control fd: {e}"))?),
+        None => None,
+    };
+    let mut ready_fd = match args.ready_fd {
+        Some(n) => Some(take_inherited_fd(n).map_err(|e| format!("ready fd: {e}"))?),
+        None => None,
+    };
+    let mount_fds = args
+        .mount_fd
+        .iter()
+        .map(|&n| take_inherited_fd(n).map_err(|e| format!("bind mount fd: {e}")))
+        .collect::<Result<Vec<OwnedFd>, String>>()?;
     let spec = read_spec(spec_fd)?;
+    if mount_fds.len() != spec.mounts.len() {
+        return Err(format!(
+            "{} bind mount channels for {} bind mounts",
+            mount_fds.len(),
+            spec.mounts.len()
+        ));
+    }
+    let mounts = spec
+        .mounts
+        .iter()
+        .zip(mount_fds)
+        .map(|(m, fd)| sentry::vfs::BindMount {
+            dest: m.dest.clone(),
+            gofer: Arc::new(gofer::GoferClient::new(fd)),
+            readonly: m.readonly,
+        })
+        .collect();
     sentry::log::init(log_fd, spec.debug);
     sentry::debug!(
         "boot: argv {:?}",
@@ -63,6 +95,8 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             hostname: spec.hostname.clone(),
             creds: Credentials::new(spec.uid, spec.gid, spec.groups.clone()),
             strace: spec.strace.clone().map(|only| StraceConfig { only }),
+            root_readonly: spec.root_readonly,
+            mounts,
         },
         syscalls::table(),
         platform,
@@ -74,17 +108,45 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     sentry::debug!("boot: seccomp filter installed");
 
     let program = String::from_utf8_lossy(&spec.argv[0]).into_owned();
-    match kernel.create_init(InitProcess {
+    let init = kernel.create_init(InitProcess {
         argv: spec.argv,
         envv: spec.envv,
         cwd: spec.cwd,
-    }) {
-        Ok(task) => Ok(task.run().shell_code()),
-        Err(InitError::Exec(errno)) => {
-            log::error(&format!("{program}: {}", errno.desc()));
-            Ok(exec_failure_code(errno))
+    });
+    let Some(control_fd) = control_fd else {
+        return match init {
+            Ok(task) => Ok(task.run().shell_code()),
+            Err(InitError::Exec(errno)) => {
+                log::error(&format!("{program}: {}", errno.desc()));
+                Ok(exec_failure_code(errno))
+            }
+            Err(other) => Err(format!("starting {program}: {other}")),
+        };
+    };
+    // A created container: report whether init is loaded, then run it only once started.
+    let task = match init {
+        Ok(task) => task,
+        Err(e) => {
+            let msg = match e {
+                InitError::Exec(errno) => format!("{program}: {}", errno.desc()),
+                other => format!("starting {program}: {other}"),
+            };
+            report_ready(&mut ready_fd, &format!("error: {msg}"));
+            return Err(msg);
         }
-        Err(other) => Err(format!("starting {program}: {other}")),
+    };
+    let control = Control::serve(control_fd, kernel.clone());
+    report_ready(&mut ready_fd, "ok");
+    control.wait_for_start();
+    let code = task.run().shell_code();
+    control.finish(code);
+    Ok(code)
+}
+
+/// Tells `runsc create` how the start went, then closes the pipe.
+fn report_ready(fd: &mut Option<OwnedFd>, line: &str) {
+    if let Some(fd) = fd.take() {
+        let _ = std::fs::File::from(fd).write_all(format!("{line}\n").as_bytes());
     }
 }
 

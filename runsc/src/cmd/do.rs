@@ -1,5 +1,7 @@
 //! `runsc do`: run one program in a new sandbox without an OCI bundle, after gVisor's
-//! `runsc/cmd/do.go`. The root is the host's `/` (or `--rootfs`) served read-only by the gofer;
+//! `runsc/cmd/do.go`. The root is the host's `/` (or `--rootfs`) served read-only by the gofer
+//! under a writable overlay whose changes stay in the sandbox (`--read-only`: EROFS instead);
+//! `--volume` binds host directories, written through unless `:ro`;
 //! the program gets runsc's own environment plus `--env`, the caller's credentials and
 //! hostname, and runsc exits with the program's status (128+N for a death by signal N).
 
@@ -9,9 +11,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::boot::spec::BootSpec;
+use crate::boot::spec::{BootSpec, MountSpec};
 use crate::cli::{DoArgs, GlobalOpts};
-use crate::sandbox::{Sandbox, SandboxConfig, SandboxExit};
+use crate::sandbox::{HostMount, Sandbox, SandboxConfig, SandboxExit};
 use crate::{log, EXIT_NOT_FOUND, EXIT_RUNSC_FAILURE};
 
 /// `PATH` used to find the program when the environment has none (glibc's execvp default
@@ -21,7 +23,7 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 /// Runs `runsc do`; returns runsc's exit status.
 pub fn run(global: &GlobalOpts, args: &DoArgs) -> i32 {
     match prepare(global, args) {
-        Ok(Prepared::Start(config)) => start_and_wait(config),
+        Ok(Prepared::Start(config)) => start_and_wait(*config),
         Ok(Prepared::NotFound(program)) => {
             log::error(&format!("{program}: command not found"));
             EXIT_NOT_FOUND
@@ -34,7 +36,7 @@ pub fn run(global: &GlobalOpts, args: &DoArgs) -> i32 {
 }
 
 enum Prepared {
-    Start(SandboxConfig),
+    Start(Box<SandboxConfig>),
     /// PROGRAM has no '/' and is nowhere on the `PATH`.
     NotFound(String),
 }
@@ -54,6 +56,11 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         ));
     }
     let envv = build_env(std::env::vars_os(), &args.env)?;
+    let volumes = args
+        .volumes
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<Result<Vec<Volume>, String>>()?;
     let cwd = match &args.cwd {
         Some(c) if c.is_absolute() => c.clone(),
         Some(c) => return Err(format!("--cwd {}: must be an absolute path", c.display())),
@@ -96,16 +103,20 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         groups,
         strace: global.strace_only(),
         debug: global.debug,
+        root_readonly: args.read_only,
+        mounts: volumes.iter().map(|v| v.spec.clone()).collect(),
     };
     let debug_log = match &global.debug_log {
         Some(p) => Some(open_debug_log(p)?),
         None => None,
     };
-    Ok(Prepared::Start(SandboxConfig {
+    Ok(Prepared::Start(Box::new(SandboxConfig {
         root,
         spec,
         debug_log,
-    }))
+        mounts: volumes.into_iter().map(|v| v.host).collect(),
+        detached: None,
+    })))
 }
 
 fn start_and_wait(config: SandboxConfig) -> i32 {
@@ -137,6 +148,42 @@ fn start_and_wait(config: SandboxConfig) -> i32 {
             EXIT_RUNSC_FAILURE
         }
     }
+}
+
+/// A `--volume`: the host side for the gofer, the sandbox side for the sentry.
+pub struct Volume {
+    pub host: HostMount,
+    pub spec: MountSpec,
+}
+
+/// `HOST:SANDBOX` or `HOST:SANDBOX:ro` (or `:rw`); HOST must be a directory.
+pub fn parse_volume(arg: &str) -> Result<Volume, String> {
+    let parts: Vec<&str> = arg.split(':').collect();
+    let (host, dest, readonly) = match parts.as_slice() {
+        [h, d] => (*h, *d, false),
+        [h, d, "ro"] => (*h, *d, true),
+        [h, d, "rw"] => (*h, *d, false),
+        _ => return Err(format!("--volume {arg:?}: expected HOST:SANDBOX[:ro|rw]")),
+    };
+    if !dest.starts_with('/') {
+        return Err(format!(
+            "--volume {arg:?}: {dest:?} is not an absolute path"
+        ));
+    }
+    let source =
+        std::fs::canonicalize(host).map_err(|e| format!("--volume {arg:?}: {host}: {e}"))?;
+    if !source.is_dir() {
+        return Err(format!(
+            "--volume {arg:?}: {host} is not a directory (only directories can be bound)"
+        ));
+    }
+    Ok(Volume {
+        host: HostMount { source, readonly },
+        spec: MountSpec {
+            dest: dest.as_bytes().to_vec(),
+            readonly,
+        },
+    })
 }
 
 /// The program's environment: runsc's own, then each `K=V` of `--env` replacing or adding `K`.
@@ -224,7 +271,7 @@ pub fn resolve_program(program: &[u8], path_var: &[u8], root: &Path) -> Option<V
 
 /// Opens the debug log: `DIR/runsc.PID.log` when the path is a directory or ends with '/'
 /// (created if needed), else the file itself. Appends.
-fn open_debug_log(path: &Path) -> Result<File, String> {
+pub fn open_debug_log(path: &Path) -> Result<File, String> {
     let is_dir = path.as_os_str().as_bytes().ends_with(b"/") || path.is_dir();
     let file = if is_dir {
         std::fs::create_dir_all(path)

@@ -3,6 +3,7 @@
 //! sentry until the sentry hangs up.
 
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 use gofer::server::{confine, ConfineOptions, Server, ServerConfig};
 
@@ -27,12 +28,61 @@ fn serve(args: &GoferArgs) -> Result<(), String> {
         .iter()
         .map(|&n| take_inherited_fd(n).map_err(|e| format!("gofer channel fd: {e}")))
         .collect::<Result<Vec<OwnedFd>, String>>()?;
-    // The served tree is always read-only for now: writes go to the sentry's overlay.
-    let server = Server::new(&ServerConfig {
-        root: args.root.clone(),
+    // The root is always served read-only: writes go to the sentry's overlay.
+    let mut mounts = vec![GoferMount {
+        host_path: args.root.clone(),
         read_only: true,
+        channels,
+    }];
+    for m in &args.mount {
+        mounts.push(parse_mount(m)?);
+    }
+    serve_mounts(mounts)
+}
+
+/// `FD:ro:PATH` or `FD:rw:PATH` (the path last, so that it may hold colons).
+fn parse_mount(arg: &str) -> Result<GoferMount, String> {
+    let bad = || format!("--mount {arg:?}: expected FD:ro|rw:PATH");
+    let mut parts = arg.splitn(3, ':');
+    let fd: i32 = parts.next().and_then(|f| f.parse().ok()).ok_or_else(bad)?;
+    let read_only = match parts.next() {
+        Some("ro") => true,
+        Some("rw") => false,
+        _ => return Err(bad()),
+    };
+    let path = parts
+        .next()
+        .filter(|p| p.starts_with('/'))
+        .ok_or_else(bad)?;
+    let channel = take_inherited_fd(fd).map_err(|e| format!("bind mount channel fd: {e}"))?;
+    Ok(GoferMount {
+        host_path: PathBuf::from(path),
+        read_only,
+        channels: vec![channel],
     })
-    .map_err(|e| e.to_string())?;
+}
+
+/// One host directory the gofer serves, on its own channels.
+pub struct GoferMount {
+    pub host_path: PathBuf,
+    /// Every write open and mutating request is refused with EROFS.
+    pub read_only: bool,
+    pub channels: Vec<OwnedFd>,
+}
+
+/// Opens every mount's root, confines the process, then serves all mounts until every
+/// channel's peer hangs up: the root first, then one entry per bind mount, whose sentry side
+/// is a `sentry::vfs::BindMount` on the other end of the channels.
+pub fn serve_mounts(mounts: Vec<GoferMount>) -> Result<(), String> {
+    let mut servers = Vec::with_capacity(mounts.len());
+    for m in mounts {
+        let server = Server::new(&ServerConfig {
+            root: m.host_path,
+            read_only: m.read_only,
+        })
+        .map_err(|e| e.to_string())?;
+        servers.push((server, m.channels));
+    }
     confine(&ConfineOptions::default()).map_err(|e| e.to_string())?;
-    server.serve(channels).map_err(|e| e.to_string())
+    Server::serve_all(servers).map_err(|e| e.to_string())
 }

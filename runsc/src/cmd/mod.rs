@@ -1,5 +1,12 @@
 //! One module per `runsc` subcommand (after runc's and gVisor's `runsc/cmd`).
 
 pub mod boot;
+pub mod create;
+pub mod delete;
 pub mod r#do;
 pub mod gofer;
+pub mod kill;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod wait;

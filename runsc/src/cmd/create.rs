@@ -1,0 +1,174 @@
+//! `runsc create` and `runsc run` (after runc's `create.go`/`run.go` and gVisor's
+//! `runsc/cmd/create.go`): read the bundle, start the sandbox's gofer and sentry, let the
+//! sentry load the container's program, then leave the sandbox waiting for `runsc start`.
+//!
+//! The sentry is the container's process for the host: its pid is the one in `--pid-file` and
+//! the OCI state, it stays in the caller's process tree (no double fork: shims and conmon are
+//! subreapers that reap it), and it exits with the container's exit status. The gofer and the
+//! sentry keep none of runsc's stdio but what the container itself uses.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{CreateArgs, GlobalOpts, RunArgs};
+use crate::cmd::r#do::open_debug_log;
+use crate::container::{control, proc_stat, validate_id, Container, Status};
+use crate::sandbox::{DetachedSandbox, Sandbox, SandboxConfig, SandboxExit};
+use crate::{log, oci};
+
+/// Exit status of a failed OCI command (runc's).
+pub const EXIT_FAILURE: i32 = 1;
+
+/// `runsc create`.
+pub fn create(global: &GlobalOpts, args: &CreateArgs) -> i32 {
+    match create_container(global, args) {
+        Ok((_, sandbox)) => {
+            sandbox.release();
+            0
+        }
+        Err(msg) => {
+            log::error(&msg);
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// `runsc run`: create, start, and (without `--detach`) wait, delete and pass the status on.
+pub fn run(global: &GlobalOpts, args: &RunArgs) -> i32 {
+    let (container, sandbox) = match create_container(global, &args.create) {
+        Ok(made) => made,
+        Err(msg) => {
+            log::error(&msg);
+            return EXIT_FAILURE;
+        }
+    };
+    if let Err(msg) = crate::cmd::start::start(&container) {
+        log::error(&msg);
+        sandbox.kill();
+        let _ = container.destroy();
+        return EXIT_FAILURE;
+    }
+    if args.detach {
+        sandbox.release();
+        return 0;
+    }
+    let code = match sandbox.wait() {
+        Ok(SandboxExit::Exited(code)) => code,
+        Ok(SandboxExit::Killed(sig)) => 128 + sig,
+        Err(e) => {
+            log::error(&e.to_string());
+            EXIT_FAILURE
+        }
+    };
+    if let Err(e) = container.destroy() {
+        log::error(&e.to_string());
+    }
+    code
+}
+
+fn create_container(
+    global: &GlobalOpts,
+    args: &CreateArgs,
+) -> Result<(Container, Sandbox), String> {
+    validate_id(&args.id).map_err(|e| e.to_string())?;
+    if Container::load(&global.root, &args.id).is_ok() {
+        return Err(format!("container {:?} already exists", args.id));
+    }
+    let bundle = oci::load(&args.bundle)?;
+    if args.console_socket.is_some() {
+        return Err("--console-socket: terminals are not supported yet".into());
+    }
+    for w in &bundle.warnings {
+        log::warning_to_log(w);
+    }
+    if args.preserve_fds > 0 {
+        log::warning_to_log("--preserve-fds: extra descriptors are not passed yet");
+    }
+    let mut container = Container::new(
+        &global.root,
+        &args.id,
+        bundle.dir.clone(),
+        bundle.rootfs.clone(),
+    );
+    if let Some(a) = bundle.spec.annotations() {
+        for (k, v) in a {
+            container.annotations.insert(k.clone(), v.clone().into());
+        }
+    }
+    let lock = container.create_dir().map_err(|e| e.to_string())?;
+    // From here on a failure removes what was made.
+    let made = start_sandbox(global, &mut container, bundle, args.pid_file.as_deref());
+    drop(lock);
+    match made {
+        Ok(sandbox) => Ok((container, sandbox)),
+        Err(msg) => {
+            let _ = container.destroy();
+            Err(msg)
+        }
+    }
+}
+
+fn start_sandbox(
+    global: &GlobalOpts,
+    container: &mut Container,
+    bundle: oci::Bundle,
+    pid_file: Option<&Path>,
+) -> Result<Sandbox, String> {
+    let control = control::listen(&container.dir)
+        .map_err(|e| format!("control socket in {}: {e}", container.dir.display()))?;
+    let mut spec = bundle.boot;
+    spec.strace = global.strace_only();
+    spec.debug = global.debug;
+    let debug_log = match &global.debug_log {
+        Some(p) => Some(open_debug_log(p)?),
+        None => None,
+    };
+    let mut sandbox = Sandbox::start(SandboxConfig {
+        root: bundle.rootfs,
+        spec,
+        debug_log,
+        mounts: bundle.mounts,
+        detached: Some(DetachedSandbox { control }),
+    })
+    .map_err(|e| e.to_string())?;
+    if let Err(msg) = sandbox.wait_ready() {
+        sandbox.kill();
+        return Err(msg);
+    }
+    container.pid = sandbox.boot_pid() as i32;
+    container.gofer_pid = sandbox.gofer_pid() as i32;
+    container.pid_start = proc_stat(container.pid).map(|s| s.1).unwrap_or(0);
+    container.saved_status = Status::Created;
+    let saved = container
+        .save()
+        .map_err(|e| e.to_string())
+        .and_then(|()| match pid_file {
+            Some(p) => write_pid_file(p, container.pid),
+            None => Ok(()),
+        });
+    if let Err(msg) = saved {
+        sandbox.kill();
+        return Err(msg);
+    }
+    Ok(sandbox)
+}
+
+/// Writes `pid` (decimal, no newline, as runc does) to `path` atomically.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<(), String> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or(format!("--pid-file {}: not a file name", path.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(pid.to_string().as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| format!("--pid-file {}: {e}", path.display()))
+}

@@ -1,0 +1,44 @@
+//! `runsc start` (after runc's `start.go`): tell a created container's sentry to run its init.
+
+use crate::cli::GlobalOpts;
+use crate::cmd::create::EXIT_FAILURE;
+use crate::container::{control, Container, StateLock, Status};
+use crate::log;
+
+/// `runsc start ID`.
+pub fn run(global: &GlobalOpts, id: &str) -> i32 {
+    let result = Container::load(&global.root, id)
+        .map_err(|e| e.to_string())
+        .and_then(|c| start(&c));
+    match result {
+        Ok(()) => 0,
+        Err(msg) => {
+            log::error(&msg);
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Starts `container`, which must be in the created state, and saves it as running.
+pub fn start(container: &Container) -> Result<(), String> {
+    let _lock = StateLock::take(&container.dir).map_err(|e| e.to_string())?;
+    // Re-read under the lock: another command may have changed it.
+    let mut c = Container::load(
+        container.dir.parent().unwrap_or(std::path::Path::new("/")),
+        &container.id,
+    )
+    .map_err(|e| e.to_string())?;
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => return Err("cannot start a container that has stopped".into()),
+        other => {
+            return Err(format!(
+                "cannot start a container in state {:?}: it must be created",
+                other.as_str()
+            ))
+        }
+    }
+    control::call(&c.dir, "start")?;
+    c.saved_status = Status::Running;
+    c.save().map_err(|e| e.to_string())
+}
