@@ -63,9 +63,6 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
     boot.mounts = binds.iter().map(|(_, m)| m.clone()).collect();
     let mounts = binds.into_iter().map(|(h, _)| h).collect();
     check_linux(&spec, &mut warnings);
-    if spec.hooks().is_some() {
-        warnings.push("hooks are not run yet".into());
-    }
     Ok(Bundle {
         dir,
         rootfs,
@@ -121,9 +118,6 @@ fn boot_spec(
     let user = process.user();
     if user.umask().is_some_and(|m| m != 0o022) {
         warnings.push("process.user.umask is not applied yet (0022 is used)".into());
-    }
-    if process.terminal() == Some(true) {
-        warnings.push("process.terminal is not supported yet: stdio is used as is".into());
     }
     if process.rlimits().as_ref().is_some_and(|r| !r.is_empty()) {
         warnings.push("process.rlimits are not enforced yet".into());

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::cli::{CreateArgs, GlobalOpts, RunArgs};
 use crate::cmd::r#do::open_debug_log;
+use crate::container::hooks::{self, Point};
 use crate::container::{control, proc_stat, validate_id, Container, Status};
 use crate::sandbox::{DetachedSandbox, Sandbox, SandboxConfig, SandboxExit};
 use crate::{log, oci};
@@ -96,6 +97,9 @@ fn create_container(
             container.annotations.insert(k.clone(), v.clone().into());
         }
     }
+    if let Some(h) = bundle.spec.hooks() {
+        container.hooks = serde_json::to_value(h).map_err(|e| format!("hooks: {e}"))?;
+    }
     let lock = container.create_dir().map_err(|e| e.to_string())?;
     // From here on a failure removes what was made.
     let made = start_sandbox(global, &mut container, bundle, args.pid_file.as_deref());
@@ -147,11 +151,37 @@ fn start_sandbox(
             Some(p) => write_pid_file(p, container.pid),
             None => Ok(()),
         });
-    if let Err(msg) = saved {
+    let hooked = saved.and_then(|()| run_create_hooks(container));
+    if let Err(msg) = hooked {
         sandbox.kill();
         return Err(msg);
     }
     Ok(sandbox)
+}
+
+/// The hooks of `create`, in the spec's order, once the sandbox exists and its init waits.
+fn run_create_hooks(container: &Container) -> Result<(), String> {
+    // The container is still being created while these run (runc passes "creating" too).
+    let mut state = container.oci_state();
+    state["status"] = serde_json::json!(Status::Creating.as_str());
+    for point in [
+        Point::Prestart,
+        Point::CreateRuntime,
+        Point::CreateContainer,
+    ] {
+        hooks::run(&container.hooks, point, &state)?;
+    }
+    if container
+        .hooks
+        .get(Point::StartContainer.key())
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|l| !l.is_empty())
+    {
+        log::warning_to_log(
+            "startContainer hooks are not run: they would have to run inside the sandbox",
+        );
+    }
+    Ok(())
 }
 
 /// Writes `pid` (decimal, no newline, as runc does) to `path` atomically.

@@ -9,6 +9,7 @@ use nix::unistd::Pid;
 
 use crate::cli::{DeleteArgs, GlobalOpts};
 use crate::cmd::create::EXIT_FAILURE;
+use crate::container::hooks::{self, Point};
 use crate::container::{proc_stat, Container, ContainerError, StateLock, Status};
 use crate::log;
 
@@ -49,6 +50,9 @@ fn delete(global: &GlobalOpts, args: &DeleteArgs) -> Result<(), String> {
             ));
         }
         kill_sandbox(&c)?;
+    }
+    if let Err(msg) = hooks::run(&c.hooks, Point::Poststop, &c.oci_state()) {
+        log::warning_to_log(&msg);
     }
     c.destroy().map_err(|e| e.to_string())
 }

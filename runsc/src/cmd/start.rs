@@ -2,6 +2,7 @@
 
 use crate::cli::GlobalOpts;
 use crate::cmd::create::EXIT_FAILURE;
+use crate::container::hooks::{self, Point};
 use crate::container::{control, Container, StateLock, Status};
 use crate::log;
 
@@ -40,5 +41,9 @@ pub fn start(container: &Container) -> Result<(), String> {
     }
     control::call(&c.dir, "start")?;
     c.saved_status = Status::Running;
-    c.save().map_err(|e| e.to_string())
+    c.save().map_err(|e| e.to_string())?;
+    if let Err(msg) = hooks::run(&c.hooks, Point::Poststart, &c.oci_state()) {
+        log::warning_to_log(&msg);
+    }
+    Ok(())
 }

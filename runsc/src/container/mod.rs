@@ -9,6 +9,7 @@
 //! (the pid of the state and of `--pid-file`) lives exactly as long as the container's init.
 
 pub mod control;
+pub mod hooks;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -109,6 +110,9 @@ pub struct Container {
     /// Creation time, RFC 3339.
     pub created: String,
     pub annotations: Map<String, Value>,
+    /// config.json's `hooks` (null when none), kept so that `start` and `delete` run the
+    /// hooks the container was created with.
+    pub hooks: Value,
 }
 
 impl Container {
@@ -125,6 +129,7 @@ impl Container {
             rootfs,
             created: crate::log::rfc3339(std::time::SystemTime::now()),
             annotations: Map::new(),
+            hooks: Value::Null,
         }
     }
 
@@ -262,7 +267,11 @@ impl Container {
         let mut v = self.oci_state();
         v["status"] = json!(self.saved_status.as_str());
         v["pid"] = json!(self.pid);
-        v["runsc"] = json!({ "pidStart": self.pid_start, "goferPid": self.gofer_pid });
+        v["runsc"] = json!({
+            "pidStart": self.pid_start,
+            "goferPid": self.gofer_pid,
+            "hooks": self.hooks,
+        });
         serde_json::to_vec_pretty(&v).expect("invariant: a JSON value always serializes")
     }
 
@@ -299,6 +308,7 @@ impl Container {
                 .and_then(Value::as_object)
                 .cloned()
                 .unwrap_or_default(),
+            hooks: runsc.get("hooks").cloned().unwrap_or(Value::Null),
         })
     }
 }
@@ -366,6 +376,7 @@ mod tests {
         c.pid = std::process::id() as i32;
         c.pid_start = proc_stat(c.pid).unwrap().1;
         c.annotations.insert("k".into(), json!("v"));
+        c.hooks = json!({ "poststop": [{ "path": "/bin/true" }] });
         c.save().unwrap();
         drop(lock);
         let back = Container::load(&root, "c1").unwrap();

@@ -18,11 +18,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
 use crate::net::iface;
 use crate::net::sockfs::{socket_file, SockIdentity};
+use crate::net::sockopt::{
+    block, buf_size, deadline, int_of, linger_bytes, linger_of, timeval_bytes, timeval_of,
+    SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
+};
 use crate::net::unix::Ucred;
 use crate::vfs::Timespec;
 use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef};
@@ -35,9 +39,6 @@ const EPHEMERAL_HI: u16 = 60999;
 const TCP_RCVBUF: usize = 131_072;
 const TCP_SNDBUF: usize = 16_384;
 const UDP_BUF: usize = 212_992;
-/// `net.core.rmem_max`/`wmem_max`, `SOCK_MIN_RCVBUF`.
-const BUF_MAX: usize = 212_992;
-const BUF_MIN: usize = 2304;
 /// Bytes a connection's receive queue holds before a writer waits (the window).
 const WINDOW: usize = 256 << 10;
 /// `net.core.somaxconn`.
@@ -256,57 +257,6 @@ fn source_for(dest: IpAddr) -> IpAddr {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
     }
-}
-
-fn deadline(t: Option<Duration>) -> Option<Instant> {
-    t.filter(|d| !d.is_zero()).map(|d| Instant::now() + d)
-}
-
-/// Waits on `queues` until `ready` (EINTR on a signal; a passed deadline is EAGAIN).
-fn block(
-    task: TaskRef,
-    queues: &[&WaitQueue],
-    deadline: Option<Instant>,
-    ready: impl FnMut() -> bool,
-) -> SysResult<()> {
-    let waker = task.map(|t| t.waker.clone()).unwrap_or_default();
-    let _regs: Vec<_> = queues.iter().map(|q| q.register(&waker)).collect();
-    match waker.wait_until(deadline, ready) {
-        Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
-        r => r,
-    }
-}
-
-fn int_of(val: &[u8]) -> SysResult<i32> {
-    if val.len() < 4 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
-}
-
-fn timeval_of(val: &[u8]) -> SysResult<Option<Duration>> {
-    if val.len() < 16 {
-        return Err(Errno::EINVAL);
-    }
-    let mut s = [0u8; 8];
-    s.copy_from_slice(&val[..8]);
-    let mut u = [0u8; 8];
-    u.copy_from_slice(&val[8..16]);
-    let (s, u) = (i64::from_ne_bytes(s), i64::from_ne_bytes(u));
-    if !(0..1_000_000).contains(&u) {
-        return Err(Errno::EDOM);
-    }
-    if s < 0 {
-        return Ok(None);
-    }
-    Ok(Some(Duration::new(s as u64, (u * 1000) as u32)))
-}
-
-fn timeval_bytes(t: Option<Duration>) -> Vec<u8> {
-    let d = t.unwrap_or_default();
-    let mut b = (d.as_secs() as i64).to_ne_bytes().to_vec();
-    b.extend_from_slice(&i64::from(d.subsec_micros()).to_ne_bytes());
-    b
 }
 
 struct State {
@@ -1088,19 +1038,12 @@ impl InetSocket {
             (libc::SOL_SOCKET, libc::SO_REUSEPORT) => st.reuseport = int_of(val)? != 0,
             (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => st.keepalive = int_of(val)? != 0,
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => {
-                let v = usize::try_from(int_of(val)?).unwrap_or(0).min(BUF_MAX);
-                st.rcvbuf = (v * 2).max(BUF_MIN);
+                st.rcvbuf = buf_size(int_of(val)?, SOCK_MIN_RCVBUF)
             }
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => {
-                let v = usize::try_from(int_of(val)?).unwrap_or(0).min(BUF_MAX);
-                st.sndbuf = (v * 2).max(4608);
+                st.sndbuf = buf_size(int_of(val)?, SOCK_MIN_SNDBUF)
             }
-            (libc::SOL_SOCKET, libc::SO_LINGER) => {
-                if val.len() < 8 {
-                    return Err(Errno::EINVAL);
-                }
-                st.linger = (int_of(val)?, int_of(&val[4..])?);
-            }
+            (libc::SOL_SOCKET, libc::SO_LINGER) => st.linger = linger_of(val)?,
             (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => st.rcvtimeo = timeval_of(val)?,
             (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => st.sndtimeo = timeval_of(val)?,
             (libc::SOL_SOCKET, libc::SO_BROADCAST | libc::SO_OOBINLINE | libc::SO_PRIORITY) => {
@@ -1148,11 +1091,7 @@ impl InetSocket {
             (libc::SOL_SOCKET, libc::SO_KEEPALIVE) => int(i32::from(st.keepalive)),
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => int(st.rcvbuf as i32),
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => int(st.sndbuf as i32),
-            (libc::SOL_SOCKET, libc::SO_LINGER) => {
-                let mut b = int(st.linger.0);
-                b.extend_from_slice(&st.linger.1.to_ne_bytes());
-                b
-            }
+            (libc::SOL_SOCKET, libc::SO_LINGER) => linger_bytes(st.linger),
             (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => timeval_bytes(st.rcvtimeo),
             (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => timeval_bytes(st.sndtimeo),
             (libc::IPPROTO_TCP, TCP_NODELAY) if self.ty == libc::SOCK_STREAM => {

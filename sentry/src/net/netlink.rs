@@ -14,11 +14,14 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
 use crate::net::iface::{self, Interface};
 use crate::net::sockfs::{socket_file, SockIdentity};
+use crate::net::sockopt::{
+    block, buf_size, deadline, int_of, timeval_bytes, timeval_of, SOCK_MIN_RCVBUF,
+};
 use crate::net::unix::Ucred;
 use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef, Timespec};
 use crate::{Errno, SysResult};
@@ -102,10 +105,8 @@ const RTA_PREFSRC: u16 = 7;
 const RTA_CACHEINFO: u16 = 12;
 const RTA_TABLE: u16 = 15;
 const RTA_PREF: u16 = 20;
-/// `SO_SNDBUF`/`SO_RCVBUF` defaults (`net.core.wmem_default`) and the cap.
+/// `SO_SNDBUF`/`SO_RCVBUF` defaults (`net.core.wmem_default`).
 const BUF_DEFAULT: usize = 212_992;
-const BUF_MAX: usize = 212_992;
-const BUF_MIN: usize = 2304;
 
 static NEXT_INO: AtomicU64 = AtomicU64::new(3 << 32);
 /// The next negative port id an autobind takes when the tgid is taken.
@@ -421,32 +422,6 @@ pub struct NetlinkReceived {
     pub from: Vec<u8>,
 }
 
-fn int_of(val: &[u8]) -> SysResult<i32> {
-    if val.len() < 4 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
-}
-
-/// A `struct timeval` option: zero means no timeout (EDOM for bad microseconds).
-fn timeval_of(val: &[u8]) -> SysResult<Option<Duration>> {
-    if val.len() < 16 {
-        return Err(Errno::EINVAL);
-    }
-    let mut s = [0u8; 8];
-    s.copy_from_slice(&val[..8]);
-    let mut u = [0u8; 8];
-    u.copy_from_slice(&val[8..16]);
-    let (s, u) = (i64::from_ne_bytes(s), i64::from_ne_bytes(u));
-    if !(0..1_000_000).contains(&u) {
-        return Err(Errno::EDOM);
-    }
-    if s < 0 || (s == 0 && u == 0) {
-        return Ok(None);
-    }
-    Ok(Some(Duration::new(s as u64, (u * 1000) as u32)))
-}
-
 impl NetlinkSocket {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.st.lock().unwrap_or_else(|p| p.into_inner())
@@ -631,7 +606,7 @@ impl NetlinkSocket {
         peek: bool,
         nonblock: bool,
     ) -> SysResult<NetlinkReceived> {
-        let until = self.lock().rcvtimeo.map(|d| Instant::now() + d);
+        let until = deadline(self.lock().rcvtimeo);
         loop {
             {
                 let mut st = self.lock();
@@ -658,12 +633,7 @@ impl NetlinkSocket {
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            let waker = task.map(|t| t.waker.clone()).unwrap_or_default();
-            let _reg = self.queue.register(&waker);
-            match waker.wait_until(until, || !self.lock().rx.is_empty()) {
-                Err(Errno::ETIMEDOUT) => return Err(Errno::EAGAIN),
-                r => r?,
-            }
+            block(task, &[&self.queue], until, || !self.lock().rx.is_empty())?;
         }
     }
 
@@ -678,10 +648,10 @@ impl NetlinkSocket {
         let on = v != 0;
         match (level, name) {
             (libc::SOL_SOCKET, libc::SO_RCVBUF | libc::SO_RCVBUFFORCE) => {
-                st.rcvbuf = (v.max(0) as usize).clamp(BUF_MIN / 2, BUF_MAX) * 2;
+                st.rcvbuf = buf_size(v, SOCK_MIN_RCVBUF);
             }
             (libc::SOL_SOCKET, libc::SO_SNDBUF | libc::SO_SNDBUFFORCE) => {
-                st.sndbuf = (v.max(0) as usize).clamp(BUF_MIN / 2, BUF_MAX) * 2;
+                st.sndbuf = buf_size(v, SOCK_MIN_RCVBUF);
             }
             (libc::SOL_SOCKET, libc::SO_PASSCRED) => st.passcred = on,
             (libc::SOL_SOCKET, libc::SO_SNDTIMEO) => {}
@@ -725,12 +695,7 @@ impl NetlinkSocket {
             (libc::SOL_SOCKET, libc::SO_RCVBUF) => int(st.rcvbuf as i32),
             (libc::SOL_SOCKET, libc::SO_SNDBUF) => int(st.sndbuf as i32),
             (libc::SOL_SOCKET, libc::SO_PASSCRED) => b(st.passcred),
-            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => {
-                let d = st.rcvtimeo.unwrap_or_default();
-                let mut v = (d.as_secs() as i64).to_ne_bytes().to_vec();
-                v.extend_from_slice(&i64::from(d.subsec_micros()).to_ne_bytes());
-                v
-            }
+            (libc::SOL_SOCKET, libc::SO_RCVTIMEO) => timeval_bytes(st.rcvtimeo),
             (SOL_NETLINK, NETLINK_PKTINFO) => b(st.pktinfo),
             (SOL_NETLINK, NETLINK_BROADCAST_ERROR) => b(st.broadcast_error),
             (SOL_NETLINK, NETLINK_NO_ENOBUFS) => b(st.no_enobufs),

@@ -15,17 +15,19 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
 use crate::net::sockfs::{socket_file, SockIdentity};
+use crate::net::sockopt::{
+    block, buf_size, deadline, int_of, linger_bytes, linger_of, timeval_bytes, timeval_of,
+};
 use crate::vfs::Timespec;
 use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef};
 use crate::{Errno, SysResult};
 
-/// `net.core.wmem_default`/`rmem_default`, and the `*_max` a setsockopt may ask for.
+/// `net.core.wmem_default`/`rmem_default`.
 const BUF_DEFAULT: usize = 212_992;
-const BUF_MAX: usize = 212_992;
 /// `SOCK_MIN_SNDBUF`/`SOCK_MIN_RCVBUF` (roughly: Linux adds struct sizes).
 const BUF_MIN: usize = 4608;
 /// `net.core.somaxconn`.
@@ -222,25 +224,6 @@ pub struct Received {
     pub rights: Vec<Arc<FileDescription>>,
     /// The sender's credentials, when SO_PASSCRED is on.
     pub creds: Option<Ucred>,
-}
-
-fn deadline(t: Option<Duration>) -> Option<Instant> {
-    t.filter(|d| !d.is_zero()).map(|d| Instant::now() + d)
-}
-
-/// Waits on `queues` until `ready` (or EINTR; a passed `deadline` is EAGAIN, as SO_RCVTIMEO).
-fn block(
-    task: TaskRef,
-    queues: &[&WaitQueue],
-    deadline: Option<Instant>,
-    ready: impl FnMut() -> bool,
-) -> SysResult<()> {
-    let waker = task.map(|t| t.waker.clone()).unwrap_or_default();
-    let _regs: Vec<_> = queues.iter().map(|q| q.register(&waker)).collect();
-    match waker.wait_until(deadline, ready) {
-        Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
-        r => r,
-    }
 }
 
 fn is_conn_type(ty: i32) -> bool {
@@ -975,37 +958,17 @@ impl Socket {
         if level != libc::SOL_SOCKET {
             return Err(Errno::EOPNOTSUPP);
         }
-        let int = || -> SysResult<i32> {
-            let b = val.get(..4).ok_or(Errno::EINVAL)?;
-            Ok(i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-        };
-        let timeval = || -> SysResult<Option<Duration>> {
-            let b = val.get(..16).ok_or(Errno::EINVAL)?;
-            let sec = i64::from_ne_bytes(b[..8].try_into().map_err(|_| Errno::EINVAL)?);
-            let usec = i64::from_ne_bytes(b[8..16].try_into().map_err(|_| Errno::EINVAL)?);
-            if !(0..1_000_000).contains(&usec) {
-                return Err(Errno::EDOM);
-            }
-            if sec < 0 {
-                return Ok(None);
-            }
-            let d = Duration::from_secs(sec as u64) + Duration::from_micros(usec as u64);
-            Ok((!d.is_zero()).then_some(d))
-        };
-        let buf = |v: i32| (usize::try_from(v).unwrap_or(0).min(BUF_MAX) * 2).max(BUF_MIN);
         let mut st = self.lock();
         match name {
-            libc::SO_SNDBUF => st.sndbuf = buf(int()?),
-            libc::SO_RCVBUF => st.rcvbuf = buf(int()?),
-            libc::SO_RCVTIMEO => st.rcvtimeo = timeval()?,
-            libc::SO_SNDTIMEO => st.sndtimeo = timeval()?,
-            libc::SO_REUSEADDR => st.reuseaddr = int()? != 0,
-            libc::SO_KEEPALIVE => st.keepalive = int()? != 0,
-            libc::SO_PASSCRED => st.passcred = int()? != 0,
+            libc::SO_SNDBUF => st.sndbuf = buf_size(int_of(val)?, BUF_MIN),
+            libc::SO_RCVBUF => st.rcvbuf = buf_size(int_of(val)?, BUF_MIN),
+            libc::SO_RCVTIMEO => st.rcvtimeo = timeval_of(val)?,
+            libc::SO_SNDTIMEO => st.sndtimeo = timeval_of(val)?,
+            libc::SO_REUSEADDR => st.reuseaddr = int_of(val)? != 0,
+            libc::SO_KEEPALIVE => st.keepalive = int_of(val)? != 0,
+            libc::SO_PASSCRED => st.passcred = int_of(val)? != 0,
             libc::SO_LINGER => {
-                let b = val.get(..8).ok_or(Errno::EINVAL)?;
-                let on = i32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-                let secs = i32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+                let (on, secs) = linger_of(val)?;
                 st.linger = (i32::from(on != 0), secs);
             }
             libc::SO_TYPE
@@ -1026,25 +989,15 @@ impl Socket {
         }
         let mut st = self.lock();
         let int = |v: i32| v.to_ne_bytes().to_vec();
-        let timeval = |d: Option<Duration>| {
-            let d = d.unwrap_or_default();
-            let mut b = (d.as_secs() as i64).to_ne_bytes().to_vec();
-            b.extend_from_slice(&i64::from(d.subsec_micros()).to_ne_bytes());
-            b
-        };
         Ok(match name {
             libc::SO_SNDBUF => int(i32::try_from(st.sndbuf).unwrap_or(i32::MAX)),
             libc::SO_RCVBUF => int(i32::try_from(st.rcvbuf).unwrap_or(i32::MAX)),
-            libc::SO_RCVTIMEO => timeval(st.rcvtimeo),
-            libc::SO_SNDTIMEO => timeval(st.sndtimeo),
+            libc::SO_RCVTIMEO => timeval_bytes(st.rcvtimeo),
+            libc::SO_SNDTIMEO => timeval_bytes(st.sndtimeo),
             libc::SO_REUSEADDR => int(i32::from(st.reuseaddr)),
             libc::SO_KEEPALIVE => int(i32::from(st.keepalive)),
             libc::SO_PASSCRED => int(i32::from(st.passcred)),
-            libc::SO_LINGER => {
-                let mut b = st.linger.0.to_ne_bytes().to_vec();
-                b.extend_from_slice(&st.linger.1.to_ne_bytes());
-                b
-            }
+            libc::SO_LINGER => linger_bytes(st.linger),
             libc::SO_TYPE => int(self.ty),
             libc::SO_DOMAIN => int(libc::AF_UNIX),
             libc::SO_PROTOCOL => int(0),

@@ -1,10 +1,13 @@
 //! The sentry's /dev (after gVisor's `pkg/sentry/devices` and Linux `drivers/char/mem.c`):
 //! null, zero, full, random, urandom, tty, and the fd/stdin/stdout/stderr symlinks into
-//! /proc/self/fd.
+//! /proc/self/fd. /dev/tty opens the caller's controlling terminal (`drivers/tty/tty_io.c`
+//! `tty_open_current_tty`); /dev/pts lists the host terminals the sentry holds, under their
+//! host numbers and with their host stat, so that ttyname(3) finds the stdio terminal.
 
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::fs::host::{tty, tty_ops, tty_stat};
 use crate::fs::sys;
 use crate::vfs::{
     DirEntry, FileOps, Inode, NoDataOps, Positioning, Stat, StatFs, TaskRef, Timespec,
@@ -13,6 +16,8 @@ use crate::{Errno, SysResult};
 
 /// `TMPFS_MAGIC` (devtmpfs reports it).
 const DEVTMPFS_MAGIC: i64 = 0x0102_1994;
+/// `DEVPTS_SUPER_MAGIC`.
+const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Device {
@@ -42,6 +47,7 @@ enum Node {
     Dir,
     Dev(Device),
     Link(&'static [u8]),
+    Pts,
 }
 
 const ENTRIES: &[(&[u8], Node)] = &[
@@ -51,6 +57,7 @@ const ENTRIES: &[(&[u8], Node)] = &[
     (b"tty", Node::Dev(Device::Tty)),
     (b"urandom", Node::Dev(Device::Urandom)),
     (b"zero", Node::Dev(Device::Zero)),
+    (b"pts", Node::Pts),
     (b"fd", Node::Link(b"/proc/self/fd")),
     (b"stdin", Node::Link(b"/proc/self/fd/0")),
     (b"stdout", Node::Link(b"/proc/self/fd/1")),
@@ -88,7 +95,7 @@ impl DevInode {
 impl Inode for DevInode {
     fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
         let (mode, rdev, nlink, size) = match self.node() {
-            Node::Dir => (libc::S_IFDIR | 0o755, 0, 2, 0),
+            Node::Dir | Node::Pts => (libc::S_IFDIR | 0o755, 0, 2, 0),
             Node::Dev(d) => (libc::S_IFCHR | 0o666, d.rdev(), 1, 0),
             Node::Link(t) => (libc::S_IFLNK | 0o777, 0, 1, t.len() as i64),
         };
@@ -108,6 +115,16 @@ impl Inode for DevInode {
     }
 
     fn lookup(&self, _task: TaskRef, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
+        if let Node::Pts = self.node() {
+            let n: u32 = std::str::from_utf8(name)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(Errno::ENOENT)?;
+            return match tty::pts(n) {
+                Some(_) => Ok(Arc::new(PtsInode { n })),
+                None => Err(Errno::ENOENT),
+            };
+        }
         if self.index.is_some() {
             return Err(Errno::ENOTDIR);
         }
@@ -123,6 +140,16 @@ impl Inode for DevInode {
     }
 
     fn readdir(&self, _task: TaskRef) -> SysResult<Vec<DirEntry>> {
+        if let Node::Pts = self.node() {
+            return Ok(tty::pts_numbers()
+                .into_iter()
+                .map(|n| DirEntry {
+                    name: n.to_string().into_bytes(),
+                    ino: u64::from(n) + 3,
+                    kind: libc::DT_CHR,
+                })
+                .collect());
+        }
         if self.index.is_some() {
             return Err(Errno::ENOTDIR);
         }
@@ -133,7 +160,7 @@ impl Inode for DevInode {
                 name: n.to_vec(),
                 ino: i as u64 + 2,
                 kind: match node {
-                    Node::Dir => libc::DT_DIR,
+                    Node::Dir | Node::Pts => libc::DT_DIR,
                     Node::Dev(_) => libc::DT_CHR,
                     Node::Link(_) => libc::DT_LNK,
                 },
@@ -148,11 +175,16 @@ impl Inode for DevInode {
         }
     }
 
-    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+    fn open(&self, task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
         match self.node() {
-            Node::Dir => Ok(Arc::new(NoDataOps)),
-            // No controlling terminal in the sandbox.
-            Node::Dev(Device::Tty) => Err(Errno::ENXIO),
+            Node::Dir | Node::Pts => Ok(Arc::new(NoDataOps)),
+            // The caller's controlling terminal; ENXIO without one, as on Linux.
+            Node::Dev(Device::Tty) => {
+                let t = task.ok_or(Errno::ENXIO)?;
+                let sid = t.kernel.sid_of(t.tg.pid)?;
+                let ctty = tty::controlling_tty(sid).ok_or(Errno::ENXIO)?;
+                Ok(tty_ops(&ctty))
+            }
             Node::Dev(d) => Ok(Arc::new(DevFile(*d))),
             Node::Link(_) => Err(Errno::ELOOP),
         }
@@ -162,6 +194,33 @@ impl Inode for DevInode {
         Ok(StatFs::synthetic(DEVTMPFS_MAGIC))
     }
 
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// /dev/pts/N: a host terminal the sentry holds, shown with its host stat.
+struct PtsInode {
+    n: u32,
+}
+
+impl PtsInode {
+    fn tty(&self) -> SysResult<Arc<tty::HostTty>> {
+        tty::pts(self.n).ok_or(Errno::ENOENT)
+    }
+}
+
+impl Inode for PtsInode {
+    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
+        let tty = self.tty()?;
+        tty_stat(&tty)
+    }
+    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+        Ok(tty_ops(&self.tty()?))
+    }
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(StatFs::synthetic(DEVPTS_SUPER_MAGIC))
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }

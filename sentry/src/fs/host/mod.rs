@@ -1,14 +1,21 @@
 //! Host files given to the sandbox: its stdio (after gVisor's `pkg/sentry/fsimpl/host`). Reads
 //! and writes go straight to the host fd, which keeps its own position; fstat is the host's;
 //! only TCGETS, TIOCGWINSZ, TIOCGPGRP and FIONREAD reach the host, other ioctls are ENOTTY.
+//! A host terminal is a [`tty::HostTty`] as well: see `tty.rs` for its ioctls and job control.
 
 use std::any::Any;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
-use crate::fs::sys;
+use crate::fs::sys as fs_sys;
+use crate::kernel::Task;
 use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
 use crate::{Errno, SysResult};
+
+mod sys;
+pub mod tty;
+
+pub use tty::HostTty;
 
 /// ioctl numbers (include/uapi/asm-generic/ioctls.h) and their argument sizes.
 pub const TCGETS: u32 = 0x5401;
@@ -33,11 +40,18 @@ pub fn ioctl_arg_size(req: u32) -> Option<usize> {
 /// One host file.
 pub struct HostFile {
     fd: Arc<OwnedFd>,
+    /// Set when the host fd is a terminal.
+    tty: Option<Arc<HostTty>>,
 }
 
 impl HostFile {
+    /// The terminal this file is, if it is one.
+    pub fn tty(&self) -> Option<&Arc<HostTty>> {
+        self.tty.as_ref()
+    }
+
     fn host_stat(&self) -> SysResult<Stat> {
-        Ok(Stat::from_libc(&sys::fstat(self.fd.as_fd())?))
+        Ok(Stat::from_libc(&fs_sys::fstat(self.fd.as_fd())?))
     }
 }
 
@@ -46,19 +60,19 @@ impl FileOps for HostFile {
         Positioning::Host
     }
     fn read_at(&self, _task: TaskRef, buf: &mut [u8], offset: u64) -> SysResult<usize> {
-        sys::pread(self.fd.as_fd(), buf, offset)
+        fs_sys::pread(self.fd.as_fd(), buf, offset)
     }
     fn write_at(&self, _task: TaskRef, buf: &[u8], offset: u64) -> SysResult<usize> {
-        sys::pwrite(self.fd.as_fd(), buf, offset)
+        fs_sys::pwrite(self.fd.as_fd(), buf, offset)
     }
     fn read_stream(&self, _task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
-        sys::read(self.fd.as_fd(), buf)
+        fs_sys::read(self.fd.as_fd(), buf)
     }
     fn write_stream(&self, _task: TaskRef, buf: &[u8]) -> SysResult<usize> {
-        sys::write(self.fd.as_fd(), buf)
+        fs_sys::write(self.fd.as_fd(), buf)
     }
     fn seek(&self, offset: i64, whence: i32) -> SysResult<u64> {
-        sys::lseek(self.fd.as_fd(), offset, whence)
+        fs_sys::lseek(self.fd.as_fd(), offset, whence)
     }
     fn size(&self) -> Option<SysResult<u64>> {
         Some(self.host_stat().map(|s| u64::try_from(s.size).unwrap_or(0)))
@@ -69,7 +83,7 @@ impl FileOps for HostFile {
     fn ioctl(&self, req: u32, arg: &mut [u8]) -> SysResult<u64> {
         match ioctl_arg_size(req) {
             Some(n) if arg.len() >= n => {
-                let r = sys::ioctl_buf(self.fd.as_fd(), req, &mut arg[..n])?;
+                let r = fs_sys::ioctl_buf(self.fd.as_fd(), req, &mut arg[..n])?;
                 Ok(u64::try_from(r).unwrap_or(0))
             }
             Some(_) => Err(Errno::EFAULT),
@@ -77,10 +91,10 @@ impl FileOps for HostFile {
         }
     }
     fn truncate(&self, size: u64) -> SysResult<()> {
-        sys::ftruncate(self.fd.as_fd(), size)
+        fs_sys::ftruncate(self.fd.as_fd(), size)
     }
     fn sync(&self) -> SysResult<()> {
-        sys::fsync(self.fd.as_fd()).or(Ok(()))
+        fs_sys::fsync(self.fd.as_fd()).or(Ok(()))
     }
     fn supports_poll(&self) -> bool {
         // Regular host files have no poll operation on Linux either.
@@ -88,7 +102,7 @@ impl FileOps for HostFile {
     }
     fn readiness(&self, mask: u32) -> u32 {
         // No wait queue: pollers re-check host fds in short slices (vfs::poll).
-        sys::poll_now(self.fd.as_fd(), mask).unwrap_or(libc::POLLERR as u32)
+        fs_sys::poll_now(self.fd.as_fd(), mask).unwrap_or(libc::POLLERR as u32)
     }
     fn host_fd_for_mmap(&self) -> SysResult<Arc<OwnedFd>> {
         if self.host_stat()?.is_reg() {
@@ -97,6 +111,30 @@ impl FileOps for HostFile {
             Err(Errno::ENODEV)
         }
     }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+/// ioctl(2) `req` with application argument `arg` by `t` on `file`, when `file` is a host
+/// terminal (None otherwise: the caller goes on with the generic path).
+pub fn tty_ioctl(t: &Task, file: &FileDescription, req: u32, arg: u64) -> Option<SysResult<u64>> {
+    let host = file.ops_as::<HostFile>()?;
+    let tty = host.tty.as_ref()?;
+    Some(tty.ioctl(t, &host.fd, req, arg))
+}
+
+/// The operations of a new open of terminal `tty` (/dev/tty, /dev/pts/N): its host fd.
+pub fn tty_ops(tty: &Arc<HostTty>) -> Arc<dyn FileOps> {
+    Arc::new(HostFile {
+        fd: tty.host_fd(),
+        tty: Some(tty.clone()),
+    })
+}
+
+/// The host stat of terminal `tty` (what /dev/pts/N shows, so that ttyname(3) finds it).
+pub fn tty_stat(tty: &HostTty) -> SysResult<Stat> {
+    Ok(Stat::from_libc(&fs_sys::fstat(tty.host_fd().as_fd())?))
 }
 
 /// The inode of a host file (reopening it through /proc/self/fd/N shares the host fd).
@@ -135,9 +173,24 @@ fn display_name(st: &Stat) -> Vec<u8> {
 }
 
 /// A file description for a host fd given to the sandbox as its fd `n` (0-2), opened read-write
-/// (the host enforces the real access mode).
-pub fn stdio_file(fd: OwnedFd, _n: i32) -> Arc<FileDescription> {
-    let file = Arc::new(HostFile { fd: Arc::new(fd) });
+/// (the host enforces the real access mode). A terminal becomes the controlling terminal of
+/// init's session (1), as it is for a container's init.
+pub fn stdio_file(fd: OwnedFd, n: i32) -> Arc<FileDescription> {
+    stdio_file_in_session(fd, n, Some(1))
+}
+
+/// [`stdio_file`] for a process of sandbox session `session`: a terminal not yet known to the
+/// sentry becomes that session's controlling terminal, with the session's leader group in the
+/// foreground (`runsc exec --tty`: the new process leads its own session). None: no session.
+pub fn stdio_file_in_session(fd: OwnedFd, _n: i32, session: Option<i32>) -> Arc<FileDescription> {
+    let fd = Arc::new(fd);
+    let tty = match fs_sys::fstat(fd.as_fd()) {
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFCHR && tty::host_isatty(fd.as_fd()) => {
+            Some(tty::attach(&fd, st.st_rdev, session))
+        }
+        _ => None,
+    };
+    let file = Arc::new(HostFile { fd, tty });
     let name = file
         .host_stat()
         .map(|s| display_name(&s))

@@ -1,0 +1,372 @@
+//! Host terminals given to the sandbox (after gVisor's `pkg/sentry/fsimpl/host/tty.go`; Linux
+//! `drivers/tty/tty_jobctrl.c` and tty_ioctl(4)). The line discipline (canonical mode, echo,
+//! ^C) stays on the host: termios and window-size requests pass through to the host fd. Job
+//! control is kept in the sandbox's own terms: which sandbox session the terminal controls and
+//! its foreground process group (sandbox pids), as Linux keeps `tty->session` and `tty->pgrp`.
+//!
+//! A host terminal handed to the sandbox as stdio starts as the controlling terminal of init's
+//! session (1) with init's process group (1) in the foreground, as gVisor does for a container
+//! with `process.terminal`. Every host terminal the sentry holds is in one process-wide
+//! registry (a sentry runs one kernel): /dev/tty and /dev/pts/N find it there.
+//!
+//! Lock order: `REGISTRY`, then a terminal's `job`; the process tree is never locked under
+//! either (pids are read from the kernel before locking).
+//!
+//! Not modelled: SIGTTOU/SIGTTIN for background groups (the host sees only the sentry, which
+//! is always in the host foreground), and TIOCNOTTY by a process that is not the session
+//! leader (it succeeds without effect: the controlling terminal belongs to the session here).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::sys;
+use crate::abi::signal::{SigInfo, SI_KERNEL};
+use crate::kernel::signal::send_to_process;
+use crate::kernel::{Kernel, Task};
+use crate::{Errno, SysResult};
+
+/// ioctl numbers (include/uapi/asm-generic/ioctls.h).
+pub const TCGETS: u32 = 0x5401;
+pub const TCSETS: u32 = 0x5402;
+pub const TCSETSW: u32 = 0x5403;
+pub const TCSETSF: u32 = 0x5404;
+pub const TCSBRK: u32 = 0x5409;
+pub const TCXONC: u32 = 0x540a;
+pub const TCFLSH: u32 = 0x540b;
+pub const TIOCSCTTY: u32 = 0x540e;
+pub const TIOCGPGRP: u32 = 0x540f;
+pub const TIOCSPGRP: u32 = 0x5410;
+pub const TIOCGWINSZ: u32 = 0x5413;
+pub const TIOCSWINSZ: u32 = 0x5414;
+pub const FIONREAD: u32 = 0x541b;
+pub const TIOCNOTTY: u32 = 0x5422;
+pub const TIOCGSID: u32 = 0x5429;
+
+/// The host requests a sandbox terminal may reach (the seccomp filter allows exactly these).
+pub const HOST_TTY_IOCTLS: &[u32] = &[
+    TCGETS, TCSETS, TCSETSW, TCSETSF, TCSBRK, TCXONC, TCFLSH, TIOCGWINSZ, TIOCSWINSZ, FIONREAD,
+];
+
+/// `sizeof(struct termios)` as the kernel copies it for TCGETS/TCSETS.
+pub const TERMIOS_SIZE: usize = 36;
+/// `sizeof(struct winsize)`.
+pub const WINSIZE_SIZE: usize = 8;
+
+/// Which sandbox session a terminal controls, and its foreground process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct JobControl {
+    session: Option<i32>,
+    foreground: i32,
+}
+
+/// One host terminal held by the sentry.
+pub struct HostTty {
+    /// A host fd on the terminal, for /dev/tty and /dev/pts/N opens.
+    fd: Arc<OwnedFd>,
+    rdev: u64,
+    job: Mutex<JobControl>,
+}
+
+static REGISTRY: Mutex<Vec<Arc<HostTty>>> = Mutex::new(Vec::new());
+
+fn registry() -> MutexGuard<'static, Vec<Arc<HostTty>>> {
+    REGISTRY
+        .lock()
+        .expect("invariant: the tty registry lock is never poisoned")
+}
+
+/// The N of /dev/pts/N for a Unix98 pty slave (majors 136-143, 256 minors each).
+pub fn pts_index(rdev: u64) -> Option<u32> {
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    (136..=143)
+        .contains(&major)
+        .then(|| (major - 136) * 256 + minor)
+}
+
+/// Whether host fd `fd` is a terminal (isatty(3): TCGETS succeeds).
+pub fn host_isatty(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    let mut t = [0u8; TERMIOS_SIZE];
+    sys::ioctl_out(fd, TCGETS, &mut t).is_ok()
+}
+
+/// The terminal for host device `rdev`, registered on first sight with `fd` and controlling
+/// `session` (foreground group = the session's leader group).
+pub(super) fn attach(fd: &Arc<OwnedFd>, rdev: u64, session: Option<i32>) -> Arc<HostTty> {
+    let mut reg = registry();
+    if let Some(t) = reg.iter().find(|t| t.rdev == rdev) {
+        return t.clone();
+    }
+    let tty = Arc::new(HostTty {
+        fd: fd.clone(),
+        rdev,
+        job: Mutex::new(JobControl {
+            session,
+            foreground: session.unwrap_or(0),
+        }),
+    });
+    reg.push(tty.clone());
+    tty
+}
+
+/// The controlling terminal of sandbox session `sid`, if it has one.
+pub fn controlling_tty(sid: i32) -> Option<Arc<HostTty>> {
+    registry()
+        .iter()
+        .find(|t| t.job().session == Some(sid))
+        .cloned()
+}
+
+/// The terminal /dev/pts/`n` of the host, if the sentry holds it.
+pub fn pts(n: u32) -> Option<Arc<HostTty>> {
+    registry()
+        .iter()
+        .find(|t| pts_index(t.rdev) == Some(n))
+        .cloned()
+}
+
+/// The N of every /dev/pts/N the sentry holds, ascending.
+pub fn pts_numbers() -> Vec<u32> {
+    let mut v: Vec<u32> = registry().iter().filter_map(|t| pts_index(t.rdev)).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The foreground process group of the first terminal that controls a session: where the
+/// signals the host terminal raises (SIGINT, SIGQUIT, SIGTSTP, SIGWINCH) belong.
+pub fn foreground_pgrp() -> Option<i32> {
+    registry().iter().find_map(|t| {
+        let j = t.job();
+        j.session.map(|_| j.foreground)
+    })
+}
+
+/// Sends `sig` to every live process of sandbox process group `pgrp`, as the terminal driver
+/// does (`kill_pgrp`, SI_KERNEL); returns how many were signalled.
+pub fn signal_pgrp(kernel: &Kernel, pgrp: i32, sig: i32) -> usize {
+    let mut n = 0;
+    for pid in kernel.process_group(pgrp) {
+        if let Some(tg) = kernel.thread_group(pid) {
+            send_to_process(&tg, SigInfo::from_sender(sig, SI_KERNEL, 0, 0));
+            n += 1;
+        }
+    }
+    n
+}
+
+impl HostTty {
+    fn job(&self) -> JobControl {
+        *self
+            .job
+            .lock()
+            .expect("invariant: a tty's job-control lock is never poisoned")
+    }
+    fn set_job(&self, j: JobControl) {
+        *self
+            .job
+            .lock()
+            .expect("invariant: a tty's job-control lock is never poisoned") = j;
+    }
+
+    /// A host fd on this terminal.
+    pub fn host_fd(&self) -> Arc<OwnedFd> {
+        self.fd.clone()
+    }
+
+    /// The host device number.
+    pub fn rdev(&self) -> u64 {
+        self.rdev
+    }
+
+    /// The session this terminal controls, if any.
+    pub fn session(&self) -> Option<i32> {
+        self.job().session
+    }
+
+    /// The foreground process group.
+    pub fn foreground(&self) -> i32 {
+        self.job().foreground
+    }
+
+    /// One terminal ioctl(2) by `t` on a file over host fd `fd` of this terminal; `arg` is the
+    /// application's argument (a pointer or an int).
+    pub fn ioctl(&self, t: &Task, fd: &OwnedFd, req: u32, arg: u64) -> SysResult<u64> {
+        let fd = fd.as_fd();
+        match req {
+            TCGETS => {
+                let mut b = [0u8; TERMIOS_SIZE];
+                sys::ioctl_out(fd, req, &mut b)?;
+                t.mm.copy_out(arg, &b)?;
+                Ok(0)
+            }
+            TCSETS | TCSETSW | TCSETSF => {
+                let mut b = [0u8; TERMIOS_SIZE];
+                t.mm.copy_in(arg, &mut b)?;
+                sys::ioctl_in(fd, req, &b)?;
+                Ok(0)
+            }
+            TIOCGWINSZ => {
+                let mut b = [0u8; WINSIZE_SIZE];
+                sys::ioctl_out(fd, req, &mut b)?;
+                t.mm.copy_out(arg, &b)?;
+                Ok(0)
+            }
+            TIOCSWINSZ => {
+                // The host raises SIGWINCH in its foreground group (the sentry) when the size
+                // changes; `runsc boot` forwards it to ours.
+                let mut b = [0u8; WINSIZE_SIZE];
+                t.mm.copy_in(arg, &mut b)?;
+                sys::ioctl_in(fd, req, &b)?;
+                Ok(0)
+            }
+            FIONREAD => {
+                let mut b = [0u8; 4];
+                sys::ioctl_out(fd, req, &mut b)?;
+                t.mm.copy_out(arg, &b)?;
+                Ok(0)
+            }
+            TCSBRK | TCXONC | TCFLSH => {
+                // The int is the low half of the register, as the kernel reads it.
+                let v = i32::from_ne_bytes(u32::try_from(arg & 0xffff_ffff).map_err(|_| Errno::EINVAL)?.to_ne_bytes());
+                sys::ioctl_int(fd, req, v)?;
+                Ok(0)
+            }
+            TIOCGPGRP => {
+                let fg = self.job_of_caller(t)?.foreground;
+                t.mm.copy_out(arg, &fg.to_ne_bytes())?;
+                Ok(0)
+            }
+            TIOCGSID => {
+                let sid = self.job_of_caller(t)?.session.ok_or(Errno::ENOTTY)?;
+                t.mm.copy_out(arg, &sid.to_ne_bytes())?;
+                Ok(0)
+            }
+            TIOCSPGRP => {
+                let mut b = [0u8; 4];
+                t.mm.copy_in(arg, &mut b)?;
+                self.set_foreground(t, i32::from_ne_bytes(b))?;
+                Ok(0)
+            }
+            TIOCSCTTY => {
+                self.make_controlling(t, arg == 1)?;
+                Ok(0)
+            }
+            TIOCNOTTY => {
+                self.disassociate(t)?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    /// The job-control state, if this is the caller's controlling terminal (ENOTTY if not).
+    fn job_of_caller(&self, t: &Task) -> SysResult<JobControl> {
+        let sid = t.kernel.sid_of(t.tg.pid)?;
+        let j = self.job();
+        if j.session == Some(sid) {
+            Ok(j)
+        } else {
+            Err(Errno::ENOTTY)
+        }
+    }
+
+    /// TIOCSPGRP (`tiocspgrp`): ENOTTY unless our controlling terminal; EINVAL for a negative
+    /// group, ESRCH for an empty one, EPERM for one of another session.
+    fn set_foreground(&self, t: &Task, pgrp: i32) -> SysResult<()> {
+        let j = self.job_of_caller(t)?;
+        if pgrp < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let members = t.kernel.process_group(pgrp);
+        if members.is_empty() {
+            return Err(Errno::ESRCH);
+        }
+        let sid = j.session.ok_or(Errno::ENOTTY)?;
+        if !members
+            .iter()
+            .any(|&p| t.kernel.sid_of(p).is_ok_and(|s| s == sid))
+        {
+            return Err(Errno::EPERM);
+        }
+        self.set_job(JobControl {
+            session: Some(sid),
+            foreground: pgrp,
+        });
+        Ok(())
+    }
+
+    /// TIOCSCTTY (`tiocsctty`): the caller must lead a session without a controlling terminal;
+    /// a terminal controlling another session is taken only with `steal` by root.
+    fn make_controlling(&self, t: &Task, steal: bool) -> SysResult<()> {
+        let pid = t.tg.pid;
+        let sid = t.kernel.sid_of(pid)?;
+        let pgid = t.kernel.pgid_of(pid)?;
+        let j = self.job();
+        if sid == pid && j.session == Some(sid) {
+            return Ok(());
+        }
+        if sid != pid || controlling_tty(sid).is_some() {
+            return Err(Errno::EPERM);
+        }
+        if j.session.is_some() && !(steal && t.creds.euid == 0) {
+            return Err(Errno::EPERM);
+        }
+        self.set_job(JobControl {
+            session: Some(sid),
+            foreground: pgid,
+        });
+        Ok(())
+    }
+
+    /// TIOCNOTTY (`disassociate_ctty`): a session leader gives its terminal up, and the
+    /// foreground group gets SIGHUP and SIGCONT.
+    fn disassociate(&self, t: &Task) -> SysResult<()> {
+        let j = self.job_of_caller(t)?;
+        if j.session != Some(t.tg.pid) {
+            return Ok(());
+        }
+        self.set_job(JobControl {
+            session: None,
+            foreground: 0,
+        });
+        signal_pgrp(&t.kernel, j.foreground, libc::SIGHUP);
+        signal_pgrp(&t.kernel, j.foreground, libc::SIGCONT);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pts_numbers_come_from_the_slave_device() {
+        assert_eq!(pts_index(libc::makedev(136, 5)), Some(5));
+        assert_eq!(pts_index(libc::makedev(137, 2)), Some(258));
+        assert_eq!(pts_index(libc::makedev(5, 0)), None);
+        assert_eq!(pts_index(libc::makedev(4, 1)), None);
+    }
+
+    #[test]
+    fn a_pty_slave_is_a_tty_and_a_pipe_is_not() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        assert!(host_isatty(pty.slave.as_fd()));
+        let (r, _w) = nix::unistd::pipe().unwrap();
+        assert!(!host_isatty(r.as_fd()));
+    }
+
+    #[test]
+    fn one_terminal_is_registered_once() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let st = crate::fs::sys::fstat(pty.slave.as_fd()).unwrap();
+        let fd = Arc::new(pty.slave);
+        let a = attach(&fd, st.st_rdev, None);
+        let b = attach(&Arc::new(fd.try_clone().unwrap()), st.st_rdev, Some(7));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.session(), None);
+        assert_eq!(a.foreground(), 0);
+        let n = pts_index(st.st_rdev).unwrap();
+        assert!(pts_numbers().contains(&n));
+        assert!(pts(n).is_some_and(|t| Arc::ptr_eq(&t, &a)));
+    }
+}
