@@ -85,13 +85,7 @@ fn split_type(ty: i32) -> SysResult<(i32, i32, bool)> {
 }
 
 fn read_addr(t: &Task, addr: u64, len: u32) -> SysResult<UnixAddr> {
-    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    if len > 128 {
-        return Err(Errno::EINVAL);
-    }
-    let mut raw = vec![0u8; len];
-    t.mm.copy_in(addr, &mut raw)?;
-    UnixAddr::parse(&raw)
+    UnixAddr::parse(&read_raw_addr(t, addr, len)?)
 }
 
 /// Writes `raw` to a (sockaddr, socklen_t*) pair: truncated to the caller's length, which is
@@ -350,43 +344,15 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
     let r = (|| {
         check_send_flags(flags)?;
-        if let Some((_, s)) = nl_fd(t, a.fd(0))? {
-            let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
-            t.mm.copy_in(a.addr(1), &mut buf)?;
-            let to = if a.addr(4) != 0 {
-                Some(read_raw_addr(t, a.addr(4), a.u32(5))?)
-            } else {
-                None
-            };
-            return Ok(s.send(Some(t), &buf, to.as_deref())? as u64);
-        }
-        if let Some((f, s)) = inet_fd(t, a.fd(0))? {
-            let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
-            t.mm.copy_in(a.addr(1), &mut buf)?;
-            let to = if a.addr(4) != 0 {
-                Some(read_raw_addr(t, a.addr(4), a.u32(5))?)
-            } else {
-                None
-            };
-            let n = s.send(Some(t), &buf, to.as_deref(), nonblocking(&f, flags))?;
-            return Ok(n as u64);
-        }
-        let (f, s) = sock_fd(t, a.fd(0))?;
+        let (f, s) = any_sock(t, a.fd(0))?;
         let mut buf = vec![0u8; a.len(2)?.min(MAX_RW)];
         t.mm.copy_in(a.addr(1), &mut buf)?;
         let to = if a.addr(4) != 0 {
-            Some(read_addr(t, a.addr(4), a.u32(5))?)
+            Some(read_raw_addr(t, a.addr(4), a.u32(5))?)
         } else {
             None
         };
-        let n = s.send(
-            Some(t),
-            &buf,
-            Vec::new(),
-            None,
-            to.as_ref(),
-            nonblocking(&f, flags),
-        )?;
+        let n = send_any(t, &f, &s, &buf, to.as_deref(), NO_CONTROL, flags)?;
         Ok(n as u64)
     })();
     sigpipe(t, r, flags)
@@ -395,71 +361,16 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// recvfrom(2) (and recv(2)).
 pub fn sys_recvfrom(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.i32(3);
-    if let Some((f, s)) = nl_fd(t, a.fd(0))? {
-        if flags & libc::MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let r = s.recv(
-            Some(t),
-            a.len(2)?.min(MAX_RW),
-            flags & libc::MSG_PEEK != 0,
-            nonblocking(&f, flags),
-        )?;
-        t.mm.copy_out(a.addr(1), &r.data)?;
-        if a.addr(4) != 0 {
-            write_addr(t, a.addr(4), a.addr(5), &r.from)?;
-        }
-        let n = if flags & libc::MSG_TRUNC != 0 {
-            r.full_len
-        } else {
-            r.data.len()
-        };
-        return Ok(n as u64);
-    }
-    if let Some((f, s)) = inet_fd(t, a.fd(0))? {
-        if flags & libc::MSG_OOB != 0 {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let r = s.recv(
-            Some(t),
-            a.len(2)?.min(MAX_RW),
-            flags & libc::MSG_PEEK != 0,
-            flags & libc::MSG_WAITALL != 0,
-            nonblocking(&f, flags),
-        )?;
-        t.mm.copy_out(a.addr(1), &r.data)?;
-        if a.addr(4) != 0 && !r.from.is_empty() {
-            write_addr(t, a.addr(4), a.addr(5), &r.from)?;
-        }
-        let n = if flags & libc::MSG_TRUNC != 0 && s.sock_type() == libc::SOCK_DGRAM {
-            r.full_len
-        } else {
-            r.data.len()
-        };
-        return Ok(n as u64);
-    }
-    let (f, s) = sock_fd(t, a.fd(0))?;
+    let (f, s) = any_sock(t, a.fd(0))?;
     if flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let len = a.len(2)?.min(MAX_RW);
-    let r = s.recv(
-        Some(t),
-        len,
-        flags & libc::MSG_PEEK != 0,
-        flags & libc::MSG_WAITALL != 0,
-        nonblocking(&f, flags),
-    )?;
-    t.mm.copy_out(a.addr(1), &r.data)?;
-    if a.addr(4) != 0 {
-        write_addr(t, a.addr(4), a.addr(5), &from_bytes(&r.from))?;
+    let got = recv_any(t, &f, &s, a.len(2)?.min(MAX_RW), flags)?;
+    t.mm.copy_out(a.addr(1), &got.data)?;
+    if let (true, Some(from)) = (a.addr(4) != 0, &got.from) {
+        write_addr(t, a.addr(4), a.addr(5), from)?;
     }
-    let n = if flags & libc::MSG_TRUNC != 0 && s.sock_type() != libc::SOCK_STREAM {
-        r.full_len
-    } else {
-        r.data.len()
-    };
-    Ok(n as u64)
+    Ok(got.result_len(flags) as u64)
 }
 
 /// A decoded `struct msghdr`.
@@ -565,7 +476,7 @@ fn parse_control(t: &Task, h: &MsgHdr) -> SysResult<(Vec<Arc<FileDescription>>, 
     Ok((rights, creds))
 }
 
-/// Either kind of socket, for the msghdr calls.
+/// Any kind of socket, for the calls every kind answers.
 enum AnySock {
     Unix(Arc<Socket>),
     Inet(Arc<InetSocket>),
@@ -581,6 +492,105 @@ fn any_sock(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, AnySock)> {
     }
     let (f, s) = sock_fd(t, fd)?;
     Ok((f, AnySock::Unix(s)))
+}
+
+/// The descriptors and credentials a send carries (unix sockets only).
+type Control = (Vec<Arc<FileDescription>>, Option<Ucred>);
+const NO_CONTROL: Control = (Vec::new(), None);
+
+/// Sends `data` to `to` (a raw sockaddr; the connected peer when `None`) on any kind of
+/// socket; only unix sockets take `control`.
+fn send_any(
+    t: &Task,
+    f: &FileDescription,
+    s: &AnySock,
+    data: &[u8],
+    to: Option<&[u8]>,
+    (rights, creds): Control,
+    flags: i32,
+) -> SysResult<usize> {
+    match s {
+        AnySock::Unix(s) => {
+            let to = to.map(UnixAddr::parse).transpose()?;
+            s.send(
+                Some(t),
+                data,
+                rights,
+                creds,
+                to.as_ref(),
+                nonblocking(f, flags),
+            )
+        }
+        AnySock::Inet(s) => s.send(Some(t), data, to, nonblocking(f, flags)),
+        AnySock::Netlink(s) => s.send(Some(t), data, to),
+    }
+}
+
+/// What one receive gave, from any kind of socket.
+struct Got {
+    data: Vec<u8>,
+    /// The message did not fit (MSG_TRUNC in msg_flags).
+    truncated: bool,
+    /// What MSG_TRUNC in the call's flags returns instead of the bytes copied: the message's
+    /// full length, for the kinds of socket that report it.
+    trunc_len: Option<usize>,
+    /// The sender's sockaddr; `None`: no name is reported.
+    from: Option<Vec<u8>>,
+    rights: Vec<Arc<FileDescription>>,
+    creds: Option<Ucred>,
+}
+
+impl Got {
+    /// The receive call's result.
+    fn result_len(&self, flags: i32) -> usize {
+        match self.trunc_len {
+            Some(n) if flags & libc::MSG_TRUNC != 0 => n,
+            _ => self.data.len(),
+        }
+    }
+}
+
+/// Receives at most `len` bytes from any kind of socket (MSG_PEEK, MSG_WAITALL, MSG_DONTWAIT
+/// in `flags`; netlink ignores MSG_WAITALL).
+fn recv_any(t: &Task, f: &FileDescription, s: &AnySock, len: usize, flags: i32) -> SysResult<Got> {
+    let peek = flags & libc::MSG_PEEK != 0;
+    let waitall = flags & libc::MSG_WAITALL != 0;
+    let nonblock = nonblocking(f, flags);
+    Ok(match s {
+        AnySock::Unix(s) => {
+            let r = s.recv(Some(t), len, peek, waitall, nonblock)?;
+            Got {
+                trunc_len: (s.sock_type() != libc::SOCK_STREAM).then_some(r.full_len),
+                from: Some(from_bytes(&r.from)),
+                data: r.data,
+                truncated: r.truncated,
+                rights: r.rights,
+                creds: r.creds,
+            }
+        }
+        AnySock::Inet(s) => {
+            let r = s.recv(Some(t), len, peek, waitall, nonblock)?;
+            Got {
+                trunc_len: (s.sock_type() == libc::SOCK_DGRAM).then_some(r.full_len),
+                from: (!r.from.is_empty()).then_some(r.from),
+                data: r.data,
+                truncated: r.truncated,
+                rights: Vec::new(),
+                creds: None,
+            }
+        }
+        AnySock::Netlink(s) => {
+            let r = s.recv(Some(t), len, peek, nonblock)?;
+            Got {
+                trunc_len: Some(r.full_len),
+                from: Some(r.from),
+                data: r.data,
+                truncated: r.truncated,
+                rights: Vec::new(),
+                creds: None,
+            }
+        }
+    })
 }
 
 fn do_sendmsg(
@@ -600,38 +610,16 @@ fn do_sendmsg(
         data.resize(start + take, 0);
         t.mm.copy_in(base, &mut data[start..])?;
     }
-    let to_raw = |t: &Task| -> SysResult<Option<Vec<u8>>> {
-        if h.name != 0 && h.namelen != 0 {
-            Ok(Some(read_raw_addr(t, h.name, h.namelen)?))
-        } else {
-            Ok(None)
-        }
+    let control = match s {
+        AnySock::Unix(_) => parse_control(t, &h)?,
+        AnySock::Inet(_) | AnySock::Netlink(_) => NO_CONTROL,
     };
-    let s = match s {
-        AnySock::Unix(s) => s,
-        AnySock::Inet(s) => {
-            let to = to_raw(t)?;
-            return s.send(Some(t), &data, to.as_deref(), nonblocking(f, flags));
-        }
-        AnySock::Netlink(s) => {
-            let to = to_raw(t)?;
-            return s.send(Some(t), &data, to.as_deref());
-        }
-    };
-    let (rights, creds) = parse_control(t, &h)?;
     let to = if h.name != 0 && h.namelen != 0 {
-        Some(read_addr(t, h.name, h.namelen)?)
+        Some(read_raw_addr(t, h.name, h.namelen)?)
     } else {
         None
     };
-    s.send(
-        Some(t),
-        &data,
-        rights,
-        creds,
-        to.as_ref(),
-        nonblocking(f, flags),
-    )
+    send_any(t, f, s, &data, to.as_deref(), control, flags)
 }
 
 /// sendmsg(2).
@@ -677,78 +665,6 @@ fn scatter(t: &Task, iov: &[(u64, usize)], data: &[u8]) -> SysResult<()> {
     Ok(())
 }
 
-/// recvmsg on an inet socket: no control messages.
-fn inet_recvmsg(
-    t: &Task,
-    f: &FileDescription,
-    s: &InetSocket,
-    addr: u64,
-    flags: i32,
-) -> SysResult<usize> {
-    let h = read_msghdr(t, addr)?;
-    let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
-    let r = s.recv(
-        Some(t),
-        total,
-        flags & libc::MSG_PEEK != 0,
-        flags & libc::MSG_WAITALL != 0,
-        nonblocking(f, flags),
-    )?;
-    scatter(t, &h.iov, &r.data)?;
-    let out_flags = if r.truncated { libc::MSG_TRUNC } else { 0 };
-    t.mm.copy_out(addr + 40, &0u64.to_ne_bytes())?;
-    t.mm.copy_out(addr + 48, &out_flags.to_ne_bytes())?;
-    if h.name != 0 && !r.from.is_empty() {
-        let n = r.from.len().min(h.namelen as usize);
-        t.mm.copy_out(h.name, &r.from[..n])?;
-        t.mm.copy_out(addr + 8, &(r.from.len() as u32).to_ne_bytes())?;
-    } else {
-        t.mm.copy_out(addr + 8, &0u32.to_ne_bytes())?;
-    }
-    Ok(
-        if flags & libc::MSG_TRUNC != 0 && s.sock_type() == libc::SOCK_DGRAM {
-            r.full_len
-        } else {
-            r.data.len()
-        },
-    )
-}
-
-/// recvmsg on a netlink socket: one datagram, the kernel's address, no control messages;
-/// MSG_TRUNC in `flags` returns the datagram's full length (`netlink_recvmsg`).
-fn netlink_recvmsg(
-    t: &Task,
-    f: &FileDescription,
-    s: &NetlinkSocket,
-    addr: u64,
-    flags: i32,
-) -> SysResult<usize> {
-    let h = read_msghdr(t, addr)?;
-    let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
-    let r = s.recv(
-        Some(t),
-        total,
-        flags & libc::MSG_PEEK != 0,
-        nonblocking(f, flags),
-    )?;
-    scatter(t, &h.iov, &r.data)?;
-    let out_flags = if r.truncated { libc::MSG_TRUNC } else { 0 };
-    t.mm.copy_out(addr + 40, &0u64.to_ne_bytes())?;
-    t.mm.copy_out(addr + 48, &out_flags.to_ne_bytes())?;
-    if h.name != 0 {
-        let n = r.from.len().min(h.namelen as usize);
-        t.mm.copy_out(h.name, &r.from[..n])?;
-        t.mm.copy_out(addr + 8, &(r.from.len() as u32).to_ne_bytes())?;
-    } else {
-        t.mm.copy_out(addr + 8, &0u32.to_ne_bytes())?;
-    }
-    Ok(if flags & libc::MSG_TRUNC != 0 {
-        r.full_len
-    } else {
-        r.data.len()
-    })
-}
-
 fn do_recvmsg(
     t: &Task,
     f: &FileDescription,
@@ -759,29 +675,10 @@ fn do_recvmsg(
     if flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let s = match s {
-        AnySock::Unix(s) => s,
-        AnySock::Inet(s) => return inet_recvmsg(t, f, s, addr, flags),
-        AnySock::Netlink(s) => return netlink_recvmsg(t, f, s, addr, flags),
-    };
     let h = read_msghdr(t, addr)?;
     let total: usize = h.iov.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
-    let r = s.recv(
-        Some(t),
-        total,
-        flags & libc::MSG_PEEK != 0,
-        flags & libc::MSG_WAITALL != 0,
-        nonblocking(f, flags),
-    )?;
-    let mut off = 0;
-    for &(base, len) in &h.iov {
-        if off >= r.data.len() {
-            break;
-        }
-        let take = len.min(r.data.len() - off);
-        t.mm.copy_out(base, &r.data[off..off + take])?;
-        off += take;
-    }
+    let r = recv_any(t, f, s, total, flags)?;
+    scatter(t, &h.iov, &r.data)?;
     let mut out_flags = 0;
     if r.truncated {
         out_flags |= libc::MSG_TRUNC;
@@ -837,20 +734,15 @@ fn do_recvmsg(
     }
     t.mm.copy_out(addr + 40, &(ctl.len() as u64).to_ne_bytes())?;
     t.mm.copy_out(addr + 48, &out_flags.to_ne_bytes())?;
-    if h.name != 0 {
-        let from = from_bytes(&r.from);
-        let n = from.len().min(h.namelen as usize);
-        t.mm.copy_out(h.name, &from[..n])?;
-        t.mm.copy_out(addr + 8, &(from.len() as u32).to_ne_bytes())?;
-    } else {
-        t.mm.copy_out(addr + 8, &0u32.to_ne_bytes())?;
+    match (h.name != 0, &r.from) {
+        (true, Some(from)) => {
+            let n = from.len().min(h.namelen as usize);
+            t.mm.copy_out(h.name, &from[..n])?;
+            t.mm.copy_out(addr + 8, &(from.len() as u32).to_ne_bytes())?;
+        }
+        _ => t.mm.copy_out(addr + 8, &0u32.to_ne_bytes())?,
     }
-    let n = if flags & libc::MSG_TRUNC != 0 && s.sock_type() != libc::SOCK_STREAM {
-        r.full_len
-    } else {
-        r.data.len()
-    };
-    Ok(n)
+    Ok(r.result_len(flags))
 }
 
 /// recvmsg(2).

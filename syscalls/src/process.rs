@@ -1,7 +1,7 @@
 //! Process and thread identity and limits: getpid(2), gettid(2), getuid(2), getgroups(2),
 //! setresuid(2), setresgid(2),
 //! exit(2), exit_group(2), arch_prctl(2), set_tid_address(2), set_robust_list(2), getrlimit(2),
-//! prlimit(2), getrusage(2), times(2), futex(2), sched_getaffinity(2), process groups and
+//! prlimit(2), futex(2), sched_getaffinity(2), process groups and
 //! sessions (setpgid(2), setsid(2), getsid(2)), prctl(2).
 
 use std::time::{Duration, Instant};
@@ -366,26 +366,6 @@ pub fn sys_prlimit64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         t.mm.copy_out(a.addr(3), &rlimit_bytes(old))?;
     }
     Ok(0)
-}
-
-/// getrusage(2): struct rusage is 144 bytes; CPU times are not accounted per application
-/// thread yet, so every field is zero.
-pub fn sys_getrusage(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    match a.i32(0) {
-        libc::RUSAGE_SELF | libc::RUSAGE_CHILDREN | libc::RUSAGE_THREAD => {}
-        _ => return Err(Errno::EINVAL),
-    }
-    t.mm.copy_out(a.addr(1), &[0u8; 144])?;
-    Ok(0)
-}
-
-/// times(2): zero CPU times (see getrusage), and clock ticks (USER_HZ=100) since boot.
-pub fn sys_times(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    if a.addr(0) != 0 {
-        t.mm.copy_out(a.addr(0), &[0u8; 32])?;
-    }
-    let ticks = t.kernel.boot_instant.elapsed().as_millis() / 10;
-    Ok(ticks as u64)
 }
 
 const FUTEX_WAIT: i32 = 0;

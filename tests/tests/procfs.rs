@@ -199,3 +199,22 @@ fn global_files_have_their_shape() {
         "cpuinfo\ncpu \n1\nloadavg\nLinux\n0\n0::/\npid:[\nalways madvise [never]\nonline\noom\n"
     );
 }
+
+/// comm is the file name execve was given (Linux `kbasename(bprm->filename)`), not where a
+/// symlink or a `#!` line leads; truncated to 15 bytes; ps shows the same.
+#[test]
+fn comm_is_the_name_execve_was_given() {
+    let script = "d=$(mktemp -d) && cd $d && ln -s /bin/cat kitty && \
+                  ln -s /bin/cat a_very_long_command_name && \
+                  printf '#!/bin/sh\\ncat /proc/$$/comm\\n' > script.sh && chmod +x script.sh && \
+                  ln -s script.sh alias && \
+                  $d/kitty /proc/self/comm; ./kitty /proc/self/comm; \
+                  ./a_very_long_command_name /proc/self/comm; ./script.sh; ./alias; \
+                  ln -s /bin/ps pslink && ./pslink -e -o comm= | grep -x pslink; \
+                  cd / && rm -r $d";
+    let (native, _) = sh(script).assert_same();
+    assert_eq!(
+        native.stdout_str(),
+        "kitty\nkitty\na_very_long_com\nscript.sh\nalias\npslink\n"
+    );
+}

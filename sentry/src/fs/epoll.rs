@@ -17,7 +17,7 @@ use std::time::Instant;
 use crate::fs::eventfd::AnonInode;
 use crate::kernel::wait::TaskWaker;
 use crate::vfs::poll::wait_for_files;
-use crate::vfs::{Dentry, FileDescription, FileOps, Positioning, Stat, TaskRef};
+use crate::vfs::{Dentry, FileDescription, FileOps, Positioning, Stat};
 use crate::{Errno, SysResult};
 
 pub const EPOLL_CTL_ADD: i32 = 1;
@@ -251,12 +251,7 @@ impl FileOps for EpollInstance {
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }
-    fn read_stream(&self, _task: TaskRef, _buf: &mut [u8]) -> SysResult<usize> {
-        Err(Errno::EINVAL)
-    }
-    fn write_stream(&self, _task: TaskRef, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EINVAL)
-    }
+    // read and write: the defaults' EINVAL.
     fn stat(&self) -> Option<SysResult<Stat>> {
         Some(Ok(crate::fs::eventfd::anon_stat()))
     }
@@ -302,6 +297,14 @@ mod tests {
 
     fn now() -> Option<Instant> {
         Some(Instant::now())
+    }
+
+    #[test]
+    fn read_and_write_are_einval() {
+        let e = new_epoll();
+        let mut b = [0u8; 8];
+        assert_eq!(e.read_inner(None, &mut b), Err(Errno::EINVAL));
+        assert_eq!(e.write_inner(None, &b), Err(Errno::EINVAL));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::fs::eventfd::{anon_stat, AnonInode};
 use crate::kernel::wait::WaitQueue;
 use crate::kernel::ThreadGroup;
-use crate::vfs::{Dentry, FileDescription, FileOps, Positioning, Stat, TaskRef};
-use crate::{Errno, SysResult};
+use crate::vfs::{Dentry, FileDescription, FileOps, Positioning, Stat};
+use crate::SysResult;
 
 /// One pidfd's target.
 pub struct PidFd {
@@ -33,12 +33,7 @@ impl FileOps for PidFd {
     fn positioning(&self) -> Positioning {
         Positioning::Stream
     }
-    fn read_stream(&self, _task: TaskRef, _buf: &mut [u8]) -> SysResult<usize> {
-        Err(Errno::EINVAL)
-    }
-    fn write_stream(&self, _task: TaskRef, _buf: &[u8]) -> SysResult<usize> {
-        Err(Errno::EINVAL)
-    }
+    // read and write: the defaults' EINVAL.
     fn stat(&self) -> Option<SysResult<Stat>> {
         Some(Ok(anon_stat()))
     }
@@ -77,6 +72,7 @@ pub fn new_pidfd(tg: Arc<ThreadGroup>, flags: i32) -> Arc<FileDescription> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Errno;
 
     #[test]
     fn readable_once_the_process_has_exited() {

@@ -217,7 +217,9 @@ impl Task {
                 regs.rsp = loaded.stack_pointer;
                 self.regs = regs;
                 self.regs_replaced = true;
-                let comm = comm_of(&loaded.exe_path);
+                // comm names the file execve was given, not where its symlinks or `#!` lead
+                // (Linux `begin_new_exec`: `kbasename(bprm->filename)`).
+                let comm = comm_of(path);
                 self.tg.with_state(|s| {
                     s.exe_path = loaded.exe_path;
                     s.argv = loaded.argv;
@@ -540,7 +542,8 @@ pub(crate) fn leave_address_space(mm: Arc<MemoryManager>) {
     }
 }
 
-/// The first 15 bytes of the file name of `path`, as Linux sets `comm` on exec.
+/// The first 15 bytes of the file name of `path` (the path execve was given), as Linux sets
+/// `comm` on exec.
 fn comm_of(path: &[u8]) -> Vec<u8> {
     let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
     name[..name.len().min(15)].to_vec()

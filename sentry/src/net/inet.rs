@@ -13,7 +13,6 @@
 //! (except a connect filling in its brand-new, unshared server socket under the listener's lock).
 //! Queues are notified with no socket lock held.
 
-use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -22,14 +21,12 @@ use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
 use crate::net::iface;
-use crate::net::sockfs::{socket_file, SockIdentity};
+use crate::net::sockfs::{socket_file, Sock, SockFile, SockIdentity, SockRegistry};
 use crate::net::sockopt::{
     block, buf_size, deadline, int_of, linger_bytes, linger_of, timeval_bytes, timeval_of,
     SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF,
 };
-use crate::net::unix::Ucred;
-use crate::vfs::Timespec;
-use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef};
+use crate::vfs::{FileDescription, TaskRef};
 use crate::{Errno, SysResult};
 
 /// `net.ipv4.ip_local_port_range`.
@@ -71,13 +68,8 @@ fn ports() -> MutexGuard<'static, PortTable> {
         .unwrap_or_else(|p| p.into_inner())
 }
 
-/// Every inet socket made (weak; pruned as the vector grows), for /proc/net.
-fn registry() -> MutexGuard<'static, Vec<Weak<InetSocket>>> {
-    static R: OnceLock<Mutex<Vec<Weak<InetSocket>>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(Vec::new()))
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-}
+/// Every inet socket made, for /proc/net.
+static REGISTRY: SockRegistry<InetSocket> = SockRegistry::new();
 
 /// `TCP_ESTABLISHED`, `TCP_CLOSE`, `TCP_CLOSE_WAIT`, `TCP_LISTEN` (include/net/tcp_states.h).
 pub const TCP_ESTABLISHED: u8 = 1;
@@ -104,7 +96,7 @@ pub struct InetSockInfo {
 /// The sockets that are in the kernel's lookup tables (`tcp_seq_*`, `udp_seq_*`): TCP
 /// listeners and connections, bound UDP sockets; listeners first, then by creation.
 pub fn sockets_info() -> Vec<InetSockInfo> {
-    let live: Vec<Arc<InetSocket>> = registry().iter().filter_map(Weak::upgrade).collect();
+    let live = REGISTRY.live();
     let mut v: Vec<InetSockInfo> = live
         .iter()
         .filter_map(|s| {
@@ -144,8 +136,8 @@ pub fn sockets_info() -> Vec<InetSockInfo> {
                 state,
                 tx_queue: 0,
                 rx_queue,
-                uid: s.uid,
-                ino: s.ino,
+                uid: s.id.uid,
+                ino: s.id.ino,
             })
         })
         .collect();
@@ -296,13 +288,10 @@ struct State {
 pub struct InetSocket {
     family: i32,
     ty: i32,
-    ino: u64,
+    id: SockIdentity,
     me: Weak<InetSocket>,
     st: Mutex<State>,
     queue: WaitQueue,
-    uid: u32,
-    gid: u32,
-    ctime: Timespec,
 }
 
 /// What a receive returned.
@@ -317,7 +306,6 @@ pub struct InetReceived {
 
 impl InetSocket {
     fn new(family: i32, ty: i32, task: TaskRef) -> Arc<InetSocket> {
-        let c = Ucred::of(task);
         let (rcv, snd) = if ty == libc::SOCK_STREAM {
             (TCP_RCVBUF, TCP_SNDBUF)
         } else {
@@ -326,7 +314,7 @@ impl InetSocket {
         let sock = Arc::new_cyclic(|me| InetSocket {
             family,
             ty,
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            id: SockIdentity::new(NEXT_INO.fetch_add(1, Ordering::Relaxed), task),
             me: me.clone(),
             st: Mutex::new(State {
                 local: None,
@@ -357,15 +345,8 @@ impl InetSocket {
                 gen: 0,
             }),
             queue: WaitQueue::new(),
-            uid: c.uid,
-            gid: c.gid,
-            ctime: Timespec::now(),
         });
-        let mut all = registry();
-        if all.len() == all.capacity() {
-            all.retain(|w| w.strong_count() > 0);
-        }
-        all.push(Arc::downgrade(&sock));
+        REGISTRY.add(&sock);
         sock
     }
 
@@ -1186,77 +1167,40 @@ impl InetSocket {
     }
 }
 
-/// The `FileOps` of one open inet socket description.
-pub struct InetFile {
-    sock: Arc<InetSocket>,
-}
-
-impl Drop for InetFile {
-    fn drop(&mut self) {
-        self.sock.release();
+impl Sock for InetSocket {
+    fn identity(&self) -> SockIdentity {
+        self.id
     }
-}
-
-impl FileOps for InetFile {
-    fn positioning(&self) -> Positioning {
-        Positioning::Stream
+    fn file_read(&self, task: TaskRef, len: usize, nonblock: bool) -> SysResult<Vec<u8>> {
+        Ok(self.recv(task, len, false, false, nonblock)?.data)
     }
-    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
-        self.read_with_flags(task, buf, 0)
+    fn file_write(&self, task: TaskRef, buf: &[u8], nonblock: bool) -> SysResult<usize> {
+        self.send(task, buf, None, nonblock)
     }
-    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
-        self.write_with_flags(task, buf, 0)
-    }
-    fn read_with_flags(&self, task: TaskRef, buf: &mut [u8], flags: i32) -> SysResult<usize> {
-        let r = self
-            .sock
-            .recv(task, buf.len(), false, false, flags & libc::O_NONBLOCK != 0)?;
-        buf[..r.data.len()].copy_from_slice(&r.data);
-        Ok(r.data.len())
-    }
-    fn write_with_flags(&self, task: TaskRef, buf: &[u8], flags: i32) -> SysResult<usize> {
-        self.sock
-            .send(task, buf, None, flags & libc::O_NONBLOCK != 0)
-    }
-    fn stat(&self) -> Option<SysResult<Stat>> {
-        Some(Ok(sock_id(&self.sock).stat()))
-    }
-    fn ioctl(&self, req: u32, arg: &mut [u8]) -> SysResult<u64> {
+    fn file_ioctl(&self, req: u32, arg: &mut [u8]) -> SysResult<u64> {
         if u64::from(req) == libc::FIONREAD && arg.len() >= 4 {
-            let n = self.sock.unread() as i32;
+            let n = self.unread() as i32;
             arg[..4].copy_from_slice(&n.to_ne_bytes());
             return Ok(0);
         }
         Err(Errno::ENOTTY)
     }
-    fn supports_poll(&self) -> bool {
-        true
+    fn poll_events(&self) -> u32 {
+        self.readiness()
     }
-    fn readiness(&self, _mask: u32) -> u32 {
-        self.sock.readiness()
+    fn poll_queue(&self) -> &WaitQueue {
+        &self.queue
     }
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.sock.queue)
+    fn poll_generation(&self) -> u64 {
+        self.lock().gen
     }
-    fn generation(&self, _mask: u32) -> u64 {
-        self.sock.lock().gen
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-
-fn sock_id(s: &InetSocket) -> SockIdentity {
-    SockIdentity {
-        ino: s.ino,
-        uid: s.uid,
-        gid: s.gid,
-        ctime: s.ctime,
+    fn last_close(&self) {
+        self.release();
     }
 }
 
 fn file_for(sock: Arc<InetSocket>, flags: i32) -> Arc<FileDescription> {
-    socket_file(sock_id(&sock), Arc::new(InetFile { sock }), flags)
+    socket_file(sock, flags)
 }
 
 /// socket(2) for AF_INET/AF_INET6: SOCK_STREAM (TCP) or SOCK_DGRAM (UDP); `flags` may hold
@@ -1281,8 +1225,8 @@ pub fn new_socket(
 
 /// The inet socket behind `file` (ENOTSOCK for other files).
 pub fn socket_of(file: &FileDescription) -> SysResult<Arc<InetSocket>> {
-    file.ops_as::<InetFile>()
-        .map(|s| s.sock.clone())
+    file.ops_as::<SockFile<InetSocket>>()
+        .map(|s| s.socket().clone())
         .ok_or(Errno::ENOTSOCK)
 }
 

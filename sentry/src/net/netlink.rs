@@ -10,7 +10,6 @@
 //! Port ids live in one process-global table (`ports()`, as inet's port table).
 //! Lock order: the port table, then at most one socket's `st`.
 
-use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -18,12 +17,12 @@ use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
 use crate::net::iface::{self, Interface};
-use crate::net::sockfs::{socket_file, SockIdentity};
+use crate::net::sockfs::{socket_file, Sock, SockFile, SockIdentity};
 use crate::net::sockopt::{
     block, buf_size, deadline, int_of, timeval_bytes, timeval_of, SOCK_MIN_RCVBUF,
 };
 use crate::net::unix::Ucred;
-use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef, Timespec};
+use crate::vfs::{FileDescription, TaskRef};
 use crate::{Errno, SysResult};
 
 /// `NETLINK_ROUTE`.
@@ -403,13 +402,10 @@ struct State {
 pub struct NetlinkSocket {
     ty: i32,
     protocol: i32,
-    ino: u64,
+    id: SockIdentity,
     me: Weak<NetlinkSocket>,
     st: Mutex<State>,
     queue: WaitQueue,
-    uid: u32,
-    gid: u32,
-    ctime: Timespec,
 }
 
 /// What a receive returned.
@@ -797,63 +793,28 @@ fn route_request(req: &[u8], strict: bool, pid: u32) -> SysResult<Vec<Vec<u8>>> 
     }
 }
 
-/// The `FileOps` of one open netlink socket description.
-pub struct NetlinkFile {
-    sock: Arc<NetlinkSocket>,
-}
-
-impl Drop for NetlinkFile {
-    fn drop(&mut self) {
-        self.sock.release();
+impl Sock for NetlinkSocket {
+    fn identity(&self) -> SockIdentity {
+        self.id
     }
-}
-
-fn sock_id(s: &NetlinkSocket) -> SockIdentity {
-    SockIdentity {
-        ino: s.ino,
-        uid: s.uid,
-        gid: s.gid,
-        ctime: s.ctime,
+    fn file_read(&self, task: TaskRef, len: usize, nonblock: bool) -> SysResult<Vec<u8>> {
+        Ok(self.recv(task, len, false, nonblock)?.data)
     }
-}
-
-impl FileOps for NetlinkFile {
-    fn positioning(&self) -> Positioning {
-        Positioning::Stream
+    /// Netlink sends never block.
+    fn file_write(&self, task: TaskRef, buf: &[u8], _nonblock: bool) -> SysResult<usize> {
+        self.send(task, buf, None)
     }
-    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
-        self.read_with_flags(task, buf, 0)
+    fn poll_events(&self) -> u32 {
+        self.readiness()
     }
-    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
-        self.write_with_flags(task, buf, 0)
+    fn poll_queue(&self) -> &WaitQueue {
+        &self.queue
     }
-    fn read_with_flags(&self, task: TaskRef, buf: &mut [u8], flags: i32) -> SysResult<usize> {
-        let r = self
-            .sock
-            .recv(task, buf.len(), false, flags & libc::O_NONBLOCK != 0)?;
-        buf[..r.data.len()].copy_from_slice(&r.data);
-        Ok(r.data.len())
+    fn poll_generation(&self) -> u64 {
+        self.lock().gen
     }
-    fn write_with_flags(&self, task: TaskRef, buf: &[u8], _flags: i32) -> SysResult<usize> {
-        self.sock.send(task, buf, None)
-    }
-    fn stat(&self) -> Option<SysResult<Stat>> {
-        Some(Ok(sock_id(&self.sock).stat()))
-    }
-    fn supports_poll(&self) -> bool {
-        true
-    }
-    fn readiness(&self, _mask: u32) -> u32 {
-        self.sock.readiness()
-    }
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.sock.queue)
-    }
-    fn generation(&self, _mask: u32) -> u64 {
-        self.sock.lock().gen
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
+    fn last_close(&self) {
+        self.release();
     }
 }
 
@@ -870,11 +831,10 @@ pub fn new_socket(
     if protocol != NETLINK_ROUTE {
         return Err(Errno::EPROTONOSUPPORT);
     }
-    let c = Ucred::of(task);
     let sock = Arc::new_cyclic(|me| NetlinkSocket {
         ty,
         protocol,
-        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        id: SockIdentity::new(NEXT_INO.fetch_add(1, Ordering::Relaxed), task),
         me: me.clone(),
         st: Mutex::new(State {
             portid: 0,
@@ -895,18 +855,14 @@ pub fn new_socket(
             gen: 0,
         }),
         queue: WaitQueue::new(),
-        uid: c.uid,
-        gid: c.gid,
-        ctime: Timespec::now(),
     });
-    let id = sock_id(&sock);
-    Ok(socket_file(id, Arc::new(NetlinkFile { sock }), flags))
+    Ok(socket_file(sock, flags))
 }
 
 /// The netlink socket behind `file` (ENOTSOCK for other files).
 pub fn socket_of(file: &FileDescription) -> SysResult<Arc<NetlinkSocket>> {
-    file.ops_as::<NetlinkFile>()
-        .map(|s| s.sock.clone())
+    file.ops_as::<SockFile<NetlinkSocket>>()
+        .map(|s| s.socket().clone())
         .ok_or(Errno::ENOTSOCK)
 }
 

@@ -18,12 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
-use crate::net::sockfs::{socket_file, SockIdentity};
+use crate::net::sockfs::{socket_file, Sock, SockFile, SockIdentity, SockRegistry};
 use crate::net::sockopt::{
     block, buf_size, deadline, int_of, linger_bytes, linger_of, timeval_bytes, timeval_of,
 };
-use crate::vfs::Timespec;
-use crate::vfs::{FileDescription, FileOps, Positioning, Stat, TaskRef};
+use crate::vfs::{FileDescription, TaskRef};
 use crate::{Errno, SysResult};
 
 /// `net.core.wmem_default`/`rmem_default`.
@@ -204,13 +203,10 @@ struct State {
 /// A unix socket.
 pub struct Socket {
     ty: i32,
-    ino: u64,
+    id: SockIdentity,
     me: Weak<Socket>,
     st: Mutex<State>,
     queue: WaitQueue,
-    uid: u32,
-    gid: u32,
-    ctime: Timespec,
 }
 
 /// What a receive returned.
@@ -230,13 +226,8 @@ fn is_conn_type(ty: i32) -> bool {
     ty == libc::SOCK_STREAM || ty == libc::SOCK_SEQPACKET
 }
 
-/// Every unix socket made (weak; pruned as the vector grows), for /proc/net/unix.
-fn registry() -> MutexGuard<'static, Vec<Weak<Socket>>> {
-    static R: OnceLock<Mutex<Vec<Weak<Socket>>>> = OnceLock::new();
-    R.get_or_init(|| Mutex::new(Vec::new()))
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-}
+/// Every unix socket made, for /proc/net/unix.
+static REGISTRY: SockRegistry<Socket> = SockRegistry::new();
 
 /// What /proc/net/unix shows of one socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +243,7 @@ pub struct UnixSockInfo {
 
 /// Every open unix socket, by creation (`unix_seq_show`).
 pub fn sockets_info() -> Vec<UnixSockInfo> {
-    let live: Vec<Arc<Socket>> = registry().iter().filter_map(Weak::upgrade).collect();
+    let live = REGISTRY.live();
     live.iter()
         .filter_map(|s| {
             let st = s.lock();
@@ -264,7 +255,7 @@ pub fn sockets_info() -> Vec<UnixSockInfo> {
                 ty: s.ty,
                 listening: st.listening,
                 state,
-                ino: s.ino,
+                ino: s.id.ino,
                 addr: st.addr.clone(),
             })
         })
@@ -273,10 +264,9 @@ pub fn sockets_info() -> Vec<UnixSockInfo> {
 
 impl Socket {
     fn new(ty: i32, task: TaskRef) -> Arc<Socket> {
-        let c = Ucred::of(task);
         let sock = Arc::new_cyclic(|me| Socket {
             ty,
-            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+            id: SockIdentity::new(NEXT_INO.fetch_add(1, Ordering::Relaxed), task),
             me: me.clone(),
             st: Mutex::new(State {
                 addr: UnixAddr::Unnamed,
@@ -302,15 +292,8 @@ impl Socket {
                 gen: 0,
             }),
             queue: WaitQueue::new(),
-            uid: c.uid,
-            gid: c.gid,
-            ctime: Timespec::now(),
         });
-        let mut all = registry();
-        if all.len() == all.capacity() {
-            all.retain(|w| w.strong_count() > 0);
-        }
-        all.push(Arc::downgrade(&sock));
+        REGISTRY.add(&sock);
         sock
     }
 
@@ -334,7 +317,7 @@ impl Socket {
 
     /// The inode number ("socket:[ino]").
     pub fn ino(&self) -> u64 {
-        self.ino
+        self.id.ino
     }
 
     /// Releases the socket: the last description closed.
@@ -1058,82 +1041,32 @@ impl Socket {
     }
 }
 
-/// The `FileOps` of one open socket description.
-pub struct SocketFile {
-    sock: Arc<Socket>,
-}
-
-impl SocketFile {
-    /// The socket behind the description.
-    pub fn socket(&self) -> &Arc<Socket> {
-        &self.sock
+impl Sock for Socket {
+    fn identity(&self) -> SockIdentity {
+        self.id
     }
-}
-
-impl Drop for SocketFile {
-    fn drop(&mut self) {
-        self.sock.release();
+    fn file_read(&self, task: TaskRef, len: usize, nonblock: bool) -> SysResult<Vec<u8>> {
+        Ok(self.recv(task, len, false, false, nonblock)?.data)
     }
-}
-
-impl FileOps for SocketFile {
-    fn positioning(&self) -> Positioning {
-        Positioning::Stream
+    fn file_write(&self, task: TaskRef, buf: &[u8], nonblock: bool) -> SysResult<usize> {
+        self.send(task, buf, Vec::new(), None, None, nonblock)
     }
-    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
-        self.read_with_flags(task, buf, 0)
+    fn poll_events(&self) -> u32 {
+        self.readiness()
     }
-    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
-        self.write_with_flags(task, buf, 0)
+    fn poll_queue(&self) -> &WaitQueue {
+        &self.queue
     }
-    fn read_with_flags(&self, task: TaskRef, buf: &mut [u8], flags: i32) -> SysResult<usize> {
-        let r = self
-            .sock
-            .recv(task, buf.len(), false, false, flags & libc::O_NONBLOCK != 0)?;
-        buf[..r.data.len()].copy_from_slice(&r.data);
-        Ok(r.data.len())
+    fn poll_generation(&self) -> u64 {
+        self.lock().gen
     }
-    fn write_with_flags(&self, task: TaskRef, buf: &[u8], flags: i32) -> SysResult<usize> {
-        self.sock.send(
-            task,
-            buf,
-            Vec::new(),
-            None,
-            None,
-            flags & libc::O_NONBLOCK != 0,
-        )
-    }
-    fn stat(&self) -> Option<SysResult<Stat>> {
-        Some(Ok(sock_id(&self.sock).stat()))
-    }
-    fn supports_poll(&self) -> bool {
-        true
-    }
-    fn readiness(&self, _mask: u32) -> u32 {
-        self.sock.readiness()
-    }
-    fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.sock.queue)
-    }
-    fn generation(&self, _mask: u32) -> u64 {
-        self.sock.lock().gen
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-
-fn sock_id(s: &Socket) -> SockIdentity {
-    SockIdentity {
-        ino: s.ino,
-        uid: s.uid,
-        gid: s.gid,
-        ctime: s.ctime,
+    fn last_close(&self) {
+        self.release();
     }
 }
 
 fn file_for(sock: Arc<Socket>, flags: i32) -> Arc<FileDescription> {
-    socket_file(sock_id(&sock), Arc::new(SocketFile { sock }), flags)
+    socket_file(sock, flags)
 }
 
 /// socket(2) for AF_UNIX: a new socket of type `ty` (EINVAL for an unknown type,
@@ -1180,8 +1113,8 @@ pub fn socketpair(
 
 /// The socket behind `file` (ENOTSOCK for other files).
 pub fn socket_of(file: &FileDescription) -> SysResult<Arc<Socket>> {
-    file.ops_as::<SocketFile>()
-        .map(|s| s.sock.clone())
+    file.ops_as::<SockFile<Socket>>()
+        .map(|s| s.socket().clone())
         .ok_or(Errno::ENOTSOCK)
 }
 

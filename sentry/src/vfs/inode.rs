@@ -119,6 +119,22 @@ impl Stat {
     }
 }
 
+/// Whether an entry may take the place of `target` (rename(2) over it, or rmdir/unlink of it
+/// when `dir` says which was asked; Linux `vfs_rename`, `may_delete`): a directory only an
+/// empty directory (`target_empty` is asked only then), a non-directory only a non-directory.
+pub fn may_replace(
+    dir: bool,
+    target_dir: bool,
+    target_empty: impl FnOnce() -> SysResult<bool>,
+) -> SysResult<()> {
+    match (dir, target_dir) {
+        (true, true) if !target_empty()? => Err(Errno::ENOTEMPTY),
+        (true, false) => Err(Errno::ENOTDIR),
+        (false, true) => Err(Errno::EISDIR),
+        _ => Ok(()),
+    }
+}
+
 /// The `DT_*` value for a mode's file type.
 pub fn dirent_type_of(mode: u32) -> u8 {
     match mode & libc::S_IFMT {
@@ -433,4 +449,20 @@ pub trait Inode: Send + Sync {
     }
     /// For downcasting within one filesystem (rename).
     fn as_any(&self) -> &dyn Any;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_like_replaces_like_and_directories_must_be_empty() {
+        let never = || -> SysResult<bool> { panic!("emptiness asked for a non-directory pair") };
+        assert_eq!(may_replace(false, false, never), Ok(()));
+        assert_eq!(may_replace(true, false, never), Err(Errno::ENOTDIR));
+        assert_eq!(may_replace(false, true, never), Err(Errno::EISDIR));
+        assert_eq!(may_replace(true, true, || Ok(true)), Ok(()));
+        assert_eq!(may_replace(true, true, || Ok(false)), Err(Errno::ENOTEMPTY));
+        assert_eq!(may_replace(true, true, || Err(Errno::EIO)), Err(Errno::EIO));
+    }
 }

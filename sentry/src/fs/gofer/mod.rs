@@ -434,7 +434,7 @@ impl FileOps for GoferFile {
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::symlink;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
     use std::sync::Arc;
 
     use gofer::server::ServerConfig;
@@ -451,6 +451,23 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    /// A gofer server on `root` in a thread of this process; the client end.
+    fn serve(root: &Path, read_only: bool) -> Arc<GoferClient> {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let cfg = ServerConfig {
+            root: root.to_path_buf(),
+            read_only,
+        };
+        std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
+        Arc::new(GoferClient::new(a))
     }
 
     fn sandbox(tag: &str) -> (Tree, Vfs) {
@@ -473,23 +490,11 @@ mod tests {
         symlink("../../..", p.join("etc/sub/up")).unwrap();
         symlink("usr/bin", p.join("bin")).unwrap();
         std::fs::write(p.join("usr/bin/tool"), b"#!/bin/sh\n").unwrap();
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .unwrap();
-        let cfg = ServerConfig {
-            root: p.clone(),
-            read_only: true,
-        };
-        std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
         let opts = crate::vfs::SandboxOptions {
             root_readonly,
             mounts: Vec::new(),
         };
-        let vfs = Vfs::new_sandbox_with(Arc::new(GoferClient::new(a)), &opts).unwrap();
+        let vfs = Vfs::new_sandbox_with(serve(&p, true), &opts).unwrap();
         (Tree(p), vfs)
     }
 
@@ -643,21 +648,9 @@ mod tests {
 
     /// A host directory served by its own in-process gofer, as a bind mount at `dest`.
     fn bind(tree: &Tree, dest: &[u8], readonly: bool) -> crate::vfs::BindMount {
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .unwrap();
-        let cfg = ServerConfig {
-            root: tree.0.clone(),
-            read_only: readonly,
-        };
-        std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
         crate::vfs::BindMount {
             dest: dest.to_vec(),
-            gofer: Arc::new(GoferClient::new(a)),
+            gofer: serve(&tree.0, readonly),
             readonly,
         }
     }
@@ -667,23 +660,11 @@ mod tests {
         let (root, _) = sandbox_with("bind-root", true);
         let (rw, _) = sandbox_with("bind-rw", true);
         let (ro, _) = sandbox_with("bind-ro", true);
-        let (a, b) = socketpair(
-            AddressFamily::Unix,
-            SockType::SeqPacket,
-            None,
-            SockFlag::SOCK_CLOEXEC,
-        )
-        .unwrap();
-        let cfg = ServerConfig {
-            root: root.0.clone(),
-            read_only: true,
-        };
-        std::thread::spawn(move || gofer::server::serve(&cfg, vec![b]));
         let opts = crate::vfs::SandboxOptions {
             root_readonly: false,
             mounts: vec![bind(&rw, b"/mnt/rw", false), bind(&ro, b"/etc/ro", true)],
         };
-        let v = Vfs::new_sandbox_with(Arc::new(GoferClient::new(a)), &opts).unwrap();
+        let v = Vfs::new_sandbox_with(serve(&root.0, true), &opts).unwrap();
         let c = v.root_ctx();
         // Read-write: every change reaches the host directory.
         let f = v

@@ -22,7 +22,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use crate::vfs::inode::dirent_type_of;
+use crate::vfs::inode::{dirent_type_of, may_replace};
 use crate::vfs::{DirEntry, FileOps, Inode, NoDataOps, SetAttr, Stat, StatFs, TaskRef, Timespec};
 use crate::{Errno, SysResult};
 
@@ -510,14 +510,7 @@ impl Inode for OverlayInode {
     fn unlink(&self, name: &[u8], dir: bool) -> SysResult<()> {
         let _g = self.lock_ops();
         let child = self.child(None, name)?;
-        match (dir, child.is_dir()) {
-            (true, false) => return Err(Errno::ENOTDIR),
-            (false, true) => return Err(Errno::EISDIR),
-            _ => {}
-        }
-        if dir && !child.is_empty_dir()? {
-            return Err(Errno::ENOTEMPTY);
-        }
+        may_replace(dir, child.is_dir(), || child.is_empty_dir())?;
         let up = self.copy_up_locked(true)?;
         if child.is_upper() {
             up.unlink(name, dir)?;
@@ -579,16 +572,7 @@ impl Inode for OverlayInode {
                     return Err(Errno::EXDEV);
                 }
             } else {
-                match (child.is_dir(), t.is_dir()) {
-                    (true, true) => {
-                        if !t.is_empty_dir()? {
-                            return Err(Errno::ENOTEMPTY);
-                        }
-                    }
-                    (true, false) => return Err(Errno::ENOTDIR),
-                    (false, true) => return Err(Errno::EISDIR),
-                    (false, false) => {}
-                }
+                may_replace(child.is_dir(), t.is_dir(), || t.is_empty_dir())?;
             }
         }
         child.copy_up_locked(true)?;

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use crate::fs::pipe::{self, Pipe};
 use crate::fs::sys;
+use crate::vfs::inode::may_replace;
 use crate::vfs::{DirEntry, FileOps, Inode, NoDataOps, SetAttr, Stat, StatFs, TaskRef, Timespec};
 use crate::{Errno, SysResult};
 
@@ -544,16 +545,9 @@ impl Inode for TmpfsInode {
             if existing.ino == child.ino {
                 return Ok(());
             }
-            match (child.is_dir(), existing.is_dir()) {
-                (true, true) => {
-                    if !lock(existing.children()?).is_empty() {
-                        return Err(Errno::ENOTEMPTY);
-                    }
-                }
-                (true, false) => return Err(Errno::ENOTDIR),
-                (false, true) => return Err(Errno::EISDIR),
-                (false, false) => {}
-            }
+            may_replace(child.is_dir(), existing.is_dir(), || {
+                Ok(lock(existing.children()?).is_empty())
+            })?;
         }
         a.remove(old_name);
         let replaced = match b.as_deref_mut() {
