@@ -27,14 +27,21 @@ static const char *err(long r) {
 
 static volatile unsigned long sink;
 
-/* Spins for about `ms` milliseconds of wall time. */
+static long ms_between(struct timespec a, struct timespec b) {
+    return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+}
+
+/* Spins until the calling thread has run for about `ms` milliseconds of CPU time (not wall
+ * time: on a loaded machine a thread may get no CPU for a while), or 10 s of wall time pass. */
 static void burn(long ms) {
-    struct timespec start, now;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct timespec start, now, wall0, wall;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    clock_gettime(CLOCK_MONOTONIC, &wall0);
     do {
         for (int i = 0; i < 100000; i++) sink += (unsigned long)i * 7;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-    } while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+        clock_gettime(CLOCK_MONOTONIC, &wall);
+    } while (ms_between(start, now) < ms && ms_between(wall0, wall) < 10000);
 }
 
 static int tv_pos(struct timeval tv) { return tv.tv_sec > 0 || tv.tv_usec > 0; }

@@ -221,6 +221,10 @@ int main(int argc, char **argv) {
     const char *which = argc > 1 ? argv[1] : "all";
     setvbuf(stdout, NULL, _IONBF, 0);
     int all = strcmp(which, "all") == 0;
+    /* Lead a process group of our own, whose parent (the test harness) is in another group of
+     * the same session: in an orphaned process group, as the harness's own group may be,
+     * SIGTSTP/SIGTTIN/SIGTTOU are discarded and the stop tests would wait forever. */
+    setpgid(0, 0);
     if (all || !strcmp(which, "stop_cont"))
         stop_cont();
     if (all || !strcmp(which, "nocldstop"))
