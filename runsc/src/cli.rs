@@ -83,8 +83,18 @@ pub enum Command {
     Ps(PsArgs),
     /// Wait for a container to stop and print its exit status as JSON.
     Wait(IdArg),
+    /// Run a new process in a running container (--process FILE, or ID COMMAND ARGS...).
+    Exec(ExecArgs),
     /// Write a starter config.json in the bundle directory.
     Spec(SpecArgs),
+    /// Freeze every process of a running container.
+    Pause(IdArg),
+    /// Thaw a paused container.
+    Resume(IdArg),
+    /// Change a container's resource limits (LinuxResources JSON from a file or `-`).
+    Update(UpdateArgs),
+    /// Print a container's resource usage (JSON; once with --stats, else every --interval).
+    Events(EventsArgs),
     /// Print the features this runtime supports (JSON).
     Features,
     /// (internal) The sentry: the sandbox's kernel. Started by runsc itself.
@@ -171,6 +181,64 @@ pub struct RunArgs {
     pub create: CreateArgs,
 }
 
+/// `runsc exec [--process FILE] [--detach] [--pid-file FILE] [--cwd DIR] [--env K=V]...
+/// [--user UID[:GID]] [--tty] [--console-socket SOCK] [--preserve-fds N] ID [COMMAND ARGS...]`
+#[derive(Debug, Clone, Args)]
+pub struct ExecArgs {
+    /// An OCI `process` JSON (args, env, cwd, user) describing the process; no COMMAND then.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Return once the process has started (with --pid-file, the pid's process lives as long
+    /// as it and exits with its status).
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Write the host pid of a process that lives as long as the new one and exits with its
+    /// status.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// Working directory in the container (default: the container's).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (repeatable), over the container's environment.
+    #[arg(long = "env", short = 'e', value_name = "K=V")]
+    pub env: Vec<String>,
+    /// Run as UID[:GID] (default: the container's user).
+    #[arg(long, short = 'u', value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Additional group ids (repeatable).
+    #[arg(long = "additional-gids", short = 'g', value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Give the process a terminal.
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// A unix socket to send the terminal's master to (with --tty).
+    #[arg(long, value_name = "SOCK")]
+    pub console_socket: Option<PathBuf>,
+    /// Pass this many descriptors after stdio (3, 4, ...) to the process.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// Accepted for runc compatibility (capabilities are the sandbox's).
+    #[arg(long = "cap", short = 'c', value_name = "CAP")]
+    pub cap: Vec<String>,
+    /// Accepted for runc compatibility (the sandbox always has no_new_privs).
+    #[arg(long)]
+    pub no_new_privs: bool,
+    /// Accepted for runc compatibility (ignored).
+    #[arg(long, value_name = "LABEL")]
+    pub process_label: Option<String>,
+    /// Accepted for runc compatibility (ignored).
+    #[arg(long, value_name = "PROFILE")]
+    pub apparmor: Option<String>,
+    /// (internal) Wait for the exit status on stdin, an exec connection, and exit with it.
+    #[arg(long, hide = true)]
+    pub wait_on_stdin: bool,
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The program and its arguments (without --process).
+    #[arg(value_name = "COMMAND", num_args = 0.., trailing_var_arg = true)]
+    pub command: Vec<OsString>,
+}
+
 /// `runsc kill [--all] ID [SIGNAL]`
 #[derive(Debug, Clone, Args)]
 pub struct KillArgs {
@@ -211,6 +279,29 @@ pub struct PsArgs {
     /// table or json (an array of host pids).
     #[arg(long, short = 'f', value_name = "FORMAT", default_value = "table")]
     pub format: String,
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `runsc update --resources FILE|- ID`
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// OCI LinuxResources JSON: a file, or `-` for stdin.
+    #[arg(long, short = 'r', value_name = "FILE")]
+    pub resources: PathBuf,
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `runsc events [--stats] [--interval DURATION] ID`
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Print the stats once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Seconds between stats events (e.g. 5 or 5s).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub interval: String,
     #[arg(value_name = "ID")]
     pub id: String,
 }

@@ -8,6 +8,7 @@
 pub mod boot;
 pub mod cli;
 pub mod cmd;
+pub mod console;
 pub mod container;
 pub mod log;
 pub mod oci;
@@ -78,8 +79,13 @@ pub fn run(cli: Cli) -> i32 {
         Command::Kill(args) => cmd::kill::run(g, args),
         Command::Delete(args) => cmd::delete::run(g, args),
         Command::Wait(args) => cmd::wait::run(g, &args.id),
+        Command::Exec(args) => cmd::exec::run(g, args),
         Command::Spec(args) => cmd::spec::spec(args),
         Command::Features => cmd::spec::features(),
+        Command::Pause(args) => cmd::pause::pause(g, &args.id, true),
+        Command::Resume(args) => cmd::pause::pause(g, &args.id, false),
+        Command::Update(args) => cmd::pause::update(g, args),
+        Command::Events(args) => cmd::pause::events(g, args),
         Command::Boot(args) => cmd::boot::run(args),
         Command::Gofer(args) => cmd::gofer::run(args),
     }

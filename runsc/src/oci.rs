@@ -27,6 +27,9 @@ pub struct Bundle {
     pub boot: BootSpec,
     /// The host side of `boot.mounts`, in the same order.
     pub mounts: Vec<HostMount>,
+    /// linux.namespaces' network entry: None without one (the host's network), Some(None) for
+    /// a new one, Some(Some(path)) to join.
+    pub network: Option<Option<PathBuf>>,
     /// What the sandbox does not honour from this spec, one line each.
     pub warnings: Vec<String>,
 }
@@ -62,6 +65,7 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
     let binds = bind_mounts(&spec, &dir, &mut warnings)?;
     boot.mounts = binds.iter().map(|(_, m)| m.clone()).collect();
     let mounts = binds.into_iter().map(|(h, _)| h).collect();
+    let network = network_namespace(&spec);
     check_linux(&spec, &mut warnings);
     Ok(Bundle {
         dir,
@@ -70,6 +74,7 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
         spec,
         boot,
         mounts,
+        network,
         warnings,
     })
 }
@@ -208,6 +213,14 @@ fn bind_mounts(
     Ok(binds)
 }
 
+fn network_namespace(spec: &Spec) -> Option<Option<PathBuf>> {
+    let namespaces = spec.linux().as_ref()?.namespaces().as_ref()?;
+    namespaces
+        .iter()
+        .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Network)
+        .map(|n| n.path().clone())
+}
+
 fn check_linux(spec: &Spec, warnings: &mut Vec<String>) {
     let Some(linux) = spec.linux() else { return };
     if linux.resources().is_some() {
@@ -220,8 +233,15 @@ fn check_linux(spec: &Spec, warnings: &mut Vec<String>) {
         warnings.push("linux.sysctl is not applied yet".into());
     }
     if let Some(ns) = linux.namespaces() {
-        if ns.iter().any(|n| n.path().is_some()) {
-            warnings.push("joining namespaces by path is not supported yet".into());
+        use oci_spec::runtime::LinuxNamespaceType as T;
+        for n in ns
+            .iter()
+            .filter(|n| n.path().is_some() && n.typ() != T::Network)
+        {
+            warnings.push(format!(
+                "joining the {:?} namespace by path is not supported yet",
+                n.typ()
+            ));
         }
     }
 }

@@ -15,8 +15,9 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::{getpid, pipe2};
 use thiserror::Error;
 
+use crate::boot::isolate::NetworkNamespace;
 use crate::boot::spec::BootSpec;
-use crate::sys::prepare_child;
+use crate::sys::{in_namespaces, prepare_child};
 
 /// The binary every sandbox process runs: this one.
 const SELF_EXE: &str = "/proc/self/exe";
@@ -53,6 +54,8 @@ pub struct SandboxConfig {
     pub debug_log: Option<File>,
     /// Host directories bound into the sandbox, in the order of `spec.mounts`.
     pub mounts: Vec<HostMount>,
+    /// The sentry's network namespace (its mount, IPC and UTS namespaces are always new).
+    pub network: NetworkNamespace,
     /// `runsc create`: the sandbox outlives this process (no `PR_SET_PDEATHSIG`), the gofer
     /// holds none of our stdio, and the sentry serves `control` (a listening unix socket) and
     /// waits for `start` before running the init process.
@@ -172,6 +175,7 @@ impl Sandbox {
         }
         // stdio is inherited: the sentry hands its 0, 1, 2 to the init process.
         prepare_child(&mut cmd, keep, parent);
+        in_namespaces(&mut cmd, config.network);
         let boot = match cmd.spawn() {
             Ok(b) => b,
             Err(source) => {

@@ -63,6 +63,72 @@ pub fn flock_exclusive(fd: RawFd) -> nix::Result<()> {
     }
 }
 
+/// `_LINUX_CAPABILITY_VERSION_3` (include/uapi/linux/capability.h): 64-bit sets in two words.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Empties the calling process's capability sets: bounding (PR_CAPBSET_DROP for every
+/// capability the kernel knows), ambient, and effective/permitted/inheritable (capset(2)).
+pub fn drop_all_capabilities() -> nix::Result<()> {
+    for cap in 0..64 {
+        // SAFETY: prctl(PR_CAPBSET_DROP) only changes this process's bounding set.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) };
+        match nix::errno::Errno::result(r) {
+            Ok(_) => {}
+            // Past the last capability this kernel has.
+            Err(nix::errno::Errno::EINVAL) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    // SAFETY: clears this process's ambient set; EINVAL on kernels without ambient sets.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    match nix::errno::Errno::result(r) {
+        Ok(_) | Err(nix::errno::Errno::EINVAL) => {}
+        Err(e) => return Err(e),
+    }
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset reads one header and two data words, both live for the call.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+    nix::errno::Errno::result(r).map(drop)
+}
+
+/// Makes `cmd`'s child enter the sentry's namespaces before exec (see
+/// `crate::boot::isolate::enter_namespaces`).
+pub fn in_namespaces(cmd: &mut Command, net: crate::boot::isolate::NetworkNamespace) {
+    // SAFETY: the hook runs in the forked child before exec and makes only the
+    // async-signal-safe unshare and setns syscalls, allocating nothing.
+    unsafe {
+        cmd.pre_exec(move || crate::boot::isolate::enter_namespaces(&net));
+    }
+}
+
 /// Descriptors already taken by `take_inherited_fd` (each number has one owner).
 static TAKEN: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
 

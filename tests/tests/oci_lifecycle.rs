@@ -546,3 +546,283 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
         let _ = fs::remove_dir_all(&b);
     });
 }
+
+/// A bundle for the exec scenarios: [`bundle`] with a writable root that has a /tmp.
+fn exec_bundle(rt: &Runtime, script: &str) -> PathBuf {
+    let b = bundle(rt, script);
+    fs::create_dir_all(b.join("rootfs/tmp")).unwrap();
+    let path = b.join("config.json");
+    let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    config["root"]["readonly"] = serde_json::json!(false);
+    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    b
+}
+
+impl Runtime {
+    /// `exec ARGS...` with stdin null and stdout/stderr captured, as a short command.
+    fn exec(&self, args: &[&str]) -> Out {
+        let mut all = vec!["exec"];
+        all.extend_from_slice(args);
+        self.short(&all)
+    }
+}
+
+#[test]
+fn exec_runs_beside_init_and_passes_output_and_status() {
+    for_each_runtime(|rt| {
+        let b = exec_bundle(
+            rt,
+            // After `wait`, init waits for the exec'd killer to be gone too (the shell's own
+            // glob of /proc, no fork): its exit would end every process of the container.
+            "echo hi > /tmp/f; sleep 100 & echo $! > /tmp/sleep.pid; echo ready; wait; \
+             while set -- /proc/[0-9]*; [ $# -gt 1 ]; do sleep 0.05; done; \
+             echo sleep ended; exit 5",
+        );
+        let pid = rt.create(&b, "ex");
+        assert_eq!(rt.short(&["start", "ex"]).status, 0);
+        wait_for_ready(&b);
+
+        // It sees what init wrote (in the container's root, overlay included).
+        let o = rt.exec(&["ex", "cat", "/tmp/f"]);
+        assert_eq!(
+            (o.status, o.stdout.as_str()),
+            (0, "hi\n"),
+            "{}: {}",
+            rt.name,
+            o.stderr
+        );
+        let o = rt.exec(&["ex", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+        assert_eq!(o.status, 7, "{}: {}", rt.name, o.stderr);
+        assert_eq!(o.stdout, "out\n", "{}", rt.name);
+        assert!(o.stderr.contains("err"), "{}: {}", rt.name, o.stderr);
+        let o = rt.exec(&["ex", "sh", "-c", "kill -9 $$"]);
+        assert_eq!(o.status, 137, "{}: {}", rt.name, o.stderr);
+        // The container's environment and cwd, with --env and --cwd over them.
+        let o = rt.exec(&[
+            "--env",
+            "FOO=bar",
+            "--cwd",
+            "/tmp",
+            "ex",
+            "sh",
+            "-c",
+            "echo $FOO $PATH; pwd",
+        ]);
+        assert_eq!(o.status, 0, "{}: {}", rt.name, o.stderr);
+        assert_eq!(
+            o.stdout, "bar /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/tmp\n",
+            "{}",
+            rt.name
+        );
+        // A program that does not exist: runc's status and one error line.
+        let o = rt.exec(&["ex", "nosuch"]);
+        assert_eq!(o.status, 255, "{}: {}", rt.name, o.stderr);
+        assert!(
+            rt.last_log_error().contains("executable file not found"),
+            "{}: {}",
+            rt.name,
+            rt.last_log_error()
+        );
+        // It sees init's processes and can signal them: init's `wait` returns.
+        let o = rt.exec(&["ex", "sh", "-c", "kill $(cat /tmp/sleep.pid)"]);
+        assert_eq!(o.status, 0, "{}: {}", rt.name, o.stderr);
+        assert_eq!(reap(pid), 5, "{}", rt.name);
+        assert!(fs::read_to_string(b.join("out"))
+            .unwrap()
+            .ends_with("sleep ended\n"));
+
+        // A stopped container, and one that does not exist.
+        let o = rt.exec(&["ex", "true"]);
+        assert_eq!(o.status, 255, "{}: exec into a stopped container", rt.name);
+        assert!(!rt.last_log_error().is_empty(), "{}", rt.name);
+        assert_eq!(rt.exec(&["nosuch", "true"]).status, 255, "{}", rt.name);
+        assert_eq!(rt.short(&["delete", "ex"]).status, 0);
+        let _ = fs::remove_dir_all(&b);
+    });
+}
+
+#[test]
+fn exec_detach_pid_file_names_a_process_that_exits_with_the_status() {
+    for_each_runtime(|rt| {
+        let b = exec_bundle(rt, "echo ready; sleep 100");
+        let pid = rt.create(&b, "ed");
+        assert_eq!(rt.short(&["start", "ed"]).status, 0);
+        wait_for_ready(&b);
+        // As containerd's shim does it: --process FILE --detach --pid-file FILE, stdio files.
+        let process = b.join("process.json");
+        fs::write(
+            &process,
+            serde_json::to_vec(&serde_json::json!({
+                "args": ["sh", "-c", "read x; echo got $x; exit 9"],
+                "env": ["PATH=/bin"],
+                "cwd": "/",
+                "user": { "uid": 0, "gid": 0 },
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        fs::write(b.join("exec.in"), "line\n").unwrap();
+        let pid_file = b.join("exec.pid");
+        let out = fs::File::create(b.join("exec.out")).unwrap();
+        let status = rt
+            .command(&["exec", "--process"])
+            .arg(&process)
+            .arg("--detach")
+            .arg("--pid-file")
+            .arg(&pid_file)
+            .arg("ed")
+            .stdin(fs::File::open(b.join("exec.in")).unwrap())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .status()
+            .unwrap();
+        assert_eq!(tests::shell_status(status), 0, "{}", rt.name);
+        let exec_pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            reap(exec_pid),
+            9,
+            "{}: the pid-file process exits with the status",
+            rt.name
+        );
+        assert_eq!(
+            fs::read_to_string(b.join("exec.out")).unwrap(),
+            "got line\n",
+            "{}",
+            rt.name
+        );
+        assert_eq!(rt.status("ed"), "running", "{}: init still runs", rt.name);
+
+        // A --process that is not a process: one error, runc's status.
+        fs::write(&process, r#"{"args": 7}"#).unwrap();
+        let o = rt.short(&["exec", "--process", process.to_str().unwrap(), "ed"]);
+        assert_eq!(o.status, 255, "{}: {}", rt.name, o.stderr);
+        assert!(!rt.last_log_error().is_empty(), "{}", rt.name);
+
+        assert_eq!(rt.short(&["kill", "ed", "KILL"]).status, 0);
+        assert_eq!(reap(pid), 137, "{}", rt.name);
+        assert_eq!(rt.short(&["delete", "ed"]).status, 0);
+        let _ = fs::remove_dir_all(&b);
+    });
+}
+
+/// The value of a cgroup v1 file of `path` in `controller`'s hierarchy.
+fn cgroup_file(controller: &str, path: &str, file: &str) -> String {
+    fs::read_to_string(format!("/sys/fs/cgroup/{controller}{path}/{file}"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|e| format!("<{e}>"))
+}
+
+#[test]
+fn cgroup_limits_pause_resume_and_update() {
+    for_each_runtime(|rt| {
+        let b = bundle(rt, "echo ready; read x; echo resumed; exit 5");
+        let id = "cg";
+        let cg_path = format!("/runsc-test-{}-{}", rt.name, std::process::id());
+        let path = b.join("config.json");
+        let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        config["linux"]["cgroupsPath"] = serde_json::json!(cg_path);
+        config["linux"]["resources"] = serde_json::json!({
+            "memory": { "limit": 256 << 20 },
+            "pids": { "limit": 64 },
+        });
+        // The container reads a line from a fifo we hold, so it waits for us.
+        let fifo = b.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let out = fs::File::create(b.join("out")).unwrap();
+        let reader = std::thread::spawn({
+            let fifo = fifo.clone();
+            move || fs::OpenOptions::new().write(true).open(fifo).unwrap()
+        });
+        let mut child = rt
+            .command(&["create", "--bundle"])
+            .arg(&b)
+            .arg("--pid-file")
+            .arg(b.join("init.pid"))
+            .arg(id)
+            .stdin(fs::File::open(&fifo).unwrap())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut writer = reader.join().unwrap();
+        assert!(child.wait().unwrap().success(), "{} create", rt.name);
+        let pid: i32 = fs::read_to_string(b.join("init.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+
+        let procs = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(
+            procs
+                .lines()
+                .any(|l| l.ends_with(&format!(":memory:{cg_path}"))),
+            "{}: pid {pid} is not in {cg_path}: {procs}",
+            rt.name
+        );
+        assert_eq!(
+            cgroup_file("memory", &cg_path, "memory.limit_in_bytes"),
+            (256u64 << 20).to_string(),
+            "{}",
+            rt.name
+        );
+        assert_eq!(
+            cgroup_file("pids", &cg_path, "pids.max"),
+            "64",
+            "{}",
+            rt.name
+        );
+
+        assert_eq!(rt.short(&["start", id]).status, 0);
+        wait_for_ready(&b);
+        let o = rt.short(&["pause", id]);
+        assert_eq!(o.status, 0, "{} pause: {}", rt.name, o.stderr);
+        assert_eq!(rt.status(id), "paused", "{}", rt.name);
+        assert_eq!(cgroup_file("freezer", &cg_path, "freezer.state"), "FROZEN");
+        let o = rt.short(&["resume", id]);
+        assert_eq!(o.status, 0, "{} resume: {}", rt.name, o.stderr);
+        assert_eq!(rt.status(id), "running", "{}", rt.name);
+
+        let mut update = rt
+            .command(&["update", "--resources", "-", id])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        update
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(br#"{"pids": {"limit": 50}}"#)
+            .unwrap();
+        assert!(update.wait().unwrap().success(), "{} update", rt.name);
+        assert_eq!(
+            cgroup_file("pids", &cg_path, "pids.max"),
+            "50",
+            "{}",
+            rt.name
+        );
+
+        writer.write_all(b"go\n").unwrap();
+        drop(writer);
+        assert_eq!(reap(pid), 5, "{}", rt.name);
+        assert_eq!(
+            fs::read_to_string(b.join("out")).unwrap(),
+            "ready\nresumed\n",
+            "{}",
+            rt.name
+        );
+        assert_eq!(rt.short(&["delete", id]).status, 0);
+        assert!(
+            !std::path::Path::new(&format!("/sys/fs/cgroup/memory{cg_path}")).exists(),
+            "{}: cgroup left behind",
+            rt.name
+        );
+        let _ = fs::remove_dir_all(&b);
+    });
+}

@@ -195,3 +195,50 @@ fn sandbox_processes_die_with_runsc() {
     }
     assert!(Path::new("/proc/self").exists());
 }
+
+/// A field of /proc/PID/status.
+fn status_field(pid: u32, name: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+}
+
+#[test]
+fn sentry_is_in_its_own_namespaces_and_empty_root_without_capabilities() {
+    let runsc = start_sleeping_sandbox("3");
+    let front = runsc.id();
+    let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
+    // The filter goes on after the root and capabilities are gone.
+    let ready = boot.and_then(|pid| {
+        poll(Duration::from_secs(20), || {
+            seccomp_mode(pid).filter(|m| m == "2")
+        })
+    });
+    let boot = boot.expect("no `runsc boot` child of `runsc do` appeared");
+    let ns = |pid: &str, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
+    let namespaces: Vec<(&str, bool)> = ["mnt", "net", "ipc", "uts"]
+        .into_iter()
+        .map(|k| (k, ns(&boot.to_string(), k) != ns("self", k)))
+        .collect();
+    let root_entries = std::fs::read_dir(format!("/proc/{boot}/root"))
+        .map(|d| d.count())
+        .ok();
+    let caps =
+        ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"].map(|f| status_field(boot, f));
+    let nnp = status_field(boot, "NoNewPrivs:");
+    stop(runsc);
+    assert!(ready.is_some(), "the sentry never installed its filter");
+    for (kind, own) in namespaces {
+        assert!(own, "the sentry shares the host's {kind} namespace");
+    }
+    assert_eq!(root_entries, Some(0), "the sentry's root is not empty");
+    for c in &caps {
+        assert_eq!(
+            c.as_deref(),
+            Some("0000000000000000"),
+            "capabilities: {caps:?}"
+        );
+    }
+    assert_eq!(nnp.as_deref(), Some("1"));
+}

@@ -175,6 +175,11 @@ pub const ALLOWED: &[(i64, &str, &str)] = &[
         "restart_syscall",
         "restarted sleeps and waits",
     ),
+    (
+        libc::SYS_rt_sigtimedwait,
+        "rt_sigtimedwait",
+        "sigwait(3) in the thread that forwards a terminal's signals (cmd/boot.rs)",
+    ),
     (libc::SYS_futex, "futex", "mutexes, channels, thread join"),
     (
         libc::SYS_set_robust_list,
@@ -306,7 +311,9 @@ pub const CONDITIONAL: &[(i64, &str, &str)] = &[
     (
         libc::SYS_ioctl,
         "ioctl",
-        "the host-fd passthrough (sentry/src/fs/host): TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD",
+        "the host-fd passthrough (sentry/src/fs/host): TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD; \
+         a terminal's termios, window size and flow (tty.rs HOST_TTY_IOCTLS: TCSETS/W/F, \
+         TIOCSWINSZ, TCSBRK, TCXONC, TCFLSH)",
     ),
     (
         libc::SYS_fcntl,
@@ -345,6 +352,7 @@ fn one_of(arg: u8, values: &[u64]) -> Result<Vec<SeccompRule>, FilterError> {
 
 /// The argument conditions of each [`CONDITIONAL`] syscall.
 fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, FilterError> {
+    use sentry::fs::host::tty::HOST_TTY_IOCTLS;
     use sentry::fs::host::{FIONREAD, TCGETS, TIOCGPGRP, TIOCGWINSZ};
     let thread = libc::CLONE_THREAD as u64;
     let empty_path = libc::AT_EMPTY_PATH as u64;
@@ -369,10 +377,14 @@ fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, FilterError> {
             empty_path,
         )?],
     );
-    rules.insert(
-        libc::SYS_ioctl,
-        one_of(1, &[TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD].map(u64::from))?,
-    );
+    let mut ioctls: Vec<u64> = [TCGETS, TIOCGWINSZ, TIOCGPGRP, FIONREAD]
+        .iter()
+        .chain(HOST_TTY_IOCTLS)
+        .map(|&r| u64::from(r))
+        .collect();
+    ioctls.sort_unstable();
+    ioctls.dedup();
+    rules.insert(libc::SYS_ioctl, one_of(1, &ioctls)?);
     rules.insert(
         libc::SYS_fcntl,
         one_of(

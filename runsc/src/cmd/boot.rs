@@ -5,6 +5,11 @@
 //!
 //! Order matters: everything that needs a host path or a host `execve` (the platform's master
 //! stub, the debug log, which the front end opened for us) happens before the filter.
+//!
+//! A terminal made for the container as our stdin (`console.rs`): the signals it raises are
+//! blocked before any thread starts; once the platform's stubs exist (they stay out of it), the
+//! sentry leads a new session with that terminal as its controlling terminal, and a thread
+//! forwards the terminal's signals to the sandbox (`sentry::fs::host::tty`).
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -14,9 +19,10 @@ use sentry::control::Control;
 use sentry::kernel::{Credentials, InitError, InitProcess, Kernel, KernelConfig, StraceConfig};
 use sentry::platform::ptrace::PtracePlatform;
 
-use crate::boot::filter;
 use crate::boot::spec::BootSpec;
+use crate::boot::{filter, isolate};
 use crate::cli::BootArgs;
+use crate::console;
 use crate::sys::take_inherited_fd;
 use crate::{log, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_RUNSC_FAILURE};
 
@@ -32,6 +38,11 @@ pub fn run(args: &BootArgs) -> i32 {
 }
 
 fn boot(args: &BootArgs) -> Result<i32, String> {
+    // Before any thread exists, so that every thread of ours has these signals blocked.
+    let console = console::is_unowned_terminal(std::io::stdin().as_fd());
+    if console {
+        console::block_terminal_signals().map_err(|e| e.to_string())?;
+    }
     let spec_fd = take_inherited_fd(args.spec_fd).map_err(|e| format!("boot spec fd: {e}"))?;
     let io_fd = take_inherited_fd(args.io_fd).map_err(|e| format!("gofer fd: {e}"))?;
     let log_fd = match args.log_fd {
@@ -84,6 +95,13 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
         dup_stdio(std::io::stdout().as_fd())?,
         dup_stdio(std::io::stderr().as_fd())?,
     ];
+    // Nothing below needs a host path or a privilege: leave the host's file tree (the front
+    // end started us in a mount namespace of our own) and every capability, before the master
+    // stub is exec'd (from a memfd) so that the stubs have none either: a tracer must hold
+    // every capability its tracees have.
+    isolate::enter_empty_root(&isolate::staging_dir())?;
+    isolate::drop_capabilities()?;
+    sentry::debug!("boot: in an empty root, without capabilities");
     // The master stub is started by exec: before the filter.
     let platform =
         Arc::new(PtracePlatform::new().map_err(|e| format!("starting the ptrace platform: {e}"))?);
@@ -102,6 +120,9 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
         platform,
     )
     .map_err(|e| format!("starting the kernel: {e}"))?;
+    if console {
+        take_terminal(&kernel);
+    }
 
     let prog = filter::build().map_err(|e| e.to_string())?;
     filter::install(&prog).map_err(|e| e.to_string())?;
@@ -141,6 +162,41 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     let code = task.run().shell_code();
     control.finish(code);
     Ok(code)
+}
+
+/// Makes our stdin (a terminal nobody controls) the sentry's controlling terminal and starts the
+/// thread that forwards its signals; without it the terminal still works, minus its signals.
+fn take_terminal(kernel: &Arc<Kernel>) {
+    if let Err(e) = console::take_controlling_terminal(std::io::stdin().as_fd()) {
+        sentry::warn!("boot: terminal signals will not reach the sandbox: {e}");
+        console::unblock_terminal_signals();
+        return;
+    }
+    let rdev = match nix::sys::stat::fstat(0) {
+        Ok(st) => st.st_rdev,
+        Err(e) => {
+            sentry::warn!("boot: terminal signals will not reach the sandbox: fstat: {e}");
+            return;
+        }
+    };
+    let kernel = kernel.clone();
+    let spawned = std::thread::Builder::new()
+        .name("tty-signals".into())
+        .spawn(move || loop {
+            match console::wait_terminal_signal() {
+                Ok(sig) => {
+                    let n = sentry::fs::host::tty::deliver_terminal_signal(&kernel, rdev, sig);
+                    sentry::debug!("boot: terminal signal {sig} forwarded to {n} processes");
+                }
+                Err(e) => {
+                    sentry::debug!("boot: terminal signal thread: {e}");
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        sentry::warn!("boot: terminal signal thread: {e}");
+    }
 }
 
 /// Tells `runsc create` how the start went, then closes the pipe.

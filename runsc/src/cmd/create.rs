@@ -6,13 +6,20 @@
 //! the OCI state, it stays in the caller's process tree (no double fork: shims and conmon are
 //! subreapers that reap it), and it exits with the container's exit status. The gofer and the
 //! sentry keep none of runsc's stdio but what the container itself uses.
+//!
+//! With `process.terminal`, a host pty pair is made (`console.rs`): the master goes to the
+//! `--console-socket` listener, the slave is the sentry's stdio and so the container's fds 0-2.
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::Path;
 
+use crate::boot::isolate::{open_namespace, NetworkNamespace};
 use crate::cli::{CreateArgs, GlobalOpts, RunArgs};
 use crate::cmd::r#do::open_debug_log;
+use crate::console::{self, Pty};
+use crate::container::cgroup::Cgroup;
 use crate::container::hooks::{self, Point};
 use crate::container::{control, proc_stat, validate_id, Container, Status};
 use crate::sandbox::{DetachedSandbox, Sandbox, SandboxConfig, SandboxExit};
@@ -23,7 +30,7 @@ pub const EXIT_FAILURE: i32 = 1;
 
 /// `runsc create`.
 pub fn create(global: &GlobalOpts, args: &CreateArgs) -> i32 {
-    match create_container(global, args) {
+    match create_container(global, args, false) {
         Ok((_, sandbox)) => {
             sandbox.release();
             0
@@ -37,7 +44,7 @@ pub fn create(global: &GlobalOpts, args: &CreateArgs) -> i32 {
 
 /// `runsc run`: create, start, and (without `--detach`) wait, delete and pass the status on.
 pub fn run(global: &GlobalOpts, args: &RunArgs) -> i32 {
-    let (container, sandbox) = match create_container(global, &args.create) {
+    let (container, sandbox) = match create_container(global, &args.create, !args.detach) {
         Ok(made) => made,
         Err(msg) => {
             log::error(&msg);
@@ -68,18 +75,18 @@ pub fn run(global: &GlobalOpts, args: &RunArgs) -> i32 {
     code
 }
 
+/// `foreground`: `runsc run` without `--detach`, which may use its own stdio as the terminal.
 fn create_container(
     global: &GlobalOpts,
     args: &CreateArgs,
+    foreground: bool,
 ) -> Result<(Container, Sandbox), String> {
     validate_id(&args.id).map_err(|e| e.to_string())?;
     if Container::load(&global.root, &args.id).is_ok() {
         return Err(format!("container {:?} already exists", args.id));
     }
     let bundle = oci::load(&args.bundle)?;
-    if args.console_socket.is_some() {
-        return Err("--console-socket: terminals are not supported yet".into());
-    }
+    let pty = open_console(&bundle, args.console_socket.as_deref(), foreground)?;
     for w in &bundle.warnings {
         log::warning_to_log(w);
     }
@@ -102,13 +109,53 @@ fn create_container(
     }
     let lock = container.create_dir().map_err(|e| e.to_string())?;
     // From here on a failure removes what was made.
-    let made = start_sandbox(global, &mut container, bundle, args.pid_file.as_deref());
+    let made = enter_cgroup(&mut container, &bundle).and_then(|()| {
+        start_sandbox(
+            global,
+            &mut container,
+            bundle,
+            args.pid_file.as_deref(),
+            pty.as_ref(),
+        )
+    });
     drop(lock);
     match made {
         Ok(sandbox) => Ok((container, sandbox)),
         Err(msg) => {
+            if let Some(cg) = container.cgroup() {
+                let _ = cg.destroy();
+            }
             let _ = container.destroy();
             Err(msg)
+        }
+    }
+}
+
+/// The container's terminal when process.terminal is set: a pty whose master is already at the
+/// console socket. Without `--console-socket` only a foreground `run` may go on (with its own
+/// stdio); runc refuses the rest the same way.
+fn open_console(
+    bundle: &oci::Bundle,
+    socket: Option<&Path>,
+    foreground: bool,
+) -> Result<Option<Pty>, String> {
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match (terminal, socket) {
+        (false, Some(_)) => {
+            Err("--console-socket given but process.terminal is not set in the spec".into())
+        }
+        (false, None) => Ok(None),
+        (true, None) if foreground => Ok(None),
+        (true, None) => Err("process.terminal is set: --console-socket is required".into()),
+        (true, Some(path)) => {
+            let pty = Pty::open(console::console_size(&bundle.spec)).map_err(|e| e.to_string())?;
+            console::send_master(path, &pty.master).map_err(|e| e.to_string())?;
+            Ok(Some(pty))
         }
     }
 }
@@ -118,9 +165,15 @@ fn start_sandbox(
     container: &mut Container,
     bundle: oci::Bundle,
     pid_file: Option<&Path>,
+    pty: Option<&Pty>,
 ) -> Result<Sandbox, String> {
     let control = control::listen(&container.dir)
         .map_err(|e| format!("control socket in {}: {e}", container.dir.display()))?;
+    let network = match (&bundle.network, global.network.as_str()) {
+        (_, "host") | (None, _) => NetworkNamespace::Host,
+        (Some(None), _) => NetworkNamespace::New,
+        (Some(Some(path)), _) => NetworkNamespace::Join(open_namespace(path)?),
+    };
     let mut spec = bundle.boot;
     spec.strace = global.strace_only();
     spec.debug = global.debug;
@@ -128,14 +181,21 @@ fn start_sandbox(
         Some(p) => Some(open_debug_log(p)?),
         None => None,
     };
-    let mut sandbox = Sandbox::start(SandboxConfig {
+    // The sandbox's processes inherit our stdio: the terminal's slave for as long as they start.
+    let saved = match pty {
+        Some(p) => Some(console::redirect_stdio(p.slave.as_fd()).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let started = Sandbox::start(SandboxConfig {
         root: bundle.rootfs,
         spec,
         debug_log,
         mounts: bundle.mounts,
+        network,
         detached: Some(DetachedSandbox { control }),
-    })
-    .map_err(|e| e.to_string())?;
+    });
+    drop(saved);
+    let mut sandbox = started.map_err(|e| e.to_string())?;
     if let Err(msg) = sandbox.wait_ready() {
         sandbox.kill();
         return Err(msg);
@@ -157,6 +217,23 @@ fn start_sandbox(
         return Err(msg);
     }
     Ok(sandbox)
+}
+
+/// Makes the container's cgroup with the spec's limits and moves this process into it, so that
+/// the gofer and the sentry, and every stub the sentry forks, start inside it.
+fn enter_cgroup(container: &mut Container, bundle: &oci::Bundle) -> Result<(), String> {
+    let linux = bundle.spec.linux().as_ref();
+    let path = linux.and_then(|l| l.cgroups_path().clone());
+    let cg = Cgroup::for_container(path.as_deref(), &container.id);
+    container.cgroup_path = Some(cg.path.clone());
+    cg.create(&[std::process::id() as i32])?;
+    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+        let res = serde_json::to_value(res).map_err(|e| format!("linux.resources: {e}"))?;
+        for w in cg.apply(&res)? {
+            log::warning_to_log(&w);
+        }
+    }
+    Ok(())
 }
 
 /// The hooks of `create`, in the spec's order, once the sandbox exists and its init waits.

@@ -49,7 +49,14 @@ fn delete(global: &GlobalOpts, args: &DeleteArgs) -> Result<(), String> {
                 status.as_str()
             ));
         }
+        if let Some(cg) = c.cgroup() {
+            // A paused container's processes are frozen: thaw them so that they can die.
+            let _ = cg.freeze(false);
+        }
         kill_sandbox(&c)?;
+    }
+    if let Some(cg) = c.cgroup() {
+        cg.destroy()?;
     }
     if let Err(msg) = hooks::run(&c.hooks, Point::Poststop, &c.oci_state()) {
         log::warning_to_log(&msg);

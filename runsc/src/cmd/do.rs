@@ -11,6 +11,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::boot::isolate::NetworkNamespace;
 use crate::boot::spec::{BootSpec, MountSpec};
 use crate::cli::{DoArgs, GlobalOpts};
 use crate::sandbox::{HostMount, Sandbox, SandboxConfig, SandboxExit};
@@ -115,6 +116,11 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         spec,
         debug_log,
         mounts: volumes.into_iter().map(|v| v.host).collect(),
+        network: if global.network == "host" {
+            NetworkNamespace::Host
+        } else {
+            NetworkNamespace::New
+        },
         detached: None,
     })))
 }

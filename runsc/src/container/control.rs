@@ -1,16 +1,21 @@
 //! The front end's side of a sandbox's control socket (the protocol is in `sentry::control`):
-//! `runsc create` binds and listens, `start`, `kill` and `wait` connect and send one line.
+//! `runsc create` binds and listens, `start`, `kill` and `wait` connect and send one line;
+//! `exec` sends its request with the new process's stdio attached (`SCM_RIGHTS`) and keeps the
+//! connection until the process's exit status arrives on it ([`ExecConn`]).
 //!
 //! A unix socket path holds at most 107 bytes, and a container directory under Docker's root
 //! with a 64-character id comes close; so both ends go through `/proc/self/fd/N/sandbox.sock`
 //! with N an `O_PATH` descriptor of the directory, which is short whatever the root.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{BufRead, BufReader, IoSlice, Read, Write};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+pub use sentry::control::ExecRequest;
 
 const SOCKET_NAME: &str = "sandbox.sock";
 
@@ -51,6 +56,91 @@ pub fn call(dir: &Path, request: &str) -> Result<String, String> {
         Some(msg) => Err(msg.to_string()),
         None => Ok(line.to_string()),
     }
+}
+
+/// A process started by [`exec`]: its pid in the sandbox and the connection on which its exit
+/// status will arrive.
+#[derive(Debug)]
+pub struct ExecConn {
+    pub pid: i32,
+    conn: UnixStream,
+}
+
+/// Asks the sentry of the container in `dir` to start `request`'s process with `fds` as its
+/// descriptors 0, 1, 2...; returns once it has started. The error is the sentry's message.
+pub fn exec(dir: &Path, request: &ExecRequest, fds: &[BorrowedFd<'_>]) -> Result<ExecConn, String> {
+    let d = open_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut conn = UnixStream::connect(short_path(&d))
+        .map_err(|e| format!("the sandbox does not answer ({e}): it has stopped"))?;
+    let line = format!("{}\n", request.encode());
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let sent = loop {
+        match sendmsg::<()>(
+            conn.as_raw_fd(),
+            &[IoSlice::new(line.as_bytes())],
+            &[ControlMessage::ScmRights(&raw)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => break other,
+        }
+    }
+    .map_err(|e| format!("sending the exec request to the sandbox: {e}"))?;
+    // The descriptors went with the first bytes; a long request may need more writes.
+    conn.write_all(&line.as_bytes()[sent..])
+        .map_err(|e| format!("sending the exec request to the sandbox: {e}"))?;
+    // One byte at a time: nothing after the first line may be consumed here, as the
+    // connection may be handed to another process to read the status (`exec --detach`).
+    let reply =
+        read_line_unbuffered(&mut conn).map_err(|e| format!("reading the sandbox's reply: {e}"))?;
+    if let Some(msg) = reply.strip_prefix("error: ") {
+        return Err(msg.to_string());
+    }
+    match reply.strip_prefix("pid ").map(str::parse::<i32>) {
+        Some(Ok(pid)) => Ok(ExecConn { pid, conn }),
+        _ if reply.is_empty() => Err("the sandbox hung up without a reply: it has stopped".into()),
+        _ => Err(format!("unexpected reply from the sandbox: {reply:?}")),
+    }
+}
+
+impl ExecConn {
+    /// The connection, to hand to another process ([`wait_exec_status`] reads it there).
+    pub fn into_fd(self) -> OwnedFd {
+        OwnedFd::from(self.conn)
+    }
+
+    /// Blocks until the process has ended; returns its status (128+N for signal N).
+    pub fn wait(self) -> i32 {
+        wait_exec_status(self.into_fd())
+    }
+}
+
+/// Reads the `exit STATUS` line of an exec connection (or of whatever holds the rest of it);
+/// a sandbox that went away without one killed the process with it: 137, as runc reports
+/// for the processes of a container that is killed.
+pub fn wait_exec_status(conn: OwnedFd) -> i32 {
+    let mut line = String::new();
+    let _ = BufReader::new(File::from(conn)).read_line(&mut line);
+    line.trim_end()
+        .strip_prefix("exit ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(128 + libc::SIGKILL)
+}
+
+fn read_line_unbuffered(conn: &mut UnixStream) -> std::io::Result<String> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while line.len() < 4096 {
+        match conn.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 #[cfg(test)]

@@ -136,10 +136,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("runsc-hooks-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out");
+        // argv[0] (from /proc), then $0 (the first argument after the script) and the env.
         let script = format!(
-            "cat >> {}; echo \" $0 $1 $X\" >> {}",
-            out.display(),
-            out.display()
+            "cat >> {o}; echo \" $(tr '\\0' ' ' < /proc/$$/cmdline | cut -d' ' -f1) $0 $X\" >> {o}",
+            o = out.display()
         );
         let hooks = json!({
             "prestart": [

@@ -8,6 +8,7 @@
 //! running, paused); whether it has since stopped is read from the host: the sentry process
 //! (the pid of the state and of `--pid-file`) lives exactly as long as the container's init.
 
+pub mod cgroup;
 pub mod control;
 pub mod hooks;
 
@@ -113,6 +114,8 @@ pub struct Container {
     /// config.json's `hooks` (null when none), kept so that `start` and `delete` run the
     /// hooks the container was created with.
     pub hooks: Value,
+    /// The sandbox's cgroup path (see [`cgroup::Cgroup`]), once made.
+    pub cgroup_path: Option<String>,
 }
 
 impl Container {
@@ -130,7 +133,13 @@ impl Container {
             created: crate::log::rfc3339(std::time::SystemTime::now()),
             annotations: Map::new(),
             hooks: Value::Null,
+            cgroup_path: None,
         }
+    }
+
+    /// The sandbox's cgroup, if `create` made one.
+    pub fn cgroup(&self) -> Option<cgroup::Cgroup> {
+        self.cgroup_path.clone().map(|path| cgroup::Cgroup { path })
     }
 
     fn state_path(dir: &Path) -> PathBuf {
@@ -271,6 +280,7 @@ impl Container {
             "pidStart": self.pid_start,
             "goferPid": self.gofer_pid,
             "hooks": self.hooks,
+            "cgroup": self.cgroup_path,
         });
         serde_json::to_vec_pretty(&v).expect("invariant: a JSON value always serializes")
     }
@@ -309,6 +319,10 @@ impl Container {
                 .cloned()
                 .unwrap_or_default(),
             hooks: runsc.get("hooks").cloned().unwrap_or(Value::Null),
+            cgroup_path: runsc
+                .get("cgroup")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 }
@@ -377,6 +391,7 @@ mod tests {
         c.pid_start = proc_stat(c.pid).unwrap().1;
         c.annotations.insert("k".into(), json!("v"));
         c.hooks = json!({ "poststop": [{ "path": "/bin/true" }] });
+        c.cgroup_path = Some("/runsc/c1".into());
         c.save().unwrap();
         drop(lock);
         let back = Container::load(&root, "c1").unwrap();

@@ -11,26 +11,38 @@
 //! | `signal N one`     | `ok` once signal N is queued to init    |
 //! | `signal N all`     | `ok` once N is queued to every process  |
 //! | `wait`             | `exit STATUS` when init has ended       |
+//! | `signal N pid P`   | `ok` once N is queued to process P      |
+//! | `exec FIELDS`      | `pid P` once started, then `exit STATUS` |
+//!
+//! `exec` (`runsc exec`) starts a new process in the running kernel ([`ExecRequest`] is its
+//! line); the request carries, with `SCM_RIGHTS`, the host descriptors that become the new
+//! process's fds 0, 1, 2 (and more with `--preserve-fds`). The connection stays open while the
+//! process runs: its second reply line is its exit status (128+N for a death by signal N).
 //!
 //! Before `start`, the init process exists (its program is loaded) but has not run an
 //! instruction. SIGKILL then lets it go so that it dies at once, as a created runc container
 //! does; other signals find default actions, which the init of a pid namespace ignores.
 
+mod sys;
+
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::fd::OwnedFd;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::abi::signal::{SigInfo, SI_USER};
 use crate::kernel::signal::{send_to_process, SIG_DFL};
-use crate::kernel::Kernel;
+use crate::kernel::{Credentials, ExecProcess, InitError, Kernel};
 
 /// The pid of the init process in the sandbox's pid namespace.
 const INIT_PID: i32 = 1;
 
-/// The longest request line read (a request is a few words).
-const MAX_REQUEST: u64 = 256;
+/// The longest request line read (an `exec` carries its argv and environment).
+const MAX_REQUEST: usize = 1 << 20;
+
+/// The most descriptors one request may carry (stdio and `--preserve-fds`).
+pub use sys::MAX_FDS;
 
 #[derive(Debug, Default)]
 struct State {
@@ -124,28 +136,65 @@ impl Control {
     }
 
     fn handle(&self, conn: UnixStream) {
-        // As a plain file: std reads sockets with recvfrom, which the sentry's seccomp filter
-        // does not allow; read and write it does.
+        // Replies go out as a plain file: std writes sockets with send, which the sentry's
+        // seccomp filter does not allow; write it does. Requests come with recvmsg (below).
         let conn = File::from(OwnedFd::from(conn));
-        let mut line = String::new();
-        let Ok(read_half) = conn.try_clone() else {
+        let Some((line, fds)) = read_request(&conn) else {
             return;
         };
-        let mut reader = BufReader::new(std::io::Read::take(read_half, MAX_REQUEST));
-        if reader.read_line(&mut line).is_err() {
-            return;
-        }
-        let is_wait = line.trim_end() == "wait";
+        let line = line.trim_end();
+        let is_wait = line == "wait" || line.starts_with("exec ");
         if is_wait {
             self.state().waiting += 1;
         }
-        let reply = self.request(line.trim_end());
         let mut conn = conn;
-        let _ = conn.write_all(format!("{reply}\n").as_bytes());
+        if let Some(fields) = line.strip_prefix("exec ") {
+            self.exec(fields, fds, &mut conn);
+        } else {
+            drop(fds);
+            let reply = self.request(line);
+            let _ = conn.write_all(format!("{reply}\n").as_bytes());
+        }
         if is_wait {
             self.state().waiting -= 1;
             self.cv.notify_all();
         }
+    }
+
+    /// `exec`: starts the process, replies with its pid, waits for it, replies with its status.
+    fn exec(&self, fields: &str, fds: Vec<OwnedFd>, conn: &mut File) {
+        let started = ExecRequest::parse(fields).and_then(|req| {
+            if fds.len() < 3 {
+                return Err(format!(
+                    "exec needs 3 descriptors for stdio, got {}",
+                    fds.len()
+                ));
+            }
+            self.kernel
+                .start_process(ExecProcess {
+                    argv: req.argv,
+                    envv: req.envv,
+                    cwd: req.cwd,
+                    creds: Credentials::new(req.uid, req.gid, req.groups),
+                    fds,
+                })
+                .map_err(|e| exec_error_reply(&e))
+        });
+        let pid = match started {
+            Ok(pid) => pid,
+            Err(msg) => {
+                let _ = conn.write_all(format!("error: {msg}\n").as_bytes());
+                return;
+            }
+        };
+        let _ = conn.write_all(format!("pid {pid}\n").as_bytes());
+        // Reaped whether or not the caller still listens: nobody else will.
+        let code = self
+            .kernel
+            .wait_process(pid)
+            .map(|s| s.shell_code())
+            .unwrap_or(128 + libc::SIGKILL);
+        let _ = conn.write_all(format!("exit {code}\n").as_bytes());
     }
 
     /// Carries out one request; returns the reply line.
@@ -166,6 +215,18 @@ impl Control {
             ["signal", n, scope @ ("one" | "all")] => match n.parse::<i32>() {
                 Ok(sig) if (1..=64).contains(&sig) => self.signal(sig, *scope == "all"),
                 _ => format!("error: bad signal number {n:?}"),
+            },
+            ["signal", n, "pid", p] => match (n.parse::<i32>(), p.parse::<i32>()) {
+                (Ok(sig), Ok(pid)) if (1..=64).contains(&sig) && pid > 1 => {
+                    match self.kernel.thread_group(pid) {
+                        Some(tg) if !tg.has_exited() => {
+                            send_to_process(&tg, SigInfo::from_sender(sig, SI_USER, 0, 0));
+                            "ok".into()
+                        }
+                        _ => format!("error: no process {pid}"),
+                    }
+                }
+                _ => format!("error: bad signal request {line:?}"),
             },
             ["wait"] => {
                 let mut st = self.state();
@@ -219,5 +280,180 @@ impl Control {
             self.cv.notify_all();
         }
         "ok".into()
+    }
+}
+
+/// Reads one request line (up to `MAX_REQUEST` bytes) and the descriptors that came with it.
+/// None when the peer sent nothing usable.
+fn read_request(conn: &File) -> Option<(String, Vec<OwnedFd>)> {
+    let mut data = Vec::new();
+    let mut fds = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let (n, received) = sys::recv_with_fds(conn.as_fd(), &mut buf).ok()?;
+        fds.extend(received);
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..n]);
+        if data.contains(&b'\n') || data.len() >= MAX_REQUEST {
+            break;
+        }
+    }
+    let end = data.iter().position(|&b| b == b'\n')?;
+    data.truncate(end);
+    String::from_utf8(data).ok().map(|line| (line, fds))
+}
+
+/// The reply line for a process that could not start: `error: exec ERRNO: MSG`, so that
+/// `runsc exec` can tell "not found" from other failures as runc words them.
+fn exec_error_reply(e: &InitError) -> String {
+    match e {
+        InitError::Exec(errno) if *errno == crate::Errno::ESRCH => {
+            "the container is not running".into()
+        }
+        InitError::Exec(errno) => format!("exec {}: {}", *errno as i32, errno.desc()),
+        other => other.to_string(),
+    }
+}
+
+/// The fields of an `exec` request, one line of words `key=value` with byte strings in hex
+/// (so that any argument or variable, spaces and newlines included, fits on the line):
+/// `uid=U gid=G groups=G1,G2 cwd=HEX arg=HEX... env=HEX...`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecRequest {
+    pub argv: Vec<Vec<u8>>,
+    pub envv: Vec<Vec<u8>>,
+    pub cwd: Vec<u8>,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl ExecRequest {
+    /// The request line, `exec ` included, without its newline.
+    pub fn encode(&self) -> String {
+        let mut line = format!(
+            "exec uid={} gid={} groups={} cwd={}",
+            self.uid,
+            self.gid,
+            self.groups
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            hex(&self.cwd)
+        );
+        for a in &self.argv {
+            line.push_str(" arg=");
+            line.push_str(&hex(a));
+        }
+        for e in &self.envv {
+            line.push_str(" env=");
+            line.push_str(&hex(e));
+        }
+        line
+    }
+
+    /// Parses the words after `exec `.
+    pub fn parse(fields: &str) -> Result<ExecRequest, String> {
+        let mut r = ExecRequest::default();
+        let mut cwd = None;
+        for word in fields.split_whitespace() {
+            let (key, value) = word
+                .split_once('=')
+                .ok_or_else(|| format!("bad exec field {word:?}"))?;
+            let bad = || format!("bad exec field {word:?}");
+            match key {
+                "uid" => r.uid = value.parse().map_err(|_| bad())?,
+                "gid" => r.gid = value.parse().map_err(|_| bad())?,
+                "groups" if value.is_empty() => {}
+                "groups" => {
+                    r.groups = value
+                        .split(',')
+                        .map(|g| g.parse().map_err(|_| bad()))
+                        .collect::<Result<_, _>>()?
+                }
+                "cwd" => cwd = Some(unhex(value).ok_or_else(bad)?),
+                "arg" => r.argv.push(unhex(value).ok_or_else(bad)?),
+                "env" => r.envv.push(unhex(value).ok_or_else(bad)?),
+                _ => return Err(format!("unknown exec field {key:?}")),
+            }
+        }
+        r.cwd = cwd.ok_or("exec without cwd")?;
+        if r.cwd.first() != Some(&b'/') {
+            return Err(format!(
+                "exec cwd {:?} is not absolute",
+                String::from_utf8_lossy(&r.cwd)
+            ));
+        }
+        if r.argv.is_empty() {
+            return Err("exec without a program".into());
+        }
+        Ok(r)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_requests_round_trip_any_bytes() {
+        let req = ExecRequest {
+            argv: vec![
+                b"sh".to_vec(),
+                b"-c".to_vec(),
+                b"echo a b\nexit 3".to_vec(),
+                Vec::new(),
+            ],
+            envv: vec![b"PATH=/bin".to_vec(), b"X=\xff \x00".to_vec()],
+            cwd: b"/tmp/with space".to_vec(),
+            uid: 5,
+            gid: 6,
+            groups: vec![7, 8],
+        };
+        let line = req.encode();
+        assert!(!line.contains('\n'));
+        let fields = line.strip_prefix("exec ").unwrap();
+        assert_eq!(ExecRequest::parse(fields), Ok(req));
+        let no_groups = ExecRequest {
+            argv: vec![b"true".to_vec()],
+            cwd: b"/".to_vec(),
+            ..Default::default()
+        };
+        let line = no_groups.encode();
+        assert_eq!(ExecRequest::parse(&line["exec ".len()..]), Ok(no_groups));
+    }
+
+    #[test]
+    fn bad_exec_requests_are_refused() {
+        for bad in [
+            "uid=0 gid=0 groups= arg=7368",          // no cwd
+            "uid=0 gid=0 groups= cwd=2f",            // no program
+            "uid=0 gid=0 groups= cwd=746d70 arg=73", // relative cwd
+            "uid=x gid=0 groups= cwd=2f arg=73",
+            "uid=0 gid=0 groups= cwd=2f arg=7", // odd hex
+            "uid=0 gid=0 groups= cwd=2f arg=zz",
+            "uid=0 gid=0 groups=a cwd=2f arg=73",
+            "uid=0 gid=0 cwd=2f arg=73 what=1",
+            "uid",
+        ] {
+            assert!(ExecRequest::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -177,6 +177,152 @@ impl Kernel {
     }
 }
 
+/// A process started from outside the sandbox into its running kernel (`runsc exec`, after
+/// gVisor's `Kernel.CreateProcess` for `runsc exec`): it has no parent in the sandbox (its
+/// ppid is 0, like init's), leads a session of its own, and its exit status is collected with
+/// [`Kernel::wait_process`] instead of by a parent's wait4.
+#[derive(Debug)]
+pub struct ExecProcess {
+    /// `argv[0]` names the program: a path, or a name searched in the `PATH` of `envv`.
+    pub argv: Vec<Vec<u8>>,
+    pub envv: Vec<Vec<u8>>,
+    /// Absolute working directory in the sandbox.
+    pub cwd: Vec<u8>,
+    pub creds: Credentials,
+    /// Host descriptors that become the process's fds 0, 1, 2, 3... in order (at least 3).
+    pub fds: Vec<OwnedFd>,
+}
+
+/// `PATH` used to find an exec'd program when its environment has none (runc's default).
+const DEFAULT_EXEC_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+impl Kernel {
+    /// Starts `p` on a host thread of its own and returns its pid once its program is loaded.
+    /// Errors: the container's init has ended (ESRCH), a bad working directory
+    /// ([`InitError::Cwd`]), execve's errors (`Exec`: ENOENT when no `PATH` entry holds the
+    /// program, EACCES...). A process that failed to start leaves no trace in the tree.
+    pub fn start_process(self: &Arc<Self>, p: ExecProcess) -> Result<i32, InitError> {
+        if self.init_has_ended() {
+            return Err(InitError::Exec(crate::Errno::ESRCH));
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<Result<i32, InitError>>();
+        let kernel = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("task-exec".into())
+            .stack_size(EXEC_THREAD_STACK)
+            .spawn(move || kernel.run_exec_process(p, tx));
+        if let Err(e) = spawned {
+            crate::warn!("exec: spawning a host thread: {e}");
+            return Err(InitError::Exec(crate::Errno::EAGAIN));
+        }
+        rx.recv()
+            .unwrap_or(Err(InitError::Exec(crate::Errno::EAGAIN)))
+    }
+
+    /// Blocks until process `pid` (one made by [`Kernel::start_process`]) has ended, removes it
+    /// from the tree and returns how it ended; None if there is no such process.
+    pub fn wait_process(&self, pid: i32) -> Option<ExitStatus> {
+        let status = self.wait_zombie(pid)?;
+        self.unregister_thread_group(pid);
+        Some(status)
+    }
+
+    /// Whether the sandbox's init process is gone or going (no new process may start).
+    fn init_has_ended(&self) -> bool {
+        self.thread_group(1).is_none_or(|tg| tg.is_exiting())
+    }
+
+    /// The host thread of an exec'd process: build its task, load its program, report, run.
+    fn run_exec_process(
+        self: Arc<Self>,
+        p: ExecProcess,
+        started: std::sync::mpsc::Sender<Result<i32, InitError>>,
+    ) {
+        let mut fds = p.fds.into_iter();
+        let (Some(fd0), Some(fd1), Some(fd2)) = (fds.next(), fds.next(), fds.next()) else {
+            let _ = started.send(Err(InitError::Exec(crate::Errno::EBADF)));
+            return;
+        };
+        // The working directory first: the task below is in the tree as soon as it exists.
+        if let Err(errno) = crate::vfs::FsContext::new(&self.vfs, &p.cwd) {
+            let _ = started.send(Err(InitError::Cwd { path: p.cwd, errno }));
+            return;
+        }
+        let mut task = match Task::new_init(&self, p.creds, [fd0, fd1, fd2], &p.cwd) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return;
+            }
+        };
+        for (i, fd) in fds.enumerate() {
+            let n = i as i32 + 3;
+            let _ = task
+                .fd_table
+                .install_at(n, crate::fs::host::stdio_file(fd, n), false);
+        }
+        let pid = task.tid;
+        if let Err(errno) = execvp(&mut task, p.argv, p.envv) {
+            // Let the task go through its exit so that the tree and the platform are clean.
+            task.exit_status = Some(ExitStatus::Exited(127));
+            task.run();
+            self.unregister_thread_group(pid);
+            let _ = started.send(Err(InitError::Exec(errno)));
+            return;
+        }
+        if self.init_has_ended() {
+            task.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));
+        }
+        if started.send(Ok(pid)).is_err() {
+            task.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));
+        }
+        task.run();
+    }
+}
+
+/// Host stack of an exec'd process's task thread (as for clone's threads).
+const EXEC_THREAD_STACK: usize = 2 << 20;
+
+/// execvp(3) in the sandbox: `argv[0]` as a path when it holds a `/`, else each absolute
+/// directory of `PATH` in turn; ENOENT when none holds it, EACCES when one held it but was not
+/// executable and nothing else was found.
+fn execvp(task: &mut Task, argv: Vec<Vec<u8>>, envv: Vec<Vec<u8>>) -> crate::SysResult<()> {
+    let program = argv.first().cloned().unwrap_or_default();
+    if program.is_empty() {
+        return Err(crate::Errno::ENOENT);
+    }
+    if program.contains(&b'/') {
+        return task.execve(&program, argv, envv);
+    }
+    let path_var = envv
+        .iter()
+        .find_map(|kv| kv.strip_prefix(b"PATH=".as_slice()))
+        .unwrap_or(DEFAULT_EXEC_PATH)
+        .to_vec();
+    let mut denied = false;
+    for dir in path_var.split(|&b| b == b':') {
+        if dir.first() != Some(&b'/') {
+            continue;
+        }
+        let mut candidate = dir.to_vec();
+        if candidate.last() != Some(&b'/') {
+            candidate.push(b'/');
+        }
+        candidate.extend_from_slice(&program);
+        match task.execve(&candidate, argv.clone(), envv.clone()) {
+            Ok(()) => return Ok(()),
+            Err(crate::Errno::ENOENT | crate::Errno::ENOTDIR) => {}
+            Err(crate::Errno::EACCES) => denied = true,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(if denied {
+        crate::Errno::EACCES
+    } else {
+        crate::Errno::ENOENT
+    })
+}
+
 /// Why the init process could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {

@@ -312,6 +312,28 @@ mod tests {
     }
 
     #[test]
+    fn pts_lists_a_host_terminal_with_its_host_stat() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let file = crate::fs::host::stdio_file_in_session(pty.slave, 0, None);
+        let st = file.stat_vfs(None).unwrap();
+        let n = crate::fs::host::tty::pts_index(st.rdev).unwrap();
+        let pts = new_root(1).lookup(None, b"pts").unwrap();
+        assert!(pts.stat(None).unwrap().is_dir());
+        let names: Vec<Vec<u8>> = pts
+            .readdir(None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert!(names.contains(&n.to_string().into_bytes()), "{names:?}");
+        let node = pts.lookup(None, n.to_string().as_bytes()).unwrap();
+        let nst = node.stat(None).unwrap();
+        assert_eq!((nst.rdev, nst.ino, nst.dev), (st.rdev, st.ino, st.dev));
+        assert!(node.open(None, libc::O_RDWR).is_ok());
+        assert!(matches!(pts.lookup(None, b"999999"), Err(Errno::ENOENT)));
+    }
+
+    #[test]
     fn fd_is_a_symlink_to_proc_self_fd() {
         let l = new_root(1).lookup(None, b"fd").unwrap();
         assert!(l.stat(None).unwrap().is_symlink());

@@ -126,7 +126,10 @@ pub fn pts(n: u32) -> Option<Arc<HostTty>> {
 
 /// The N of every /dev/pts/N the sentry holds, ascending.
 pub fn pts_numbers() -> Vec<u32> {
-    let mut v: Vec<u32> = registry().iter().filter_map(|t| pts_index(t.rdev)).collect();
+    let mut v: Vec<u32> = registry()
+        .iter()
+        .filter_map(|t| pts_index(t.rdev))
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -152,6 +155,32 @@ pub fn signal_pgrp(kernel: &Kernel, pgrp: i32, sig: i32) -> usize {
         }
     }
     n
+}
+
+/// Delivers `sig`, raised by the host line discipline of host terminal `host_rdev` (the
+/// sentry's controlling terminal), as Linux's tty layer would: SIGHUP (hangup) to the leader of
+/// the session the terminal controls, with SIGCONT; anything else (SIGINT, SIGQUIT, SIGTSTP,
+/// SIGWINCH) to its foreground process group. Returns how many processes were signalled (0
+/// when the terminal controls no session).
+pub fn deliver_terminal_signal(kernel: &Kernel, host_rdev: u64, sig: i32) -> usize {
+    let Some(job) = registry()
+        .iter()
+        .find(|t| t.rdev == host_rdev)
+        .map(|t| t.job())
+    else {
+        return 0;
+    };
+    match (sig, job.session) {
+        (libc::SIGHUP, Some(leader)) => {
+            let Some(tg) = kernel.thread_group(leader) else {
+                return 0;
+            };
+            send_to_process(&tg, SigInfo::from_sender(libc::SIGHUP, SI_KERNEL, 0, 0));
+            send_to_process(&tg, SigInfo::from_sender(libc::SIGCONT, SI_KERNEL, 0, 0));
+            1
+        }
+        _ => signal_pgrp(kernel, job.foreground, sig),
+    }
 }
 
 impl HostTty {
@@ -186,6 +215,16 @@ impl HostTty {
     /// The foreground process group.
     pub fn foreground(&self) -> i32 {
         self.job().foreground
+    }
+
+    /// Makes this terminal the controlling terminal of sandbox session `sid` with process group
+    /// `foreground` in the foreground, whatever it controlled before (for a process the sandbox
+    /// starts on a terminal of its own, `runsc exec --tty`, once it leads session `sid`).
+    pub fn attach_session(&self, sid: i32, foreground: i32) {
+        self.set_job(JobControl {
+            session: Some(sid),
+            foreground,
+        });
     }
 
     /// One terminal ioctl(2) by `t` on a file over host fd `fd` of this terminal; `arg` is the
@@ -227,7 +266,11 @@ impl HostTty {
             }
             TCSBRK | TCXONC | TCFLSH => {
                 // The int is the low half of the register, as the kernel reads it.
-                let v = i32::from_ne_bytes(u32::try_from(arg & 0xffff_ffff).map_err(|_| Errno::EINVAL)?.to_ne_bytes());
+                let v = i32::from_ne_bytes(
+                    u32::try_from(arg & 0xffff_ffff)
+                        .map_err(|_| Errno::EINVAL)?
+                        .to_ne_bytes(),
+                );
                 sys::ioctl_int(fd, req, v)?;
                 Ok(0)
             }
