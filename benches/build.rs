@@ -1,5 +1,5 @@
-//! Builds the static C programs the side-by-side runner times (`../tests/c/getppid_loop.c` and
-//! `c/procbench.c`) into `$OUT_DIR`; the runner finds them through the `RUNSC_BENCH_C_DIR`
+//! Builds the static C programs the side-by-side runner times (`../tests/c/getppid_loop.c`,
+//! `c/procbench.c`, `c/fsbench.c` and `c/netbench.c`) into `$OUT_DIR`; the runner finds them through the `RUNSC_BENCH_C_DIR`
 //! compile-time variable.
 
 use std::path::{Path, PathBuf};
@@ -37,6 +37,18 @@ fn main() {
         &cc,
         &manifest.join("c/procbench.c"),
         &out.join("procbench"),
+        &["-pthread"],
+    );
+    compile(
+        &cc,
+        &manifest.join("c/fsbench.c"),
+        &out.join("fsbench"),
+        &[],
+    );
+    compile(
+        &cc,
+        &manifest.join("c/netbench.c"),
+        &out.join("netbench"),
         &["-pthread"],
     );
     println!("cargo:rustc-env=RUNSC_BENCH_C_DIR={}", out.display());

@@ -1,6 +1,7 @@
 //! Benchmark helpers shared by the runners in `src/bin/`: timing a command a few times and
-//! taking the median, and finding the programs to compare (after gVisor's `test/benchmarks`).
-//! Numbers are printed side by side, never asserted.
+//! taking the median, finding the programs to compare, and running one command natively, under
+//! our `runsc do`, under gVisor's `runsc do` or in a runc container (after gVisor's
+//! `test/benchmarks`). Numbers are printed side by side, never asserted.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,6 +17,311 @@ pub fn procbench() -> PathBuf {
     Path::new(env!("RUNSC_BENCH_C_DIR")).join("procbench")
 }
 
+/// The static filesystem benchmark (`c/fsbench.c`): `fsbench MODE PATH N`.
+pub fn fsbench() -> PathBuf {
+    Path::new(env!("RUNSC_BENCH_C_DIR")).join("fsbench")
+}
+
+/// The static loopback network benchmark (`c/netbench.c`): `netbench MODE N`.
+pub fn netbench() -> PathBuf {
+    Path::new(env!("RUNSC_BENCH_C_DIR")).join("netbench")
+}
+
+/// A large file of the root filesystem that `fsbench read` streams (gofer-backed in a sandbox).
+pub const BIG_FILE: &str = "/usr/lib/gcc/x86_64-linux-gnu/12/cc1";
+/// A small file of the root filesystem for stat and open+read+close.
+pub const SMALL_FILE: &str = "/etc/passwd";
+/// The tree that `fsbench walk` and `tar c` go through (about 4,000 files here).
+pub const TREE: &str = "/usr/share/doc";
+
+/// Which C program a workload runs.
+#[derive(Clone, Copy, Debug)]
+pub enum Prog {
+    Fs,
+    Net,
+}
+
+/// What a throughput figure beside the per-operation time is computed from.
+#[derive(Clone, Copy, Debug)]
+pub enum Rate {
+    /// No throughput figure.
+    None,
+    /// One operation moves one MiB.
+    MiBPerOp,
+    /// One operation reads the whole of this host file (as seen in the sandbox).
+    FileSize(&'static str),
+}
+
+/// One row of the filesystem or network table: `program args... N`.
+#[derive(Clone, Copy, Debug)]
+pub struct Workload {
+    pub program: Prog,
+    pub args: &'static [&'static str],
+    pub what: &'static str,
+    pub n: u64,
+    pub rate: Rate,
+}
+
+impl Workload {
+    /// The command without N.
+    pub fn command(&self) -> Vec<String> {
+        let prog = match self.program {
+            Prog::Fs => fsbench(),
+            Prog::Net => netbench(),
+        };
+        let mut v = vec![prog.to_string_lossy().into_owned()];
+        v.extend(self.args.iter().map(|a| a.to_string()));
+        v
+    }
+
+    /// Bytes one operation moves, if the row has a throughput figure.
+    pub fn bytes_per_op(&self) -> Option<u64> {
+        match self.rate {
+            Rate::None => None,
+            Rate::MiBPerOp => Some(1 << 20),
+            Rate::FileSize(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+        }
+    }
+}
+
+/// The filesystem workloads of `fsbench`.
+pub const FS_WORKLOADS: [Workload; 6] = [
+    Workload {
+        program: Prog::Fs,
+        args: &["files", "/tmp"],
+        what: "create+stat+unlink of a 64-byte file in /tmp",
+        n: 1_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["files", "/"],
+        what: "create+stat+unlink of a 64-byte file in the root",
+        n: 1_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["stat", SMALL_FILE],
+        what: "stat of /etc/passwd",
+        n: 10_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["openread", SMALL_FILE],
+        what: "open+read+close of /etc/passwd",
+        n: 5_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["read", BIG_FILE],
+        what: "read of a 32 MiB root file (64 KiB reads)",
+        n: 10,
+        rate: Rate::FileSize(BIG_FILE),
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["walk", TREE],
+        what: "tar-style walk of /usr/share/doc (lstat+open+read each file)",
+        n: 1,
+        rate: Rate::None,
+    },
+];
+
+/// The loopback network workloads of `netbench`.
+pub const NET_WORKLOADS: [Workload; 5] = [
+    Workload {
+        program: Prog::Net,
+        args: &["tcpbulk"],
+        what: "TCP bulk transfer over 127.0.0.1 (per MiB)",
+        n: 200,
+        rate: Rate::MiBPerOp,
+    },
+    Workload {
+        program: Prog::Net,
+        args: &["tcprr"],
+        what: "TCP 1-byte round trip",
+        n: 2_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Net,
+        args: &["connect"],
+        what: "TCP connect+accept+close",
+        n: 1_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Net,
+        args: &["udp"],
+        what: "UDP 1-byte round trip",
+        n: 2_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Net,
+        args: &["unix"],
+        what: "unix stream 1-byte round trip",
+        n: 2_000,
+        rate: Rate::None,
+    },
+];
+
+/// A runc bundle in which a command runs with the host's `/usr` and `/etc` (read-only), the
+/// benchmark programs at their host path, a tmpfs `/tmp`, and a writable root directory on the
+/// host's disk. Removed on drop.
+pub struct RuncBundle {
+    runc: PathBuf,
+    dir: PathBuf,
+    id: String,
+}
+
+impl RuncBundle {
+    /// Lays out the bundle's root under the host's temporary directory.
+    pub fn new(runc: &Path) -> Result<Self, String> {
+        let id = format!("runsc-bench-run-{}", std::process::id());
+        let dir = std::env::temp_dir().join(&id);
+        let rootfs = dir.join("rootfs");
+        let c_dir = env!("RUNSC_BENCH_C_DIR");
+        for d in [
+            "usr",
+            "etc",
+            "tmp",
+            "proc",
+            "dev",
+            c_dir.trim_start_matches('/'),
+        ] {
+            std::fs::create_dir_all(rootfs.join(d)).map_err(|e| format!("{}: {e}", d))?;
+        }
+        for l in ["bin", "lib", "lib64", "sbin"] {
+            let link = rootfs.join(l);
+            if std::fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(format!("usr/{l}"), &link)
+                    .map_err(|e| format!("{}: {e}", link.display()))?;
+            }
+        }
+        Ok(Self {
+            runc: runc.to_path_buf(),
+            dir,
+            id,
+        })
+    }
+
+    /// Writes `config.json` for `args` and returns the `runc run` command line.
+    pub fn command(&self, args: &[String]) -> Result<Vec<String>, RunFailed> {
+        let c_dir = env!("RUNSC_BENCH_C_DIR");
+        let bind = |p: &str| {
+            serde_json::json!({ "destination": p, "type": "bind", "source": p,
+                                "options": ["rbind", "ro"] })
+        };
+        let config = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": { "terminal": false, "user": { "uid": 0, "gid": 0 }, "args": args,
+                         "env": ["PATH=/usr/bin:/bin"], "cwd": "/" },
+            "root": { "path": "rootfs", "readonly": false },
+            "hostname": "bench",
+            "mounts": [
+                { "destination": "/proc", "type": "proc", "source": "proc" },
+                { "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+                  "options": ["nosuid", "mode=755"] },
+                { "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                  "options": ["nosuid", "nodev"] },
+                bind("/usr"), bind("/etc"), bind(c_dir)
+            ],
+            "linux": { "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
+                                       { "type": "mount" }, { "type": "network" } ] }
+        });
+        std::fs::write(self.dir.join("config.json"), config.to_string())
+            .map_err(|e| RunFailed(format!("config.json: {e}")))?;
+        Ok(vec![
+            self.runc.to_string_lossy().into_owned(),
+            "run".into(),
+            "--bundle".into(),
+            self.dir.to_string_lossy().into_owned(),
+            self.id.clone(),
+        ])
+    }
+}
+
+impl Drop for RuncBundle {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One way of running a command.
+pub enum Sandbox {
+    Native,
+    /// Our `runsc do`.
+    Ours(PathBuf),
+    /// gVisor's `runsc --platform=ptrace --network=none do`.
+    Gvisor(PathBuf),
+    Runc(RuncBundle),
+}
+
+impl Sandbox {
+    /// The label printed in the tables.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Sandbox::Native => "native",
+            Sandbox::Ours(_) => "runsc do (ptrace)",
+            Sandbox::Gvisor(_) => "gVisor runsc do",
+            Sandbox::Runc(_) => "runc run",
+        }
+    }
+
+    /// The host command line that runs `args` this way.
+    pub fn command(&self, args: &[String]) -> Result<Vec<String>, RunFailed> {
+        let mut v: Vec<String> = match self {
+            Sandbox::Native => Vec::new(),
+            Sandbox::Ours(r) => vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()],
+            Sandbox::Gvisor(g) => {
+                let mut v = gvisor_do(g);
+                v.push("--".into());
+                v
+            }
+            Sandbox::Runc(b) => return b.command(args),
+        };
+        v.extend(args.iter().cloned());
+        Ok(v)
+    }
+
+    /// Median wall time of `args` run this way.
+    pub fn time(&self, args: &[String], reps: usize) -> Result<Duration, RunFailed> {
+        median_time(&self.command(args)?, reps)
+    }
+
+    /// Per-operation cost of `program... N` run this way, as `(t(N) - t(0)) / N`, with `t(0)`.
+    pub fn op_cost(
+        &self,
+        program: &[String],
+        n: u64,
+        reps: usize,
+    ) -> Result<(Duration, Duration), RunFailed> {
+        let mut zero = program.to_vec();
+        let mut full = program.to_vec();
+        zero.push("0".into());
+        full.push(n.to_string());
+        let t0 = self.time(&zero, reps)?;
+        let tn = self.time(&full, reps)?;
+        Ok((per_call(tn, t0, n), t0))
+    }
+}
+
+/// gVisor's `runsc do` as this machine can run it: the ptrace platform (its kvm platform does
+/// not work here) and no network (its default sandbox network needs iptables and refuses to
+/// start on this kernel).
+pub fn gvisor_do(runsc: &Path) -> Vec<String> {
+    vec![
+        runsc.to_string_lossy().into_owned(),
+        "--platform=ptrace".into(),
+        "--network=none".into(),
+        "do".into(),
+    ]
+}
+
 /// The process-model workloads of `procbench`: (mode, what one iteration is, default N).
 pub const PROC_WORKLOADS: [(&str, &str, u64); 5] = [
     ("fork", "fork+exit+wait", 200),
@@ -24,23 +330,6 @@ pub const PROC_WORKLOADS: [(&str, &str, u64); 5] = [
     ("futex", "futex ping-pong round trip", 5_000),
     ("thread", "pthread create+join", 1_000),
 ];
-
-/// Per-operation cost of `prefix program... N` as `(t(N) - t(0)) / N`, with `t(0)`.
-pub fn op_cost(
-    prefix: &[String],
-    program: &[String],
-    n: u64,
-    reps: usize,
-) -> Result<(Duration, Duration), RunFailed> {
-    let mut zero = prefix.to_vec();
-    zero.extend(program.iter().cloned());
-    let mut full = zero.clone();
-    zero.push("0".into());
-    full.push(n.to_string());
-    let t0 = median_time(&zero, reps)?;
-    let tn = median_time(&full, reps)?;
-    Ok((per_call(tn, t0, n), t0))
-}
 
 /// Our `runsc`: `RUNSC_BIN`, else the one next to this runner (`<target>/<profile>/runsc`).
 pub fn our_runsc() -> Option<PathBuf> {
@@ -85,8 +374,10 @@ pub fn median_time(argv: &[String], reps: usize) -> Result<Duration, RunFailed> 
     let mut times = Vec::with_capacity(reps);
     for _ in 0..reps.max(1) {
         let start = Instant::now();
+        // From `/`, which every sandbox sees (our `runsc do` keeps the caller's directory).
         let out = Command::new(prog)
             .args(args)
+            .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -153,9 +444,49 @@ mod tests {
     fn procbench_workloads_run_natively() {
         let prog = procbench().to_string_lossy().into_owned();
         for (mode, _, _) in PROC_WORKLOADS {
-            let r = op_cost(&[], &[prog.clone(), mode.into()], 3, 1);
+            let r = Sandbox::Native.op_cost(&[prog.clone(), mode.into()], 3, 1);
             assert!(r.is_ok(), "{mode}: {r:?}");
         }
         assert!(median_time(&[prog, "nosuchmode".into()], 1).is_err());
+    }
+
+    #[test]
+    fn fs_and_net_workloads_run_natively() {
+        for w in FS_WORKLOADS.iter().chain(NET_WORKLOADS.iter()) {
+            if w.args.contains(&BIG_FILE) && !Path::new(BIG_FILE).is_file() {
+                continue;
+            }
+            let n = if w.args.contains(&TREE) { 0 } else { 2 };
+            let r = Sandbox::Native.op_cost(&w.command(), n, 1);
+            assert!(r.is_ok(), "{}: {r:?}", w.what);
+        }
+        let missing = vec![
+            fsbench().to_string_lossy().into_owned(),
+            "stat".into(),
+            "/nonexistent".into(),
+            "1".into(),
+        ];
+        assert!(median_time(&missing, 1).is_err());
+        assert_eq!(NET_WORKLOADS[0].bytes_per_op(), Some(1 << 20));
+    }
+
+    #[test]
+    fn sandbox_commands_wrap_the_program() {
+        let args = vec!["prog".to_string(), "1".to_string()];
+        assert_eq!(Sandbox::Native.command(&args).ok(), Some(args.clone()));
+        let ours = Sandbox::Ours(PathBuf::from("/r")).command(&args).ok();
+        assert_eq!(
+            ours,
+            Some(vec![
+                "/r".into(),
+                "do".into(),
+                "--".into(),
+                "prog".into(),
+                "1".into()
+            ])
+        );
+        let g = Sandbox::Gvisor(PathBuf::from("/g")).command(&args).ok();
+        assert_eq!(g.as_ref().map(|v| v[1].as_str()), Some("--platform=ptrace"));
+        assert_eq!(g.as_ref().and_then(|v| v.last().cloned()), Some("1".into()));
     }
 }

@@ -2,18 +2,22 @@
 //! calls, as `(t(N) - t(0)) / N`), natively and under `runsc do`; (b) `/bin/true` end to end,
 //! natively, under our `runsc do`, under runc and under gVisor's runsc when they are installed;
 //! (c) the process model (`c/procbench.c`: fork, fork+exec, pipe and futex ping-pong, thread
-//! create+join) per operation, natively, under our runsc and under gVisor's.
+//! create+join), (d) the filesystem (`c/fsbench.c`: small files in /tmp and in the root, stat,
+//! open+read+close, a large read, a tar-style tree walk, plus a real `tar c`) and (e) loopback
+//! networking (`c/netbench.c`: TCP bulk, TCP and UDP and unix round trips, TCP connect) per
+//! operation, natively, under our runsc, under gVisor's and under runc: the same static binary
+//! everywhere.
 //!
 //! Usage: `cargo build --release -p runsc -p benches && ./target/release/side_by_side
-//! [--iterations N] [--reps R] [--scale F] [--only a|b|c]`. `--scale` multiplies (c)'s
-//! iteration counts. Numbers are printed, never asserted.
+//! [--iterations N] [--reps R] [--scale F] [--only a|b|c|d|e]`. `--scale` multiplies the
+//! iteration counts of (c), (d) and (e). Numbers are printed, never asserted.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use benches::{
-    find_program, getppid_loop, median_time, op_cost, our_runsc, per_call, procbench, RunFailed,
-    PROC_WORKLOADS,
+    find_program, getppid_loop, gvisor_do, median_time, our_runsc, per_call, procbench, RunFailed,
+    RuncBundle, Sandbox, Workload, FS_WORKLOADS, NET_WORKLOADS, PROC_WORKLOADS, TREE,
 };
 
 struct Options {
@@ -54,7 +58,7 @@ fn parse_options() -> Result<Options, String> {
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (use --iterations N, --reps R, --scale F, --only a|b|c)"
+                    "unknown argument {other:?} (use --iterations N, --reps R, --scale F, --only a|b|c|d|e)"
                 ))
             }
         }
@@ -127,55 +131,122 @@ fn main() {
     if wants("b") {
         part_b(&opts, ours.as_deref(), runc.as_deref(), gvisor.as_deref());
     }
+    let wants_any = |parts: &[&str]| parts.iter().any(|p| wants(p));
+    if !wants_any(&["c", "d", "e"]) {
+        return;
+    }
+    let mut sandboxes = vec![Sandbox::Native];
+    match &ours {
+        Some(r) => sandboxes.push(Sandbox::Ours(r.clone())),
+        None => println!("our runsc: not built (cargo build --release -p runsc)"),
+    }
+    match &gvisor {
+        Some(g) => sandboxes.push(Sandbox::Gvisor(g.clone())),
+        None => println!("gVisor runsc: not installed"),
+    }
+    match runc.as_deref().map(RuncBundle::new) {
+        Some(Ok(b)) => sandboxes.push(Sandbox::Runc(b)),
+        Some(Err(e)) => println!("runc bundle: {e}"),
+        None => println!("runc: not installed"),
+    }
     if wants("c") {
-        part_c(&opts, ours.as_deref(), gvisor.as_deref());
+        println!();
+        println!("(c) process model, per operation ((t(N) - t(0)) / N)");
+        let prog = procbench().to_string_lossy().into_owned();
+        for (mode, what, base_n) in PROC_WORKLOADS {
+            let w = Row {
+                what,
+                command: vec![prog.clone(), mode.into()],
+                n: base_n,
+                bytes_per_op: None,
+            };
+            rows(&opts, &sandboxes, &w);
+        }
+    }
+    if wants("d") {
+        println!();
+        println!("(d) filesystem, per operation ((t(N) - t(0)) / N)");
+        for w in &FS_WORKLOADS {
+            rows(&opts, &sandboxes, &Row::of(w));
+        }
+        tar_rows(&opts, &sandboxes);
+    }
+    if wants("e") {
+        println!();
+        println!("(e) loopback network, per operation ((t(N) - t(0)) / N)");
+        for w in &NET_WORKLOADS {
+            rows(&opts, &sandboxes, &Row::of(w));
+        }
     }
 }
 
-/// (c): each process-model workload per operation, native beside ours and gVisor's.
-fn part_c(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
-    println!();
-    println!("(c) process model, per operation ((t(N) - t(0)) / N)");
-    let prog = procbench().to_string_lossy().into_owned();
-    let mut runners: Vec<(&str, Option<Vec<String>>)> = vec![("native", Some(Vec::new()))];
-    runners.push((
-        "runsc do (ptrace)",
-        ours.map(|r| vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()]),
-    ));
-    runners.push((
-        "gVisor runsc do",
-        gvisor.map(|g| {
-            let mut p = gvisor_do(g);
-            p.push("--".into());
-            p
-        }),
-    ));
-    for (mode, what, base_n) in PROC_WORKLOADS {
-        let n = ((base_n as f64 * opts.scale) as u64).max(1);
-        println!("  {what} (N = {n})");
-        let mut native = None;
-        for (label, prefix) in &runners {
-            let Some(prefix) = prefix else {
-                println!("    {label:<22} not available");
-                continue;
-            };
-            match op_cost(prefix, &[prog.clone(), mode.into()], n, opts.reps) {
-                Ok((per, _)) => {
-                    let ratio = native
-                        .filter(|b: &Duration| !b.is_zero())
-                        .map(|b| format!("  (x{:.1})", per.as_secs_f64() / b.as_secs_f64()))
-                        .unwrap_or_default();
-                    println!(
-                        "    {label:<22} {:>10.1} us/op{ratio}",
-                        per.as_secs_f64() * 1e6
-                    );
-                    if native.is_none() {
-                        native = Some(per);
-                    }
-                }
-                Err(RunFailed(why)) => println!("    {label:<22} failed: {why}"),
-            }
+/// One workload: `command... N`, and the bytes one operation moves if it has a throughput.
+struct Row {
+    what: &'static str,
+    command: Vec<String>,
+    n: u64,
+    bytes_per_op: Option<u64>,
+}
+
+impl Row {
+    fn of(w: &Workload) -> Self {
+        Self {
+            what: w.what,
+            command: w.command(),
+            n: w.n,
+            bytes_per_op: w.bytes_per_op(),
         }
+    }
+}
+
+/// Prints one workload's per-operation cost under every sandbox, with the ratio to native.
+fn rows(opts: &Options, sandboxes: &[Sandbox], w: &Row) {
+    let n = ((w.n as f64 * opts.scale) as u64).max(1);
+    println!("  {} (N = {n})", w.what);
+    let mut native = None;
+    for sb in sandboxes {
+        let label = sb.label();
+        match sb.op_cost(&w.command, n, opts.reps) {
+            Ok((per, _)) if per.is_zero() => {
+                println!("    {label:<22} below noise (t(N) <= t(0))")
+            }
+            Ok((per, _)) => {
+                let ratio = native
+                    .filter(|b: &Duration| !b.is_zero())
+                    .map(|b| format!("  (x{:.1})", per.as_secs_f64() / b.as_secs_f64()))
+                    .unwrap_or_default();
+                let rate = w
+                    .bytes_per_op
+                    .filter(|_| !per.is_zero())
+                    .map(|b| format!("  {:.0} MB/s", b as f64 / per.as_secs_f64() / 1e6))
+                    .unwrap_or_default();
+                println!(
+                    "    {label:<22} {:>10.1} us/op{ratio}{rate}",
+                    per.as_secs_f64() * 1e6
+                );
+                if native.is_none() {
+                    native = Some(per);
+                }
+            }
+            Err(RunFailed(why)) => println!("    {label:<22} failed: {why}"),
+        }
+    }
+}
+
+/// A real `tar c` of the tree piped to `wc -c`, end to end (sandbox start-up included).
+fn tar_rows(opts: &Options, sandboxes: &[Sandbox]) {
+    println!("  tar cf - {TREE} | wc -c, end to end");
+    let cmd = strs(&[
+        "/bin/sh",
+        "-c",
+        &format!("tar cf - {TREE} 2>/dev/null | wc -c"),
+    ]);
+    for sb in sandboxes {
+        println!(
+            "    {:<22} {}",
+            sb.label(),
+            show_time(&sb.time(&cmd, opts.reps))
+        );
     }
 }
 
@@ -287,16 +358,4 @@ fn part_b(opts: &Options, ours: Option<&Path>, runc: Option<&Path>, gvisor: Opti
         }
         None => println!("    {:<22} not installed", "gVisor runsc"),
     }
-}
-
-/// gVisor's `runsc do` as this machine can run it: the ptrace platform (its kvm platform does
-/// not work here) and no network (its default sandbox network needs iptables and refuses to
-/// start on this kernel).
-fn gvisor_do(runsc: &std::path::Path) -> Vec<String> {
-    vec![
-        runsc.to_string_lossy().into_owned(),
-        "--platform=ptrace".into(),
-        "--network=none".into(),
-        "do".into(),
-    ]
 }
