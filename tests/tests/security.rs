@@ -242,3 +242,30 @@ fn sentry_is_in_its_own_namespaces_and_empty_root_without_capabilities() {
     }
     assert_eq!(nnp.as_deref(), Some("1"));
 }
+
+#[test]
+fn gofer_is_in_its_own_namespaces_and_empty_root() {
+    let runsc = start_sleeping_sandbox("3");
+    let front = runsc.id();
+    let gofer = poll(Duration::from_secs(20), || find_child(front, "gofer"));
+    let ready = gofer.and_then(|pid| {
+        poll(Duration::from_secs(20), || {
+            seccomp_mode(pid).filter(|m| m == "2")
+        })
+    });
+    let gofer = gofer.expect("no `runsc gofer` child of `runsc do` appeared");
+    let ns = |pid: &str, kind: &str| std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok();
+    let own: Vec<(&str, bool)> = ["mnt", "net", "ipc", "uts"]
+        .into_iter()
+        .map(|k| (k, ns(&gofer.to_string(), k) != ns("self", k)))
+        .collect();
+    let root_entries = std::fs::read_dir(format!("/proc/{gofer}/root"))
+        .map(|d| d.count())
+        .ok();
+    stop(runsc);
+    assert!(ready.is_some(), "the gofer never installed its filter");
+    for (kind, separate) in own {
+        assert!(separate, "the gofer shares the host's {kind} namespace");
+    }
+    assert_eq!(root_entries, Some(0), "the gofer's root is not empty");
+}

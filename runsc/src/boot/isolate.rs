@@ -49,6 +49,18 @@ pub fn enter_namespaces(net: &NetworkNamespace) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Moves the calling process, which must be single-threaded, into new mount, IPC, UTS and
+/// network namespaces: the gofer's, once it has opened the directories it serves.
+pub fn unshare_for_gofer() -> Result<(), String> {
+    unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWNET,
+    )
+    .map_err(|e| format!("unshare: {e}"))
+}
+
 /// Makes the calling process's root an empty, read-only tmpfs in its own mount namespace, so
 /// that no host path names anything any more. Needs the mount namespace of
 /// [`enter_namespaces`]; `dir` is any existing directory to stage the new root on (it is

@@ -1,12 +1,14 @@
 //! `runsc gofer` (hidden): the file server of one sandbox, after gVisor's `runsc/cmd/gofer.go`.
-//! It opens the root it serves, confines itself with its own seccomp allowlist and serves the
-//! sentry until the sentry hangs up.
+//! It opens the roots it serves, leaves the host's file tree for an empty root in namespaces of
+//! its own, confines itself with its own seccomp allowlist and serves the sentry until the
+//! sentry hangs up.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use gofer::server::{confine, ConfineOptions, Server, ServerConfig};
 
+use crate::boot::isolate;
 use crate::cli::GoferArgs;
 use crate::sys::take_inherited_fd;
 use crate::{log, EXIT_RUNSC_FAILURE};
@@ -83,6 +85,10 @@ pub fn serve_mounts(mounts: Vec<GoferMount>) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
         servers.push((server, m.channels));
     }
+    // Every mount's root (and /proc/self/fd, for reopening) is an open descriptor now: leave
+    // the host's file tree for an empty root in namespaces of our own, as the sentry does.
+    isolate::unshare_for_gofer()?;
+    isolate::enter_empty_root(&isolate::staging_dir())?;
     confine(&ConfineOptions::default()).map_err(|e| e.to_string())?;
     Server::serve_all(servers).map_err(|e| e.to_string())
 }
