@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Process, Spec};
 
-use crate::boot::spec::{BootSpec, MountSpec};
+use crate::boot::spec::{BootSpec, CapsSpec, MountSpec, RlimitSpec, SpecSettings};
 use crate::cmd::r#do::resolve_program;
 use crate::sandbox::HostMount;
+
+pub mod seccomp;
 
 /// `PATH` for finding the program when the spec's environment has none (runc's default).
 const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -121,22 +123,47 @@ fn boot_spec(
     };
     argv[0] = resolved;
     let user = process.user();
-    if user.umask().is_some_and(|m| m != 0o022) {
-        warnings.push("process.user.umask is not applied yet (0022 is used)".into());
-    }
-    if process.rlimits().as_ref().is_some_and(|r| !r.is_empty()) {
-        warnings.push("process.rlimits are not enforced yet".into());
-    }
-    if process.capabilities().is_some() {
-        warnings.push("process.capabilities are not applied in the sandbox yet".into());
-    }
-    let hostname = match spec.hostname() {
+    let mut hostname = match spec.hostname() {
         Some(h) if !h.is_empty() => h.clone(),
         _ => nix::unistd::gethostname()
             .map_err(|e| format!("gethostname: {e}"))?
             .to_string_lossy()
             .into_owned(),
     };
+    let mut settings = SpecSettings {
+        rlimits: rlimits(process)?,
+        umask: user.umask(),
+        no_new_privs: process.no_new_privileges().unwrap_or(false),
+        // No capabilities in the spec: none at all, as under runc.
+        caps: Some(
+            process
+                .capabilities()
+                .as_ref()
+                .map(caps_of)
+                .unwrap_or_default(),
+        ),
+        oom_score_adj: process.oom_score_adj(),
+        domainname: spec.domainname().clone().filter(|d| !d.is_empty()),
+        ..SpecSettings::default()
+    };
+    if let Some(linux) = spec.linux() {
+        settings.masked_paths = abs_paths(linux.masked_paths(), "linux.maskedPaths")?;
+        settings.readonly_paths = abs_paths(linux.readonly_paths(), "linux.readonlyPaths")?;
+        settings.sysctl = sysctls(spec, warnings)?;
+        settings.seccomp = linux
+            .seccomp()
+            .as_ref()
+            .map(|s| seccomp::compile(s, seccomp::syscall_nr).map(|p| seccomp::encode(&p)))
+            .transpose()?;
+    }
+    // runc writes the sysctls after setting the names: theirs win.
+    for (k, v) in &settings.sysctl {
+        match k.as_str() {
+            "kernel.hostname" => hostname = v.clone(),
+            "kernel.domainname" => settings.domainname = Some(v.clone()),
+            _ => {}
+        }
+    }
     Ok(BootSpec {
         argv,
         envv,
@@ -149,7 +176,272 @@ fn boot_spec(
         debug: false,
         root_readonly: false,
         mounts: Vec::new(),
+        settings,
     })
+}
+
+/// The Linux resource number of an OCI rlimit type (`RLIMIT_NOFILE` → 7).
+fn rlimit_number(t: oci_spec::runtime::PosixRlimitType) -> u32 {
+    use oci_spec::runtime::PosixRlimitType as R;
+    match t {
+        R::RlimitCpu => libc::RLIMIT_CPU,
+        R::RlimitFsize => libc::RLIMIT_FSIZE,
+        R::RlimitData => libc::RLIMIT_DATA,
+        R::RlimitStack => libc::RLIMIT_STACK,
+        R::RlimitCore => libc::RLIMIT_CORE,
+        R::RlimitRss => libc::RLIMIT_RSS,
+        R::RlimitNproc => libc::RLIMIT_NPROC,
+        R::RlimitNofile => libc::RLIMIT_NOFILE,
+        R::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        R::RlimitAs => libc::RLIMIT_AS,
+        R::RlimitLocks => libc::RLIMIT_LOCKS,
+        R::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        R::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        R::RlimitNice => libc::RLIMIT_NICE,
+        R::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        R::RlimitRttime => libc::RLIMIT_RTTIME,
+    }
+}
+
+/// `process.rlimits`, over the limits of this process for the resources the spec leaves out
+/// (runc's container inherits those from runc); a soft limit above the hard one fails as
+/// setrlimit(2) would in runc.
+fn rlimits(process: &Process) -> Result<Vec<RlimitSpec>, String> {
+    use nix::sys::resource::{getrlimit, Resource as H};
+    let host = [
+        H::RLIMIT_CPU,
+        H::RLIMIT_FSIZE,
+        H::RLIMIT_DATA,
+        H::RLIMIT_STACK,
+        H::RLIMIT_CORE,
+        H::RLIMIT_RSS,
+        H::RLIMIT_NPROC,
+        H::RLIMIT_NOFILE,
+        H::RLIMIT_MEMLOCK,
+        H::RLIMIT_AS,
+        H::RLIMIT_LOCKS,
+        H::RLIMIT_SIGPENDING,
+        H::RLIMIT_MSGQUEUE,
+        H::RLIMIT_NICE,
+        H::RLIMIT_RTPRIO,
+        H::RLIMIT_RTTIME,
+    ];
+    let mut out: Vec<RlimitSpec> = host
+        .into_iter()
+        .filter_map(|r| {
+            let (soft, hard) = getrlimit(r).ok()?;
+            Some(RlimitSpec {
+                resource: r as u32,
+                soft,
+                hard,
+            })
+        })
+        .collect();
+    for r in process.rlimits().as_deref().unwrap_or_default() {
+        let spec = RlimitSpec {
+            resource: rlimit_number(r.typ()),
+            soft: r.soft(),
+            hard: r.hard(),
+        };
+        if spec.soft > spec.hard {
+            return Err(format!(
+                "process.rlimits {:?}: soft limit {} above hard limit {}",
+                r.typ(),
+                spec.soft,
+                spec.hard
+            ));
+        }
+        out.retain(|o| o.resource != spec.resource);
+        out.push(spec);
+    }
+    Ok(out)
+}
+
+/// Capability names in number order (`include/uapi/linux/capability.h`, 0 to 40).
+const CAP_NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// A capability set as a bit mask (names as the spec writes them, through oci-spec's serde).
+fn cap_mask(set: &Option<oci_spec::runtime::Capabilities>) -> u64 {
+    let mut mask = 0u64;
+    for cap in set.iter().flatten() {
+        let name = serde_json::to_value(cap)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        if let Some(n) = CAP_NAMES.iter().position(|c| *c == name) {
+            mask |= 1 << n;
+        }
+    }
+    mask
+}
+
+fn caps_of(c: &oci_spec::runtime::LinuxCapabilities) -> CapsSpec {
+    CapsSpec {
+        effective: cap_mask(c.effective()),
+        permitted: cap_mask(c.permitted()),
+        inheritable: cap_mask(c.inheritable()),
+        bounding: cap_mask(c.bounding()),
+        ambient: cap_mask(c.ambient()),
+    }
+}
+
+fn abs_paths(paths: &Option<Vec<String>>, field: &str) -> Result<Vec<Vec<u8>>, String> {
+    paths
+        .iter()
+        .flatten()
+        .map(|p| {
+            if p.starts_with('/') {
+                Ok(p.clone().into_bytes())
+            } else {
+                Err(format!("{field} entry {p:?} is not absolute"))
+            }
+        })
+        .collect()
+}
+
+/// sysctls the sandbox shows under /proc/sys (the rest of a namespaced, existing key is
+/// accepted with a warning).
+const SANDBOX_SYSCTLS: &[&str] = &[
+    "fs.mqueue.msg_max",
+    "fs.mqueue.msgsize_max",
+    "fs.mqueue.queues_max",
+    "kernel.domainname",
+    "kernel.hostname",
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "net.core.somaxconn",
+    "net.ipv4.ip_forward",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_syncookies",
+];
+
+/// `linux.sysctl`, checked as runc checks it (`libcontainer/configs/validate`): IPC keys need
+/// a new IPC namespace, `net.*` a network namespace, the names a UTS namespace, and nothing
+/// else is namespaced; a key the kernel lacks fails (runc fails writing it).
+fn sysctls(spec: &Spec, warnings: &mut Vec<String>) -> Result<Vec<(String, String)>, String> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    let Some(linux) = spec.linux() else {
+        return Ok(Vec::new());
+    };
+    let Some(map) = linux.sysctl() else {
+        return Ok(Vec::new());
+    };
+    let has_ns = |t: T| {
+        linux
+            .namespaces()
+            .as_ref()
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+    };
+    let mut out: Vec<(String, String)> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    out.sort();
+    for (key, _) in &out {
+        let k = key.replace('/', ".");
+        let ipc = matches!(
+            k.as_str(),
+            "kernel.msgmax"
+                | "kernel.msgmnb"
+                | "kernel.msgmni"
+                | "kernel.sem"
+                | "kernel.shmall"
+                | "kernel.shmmax"
+                | "kernel.shmmni"
+                | "kernel.shm_rmid_forced"
+        ) || k.starts_with("fs.mqueue.");
+        let ns = if ipc {
+            (T::Ipc, "ipc")
+        } else if k.starts_with("net.") {
+            (T::Network, "network")
+        } else if k == "kernel.hostname" || k == "kernel.domainname" {
+            (T::Uts, "uts")
+        } else {
+            return Err(format!(
+                "linux.sysctl {key:?} is not in a separate kernel namespace"
+            ));
+        };
+        if !has_ns(ns.0) {
+            return Err(format!(
+                "linux.sysctl {key:?} is not allowed in the host's {} namespace",
+                ns.1
+            ));
+        }
+        let host = Path::new("/proc/sys").join(k.replace('.', "/"));
+        if !host.exists() {
+            return Err(format!("linux.sysctl {key:?}: no such sysctl"));
+        }
+        if !SANDBOX_SYSCTLS.contains(&k.as_str()) {
+            warnings.push(format!(
+                "linux.sysctl {key:?} is accepted but not shown in the sandbox's /proc/sys"
+            ));
+        }
+    }
+    Ok(out
+        .into_iter()
+        .map(|(k, v)| (k.replace('/', "."), v))
+        .collect())
+}
+
+/// What `runsc create` applies to itself before it starts the sandbox, so that the sandbox's
+/// processes inherit it: `process.oomScoreAdj` (runc writes the container's
+/// /proc/self/oom_score_adj the same way).
+pub fn apply_host_settings(bundle: &Bundle) -> Result<(), String> {
+    let Some(adj) = bundle.boot.settings.oom_score_adj else {
+        return Ok(());
+    };
+    std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+        .map_err(|e| format!("process.oomScoreAdj {adj}: writing /proc/self/oom_score_adj: {e}"))
 }
 
 /// Mount types the sentry provides itself (its /proc, /sys, /dev, tmpfs).
@@ -226,12 +518,6 @@ fn check_linux(spec: &Spec, warnings: &mut Vec<String>) {
     if linux.resources().is_some() {
         warnings.push("linux.resources are not applied to a cgroup yet".into());
     }
-    if linux.seccomp().is_some() {
-        warnings.push("linux.seccomp is not enforced on the application yet".into());
-    }
-    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-        warnings.push("linux.sysctl is not applied yet".into());
-    }
     if let Some(ns) = linux.namespaces() {
         use oci_spec::runtime::LinuxNamespaceType as T;
         for n in ns
@@ -279,6 +565,51 @@ mod tests {
         );
         assert_eq!(b.boot.hostname, "box");
         assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn process_and_linux_settings_reach_the_boot_spec() {
+        let config = GOOD
+            .replace(
+                r#""hostname":"box""#,
+                r#""hostname":"box","domainname":"d.org",
+               "linux":{"namespaces":[{"type":"uts"},{"type":"ipc"}],
+                        "sysctl":{"kernel.shmmni":"99","kernel.hostname":"sys"},
+                        "maskedPaths":["/proc/kcore"],"readonlyPaths":["/proc/sys"]}"#,
+            )
+            .replace(
+                r#""cwd":"/","#,
+                r#""cwd":"/","noNewPrivileges":true,"oomScoreAdj":-5,
+               "rlimits":[{"type":"RLIMIT_NOFILE","soft":10,"hard":20}],
+               "capabilities":{"bounding":["CAP_KILL","CAP_CHOWN"],"effective":["CAP_KILL"]},"#,
+            )
+            .replace(r#""uid":1,"#, r#""uid":1,"umask":63,"#);
+        let (dir, r) = bundle_with(&config);
+        let b = r.unwrap();
+        let s = &b.boot.settings;
+        let nofile = s.rlimits.iter().find(|r| r.resource == 7).unwrap();
+        assert_eq!((nofile.soft, nofile.hard), (10, 20));
+        assert_eq!(s.umask, Some(0o77));
+        assert!(s.no_new_privs);
+        assert_eq!(s.oom_score_adj, Some(-5));
+        let caps = s.caps.unwrap();
+        assert_eq!(
+            (caps.bounding, caps.effective, caps.permitted),
+            (0b10_0001, 0b10_0000, 0)
+        );
+        assert_eq!(s.domainname.as_deref(), Some("d.org"));
+        assert_eq!(b.boot.hostname, "sys", "the sysctl wins, as in runc");
+        assert_eq!(s.masked_paths, vec![b"/proc/kcore".to_vec()]);
+        assert_eq!(s.readonly_paths, vec![b"/proc/sys".to_vec()]);
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+        let _ = std::fs::remove_dir_all(dir);
+
+        let (dir, r) = bundle_with(&GOOD.replace(
+            r#""hostname":"box""#,
+            r#""hostname":"box","linux":{"sysctl":{"net.ipv4.ip_forward":"1"}}"#,
+        ));
+        assert!(r.unwrap_err().contains("network namespace"));
         let _ = std::fs::remove_dir_all(dir);
     }
 

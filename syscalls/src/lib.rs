@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod caps;
 pub mod clone;
 pub mod eventfd;
 pub mod exec;
@@ -14,6 +15,7 @@ pub mod pidfd;
 pub mod pipe;
 pub mod poll;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod signalfd;
 pub mod sys;

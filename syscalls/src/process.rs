@@ -12,6 +12,11 @@ use sentry::kernel::thread_group::Rlimit;
 use sentry::kernel::{ExitStatus, SyscallArgs, Task};
 use sentry::{Errno, SysResult};
 
+/// Capability numbers (`include/uapi/linux/capability.h`).
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
+const CAP_SYS_RESOURCE: u32 = 24;
+
 pub fn sys_getpid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
     Ok(t.tg.pid as u64)
 }
@@ -70,21 +75,24 @@ fn res_args(a: &SyscallArgs) -> [u32; 3] {
     [a.i32(0) as u32, a.i32(1) as u32, a.i32(2) as u32]
 }
 
-/// setresuid(ruid, euid, suid); the filesystem uid follows the effective one. Euid 0 stands
-/// for CAP_SETUID. Only the calling thread changes (glibc propagates to the others).
+/// setresuid(ruid, euid, suid); the filesystem uid follows the effective one, the capability
+/// sets follow Linux's rules for leaving and regaining uid 0. Only the calling thread changes (glibc propagates to the others).
 pub fn sys_setresuid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let mut c = (*t.creds).clone();
-    let [uid, euid, suid] = new_res_ids([c.uid, c.euid, c.suid], res_args(a), c.euid == 0)?;
+    let old = [c.uid, c.euid, c.suid];
+    let [uid, euid, suid] = new_res_ids(old, res_args(a), c.has_cap(CAP_SETUID))?;
     (c.uid, c.euid, c.suid, c.fsuid) = (uid, euid, suid, euid);
+    c.fix_caps_after_setuid(old);
     t.creds = std::sync::Arc::new(c);
     Ok(0)
 }
 
-/// setresgid(rgid, egid, sgid); the filesystem gid follows the effective one. Euid 0 stands
-/// for CAP_SETGID.
+/// setresgid(rgid, egid, sgid); the filesystem gid follows the effective one (CAP_SETGID
+/// allows any ids).
 pub fn sys_setresgid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let mut c = (*t.creds).clone();
-    let [gid, egid, sgid] = new_res_ids([c.gid, c.egid, c.sgid], res_args(a), c.euid == 0)?;
+    let [gid, egid, sgid] =
+        new_res_ids([c.gid, c.egid, c.sgid], res_args(a), c.has_cap(CAP_SETGID))?;
     (c.gid, c.egid, c.sgid, c.fsgid) = (gid, egid, sgid, egid);
     t.creds = std::sync::Arc::new(c);
     Ok(0)
@@ -171,6 +179,8 @@ const PR_SET_NAME: i32 = 15;
 const PR_GET_NAME: i32 = 16;
 const PR_SET_CHILD_SUBREAPER: i32 = 36;
 const PR_GET_CHILD_SUBREAPER: i32 = 37;
+const PR_GET_SECCOMP: i32 = 21;
+const PR_SET_SECCOMP: i32 = 22;
 const PR_SET_NO_NEW_PRIVS: i32 = 38;
 const PR_GET_NO_NEW_PRIVS: i32 = 39;
 
@@ -230,6 +240,8 @@ pub fn sys_prctl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
             }
             return Ok(t.no_new_privs as u64);
         }
+        PR_GET_SECCOMP => return crate::seccomp::prctl_get_seccomp(t),
+        PR_SET_SECCOMP => return crate::seccomp::prctl_set_seccomp(t, arg2, a.addr(2)),
         _ => return Err(Errno::EINVAL),
     }
     Ok(0)
@@ -314,7 +326,7 @@ fn set_rlimit(t: &Task, res: usize, new: Rlimit) -> SysResult<Rlimit> {
     if new.cur > new.max {
         return Err(Errno::EINVAL);
     }
-    let privileged = t.creds.euid == 0;
+    let privileged = t.creds.has_cap(CAP_SYS_RESOURCE);
     t.tg.with_state(|s| {
         let old = s.rlimits[res];
         if new.max > old.max && !privileged {

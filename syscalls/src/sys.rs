@@ -6,7 +6,7 @@ use sentry::{Errno, SysResult};
 const UTS_LEN: usize = 65;
 
 /// uname(2): the host's kernel release, version and machine (the sandbox implements that ABI),
-/// with the sandbox's own host name and "(none)" as the NIS domain.
+/// with the sandbox's own host and NIS domain names (the OCI spec's, "(none)" without one).
 pub fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let host = sentry::kernel::host_uname();
     let fields: [&[u8]; 6] = [
@@ -15,7 +15,7 @@ pub fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         &host.release,
         &host.version,
         &host.machine,
-        b"(none)",
+        t.kernel.settings.domainname.as_bytes(),
     ];
     let mut out = vec![0u8; UTS_LEN * 6];
     for (i, f) in fields.iter().enumerate() {

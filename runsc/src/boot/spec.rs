@@ -25,6 +25,52 @@ pub struct BootSpec {
     pub root_readonly: bool,
     /// Bind mounts, in mount order; the n-th is served on the n-th `--mount-fd` channel.
     pub mounts: Vec<MountSpec>,
+    /// The rest of the OCI spec that the sentry applies (absent from the JSON: the defaults).
+    pub settings: SpecSettings,
+}
+
+/// OCI `process` and `linux` fields the sentry honours (runtime-spec `config.md`,
+/// `config-linux.md`); the default leaves the sandbox as without a spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecSettings {
+    /// `process.rlimits`, by Linux resource number.
+    pub rlimits: Vec<RlimitSpec>,
+    /// `process.user.umask` (None: 0022).
+    pub umask: Option<u32>,
+    /// `process.noNewPrivileges`.
+    pub no_new_privs: bool,
+    /// `process.capabilities` (None: root has every capability, others none).
+    pub caps: Option<CapsSpec>,
+    /// `process.oomScoreAdj`.
+    pub oom_score_adj: Option<i32>,
+    /// `domainname`.
+    pub domainname: Option<String>,
+    /// `linux.sysctl` as (dotted key, value), in key order.
+    pub sysctl: Vec<(String, String)>,
+    /// `linux.maskedPaths` and `linux.readonlyPaths` (absolute).
+    pub masked_paths: Vec<Vec<u8>>,
+    pub readonly_paths: Vec<Vec<u8>>,
+    /// `linux.seccomp` compiled to classic BPF (`oci::seccomp::encode`d instructions).
+    pub seccomp: Option<Vec<u64>>,
+}
+
+/// One resource limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RlimitSpec {
+    /// `RLIMIT_*` number.
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Capability sets as bit masks (bit N: capability N).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapsSpec {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    pub bounding: u64,
+    pub ambient: u64,
 }
 
 /// A bind mount as the sentry sees it: where, and whether writes are refused.
@@ -114,6 +160,7 @@ impl BootSpec {
                 "dest": bytes_to_value(&m.dest),
                 "readonly": m.readonly,
             })).collect::<Vec<_>>(),
+            "settings": self.settings.to_value(),
         });
         v.to_string().into_bytes()
     }
@@ -181,6 +228,121 @@ impl BootSpec {
                     .map(mount_of)
                     .collect::<Result<_, _>>()?,
             },
+            settings: match m.get("settings") {
+                None | Some(Value::Null) => SpecSettings::default(),
+                Some(v) => SpecSettings::from_value(v)?,
+            },
+        })
+    }
+}
+
+impl SpecSettings {
+    fn to_value(&self) -> Value {
+        json!({
+            "rlimits": self.rlimits.iter().map(|r| json!([r.resource, r.soft, r.hard]))
+                .collect::<Vec<_>>(),
+            "umask": self.umask,
+            "noNewPrivileges": self.no_new_privs,
+            "caps": self.caps.map(|c| json!([c.effective, c.permitted, c.inheritable,
+                c.bounding, c.ambient])),
+            "oomScoreAdj": self.oom_score_adj,
+            "domainname": self.domainname,
+            "sysctl": self.sysctl.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
+            "maskedPaths": self.masked_paths.iter().map(|p| bytes_to_value(p))
+                .collect::<Vec<_>>(),
+            "readonlyPaths": self.readonly_paths.iter().map(|p| bytes_to_value(p))
+                .collect::<Vec<_>>(),
+            "seccomp": self.seccomp,
+        })
+    }
+
+    fn from_value(v: &Value) -> Result<SpecSettings, SpecError> {
+        const F: &str = "settings";
+        let m = v.as_object().ok_or(bad(F, "not an object"))?;
+        let list = |name: &'static str| -> Result<&[Value], SpecError> {
+            match m.get(name) {
+                None | Some(Value::Null) => Ok(&[]),
+                Some(Value::Array(a)) => Ok(a.as_slice()),
+                Some(_) => Err(bad(F, "a list field is not an array")),
+            }
+        };
+        let u64s = |v: &Value, n: usize| -> Result<Vec<u64>, SpecError> {
+            let a = v.as_array().ok_or(bad(F, "not a number array"))?;
+            if a.len() != n {
+                return Err(bad(F, "number array of the wrong length"));
+            }
+            a.iter()
+                .map(|x| x.as_u64().ok_or(bad(F, "not an unsigned number")))
+                .collect()
+        };
+        let opt = |name: &'static str| m.get(name).filter(|v| !v.is_null());
+        let rlimits = list("rlimits")?
+            .iter()
+            .map(|r| {
+                let n = u64s(r, 3)?;
+                Ok(RlimitSpec {
+                    resource: u32::try_from(n[0]).map_err(|_| bad(F, "rlimit resource"))?,
+                    soft: n[1],
+                    hard: n[2],
+                })
+            })
+            .collect::<Result<_, SpecError>>()?;
+        let caps = match opt("caps") {
+            None => None,
+            Some(c) => {
+                let n = u64s(c, 5)?;
+                Some(CapsSpec {
+                    effective: n[0],
+                    permitted: n[1],
+                    inheritable: n[2],
+                    bounding: n[3],
+                    ambient: n[4],
+                })
+            }
+        };
+        let sysctl = list("sysctl")?
+            .iter()
+            .map(|kv| match kv.as_array().map(Vec::as_slice) {
+                Some([Value::String(k), Value::String(v)]) => Ok((k.clone(), v.clone())),
+                _ => Err(bad(F, "sysctl entry is not [key, value]")),
+            })
+            .collect::<Result<_, SpecError>>()?;
+        let paths = |name: &'static str| -> Result<Vec<Vec<u8>>, SpecError> {
+            list(name)?.iter().map(|p| value_to_bytes(p, F)).collect()
+        };
+        Ok(SpecSettings {
+            rlimits,
+            umask: opt("umask").map(|u| u32_of(u, "settings")).transpose()?,
+            no_new_privs: opt("noNewPrivileges")
+                .map(|b| b.as_bool().ok_or(bad(F, "noNewPrivileges not a bool")))
+                .transpose()?
+                .unwrap_or(false),
+            caps,
+            oom_score_adj: opt("oomScoreAdj")
+                .map(|o| {
+                    o.as_i64()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .ok_or(bad(F, "oomScoreAdj not a 32-bit number"))
+                })
+                .transpose()?,
+            domainname: opt("domainname")
+                .map(|d| {
+                    d.as_str()
+                        .map(str::to_string)
+                        .ok_or(bad(F, "domainname not a string"))
+                })
+                .transpose()?,
+            sysctl,
+            masked_paths: paths("maskedPaths")?,
+            readonly_paths: paths("readonlyPaths")?,
+            seccomp: opt("seccomp")
+                .map(|v| {
+                    let a = v.as_array().ok_or(bad(F, "seccomp not an array"))?;
+                    a.iter()
+                        .map(|x| x.as_u64().ok_or(bad(F, "seccomp holds a non-number")))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?,
         })
     }
 }
@@ -221,7 +383,43 @@ mod tests {
                 dest: b"/data".to_vec(),
                 readonly: false,
             }],
+            settings: SpecSettings::default(),
         }
+    }
+
+    #[test]
+    fn settings_round_trip_and_default_when_absent() {
+        let mut s = sample();
+        s.settings = SpecSettings {
+            rlimits: vec![RlimitSpec {
+                resource: 7,
+                soft: 42,
+                hard: u64::MAX,
+            }],
+            umask: Some(0o077),
+            no_new_privs: true,
+            caps: Some(CapsSpec {
+                effective: 1,
+                permitted: 3,
+                inheritable: 0,
+                bounding: (1 << 41) - 1,
+                ambient: 0,
+            }),
+            oom_score_adj: Some(-500),
+            domainname: Some("example.org".into()),
+            sysctl: vec![("net.ipv4.ip_forward".into(), "1".into())],
+            masked_paths: vec![b"/proc/kcore".to_vec()],
+            readonly_paths: vec![b"/proc/sys".to_vec(), vec![b'/', 0xff]],
+            seccomp: Some(vec![6, u64::MAX]),
+        };
+        assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);
+        let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false}"#;
+        assert_eq!(
+            BootSpec::from_json(j).unwrap().settings,
+            SpecSettings::default()
+        );
+        let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false,"settings":{"rlimits":[[1,2]]}}"#;
+        assert!(BootSpec::from_json(j).is_err());
     }
 
     #[test]

@@ -16,7 +16,11 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use sentry::control::Control;
-use sentry::kernel::{Credentials, InitError, InitProcess, Kernel, KernelConfig, StraceConfig};
+use sentry::kernel::thread_group::Rlimit;
+use sentry::kernel::{
+    CapSets, Credentials, InitError, InitProcess, Kernel, KernelConfig, SandboxSettings,
+    StraceConfig,
+};
 use sentry::platform::ptrace::PtracePlatform;
 
 use crate::boot::spec::BootSpec;
@@ -111,10 +115,11 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             gofer: client,
             stdio,
             hostname: spec.hostname.clone(),
-            creds: Credentials::new(spec.uid, spec.gid, spec.groups.clone()),
+            creds: init_creds(&spec),
             strace: spec.strace.clone().map(|only| StraceConfig { only }),
             root_readonly: spec.root_readonly,
             mounts,
+            settings: sandbox_settings(&spec.settings),
         },
         syscalls::table(),
         platform,
@@ -196,6 +201,54 @@ fn take_terminal(kernel: &Arc<Kernel>) {
         });
     if let Err(e) = spawned {
         sentry::warn!("boot: terminal signal thread: {e}");
+    }
+}
+
+/// The init process's identity: the spec's user, with the spec's capability sets when it
+/// has them (as runc applies them), else that user's usual ones.
+fn init_creds(spec: &BootSpec) -> Credentials {
+    let mut c = Credentials::new(spec.uid, spec.gid, spec.groups.clone());
+    if let Some(caps) = spec.settings.caps {
+        c.caps = CapSets {
+            effective: caps.effective,
+            permitted: caps.permitted,
+            inheritable: caps.inheritable,
+            bounding: caps.bounding,
+            ambient: caps.ambient,
+        };
+    }
+    c
+}
+
+/// The kernel's view of the spec's settings.
+fn sandbox_settings(s: &crate::boot::spec::SpecSettings) -> SandboxSettings {
+    let defaults = SandboxSettings::default();
+    SandboxSettings {
+        rlimits: s
+            .rlimits
+            .iter()
+            .map(|r| {
+                (
+                    r.resource,
+                    Rlimit {
+                        cur: r.soft,
+                        max: r.hard,
+                    },
+                )
+            })
+            .collect(),
+        umask: s.umask.map_or(defaults.umask, |m| m & 0o777),
+        no_new_privs: s.no_new_privs,
+        oom_score_adj: s.oom_score_adj.unwrap_or(0),
+        domainname: s.domainname.clone().unwrap_or(defaults.domainname),
+        sysctl: s
+            .sysctl
+            .iter()
+            .map(|(k, v)| (k.replace('.', "/"), v.clone()))
+            .collect(),
+        masked_paths: s.masked_paths.clone(),
+        readonly_paths: s.readonly_paths.clone(),
+        seccomp: crate::oci::seccomp::program(s.seccomp.as_deref()),
     }
 }
 

@@ -86,6 +86,8 @@ fn create_container(
         return Err(format!("container {:?} already exists", args.id));
     }
     let bundle = oci::load(&args.bundle)?;
+    // Host-side settings (oomScoreAdj) that the gofer and the sentry inherit from us.
+    oci::apply_host_settings(&bundle)?;
     let pty = open_console(&bundle, args.console_socket.as_deref(), foreground)?;
     for w in &bundle.warnings {
         log::warning_to_log(w);

@@ -106,6 +106,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         debug: global.debug,
         root_readonly: args.read_only,
         mounts: volumes.iter().map(|v| v.spec.clone()).collect(),
+        settings: Default::default(),
     };
     let debug_log = match &global.debug_log {
         Some(p) => Some(open_debug_log(p)?),

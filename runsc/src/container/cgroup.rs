@@ -227,10 +227,12 @@ impl Cgroup {
     }
 }
 
-/// mkdir -p, giving each new cpuset level its parent's cpus and mems (a v1 cpuset starts
-/// empty and takes no task until both are set).
+/// mkdir -p, making sure every cpuset level has cpus and mems (a v1 cpuset starts empty and
+/// takes no task until both are set: ENOSPC). Levels that exist are checked too: a concurrent
+/// `create` may have made the shared parent and not yet filled it in.
 fn make_dirs(controller: &str, dir: &Path) -> Result<(), String> {
-    if dir.is_dir() {
+    let root = Path::new(CGROUP_ROOT).join(controller);
+    if dir == root || !dir.starts_with(&root) {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
@@ -242,10 +244,13 @@ fn make_dirs(controller: &str, dir: &Path) -> Result<(), String> {
         Err(e) => return Err(format!("creating cgroup {}: {e}", dir.display())),
     }
     if controller == "cpuset" {
-        let parent = dir.parent().unwrap_or(Path::new(CGROUP_ROOT));
+        let parent = dir.parent().unwrap_or(&root);
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
-            write(&dir.join(f), v.trim())?;
+            let own = fs::read_to_string(dir.join(f)).unwrap_or_default();
+            if own.trim().is_empty() {
+                let v = fs::read_to_string(parent.join(f)).unwrap_or_default();
+                write(&dir.join(f), v.trim())?;
+            }
         }
     }
     Ok(())

@@ -186,6 +186,7 @@ impl Task {
             child_settid: (flags & CLONE_CHILD_SETTID != 0).then_some(args.child_tid),
             alt_stack,
             no_new_privs: self.no_new_privs,
+            seccomp: self.seccomp.for_child(tid, flags & CLONE_THREAD != 0),
             vfork_done: vfork.clone(),
         };
         let t_seed = t0.elapsed();
@@ -270,6 +271,7 @@ struct ChildSeed {
     child_settid: Option<u64>,
     alt_stack: (u64, i32, u64),
     no_new_privs: bool,
+    seccomp: crate::kernel::seccomp::TaskSeccomp,
     vfork_done: Option<Arc<VforkDone>>,
 }
 
@@ -345,6 +347,7 @@ fn child_main(
         signals: Default::default(),
         handle,
         no_new_privs: seed.no_new_privs,
+        seccomp: seed.seccomp,
         vfork_done: seed.vfork_done,
         app_time: Default::default(),
         context,

@@ -7,6 +7,7 @@ pub mod futex;
 mod host;
 pub mod posix_timer;
 pub mod process_tree;
+pub mod seccomp;
 pub mod signal;
 pub mod strace;
 mod sys;
@@ -15,13 +16,13 @@ pub mod task;
 pub mod thread_group;
 pub mod wait;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
-pub use creds::Credentials;
+pub use creds::{CapSets, Credentials};
 pub use host::{host_cpu_count, host_sysinfo, host_uname, random_fill, HostSysinfo, HostUname};
 pub use process_tree::{TaskHandle, WaitOptions, WaitResult, WaitTarget};
 pub use strace::StraceConfig;
@@ -47,6 +48,52 @@ pub struct KernelConfig {
     pub root_readonly: bool,
     /// Host directories the gofer serves, mounted at their paths (OCI bind mounts).
     pub mounts: Vec<crate::vfs::BindMount>,
+    /// What the OCI spec says about the init process and the sandbox beyond the above.
+    pub settings: SandboxSettings,
+}
+
+/// The OCI `process` and `linux` settings the kernel applies (runtime-spec `config.md`,
+/// `config-linux.md`); the default is what a sandbox without a spec gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSettings {
+    /// `process.rlimits`: (resource number, limit) pairs replacing the defaults of
+    /// `thread_group::default_rlimits` for init and for processes started by `runsc exec`.
+    pub rlimits: Vec<(u32, thread_group::Rlimit)>,
+    /// `process.user.umask` of init.
+    pub umask: u32,
+    /// `process.noNewPrivileges` for init and exec'd processes.
+    pub no_new_privs: bool,
+    /// `process.oomScoreAdj`: what /proc/PID/oom_score_adj starts at (the sentry has no OOM
+    /// killer; the host side is `runsc create`'s).
+    pub oom_score_adj: i32,
+    /// The NIS domain name (`domainname`, uname(2)'s last field).
+    pub domainname: String,
+    /// `linux.sysctl`, keyed by path below /proc/sys ("net/ipv4/ip_forward").
+    pub sysctl: BTreeMap<String, String>,
+    /// `linux.maskedPaths`: existing files read as /dev/null, directories as an empty
+    /// read-only tmpfs.
+    pub masked_paths: Vec<Vec<u8>>,
+    /// `linux.readonlyPaths`: existing paths re-mounted read-only.
+    pub readonly_paths: Vec<Vec<u8>>,
+    /// `linux.seccomp`: the filter every process the kernel starts (init, `runsc exec`)
+    /// carries from its first instruction.
+    pub seccomp: Option<seccomp::Program>,
+}
+
+impl Default for SandboxSettings {
+    fn default() -> Self {
+        SandboxSettings {
+            rlimits: Vec::new(),
+            umask: 0o022,
+            no_new_privs: false,
+            oom_score_adj: 0,
+            domainname: "(none)".into(),
+            sysctl: BTreeMap::new(),
+            masked_paths: Vec::new(),
+            readonly_paths: Vec::new(),
+            seccomp: None,
+        }
+    }
 }
 
 /// The first process to start.
@@ -79,6 +126,10 @@ pub struct Kernel {
     pub boot_instant: Instant,
     pub boot_time: SystemTime,
     init_creds: Credentials,
+    /// The spec's settings (`KernelConfig::settings`); hostname stays above.
+    pub settings: SandboxSettings,
+    /// oom_score_adj values written through /proc, by pid (others read the spec's value).
+    oom_score_adj: Mutex<HashMap<i32, i32>>,
     stdio: Mutex<Option<[OwnedFd; 3]>>,
     next_pid: AtomicI32,
     /// Every task and process (the sandbox's PID namespace): see `process_tree`.
@@ -103,6 +154,11 @@ impl Kernel {
         };
         let vfs = Vfs::new_sandbox_with(Arc::new(config.gofer), &opts)
             .map_err(|e| BootError::Vfs(e.to_string()))?;
+        vfs.apply_path_policy(
+            &config.settings.masked_paths,
+            &config.settings.readonly_paths,
+        )
+        .map_err(|e| BootError::Vfs(e.to_string()))?;
         Ok(Arc::new(Kernel {
             platform,
             table,
@@ -113,6 +169,8 @@ impl Kernel {
             boot_instant: Instant::now(),
             boot_time: SystemTime::now(),
             init_creds: config.creds,
+            settings: config.settings,
+            oom_score_adj: Mutex::new(HashMap::new()),
             stdio: Mutex::new(Some(config.stdio)),
             next_pid: AtomicI32::new(1),
             tree: Mutex::new(Default::default()),
@@ -170,10 +228,57 @@ impl Kernel {
             .take()
             .ok_or(InitError::Exec(crate::Errno::EBUSY))?;
         let mut task = Task::new_init(self, self.init_creds.clone(), stdio, &init.cwd)?;
+        self.apply_process_settings(&mut task);
+        task.fs.swap_umask(self.settings.umask);
         let path = init.argv.first().cloned().unwrap_or_default();
         task.execve(&path, init.argv, init.envv)
             .map_err(InitError::Exec)?;
         Ok(task)
+    }
+}
+
+impl Kernel {
+    /// The spec's rlimits and no_new_privs on a process the kernel starts itself.
+    fn apply_process_settings(&self, task: &mut Task) {
+        task.tg.with_state(|s| {
+            for &(res, limit) in &self.settings.rlimits {
+                if let Some(slot) = s.rlimits.get_mut(res as usize) {
+                    *slot = limit;
+                }
+            }
+        });
+        task.no_new_privs |= self.settings.no_new_privs;
+    }
+
+    /// The capabilities of a process started by `runsc exec`: never beyond the container's
+    /// bounding set (the spec's, which its init carries).
+    fn exec_caps(&self, asked: creds::CapSets) -> creds::CapSets {
+        let bnd = self.init_creds.caps.bounding;
+        creds::CapSets {
+            effective: asked.effective & bnd,
+            permitted: asked.permitted & bnd,
+            inheritable: asked.inheritable & bnd,
+            bounding: bnd,
+            ambient: asked.ambient & bnd,
+        }
+    }
+
+    /// /proc/PID/oom_score_adj of process `pid`.
+    pub fn oom_score_adj(&self, pid: i32) -> i32 {
+        self.oom_score_adj
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&pid)
+            .copied()
+            .unwrap_or(self.settings.oom_score_adj)
+    }
+
+    /// Records a write of /proc/PID/oom_score_adj (checked by the caller to -1000..=1000).
+    pub fn set_oom_score_adj(&self, pid: i32, value: i32) {
+        self.oom_score_adj
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pid, value);
     }
 }
 
@@ -248,13 +353,16 @@ impl Kernel {
             let _ = started.send(Err(InitError::Cwd { path: p.cwd, errno }));
             return;
         }
-        let mut task = match Task::new_init(&self, p.creds, [fd0, fd1, fd2], &p.cwd) {
+        let mut creds = p.creds;
+        creds.caps = self.exec_caps(creds.caps);
+        let mut task = match Task::new_init(&self, creds, [fd0, fd1, fd2], &p.cwd) {
             Ok(t) => t,
             Err(e) => {
                 let _ = started.send(Err(e));
                 return;
             }
         };
+        self.apply_process_settings(&mut task);
         for (i, fd) in fds.enumerate() {
             let n = i as i32 + 3;
             let _ = task

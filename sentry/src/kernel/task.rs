@@ -68,6 +68,8 @@ pub struct Task {
     pub handle: Arc<TaskHandle>,
     /// prctl(PR_SET_NO_NEW_PRIVS).
     pub no_new_privs: bool,
+    /// seccomp(2) mode and filters (`kernel::seccomp`).
+    pub seccomp: crate::kernel::seccomp::TaskSeccomp,
     /// Set for a child of vfork: completed when it execs or exits, releasing the parent.
     pub vfork_done: Option<Arc<VforkDone>>,
     /// Time this thread spent running application code (between switching into the
@@ -161,6 +163,10 @@ impl Task {
             signals: Default::default(),
             handle,
             no_new_privs: false,
+            seccomp: crate::kernel::seccomp::TaskSeccomp::with_program(
+                pid,
+                kernel.settings.seccomp.clone(),
+            ),
             vfork_done: None,
             app_time: Default::default(),
             context,
@@ -465,6 +471,9 @@ impl Task {
             ],
         };
         self.regs_replaced = false;
+        if self.seccomp.active() && crate::kernel::seccomp::enforce(self, &args) {
+            return;
+        }
         let kernel = self.kernel.clone();
         let entry = kernel.table.lookup(args.nr);
         let strace = kernel

@@ -175,10 +175,8 @@ impl Vfs {
 
     /// linkat(2): a new name `new` (in `nc`) for the file `target`.
     pub fn link_in(&self, nc: &Ctx, target: &Arc<Dentry>, new: &[u8]) -> SysResult<()> {
-        let st = target.inode.stat(nc.task)?;
-        if st.is_dir() {
-            return Err(Errno::EPERM);
-        }
+        // Linux's order (do_linkat, then vfs_link): the new name's ENOENT/EEXIST, EXDEV, the
+        // directory's permissions, and only then EPERM for linking a directory.
         let r = self.resolver(nc);
         let pn = r.resolve_parent(nc.start.clone(), new)?;
         if pn.name.is_empty() || is_dot_or_dotdot(&pn.name) {
@@ -201,6 +199,9 @@ impl Vfs {
             &pn.parent.inode.stat(nc.task)?,
             libc::W_OK | libc::X_OK,
         )?;
+        if target.inode.stat(nc.task)?.is_dir() {
+            return Err(Errno::EPERM);
+        }
         pn.parent.inode.link(&pn.name, target.inode.as_ref())
     }
 

@@ -238,6 +238,13 @@ impl FileDescription {
         }
         to_off(offset).map_err(|_| Errno::EINVAL)?;
         match self.ops.positioning() {
+            // With O_APPEND, Linux's pwrite appends whatever the offset (pwrite(2), BUGS); the
+            // file offset lock serialises it with write's appends. (A host fd does it itself.)
+            Positioning::Offset if self.flags() & libc::O_APPEND != 0 => {
+                let _appending = lock(&self.offset);
+                let end = self.size(task)?;
+                self.ops.write_at(task, buf, end)
+            }
             Positioning::Offset | Positioning::Host => self.ops.write_at(task, buf, offset),
             Positioning::Stream => Err(Errno::ESPIPE),
         }

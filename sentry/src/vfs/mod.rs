@@ -17,6 +17,7 @@ pub mod fd_table;
 pub mod file;
 pub mod inode;
 pub mod lock;
+pub mod paths;
 pub mod poll;
 pub mod synthetic;
 pub mod walk;
@@ -254,10 +255,21 @@ impl Vfs {
             root: self.root.clone(),
         };
         let d = self.mount_point(&r, path)?;
-        let st = d.inode.stat(None)?;
-        if !st.is_dir() {
+        if !d.inode.stat(None)?.is_dir() {
             return Err(Errno::ENOTDIR);
         }
+        self.mount_at(&d, root, readonly, fs_type)
+    }
+
+    /// Mounts `root` over the file or directory `d` (a bind mount's target may be either).
+    fn mount_at(
+        &self,
+        d: &Arc<Dentry>,
+        root: Arc<dyn Inode>,
+        readonly: bool,
+        fs_type: &'static str,
+    ) -> SysResult<()> {
+        let st = d.inode.stat(None)?;
         let id = self.next_mount_id.fetch_add(1, Ordering::Relaxed);
         let m = Mount::new(id, root, readonly, fs_type);
         self.submounts
@@ -419,38 +431,50 @@ impl Vfs {
             if pn.name.is_empty() || is_dot_or_dotdot(&pn.name) {
                 return Err(Errno::EISDIR);
             }
-            match r.lookup_child(&pn.parent, &pn.name) {
-                Ok(d) => {
-                    if flags & libc::O_EXCL != 0 {
-                        return Err(Errno::EEXIST);
-                    }
-                    if d.inode.stat(c.task)?.is_symlink() {
+            let (mut parent, mut name, mut trailing_slash) =
+                (pn.parent, pn.name, pn.trailing_slash);
+            // A symlink in the last component is followed, and a dangling one's target is
+            // created (open(2), O_CREAT; Linux's open_last_lookups loop), MAXSYMLINKS deep.
+            let mut links = 0;
+            loop {
+                match r.lookup_child(&parent, &name) {
+                    Ok(d) => {
+                        if flags & libc::O_EXCL != 0 {
+                            return Err(Errno::EEXIST);
+                        }
+                        if !d.inode.stat(c.task)?.is_symlink() {
+                            break d;
+                        }
                         if !follow {
                             return Err(Errno::ELOOP);
                         }
-                        r.resolve(pn.parent.clone(), &pn.name, true)?
-                    } else {
-                        d
+                        links += 1;
+                        if links > walk::MAX_SYMLINKS {
+                            return Err(Errno::ELOOP);
+                        }
+                        let target = d.inode.readlink(c.task)?;
+                        let tp = r.resolve_parent(parent.clone(), &target)?;
+                        if tp.name.is_empty() || is_dot_or_dotdot(&tp.name) {
+                            // The link names a directory ("/", "..").
+                            break r.resolve(parent.clone(), &target, true)?;
+                        }
+                        (parent, name, trailing_slash) = (tp.parent, tp.name, tp.trailing_slash);
                     }
+                    Err(Errno::ENOENT) => {
+                        if trailing_slash {
+                            return Err(Errno::EISDIR);
+                        }
+                        if parent.mount.readonly {
+                            return Err(Errno::EROFS);
+                        }
+                        check_access(c.task, &parent.inode.stat(c.task)?, libc::W_OK | libc::X_OK)?;
+                        let m = (mode & 0o7777 & !c.umask) | libc::S_IFREG;
+                        let inode = parent.inode.create(&name, m, c.uid, c.gid)?;
+                        created = true;
+                        break Dentry::child(&parent, &name, parent.mount.clone(), inode);
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(Errno::ENOENT) => {
-                    if pn.trailing_slash {
-                        return Err(Errno::EISDIR);
-                    }
-                    if pn.parent.mount.readonly {
-                        return Err(Errno::EROFS);
-                    }
-                    check_access(
-                        c.task,
-                        &pn.parent.inode.stat(c.task)?,
-                        libc::W_OK | libc::X_OK,
-                    )?;
-                    let m = (mode & 0o7777 & !c.umask) | libc::S_IFREG;
-                    let inode = pn.parent.inode.create(&pn.name, m, c.uid, c.gid)?;
-                    created = true;
-                    Dentry::child(&pn.parent, &pn.name, pn.parent.mount.clone(), inode)
-                }
-                Err(e) => return Err(e),
             }
         } else {
             r.resolve(c.start.clone(), path, follow)?
@@ -779,22 +803,18 @@ impl Vfs {
                 return Err(Errno::EBUSY);
             }
         }
-        let child = r.lookup_child(&op.parent, &op.name)?;
-        let st = child.inode.stat(oc.task)?;
-        if child.mount.id != op.parent.mount.id {
-            return Err(Errno::EBUSY);
-        }
+        // Linux's order (do_renameat2): EXDEV and EROFS, the two lookups, NOREPLACE's EEXIST
+        // and EXCHANGE's ENOENT, trailing slashes, then the ancestor traps, then permissions.
         if op.parent.mount.id != np.parent.mount.id {
             return Err(Errno::EXDEV);
         }
         if op.parent.mount.readonly {
             return Err(Errno::EROFS);
         }
-        if (op.trailing_slash || np.trailing_slash) && !st.is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
-        if st.is_dir() && np.parent.is_descendant_of(&child) {
-            return Err(Errno::EINVAL);
+        let child = r.lookup_child(&op.parent, &op.name)?;
+        let st = child.inode.stat(oc.task)?;
+        if child.mount.id != op.parent.mount.id {
+            return Err(Errno::EBUSY);
         }
         let target = match self.resolver(nc).lookup_child(&np.parent, &np.name) {
             Ok(d) => Some(d),
@@ -804,12 +824,25 @@ impl Vfs {
         if flags & libc::RENAME_NOREPLACE != 0 && target.is_some() {
             return Err(Errno::EEXIST);
         }
-        if flags & libc::RENAME_EXCHANGE != 0 {
-            let Some(t) = &target else {
-                return Err(Errno::ENOENT);
-            };
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        if exchange && target.is_none() {
+            return Err(Errno::ENOENT);
+        }
+        if (op.trailing_slash || np.trailing_slash) && !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        // The source may not be an ancestor of the target (moving a directory into itself)...
+        if st.is_dir() && np.parent.is_descendant_of(&child) {
+            return Err(Errno::EINVAL);
+        }
+        // ...nor the target an ancestor of the source (it is not empty: it holds the source).
+        if let Some(t) = &target {
             if t.inode.stat(nc.task)?.is_dir() && op.parent.is_descendant_of(t) {
-                return Err(Errno::EINVAL);
+                return Err(if exchange {
+                    Errno::EINVAL
+                } else {
+                    Errno::ENOTEMPTY
+                });
             }
         }
         let opst = op.parent.inode.stat(oc.task)?;

@@ -179,6 +179,127 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// openat2(2) `RESOLVE_*` restrictions on a walk (include/uapi/linux/openat2.h; Linux
+/// `LOOKUP_NO_XDEV`, `LOOKUP_NO_MAGICLINKS`, `LOOKUP_NO_SYMLINKS`, `LOOKUP_BENEATH` and the
+/// scoping of `LOOKUP_IN_ROOT`, whose root the resolver itself carries).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restrict {
+    /// No mount crossing, by a component, `..` or a symlink (EXDEV).
+    pub no_xdev: bool,
+    /// No magic link (/proc/PID/fd/N, exe, cwd...) is followed (ELOOP).
+    pub no_magiclinks: bool,
+    /// No symlink at all is followed (ELOOP).
+    pub no_symlinks: bool,
+    /// The walk stays below its start: an absolute path or symlink, or `..` at the start,
+    /// is EXDEV.
+    pub beneath: bool,
+    /// The walk is scoped (BENEATH or IN_ROOT): magic links are EXDEV (Linux `nd_jump_link`).
+    pub scoped: bool,
+}
+
+/// What a restricted walk found.
+pub enum Restricted {
+    Found(Arc<Dentry>),
+    /// Every directory resolved but the last component (after any final symlink) is missing:
+    /// an O_CREAT open creates it.
+    MissingFinal,
+}
+
+impl Resolver<'_> {
+    /// [`Resolver::resolve`] under openat2's restrictions: the same walk, refusing what `rs`
+    /// forbids. A `..` at the resolver's root stays there (RESOLVE_IN_ROOT passes the dirfd as
+    /// the root).
+    pub fn resolve_restricted(
+        &self,
+        start: Arc<Dentry>,
+        path: &[u8],
+        follow_final: bool,
+        rs: Restrict,
+    ) -> SysResult<Restricted> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let top = start.clone();
+        let mut cur = if path[0] == b'/' {
+            if rs.beneath {
+                return Err(Errno::EXDEV);
+            }
+            self.root.clone()
+        } else {
+            start
+        };
+        let mut comps: VecDeque<Vec<u8>> = components(path).map(<[u8]>::to_vec).collect();
+        let mut must_be_dir = path.ends_with(b"/");
+        let mut links = 0u32;
+        while let Some(name) = comps.pop_front() {
+            let is_final = comps.is_empty();
+            if rs.beneath && name == b".." && cur.same_file(&top) {
+                return Err(Errno::EXDEV);
+            }
+            let next = match self.step(&cur, &name) {
+                Ok(n) => n,
+                Err(Errno::ENOENT) if is_final => return Ok(Restricted::MissingFinal),
+                Err(e) => return Err(e),
+            };
+            if rs.no_xdev && next.mount.id != cur.mount.id {
+                return Err(Errno::EXDEV);
+            }
+            let follow = !is_final || follow_final || must_be_dir;
+            if follow && next.inode.stat(self.task)?.is_symlink() {
+                if rs.no_symlinks {
+                    return Err(Errno::ELOOP);
+                }
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                if let Some(target) = next.inode.magic_link(self.task) {
+                    if rs.no_magiclinks {
+                        return Err(Errno::ELOOP);
+                    }
+                    if rs.scoped {
+                        return Err(Errno::EXDEV);
+                    }
+                    let target = target?;
+                    if rs.no_xdev && target.mount.id != cur.mount.id {
+                        return Err(Errno::EXDEV);
+                    }
+                    cur = target;
+                    continue;
+                }
+                let target = next.inode.readlink(self.task)?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                if target[0] == b'/' {
+                    if rs.beneath {
+                        return Err(Errno::EXDEV);
+                    }
+                    if rs.no_xdev && self.root.mount.id != cur.mount.id {
+                        return Err(Errno::EXDEV);
+                    }
+                    cur = self.root.clone();
+                }
+                if is_final && target.ends_with(b"/") {
+                    must_be_dir = true;
+                }
+                for c in components(&target).rev() {
+                    comps.push_front(c.to_vec());
+                }
+                continue;
+            }
+            cur = next;
+        }
+        if must_be_dir && !cur.inode.stat(self.task)?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(Restricted::Found(cur))
+    }
+}
+
 /// Whether two dentries are the same directory entry point (used for `..` at a root).
 pub fn is_same(a: &Dentry, b: &Dentry) -> bool {
     a.mount.id == b.mount.id && same_inode(&a.inode, &b.inode)
@@ -287,6 +408,50 @@ mod tests {
         // A chroot-like root clamps "..".
         c.root = c.start.clone();
         assert_eq!(path_of(&v, &c, b"../../..").unwrap(), b"/a/b".to_vec());
+    }
+
+    #[test]
+    fn restricted_walks_refuse_what_openat2_forbids() {
+        use super::{Resolver, Restrict, Restricted};
+        let v = vfs();
+        let c = v.root_ctx();
+        let a = v.lookup_in(&c, b"/a", true).unwrap();
+        let r = Resolver {
+            vfs: &v,
+            task: None,
+            root: c.root.clone(),
+        };
+        let found = |p: &[u8], rs: Restrict| match r.resolve_restricted(a.clone(), p, true, rs) {
+            Ok(Restricted::Found(d)) => Ok(d.path()),
+            Ok(Restricted::MissingFinal) => Ok(b"<missing>".to_vec()),
+            Err(e) => Err(e),
+        };
+        let none = Restrict::default();
+        assert_eq!(found(b"rel", none).unwrap(), b"/a/b/f".to_vec());
+        let nosym = Restrict {
+            no_symlinks: true,
+            ..none
+        };
+        assert_eq!(found(b"rel", nosym), Err(Errno::ELOOP));
+        let beneath = Restrict {
+            beneath: true,
+            scoped: true,
+            ..none
+        };
+        assert_eq!(found(b"b/../b/f", beneath).unwrap(), b"/a/b/f".to_vec());
+        assert_eq!(found(b"..", beneath), Err(Errno::EXDEV));
+        assert_eq!(found(b"/a", beneath), Err(Errno::EXDEV));
+        assert_eq!(found(b"../abs", beneath), Err(Errno::EXDEV));
+        assert_eq!(found(b"b/new", beneath).unwrap(), b"<missing>".to_vec());
+        assert_eq!(found(b"nope/new", beneath), Err(Errno::ENOENT));
+        v.mount(b"/a/b", tmpfs::new_root(3, 0o755), false, "tmpfs")
+            .unwrap();
+        let xdev = Restrict {
+            no_xdev: true,
+            ..none
+        };
+        assert_eq!(found(b"b", xdev), Err(Errno::EXDEV));
+        assert_eq!(found(b"b", none).unwrap(), b"/a/b".to_vec());
     }
 
     #[test]

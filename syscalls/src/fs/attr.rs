@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
+use sentry::fs::inotify::{IN_ATTRIB, IN_MODIFY};
 use sentry::kernel::{SyscallArgs, Task};
 use sentry::vfs::attr::TimeArg;
 use sentry::vfs::{Dentry, Timespec};
 use sentry::{Errno, SysResult};
 
+use super::inotify as notify;
 use super::path_arg;
 
 /// `UTIME_NOW` and `UTIME_OMIT` (include/uapi/linux/stat.h).
@@ -44,6 +46,7 @@ fn at_dentry(
 
 fn do_chmod(t: &Task, d: &Dentry, mode: u32) -> SysResult<u64> {
     t.kernel.vfs.chmod(Some(t), d, mode)?;
+    notify::dentry_event(t, d, IN_ATTRIB);
     Ok(0)
 }
 
@@ -92,6 +95,7 @@ fn id_arg(v: u32) -> Option<u32> {
 
 fn do_chown(t: &Task, d: &Dentry, uid: u32, gid: u32) -> SysResult<u64> {
     t.kernel.vfs.chown(Some(t), d, id_arg(uid), id_arg(gid))?;
+    notify::dentry_event(t, d, IN_ATTRIB);
     Ok(0)
 }
 
@@ -173,6 +177,7 @@ pub fn sys_utimensat(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         )?
     };
     t.kernel.vfs.utimes(Some(t), &d, at, mt)?;
+    notify::dentry_event(t, &d, IN_ATTRIB);
     Ok(0)
 }
 
@@ -197,6 +202,7 @@ fn do_futimesat(t: &Task, dirfd: i32, path_addr: u64, times: u64) -> SysResult<u
     let path = path_arg(t, path_addr)?;
     let d = at_dentry(t, dirfd, &path, true, false)?;
     t.kernel.vfs.utimes(Some(t), &d, at, mt)?;
+    notify::dentry_event(t, &d, IN_ATTRIB);
     Ok(0)
 }
 
@@ -236,6 +242,7 @@ pub fn sys_utime(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let path = path_arg(t, path_addr)?;
     let d = at_dentry(t, libc::AT_FDCWD, &path, true, false)?;
     t.kernel.vfs.utimes(Some(t), &d, at, mt)?;
+    notify::dentry_event(t, &d, IN_ATTRIB);
     Ok(0)
 }
 
@@ -245,6 +252,7 @@ pub fn sys_truncate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let d = at_dentry(t, libc::AT_FDCWD, &path, true, false)?;
     t.kernel.vfs.truncate(Some(t), &d, len)?;
+    notify::dentry_event(t, &d, IN_MODIFY);
     Ok(0)
 }
 
@@ -272,6 +280,7 @@ pub fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         return Err(Errno::ENODEV);
     }
     file.ops().allocate(mode, off as u64, len as u64)?;
+    notify::file_event(t, &file, IN_MODIFY);
     Ok(0)
 }
 
@@ -297,6 +306,8 @@ fn do_linkat(
     )?;
     let nc = t.kernel.vfs.ctx(t, newdirfd)?;
     t.kernel.vfs.link_in(&nc, &target, &new)?;
+    notify::dentry_event(t, &target, IN_ATTRIB);
+    notify::created(t, newdirfd, &new);
     Ok(0)
 }
 
@@ -315,6 +326,7 @@ fn do_symlinkat(t: &Task, target_addr: u64, dirfd: i32, path_addr: u64) -> SysRe
     let path = path_arg(t, path_addr)?;
     let c = t.kernel.vfs.ctx(t, dirfd)?;
     t.kernel.vfs.symlink_in(&c, &target, &path)?;
+    notify::created(t, dirfd, &path);
     Ok(0)
 }
 
@@ -332,6 +344,7 @@ fn do_mknodat(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult<u64>
     let path = path_arg(t, path_addr)?;
     let c = t.kernel.vfs.ctx(t, dirfd)?;
     t.kernel.vfs.mknod_in(&c, &path, mode)?;
+    notify::created(t, dirfd, &path);
     Ok(0)
 }
 
@@ -351,7 +364,12 @@ pub fn sys_renameat2(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let new = path_arg(t, a.addr(3))?;
     let oc = t.kernel.vfs.ctx(t, a.fd(0))?;
     let nc = t.kernel.vfs.ctx(t, a.fd(2))?;
+    let (b_old, b_new) = (
+        notify::before(t, a.fd(0), &old),
+        notify::before(t, a.fd(2), &new),
+    );
     t.kernel.vfs.rename2_in(&oc, &old, &nc, &new, a.u32(4))?;
+    notify::renamed(t, b_old, b_new, a.fd(2), &new);
     Ok(0)
 }
 
@@ -448,6 +466,7 @@ fn do_setxattr(t: &Task, target: XTarget, a: &SyscallArgs) -> SysResult<u64> {
     let mut v = vec![0u8; size];
     t.mm.copy_in(a.addr(2), &mut v)?;
     t.kernel.vfs.setxattr(Some(t), &d, &name, &v, a.i32(4))?;
+    notify::dentry_event(t, &d, IN_ATTRIB);
     Ok(0)
 }
 
@@ -465,6 +484,7 @@ fn do_removexattr(t: &Task, target: XTarget, a: &SyscallArgs) -> SysResult<u64> 
     let d = xattr_dentry(t, target)?;
     let name = xattr_name(t, a.addr(1))?;
     t.kernel.vfs.removexattr(Some(t), &d, &name)?;
+    notify::dentry_event(t, &d, IN_ATTRIB);
     Ok(0)
 }
 

@@ -11,6 +11,7 @@ pub fn sys_close(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let fd = a.fd(0);
     let file = t.fd_table.remove(fd)?;
     super::lock::release_on_close(t, &file);
+    super::inotify::close_event(t, &file);
     drop(file);
     Ok(0)
 }

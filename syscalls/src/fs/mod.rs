@@ -4,9 +4,11 @@
 
 mod attr;
 mod fd;
+mod inotify;
 mod lock;
 mod path;
 mod read_write;
+mod splice;
 mod stat;
 mod transfer;
 
@@ -22,16 +24,20 @@ pub use fd::{
     sys_close, sys_close_range, sys_dup, sys_dup2, sys_dup3, sys_fadvise64, sys_fcntl,
     sys_memfd_create, sys_umask,
 };
+pub use inotify::{
+    sys_inotify_add_watch, sys_inotify_init, sys_inotify_init1, sys_inotify_rm_watch,
+};
 pub use lock::sys_flock;
 pub use path::{
     sys_access, sys_chdir, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir, sys_getcwd,
-    sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_readlink, sys_readlinkat, sys_rename,
-    sys_renameat, sys_rmdir, sys_unlink, sys_unlinkat,
+    sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_openat2, sys_readlink, sys_readlinkat,
+    sys_rename, sys_renameat, sys_rmdir, sys_unlink, sys_unlinkat,
 };
 pub use read_write::{
     sys_fdatasync, sys_fsync, sys_ftruncate, sys_getdents64, sys_ioctl, sys_lseek, sys_pread64,
     sys_preadv, sys_pwrite64, sys_pwritev, sys_read, sys_readv, sys_write, sys_writev,
 };
+pub use splice::{sys_splice, sys_tee, sys_vmsplice};
 pub use stat::{
     sys_fstat, sys_fstatfs, sys_lstat, sys_newfstatat, sys_stat, sys_statfs, sys_statx,
 };

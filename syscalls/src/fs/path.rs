@@ -2,8 +2,10 @@
 //! mkdir(2), unlink(2), rmdir(2), rename(2).
 
 use sentry::kernel::{SyscallArgs, Task};
+use sentry::vfs::walk::{Resolver, Restrict, Restricted};
 use sentry::{Errno, SysResult};
 
+use super::inotify as notify;
 use super::{count, nofile_limit, path_arg};
 
 /// O_TMPFILE (with its O_DIRECTORY bit). Like Linux's open(2) (not openat2), unknown flag bits
@@ -13,6 +15,7 @@ const O_TMPFILE: i32 = libc::O_TMPFILE;
 
 fn do_openat(t: &Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> SysResult<u64> {
     let path = path_arg(t, path_addr)?;
+    let existed = notify::open_before(t, dirfd, &path, flags);
     let file = if flags & O_TMPFILE == O_TMPFILE {
         let c = t.kernel.vfs.ctx(t, dirfd)?;
         t.kernel
@@ -21,6 +24,7 @@ fn do_openat(t: &Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> Sys
     } else {
         t.kernel.vfs.open(t, dirfd, &path, flags, mode & 0o7777)?
     };
+    notify::opened(t, &file, flags, existed);
     let limit = nofile_limit(t);
     Ok(t.fd_table
         .install_below(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
@@ -34,6 +38,134 @@ pub fn sys_open(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// openat(2).
 pub fn sys_openat(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     do_openat(t, a.fd(0), a.addr(1), a.i32(2), a.u32(3))
+}
+
+/// `struct open_how` sizes (include/uapi/linux/openat2.h `OPEN_HOW_SIZE_VER0`) and the most
+/// a caller may pass (a page, as Linux's `copy_struct_from_user` bound).
+const OPEN_HOW_SIZE_VER0: usize = 24;
+const OPEN_HOW_SIZE_MAX: usize = 4096;
+/// `RESOLVE_*` bits.
+const RESOLVE_NO_XDEV: u64 = 0x01;
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+const RESOLVE_BENEATH: u64 = 0x08;
+const RESOLVE_IN_ROOT: u64 = 0x10;
+const RESOLVE_CACHED: u64 = 0x20;
+const RESOLVE_ALL: u64 = 0x3f;
+/// Linux `VALID_OPEN_FLAGS`: openat2 refuses any other bit.
+const VALID_OPEN_FLAGS: i32 = libc::O_ACCMODE
+    | libc::O_CREAT
+    | libc::O_EXCL
+    | libc::O_NOCTTY
+    | libc::O_TRUNC
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_SYNC
+    | libc::O_DSYNC
+    | libc::O_ASYNC
+    | libc::O_DIRECT
+    | libc::O_LARGEFILE
+    | libc::O_DIRECTORY
+    | libc::O_NOFOLLOW
+    | libc::O_NOATIME
+    | libc::O_CLOEXEC
+    | libc::O_PATH
+    | O_TMPFILE;
+/// The flags O_PATH may come with (Linux `O_PATH_FLAGS`).
+const O_PATH_FLAGS: i32 = libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_PATH | libc::O_CLOEXEC;
+
+/// Decodes and validates `struct open_how` (Linux `build_open_flags` as openat2 uses it):
+/// returns (flags, mode, resolve).
+fn open_how(t: &Task, addr: u64, size: usize) -> SysResult<(i32, u32, u64)> {
+    if size < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > OPEN_HOW_SIZE_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = vec![0u8; size];
+    t.mm.copy_in(addr, &mut raw)?;
+    if raw[OPEN_HOW_SIZE_VER0..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&raw[i * 8..i * 8 + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    let flags = u32::try_from(flags)
+        .map_err(|_| Errno::EINVAL)?
+        .cast_signed();
+    if flags & !VALID_OPEN_FLAGS != 0 || resolve & !RESOLVE_ALL != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creates = flags & libc::O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE;
+    if mode & !0o7777 != 0 || (!creates && mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::O_PATH != 0 && flags & !O_PATH_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::O_CREAT != 0 && flags & libc::O_DIRECTORY != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_CACHED != 0
+        && (flags & (libc::O_CREAT | libc::O_TRUNC) != 0 || flags & O_TMPFILE == O_TMPFILE)
+    {
+        return Err(Errno::EAGAIN);
+    }
+    let mode = u32::try_from(mode).map_err(|_| Errno::EINVAL)?;
+    Ok((flags, mode, resolve))
+}
+
+/// openat2(2): openat with strict flag checks and `RESOLVE_*` restrictions. The path is first
+/// walked under the restrictions (`Resolver::resolve_restricted`), then opened by the ordinary
+/// open in the same context (for RESOLVE_IN_ROOT, with the dirfd as the root). RESOLVE_CACHED
+/// always finds the path "cached" (everything the sentry resolves is in memory).
+pub fn sys_openat2(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let (dirfd, path_addr, how_addr, size) = (a.fd(0), a.addr(1), a.addr(2), a.len(3)?);
+    let (flags, mode, resolve) = open_how(t, how_addr, size)?;
+    let path = path_arg(t, path_addr)?;
+    let vfs = t.kernel.vfs.clone();
+    let mut c = vfs.ctx(t, dirfd)?;
+    if resolve & RESOLVE_IN_ROOT != 0 {
+        c.root = c.start.clone();
+    }
+    let rs = Restrict {
+        no_xdev: resolve & RESOLVE_NO_XDEV != 0,
+        no_magiclinks: resolve & RESOLVE_NO_MAGICLINKS != 0,
+        no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
+        beneath: resolve & RESOLVE_BENEATH != 0,
+        scoped: resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) != 0,
+    };
+    if rs != Restrict::default() {
+        let r = Resolver {
+            vfs: &vfs,
+            task: Some(t),
+            root: c.root.clone(),
+        };
+        let follow = flags & libc::O_NOFOLLOW == 0;
+        let creates = flags & libc::O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE;
+        match r.resolve_restricted(c.start.clone(), &path, follow, rs)? {
+            Restricted::Found(_) => {}
+            Restricted::MissingFinal if creates => {}
+            Restricted::MissingFinal => return Err(Errno::ENOENT),
+        }
+    }
+    let existed = notify::open_before(t, dirfd, &path, flags);
+    let file = if flags & O_TMPFILE == O_TMPFILE {
+        vfs.open_tmpfile_in(&c, &path, flags, mode)?
+    } else {
+        vfs.open_in(&c, &path, flags, mode)?
+    };
+    notify::opened(t, &file, flags, existed);
+    let limit = nofile_limit(t);
+    Ok(t.fd_table
+        .install_below(file, flags & libc::O_CLOEXEC != 0, 0, limit)? as u64)
 }
 
 /// creat(2): open with O_CREAT|O_WRONLY|O_TRUNC.
@@ -123,6 +255,7 @@ pub fn sys_fchdir(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 fn do_mkdirat(t: &Task, dirfd: i32, path_addr: u64, mode: u32) -> SysResult<u64> {
     let path = path_arg(t, path_addr)?;
     t.kernel.vfs.mkdir_at(t, dirfd, &path, mode & 0o7777)?;
+    notify::created(t, dirfd, &path);
     Ok(0)
 }
 
@@ -141,7 +274,9 @@ fn do_unlinkat(t: &Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult<u6
         return Err(Errno::EINVAL);
     }
     let path = path_arg(t, path_addr)?;
+    let b = notify::before(t, dirfd, &path);
     t.kernel.vfs.unlink_at(t, dirfd, &path, flags)?;
+    notify::removed(t, b);
     Ok(0)
 }
 
@@ -169,7 +304,12 @@ fn do_renameat(
 ) -> SysResult<u64> {
     let old = path_arg(t, old_addr)?;
     let new = path_arg(t, new_addr)?;
+    let (b_old, b_new) = (
+        notify::before(t, olddirfd, &old),
+        notify::before(t, newdirfd, &new),
+    );
     t.kernel.vfs.rename_at(t, olddirfd, &old, newdirfd, &new)?;
+    notify::renamed(t, b_old, b_new, newdirfd, &new);
     Ok(0)
 }
 

@@ -7,10 +7,12 @@
 
 use sentry::abi::signal::{SigInfo, SI_USER};
 use sentry::fs::host::ioctl_arg_size;
+use sentry::fs::inotify::{IN_ACCESS, IN_MODIFY};
 use sentry::kernel::{SyscallArgs, Task};
 use sentry::{Errno, SysResult};
 
 use super::count;
+use super::inotify as notify;
 
 /// Most bytes one call moves (Linux `MAX_RW_COUNT` is larger; a shorter transfer is a legal
 /// short read or write and bounds the sentry's buffer).
@@ -30,6 +32,9 @@ fn read_into(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>) 
         Some(off) => file.pread(t, &mut buf, off)?,
         None => file.read(t, &mut buf)?,
     };
+    if n > 0 {
+        notify::file_event(t, &file, IN_ACCESS);
+    }
     t.mm.copy_out(buf_addr, &buf[..n])?;
     count(n)
 }
@@ -42,13 +47,16 @@ fn write_from(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>)
         Some(off) => file.pwrite(t, &buf, off)?,
         None => file.write(t, &buf)?,
     };
+    if n > 0 {
+        notify::file_event(t, &file, IN_MODIFY);
+    }
     count(n)
 }
 
 /// Passes a write's result through, first raising SIGPIPE on the writer when it is EPIPE, as
 /// Linux's pipe_write does (`send_sig(SIGPIPE, current, 0)`: SI_USER from the writer itself).
 /// Delivery then applies the disposition: default (kill), ignored, blocked (pending), handler.
-fn sigpipe_on_epipe(t: &mut Task, r: SysResult<u64>) -> SysResult<u64> {
+pub(super) fn sigpipe_on_epipe(t: &mut Task, r: SysResult<u64>) -> SysResult<u64> {
     if r == Err(Errno::EPIPE) {
         let info = SigInfo::from_sender(libc::SIGPIPE, SI_USER, t.tg.pid, t.creds.uid);
         sentry::kernel::signal::raise_self(t, info);
@@ -85,7 +93,7 @@ pub fn sys_pwrite64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 }
 
 /// Reads an iovec array: (base, len) pairs; EINVAL for too many or an overflowing total.
-fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize)>> {
+pub(super) fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize)>> {
     let cnt = usize::try_from(cnt).map_err(|_| Errno::EINVAL)?;
     if cnt > IOV_MAX {
         return Err(Errno::EINVAL);
@@ -119,6 +127,9 @@ fn do_readv(t: &Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysRe
         Some(off) => file.pread(t, &mut buf, off)?,
         None => file.read(t, &mut buf)?,
     };
+    if n > 0 {
+        notify::file_event(t, &file, IN_ACCESS);
+    }
     let mut done = 0;
     for (base, len) in vecs {
         if done >= n {
@@ -148,6 +159,9 @@ fn do_writev(t: &Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysR
         Some(off) => file.pwrite(t, &buf, off)?,
         None => file.write(t, &buf)?,
     };
+    if n > 0 {
+        notify::file_event(t, &file, IN_MODIFY);
+    }
     count(n)
 }
 
@@ -228,6 +242,7 @@ pub fn sys_getdents64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let file = t.fd_table.get(fd)?;
     let max = usize::try_from(len).map_err(|_| Errno::EINVAL)?.min(MAX_RW);
     let recs = file.getdents(Some(t), max)?;
+    notify::file_event(t, &file, IN_ACCESS);
     t.mm.copy_out(dirp, &recs)?;
     count(recs.len())
 }
@@ -241,6 +256,7 @@ pub fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         return Err(Errno::EISDIR);
     }
     file.truncate(len)?;
+    notify::file_event(t, &file, IN_MODIFY);
     Ok(0)
 }
 

@@ -94,6 +94,10 @@ pub fn sys_sendfile(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         return Ok(0);
     }
     let (n, in_off, _) = pump(t, &src, off.map(|o| o as u64), &dst, None, count)?;
+    if n > 0 {
+        super::inotify::file_event(t, &src, sentry::fs::inotify::IN_ACCESS);
+        super::inotify::file_event(t, &dst, sentry::fs::inotify::IN_MODIFY);
+    }
     if let Some(o) = in_off {
         t.mm.copy_out_pod(off_addr, &(o as i64).to_ne_bytes())?;
     }
@@ -146,6 +150,10 @@ pub fn sys_copy_file_range(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         out_off.map(|o| o as u64),
         len,
     )?;
+    if n > 0 {
+        super::inotify::file_event(t, &src, sentry::fs::inotify::IN_ACCESS);
+        super::inotify::file_event(t, &dst, sentry::fs::inotify::IN_MODIFY);
+    }
     if let Some(o) = ni {
         t.mm.copy_out_pod(in_addr, &(o as i64).to_ne_bytes())?;
     }

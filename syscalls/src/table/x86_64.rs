@@ -8,7 +8,7 @@ use sentry::kernel::Support::{Full, Partial, Unsupported};
 use sentry::kernel::{SyscallEntry, SyscallTable};
 use sentry::Errno;
 
-use crate::{clone, eventfd, exec, fs, mm, pipe, poll, process, signal, sys, time, wait};
+use crate::{caps, clone, eventfd, exec, fs, mm, pipe, poll, process, signal, sys, time, wait};
 
 macro_rules! syscall_table {
     ($($nr:literal $sys:ident => $support:expr, [$($arg:expr),*];)*) => {
@@ -140,6 +140,8 @@ syscall_table! {
     120 SYS_getresgid => Full(process::sys_getresgid), [Hex, Hex, Hex];
     121 SYS_getpgid => Full(process::sys_getpgid), [Int];
     124 SYS_getsid => Full(process::sys_getsid), [Int];
+    125 SYS_capget => Full(caps::sys_capget), [Hex, Hex];
+    126 SYS_capset => Full(caps::sys_capset), [Hex, Hex];
     127 SYS_rt_sigpending => Full(signal::sys_rt_sigpending), [Hex, Int];
     128 SYS_rt_sigtimedwait => Full(signal::sys_rt_sigtimedwait), [Hex, Hex, Hex, Int];
     129 SYS_rt_sigqueueinfo => Full(signal::sys_rt_sigqueueinfo), [Int, Signal, Hex];
@@ -152,7 +154,7 @@ syscall_table! {
     138 SYS_fstatfs => Full(fs::sys_fstatfs), [Fd, Hex];
     149 SYS_mlock => Full(mm::sys_mlock), [Hex, Int];
     150 SYS_munlock => Full(mm::sys_munlock), [Hex, Int];
-    157 SYS_prctl => Partial(process::sys_prctl, "name, pdeathsig, dumpable, child subreaper, no_new_privs; other options EINVAL"), [Int, Hex, Hex, Hex, Hex];
+    157 SYS_prctl => Partial(process::sys_prctl, "name, pdeathsig, dumpable, child subreaper, no_new_privs, seccomp; other options EINVAL"), [Int, Hex, Hex, Hex, Hex];
     158 SYS_arch_prctl => Full(process::sys_arch_prctl), [Hex, Hex];
     160 SYS_setrlimit => Full(process::sys_setrlimit), [Int, Hex];
     162 SYS_sync => Full(fs::sys_sync), [];
@@ -191,6 +193,9 @@ syscall_table! {
     234 SYS_tgkill => Full(signal::sys_tgkill), [Int, Int, Signal];
     235 SYS_utimes => Full(fs::sys_utimes), [Path, Hex];
     247 SYS_waitid => Partial(wait::sys_waitid, "stopped/continued children are not reported"), [Int, Int, Hex, Hex, Hex];
+    253 SYS_inotify_init => Partial(fs::sys_inotify_init, "events for changes made inside the sandbox only; IN_DELETE_SELF comes at the last unlink even while the file is open; IN_UNMOUNT is never sent"), [];
+    254 SYS_inotify_add_watch => Partial(fs::sys_inotify_add_watch, "events for changes made inside the sandbox only"), [Fd, Path, Hex];
+    255 SYS_inotify_rm_watch => Full(fs::sys_inotify_rm_watch), [Fd, Int];
     257 SYS_openat => Full(fs::sys_openat), [Fd, Path, OpenFlags, Mode];
     258 SYS_mkdirat => Full(fs::sys_mkdirat), [Fd, Path, Mode];
     259 SYS_mknodat => Partial(fs::sys_mknodat, "regular files and FIFOs; device and socket nodes are EPERM"), [Fd, Path, Mode, Hex];
@@ -207,7 +212,10 @@ syscall_table! {
     270 SYS_pselect6 => Partial(poll::sys_pselect6, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Int, Hex, Hex, Hex, Hex, Hex];
     271 SYS_ppoll => Partial(poll::sys_ppoll, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Hex, Int, Hex, Hex, Int];
     273 SYS_set_robust_list => Full(process::sys_set_robust_list), [Hex, Int];
+    275 SYS_splice => Partial(fs::sys_splice, "bytes are copied through the sentry; SPLICE_F_MOVE and SPLICE_F_GIFT are hints"), [Fd, Hex, Fd, Hex, Int, Hex];
+    276 SYS_tee => Full(fs::sys_tee), [Fd, Fd, Int, Hex];
     277 SYS_sync_file_range => Full(fs::sys_sync_file_range), [Fd, Int, Int, Hex];
+    278 SYS_vmsplice => Partial(fs::sys_vmsplice, "user pages are copied, never gifted or mapped"), [Fd, Hex, Int, Hex];
     280 SYS_utimensat => Full(fs::sys_utimensat), [Fd, Path, Hex, Hex];
     281 SYS_epoll_pwait => Partial(poll::sys_epoll_pwait, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Fd, Hex, Int, Int, Hex, Int];
     282 SYS_signalfd => Partial(crate::signalfd::sys_signalfd, "poll/epoll readiness looks at the creating thread's pending signals, not the poller's"), [Fd, Hex, Int];
@@ -222,6 +230,7 @@ syscall_table! {
     291 SYS_epoll_create1 => Full(poll::sys_epoll_create1), [OpenFlags];
     292 SYS_dup3 => Full(fs::sys_dup3), [Fd, Fd, OpenFlags];
     293 SYS_pipe2 => Full(pipe::sys_pipe2), [Hex, OpenFlags];
+    294 SYS_inotify_init1 => Partial(fs::sys_inotify_init1, "events for changes made inside the sandbox only; IN_DELETE_SELF comes at the last unlink even while the file is open; IN_UNMOUNT is never sent"), [OpenFlags];
     295 SYS_preadv => Full(fs::sys_preadv), [Fd, Hex, Int, Int];
     296 SYS_pwritev => Full(fs::sys_pwritev), [Fd, Hex, Int, Int];
     297 SYS_rt_tgsigqueueinfo => Full(signal::sys_rt_tgsigqueueinfo), [Int, Int, Signal, Hex];
@@ -231,6 +240,7 @@ syscall_table! {
     307 SYS_sendmmsg => Full(crate::net::sys_sendmmsg), [Fd, Hex, Int, Hex];
     309 SYS_getcpu => Full(process::sys_getcpu), [Hex, Hex, Hex];
     316 SYS_renameat2 => Partial(fs::sys_renameat2, "RENAME_WHITEOUT is EINVAL"), [Fd, Path, Fd, Path, Hex];
+    317 SYS_seccomp => Partial(crate::seccomp::sys_seccomp, "SECCOMP_FILTER_FLAG_NEW_LISTENER is EINVAL; RET_TRACE and RET_USER_NOTIF act as with no tracer or listener (ENOSYS)"), [Int, Hex, Hex];
     318 SYS_getrandom => Full(sys::sys_getrandom), [OutBuf, Int, Hex];
     319 SYS_memfd_create => Partial(fs::sys_memfd_create, "MFD_HUGETLB is EINVAL; F_SEAL_WRITE does not check existing shared mappings"), [Path, Hex];
     322 SYS_execveat => Partial(exec::sys_execveat, "a dirfd other than AT_FDCWD works only with absolute paths"), [Fd, Path, StrArray, StrArray, Hex];
@@ -241,6 +251,7 @@ syscall_table! {
     434 SYS_pidfd_open => Partial(crate::pidfd::sys_pidfd_open, "PIDFD_THREAD is EINVAL"), [Int, OpenFlags];
     435 SYS_clone3 => Partial(clone::sys_clone3, "set_tid, cgroup, namespaces and CLONE_PIDFD|CLONE_THREAD are EINVAL"), [Hex, Int];
     436 SYS_close_range => Full(fs::sys_close_range), [Int, Int, Hex];
+    437 SYS_openat2 => Partial(fs::sys_openat2, "the restricted walk and the open are two walks (a concurrent rename between them is not caught); RESOLVE_CACHED never answers EAGAIN for a lookup"), [Fd, Path, Hex, Int];
     438 SYS_pidfd_getfd => Full(crate::pidfd::sys_pidfd_getfd), [Fd, Int, Hex];
     439 SYS_faccessat2 => Full(fs::sys_faccessat2), [Fd, Path, Int, Hex];
     441 SYS_epoll_pwait2 => Partial(poll::sys_epoll_pwait2, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Fd, Hex, Int, Hex, Hex, Int];

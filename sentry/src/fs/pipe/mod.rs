@@ -291,6 +291,112 @@ impl PipeEnd {
     }
 }
 
+/// What splice(2), tee(2) and vmsplice(2) need of a pipe end (Linux `fs/splice.c` works on
+/// `pipe_inode_info` directly): waiting for data or room, peeking without consuming, and
+/// discarding what another file took.
+impl PipeEnd {
+    /// This end reads (an O_RDONLY or O_RDWR end).
+    pub fn is_read_end(&self) -> bool {
+        self.reads
+    }
+    /// This end writes.
+    pub fn is_write_end(&self) -> bool {
+        self.writes
+    }
+    /// Both ends belong to one pipe.
+    pub fn same_pipe(&self, other: &PipeEnd) -> bool {
+        Arc::ptr_eq(&self.pipe, &other.pipe)
+    }
+    /// Bytes buffered now.
+    pub fn buffered(&self) -> usize {
+        self.pipe.lock().len()
+    }
+    /// Waits until the pipe holds data (its byte count) or has no writer left (0, EOF);
+    /// `nonblock` makes an empty pipe with writers EAGAIN.
+    pub fn wait_data(&self, task: TaskRef, nonblock: bool) -> SysResult<usize> {
+        loop {
+            {
+                let st = self.pipe.lock();
+                if !st.is_empty() {
+                    return Ok(st.len());
+                }
+                if st.writers == 0 {
+                    return Ok(0);
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            self.pipe
+                .block(task, |st| !st.is_empty() || st.writers == 0)?;
+        }
+    }
+    /// Waits until the pipe has a free page slot; returns the bytes that fit in the free slots.
+    /// EPIPE once no reader is left; `nonblock` makes a full pipe EAGAIN.
+    pub fn wait_room(&self, task: TaskRef, nonblock: bool) -> SysResult<usize> {
+        loop {
+            {
+                let st = self.pipe.lock();
+                if st.readers == 0 {
+                    return Err(Errno::EPIPE);
+                }
+                if !st.is_full() {
+                    return Ok((st.slots - st.bufs.len()) * PAGE);
+                }
+            }
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            self.pipe
+                .block(task, |st| st.readers == 0 || !st.is_full())?;
+        }
+    }
+    /// Copies up to `buf.len()` buffered bytes from the front without consuming them.
+    pub fn peek(&self, buf: &mut [u8]) -> usize {
+        let st = self.pipe.lock();
+        let mut n = 0;
+        for b in &st.bufs {
+            if n == buf.len() {
+                break;
+            }
+            let take = b.remaining().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&b.data[b.off..b.off + take]);
+            n += take;
+        }
+        n
+    }
+    /// Discards up to `n` bytes from the front (what a splice moved elsewhere).
+    pub fn consume(&self, n: usize) {
+        let mut left = n;
+        {
+            let mut st = self.pipe.lock();
+            while left > 0 {
+                let Some(b) = st.bufs.front_mut() else {
+                    break;
+                };
+                let take = b.remaining().min(left);
+                b.off += take;
+                left -= take;
+                if b.remaining() == 0 {
+                    st.bufs.pop_front();
+                }
+            }
+            if left < n {
+                st.out_gen += 1;
+            }
+        }
+        self.pipe.queue.notify();
+    }
+    /// Writes `buf` into the pipe as write(2) would (without the end's own status flags).
+    pub fn push(&self, task: TaskRef, buf: &[u8], nonblock: bool) -> SysResult<usize> {
+        self.pipe.write(task, buf, nonblock, false)
+    }
+    /// Reads from the pipe as read(2) would (without the end's own status flags).
+    pub fn pull(&self, task: TaskRef, buf: &mut [u8], nonblock: bool) -> SysResult<usize> {
+        self.pipe.read(task, buf, nonblock)
+    }
+}
+
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         {
@@ -383,6 +489,9 @@ impl FileOps for PipeEnd {
             }
         }
         ev
+    }
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
     }
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.pipe.queue)
@@ -561,6 +670,28 @@ mod tests {
         assert_eq!(w.write_inner(None, &[1u8; 3000]).unwrap(), 3000);
         assert_eq!(w.write_inner(None, &[1u8; 1000]), Err(Errno::EAGAIN));
         assert_eq!(w.write_inner(None, &[1u8; 996]).unwrap(), 996);
+    }
+
+    #[test]
+    fn peek_keeps_data_and_consume_drops_it() {
+        let (r, w) = new_pipe(0, 0, libc::O_NONBLOCK);
+        w.write_inner(None, b"abcdef").unwrap();
+        let re = r.ops_as::<PipeEnd>().unwrap();
+        let we = w.ops_as::<PipeEnd>().unwrap();
+        assert!(re.same_pipe(we) && re.is_read_end() && !re.is_write_end());
+        assert_eq!(re.wait_data(None, true).unwrap(), 6);
+        let mut b = [0u8; 4];
+        assert_eq!(re.peek(&mut b), 4);
+        assert_eq!(&b, b"abcd");
+        re.consume(2);
+        assert_eq!(re.buffered(), 4);
+        assert_eq!(we.wait_room(None, true).unwrap(), DEFAULT_CAPACITY - PAGE);
+        let mut rest = [0u8; 8];
+        assert_eq!(r.read_inner(None, &mut rest).unwrap(), 4);
+        assert_eq!(&rest[..4], b"cdef");
+        assert_eq!(re.wait_data(None, true), Err(Errno::EAGAIN));
+        drop(w);
+        assert_eq!(re.wait_data(None, true).unwrap(), 0);
     }
 
     #[test]

@@ -84,21 +84,51 @@ const NAMESPACES: &[(&str, &str, u64)] = &[
 ];
 
 /// Directories of /proc/sys, as paths below it.
-const SYSCTL_DIRS: &[&str] = &["", "fs", "kernel", "kernel/random", "net", "net/core", "vm"];
+const SYSCTL_DIRS: &[&str] = &[
+    "",
+    "fs",
+    "fs/mqueue",
+    "kernel",
+    "kernel/random",
+    "net",
+    "net/core",
+    "net/ipv4",
+    "vm",
+];
 
 /// Files of /proc/sys.
 const SYSCTL_FILES: &[&str] = &[
     "fs/file-max",
+    "fs/mqueue/msg_max",
+    "fs/mqueue/msgsize_max",
+    "fs/mqueue/queues_max",
     "fs/nr_open",
     "kernel/cap_last_cap",
+    "kernel/domainname",
     "kernel/hostname",
+    "kernel/msgmax",
+    "kernel/msgmnb",
+    "kernel/msgmni",
     "kernel/ngroups_max",
     "kernel/osrelease",
     "kernel/ostype",
     "kernel/pid_max",
     "kernel/random/boot_id",
     "kernel/random/uuid",
+    "kernel/sem",
+    "kernel/shmall",
+    "kernel/shmmax",
+    "kernel/shmmni",
     "net/core/somaxconn",
+    "net/ipv4/ip_forward",
+    "net/ipv4/ip_local_port_range",
+    "net/ipv4/ip_unprivileged_port_start",
+    "net/ipv4/ping_group_range",
+    "net/ipv4/tcp_fin_timeout",
+    "net/ipv4/tcp_keepalive_intvl",
+    "net/ipv4/tcp_keepalive_probes",
+    "net/ipv4/tcp_keepalive_time",
+    "net/ipv4/tcp_syncookies",
     "vm/max_map_count",
     "vm/overcommit_memory",
 ];
@@ -337,8 +367,13 @@ fn task_info(t: &Task, tg: &ThreadGroup, tid: i32) -> text::TaskInfo {
         sig_caught: cgt,
         sigq: (0, st.2[libc::RLIMIT_SIGPENDING as usize].cur),
         no_new_privs: own_thread && t.no_new_privs,
+        seccomp: if own_thread {
+            (t.seccomp.mode() as u8, t.seccomp.filter_count())
+        } else {
+            (0, 0)
+        },
         ncpus: k.ncpus,
-        caps: if c.euid == 0 { text::CAP_FULL } else { 0 },
+        caps: c.caps,
     }
 }
 
@@ -679,7 +714,12 @@ impl Inode for ProcInode {
             Kind::File(k) => {
                 let t = need_task(task)?;
                 let write = match k {
-                    FileKind::OomScoreAdj => WriteTarget::OomScoreAdj,
+                    FileKind::OomScoreAdj => {
+                        let (kernel, pid) = (t.kernel.clone(), self.pid);
+                        WriteTarget::OomScoreAdj(Box::new(move |v| {
+                            kernel.set_oom_score_adj(pid, v)
+                        }))
+                    }
                     FileKind::Comm if self.pid == t.tg.pid => WriteTarget::Comm(t.tg.clone()),
                     _ if writing => return Err(Errno::EACCES),
                     _ => WriteTarget::None,
@@ -752,9 +792,16 @@ impl ProcInode {
         })
     }
 
+    /// A /proc/sys file: the spec's `linux.sysctl` value if it set one, else the sentry's.
     fn sysctl(&self, t: &Task, path: &str) -> Vec<u8> {
+        if let Some(v) = t.kernel.settings.sysctl.get(path) {
+            let mut v = v.clone().into_bytes();
+            v.push(b'\n');
+            return v;
+        }
         let mut v = match path {
             "kernel/hostname" => t.kernel.hostname.clone().into_bytes(),
+            "kernel/domainname" => t.kernel.settings.domainname.clone().into_bytes(),
             "kernel/ostype" => b"Linux".to_vec(),
             "kernel/osrelease" => crate::kernel::host_uname().release,
             "kernel/pid_max" => b"4194304".to_vec(),
@@ -767,6 +814,25 @@ impl ProcInode {
             "fs/file-max" => b"9223372036854775807".to_vec(),
             "fs/nr_open" => b"1048576".to_vec(),
             "net/core/somaxconn" => b"4096".to_vec(),
+            "fs/mqueue/msg_max" => b"10".to_vec(),
+            "fs/mqueue/msgsize_max" => b"8192".to_vec(),
+            "fs/mqueue/queues_max" => b"256".to_vec(),
+            "kernel/msgmax" => b"8192".to_vec(),
+            "kernel/msgmnb" => b"16384".to_vec(),
+            "kernel/msgmni" => b"32000".to_vec(),
+            "kernel/sem" => b"32000\t1024000000\t500\t32000".to_vec(),
+            "kernel/shmall" => b"18446744073692774399".to_vec(),
+            "kernel/shmmax" => b"18446744073692774399".to_vec(),
+            "kernel/shmmni" => b"4096".to_vec(),
+            "net/ipv4/ip_forward" => b"0".to_vec(),
+            "net/ipv4/ip_local_port_range" => b"32768\t60999".to_vec(),
+            "net/ipv4/ip_unprivileged_port_start" => b"1024".to_vec(),
+            "net/ipv4/ping_group_range" => b"1\t0".to_vec(),
+            "net/ipv4/tcp_fin_timeout" => b"60".to_vec(),
+            "net/ipv4/tcp_keepalive_intvl" => b"75".to_vec(),
+            "net/ipv4/tcp_keepalive_probes" => b"9".to_vec(),
+            "net/ipv4/tcp_keepalive_time" => b"7200".to_vec(),
+            "net/ipv4/tcp_syncookies" => b"1".to_vec(),
             _ => Vec::new(),
         };
         v.push(b'\n');
@@ -805,7 +871,8 @@ impl ProcInode {
             FileKind::Cgroup => b"0::/\n".to_vec(),
             FileKind::Limits => text::limits(&tg.with_state(|s| s.rlimits)),
             FileKind::Auxv => Vec::new(),
-            FileKind::OomScore | FileKind::OomScoreAdj => b"0\n".to_vec(),
+            FileKind::OomScore => b"0\n".to_vec(),
+            FileKind::OomScoreAdj => format!("{}\n", t.kernel.oom_score_adj(self.pid)).into_bytes(),
             FileKind::Loginuid | FileKind::Sessionid => b"4294967295".to_vec(),
             _ => return Err(Errno::ENOENT),
         })
@@ -815,8 +882,8 @@ impl ProcInode {
 /// Where writes to an open /proc file go.
 enum WriteTarget {
     None,
-    /// Accepted and checked, not enforced (the sentry has no OOM killer).
-    OomScoreAdj,
+    /// Checked and remembered for process PID, not enforced (the sentry has no OOM killer).
+    OomScoreAdj(Box<dyn Fn(i32) + Send + Sync>),
     /// The process's own name (prctl(PR_SET_NAME) through a file).
     Comm(Arc<ThreadGroup>),
 }
@@ -839,7 +906,7 @@ impl FileOps for ProcFile {
     fn write_at(&self, _task: TaskRef, buf: &[u8], _offset: u64) -> SysResult<usize> {
         match &self.write {
             WriteTarget::None => Err(Errno::EACCES),
-            WriteTarget::OomScoreAdj => {
+            WriteTarget::OomScoreAdj(record) => {
                 let v: i32 = std::str::from_utf8(buf)
                     .ok()
                     .and_then(|s| s.trim().parse().ok())
@@ -847,6 +914,7 @@ impl FileOps for ProcFile {
                 if !(-1000..=1000).contains(&v) {
                     return Err(Errno::EINVAL);
                 }
+                record(v);
                 Ok(buf.len())
             }
             WriteTarget::Comm(tg) => {
@@ -925,12 +993,17 @@ mod tests {
 
     #[test]
     fn oom_score_adj_write_is_checked() {
+        let seen = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let s2 = seen.clone();
         let f = ProcFile {
             data: b"0\n".to_vec(),
-            write: WriteTarget::OomScoreAdj,
+            write: WriteTarget::OomScoreAdj(Box::new(move |v| {
+                s2.store(v, std::sync::atomic::Ordering::Relaxed)
+            })),
         };
         assert_eq!(f.write_at(None, b"500\n", 0), Ok(4));
         assert_eq!(f.write_at(None, b"5000\n", 0), Err(Errno::EINVAL));
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 500);
         let ro = ProcFile {
             data: Vec::new(),
             write: WriteTarget::None,

@@ -113,9 +113,11 @@ pub struct TaskInfo {
     pub sig_caught: u64,
     pub sigq: (u64, u64),
     pub no_new_privs: bool,
+    /// Seccomp mode (0, 1 strict, 2 filter) and the number of filters.
+    pub seccomp: (u8, usize),
     pub ncpus: usize,
-    /// Capability sets (permitted/effective for root, empty for others).
-    pub caps: u64,
+    /// The capability sets.
+    pub caps: crate::kernel::creds::CapSets,
 }
 
 fn state_name(c: char) -> &'static str {
@@ -127,9 +129,6 @@ fn state_name(c: char) -> &'static str {
         _ => "S (sleeping)",
     }
 }
-
-/// Every capability up to `CAP_LAST_CAP` (40).
-pub const CAP_FULL: u64 = (1 << 41) - 1;
 
 /// "0-N" for `n` CPUs.
 pub fn cpu_list(n: usize) -> String {
@@ -199,13 +198,12 @@ pub fn status(p: &TaskInfo) -> Vec<u8> {
             kb(0),
         );
     }
-    let caps = format!("{:016x}", p.caps);
     let _ = write!(
         s,
         "Threads:\t{threads}\nSigQ:\t{q0}/{q1}\nSigPnd:\t{pnd:016x}\nShdPnd:\t{shd:016x}\n\
          SigBlk:\t{blk:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}\n\
-         CapInh:\t0000000000000000\nCapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t{bnd:016x}\n\
-         CapAmb:\t0000000000000000\nNoNewPrivs:\t{nnp}\nSeccomp:\t0\nSeccomp_filters:\t0\n\
+         CapInh:\t{inh:016x}\nCapPrm:\t{prm:016x}\nCapEff:\t{eff:016x}\nCapBnd:\t{bnd:016x}\n\
+         CapAmb:\t{amb:016x}\nNoNewPrivs:\t{nnp}\nSeccomp:\t{sc}\nSeccomp_filters:\t{scf}\n\
          Speculation_Store_Bypass:\tthread vulnerable\n\
          Cpus_allowed:\t{mask:x}\nCpus_allowed_list:\t{cpus}\n\
          Mems_allowed:\t00000001\nMems_allowed_list:\t0\n\
@@ -218,8 +216,14 @@ pub fn status(p: &TaskInfo) -> Vec<u8> {
         blk = p.sig_blocked,
         ign = p.sig_ignored,
         cgt = p.sig_caught,
-        bnd = CAP_FULL,
+        inh = p.caps.inheritable,
+        prm = p.caps.permitted,
+        eff = p.caps.effective,
+        bnd = p.caps.bounding,
+        amb = p.caps.ambient,
         nnp = u8::from(p.no_new_privs),
+        sc = p.seccomp.0,
+        scf = p.seccomp.1,
         mask = if p.ncpus >= 64 {
             u64::MAX
         } else {
