@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static const char *err(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
@@ -149,6 +150,23 @@ static void tree(const char *root, const char *tag) {
     printf("rm_watch again=%s\n", err(inotify_rm_watch(in, wd)));
     unlink(p);
     drain(in, "unwatched unlink");
+
+    /* Closing by dup2 over the descriptor, and by close_range, as by close. */
+    char cq[4200];
+    snprintf(cq, sizeof cq, "%s/q", d);
+    close(open(cq, O_CREAT | O_WRONLY, 0644));
+    int wq = inotify_add_watch(in, cq, IN_CLOSE);
+    int fr = open(cq, O_RDONLY);
+    int fw = open(cq, O_WRONLY);
+    int spare = open("/dev/null", O_RDONLY);
+    dup2(spare, fr);
+    syscall(SYS_close_range, (unsigned)fw, (unsigned)fw, 0u);
+    close(spare);
+    close(fr);
+    drain(in, "dup2 and close_range close");
+    inotify_rm_watch(in, wq);
+    unlink(cq);
+    drain(in, "q gone");
     close(in);
     rmdir(d);
 }

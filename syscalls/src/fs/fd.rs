@@ -28,7 +28,14 @@ fn do_dup3(t: &Task, oldfd: i32, newfd: i32, cloexec: bool) -> SysResult<u64> {
     if newfd < 0 || newfd >= nofile_limit(t) {
         return Err(Errno::EBADF);
     }
-    Ok(t.fd_table.dup3(oldfd, newfd, cloexec)? as u64)
+    // A descriptor that newfd named is closed, as by close(2): its locks and its close event.
+    let replaced = t.fd_table.get(newfd).ok();
+    let fd = t.fd_table.dup3(oldfd, newfd, cloexec)?;
+    if let Some(file) = replaced {
+        super::lock::release_on_close(t, &file);
+        super::inotify::close_event(t, &file);
+    }
+    Ok(fd as u64)
 }
 
 /// dup2(2): like dup3 without flags, but `oldfd == newfd` returns `newfd` if valid.
@@ -134,6 +141,7 @@ pub fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
             t.fd_table.set_cloexec(fd, true)?;
         } else if let Ok(file) = t.fd_table.remove(fd) {
             super::lock::release_on_close(t, &file);
+            super::inotify::close_event(t, &file);
         }
     }
     Ok(0)
