@@ -94,6 +94,20 @@ pub fn poll_now(fd: BorrowedFd<'_>, mask: u32) -> SysResult<u32> {
     Ok(fds[0].revents().map_or(0, |r| u32::from(r.bits() as u16)))
 }
 
+/// poll(2) of one descriptor for at most `timeout`: the events that are ready (0 on timeout;
+/// EINTR from a host signal counts as a timeout).
+pub fn poll_for(fd: BorrowedFd<'_>, mask: u32, timeout: std::time::Duration) -> SysResult<u32> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let events = PollFlags::from_bits_truncate(i16::try_from(mask & 0xffff).unwrap_or(0));
+    let mut fds = [PollFd::new(fd, events)];
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
+        Ok(_) => Ok(fds[0].revents().map_or(0, |r| u32::from(r.bits() as u16))),
+        Err(Errno::EINTR) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 /// The descriptor itself, for `BorrowedFd` arguments.
 pub fn borrow(fd: &OwnedFd) -> BorrowedFd<'_> {
     fd.as_fd()

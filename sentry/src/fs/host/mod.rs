@@ -8,6 +8,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use crate::fs::sys as fs_sys;
+use crate::vfs::poll::HOST_POLL_SLICE;
 use crate::kernel::Task;
 use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
 use crate::{Errno, SysResult};
@@ -53,6 +54,23 @@ impl HostFile {
     fn host_stat(&self) -> SysResult<Stat> {
         Ok(Stat::from_libc(&fs_sys::fstat(self.fd.as_fd())?))
     }
+
+    /// Waits until the host fd is ready for `mask` (or hung up), in short host polls between
+    /// which the task's signals are seen: a task blocked on a host pipe or terminal that the
+    /// other side never feeds must still die of SIGKILL and be interrupted by a handled signal
+    /// (EINTR, restarted per SA_RESTART by the syscall layer). Without a task, the host call
+    /// simply blocks.
+    fn wait_ready(&self, task: TaskRef, mask: u32) -> SysResult<()> {
+        let Some(t) = task else { return Ok(()) };
+        loop {
+            if fs_sys::poll_for(self.fd.as_fd(), mask, HOST_POLL_SLICE)? != 0 {
+                return Ok(());
+            }
+            if t.waker.is_interrupted() {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
 }
 
 impl FileOps for HostFile {
@@ -65,10 +83,12 @@ impl FileOps for HostFile {
     fn write_at(&self, _task: TaskRef, buf: &[u8], offset: u64) -> SysResult<usize> {
         fs_sys::pwrite(self.fd.as_fd(), buf, offset)
     }
-    fn read_stream(&self, _task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
+    fn read_stream(&self, task: TaskRef, buf: &mut [u8]) -> SysResult<usize> {
+        self.wait_ready(task, libc::POLLIN as u32)?;
         fs_sys::read(self.fd.as_fd(), buf)
     }
-    fn write_stream(&self, _task: TaskRef, buf: &[u8]) -> SysResult<usize> {
+    fn write_stream(&self, task: TaskRef, buf: &[u8]) -> SysResult<usize> {
+        self.wait_ready(task, libc::POLLOUT as u32)?;
         fs_sys::write(self.fd.as_fd(), buf)
     }
     fn seek(&self, offset: i64, whence: i32) -> SysResult<u64> {
