@@ -8,8 +8,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use crate::fs::sys as fs_sys;
-use crate::vfs::poll::HOST_POLL_SLICE;
 use crate::kernel::Task;
+use crate::vfs::poll::HOST_POLL_SLICE;
 use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
 use crate::{Errno, SysResult};
 
