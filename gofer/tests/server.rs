@@ -576,3 +576,50 @@ fn serve_all_serves_each_mount_on_its_own_channels() {
     drop(clients);
     h.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_single_file_served_as_the_root() {
+    let t = TempTree::standard("fileroot");
+    let path = t.join("top.txt");
+    // Read-write: the root node itself is read, written, stat'ed and changed.
+    let s = serve(&path, false);
+    let c = s.client();
+    let (root, st) = c.attach().unwrap();
+    assert_stat_matches(&st, &path);
+    assert_eq!(st.mode & libc::S_IFMT, libc::S_IFREG);
+    assert_eq!(remote(c.walk(root, b"x")), Errno::ENOTDIR);
+    assert_eq!(remote(c.getdents(root)), Errno::ENOTDIR);
+    assert_eq!(
+        remote(c.create(root, b"new", libc::O_RDWR, 0o644, u32::MAX, u32::MAX)),
+        Errno::ENOTDIR
+    );
+    let mut r = std::fs::File::from(c.open(root, libc::O_RDONLY).unwrap());
+    let mut text = String::new();
+    r.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "top");
+    let mut w = std::fs::File::from(c.open(root, libc::O_WRONLY | libc::O_APPEND).unwrap());
+    w.write_all(b" more").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"top more");
+    let attr = SetAttr {
+        mask: SetAttr::SIZE | SetAttr::MODE,
+        size: 3,
+        mode: 0o600,
+        ..SetAttr::default()
+    };
+    let st = c.setattr(root, attr).unwrap();
+    assert_eq!((st.size, st.mode & 0o7777), (3, 0o600));
+    assert_stat_matches(&c.stat(root).unwrap(), &path);
+    drop(s);
+    // Read-only: refused with EROFS, the file untouched.
+    let s = serve(&path, true);
+    let c = s.client();
+    let (root, _) = c.attach().unwrap();
+    assert_eq!(remote(c.open(root, libc::O_WRONLY)), Errno::EROFS);
+    let attr = SetAttr {
+        mask: SetAttr::SIZE,
+        size: 0,
+        ..SetAttr::default()
+    };
+    assert_eq!(remote(c.setattr(root, attr)), Errno::EROFS);
+    assert_eq!(std::fs::read(&path).unwrap(), b"top");
+}

@@ -449,7 +449,8 @@ const SYNTHETIC_MOUNTS: &[&str] = &[
     "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
 ];
 
-/// Checks the spec's mounts and returns its bind mounts of directories, in order.
+/// Checks the spec's mounts and returns its bind mounts (of directories and of regular files),
+/// in order.
 fn bind_mounts(
     spec: &Spec,
     bundle: &Path,
@@ -476,9 +477,11 @@ fn bind_mounts(
             let source = bundle.join(source);
             let source = std::fs::canonicalize(&source)
                 .map_err(|e| format!("bind mount source {}: {e}", source.display()))?;
-            if !source.is_dir() {
+            // A directory or a regular file (Docker's /etc/hosts, /etc/hostname and
+            // /etc/resolv.conf); the gofer serves either as the mount's root.
+            if !source.is_dir() && !source.is_file() {
                 warnings.push(format!(
-                    "bind mount of the file {} at {} is not served yet (directories only)",
+                    "bind mount of {} at {} is not served (neither a directory nor a regular file)",
                     source.display(),
                     dest.display()
                 ));

@@ -1,7 +1,8 @@
 //! `runsc do --volume HOST:SANDBOX[:ro]`: host directories bound into the sandbox through the
 //! gofer. Read-write volumes write through to the host (create, append, rename, unlink,
 //! mkdir, chmod); read-only ones refuse writes with EROFS and leave the host untouched; the
-//! root around them is still the overlay, whose writes stay in the sandbox.
+//! root around them is still the overlay, whose writes stay in the sandbox. A single host file
+//! binds the same way, over a file of the image or a missing one.
 
 use std::fs;
 
@@ -68,7 +69,7 @@ fn bad_volumes_are_usage_errors() {
         "/nonexistent-dir-xyz:/data",
         "/tmp:relative",
         "/tmp",
-        "/etc/hostname:/h",
+        "/dev/null:/n",
     ] {
         let out = Case::new("true", Vec::<&str>::new()).run_sandboxed_do(&[], &["--volume", bad]);
         assert_eq!(out.status, 125, "{bad}: {}", out.stderr_str());
@@ -84,4 +85,40 @@ fn bad_volumes_are_usage_errors() {
             out.stderr_str()
         );
     }
+}
+
+#[test]
+fn file_volume_reads_writes_through_and_refuses_when_ro() {
+    let host = unique_tmp_path("vol-file");
+    fs::create_dir(&host).unwrap();
+    let file = host.join("file");
+    fs::write(&file, "from the host\n").unwrap();
+    let script = "cat /etc/myfile && echo appended >> /etc/myfile && cat /etc/myfile && \
+                  ls /etc/myfile/x 2>/dev/null || echo notdir; \
+                  cat /etc/ro-file; sh -c 'echo x >> /etc/ro-file' 2>&1; cat /etc/hostname-bound";
+    let rw = format!("{}:/etc/myfile", file.display());
+    let ro = format!("{}:/etc/ro-file:ro", file.display());
+    let over = format!("{}:/etc/hostname-bound:rw", file.display());
+    let out = Case::new("sh", ["-c", script])
+        .run_sandboxed_do(&[], &["--volume", &rw, "-v", &ro, "-v", &over]);
+    let after = fs::read_to_string(&file).unwrap_or_default();
+    let _ = fs::remove_dir_all(&host);
+    assert_eq!(out.status, 0, "{}", out.stderr_str());
+    let stdout = out.stdout_str();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let both = ["from the host", "appended"];
+    assert_eq!(lines.len(), 9, "{stdout}");
+    assert_eq!(
+        lines[..4],
+        ["from the host", both[0], both[1], "notdir"],
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[4..6],
+        both,
+        "the ro mount shows the same file: {stdout}"
+    );
+    assert!(lines[6].contains("Read-only file system"), "{stdout}");
+    assert_eq!(lines[7..], both, "{stdout}");
+    assert_eq!(after, "from the host\nappended\n");
 }

@@ -113,6 +113,8 @@ struct Session {
 #[derive(Debug)]
 pub struct Server {
     root: OwnedFd,
+    /// The root's file type (`S_IFDIR`, or `S_IFREG` for a bind mount of a single file).
+    root_type: u32,
     proc_self_fd: OwnedFd,
     read_only: bool,
     nodes: Mutex<NodeTable>,
@@ -199,7 +201,8 @@ fn open_flags(flags: i32, file_type: u32, read_only: bool) -> Result<i32, Errno>
 }
 
 impl Server {
-    /// Opens `config.root` (a directory) and `/proc/self/fd`. Call before [`confine`].
+    /// Opens `config.root` (a directory, or a single file: a bind mount of a file, whose
+    /// walks are then `ENOTDIR`) and `/proc/self/fd`. Call before [`confine`].
     pub fn new(config: &ServerConfig) -> Result<Server, ServerError> {
         let path = CString::new(config.root.as_os_str().as_bytes()).map_err(|_| {
             ServerError::OpenRoot {
@@ -207,16 +210,17 @@ impl Server {
                 source: Errno::EINVAL,
             }
         })?;
-        let root = sys::open_path(&path, libc::O_PATH | libc::O_DIRECTORY).map_err(|source| {
-            ServerError::OpenRoot {
-                path: config.root.clone(),
-                source,
-            }
-        })?;
+        let open_err = |source| ServerError::OpenRoot {
+            path: config.root.clone(),
+            source,
+        };
+        let root = sys::open_path(&path, libc::O_PATH).map_err(open_err)?;
+        let root_type = sys::fstat(root.as_fd()).map_err(open_err)?.st_mode & libc::S_IFMT;
         let proc_self_fd = sys::open_path(c"/proc/self/fd", libc::O_PATH | libc::O_DIRECTORY)
             .map_err(ServerError::ProcSelfFd)?;
         Ok(Server {
             root,
+            root_type,
             proc_self_fd,
             read_only: config.read_only,
             nodes: Mutex::new(NodeTable::default()),
@@ -424,7 +428,17 @@ impl Server {
         match req {
             Request::Version { .. } => Err(Errno::EPROTO),
             Request::Attach => {
-                let fd = sys::openat(self.root.as_fd(), c".", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+                let fd = if self.root_type == libc::S_IFDIR {
+                    sys::openat(self.root.as_fd(), c".", libc::O_PATH | libc::O_DIRECTORY, 0)?
+                } else {
+                    // A file root: a fresh O_PATH fd on the same inode, through /proc.
+                    sys::openat(
+                        self.proc_self_fd.as_fd(),
+                        &fd_name(self.root.as_fd()),
+                        libc::O_PATH,
+                        0,
+                    )?
+                };
                 let (node, stat) = self.insert(fd)?;
                 done(Response::Node { node, stat })
             }

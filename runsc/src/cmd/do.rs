@@ -179,9 +179,9 @@ pub fn parse_volume(arg: &str) -> Result<Volume, String> {
     }
     let source =
         std::fs::canonicalize(host).map_err(|e| format!("--volume {arg:?}: {host}: {e}"))?;
-    if !source.is_dir() {
+    if !source.is_dir() && !source.is_file() {
         return Err(format!(
-            "--volume {arg:?}: {host} is not a directory (only directories can be bound)"
+            "--volume {arg:?}: {host} is neither a directory nor a regular file"
         ));
     }
     Ok(Volume {

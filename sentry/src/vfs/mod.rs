@@ -239,7 +239,8 @@ impl Vfs {
         Ok(vfs)
     }
 
-    /// Mounts `root` on the directory `path`. Missing directories on the way (and the mount
+    /// Mounts `root` on the directory `path` (or, when `root` is a file, on the file `path`,
+    /// made an empty synthetic file if missing). Missing directories on the way (and the mount
     /// point itself) are made as synthetic directories in the sentry, as gVisor does; the
     /// filesystem below is never written.
     pub fn mount(
@@ -254,11 +255,58 @@ impl Vfs {
             task: None,
             root: self.root.clone(),
         };
-        let d = self.mount_point(&r, path)?;
-        if !d.inode.stat(None)?.is_dir() {
+        let root_is_dir = root.stat(None)?.is_dir();
+        let d = if root_is_dir {
+            self.mount_point(&r, path)?
+        } else {
+            self.file_mount_point(&r, path)?
+        };
+        // A directory goes only over a directory, a file only over a non-directory
+        // (Linux's graft_tree).
+        if d.inode.stat(None)?.is_dir() != root_is_dir {
             return Err(Errno::ENOTDIR);
         }
         self.mount_at(&d, root, readonly, fs_type)
+    }
+
+    /// Resolves `path` for a mount of a file (a bind mount of a host file): its directories are
+    /// made synthetic as for `mount_point`, and a missing target becomes an empty synthetic
+    /// file, as runc creates the target file in the rootfs.
+    fn file_mount_point(&self, r: &Resolver, path: &[u8]) -> SysResult<Arc<Dentry>> {
+        match r.resolve(self.root.clone(), path, true) {
+            Err(Errno::ENOENT) => {}
+            other => return other,
+        }
+        let trimmed = path.strip_suffix(b"/").unwrap_or(path);
+        let slash = trimmed
+            .iter()
+            .rposition(|&b| b == b'/')
+            .ok_or(Errno::EINVAL)?;
+        let (parent_path, name) = (&trimmed[..slash], &trimmed[slash + 1..]);
+        if name.is_empty() || is_dot_or_dotdot(name) || name.len() > walk::NAME_MAX {
+            return Err(Errno::EINVAL);
+        }
+        let parent = if parent_path.is_empty() {
+            self.root.clone()
+        } else {
+            self.mount_point(r, parent_path)?
+        };
+        let pst = parent.inode.stat(None)?;
+        if !pst.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        match parent.inode.lookup(None, name) {
+            Err(Errno::ENOENT) => {}
+            // A dangling symlink: not a place to mount.
+            Ok(_) => return Err(Errno::ENOENT),
+            Err(e) => return Err(e),
+        }
+        let ino = self.next_synthetic_ino.fetch_add(1, Ordering::Relaxed);
+        let inode: Arc<dyn Inode> = Arc::new(SyntheticFile::new(ino));
+        parent
+            .mount
+            .add_synthetic_child(pst.dev, pst.ino, name, inode.clone());
+        Ok(Dentry::child(&parent, name, parent.mount.clone(), inode))
     }
 
     /// Mounts `root` over the file or directory `d` (a bind mount's target may be either).
@@ -885,5 +933,55 @@ impl Vfs {
         self.lookup_at(task, libc::AT_FDCWD, path, true, false)?
             .inode
             .statfs()
+    }
+}
+
+/// The empty, immutable regular file that stands in for a missing target of a file mount (the
+/// mount covers it; after gVisor's synthetic mount points, `vfs::synthetic`).
+struct SyntheticFile {
+    stat: Stat,
+}
+
+impl SyntheticFile {
+    fn new(ino: u64) -> SyntheticFile {
+        let now = Timespec::now();
+        SyntheticFile {
+            stat: Stat {
+                dev: anon_dev(synthetic::SYNTHETIC_DEV_MINOR),
+                ino,
+                mode: libc::S_IFREG | 0o644,
+                nlink: 1,
+                uid: 0,
+                gid: 0,
+                rdev: 0,
+                size: 0,
+                blksize: 4096,
+                blocks: 0,
+                atime: now,
+                mtime: now,
+                ctime: now,
+            },
+        }
+    }
+}
+
+impl Inode for SyntheticFile {
+    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
+        Ok(self.stat)
+    }
+    fn lookup(&self, _task: TaskRef, _name: &[u8]) -> SysResult<Arc<dyn Inode>> {
+        Err(Errno::ENOTDIR)
+    }
+    fn readdir(&self, _task: TaskRef) -> SysResult<Vec<DirEntry>> {
+        Err(Errno::ENOTDIR)
+    }
+    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+        Ok(Arc::new(NoDataOps))
+    }
+    fn statfs(&self) -> SysResult<StatFs> {
+        Ok(StatFs::synthetic(crate::fs::tmpfs::TMPFS_MAGIC))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }

@@ -740,4 +740,72 @@ mod tests {
             .any(|m| m.path == b"/mnt/rw" && !m.readonly && m.fs_type == "9p"));
         assert!(mounts.iter().any(|m| m.path == b"/etc/ro" && m.readonly));
     }
+
+    #[test]
+    fn bind_mounts_of_single_files() {
+        let (root, _) = sandbox_with("fbind-root", true);
+        let (host, _) = sandbox_with("fbind-host", true);
+        let file = host.0.join("etc/hello");
+        let file_mount = |dest: &[u8], readonly: bool| crate::vfs::BindMount {
+            dest: dest.to_vec(),
+            gofer: serve(&file, readonly),
+            readonly,
+        };
+        let opts = crate::vfs::SandboxOptions {
+            root_readonly: false,
+            mounts: vec![
+                // Over a file of the image, and over a missing one in a missing directory.
+                file_mount(b"/etc/sub/x", false),
+                file_mount(b"/new/dir/ro", true),
+            ],
+        };
+        let v = Vfs::new_sandbox_with(serve(&root.0, true), &opts).unwrap();
+        let c = v.root_ctx();
+        let read = |path: &[u8]| {
+            let f = v.open_in(&c, path, libc::O_RDONLY, 0).unwrap();
+            let mut b = [0u8; 64];
+            let n = f.read_inner(None, &mut b).unwrap();
+            b[..n].to_vec()
+        };
+        assert_eq!(read(b"/etc/sub/x"), b"hello from the host\n");
+        assert_eq!(read(b"/new/dir/ro"), b"hello from the host\n");
+        let st = v
+            .lookup_in(&c, b"/etc/sub/x", true)
+            .unwrap()
+            .stat(None)
+            .unwrap();
+        assert_eq!((st.mode & libc::S_IFMT, st.size), (libc::S_IFREG, 20));
+        // Read-write: writes reach the host file; the image's file is untouched.
+        let f = v
+            .open_in(&c, b"/etc/sub/x", libc::O_WRONLY | libc::O_APPEND, 0)
+            .unwrap();
+        f.write_inner(None, b"more\n").unwrap();
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"hello from the host\nmore\n"
+        );
+        assert_eq!(std::fs::read(root.0.join("etc/sub/x")).unwrap(), b"x");
+        // A file root has no children.
+        assert_eq!(
+            v.lookup_in(&c, b"/etc/sub/x/y", true).err(),
+            Some(Errno::ENOTDIR)
+        );
+        // Read-only: refused.
+        assert_eq!(
+            v.open_in(&c, b"/new/dir/ro", libc::O_WRONLY, 0).err(),
+            Some(Errno::EROFS)
+        );
+        assert!(!root.0.join("new").exists());
+        // A file never goes over a directory, nor a directory over a file.
+        let over_dir = crate::vfs::SandboxOptions {
+            root_readonly: false,
+            mounts: vec![file_mount(b"/etc/sub", false)],
+        };
+        assert!(Vfs::new_sandbox_with(serve(&root.0, true), &over_dir).is_err());
+        let dir_over_file = crate::vfs::SandboxOptions {
+            root_readonly: false,
+            mounts: vec![bind(&host, b"/etc/hello", false)],
+        };
+        assert!(Vfs::new_sandbox_with(serve(&root.0, true), &dir_over_file).is_err());
+    }
 }
