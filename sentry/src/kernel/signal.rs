@@ -10,7 +10,8 @@
 //! group's state lock (actions) is taken, or the other way round.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::abi::signal::{self as abi, SigInfo, SigStack};
@@ -173,10 +174,63 @@ impl PendingSet {
     }
 }
 
+/// A pending set behind its lock, with a copy of its mask that is rewritten, under the lock,
+/// whenever a guard is dropped: reading the copy is reading the mask under the lock at some
+/// instant, without taking it (the task loop's check before each switch).
+#[derive(Debug, Default)]
+struct PendingCell {
+    set: Mutex<PendingSet>,
+    mask: AtomicU64,
+}
+
+/// The pending lock was poisoned (a holder panicked).
+#[derive(Debug)]
+struct Poisoned;
+
+/// A locked pending set; publishes the mask on release.
+struct PendingGuard<'a> {
+    set: MutexGuard<'a, PendingSet>,
+    published: &'a AtomicU64,
+}
+
+impl std::ops::Deref for PendingGuard<'_> {
+    type Target = PendingSet;
+    fn deref(&self) -> &PendingSet {
+        &self.set
+    }
+}
+
+impl std::ops::DerefMut for PendingGuard<'_> {
+    fn deref_mut(&mut self) -> &mut PendingSet {
+        &mut self.set
+    }
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        // Runs before the field's drop releases the lock.
+        self.published.store(self.set.mask, Ordering::Release);
+    }
+}
+
+impl PendingCell {
+    fn lock(&self) -> Result<PendingGuard<'_>, Poisoned> {
+        Ok(PendingGuard {
+            set: self.set.lock().map_err(|_| Poisoned)?,
+            published: &self.mask,
+        })
+    }
+
+    /// The mask as of the last release of the lock.
+    fn published_mask(&self) -> u64 {
+        self.mask.load(Ordering::Acquire)
+    }
+}
+
 /// What other tasks reach of one thread: its pending set and its kick.
 #[derive(Default)]
 struct ThreadShared {
-    pending: Mutex<PendingSet>,
+    pending: PendingCell,
     interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
 }
 
@@ -279,11 +333,41 @@ struct RealTimer {
 
 #[derive(Default)]
 struct ProcessShared {
-    pending: Mutex<PendingSet>,
+    pending: PendingCell,
     threads: Mutex<BTreeMap<i32, ThreadEntry>>,
     timer: Mutex<RealTimer>,
     timer_cv: Condvar,
     jobctl: Mutex<JobControl>,
+    /// `stopped.is_some() || continued_unreported` of `jobctl`, rewritten under its lock at
+    /// each release (see `JobControlGuard`).
+    jobctl_busy: AtomicBool,
+}
+
+/// The locked job-control state; publishes `jobctl_busy` on release.
+struct JobControlGuard<'a> {
+    state: MutexGuard<'a, JobControl>,
+    busy: &'a AtomicBool,
+}
+
+impl std::ops::Deref for JobControlGuard<'_> {
+    type Target = JobControl;
+    fn deref(&self) -> &JobControl {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for JobControlGuard<'_> {
+    fn deref_mut(&mut self) -> &mut JobControl {
+        &mut self.state
+    }
+}
+
+impl Drop for JobControlGuard<'_> {
+    fn drop(&mut self) {
+        // Runs before the field's drop releases the lock.
+        let busy = self.state.stopped.is_some() || self.state.continued_unreported;
+        self.busy.store(busy, Ordering::Release);
+    }
 }
 
 impl ProcessShared {
@@ -315,10 +399,14 @@ impl ProcessShared {
         self.wake_all();
     }
 
-    fn lock_jobctl(&self) -> std::sync::MutexGuard<'_, JobControl> {
-        self.jobctl
-            .lock()
-            .expect("invariant: job control lock is never poisoned")
+    fn lock_jobctl(&self) -> JobControlGuard<'_> {
+        JobControlGuard {
+            state: self
+                .jobctl
+                .lock()
+                .expect("invariant: job control lock is never poisoned"),
+            busy: &self.jobctl_busy,
+        }
     }
 
     /// Send-time effects of job-control signals (Linux `prepare_signal`): a stop signal
@@ -706,7 +794,7 @@ impl PendingView {
 
     /// The pending signals (thread and process sets); 0 once both are gone.
     pub fn pending(&self) -> u64 {
-        let lock = |p: &Mutex<PendingSet>| {
+        let lock = |p: &PendingCell| {
             p.lock()
                 .expect("invariant: pending lock is never poisoned")
                 .mask
@@ -719,7 +807,7 @@ impl PendingView {
     /// first, then the process's.
     pub fn take(&self, want: u64) -> Option<SigInfo> {
         let want = want & !UNBLOCKABLE;
-        let take = |p: &Mutex<PendingSet>| {
+        let take = |p: &PendingCell| {
             p.lock()
                 .expect("invariant: pending lock is never poisoned")
                 .take(want)
@@ -791,12 +879,29 @@ fn group_stop(task: &mut Task, sig: i32, first: bool) {
     park_while_stopped(task);
 }
 
+/// The lock-free check that `deliver_pending` has nothing to do: no group stop or unreported
+/// SIGCONT, nothing pending (forced, thread or process), no syscall restart or sigsuspend
+/// mask to settle. Each published value is the locked value at some instant, so this sees
+/// what the locked reads would have seen at that instant; a signal queued afterwards kicks the
+/// task's interrupter, and the switch returns at once, as it does after the locked reads.
+fn nothing_to_deliver(task: &Task) -> bool {
+    task.signals.forced.is_none()
+        && task.signals.restart.is_none()
+        && task.signals.saved_mask.is_none()
+        && !task.tg.signals.shared.jobctl_busy.load(Ordering::Acquire)
+        && task.signals.shared.pending.published_mask() == 0
+        && task.tg.signals.shared.pending.published_mask() == 0
+}
+
 /// Called by the task loop before every switch into application code: delivers what is
 /// pending and unblocked (runs a handler by building a frame, or takes the default action,
 /// which may set `task.exit_status` or stop the process).
 pub fn deliver_pending(task: &mut Task) {
     ensure_registered(task);
     task.waker.clear_interrupt();
+    if nothing_to_deliver(task) {
+        return;
+    }
     park_while_stopped(task);
     let mut restart = task.signals.restart.take();
     let mut handled = false;
@@ -1097,6 +1202,29 @@ pub fn flush_ignored(task: &mut Task, sig: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn published_masks_follow_every_change_under_the_lock() {
+        let shared = ProcessShared::default();
+        assert_eq!(shared.pending.published_mask(), 0);
+        shared.queue(SigInfo::new(libc::SIGUSR1, 0));
+        assert_eq!(shared.pending.published_mask(), bit(libc::SIGUSR1));
+        // A stop signal is dropped by SIGCONT's preparation, which also publishes.
+        shared.queue(SigInfo::new(libc::SIGTSTP, 0));
+        shared.prepare(libc::SIGCONT);
+        assert_eq!(shared.pending.published_mask(), bit(libc::SIGUSR1));
+        let taken = shared.pending.lock().unwrap().take(u64::MAX);
+        assert_eq!(taken.map(|i| i.signo()), Some(libc::SIGUSR1));
+        assert_eq!(shared.pending.published_mask(), 0);
+        assert!(!shared.jobctl_busy.load(Ordering::Acquire));
+        shared.lock_jobctl().stopped = Some(libc::SIGSTOP);
+        assert!(shared.jobctl_busy.load(Ordering::Acquire));
+        shared.prepare(libc::SIGCONT);
+        // Resumed, but the parent has not been told yet: still busy.
+        assert!(shared.jobctl_busy.load(Ordering::Acquire));
+        std::mem::take(&mut shared.lock_jobctl().continued_unreported);
+        assert!(!shared.jobctl_busy.load(Ordering::Acquire));
+    }
 
     #[test]
     fn standard_signals_coalesce_and_realtime_ones_queue() {

@@ -474,13 +474,16 @@ impl Task {
         if self.seccomp.active() && crate::kernel::seccomp::enforce(self, &args) {
             return;
         }
-        let kernel = self.kernel.clone();
-        let entry = kernel.table.lookup(args.nr);
-        let strace = kernel
+        // The entry is copied out so that no reference to the kernel (no Arc clone) is held
+        // across the handler: a simple syscall costs no atomic traffic here.
+        let entry = self.kernel.table.lookup(args.nr).copied();
+        let entry = entry.as_ref();
+        let traced = self
+            .kernel
             .strace
             .as_ref()
-            .filter(|s| s.wants(entry.map(|e| e.name)));
-        let started = strace.map(|_| {
+            .is_some_and(|s| s.wants(entry.map(|e| e.name)));
+        let started = traced.then(|| {
             (
                 Instant::now(),
                 crate::kernel::strace::format_enter(self, entry, &args),
@@ -494,7 +497,7 @@ impl Task {
         if matches!(
             entry.map(|e| e.support),
             None | Some(Support::Unsupported(..))
-        ) && kernel.note_unimplemented(args.nr)
+        ) && self.kernel.note_unimplemented(args.nr)
         {
             crate::warn!(
                 "unsupported syscall {} ({}) returned {:?}",

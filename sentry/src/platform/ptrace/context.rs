@@ -47,11 +47,57 @@ struct Cached {
     stub_tid: i32,
 }
 
+/// The registers a stub thread held at its last stop, as read by this context.
+struct HostRegs {
+    tid: i32,
+    /// `sys::regs_epoch()` right after the read: any later SETREGS or resumption by this
+    /// tracer thread (an injected syscall, say) makes the image stale.
+    epoch: u64,
+    regs: Regs,
+}
+
 /// One application thread's execution on one sentry host thread.
 pub struct PtraceContext {
     shared: Arc<Shared>,
     interrupter: Arc<PtraceInterrupter>,
     cached: Option<Cached>,
+    host_regs: Option<HostRegs>,
+}
+
+/// The host's syscall-restart codes (`-ERESTARTSYS` .. `-ERESTART_RESTARTBLOCK`, Linux
+/// `include/linux/errno.h`): with one of them in `rax` and `orig_rax >= 0`, a signal on the
+/// way back to user mode makes the host rewind the syscall (`arch_do_signal_or_restart`).
+fn is_host_restart_code(rax: u64) -> bool {
+    (-516..=-512).contains(&(rax as i64))
+}
+
+/// Whether `a` and `b` differ in no register but `rax` and `orig_rax`.
+fn same_but_rax(a: &Regs, b: &Regs) -> bool {
+    a.r15 == b.r15
+        && a.r14 == b.r14
+        && a.r13 == b.r13
+        && a.r12 == b.r12
+        && a.rbp == b.rbp
+        && a.rbx == b.rbx
+        && a.r11 == b.r11
+        && a.r10 == b.r10
+        && a.r9 == b.r9
+        && a.r8 == b.r8
+        && a.rcx == b.rcx
+        && a.rdx == b.rdx
+        && a.rsi == b.rsi
+        && a.rdi == b.rdi
+        && a.rip == b.rip
+        && a.cs == b.cs
+        && a.eflags == b.eflags
+        && a.rsp == b.rsp
+        && a.ss == b.ss
+        && a.fs_base == b.fs_base
+        && a.gs_base == b.gs_base
+        && a.ds == b.ds
+        && a.es == b.es
+        && a.fs == b.fs
+        && a.gs == b.gs
 }
 
 impl PtraceContext {
@@ -63,6 +109,25 @@ impl PtraceContext {
                 target: AtomicU64::new(0),
             }),
             cached: None,
+            host_regs: None,
+        }
+    }
+
+    /// Loads `host` into stub thread `stopped`. The common case after a syscall (every
+    /// register as the stop left it but the result in `rax`) is one PTRACE_POKEUSER instead
+    /// of PTRACE_SETREGS. The host's `orig_rax` then keeps the syscall number instead of -1,
+    /// which matters only with a restart code in `rax` (see `is_host_restart_code`); that
+    /// case, and any other change, takes the full SETREGS.
+    fn load_regs(&mut self, stopped: &StoppedTracee, host: &Regs) -> Result<(), Errno> {
+        let known = self.host_regs.take().filter(|h| {
+            h.tid == stopped.tid() && h.epoch == sys::regs_epoch() && same_but_rax(&h.regs, host)
+        });
+        match known {
+            Some(h) if h.regs.rax == host.rax && h.regs.orig_rax == host.orig_rax => Ok(()),
+            Some(h) if h.regs.orig_rax == host.orig_rax || !is_host_restart_code(host.rax) => {
+                stopped.set_rax(host.rax)
+            }
+            _ => stopped.setregs(host),
         }
     }
 
@@ -142,7 +207,7 @@ impl Context for PtraceContext {
             orig_rax: u64::MAX,
             ..*regs
         };
-        match stopped.setregs(&host_regs) {
+        match self.load_regs(&stopped, &host_regs) {
             Ok(()) => {}
             Err(Errno::ESRCH) => return Ok(Self::exited(&space)),
             Err(e) => return Err(err("PTRACE_SETREGS")(e)),
@@ -190,6 +255,11 @@ impl Context for PtraceContext {
                 Stop::Signal(now, sig) => (now, Event::Signal(sig)),
             };
             *regs = now.getregs().map_err(err("PTRACE_GETREGS"))?;
+            self.host_regs = Some(HostRegs {
+                tid,
+                epoch: sys::regs_epoch(),
+                regs: *regs,
+            });
             return Ok(event);
         }
     }
@@ -294,6 +364,54 @@ mod tests {
                 addr: 0,
             }
         );
+    }
+
+    #[test]
+    fn registers_set_after_a_syscall_stop_and_an_injection_reach_the_stub() {
+        let space = space_with_code(&[
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+            0x89, 0xc7, //                   mov edi, eax
+            0x0f, 0x05, //                   syscall
+            0x48, 0x89, 0xde, //             mov rsi, rbx
+            0x0f, 0x05, //                   syscall
+        ]);
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        // Only rax changes: the result alone is poked.
+        regs.rax = 77;
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.rdi, 77);
+        // An injected syscall runs in the same stub thread in between: the next switch must
+        // not trust the image read at the stop, and another register changes too.
+        space
+            .map_anon(0x50_0000, PAGE_SIZE, Prot::READ, false)
+            .unwrap();
+        regs.rax = 5;
+        regs.rbx = 0xabcd;
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.rsi, 0xabcd);
+        assert_eq!(regs.rip, CODE + 16);
+    }
+
+    #[test]
+    fn only_restart_codes_need_orig_rax_reset() {
+        for code in 512..=516i64 {
+            assert!(is_host_restart_code((-code) as u64));
+        }
+        assert!(!is_host_restart_code((-511i64) as u64));
+        assert!(!is_host_restart_code((-517i64) as u64));
+        assert!(!is_host_restart_code(512));
+        let a = regs_at(CODE);
+        let mut b = Regs {
+            rax: 1,
+            orig_rax: 2,
+            ..a
+        };
+        assert!(same_but_rax(&a, &b));
+        b.gs_base = 9;
+        assert!(!same_but_rax(&a, &b));
     }
 
     #[test]

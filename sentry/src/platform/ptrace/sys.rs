@@ -18,6 +18,22 @@ use nix::unistd::Pid;
 use crate::platform::Regs;
 use crate::Errno;
 
+thread_local! {
+    /// Bumped whenever this tracer thread may have changed a tracee's general registers
+    /// (SETREGS, POKEUSER, or resuming it): a register image read before is stale once it
+    /// moved. Each tracer thread drives only its own stub threads, so a thread-local suffices.
+    static REGS_EPOCH: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+fn bump_regs_epoch() {
+    REGS_EPOCH.with(|e| e.set(e.get().wrapping_add(1)));
+}
+
+/// The calling tracer thread's register epoch (see `REGS_EPOCH`).
+pub fn regs_epoch() -> u64 {
+    REGS_EPOCH.with(std::cell::Cell::get)
+}
+
 /// `status >> 8` of a syscall-stop when `PTRACE_O_TRACESYSGOOD` is set.
 const SYSCALL_STOP_SIG: c_int = libc::SIGTRAP | 0x80;
 /// Host page size.
@@ -90,7 +106,15 @@ impl StoppedTracee {
     }
 
     pub fn setregs(&self, regs: &Regs) -> Result<(), Errno> {
+        bump_regs_epoch();
         ptrace::setregs(self.pid(), *regs)
+    }
+
+    /// PTRACE_POKEUSER of `rax` alone: one word instead of the whole register set.
+    pub fn set_rax(&self, rax: u64) -> Result<(), Errno> {
+        bump_regs_epoch();
+        let offset = std::mem::offset_of!(Regs, rax);
+        ptrace::write_user(self.pid(), offset as ptrace::AddressType, rax as c_long)
     }
 
     pub fn set_options(&self) -> Result<(), Errno> {
@@ -112,12 +136,14 @@ impl StoppedTracee {
 
     /// PTRACE_CONT, suppressing any pending signal-delivery.
     pub fn cont(self) -> Result<RunningTracee, Errno> {
+        bump_regs_epoch();
         ptrace::cont(self.pid(), None::<Signal>)?;
         Ok(RunningTracee { tid: self.tid })
     }
 
     /// PTRACE_SYSEMU, suppressing any pending signal-delivery.
     pub fn sysemu(self) -> Result<RunningTracee, Errno> {
+        bump_regs_epoch();
         ptrace::sysemu(self.pid(), None::<Signal>)?;
         Ok(RunningTracee { tid: self.tid })
     }
@@ -164,6 +190,7 @@ impl RunningTracee {
 impl StoppedTracee {
     /// PTRACE_DETACH, suppressing any pending signal: the thread runs on untraced.
     pub fn detach(self) -> Result<(), Errno> {
+        bump_regs_epoch();
         ptrace::detach(self.pid(), None::<Signal>)
     }
 
@@ -286,6 +313,7 @@ pub fn reap_thread(tid: i32) {
 
 /// PTRACE_SEIZE with EXITKILL|TRACESYSGOOD: the calling thread becomes the tracer of `tid`.
 pub fn seize(tid: i32) -> Result<RunningTracee, Errno> {
+    bump_regs_epoch();
     ptrace::seize(Pid::from_raw(tid), trace_options())?;
     Ok(RunningTracee { tid })
 }
