@@ -5,6 +5,8 @@
 //! The `runsc` binary is the one `cargo build -p runsc` puts next to the test executables
 //! (`$CARGO_TARGET_DIR/<profile>/runsc`); `RUNSC_BIN` overrides it.
 
+pub mod oci;
+
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

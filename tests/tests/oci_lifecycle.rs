@@ -9,229 +9,11 @@
 //! is the container's.
 
 use std::fs;
-use std::io::Read;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Once;
-use std::time::Duration;
+use std::process::Stdio;
 
 use serde_json::Value;
-use tests::{runsc_bin, unique_tmp_path};
-
-/// Where Debian's runc lives.
-const RUNC: &str = "/usr/sbin/runc";
-/// Where Debian's busybox-static lives.
-const BUSYBOX: &str = "/bin/busybox";
-/// The longest any one runtime command may take before the test calls it hung.
-const COMMAND_LIMIT: Duration = Duration::from_secs(30);
-
-/// One OCI runtime under test, with a state root of its own.
-struct Runtime {
-    name: &'static str,
-    bin: PathBuf,
-    root: PathBuf,
-    log: PathBuf,
-}
-
-fn runtimes() -> Vec<Runtime> {
-    become_subreaper();
-    let mk = |name: &'static str, bin: PathBuf| {
-        let root = unique_tmp_path(&format!("oci-{name}-root"));
-        Runtime {
-            name,
-            bin,
-            log: root.with_extension("log.json"),
-            root,
-        }
-    };
-    assert!(
-        Path::new(RUNC).is_file(),
-        "{RUNC} is missing: `apt-get install runc` (.ci/run does)"
-    );
-    vec![mk("runsc", runsc_bin()), mk("runc", PathBuf::from(RUNC))]
-}
-
-fn become_subreaper() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: PR_SET_CHILD_SUBREAPER only changes who adopts this process's orphans.
-        let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        assert_eq!(r, 0, "PR_SET_CHILD_SUBREAPER");
-    });
-}
-
-/// What a short runtime command printed.
-struct Out {
-    status: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Runtime {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("--root")
-            .arg(&self.root)
-            .arg("--log")
-            .arg(&self.log)
-            .arg("--log-format")
-            .arg("json")
-            .args(args)
-            .env_clear()
-            .envs(tests::FIXED_ENV.iter().copied());
-        cmd
-    }
-
-    /// Runs a short command (start, kill, delete, state...) the way a shim does: its stdout
-    /// and stderr are pipes read to end-of-file, which no helper process may hold open.
-    fn short(&self, args: &[&str]) -> Out {
-        let what = format!("{} {}", self.name, args.join(" "));
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut o = String::new();
-            let mut e = String::new();
-            let _ = out.read_to_string(&mut o);
-            let _ = err.read_to_string(&mut e);
-            let _ = tx.send((o, e));
-        });
-        let (stdout, stderr) = rx
-            .recv_timeout(COMMAND_LIMIT)
-            .unwrap_or_else(|_| panic!("{what}: stdout/stderr never reached end-of-file"));
-        let status = tests::shell_status(child.wait().unwrap());
-        Out {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-
-    /// `create --bundle B --pid-file P ID` with the container's output going to `B/out`;
-    /// returns the pid file's pid.
-    fn create(&self, bundle: &Path, id: &str) -> i32 {
-        let out = fs::File::create(bundle.join("out")).unwrap();
-        let pid_file = bundle.join("init.pid");
-        let mut child = self
-            .command(&["create", "--bundle"])
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(&pid_file)
-            .arg(id)
-            .current_dir(bundle)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
-        let status = child.wait().unwrap();
-        assert!(
-            status.success(),
-            "{} create {id}: {status:?}: {}",
-            self.name,
-            fs::read_to_string(bundle.join("out")).unwrap_or_default()
-        );
-        let pid = fs::read_to_string(&pid_file).unwrap();
-        pid.trim().parse().unwrap()
-    }
-
-    /// A `create` expected to fail: its status (output goes to a file, so that a container
-    /// wrongly created cannot hang the test by holding a pipe).
-    fn try_create(&self, bundle: &Path, id: &str) -> i32 {
-        let out = fs::File::create(bundle.join("out")).unwrap();
-        let status = self
-            .command(&["create", "--bundle"])
-            .arg(bundle)
-            .arg(id)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .status()
-            .unwrap();
-        tests::shell_status(status)
-    }
-
-    fn state(&self, id: &str) -> Value {
-        let o = self.short(&["state", id]);
-        assert_eq!(o.status, 0, "{} state {id}: {}", self.name, o.stderr);
-        serde_json::from_str(&o.stdout).unwrap()
-    }
-
-    fn status(&self, id: &str) -> String {
-        self.state(id)["status"].as_str().unwrap().to_string()
-    }
-
-    /// The message of the last error line of the json log (what containerd shows its user).
-    fn last_log_error(&self) -> String {
-        let text = fs::read_to_string(&self.log).unwrap_or_default();
-        text.lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .rfind(|v| v["level"] == "error")
-            .map(|v| v["msg"].as_str().unwrap_or("").to_string())
-            .unwrap_or_default()
-    }
-
-    fn cleanup(&self) {
-        let _ = fs::remove_dir_all(&self.root);
-        let _ = fs::remove_file(&self.log);
-    }
-}
-
-/// A bundle whose rootfs holds busybox and its applets, running `sh -c SCRIPT`.
-fn bundle(rt: &Runtime, script: &str) -> PathBuf {
-    assert!(
-        Path::new(BUSYBOX).is_file(),
-        "{BUSYBOX} is missing: `apt-get install busybox-static` (.ci/run does)"
-    );
-    let dir = unique_tmp_path(&format!("oci-{}-bundle", rt.name));
-    let bin = dir.join("rootfs/bin");
-    fs::create_dir_all(&bin).unwrap();
-    fs::copy(BUSYBOX, bin.join("busybox")).unwrap();
-    for applet in ["sh", "echo", "sleep", "cat", "true", "kill", "ls"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    // The starter spec of our own `runsc spec`, which runc must accept too.
-    let o = Command::new(runsc_bin())
-        .args(["spec", "--bundle"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "runsc spec: {o:?}");
-    let path = dir.join("config.json");
-    let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    config["process"]["args"] = serde_json::json!(["sh", "-c", script]);
-    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    dir
-}
-
-/// Reaps `pid` (a child of ours once `create` has exited) and returns its shell status.
-fn reap(pid: i32) -> i32 {
-    let mut status = 0;
-    // SAFETY: waitpid writes only to `status`.
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(
-        r,
-        pid,
-        "waitpid({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    tests::shell_status(std::process::ExitStatus::from_raw(status))
-}
-
-fn for_each_runtime(f: impl Fn(&Runtime)) {
-    for rt in runtimes() {
-        f(&rt);
-        rt.cleanup();
-    }
-}
+use tests::oci::*;
 
 #[test]
 fn create_start_state_and_exit_status_through_the_pid_file() {
@@ -320,18 +102,6 @@ fn kill_a_created_container_and_a_running_one() {
         assert_eq!(rt.short(&["delete", "k3"]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
-}
-
-/// Waits until the container of `bundle` has printed `ready` (its traps are set and its
-/// child started).
-fn wait_for_ready(bundle: &Path) {
-    for _ in 0..1500 {
-        if fs::read_to_string(bundle.join("out")).is_ok_and(|o| o.contains("ready\n")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{}: the container never printed ready", bundle.display());
 }
 
 #[test]
@@ -558,13 +328,11 @@ fn exec_bundle(rt: &Runtime, script: &str) -> PathBuf {
     b
 }
 
-impl Runtime {
-    /// `exec ARGS...` with stdin null and stdout/stderr captured, as a short command.
-    fn exec(&self, args: &[&str]) -> Out {
-        let mut all = vec!["exec"];
-        all.extend_from_slice(args);
-        self.short(&all)
-    }
+/// `exec ARGS...` with stdin null and stdout/stderr captured, as a short command.
+fn exec(rt: &Runtime, args: &[&str]) -> Out {
+    let mut all = vec!["exec"];
+    all.extend_from_slice(args);
+    rt.short(&all)
 }
 
 #[test]
@@ -583,7 +351,7 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
         wait_for_ready(&b);
 
         // It sees what init wrote (in the container's root, overlay included).
-        let o = rt.exec(&["ex", "cat", "/tmp/f"]);
+        let o = exec(rt, &["ex", "cat", "/tmp/f"]);
         assert_eq!(
             (o.status, o.stdout.as_str()),
             (0, "hi\n"),
@@ -591,23 +359,26 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             rt.name,
             o.stderr
         );
-        let o = rt.exec(&["ex", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+        let o = exec(rt, &["ex", "sh", "-c", "echo out; echo err >&2; exit 7"]);
         assert_eq!(o.status, 7, "{}: {}", rt.name, o.stderr);
         assert_eq!(o.stdout, "out\n", "{}", rt.name);
         assert!(o.stderr.contains("err"), "{}: {}", rt.name, o.stderr);
-        let o = rt.exec(&["ex", "sh", "-c", "kill -9 $$"]);
+        let o = exec(rt, &["ex", "sh", "-c", "kill -9 $$"]);
         assert_eq!(o.status, 137, "{}: {}", rt.name, o.stderr);
         // The container's environment and cwd, with --env and --cwd over them.
-        let o = rt.exec(&[
-            "--env",
-            "FOO=bar",
-            "--cwd",
-            "/tmp",
-            "ex",
-            "sh",
-            "-c",
-            "echo $FOO $PATH; pwd",
-        ]);
+        let o = exec(
+            rt,
+            &[
+                "--env",
+                "FOO=bar",
+                "--cwd",
+                "/tmp",
+                "ex",
+                "sh",
+                "-c",
+                "echo $FOO $PATH; pwd",
+            ],
+        );
         assert_eq!(o.status, 0, "{}: {}", rt.name, o.stderr);
         assert_eq!(
             o.stdout, "bar /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n/tmp\n",
@@ -615,7 +386,7 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             rt.name
         );
         // A program that does not exist: runc's status and one error line.
-        let o = rt.exec(&["ex", "nosuch"]);
+        let o = exec(rt, &["ex", "nosuch"]);
         assert_eq!(o.status, 255, "{}: {}", rt.name, o.stderr);
         assert!(
             rt.last_log_error().contains("executable file not found"),
@@ -624,7 +395,7 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             rt.last_log_error()
         );
         // It sees init's processes and can signal them: init's `wait` returns.
-        let o = rt.exec(&["ex", "sh", "-c", "kill $(cat /tmp/sleep.pid)"]);
+        let o = exec(rt, &["ex", "sh", "-c", "kill $(cat /tmp/sleep.pid)"]);
         assert_eq!(o.status, 0, "{}: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 5, "{}", rt.name);
         assert!(fs::read_to_string(b.join("out"))
@@ -632,10 +403,10 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             .ends_with("sleep ended\n"));
 
         // A stopped container, and one that does not exist.
-        let o = rt.exec(&["ex", "true"]);
+        let o = exec(rt, &["ex", "true"]);
         assert_eq!(o.status, 255, "{}: exec into a stopped container", rt.name);
         assert!(!rt.last_log_error().is_empty(), "{}", rt.name);
-        assert_eq!(rt.exec(&["nosuch", "true"]).status, 255, "{}", rt.name);
+        assert_eq!(exec(rt, &["nosuch", "true"]).status, 255, "{}", rt.name);
         assert_eq!(rt.short(&["delete", "ex"]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
