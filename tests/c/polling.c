@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/select.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,11 +83,34 @@ int main(void) {
     start(&t0);
     r = pselect(p[0] + 1, &rs, NULL, NULL, &ts, &mask);
     printf("pselect timeout=%ld waited>=45:%d\n", r, ms_since(&t0) >= 45);
-    FD_ZERO(&rs);
-    FD_SET(100, &rs);
-    tv.tv_usec = 0;
-    r = select(101, &rs, NULL, NULL, &tv);
-    printf("select badfd=%s\n", err(r));
+    /* A closed descriptor inside the fd table is EBADF; one past the table's size is ignored
+     * (Linux reads the sets only as far as max_fds: 64 in a fresh table, grown to the next
+     * power of two above the highest descriptor ever used). The table size this process
+     * inherited is the test runner's, so ask a forked child, whose table fork sizes anew. */
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        int closed = dup(0);
+        close(closed);
+        FD_ZERO(&rs);
+        FD_SET(closed, &rs);
+        tv.tv_usec = 0;
+        printf("select closed fd=%s\n", err(select(closed + 1, &rs, NULL, NULL, &tv)));
+        FD_ZERO(&rs);
+        FD_SET(100, &rs);
+        printf("select fd past table=%s\n", err(select(101, &rs, NULL, NULL, &tv)));
+        dup2(0, 100);
+        close(100);
+        FD_ZERO(&rs);
+        FD_SET(100, &rs);
+        printf("select fd 100 after growth=%s\n", err(select(101, &rs, NULL, NULL, &tv)));
+        FD_ZERO(&rs);
+        FD_SET(200, &rs);
+        printf("select fd 200 after growth=%s\n", err(select(201, &rs, NULL, NULL, &tv)));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
     tv.tv_sec = -1;
     r = select(1, NULL, NULL, NULL, &tv);
     printf("select bad timeout=%s\n", err(r));

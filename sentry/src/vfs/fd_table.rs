@@ -4,6 +4,7 @@
 //! Lock order: the table's one mutex; descriptions are dropped after it is released.
 
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::vfs::file::FileDescription;
@@ -18,15 +19,42 @@ struct FdEntry {
     cloexec: bool,
 }
 
+/// Size of a fresh table (Linux `NR_OPEN_DEFAULT`, one machine word of bits).
+const FRESH_SIZE: usize = 64;
+
+/// The size Linux gives a table that must hold descriptor `fd`: the next power of two above
+/// it, never below a fresh table's.
+fn size_for(fd: usize) -> usize {
+    (fd + 1).next_power_of_two().max(FRESH_SIZE)
+}
+
 /// A task's file descriptor table.
 pub struct FdTable {
     slots: Mutex<Vec<Option<FdEntry>>>,
+    /// Linux's `max_fds`: the table grows to hold the highest descriptor ever installed and
+    /// never shrinks, except that fork copies only up to the highest open one. select(2)
+    /// ignores descriptors at or past it and /proc/PID/status reports it as FDSize. Written
+    /// under the `slots` lock.
+    size: AtomicUsize,
 }
 
 impl FdTable {
     pub fn new() -> FdTable {
         FdTable {
             slots: Mutex::new(Vec::new()),
+            size: AtomicUsize::new(FRESH_SIZE),
+        }
+    }
+
+    /// The table's size as Linux would have it (`max_fds`).
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Grows the table to hold `fd`; called with the slots lock held.
+    fn grow_for(&self, fd: usize) {
+        if fd >= self.size() {
+            self.size.store(size_for(fd), Ordering::Relaxed);
         }
     }
 
@@ -47,8 +75,14 @@ impl FdTable {
 
     /// A copy for fork(2) without CLONE_FILES: same descriptions, same flags.
     pub fn fork(&self) -> FdTable {
+        let slots = self.lock().clone();
+        let size = slots
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(FRESH_SIZE, size_for);
         FdTable {
-            slots: Mutex::new(self.lock().clone()),
+            slots: Mutex::new(slots),
+            size: AtomicUsize::new(size),
         }
     }
 
@@ -116,6 +150,7 @@ impl FdTable {
         if free >= slots.len() {
             slots.resize(free + 1, None);
         }
+        self.grow_for(free);
         slots[free] = Some(FdEntry { file, cloexec });
         Ok(free as i32)
     }
@@ -131,6 +166,7 @@ impl FdTable {
             if i >= slots.len() {
                 slots.resize(i + 1, None);
             }
+            self.grow_for(i);
             slots[i].replace(FdEntry { file, cloexec })
         };
         drop(old);
@@ -260,5 +296,23 @@ mod tests {
         let child = t.fork();
         t.remove(0).unwrap();
         assert!(child.get(0).is_ok());
+    }
+
+    #[test]
+    fn size_grows_in_powers_of_two_and_fork_trims_it() {
+        let t = FdTable::new();
+        let f = file();
+        assert_eq!(t.size(), 64);
+        t.install_at(63, f.clone(), false).unwrap();
+        assert_eq!(t.size(), 64);
+        t.install_at(64, f.clone(), false).unwrap();
+        assert_eq!(t.size(), 128);
+        t.install_at(300, f.clone(), false).unwrap();
+        assert_eq!(t.size(), 512);
+        t.remove(300).unwrap();
+        assert_eq!(t.size(), 512, "closing never shrinks");
+        assert_eq!(t.fork().size(), 128, "fork sizes for the highest open fd");
+        t.remove(64).unwrap();
+        assert_eq!(t.fork().size(), 64);
     }
 }

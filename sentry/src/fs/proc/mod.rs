@@ -326,10 +326,7 @@ fn task_info(t: &Task, tg: &ThreadGroup, tid: i32) -> text::TaskInfo {
             _ => cgt |= 1 << i,
         }
     }
-    let fd_size = fd_table_of(t, pid)
-        .ok()
-        .and_then(|f| f.fds().last().copied())
-        .map_or(64, |max| (usize::try_from(max).unwrap_or(0) / 64 + 1) * 64);
+    let fd_size = fd_table_of(t, pid).map_or(64, |f| f.size());
     text::TaskInfo {
         pid,
         tid,
