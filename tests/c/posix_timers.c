@@ -373,6 +373,50 @@ static void not_inherited(const char *self) {
     k_delete(id);
 }
 
+/* A queued signal of a timer deleted or re-set since is still shown by sigpending(2) but
+ * dropped when dequeued (Linux 6.13+): never delivered, never returned by sigtimedwait. */
+static void stale_signals(void) {
+    int sig = SIGRTMIN + 6;
+    block(sig);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = sig;
+    int id = -1;
+    k_create(CLOCK_MONOTONIC, &sev, &id);
+    struct itimerspec one = ms(1, 0);
+    k_settime(id, 0, &one, NULL);
+    ms_sleep(20);
+    k_delete(id);
+    sigset_t p, s;
+    sigpending(&p);
+    printf("stale after delete pending=%d\n", sigismember(&p, sig));
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    siginfo_t si;
+    struct timespec none = {0, 0};
+    printf("stale after delete wait=%s\n", err(sigtimedwait(&s, &si, &none)));
+    sigpending(&p);
+    printf("stale dropped pending=%d\n", sigismember(&p, sig));
+    k_create(CLOCK_MONOTONIC, &sev, &id);
+    k_settime(id, 0, &one, NULL);
+    ms_sleep(20);
+    struct itimerspec zero = ms(0, 0);
+    k_settime(id, 0, &zero, NULL);
+    printf("stale after disarm wait=%s\n", err(sigtimedwait(&s, &si, &none)));
+    k_settime(id, 0, &one, NULL);
+    ms_sleep(20);
+    k_settime(id, 0, &one, NULL);
+    ms_sleep(20);
+    printf("re-set timer wait=%d\n", sigtimedwait(&s, &si, &none) == sig);
+    printf("only one=%s\n", err(sigtimedwait(&s, &si, &none)));
+    k_delete(id);
+    ms_sleep(20);
+    /* Unblocking delivers nothing (the default action would end the process). */
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    printf("unblocked and alive\n");
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc == 3 && strcmp(argv[1], "after-exec") == 0) {
@@ -394,6 +438,7 @@ int main(int argc, char **argv) {
     sigev_none();
     thread_id();
     sigev_thread();
+    stale_signals();
     handler();
     not_inherited(argv[0]);
     printf("done\n");

@@ -96,7 +96,9 @@ struct TimerState {
     /// Next expiry on the timer's clock (`TimerClock::now`); None when disarmed.
     deadline: Option<Duration>,
     interval: Duration,
-    /// Bumped at each setting and at deletion: the thread of an older setting exits.
+    /// New at each setting and at deletion (from one counter for all timers, so that a
+    /// reused timer id never matches an old signal): the thread of an older setting exits
+    /// and its queued signal is dropped.
     generation: u64,
     /// The overrun count of the last delivered signal (timer_getoverrun).
     overrun_last: i32,
@@ -122,8 +124,10 @@ impl PosixTimer {
             .expect("invariant: posix timer lock is never poisoned")
     }
 
-    /// The SI_TIMER siginfo of one expiry: si_tid (the timer id), si_overrun, si_value.
-    fn siginfo(&self, signo: i32, value: u64, overrun: i32) -> SigInfo {
+    /// The SI_TIMER siginfo of one expiry of setting `generation`: si_tid (the timer id),
+    /// si_overrun, si_value, and in the kernel-private word after them (Linux's
+    /// `si_sys_private`) the generation, which dequeue checks and clears.
+    fn siginfo(&self, signo: i32, value: u64, overrun: i32, generation: u64) -> SigInfo {
         if self.itimer {
             return SigInfo::new(signo, crate::abi::signal::SI_KERNEL);
         }
@@ -131,6 +135,7 @@ impl PosixTimer {
         info.bytes[16..20].copy_from_slice(&self.id.to_ne_bytes());
         info.bytes[20..24].copy_from_slice(&overrun.to_ne_bytes());
         info.bytes[24..32].copy_from_slice(&value.to_ne_bytes());
+        info.bytes[32..36].copy_from_slice(&(generation as u32).to_ne_bytes());
         info
     }
 }
@@ -253,7 +258,8 @@ impl PosixTimers {
         Ok(id)
     }
 
-    /// timer_delete: EINVAL for an unknown id. A signal already queued stays queued.
+    /// timer_delete: EINVAL for an unknown id. A signal already queued stays pending until
+    /// dequeued, where it is dropped (`accept_delivery`).
     pub fn delete(&self, id: i32) -> SysResult<()> {
         let timer = self.lock().timers.remove(&id).ok_or(Errno::EINVAL)?;
         retire(&timer);
@@ -305,21 +311,35 @@ impl PosixTimers {
         Ok(self.get(id)?.lock().overrun_last)
     }
 
-    /// Records the delivery of a timer's signal (called when an SI_TIMER siginfo is dequeued).
-    pub fn note_delivered(&self, info: &SigInfo) {
+    /// At the dequeue of `info`: false for the signal of a timer deleted or re-set since it
+    /// was queued, which Linux drops there (sigpending(2) still showed it). Otherwise records
+    /// the delivered overrun count (timer_getoverrun) and clears the private generation word.
+    pub fn accept_delivery(&self, info: &mut SigInfo) -> bool {
         if info.code() != SI_TIMER {
-            return;
+            return true;
         }
-        let field = |off: usize| {
-            i32::from_ne_bytes(
+        let word = |off: usize| {
+            u32::from_ne_bytes(
                 info.bytes[off..off + 4]
                     .try_into()
                     .expect("invariant: 4 bytes"),
             )
         };
-        if let Ok(timer) = self.get(field(16)) {
-            timer.lock().overrun_last = field(20);
+        let (id, overrun, generation) = (word(16) as i32, word(20) as i32, word(32));
+        if generation == 0 {
+            // Not a timer's: one a process queued to itself with rt_sigqueueinfo.
+            return true;
         }
+        let Ok(timer) = self.get(id) else {
+            return false;
+        };
+        let mut s = timer.lock();
+        if s.deleted || s.generation as u32 != generation {
+            return false;
+        }
+        s.overrun_last = overrun;
+        info.bytes[32..36].fill(0);
+        true
     }
 }
 
@@ -346,12 +366,18 @@ pub fn set_itimer(
     arm(tg, &tg.timers.itimer(which), 0, value, interval)
 }
 
+/// A timer setting's generation, unique among all timers of the sentry.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Disarms a timer for good: its thread exits at its next look.
 fn retire(timer: &PosixTimer) {
     let mut s = timer.lock();
     s.deleted = true;
     s.deadline = None;
-    s.generation += 1;
+    s.generation = next_generation();
     drop(s);
     timer.cv.notify_all();
 }
@@ -387,7 +413,7 @@ fn arm(
     let (old, generation) = {
         let mut s = timer.lock();
         let old = (time_left(s.deadline, s.interval, now), s.interval);
-        s.generation += 1;
+        s.generation = next_generation();
         s.deleted = false;
         s.deadline = delay.map(|d| now.saturating_add(d));
         s.interval = if delay.is_some() {
@@ -445,19 +471,22 @@ fn run_timer(timer: Arc<PosixTimer>, tg: Weak<ThreadGroup>, generation: u64) {
         match timer.notify {
             Notify::None => {}
             Notify::Process { signo, value } if timer.itimer => {
-                crate::kernel::signal::send_to_process(&process, timer.siginfo(signo, value, 0));
+                crate::kernel::signal::send_to_process(
+                    &process,
+                    timer.siginfo(signo, value, 0, generation),
+                );
             }
             Notify::Process { signo, value } => {
                 // Process-directed queueing cannot fail.
                 let _ = process
                     .signals
-                    .queue_timer(None, timer.siginfo(signo, value, extra));
+                    .queue_timer(None, timer.siginfo(signo, value, extra, generation));
             }
             Notify::Thread { signo, value, tid } => {
                 // A target thread that exited receives nothing (Linux finds no task).
                 let _ = process
                     .signals
-                    .queue_timer(Some(tid), timer.siginfo(signo, value, extra));
+                    .queue_timer(Some(tid), timer.siginfo(signo, value, extra, generation));
             }
         }
     }
@@ -516,8 +545,22 @@ mod tests {
             )
             .unwrap();
         let timer = t.get(id).unwrap();
-        let info = timer.siginfo(libc::SIGALRM, 9, 3);
-        t.note_delivered(&info);
+        let generation = next_generation();
+        timer.lock().generation = generation;
+        let mut info = timer.siginfo(libc::SIGALRM, 9, 3, generation);
+        assert!(t.accept_delivery(&mut info));
         assert_eq!(t.overrun(id), Ok(3));
+        assert_eq!(&info.bytes[32..36], &[0; 4], "the private word is cleared");
+
+        // A signal of an older setting, or of a deleted timer, is dropped at dequeue.
+        let mut stale = timer.siginfo(libc::SIGALRM, 9, 0, generation);
+        timer.lock().generation = next_generation();
+        assert!(!t.accept_delivery(&mut stale));
+        let mut gone = timer.siginfo(libc::SIGALRM, 9, 0, timer.lock().generation);
+        t.delete(id).unwrap();
+        assert!(!t.accept_delivery(&mut gone));
+        // One queued by rt_sigqueueinfo with code SI_TIMER (no generation) passes.
+        let mut forged = SigInfo::new(libc::SIGALRM, SI_TIMER);
+        assert!(t.accept_delivery(&mut forged));
     }
 }

@@ -160,9 +160,17 @@ impl PendingSet {
             q.signo() == sig && q.code() == abi::SI_TIMER && field(&q.bytes, 16) == timer_id
         });
         if let Some(q) = queued {
+            // The queued one may be of an older setting of the timer (its generation, in
+            // the kernel-private word at 32): then it becomes this setting's, overruns anew.
+            let same_setting = q.bytes[32..36] == info.bytes[32..36];
             let more = field(&info.bytes, 20).saturating_add(1);
-            let overrun = field(&q.bytes, 20).saturating_add(more);
+            let overrun = if same_setting {
+                field(&q.bytes, 20).saturating_add(more)
+            } else {
+                field(&info.bytes, 20)
+            };
             q.bytes[20..24].copy_from_slice(&overrun.to_ne_bytes());
+            q.bytes[32..36].copy_from_slice(&info.bytes[32..36]);
             return false;
         }
         self.push(info)
@@ -754,12 +762,16 @@ fn dequeue(task: &mut Task, want: u64) -> Option<SigInfo> {
     let thread_first = thread != 0
         && (t_sync
             || (!p_sync && (process == 0 || thread.trailing_zeros() <= process.trailing_zeros())));
-    let info = if thread_first {
+    let mut info = if thread_first {
         task.signals.take(want)
     } else {
         task.tg.signals.take(want)
     }?;
-    task.tg.timers.note_delivered(&info);
+    if !task.tg.timers.accept_delivery(&mut info) {
+        // The signal of a timer deleted or re-set since it was queued: dropped, as Linux
+        // drops it at dequeue; look for the next one.
+        return dequeue(task, want);
+    }
     Some(info)
 }
 
@@ -812,15 +824,18 @@ impl PendingView {
                 .expect("invariant: pending lock is never poisoned")
                 .take(want)
         };
-        let info = self
-            .thread
-            .upgrade()
-            .and_then(|t| take(&t.pending))
-            .or_else(|| self.process.upgrade().and_then(|p| take(&p.pending)))?;
-        if let Some(tg) = self.tg.upgrade() {
-            tg.timers.note_delivered(&info);
+        loop {
+            let mut info = self
+                .thread
+                .upgrade()
+                .and_then(|t| take(&t.pending))
+                .or_else(|| self.process.upgrade().and_then(|p| take(&p.pending)))?;
+            match self.tg.upgrade() {
+                // A stale timer signal is dropped (see `dequeue`).
+                Some(tg) if !tg.timers.accept_delivery(&mut info) => continue,
+                _ => return Some(info),
+            }
         }
-        Some(info)
     }
 }
 
