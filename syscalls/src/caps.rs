@@ -90,7 +90,7 @@ pub fn sys_capset(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let mut c = (*t.creds).clone();
     let new = check_capset(&c.caps, c.has_cap(CAP_SETPCAP), eff, prm, inh)?;
     c.caps = new;
-    t.creds = std::sync::Arc::new(c);
+    t.set_creds(c);
     Ok(0)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod caps;
 pub mod clone;
+pub mod cred;
 pub mod eventfd;
 pub mod exec;
 pub mod fs;
@@ -15,6 +16,7 @@ pub mod pidfd;
 pub mod pipe;
 pub mod poll;
 pub mod process;
+pub mod sched;
 pub mod seccomp;
 pub mod signal;
 pub mod signalfd;

@@ -83,7 +83,7 @@ pub fn sys_setresuid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let [uid, euid, suid] = new_res_ids(old, res_args(a), c.has_cap(CAP_SETUID))?;
     (c.uid, c.euid, c.suid, c.fsuid) = (uid, euid, suid, euid);
     c.fix_caps_after_setuid(old);
-    t.creds = std::sync::Arc::new(c);
+    t.set_creds(c);
     Ok(0)
 }
 
@@ -94,7 +94,7 @@ pub fn sys_setresgid(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let [gid, egid, sgid] =
         new_res_ids([c.gid, c.egid, c.sgid], res_args(a), c.has_cap(CAP_SETGID))?;
     (c.gid, c.egid, c.sgid, c.fsgid) = (gid, egid, sgid, egid);
-    t.creds = std::sync::Arc::new(c);
+    t.set_creds(c);
     Ok(0)
 }
 

@@ -89,7 +89,24 @@ impl Credentials {
             self.caps.effective = self.caps.permitted;
         }
     }
+
+    /// After a setfsuid(2) from `old_fsuid` (Linux `cap_task_fix_setuid`, LSM_SETID_FS):
+    /// leaving uid 0 drops the filesystem capabilities from the effective set, coming back
+    /// raises those of them that are permitted.
+    pub fn fix_caps_after_setfsuid(&mut self, old_fsuid: u32) {
+        if old_fsuid == 0 && self.fsuid != 0 {
+            self.caps.effective &= !CAP_FS_MASK;
+        }
+        if old_fsuid != 0 && self.fsuid == 0 {
+            self.caps.effective |= self.caps.permitted & CAP_FS_MASK;
+        }
+    }
 }
+
+/// The capabilities that follow the filesystem uid (Linux `CAP_FS_MASK`): CHOWN,
+/// DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER, FSETID, LINUX_IMMUTABLE, MKNOD, MAC_OVERRIDE.
+pub const CAP_FS_MASK: u64 =
+    (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 9) | (1 << 27) | (1 << 32);
 
 #[cfg(test)]
 mod tests {

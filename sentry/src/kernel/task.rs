@@ -285,7 +285,15 @@ impl Task {
         Ok(())
     }
 
-    /// Lets /proc/PID of the process (its leader's view) reach this task's resources.
+    /// Replaces the task's credentials (the set*id family, capset), where /proc/PID of
+    /// other processes and their permission checks see them too.
+    pub fn set_creds(&mut self, creds: crate::kernel::creds::Credentials) {
+        self.creds = Arc::new(creds);
+        self.publish_views();
+    }
+
+    /// Lets /proc/PID of the process (its leader's view) reach this task's resources; called
+    /// again whenever one of them is replaced (execve, a credentials change).
     fn publish_views(&self) {
         if self.tid == self.tg.pid {
             self.tg

@@ -250,6 +250,13 @@ pub struct ThreadGroupState {
     pub child_subreaper: bool,
     /// prctl(PR_SET_DUMPABLE) (Linux keeps it per mm; per process is what the sandbox shows).
     pub dumpable: bool,
+    /// setpriority(2)'s nice value, -20..=19 (Linux keeps it per thread).
+    pub nice: i32,
+    /// sched_setscheduler(2)'s policy and real-time priority.
+    pub sched_policy: i32,
+    pub sched_priority: i32,
+    /// personality(2)'s persona.
+    pub personality: u32,
 }
 
 /// One process.
@@ -305,6 +312,10 @@ impl ThreadGroup {
                 comm: Vec::new(),
                 child_subreaper: false,
                 dumpable: true,
+                nice: 0,
+                sched_policy: 0,
+                sched_priority: 0,
+                personality: 0,
             }),
             signals: Default::default(),
             child_wait: WaitQueue::new(),

@@ -8,7 +8,9 @@ use sentry::kernel::Support::{Full, Partial, Unsupported};
 use sentry::kernel::{SyscallEntry, SyscallTable};
 use sentry::Errno;
 
-use crate::{caps, clone, eventfd, exec, fs, mm, pipe, poll, process, signal, sys, time, wait};
+use crate::{
+    caps, clone, cred, eventfd, exec, fs, mm, pipe, poll, process, sched, signal, sys, time, wait,
+};
 
 macro_rules! syscall_table {
     ($($nr:literal $sys:ident => $support:expr, [$($arg:expr),*];)*) => {
@@ -127,18 +129,25 @@ syscall_table! {
     100 SYS_times => Full(time::sys_times), [Hex];
     102 SYS_getuid => Full(process::sys_getuid), [];
     104 SYS_getgid => Full(process::sys_getgid), [];
+    105 SYS_setuid => Full(cred::sys_setuid), [Int];
+    106 SYS_setgid => Full(cred::sys_setgid), [Int];
     107 SYS_geteuid => Full(process::sys_geteuid), [];
     108 SYS_getegid => Full(process::sys_getegid), [];
     109 SYS_setpgid => Full(process::sys_setpgid), [Int, Int];
     110 SYS_getppid => Full(process::sys_getppid), [];
     111 SYS_getpgrp => Full(process::sys_getpgrp), [];
     112 SYS_setsid => Full(process::sys_setsid), [];
+    113 SYS_setreuid => Full(cred::sys_setreuid), [Int, Int];
+    114 SYS_setregid => Full(cred::sys_setregid), [Int, Int];
     115 SYS_getgroups => Full(process::sys_getgroups), [Int, Hex];
+    116 SYS_setgroups => Full(cred::sys_setgroups), [Int, Hex];
     117 SYS_setresuid => Full(process::sys_setresuid), [Int, Int, Int];
     118 SYS_getresuid => Full(process::sys_getresuid), [Hex, Hex, Hex];
     119 SYS_setresgid => Full(process::sys_setresgid), [Int, Int, Int];
     120 SYS_getresgid => Full(process::sys_getresgid), [Hex, Hex, Hex];
     121 SYS_getpgid => Full(process::sys_getpgid), [Int];
+    122 SYS_setfsuid => Full(cred::sys_setfsuid), [Int];
+    123 SYS_setfsgid => Full(cred::sys_setfsgid), [Int];
     124 SYS_getsid => Full(process::sys_getsid), [Int];
     125 SYS_capget => Full(caps::sys_capget), [Hex, Hex];
     126 SYS_capset => Full(caps::sys_capset), [Hex, Hex];
@@ -150,8 +159,18 @@ syscall_table! {
     132 SYS_utime => Full(fs::sys_utime), [Path, Hex];
     133 SYS_mknod => Partial(fs::sys_mknod, "regular files and FIFOs; device and socket nodes are EPERM"), [Path, Mode, Hex];
     134 SYS_uselib => Unsupported(Errno::ENOSYS, "obsolete"), [Path];
+    135 SYS_personality => Partial(sched::sys_personality, "the persona is kept and reported; its flags change nothing"), [Hex];
     137 SYS_statfs => Full(fs::sys_statfs), [Path, Hex];
     138 SYS_fstatfs => Full(fs::sys_fstatfs), [Fd, Hex];
+    140 SYS_getpriority => Full(sched::sys_getpriority), [Int, Int];
+    141 SYS_setpriority => Partial(sched::sys_setpriority, "kept per process and reported; host threads are not reprioritised"), [Int, Int, Int];
+    142 SYS_sched_setparam => Partial(sched::sys_sched_setparam, "kept and reported; host threads are not rescheduled"), [Int, Hex];
+    143 SYS_sched_getparam => Full(sched::sys_sched_getparam), [Int, Hex];
+    144 SYS_sched_setscheduler => Partial(sched::sys_sched_setscheduler, "kept and reported; host threads are not rescheduled; SCHED_DEADLINE EINVAL"), [Int, Int, Hex];
+    145 SYS_sched_getscheduler => Full(sched::sys_sched_getscheduler), [Int];
+    146 SYS_sched_get_priority_max => Full(sched::sys_sched_get_priority_max), [Int];
+    147 SYS_sched_get_priority_min => Full(sched::sys_sched_get_priority_min), [Int];
+    148 SYS_sched_rr_get_interval => Full(sched::sys_sched_rr_get_interval), [Int, Hex];
     149 SYS_mlock => Full(mm::sys_mlock), [Hex, Int];
     150 SYS_munlock => Full(mm::sys_munlock), [Hex, Int];
     157 SYS_prctl => Partial(process::sys_prctl, "name, pdeathsig, dumpable, child subreaper, no_new_privs, seccomp; other options EINVAL"), [Int, Hex, Hex, Hex, Hex];

@@ -315,6 +315,7 @@ fn task_info(t: &Task, tg: &ThreadGroup, tid: i32) -> text::TaskInfo {
     let pid = tg.pid;
     let tid = if tid == 0 { pid } else { tid };
     let st = tg.with_state(|s| (s.comm.clone(), s.actions, s.rlimits));
+    let sched = tg.with_state(|s| (s.nice, s.sched_policy, s.sched_priority));
     let c = creds_of(t, pid);
     let zombie = k.tree().procs.get(&pid).is_some_and(|p| p.zombie.is_some());
     let own_thread = tid == t.tid;
@@ -330,6 +331,9 @@ fn task_info(t: &Task, tg: &ThreadGroup, tid: i32) -> text::TaskInfo {
     text::TaskInfo {
         pid,
         tid,
+        nice: sched.0,
+        sched_policy: sched.1,
+        rt_priority: sched.2,
         ppid: k.parent_of(pid).unwrap_or(0),
         pgid: k.pgid_of(pid).unwrap_or(pid),
         sid: k.sid_of(pid).unwrap_or(pid),

@@ -92,6 +92,10 @@ impl MemInfo {
 pub struct TaskInfo {
     pub pid: i32,
     pub tid: i32,
+    /// setpriority(2)'s nice value; sched_setscheduler(2)'s policy and real-time priority.
+    pub nice: i32,
+    pub sched_policy: i32,
+    pub rt_priority: i32,
     pub ppid: i32,
     pub pgid: i32,
     pub sid: i32,
@@ -257,8 +261,13 @@ pub fn stat(p: &TaskInfo) -> Vec<u8> {
         "0".into(),
         "0".into(),
         "0".into(),
-        "20".into(), // priority
-        "0".into(),  // nice
+        // priority: -1 - rt_priority for the real-time policies, 20 + nice otherwise.
+        if matches!(p.sched_policy, 1 | 2) {
+            (-1 - p.rt_priority).to_string()
+        } else {
+            (20 + p.nice).to_string()
+        },
+        p.nice.to_string(),
         p.threads.to_string(),
         "0".into(), // itrealvalue
         p.start_ticks.to_string(),
@@ -279,8 +288,8 @@ pub fn stat(p: &TaskInfo) -> Vec<u8> {
         "0".into(),
         "17".into(), // exit_signal
         "0".into(),  // processor
-        "0".into(),
-        "0".into(), // policy
+        p.rt_priority.to_string(),
+        p.sched_policy.to_string(),
         "0".into(),
         "0".into(),
         "0".into(),
@@ -547,6 +556,9 @@ mod tests {
 
     fn info() -> TaskInfo {
         TaskInfo {
+            nice: 0,
+            sched_policy: 0,
+            rt_priority: 0,
             pid: 7,
             tid: 7,
             ppid: 1,
