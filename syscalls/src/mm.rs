@@ -200,6 +200,51 @@ pub fn sys_munlock(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(0)
 }
 
+/// mlock2(2): mlock with MLOCK_ONFAULT allowed (EINVAL for other flags).
+pub fn sys_mlock2(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    if a.u32(2) & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    sys_mlock(t, a)
+}
+
+/// `include/uapi/asm-generic/mman-common.h`, `mman.h`.
+const MLOCK_ONFAULT: u32 = 1;
+const MCL_CURRENT: i32 = 1;
+const MCL_FUTURE: i32 = 2;
+const MCL_ONFAULT: i32 = 4;
+/// CAP_IPC_LOCK.
+const CAP_IPC_LOCK: u32 = 14;
+
+/// mlockall(2): EINVAL for no or unknown flags (or MCL_ONFAULT alone), EPERM when
+/// RLIMIT_MEMLOCK is 0 and the caller lacks CAP_IPC_LOCK (Linux `can_do_mlock`). The
+/// sentry never pages application memory out, so the memory is as good as locked.
+pub fn sys_mlockall(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let flags = a.i32(0);
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    let memlock =
+        t.tg.with_state(|s| s.rlimits[libc::RLIMIT_MEMLOCK as usize].cur);
+    if !t.creds.has_cap(CAP_IPC_LOCK) {
+        if memlock == 0 {
+            return Err(Errno::EPERM);
+        }
+        // MCL_CURRENT locks everything mapped now: ENOMEM past the limit.
+        let mapped: u64 = t.mm.vmas().iter().map(|v| v.end - v.start).sum();
+        if flags & MCL_CURRENT != 0 && mapped > memlock {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    Ok(0)
+}
+
+/// munlockall(2).
+pub fn sys_munlockall(_t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! System information: uname(2), sysinfo(2), getrandom(2).
+//! System information: uname(2), sethostname(2), setdomainname(2), sysinfo(2), getrandom(2).
 
 use sentry::kernel::{SyscallArgs, Task};
 use sentry::{Errno, SysResult};
@@ -9,13 +9,14 @@ const UTS_LEN: usize = 65;
 /// with the sandbox's own host and NIS domain names (the OCI spec's, "(none)" without one).
 pub fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let host = sentry::kernel::host_uname();
+    let uts = t.kernel.uts_names();
     let fields: [&[u8]; 6] = [
         b"Linux",
-        t.kernel.hostname.as_bytes(),
+        uts.hostname.as_bytes(),
         &host.release,
         &host.version,
         &host.machine,
-        t.kernel.settings.domainname.as_bytes(),
+        uts.domainname.as_bytes(),
     ];
     let mut out = vec![0u8; UTS_LEN * 6];
     for (i, f) in fields.iter().enumerate() {
@@ -24,6 +25,38 @@ pub fn sys_uname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     t.mm.copy_out(a.addr(0), &out)?;
     Ok(0)
+}
+
+/// CAP_SYS_ADMIN (`include/uapi/linux/capability.h`).
+const CAP_SYS_ADMIN: u32 = 21;
+
+/// sethostname(2) (`domain` false) and setdomainname(2): CAP_SYS_ADMIN in the sandbox's UTS
+/// namespace; at most 64 bytes (EINVAL), taken as given (a NUL inside is kept, as Linux
+/// keeps it; uname then shows the name up to it).
+fn set_uts(t: &mut Task, a: &SyscallArgs, domain: bool) -> SysResult<u64> {
+    let len = usize::try_from(a.i32(1)).map_err(|_| Errno::EINVAL)?;
+    if len > UTS_LEN - 1 {
+        return Err(Errno::EINVAL);
+    }
+    if !t.creds.has_cap(CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
+    let mut name = vec![0u8; len];
+    t.mm.copy_in(a.addr(0), &mut name)?;
+    let end = name.iter().position(|&b| b == 0).unwrap_or(len);
+    let name = String::from_utf8_lossy(&name[..end]).into_owned();
+    t.kernel.set_uts_name(domain, name);
+    Ok(0)
+}
+
+/// sethostname(2).
+pub fn sys_sethostname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    set_uts(t, a, false)
+}
+
+/// setdomainname(2).
+pub fn sys_setdomainname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    set_uts(t, a, true)
 }
 
 /// sysinfo(2): uptime since the sandbox booted, the host's memory totals, the sandbox's

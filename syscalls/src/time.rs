@@ -4,6 +4,8 @@
 //! come from the process's accounting (`sentry::kernel::thread_group::CpuAccount`), never from
 //! the sentry's own host clocks.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::time::TimeSpec;
@@ -61,42 +63,90 @@ pub fn sleep_until(clock: i32, when: Duration) -> SysResult<()> {
     Ok(())
 }
 
-/// Sleeps until the absolute time `when` on `clock`; EINTR if a signal handler must run.
-fn sleep_until_interruptible(
-    t: &mut Task,
-    clock: i32,
-    when: Duration,
-) -> Result<(), (Errno, Duration)> {
-    let id = clock_id(clock).map_err(|e| (e, Duration::ZERO))?;
-    let now = clock_gettime(id).map_err(|_| (Errno::EINVAL, Duration::ZERO))?;
-    let now = Duration::new(now.tv_sec() as u64, now.tv_nsec() as u32);
-    if when > now {
-        sleep_for(t, when - now)?;
-    }
-    Ok(())
+/// How far away the absolute time `when` on `clock` is (zero once it has passed).
+fn until(clock: i32, when: Duration) -> SysResult<Duration> {
+    let id = clock_id(clock)?;
+    let now = clock_gettime(id).map_err(|_| Errno::EINVAL)?;
+    let now = Duration::new(
+        now.tv_sec().max(0) as u64,
+        now.tv_nsec().clamp(0, 999_999_999) as u32,
+    );
+    Ok(when.saturating_sub(now))
 }
 
-/// Sleeps for `d`; on a signal returns the time left as Err((EINTR, left)). The syscall is
-/// restarted (with its original arguments) only if no handler runs.
-fn sleep_for(t: &mut Task, d: Duration) -> Result<(), (Errno, Duration)> {
-    let deadline = Instant::now() + d;
+/// Blocks until `deadline` (Ok) or until a signal must be dealt with (Err(EINTR)).
+fn block_until(t: &mut Task, deadline: Instant) -> SysResult<()> {
     match sentry::kernel::signal::block_until(t, Some(deadline), || false) {
         Ok(()) | Err(Errno::ETIMEDOUT) => Ok(()),
-        Err(e) => {
-            t.signals
-                .set_restart(sentry::kernel::signal::RestartKind::NoHand);
-            Err((e, deadline.saturating_duration_since(Instant::now())))
-        }
+        Err(e) => Err(e),
     }
 }
 
-/// Writes the unslept time to `rem` (if given) and returns EINTR.
-fn interrupted(t: &Task, rem: u64, e: Errno, left: Duration) -> SysResult<u64> {
-    if rem != 0 {
-        let ts = TimeSpec::new(left.as_secs() as i64, i64::from(left.subsec_nanos()));
-        t.mm.copy_out(rem, &timespec_bytes(ts))?;
+/// What restart_syscall(2) continues: an interrupted relative sleep (Linux's
+/// `restart_block.nanosleep`): its deadline and where the time left goes.
+#[derive(Debug, Clone, Copy)]
+struct SleepRestart {
+    deadline: Instant,
+    rem: u64,
+}
+
+/// The restart blocks of interrupted relative sleeps, by (kernel, tid). A block is taken by the
+/// restart_syscall that continues the sleep; a stale one (a handler ran and EINTR reached the
+/// application) is replaced by the task's next interrupted sleep.
+static RESTARTS: Mutex<BTreeMap<(usize, i32), SleepRestart>> = Mutex::new(BTreeMap::new());
+
+fn restarts() -> std::sync::MutexGuard<'static, BTreeMap<(usize, i32), SleepRestart>> {
+    RESTARTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn restart_key(t: &Task) -> (usize, i32) {
+    (Arc::as_ptr(&t.kernel) as usize, t.tid)
+}
+
+/// A relative sleep until `deadline` (Linux `do_nanosleep` with `HRTIMER_MODE_REL`). When a
+/// signal interrupts it the time left is written to `rem` (if given; EFAULT if that fails)
+/// and the syscall ends with EINTR; if no handler runs, the application re-enters through
+/// restart_syscall(2), which sleeps to the same deadline (ERESTART_RESTARTBLOCK).
+fn sleep_relative(t: &mut Task, deadline: Instant, rem: u64) -> SysResult<u64> {
+    if block_until(t, deadline).is_ok() {
+        return Ok(0);
     }
-    Err(e)
+    if rem != 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        t.mm.copy_out(rem, &timespec_bytes(duration_timespec(left)))?;
+    }
+    restarts().insert(restart_key(t), SleepRestart { deadline, rem });
+    // Restarting (no handler runs) re-enters as restart_syscall, not as the original sleep.
+    t.regs.orig_rax = libc::SYS_restart_syscall as u64;
+    t.signals
+        .set_restart(sentry::kernel::signal::RestartKind::NoHand);
+    Err(Errno::EINTR)
+}
+
+/// An absolute sleep until `when` on `clock` (`HRTIMER_MODE_ABS`): interrupted, it returns
+/// EINTR without touching `rem` and, if no handler runs, restarts with its own arguments,
+/// hence to the same deadline (ERESTARTNOHAND).
+fn sleep_absolute(t: &mut Task, clock: i32, when: Duration) -> SysResult<u64> {
+    let deadline = Instant::now() + until(clock, when)?;
+    if block_until(t, deadline).is_ok() {
+        // A realtime clock set forward or back moves the deadline: sleep on if it is ahead.
+        if until(clock, when)?.is_zero() {
+            return Ok(0);
+        }
+        return sleep_absolute(t, clock, when);
+    }
+    t.signals
+        .set_restart(sentry::kernel::signal::RestartKind::NoHand);
+    Err(Errno::EINTR)
+}
+
+/// restart_syscall(2): continues the interrupted relative sleep of this task; EINTR when
+/// there is nothing to continue (Linux `do_no_restart_syscall`).
+pub fn sys_restart_syscall(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
+    let Some(r) = restarts().remove(&restart_key(t)) else {
+        return Err(Errno::EINTR);
+    };
+    sleep_relative(t, r.deadline, r.rem)
 }
 
 /// The CPU clocks (Linux `include/linux/posix-timers.h`): CLOCK_PROCESS_CPUTIME_ID and
@@ -252,12 +302,10 @@ pub fn sys_time(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(secs as u64)
 }
 
+/// nanosleep(2): a relative sleep on CLOCK_MONOTONIC.
 pub fn sys_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let d = read_timespec(t, a.addr(0))?;
-    match sleep_for(t, d) {
-        Ok(()) => Ok(0),
-        Err((e, left)) => interrupted(t, a.addr(1), e, left),
-    }
+    sleep_relative(t, Instant::now() + d, a.addr(1))
 }
 
 const TIMER_ABSTIME: i32 = 1;
@@ -276,12 +324,8 @@ pub fn sys_clock_nanosleep(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     let d = read_timespec(t, a.addr(2))?;
     if flags & TIMER_ABSTIME != 0 {
-        sleep_until_interruptible(t, clock, d).map_err(|(e, _)| e)?;
-        Ok(0)
+        sleep_absolute(t, clock, d)
     } else {
-        match sleep_for(t, d) {
-            Ok(()) => Ok(0),
-            Err((e, left)) => interrupted(t, a.addr(3), e, left),
-        }
+        sleep_relative(t, Instant::now() + d, a.addr(3))
     }
 }

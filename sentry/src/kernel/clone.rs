@@ -115,6 +115,7 @@ impl Task {
         if self.tg.is_exiting() {
             return Err(Errno::EINTR);
         }
+        self.check_nproc()?;
         let kernel = self.kernel.clone();
         // Phase timing for --debug (where a fork's time goes).
         let timing = crate::log::debug_enabled();
@@ -140,10 +141,9 @@ impl Task {
             } else {
                 self.tg.pid
             };
-            (
-                Arc::new(ThreadGroup::new_child(tid, &self.tg)),
-                Some(parent),
-            )
+            let child = Arc::new(ThreadGroup::new_child(tid, &self.tg));
+            child.publish_creds(&self.creds);
+            (child, Some(parent))
         };
         let fd_table = if flags & CLONE_FILES != 0 {
             self.fd_table.clone()
@@ -255,6 +255,58 @@ impl Task {
         }
         Ok(tid)
     }
+}
+
+/// Capability numbers (`include/uapi/linux/capability.h`).
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_SYS_RESOURCE: u32 = 24;
+
+impl Task {
+    /// RLIMIT_NPROC as Linux's `copy_process` applies it: EAGAIN when the tasks (threads
+    /// included) of the caller's real uid already number at least the soft limit, unless the
+    /// caller is uid 0 or has CAP_SYS_RESOURCE or CAP_SYS_ADMIN.
+    fn check_nproc(&self) -> SysResult<()> {
+        let limit = self
+            .tg
+            .with_state(|s| s.rlimits[libc::RLIMIT_NPROC as usize].cur);
+        let uid = self.creds.uid;
+        if limit == crate::kernel::thread_group::RLIM_INFINITY
+            || uid == 0
+            || self.creds.has_cap(CAP_SYS_RESOURCE)
+            || self.creds.has_cap(CAP_SYS_ADMIN)
+        {
+            return Ok(());
+        }
+        if tasks_of_uid(&self.kernel, uid, self.tg.pid) as u64 >= limit {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(())
+    }
+}
+
+/// How many tasks of the sandbox belong to real uid `uid` (Linux's per-user
+/// `UCOUNT_RLIMIT_NPROC`): every thread of a live process, and a zombie until it is reaped.
+/// A process's uid is the one its leader published (`ThreadGroup::view_creds`); `own_pid`
+/// (whose caller is checking) is counted as having `uid`.
+fn tasks_of_uid(kernel: &crate::kernel::Kernel, uid: u32, own_pid: i32) -> usize {
+    let procs: Vec<(i32, Arc<ThreadGroup>, usize)> = kernel
+        .tree()
+        .procs
+        .iter()
+        .map(|(pid, p)| {
+            let n = if p.zombie.is_some() {
+                1
+            } else {
+                p.threads.len()
+            };
+            (*pid, p.tg.clone(), n)
+        })
+        .collect();
+    procs
+        .into_iter()
+        .filter(|(pid, tg, _)| *pid == own_pid || tg.view_creds().is_some_and(|c| c.uid == uid))
+        .map(|(_, _, n)| n)
+        .sum()
 }
 
 /// Everything the child's host thread needs to build its `Task`.

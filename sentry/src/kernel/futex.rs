@@ -1,8 +1,9 @@
 //! Futexes (after Linux `kernel/futex/` and gVisor's `pkg/sentry/kernel/futex`): wait queues
 //! keyed by what the futex word is. A private futex (and a shared one in private memory) is
 //! named by its address space and address; a shared one in a file-backed shared mapping by the
-//! file's (dev, ino) and offset, so processes mapping the same file meet on it; one in shared
-//! anonymous memory by its address (see `FutexKey::SharedAnon`).
+//! file's (dev, ino) and offset, so processes mapping the same file meet on it at any address;
+//! one in shared anonymous memory by the memory object (`mm::SharedAnon`, kept across fork and
+//! mremap) and offset, as Linux keys on the shmem inode and page index (`get_futex_key`).
 //!
 //! No wake-up is lost: a waiter compares the futex word and enqueues itself under the table
 //! lock, and wakers take the same lock. Lock order: `FutexTable::queues`, then the
@@ -24,11 +25,8 @@ pub enum FutexKey {
     Private { mm: usize, addr: u64 },
     /// An offset in a file mapped shared.
     Shared { dev: u64, ino: u64, offset: u64 },
-    /// An address in shared anonymous memory. Such memory is shared only through fork, which
-    /// keeps addresses, so the address names it. Known gap: unrelated processes with shared
-    /// anonymous futexes at the same address share a queue (a wake may reach the wrong one)
-    /// until shared anonymous memory gets an identity of its own.
-    SharedAnon { addr: u64 },
+    /// An offset in one shared anonymous memory object.
+    SharedAnon { id: u64, offset: u64 },
 }
 
 impl FutexKey {
@@ -45,13 +43,17 @@ impl FutexKey {
             return Ok(private_key);
         }
         let vma = mm.vma_at(addr).ok_or(Errno::EFAULT)?;
-        match (&vma.file, vma.shared) {
-            (Some(f), true) => Ok(FutexKey::Shared {
+        let delta = addr - vma.start;
+        match (&vma.file, vma.shared_anon, vma.shared) {
+            (Some(f), _, true) => Ok(FutexKey::Shared {
                 dev: f.dev,
                 ino: f.ino,
-                offset: f.offset + (addr - vma.start),
+                offset: f.offset + delta,
             }),
-            (None, true) => Ok(FutexKey::SharedAnon { addr }),
+            (None, Some(a), true) => Ok(FutexKey::SharedAnon {
+                id: a.id,
+                offset: a.offset + delta,
+            }),
             _ => Ok(private_key),
         }
     }
@@ -386,6 +388,39 @@ mod tests {
         let mut b = [0u8; 4];
         mm.copy_in(addr + 4, &mut b).unwrap();
         assert_eq!(u32::from_ne_bytes(b), 8);
+    }
+
+    #[test]
+    fn shared_anonymous_keys_follow_the_memory_not_the_address() {
+        let (_fake, mm) = new_mm();
+        let mm = Arc::new(mm);
+        let req = MmapRequest {
+            shared: true,
+            ..MmapRequest::anon(0, 4096, Prot::READ | Prot::WRITE)
+        };
+        let a = mm.mmap(req.clone()).unwrap();
+        let (fake2, _) = new_mm();
+        let child = Arc::new(mm.fork(fake2));
+        let parent_key = FutexKey::new(&mm, a + 8, false).unwrap();
+        assert_eq!(FutexKey::new(&child, a + 8, false), Ok(parent_key));
+        // New shared memory at the same address is another object.
+        let fixed = MmapRequest {
+            fixed: true,
+            addr: a,
+            ..req
+        };
+        child.mmap(fixed).unwrap();
+        assert_ne!(FutexKey::new(&child, a + 8, false), Ok(parent_key));
+        // Private memory keys per address space even without FUTEX_PRIVATE_FLAG.
+        let p = mm
+            .mmap(MmapRequest::anon(0, 4096, Prot::READ | Prot::WRITE))
+            .unwrap();
+        let (fake3, _) = new_mm();
+        let other = Arc::new(mm.fork(fake3));
+        assert_ne!(
+            FutexKey::new(&mm, p, false),
+            FutexKey::new(&other, p, false)
+        );
     }
 
     #[test]

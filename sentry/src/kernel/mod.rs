@@ -113,12 +113,21 @@ pub enum BootError {
     Init(#[from] crate::platform::PlatformError),
 }
 
+/// The sandbox's UTS namespace names.
+#[derive(Debug, Clone)]
+pub struct UtsNames {
+    pub hostname: String,
+    pub domainname: String,
+}
+
 /// One sandbox's kernel.
 pub struct Kernel {
     pub platform: Arc<dyn Platform>,
     pub table: SyscallTable,
     pub vfs: Arc<Vfs>,
-    pub hostname: String,
+    /// The UTS names (host name, NIS domain name): the spec's at boot, then sethostname(2) and
+    /// setdomainname(2)'s.
+    uts: Mutex<UtsNames>,
     pub strace: Option<StraceConfig>,
     /// CPUs offered to the application (sched_getaffinity, /proc/cpuinfo), fixed at boot.
     pub ncpus: usize,
@@ -163,7 +172,10 @@ impl Kernel {
             platform,
             table,
             vfs: Arc::new(vfs),
-            hostname: config.hostname,
+            uts: Mutex::new(UtsNames {
+                hostname: config.hostname,
+                domainname: config.settings.domainname.clone(),
+            }),
             strace: config.strace,
             ncpus: host_cpu_count(),
             boot_instant: Instant::now(),
@@ -181,6 +193,27 @@ impl Kernel {
     }
 
     /// Allocates the next pid (thread ids share the space, as on Linux).
+    /// The host and NIS domain names (uname(2), /proc/sys/kernel/{hostname,domainname}).
+    pub fn uts_names(&self) -> UtsNames {
+        self.uts
+            .lock()
+            .expect("invariant: the UTS lock is never poisoned")
+            .clone()
+    }
+
+    /// sethostname(2)/setdomainname(2): replaces one name.
+    pub fn set_uts_name(&self, domain: bool, name: String) {
+        let mut u = self
+            .uts
+            .lock()
+            .expect("invariant: the UTS lock is never poisoned");
+        if domain {
+            u.domainname = name;
+        } else {
+            u.hostname = name;
+        }
+    }
+
     pub fn allocate_pid(&self) -> i32 {
         self.next_pid.fetch_add(1, Ordering::Relaxed)
     }

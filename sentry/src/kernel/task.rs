@@ -190,6 +190,8 @@ impl Task {
                 self.kernel.platform.layout().clone(),
             )),
         );
+        // RLIMIT_AS and RLIMIT_DATA bound the new image as they bounded the old one.
+        self.apply_mm_limits();
         let t_as = t0.elapsed();
         match crate::loader::load(self, path, argv, envv.clone()) {
             Ok(loaded) => {
@@ -283,6 +285,18 @@ impl Task {
             self.handle = handle;
         }
         Ok(())
+    }
+
+    /// Hands the process's RLIMIT_AS and RLIMIT_DATA to its address space, which enforces
+    /// them (setrlimit, execve, the spec's limits at start).
+    pub fn apply_mm_limits(&self) {
+        let (as_limit, data_limit) = self.tg.with_state(|s| {
+            (
+                s.rlimits[libc::RLIMIT_AS as usize].cur,
+                s.rlimits[libc::RLIMIT_DATA as usize].cur,
+            )
+        });
+        self.mm.set_limits(as_limit, data_limit);
     }
 
     /// Replaces the task's credentials (the set*id family, capset), where /proc/PID of

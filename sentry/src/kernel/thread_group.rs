@@ -330,6 +330,12 @@ impl ThreadGroup {
     }
 
     /// Records the leader's current resources for /proc (kept weakly: they die with it).
+    /// Publishes the credentials alone: a forked child's, at fork, before its task runs and
+    /// publishes the rest (RLIMIT_NPROC counts it from then on).
+    pub fn publish_creds(&self, creds: &Arc<Credentials>) {
+        self.views.lock().unwrap_or_else(|p| p.into_inner()).creds = Arc::downgrade(creds);
+    }
+
     pub fn publish_views(
         &self,
         mm: &Arc<MemoryManager>,

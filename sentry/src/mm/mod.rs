@@ -19,11 +19,12 @@ mod sys;
 pub mod vma;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use self::sys::Pod;
 use self::vma::{hits_reserved, VmaSet};
-pub use self::vma::{is_page_aligned, page_down, page_up, Vma, PAGE_SIZE};
+pub use self::vma::{is_page_aligned, page_down, page_up, SharedAnon, Vma, PAGE_SIZE};
 use crate::platform::{AddressSpace, Layout, Prot};
 use crate::{Errno, SysResult};
 
@@ -107,6 +108,16 @@ pub struct MemoryManager {
     stack_top: u64,
     mmap_base: u64,
     state: Mutex<MmState>,
+    /// RLIMIT_AS and RLIMIT_DATA soft limits in bytes (`u64::MAX`: none), as the owning
+    /// process last set them (`set_limits`).
+    as_limit: AtomicU64,
+    data_limit: AtomicU64,
+}
+
+/// Whether a mapping counts as data for RLIMIT_DATA (Linux `is_data_mapping`: private,
+/// writable, not a stack).
+fn is_data(prot: Prot, shared: bool, grows_down: bool) -> bool {
+    prot.contains(Prot::WRITE) && !shared && !grows_down
 }
 
 impl MemoryManager {
@@ -123,6 +134,8 @@ impl MemoryManager {
                 brk_start: 0,
                 brk: 0,
             }),
+            as_limit: AtomicU64::new(u64::MAX),
+            data_limit: AtomicU64::new(u64::MAX),
         }
     }
     /// fork(2)'s copy of this address space's bookkeeping (Linux `dup_mmap`): the same VMAs and
@@ -140,7 +153,38 @@ impl MemoryManager {
                 brk_start: st.brk_start,
                 brk: st.brk,
             }),
+            as_limit: AtomicU64::new(self.as_limit.load(Ordering::Relaxed)),
+            data_limit: AtomicU64::new(self.data_limit.load(Ordering::Relaxed)),
         }
+    }
+
+    /// Sets the RLIMIT_AS and RLIMIT_DATA soft limits (bytes; `u64::MAX` for none) that
+    /// mmap, mremap and brk honour from now on.
+    pub fn set_limits(&self, as_bytes: u64, data_bytes: u64) {
+        self.as_limit.store(as_bytes, Ordering::Relaxed);
+        self.data_limit.store(data_bytes, Ordering::Relaxed);
+    }
+
+    /// Linux `may_expand_vm`: whether `grow` more bytes (of data, if `data`) fit the limits,
+    /// `[keep_start, keep_end)` being replaced by the new memory (not counted twice).
+    fn may_expand(&self, st: &MmState, grow: u64, data: bool, replaced: (u64, u64)) -> bool {
+        let as_limit = self.as_limit.load(Ordering::Relaxed);
+        let data_limit = self.data_limit.load(Ordering::Relaxed);
+        if as_limit == u64::MAX && (data_limit == u64::MAX || !data) {
+            return true;
+        }
+        let (rs, re) = replaced;
+        let (mut total, mut data_total) = (0u64, 0u64);
+        for v in st.vmas.iter() {
+            let overlap = v.end.min(re).saturating_sub(v.start.max(rs));
+            let len = v.len() - overlap;
+            total += len;
+            if is_data(v.prot, v.shared, v.grows_down) {
+                data_total += len;
+            }
+        }
+        total.saturating_add(grow) <= as_limit
+            && (!data || data_total.saturating_add(grow) <= data_limit)
     }
     pub fn address_space(&self) -> &Arc<dyn AddressSpace> {
         &self.address_space
@@ -216,6 +260,10 @@ impl MemoryManager {
         } else {
             self.place(&st.vmas, req.addr, len).ok_or(Errno::ENOMEM)?
         };
+        let data = is_data(req.prot, req.shared, req.grows_down);
+        if !self.may_expand(&st, len, data, (addr, addr + len)) {
+            return Err(Errno::ENOMEM);
+        }
         match &req.file {
             None => self
                 .address_space
@@ -230,6 +278,7 @@ impl MemoryManager {
             )?,
         }
         st.vmas.remove_range(addr, addr + len);
+        let shared_anon = (req.shared && req.file.is_none()).then(SharedAnon::fresh);
         st.vmas.insert(Vma {
             start: addr,
             end: addr + len,
@@ -238,6 +287,7 @@ impl MemoryManager {
             shared: req.shared,
             grows_down: req.grows_down,
             file: req.file,
+            shared_anon,
             name: req.name,
         });
         st.vmas.merge_around(addr, addr + len);
@@ -336,6 +386,7 @@ impl MemoryManager {
         if new_end > old_end {
             let len = new_end - old_end;
             if new_end > self.layout.max_addr
+                || !self.may_expand(&st, len, true, (0, 0))
                 || st.vmas.overlaps(old_end, new_end)
                 || hits_reserved(&self.layout.reserved, old_end, new_end)
             {
@@ -357,6 +408,7 @@ impl MemoryManager {
                 shared: false,
                 grows_down: false,
                 file: None,
+                shared_anon: None,
                 name: Some(b"[heap]".to_vec()),
             });
             st.vmas.merge_around(old_end, new_end);
@@ -423,6 +475,12 @@ impl MemoryManager {
             if new_addr < MMAP_MIN_ADDR || hits_reserved(&self.layout.reserved, new_addr, new_end) {
                 return Err(Errno::ENOMEM);
             }
+            let data = is_data(vma.prot, vma.shared, vma.grows_down);
+            if new_len > old_len
+                && !self.may_expand(&st, new_len - old_len, data, (new_addr, new_end))
+            {
+                return Err(Errno::ENOMEM);
+            }
             self.unmap_locked(&mut st, new_addr, new_end)?;
             let mut moved_len = old_len;
             if new_len < old_len {
@@ -435,6 +493,10 @@ impl MemoryManager {
         if new_len <= old_len {
             self.unmap_locked(&mut st, old + new_len, old_end)?;
             return Ok(old);
+        }
+        let data = is_data(vma.prot, vma.shared, vma.grows_down);
+        if !self.may_expand(&st, new_len - old_len, data, (0, 0)) {
+            return Err(Errno::ENOMEM);
         }
         let ext_end = old
             .checked_add(new_len)
@@ -467,6 +529,7 @@ impl MemoryManager {
                     start: old_end,
                     end: ext_end,
                     file: ext_file,
+                    shared_anon: ext.shared_anon.map(|_| SharedAnon::fresh()),
                     ..ext
                 });
                 st.vmas.merge_around(old_end, ext_end);
@@ -984,6 +1047,57 @@ mod tests {
         assert_eq!(child.brk_range(), mm.brk_range());
         child.munmap(0x1000_0000, 0x3000).unwrap();
         assert!(mm.vma_at(0x1000_0000).is_some());
+    }
+
+    #[test]
+    fn address_space_and_data_limits_refuse_growth() {
+        let (_fake, mm) = new_mm();
+        let rw = Prot::READ | Prot::WRITE;
+        let a = mm.mmap(MmapRequest::anon(0, 0x4000, rw)).unwrap();
+        mm.set_limits(0x8000, u64::MAX);
+        assert_eq!(
+            mm.mmap(MmapRequest::anon(0, 0x5000, rw)),
+            Err(Errno::ENOMEM)
+        );
+        assert!(mm.mmap(MmapRequest::anon(0, 0x4000, rw)).is_ok());
+        // Replacing existing memory does not grow the address space.
+        let fixed = MmapRequest {
+            fixed: true,
+            ..MmapRequest::anon(a, 0x4000, Prot::READ)
+        };
+        assert_eq!(mm.mmap(fixed), Ok(a));
+        assert_eq!(
+            mm.mremap(a, 0x4000, 0x5000, MREMAP_MAYMOVE, 0),
+            Err(Errno::ENOMEM)
+        );
+        // RLIMIT_DATA counts private writable memory only.
+        mm.set_limits(u64::MAX, 0x4000);
+        assert_eq!(
+            mm.mmap(MmapRequest::anon(0, 0x1000, rw)),
+            Err(Errno::ENOMEM)
+        );
+        assert!(mm.mmap(MmapRequest::anon(0, 0x1000, Prot::READ)).is_ok());
+        mm.set_brk_start(0x60_0000);
+        assert_eq!(mm.brk(0x60_1000), Ok(0x60_0000));
+    }
+
+    #[test]
+    fn shared_anonymous_memory_keeps_its_identity_across_fork_and_splits() {
+        let (_fake, mm) = new_mm();
+        let req = MmapRequest {
+            shared: true,
+            ..MmapRequest::anon(0, 0x3000, Prot::READ | Prot::WRITE)
+        };
+        let a = mm.mmap(req.clone()).unwrap();
+        let b = mm.mmap(req).unwrap();
+        let id = mm.vma_at(a).unwrap().shared_anon.unwrap();
+        assert_ne!(mm.vma_at(b).unwrap().shared_anon.unwrap().id, id.id);
+        mm.munmap(a, 0x1000).unwrap();
+        let rest = mm.vma_at(a + 0x1000).unwrap().shared_anon.unwrap();
+        assert_eq!((rest.id, rest.offset), (id.id, 0x1000));
+        let (fake2, _) = new_mm();
+        let child = mm.fork(fake2);
+        assert_eq!(child.vma_at(a + 0x1000).unwrap().shared_anon, Some(rest));
     }
 
     #[test]

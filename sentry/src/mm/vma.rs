@@ -24,6 +24,24 @@ pub fn is_page_aligned(x: u64) -> bool {
     x & (PAGE_SIZE - 1) == 0
 }
 
+/// The identity of one shared anonymous memory object and an offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedAnon {
+    pub id: u64,
+    pub offset: u64,
+}
+
+impl SharedAnon {
+    /// A new object (ids are unique for the life of the sentry), at offset 0.
+    pub fn fresh() -> SharedAnon {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        SharedAnon {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            offset: 0,
+        }
+    }
+}
+
 /// One mapping: `[start, end)` with one protection and one backing.
 #[derive(Debug, Clone)]
 pub struct Vma {
@@ -36,6 +54,10 @@ pub struct Vma {
     pub grows_down: bool,
     /// The file behind the mapping; its `offset` is the file offset of `start`.
     pub file: Option<MappedFile>,
+    /// For shared anonymous memory: the memory object (`SharedAnon::id`, unique per mmap and
+    /// kept across fork and mremap) and the object offset of `start` (what Linux keys shared
+    /// futexes on: the shmem inode and page index).
+    pub shared_anon: Option<SharedAnon>,
     /// Name shown in /proc/PID/maps ("[heap]", "[stack]", a file path).
     pub name: Option<Vec<u8>>,
 }
@@ -57,6 +79,9 @@ impl Vma {
         let mut v = self.clone();
         if let Some(f) = &mut v.file {
             f.offset += s - self.start;
+        }
+        if let Some(a) = &mut v.shared_anon {
+            a.offset += s - self.start;
         }
         v.start = s;
         v.end = e;
@@ -323,6 +348,7 @@ mod tests {
             shared: false,
             grows_down: false,
             file: None,
+            shared_anon: None,
             name: None,
         }
     }

@@ -69,9 +69,20 @@ impl FsContext {
     pub fn set_cwd(&self, d: Arc<Dentry>) {
         self.lock().cwd = d;
     }
+    /// chroot: the caller has checked that `d` is a searchable directory. The working
+    /// directory stays where it is, even outside the new root, as on Linux.
+    pub fn set_root(&self, d: Arc<Dentry>) {
+        self.lock().root = d;
+    }
     /// Absolute sandbox path of the working directory.
     pub fn cwd_path(&self) -> Vec<u8> {
         self.cwd().path()
+    }
+    /// The working directory as getcwd(2) shows it: relative to the root (chroot), with
+    /// "(unreachable)" in front when it lies outside.
+    pub fn cwd_path_in_root(&self) -> Vec<u8> {
+        let d = self.lock();
+        d.cwd.path_from(&d.root)
     }
     pub fn umask(&self) -> u32 {
         self.umask.load(Ordering::Relaxed)

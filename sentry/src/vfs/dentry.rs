@@ -164,6 +164,38 @@ impl Dentry {
         false
     }
 
+    /// The path as a task whose root is `root` sees it (getcwd after chroot): relative to
+    /// `root`, or, for a file outside it, Linux's "(unreachable)" followed by the sandbox path.
+    pub fn path_from(&self, root: &Dentry) -> Vec<u8> {
+        let mut names: Vec<&[u8]> = Vec::new();
+        let mut cur: &Dentry = self;
+        loop {
+            if cur.same_file(root) {
+                break;
+            }
+            match &cur.parent {
+                Some(p) => {
+                    names.push(&cur.name);
+                    cur = p;
+                }
+                None => {
+                    let mut out = b"(unreachable)".to_vec();
+                    out.extend_from_slice(&self.path());
+                    return out;
+                }
+            }
+        }
+        if names.is_empty() {
+            return b"/".to_vec();
+        }
+        let mut out = Vec::new();
+        for n in names.iter().rev() {
+            out.push(b'/');
+            out.extend_from_slice(n);
+        }
+        out
+    }
+
     /// The absolute sandbox path ("/" for the root; the bare name for anonymous files).
     pub fn path(&self) -> Vec<u8> {
         let mut names: Vec<&[u8]> = Vec::new();

@@ -38,6 +38,9 @@ pub use walk::Resolver;
 use crate::kernel::Task;
 use crate::{Errno, SysResult};
 
+/// CAP_SYS_CHROOT (`include/uapi/linux/capability.h`).
+const CAP_SYS_CHROOT: u32 = 18;
+
 /// A mount as /proc/mounts lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountRecord {
@@ -916,6 +919,21 @@ impl Vfs {
     pub fn fchdir(&self, task: &Task, fd: i32) -> SysResult<()> {
         let d = task.fd_table.get(fd)?.dentry().clone();
         Self::set_cwd(task, d)
+    }
+
+    /// chroot(2): CAP_SYS_CHROOT, then a searchable directory becomes the task's root.
+    pub fn chroot(&self, task: &Task, path: &[u8]) -> SysResult<()> {
+        let d = self.lookup_at(task, libc::AT_FDCWD, path, true, false)?;
+        let st = d.inode.stat(Some(task))?;
+        if !st.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        check_access(Some(task), &st, libc::X_OK)?;
+        if !task.creds.has_cap(CAP_SYS_CHROOT) {
+            return Err(Errno::EPERM);
+        }
+        task.fs.set_root(d);
+        Ok(())
     }
 
     fn set_cwd(task: &Task, d: Arc<Dentry>) -> SysResult<()> {

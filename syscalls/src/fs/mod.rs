@@ -29,13 +29,14 @@ pub use inotify::{
 };
 pub use lock::sys_flock;
 pub use path::{
-    sys_access, sys_chdir, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir, sys_getcwd,
-    sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_openat2, sys_readlink, sys_readlinkat,
-    sys_rename, sys_renameat, sys_rmdir, sys_unlink, sys_unlinkat,
+    sys_access, sys_chdir, sys_chroot, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir,
+    sys_getcwd, sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_openat2, sys_readlink,
+    sys_readlinkat, sys_rename, sys_renameat, sys_rmdir, sys_unlink, sys_unlinkat,
 };
 pub use read_write::{
-    sys_fdatasync, sys_fsync, sys_ftruncate, sys_getdents64, sys_ioctl, sys_lseek, sys_pread64,
-    sys_preadv, sys_pwrite64, sys_pwritev, sys_read, sys_readv, sys_write, sys_writev,
+    sys_fdatasync, sys_fsync, sys_ftruncate, sys_getdents, sys_getdents64, sys_ioctl, sys_lseek,
+    sys_pread64, sys_preadv, sys_preadv2, sys_pwrite64, sys_pwritev, sys_pwritev2, sys_read,
+    sys_readahead, sys_readv, sys_write, sys_writev,
 };
 pub use splice::{sys_splice, sys_tee, sys_vmsplice};
 pub use stat::{

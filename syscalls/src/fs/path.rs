@@ -227,16 +227,23 @@ pub fn sys_readlinkat(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     do_readlinkat(t, a.fd(0), a.addr(1), a.addr(2), a.i32(3))
 }
 
-/// getcwd(2): the path with its NUL; ERANGE if it does not fit.
+/// getcwd(2): the path (relative to the task's root) with its NUL; ERANGE if it does not fit.
 pub fn sys_getcwd(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (buf, size) = (a.addr(0), a.len(1)?);
-    let mut path = t.fs.cwd_path();
+    let mut path = t.fs.cwd_path_in_root();
     path.push(0);
     if path.len() > size {
         return Err(Errno::ERANGE);
     }
     t.mm.copy_out(buf, &path)?;
     count(path.len())
+}
+
+/// chroot(2).
+pub fn sys_chroot(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let path = path_arg(t, a.addr(0))?;
+    t.kernel.vfs.chroot(t, &path)?;
+    Ok(0)
 }
 
 /// chdir(2).

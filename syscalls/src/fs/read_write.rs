@@ -189,6 +189,68 @@ pub fn sys_pwritev(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     sigpipe_on_epipe(t, r)
 }
 
+/// preadv2/pwritev2 flags (`include/uapi/linux/fs.h`).
+const RWF_HIPRI: i32 = 0x01;
+const RWF_DSYNC: i32 = 0x02;
+const RWF_SYNC: i32 = 0x04;
+const RWF_NOWAIT: i32 = 0x08;
+const RWF_APPEND: i32 = 0x10;
+const RWF_NOAPPEND: i32 = 0x20;
+const RWF_SUPPORTED: i32 =
+    RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND;
+
+/// The position of a preadv2/pwritev2: -1 is the file's own position (readv/writev), any
+/// other negative value EINVAL.
+fn rw2_offset(v: i64) -> SysResult<Option<u64>> {
+    match v {
+        -1 => Ok(None),
+        v => offset_arg(v).map(Some),
+    }
+}
+
+/// Checks preadv2/pwritev2 flags: EOPNOTSUPP for unknown ones; with RWF_NOWAIT, EAGAIN
+/// when the file would block (it is not ready for `events`; sentry files that are always
+/// ready, like regular files, never block).
+fn rw2_flags(t: &Task, fd: i32, flags: i32, events: u32) -> SysResult<()> {
+    if flags & !RWF_SUPPORTED != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if flags & RWF_NOWAIT != 0 {
+        let file = t.fd_table.get(fd)?;
+        if file.supports_poll() && file.readiness(events) & events == 0 {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    Ok(())
+}
+
+/// preadv2(2): preadv with flags (RWF_HIPRI is a hint, RWF_NOWAIT refuses to block).
+pub fn sys_preadv2(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let (fd, flags) = (a.fd(0), a.i32(5));
+    let off = rw2_offset(a.i64(3))?;
+    rw2_flags(t, fd, flags, libc::POLLIN as u32)?;
+    do_readv(t, fd, a.addr(1), a.i32(2), off)
+}
+
+/// pwritev2(2): pwritev with flags: RWF_APPEND writes at the end whatever the position,
+/// RWF_DSYNC/RWF_SYNC make the data durable before returning, RWF_NOWAIT refuses to block.
+pub fn sys_pwritev2(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let (fd, flags) = (a.fd(0), a.i32(5));
+    let mut off = rw2_offset(a.i64(3))?;
+    rw2_flags(t, fd, flags, libc::POLLOUT as u32)?;
+    let file = t.fd_table.get(fd)?;
+    let append = flags & RWF_APPEND != 0 || file.flags() & libc::O_APPEND != 0;
+    if append && flags & RWF_NOAPPEND == 0 && off.is_some() {
+        // Linux appends a positioned write on an O_APPEND file too.
+        off = Some(file.stat(t)?.st_size as u64);
+    }
+    let r = do_writev(t, fd, a.addr(1), a.i32(2), off);
+    if r.is_ok() && flags & (RWF_DSYNC | RWF_SYNC) != 0 {
+        file.sync()?;
+    }
+    sigpipe_on_epipe(t, r)
+}
+
 /// lseek(2).
 pub fn sys_lseek(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (fd, off, whence) = (a.fd(0), a.i64(1), a.i32(2));
@@ -247,6 +309,59 @@ pub fn sys_getdents64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     count(recs.len())
 }
 
+/// getdents(2): the old `struct linux_dirent` records (d_ino, d_off, d_reclen, the name, a
+/// NUL, and d_type in the record's last byte), made from getdents64's, which have the same
+/// length for the same name, so the same entries fit the buffer.
+pub fn sys_getdents(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let (fd, dirp, len) = (a.fd(0), a.addr(1), a.u32(2));
+    let file = t.fd_table.get(fd)?;
+    let max = usize::try_from(len).map_err(|_| Errno::EINVAL)?.min(MAX_RW);
+    let recs = file.getdents(Some(t), max)?;
+    notify::file_event(t, &file, IN_ACCESS);
+    let old = dirent64_to_old(&recs).ok_or(Errno::EIO)?;
+    t.mm.copy_out(dirp, &old)?;
+    count(old.len())
+}
+
+/// Rewrites `linux_dirent64` records (ino u64, off i64, reclen u16, type u8, name) into
+/// `linux_dirent` ones (ino, off, reclen, name, NUL, padding, type in the last byte). None if
+/// a record is malformed.
+fn dirent64_to_old(recs: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(recs.len());
+    let mut at = 0;
+    while at < recs.len() {
+        let reclen = usize::from(u16::from_ne_bytes(
+            recs.get(at + 16..at + 18)?.try_into().ok()?,
+        ));
+        let rec = recs.get(at..at + reclen)?;
+        let d_type = *rec.get(18)?;
+        let name = rec.get(19..)?;
+        let name = &name[..name.iter().position(|&b| b == 0)?];
+        let mut new = vec![0u8; reclen];
+        new[..16].copy_from_slice(&rec[..16]);
+        new[16..18].copy_from_slice(&rec[16..18]);
+        new.get_mut(18..18 + name.len())?.copy_from_slice(name);
+        // 18 + name + NUL + d_type fits: getdents64's record holds 19 + name + NUL.
+        new[reclen - 1] = d_type;
+        out.extend_from_slice(&new);
+        at += reclen;
+    }
+    Some(out)
+}
+
+/// readahead(2): EBADF unless the descriptor is open for reading, EINVAL unless it is a
+/// regular file; the sentry keeps no page cache to fill, so there is nothing more to do.
+pub fn sys_readahead(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let file = t.fd_table.get(a.fd(0))?;
+    if !file.readable() {
+        return Err(Errno::EBADF);
+    }
+    if file.stat(t)?.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
 /// ftruncate(2).
 pub fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (fd, len) = (a.fd(0), a.i64(1));
@@ -270,4 +385,33 @@ pub fn sys_fsync(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 pub fn sys_fdatasync(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     t.fd_table.get(a.fd(0))?.sync()?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_dirents_keep_the_length_and_move_the_type() {
+        // One getdents64 record for "ab", type DT_DIR (4): 19 + 2 + NUL, padded to 24.
+        let mut rec = vec![0u8; 24];
+        rec[..8].copy_from_slice(&7u64.to_ne_bytes());
+        rec[8..16].copy_from_slice(&1i64.to_ne_bytes());
+        rec[16..18].copy_from_slice(&24u16.to_ne_bytes());
+        rec[18] = 4;
+        rec[19..21].copy_from_slice(b"ab");
+        let old = dirent64_to_old(&rec).unwrap();
+        assert_eq!(old.len(), 24);
+        assert_eq!(&old[..18], &rec[..18]);
+        assert_eq!(&old[18..21], b"ab\0");
+        assert_eq!(old[23], 4);
+        assert_eq!(dirent64_to_old(&rec[..20]), None);
+    }
+
+    #[test]
+    fn rw2_offsets() {
+        assert_eq!(rw2_offset(-1), Ok(None));
+        assert_eq!(rw2_offset(5), Ok(Some(5)));
+        assert_eq!(rw2_offset(-2), Err(Errno::EINVAL));
+    }
 }

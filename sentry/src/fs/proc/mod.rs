@@ -801,8 +801,8 @@ impl ProcInode {
             return v;
         }
         let mut v = match path {
-            "kernel/hostname" => t.kernel.hostname.clone().into_bytes(),
-            "kernel/domainname" => t.kernel.settings.domainname.clone().into_bytes(),
+            "kernel/hostname" => t.kernel.uts_names().hostname.into_bytes(),
+            "kernel/domainname" => t.kernel.uts_names().domainname.into_bytes(),
             "kernel/ostype" => b"Linux".to_vec(),
             "kernel/osrelease" => crate::kernel::host_uname().release,
             "kernel/pid_max" => b"4194304".to_vec(),

@@ -1,0 +1,214 @@
+/* Assorted file and system syscalls: preadv2(2)/pwritev2(2) with their flags, readahead(2),
+ * the old getdents(2), mlockall(2)/mlock2(2), chroot(2) with getcwd(2) after it, and the error
+ * paths of sethostname(2)/setdomainname(2) (changing the name for real would change the
+ * host's). Prints one line per case; the sandbox must print the same. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *err(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
+
+static char dir[64];
+
+static void rw2(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/f", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    struct iovec iov[2] = {{"hello ", 6}, {"world", 5}};
+    printf("pwritev2 at 0=%ld\n", syscall(SYS_pwritev2, fd, iov, 2, 0L, 0L, 0));
+    printf("offset after positioned write=%ld\n", (long)lseek(fd, 0, SEEK_CUR));
+    struct iovec one = {"!", 1};
+    printf("pwritev2 append=%ld\n", syscall(SYS_pwritev2, fd, &one, 1, 0L, 0L, RWF_APPEND));
+    printf("pwritev2 at -1 (file position)=%ld\n", syscall(SYS_pwritev2, fd, &one, 1, -1L, 0L, 0));
+    printf("offset now=%ld\n", (long)lseek(fd, 0, SEEK_CUR));
+    printf("pwritev2 dsync=%ld\n", syscall(SYS_pwritev2, fd, &one, 1, 20L, 0L, RWF_DSYNC));
+    printf("pwritev2 bad flag=%s\n", err(syscall(SYS_pwritev2, fd, &one, 1, 0L, 0L, 0x100000)));
+    printf("pwritev2 offset -2=%s\n", err(syscall(SYS_pwritev2, fd, &one, 1, -2L, 0L, 0)));
+    char a[8] = {0}, b[16] = {0};
+    struct iovec riov[2] = {{a, 5}, {b, 16}};
+    long n = syscall(SYS_preadv2, fd, riov, 2, 0L, 0L, RWF_HIPRI);
+    printf("preadv2=%ld a=%s b=%.*s\n", n, a, (int)(n > 5 ? n - 5 : 0), b);
+    lseek(fd, 6, SEEK_SET);
+    memset(a, 0, sizeof a);
+    struct iovec r1 = {a, 5};
+    printf("preadv2 at -1=%ld a=%s\n", syscall(SYS_preadv2, fd, &r1, 1, -1L, 0L, 0), a);
+    printf("offset moved to=%ld\n", (long)lseek(fd, 0, SEEK_CUR));
+    printf("preadv2 nowait on a file=%ld\n", syscall(SYS_preadv2, fd, &r1, 1, 0L, 0L, RWF_NOWAIT));
+    int p[2];
+    pipe(p);
+    printf("preadv2 nowait empty pipe=%s\n",
+           err(syscall(SYS_preadv2, p[0], &r1, 1, -1L, 0L, RWF_NOWAIT)));
+    write(p[1], "xy", 2);
+    printf("preadv2 nowait pipe with data=%ld\n",
+           syscall(SYS_preadv2, p[0], &r1, 1, -1L, 0L, RWF_NOWAIT));
+    printf("preadv2 bad fd=%s\n", err(syscall(SYS_preadv2, 999, &r1, 1, 0L, 0L, 0)));
+    /* readahead */
+    printf("readahead file=%s\n", err(readahead(fd, 0, 4096)));
+    printf("readahead pipe=%s\n", err(readahead(p[0], 0, 4096)));
+    printf("readahead bad fd=%s\n", err(readahead(999, 0, 4096)));
+    int wo = open(path, O_WRONLY);
+    printf("readahead write-only=%s\n", err(readahead(wo, 0, 4096)));
+    close(wo);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+    unlink(path);
+}
+
+struct old_dirent {
+    unsigned long d_ino;
+    unsigned long d_off;
+    unsigned short d_reclen;
+    char d_name[];
+};
+
+static int cmp(const void *x, const void *y) {
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static void old_getdents(void) {
+    char path[128];
+    const char *names[] = {"alpha", "b", "a-much-longer-name-for-padding", "sub"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        close(open(path, O_CREAT | O_WRONLY, 0644));
+    }
+    snprintf(path, sizeof path, "%s/sub", dir);
+    mkdir(path, 0755);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    char buf[4096];
+    char *seen[16];
+    int count = 0, total = 0;
+    long n;
+    while ((n = syscall(SYS_getdents, fd, buf, sizeof buf)) > 0) {
+        for (long at = 0; at < n;) {
+            struct old_dirent *d = (struct old_dirent *)(buf + at);
+            char type = buf[at + d->d_reclen - 1];
+            char *line = malloc(128);
+            snprintf(line, 128, "%s type=%d", d->d_name, type);
+            if (count < 16) seen[count++] = line;
+            total++;
+            at += d->d_reclen;
+        }
+    }
+    qsort(seen, count, sizeof seen[0], cmp);
+    printf("getdents entries=%d:", total);
+    for (int i = 0; i < count; i++) printf(" [%s]", seen[i]);
+    printf("\n");
+    printf("getdents at the end=%ld\n", syscall(SYS_getdents, fd, buf, sizeof buf));
+    lseek(fd, 0, SEEK_SET);
+    printf("getdents small buffer=%s\n", err(syscall(SYS_getdents, fd, buf, 8)));
+    printf("getdents on a file=%s\n", err(syscall(SYS_getdents, 0, buf, sizeof buf)));
+    close(fd);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/sub", dir);
+    rmdir(path);
+}
+
+static void mlocks(void) {
+    printf("mlockall 0=%s\n", err(mlockall(0)));
+    printf("mlockall onfault alone=%s\n", err(mlockall(MCL_ONFAULT)));
+    printf("mlockall bad=%s\n", err(mlockall(0x100)));
+    printf("mlockall current|future=%s\n", err(mlockall(MCL_CURRENT | MCL_FUTURE)));
+    printf("munlockall=%s\n", err(munlockall()));
+    char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    printf("mlock2 onfault=%s\n", err(syscall(SYS_mlock2, page, 4096, 1)));
+    printf("mlock2 bad flag=%s\n", err(syscall(SYS_mlock2, page, 4096, 2)));
+    munmap(page, 4096);
+    printf("mlock2 unmapped=%s\n", err(syscall(SYS_mlock2, page, 4096, 0)));
+}
+
+static void chroot_case(void) {
+    char inner[128], path[160];
+    snprintf(inner, sizeof inner, "%s/root", dir);
+    mkdir(inner, 0755);
+    snprintf(path, sizeof path, "%s/etc", inner);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/etc/marker", inner);
+    int f = open(path, O_CREAT | O_WRONLY, 0644);
+    write(f, "inside\n", 7);
+    close(f);
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        printf("chroot to a file=%s\n", err(chroot(path)));
+        printf("chroot missing=%s\n", err(chroot("/no/such/dir")));
+        printf("chroot=%s\n", err(chroot(inner)));
+        char cwd[256] = {0};
+        long r = syscall(SYS_getcwd, cwd, sizeof cwd);
+        printf("getcwd outside the root unreachable=%d (r>0=%d)\n",
+               strncmp(cwd, "(unreachable)", 13) == 0, r > 0);
+        printf("chdir /=%s\n", err(chdir("/")));
+        r = syscall(SYS_getcwd, cwd, sizeof cwd);
+        printf("getcwd=%s\n", cwd);
+        char buf[32] = {0};
+        int fd = open("/etc/marker", O_RDONLY);
+        read(fd, buf, sizeof buf - 1);
+        printf("absolute path inside=%s", buf);
+        close(fd);
+        printf("dotdot stays=%s\n", err(chdir("/../../..")));
+        r = syscall(SYS_getcwd, cwd, sizeof cwd);
+        printf("getcwd after ..=%s\n", cwd);
+        printf("host /proc gone=%s\n", err(access("/proc/self", F_OK)));
+        printf("relative chdir etc=%s\n", err(chdir("etc")));
+        r = syscall(SYS_getcwd, cwd, sizeof cwd);
+        printf("getcwd=%s\n", cwd);
+        setresuid(1000, 1000, 1000);
+        printf("unprivileged chroot=%s\n", err(chroot(".")));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/etc", inner);
+    rmdir(path);
+    rmdir(inner);
+}
+
+static void uts_errors(void) {
+    char big[100];
+    memset(big, 'x', sizeof big);
+    printf("sethostname too long=%s\n", err(sethostname(big, 65)));
+    printf("sethostname negative=%s\n", err(syscall(SYS_sethostname, big, -1)));
+    printf("setdomainname too long=%s\n", err(setdomainname(big, 65)));
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        setresuid(1000, 1000, 1000);
+        printf("unprivileged sethostname=%s\n", err(sethostname("x", 1)));
+        printf("unprivileged setdomainname=%s\n", err(setdomainname("x", 1)));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
+}
+
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    strcpy(dir, "/tmp/misc-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    rw2();
+    old_getdents();
+    mlocks();
+    chroot_case();
+    uts_errors();
+    rmdir(dir);
+    printf("done\n");
+    return 0;
+}
