@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -196,6 +198,66 @@ static void uts_errors(void) {
     waitpid(kid, NULL, 0);
 }
 
+static volatile sig_atomic_t xfsz;
+static void on_xfsz(int sig) {
+    (void)sig;
+    xfsz++;
+}
+
+/* RLIMIT_FSIZE (setrlimit(2)): writes are cut at the limit, then EFBIG with SIGXFSZ;
+ * truncate and fallocate past it too; pipes are not bound; the default action kills. */
+static void fsize(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/big", dir);
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        signal(SIGXFSZ, on_xfsz);
+        struct rlimit rl = {10000, 10000};
+        printf("setrlimit fsize=%s\n", err(setrlimit(RLIMIT_FSIZE, &rl)));
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+        static char buf[20000];
+        printf("write 8000=%ld\n", (long)write(fd, buf, 8000));
+        printf("write 8000 more=%ld (cut at the limit)\n", (long)write(fd, buf, 8000));
+        printf("write at the limit=%s\n", err(write(fd, buf, 10)));
+        printf("xfsz=%d\n", (int)xfsz);
+        printf("pwrite past=%s\n", err(pwrite(fd, buf, 10, 20000)));
+        printf("xfsz=%d\n", (int)xfsz);
+        printf("pwrite inside=%ld\n", (long)pwrite(fd, buf, 10, 100));
+        struct iovec iov[2] = {{buf, 50}, {buf, 50}};
+        printf("pwritev crossing=%ld\n", (long)pwritev(fd, iov, 2, 9950));
+        printf("ftruncate past=%s\n", err(ftruncate(fd, 20000)));
+        printf("ftruncate inside=%s\n", err(ftruncate(fd, 5000)));
+        printf("truncate past=%s\n", err(truncate(path, 10001)));
+        printf("fallocate past=%s\n", err(fallocate(fd, 0, 9000, 2000)));
+        printf("fallocate keep size=%s\n", err(fallocate(fd, FALLOC_FL_KEEP_SIZE, 9000, 2000)));
+        printf("signals=%d\n", (int)xfsz);
+        int p[2];
+        pipe(p);
+        printf("pipe not bound=%ld\n", (long)write(p[1], buf, 20000));
+        close(fd);
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
+    kid = fork();
+    if (kid == 0) {
+        struct rlimit none = {0, 0};
+        setrlimit(RLIMIT_CORE, &none);
+        struct rlimit rl = {100, 100};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        int fd = open(path, O_WRONLY | O_TRUNC);
+        char b[200] = {0};
+        write(fd, b, 100);
+        write(fd, b, 1);
+        _exit(0);
+    }
+    int st;
+    waitpid(kid, &st, 0);
+    printf("default action: signaled=%d sig=%d\n", WIFSIGNALED(st), WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    unlink(path);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     strcpy(dir, "/tmp/misc-XXXXXX");
@@ -208,6 +270,7 @@ int main(void) {
     mlocks();
     chroot_case();
     uts_errors();
+    fsize();
     rmdir(dir);
     printf("done\n");
     return 0;

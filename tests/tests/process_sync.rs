@@ -61,11 +61,8 @@ fn sleeps_are_interrupted_and_restarted() {
 
 #[test]
 fn rlimits_nproc_and_address_space() {
-    // The native run switches to uid 65534, which needs root.
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    // The native run switches to uid 65534, which needs root (as the sandbox does).
+    assert!(nix::unistd::geteuid().is_root(), "needs root");
     let (native, _) = Case::new(c_prog("rlimits"), Vec::<&str>::new()).assert_same();
     assert_eq!(native.status, 0, "{}", native.stdout_str());
     let out = native.stdout_str();
@@ -80,4 +77,15 @@ fn rlimits_nproc_and_address_space() {
     );
     assert!(out.contains("as: mremap to 112MiB: ENOMEM\n"), "{out}");
     assert!(out.contains("as: brk +96MiB: unchanged\n"), "{out}");
+}
+
+#[test]
+fn rlimit_stack_bounds_the_main_stack() {
+    let (native, _) = Case::new(c_prog("stack_limit"), Vec::<&str>::new()).assert_same();
+    assert_eq!(
+        native.stdout_str(),
+        "limit 1024 KiB: SIGSEGV after (limit/2, limit]=1\n\
+         limit 4096 KiB: SIGSEGV after (limit/2, limit]=1\n\
+         done\n"
+    );
 }

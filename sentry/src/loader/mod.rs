@@ -2,7 +2,7 @@
 //! static, static-PIE and dynamic ELF (PT_INTERP), `#!` scripts, the initial stack with argv,
 //! envp, auxv.
 //!
-//! Placement: the stack is `mm::STACK_SIZE` of grows-down anonymous memory under
+//! Placement: the stack is RLIMIT_STACK (bounded) of grows-down anonymous memory under
 //! `MemoryManager::stack_top`; ET_EXEC goes at its addresses, a main ET_DYN at
 //! `ELF_ET_DYN_BASE`, the interpreter wherever the top-down search puts it. Up to
 //! `MAX_SCRIPT_DEPTH` `#!` rewrites are followed; one more is ELOOP.
@@ -223,7 +223,34 @@ fn load_elf(
     ];
     let mut random = [0u8; 16];
     crate::kernel::random_fill(&mut random)?;
-    load_into(mm, src, info, interp_ref, execfn, argv, envv, ids, random)
+    let stack_rlimit = task
+        .tg
+        .with_state(|s| s.rlimits[libc::RLIMIT_STACK as usize].cur);
+    let stack = StackPlan {
+        size: stack_size(stack_rlimit),
+        random,
+    };
+    load_into(mm, src, info, interp_ref, execfn, argv, envv, ids, stack)
+}
+
+/// The main thread's stack: its size (from RLIMIT_STACK) and AT_RANDOM's bytes.
+struct StackPlan {
+    size: u64,
+    random: [u8; 16],
+}
+
+/// Smallest stack region the loader maps, whatever RLIMIT_STACK says (Linux keeps at least
+/// 128 KiB above the arguments, `stack_expand`).
+const MIN_STACK: u64 = 128 << 10;
+
+/// The stack region for RLIMIT_STACK `rlimit`: the limit itself, page aligned, so that a
+/// program recursing past it faults (SIGSEGV) as on Linux, where the stack grows on demand
+/// up to the limit. Host memory is only used as pages are touched. Bounded by the gap kept
+/// free under the stack top (`mm::STACK_GAP`, less a 16 MiB guard) for an unlimited or huge
+/// limit.
+fn stack_size(rlimit: u64) -> u64 {
+    let max = crate::mm::STACK_GAP - (16 << 20);
+    (rlimit.clamp(MIN_STACK, max) + crate::mm::PAGE_SIZE - 1) & !(crate::mm::PAGE_SIZE - 1)
 }
 
 /// Everything after the files are open: stack, images, brk, initial stack contents.
@@ -237,8 +264,12 @@ fn load_into(
     argv: &[Vec<u8>],
     envv: &[Vec<u8>],
     ids: [(u64, u32); 4],
-    random: [u8; 16],
+    stack: StackPlan,
 ) -> SysResult<(u64, u64)> {
+    let StackPlan {
+        size: stack_size,
+        random,
+    } = stack;
     let top = mm.stack_top();
     let mut stack_prot = Prot::READ | Prot::WRITE;
     if info.exec_stack {
@@ -248,7 +279,7 @@ fn load_into(
         fixed: true,
         grows_down: true,
         name: Some(b"[stack]".to_vec()),
-        ..MmapRequest::anon(top - STACK_SIZE, STACK_SIZE, stack_prot)
+        ..MmapRequest::anon(top - stack_size, stack_size, stack_prot)
     })?;
     let main = elf::map_image(
         mm,
@@ -299,7 +330,7 @@ fn load_into(
         auxv: &auxv,
         random,
     };
-    let sp = stack::build_stack(mm, top, STACK_SIZE, &args)?;
+    let sp = stack::build_stack(mm, top, stack_size, &args)?;
     Ok((entry, sp))
 }
 
@@ -386,6 +417,22 @@ mod tests {
         }
     }
 
+    fn plan() -> StackPlan {
+        StackPlan {
+            size: STACK_SIZE,
+            random: [1; 16],
+        }
+    }
+
+    #[test]
+    fn stack_follows_rlimit_stack_within_bounds() {
+        assert_eq!(stack_size(8 << 20), 8 << 20);
+        assert_eq!(stack_size(1 << 20), 1 << 20);
+        assert_eq!(stack_size(1000), MIN_STACK);
+        assert_eq!(stack_size((1 << 20) + 1), (1 << 20) + 4096);
+        assert_eq!(stack_size(u64::MAX), crate::mm::STACK_GAP - (16 << 20));
+    }
+
     fn ids() -> [(u64, u32); 4] {
         [
             (AT_UID, 1000),
@@ -402,7 +449,7 @@ mod tests {
         let info = elf::read_elf(&f, &f.data).unwrap();
         let argv = vec![b"prog".to_vec()];
         let (entry, sp) =
-            load_into(&mm, &f, &info, None, b"prog", &argv, &[], ids(), [1; 16]).unwrap();
+            load_into(&mm, &f, &info, None, b"prog", &argv, &[], ids(), plan()).unwrap();
         assert_eq!(entry, 0x40_0100);
         assert_eq!(sp % 16, 0);
         let calls = fake.calls();
@@ -445,7 +492,7 @@ mod tests {
         let (fake, mm) = new_mm();
         let f = static_exe(false);
         let info = elf::read_elf(&f, &f.data).unwrap();
-        load_into(&mm, &f, &info, None, b"prog", &[], &[], ids(), [1; 16]).unwrap();
+        load_into(&mm, &f, &info, None, b"prog", &[], &[], ids(), plan()).unwrap();
         assert!(!fake
             .calls()
             .iter()
@@ -510,7 +557,7 @@ mod tests {
             &[],
             &[],
             ids(),
-            [0; 16],
+            plan(),
         )
         .unwrap();
         let aux = auxv_of(&mm, sp);

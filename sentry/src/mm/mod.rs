@@ -33,7 +33,7 @@ pub const MMAP_MIN_ADDR: u64 = 0x10000;
 /// Size of the initial stack region the loader maps (the default RLIMIT_STACK).
 pub const STACK_SIZE: u64 = 8 << 20;
 /// Distance between the stack top and `mmap_base` (Linux's `MIN_GAP`).
-const STACK_GAP: u64 = 128 << 20;
+pub const STACK_GAP: u64 = 128 << 20;
 
 pub const MREMAP_MAYMOVE: i32 = 1;
 pub const MREMAP_FIXED: i32 = 2;

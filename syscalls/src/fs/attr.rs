@@ -251,6 +251,7 @@ pub fn sys_truncate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let path = path_arg(t, a.addr(0))?;
     let len = u64::try_from(a.i64(1)).map_err(|_| Errno::EINVAL)?;
     let d = at_dentry(t, libc::AT_FDCWD, &path, true, false)?;
+    super::read_write::fsize_check_size(t, len)?;
     t.kernel.vfs.truncate(Some(t), &d, len)?;
     notify::dentry_event(t, &d, IN_MODIFY);
     Ok(0)
@@ -278,6 +279,10 @@ pub fn sys_fallocate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     if !st.is_reg() {
         return Err(Errno::ENODEV);
+    }
+    let end = (off as u64).checked_add(len as u64).ok_or(Errno::EFBIG)?;
+    if mode & FALLOC_KEEP_SIZE == 0 {
+        super::read_write::fsize_check_size(t, end)?;
     }
     file.ops().allocate(mode, off as u64, len as u64)?;
     notify::file_event(t, &file, IN_MODIFY);

@@ -73,9 +73,60 @@ pub fn sys_read(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     read_into(t, a.fd(0), a.addr(1), a.len(2)?, None)
 }
 
+/// RLIMIT_FSIZE on a write of `len` bytes to `fd` at `offset` (None: the file position, or
+/// the end with O_APPEND), as Linux's `generic_write_check_limits`: only regular files are
+/// bound; a write starting at or past the limit raises SIGXFSZ and fails with EFBIG, one
+/// crossing it is cut short at the limit. Returns the length to write.
+pub(super) fn fsize_clamp(
+    t: &mut Task,
+    fd: i32,
+    offset: Option<u64>,
+    len: usize,
+) -> SysResult<usize> {
+    let limit =
+        t.tg.with_state(|s| s.rlimits[libc::RLIMIT_FSIZE as usize].cur);
+    if limit == u64::MAX || len == 0 {
+        return Ok(len);
+    }
+    let file = t.fd_table.get(fd)?;
+    let st = file.stat(t)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Ok(len);
+    }
+    let pos = match offset {
+        Some(off) => off,
+        None if file.flags() & libc::O_APPEND != 0 => st.st_size as u64,
+        None => file.seek(Some(t), 0, libc::SEEK_CUR)?,
+    };
+    fsize_room(t, pos, limit).map(|room| len.min(usize::try_from(room).unwrap_or(usize::MAX)))
+}
+
+/// Bytes a file may grow to from `pos` under RLIMIT_FSIZE `limit`: EFBIG with SIGXFSZ raised
+/// on the caller at or past it (truncate and fallocate check the new size the same way).
+pub(super) fn fsize_room(t: &mut Task, pos: u64, limit: u64) -> SysResult<u64> {
+    if pos >= limit {
+        let info = SigInfo::from_sender(libc::SIGXFSZ, SI_USER, t.tg.pid, t.creds.uid);
+        sentry::kernel::signal::raise_self(t, info);
+        return Err(Errno::EFBIG);
+    }
+    Ok(limit - pos)
+}
+
+/// The same check for a file growing to `new_size` (truncate, fallocate): EFBIG and SIGXFSZ
+/// past RLIMIT_FSIZE.
+pub(super) fn fsize_check_size(t: &mut Task, new_size: u64) -> SysResult<()> {
+    let limit =
+        t.tg.with_state(|s| s.rlimits[libc::RLIMIT_FSIZE as usize].cur);
+    if new_size > limit {
+        fsize_room(t, new_size, limit)?;
+    }
+    Ok(())
+}
+
 /// write(2).
 pub fn sys_write(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    let r = write_from(t, a.fd(0), a.addr(1), a.len(2)?, None);
+    let len = fsize_clamp(t, a.fd(0), None, a.len(2)?)?;
+    let r = write_from(t, a.fd(0), a.addr(1), len, None);
     sigpipe_on_epipe(t, r)
 }
 
@@ -88,7 +139,8 @@ pub fn sys_pread64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 /// pwrite64(2).
 pub fn sys_pwrite64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let off = offset_arg(a.i64(3))?;
-    let r = write_from(t, a.fd(0), a.addr(1), a.len(2)?, Some(off));
+    let len = fsize_clamp(t, a.fd(0), Some(off), a.len(2)?)?;
+    let r = write_from(t, a.fd(0), a.addr(1), len, Some(off));
     sigpipe_on_epipe(t, r)
 }
 
@@ -142,12 +194,14 @@ fn do_readv(t: &Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysRe
     count(n)
 }
 
-fn do_writev(t: &Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysResult<u64> {
-    let file = t.fd_table.get(fd)?;
+fn do_writev(t: &mut Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysResult<u64> {
     let vecs = iovecs(t, iov, cnt)?;
+    let total: usize = vecs.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
+    let max = fsize_clamp(t, fd, offset, total)?;
+    let file = t.fd_table.get(fd)?;
     let mut buf = Vec::new();
     for (base, len) in vecs {
-        let k = len.min(MAX_RW - buf.len());
+        let k = len.min(max - buf.len());
         if k == 0 {
             continue;
         }
@@ -370,6 +424,7 @@ pub fn sys_ftruncate(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     if file.stat_vfs(Some(t))?.is_dir() {
         return Err(Errno::EISDIR);
     }
+    fsize_check_size(t, len)?;
     file.truncate(len)?;
     notify::file_event(t, &file, IN_MODIFY);
     Ok(0)

@@ -180,7 +180,7 @@ syscall_table! {
     153 SYS_vhangup => Unsupported(Errno::EPERM, "no virtual terminal to hang up"), [];
     157 SYS_prctl => Partial(process::sys_prctl, "name, pdeathsig, dumpable, child subreaper, no_new_privs, seccomp; other options EINVAL"), [Int, Hex, Hex, Hex, Hex];
     158 SYS_arch_prctl => Full(process::sys_arch_prctl), [Hex, Hex];
-    160 SYS_setrlimit => Partial(process::sys_setrlimit, "RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_DATA and RLIMIT_NICE are enforced; RLIMIT_FSIZE, RLIMIT_STACK and others are only recorded"), [Int, Hex];
+    160 SYS_setrlimit => Partial(process::sys_setrlimit, "RLIMIT_NOFILE, NPROC, AS, DATA, STACK (the main stack's size at exec), NICE and FSIZE (write, pwrite, writev, truncate, fallocate; not sendfile/splice/copy_file_range) are enforced; MEMLOCK, CORE, CPU, RTTIME, MSGQUEUE and SIGPENDING are only recorded"), [Int, Hex];
     161 SYS_chroot => Full(fs::sys_chroot), [Path];
     162 SYS_sync => Full(fs::sys_sync), [];
     163 SYS_acct => Unsupported(Errno::EPERM, "process accounting is the host's"), [Path];
@@ -276,7 +276,7 @@ syscall_table! {
     296 SYS_pwritev => Full(fs::sys_pwritev), [Fd, Hex, Int, Int];
     297 SYS_rt_tgsigqueueinfo => Full(signal::sys_rt_tgsigqueueinfo), [Int, Int, Signal, Hex];
     299 SYS_recvmmsg => Partial(crate::net::sys_recvmmsg, "the timeout is not applied"), [Fd, Hex, Int, Hex, Hex];
-    302 SYS_prlimit64 => Partial(process::sys_prlimit64, "RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_AS, RLIMIT_DATA and RLIMIT_NICE are enforced; RLIMIT_FSIZE, RLIMIT_STACK and others are only recorded"), [Int, Int, Hex, Hex];
+    302 SYS_prlimit64 => Partial(process::sys_prlimit64, "RLIMIT_NOFILE, NPROC, AS, DATA, STACK (the main stack's size at exec), NICE and FSIZE (write, pwrite, writev, truncate, fallocate; not sendfile/splice/copy_file_range) are enforced; MEMLOCK, CORE, CPU, RTTIME, MSGQUEUE and SIGPENDING are only recorded"), [Int, Int, Hex, Hex];
     306 SYS_syncfs => Full(fs::sys_syncfs), [Fd];
     307 SYS_sendmmsg => Full(crate::net::sys_sendmmsg), [Fd, Hex, Int, Hex];
     309 SYS_getcpu => Full(process::sys_getcpu), [Hex, Hex, Hex];
