@@ -164,6 +164,31 @@ static void tree(const char *root, const char *tag) {
     close(spare);
     close(fr);
     drain(in, "dup2 and close_range close");
+
+    /* The event comes with the description's last reference: not at close of one of two
+     * duplicates; at the end of a process that never closed it; at close-on-exec. */
+    int f1 = open(cq, O_WRONLY);
+    int f2 = dup(f1);
+    close(f1);
+    drain(in, "one of two duplicates closed");
+    close(f2);
+    drain(in, "last duplicate closed");
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        open(cq, O_WRONLY);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
+    drain(in, "child exited with it open");
+    kid = fork();
+    if (kid == 0) {
+        open(cq, O_RDONLY | O_CLOEXEC);
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(1);
+    }
+    waitpid(kid, NULL, 0);
+    drain(in, "closed on exec");
     inotify_rm_watch(in, wq);
     unlink(cq);
     drain(in, "q gone");

@@ -81,6 +81,37 @@ pub fn active() -> bool {
     WATCHES.load(Ordering::Relaxed) > 0
 }
 
+/// The last reference to an open file description of `d` went away (Linux `__fput`):
+/// IN_CLOSE_WRITE if it was open for writing, else IN_CLOSE_NOWRITE, to the watches of its
+/// directory (with its name) and of the file itself. Whatever dropped it (close, dup2 over
+/// it, close-on-exec, the end of the process) gives the same events.
+pub fn description_closed(d: &crate::vfs::dentry::Dentry, writable: bool) {
+    if !active() {
+        return;
+    }
+    let Ok(st) = d.inode.stat(None) else {
+        return;
+    };
+    let mut mask = if writable {
+        IN_CLOSE_WRITE
+    } else {
+        IN_CLOSE_NOWRITE
+    };
+    if st.is_dir() {
+        mask |= IN_ISDIR;
+    }
+    if let Some(p) = d
+        .parent
+        .as_ref()
+        .filter(|_| !d.name.is_empty() && d.mount.id != 0)
+    {
+        if let Ok(pst) = p.inode.stat(None) {
+            notify((pst.dev, pst.ino), mask, 0, &d.name);
+        }
+    }
+    notify((st.dev, st.ino), mask, 0, b"");
+}
+
 /// A fresh cookie tying an IN_MOVED_FROM to its IN_MOVED_TO.
 pub fn next_cookie() -> u32 {
     COOKIE.fetch_add(1, Ordering::Relaxed).wrapping_add(1)

@@ -39,6 +39,9 @@ pub struct FileDescription {
 
 impl Drop for FileDescription {
     fn drop(&mut self) {
+        if !self.is_path_only() {
+            crate::fs::inotify::description_closed(&self.dentry, self.writable());
+        }
         let key = *lock(&self.lock_key);
         if let Some(key) = key {
             let id = self as *const FileDescription as usize;

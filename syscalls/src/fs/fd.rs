@@ -11,7 +11,7 @@ pub fn sys_close(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let fd = a.fd(0);
     let file = t.fd_table.remove(fd)?;
     super::lock::release_on_close(t, &file);
-    super::inotify::close_event(t, &file);
+    // The inotify close event comes when the last reference goes (FileDescription's drop).
     drop(file);
     Ok(0)
 }
@@ -28,12 +28,12 @@ fn do_dup3(t: &Task, oldfd: i32, newfd: i32, cloexec: bool) -> SysResult<u64> {
     if newfd < 0 || newfd >= nofile_limit(t) {
         return Err(Errno::EBADF);
     }
-    // A descriptor that newfd named is closed, as by close(2): its locks and its close event.
+    // A descriptor that newfd named is closed, as by close(2): its locks go (its close event
+    // comes with the description's last reference).
     let replaced = t.fd_table.get(newfd).ok();
     let fd = t.fd_table.dup3(oldfd, newfd, cloexec)?;
     if let Some(file) = replaced {
         super::lock::release_on_close(t, &file);
-        super::inotify::close_event(t, &file);
     }
     Ok(fd as u64)
 }
@@ -141,7 +141,6 @@ pub fn sys_close_range(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
             t.fd_table.set_cloexec(fd, true)?;
         } else if let Ok(file) = t.fd_table.remove(fd) {
             super::lock::release_on_close(t, &file);
-            super::inotify::close_event(t, &file);
         }
     }
     Ok(0)

@@ -107,18 +107,6 @@ pub(super) fn file_event(t: &Task, f: &FileDescription, mask: u32) {
     }
 }
 
-/// The last reference to `f` is going away: IN_CLOSE_WRITE or IN_CLOSE_NOWRITE.
-pub(super) fn close_event(t: &Task, f: &Arc<FileDescription>) {
-    if ino::active() && Arc::strong_count(f) == 1 {
-        let mask = if f.writable() {
-            ino::IN_CLOSE_WRITE
-        } else {
-            ino::IN_CLOSE_NOWRITE
-        };
-        file_event(t, f, mask);
-    }
-}
-
 /// What a path named before a change that may remove or replace it (unlink, rmdir, rename).
 pub(super) struct Before {
     dentry: Arc<Dentry>,
