@@ -10,6 +10,7 @@ pub mod cred;
 pub mod eventfd;
 pub mod exec;
 pub mod fs;
+pub mod ipc;
 pub mod mm;
 pub mod net;
 pub mod pidfd;

@@ -5,6 +5,7 @@ pub mod clone;
 pub mod creds;
 pub mod futex;
 mod host;
+pub mod ipc;
 pub mod posix_timer;
 pub mod process_tree;
 pub mod seccomp;
@@ -147,6 +148,8 @@ pub struct Kernel {
     tree_cv: Condvar,
     /// Futex wait queues.
     pub futexes: futex::FutexTable,
+    /// The sandbox's System V IPC namespace (shm, semaphores, message queues).
+    pub ipc: ipc::IpcNamespace,
     /// Syscall numbers already reported as unimplemented (each is logged once).
     unimplemented_seen: Mutex<HashSet<u64>>,
 }
@@ -188,6 +191,7 @@ impl Kernel {
             tree: Mutex::new(Default::default()),
             tree_cv: Condvar::new(),
             futexes: futex::FutexTable::default(),
+            ipc: ipc::IpcNamespace::new(),
             unimplemented_seen: Mutex::new(HashSet::new()),
         }))
     }

@@ -397,6 +397,8 @@ impl Task {
             // The last thread is gone: so are the process's POSIX timers, and its CPU time
             // is final before the parent can reap it.
             self.tg.timers.delete_all();
+            // SEM_UNDO adjustments and shm attachments go before the parent can see the exit.
+            kernel.ipc.exit_process(pid, &self.mm);
             if Arc::strong_count(&self.mm) == 1 {
                 let host_pid = self.mm.address_space().host_pid();
                 self.tg.cpu.retire_address_space(host_pid);

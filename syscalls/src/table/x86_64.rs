@@ -67,6 +67,9 @@ syscall_table! {
     26  SYS_msync => Full(mm::sys_msync), [Hex, Int, Hex];
     27  SYS_mincore => Full(mm::sys_mincore), [Hex, Int, Hex];
     28  SYS_madvise => Partial(mm::sys_madvise, "only MADV_DONTNEED changes memory; other advice is accepted as a hint"), [Hex, Int, Int];
+    29  SYS_shmget => Full(crate::ipc::sys_shmget), [Hex, Int, Hex];
+    30  SYS_shmat => Partial(crate::ipc::sys_shmat, "the attach count is the number of mappings of the segment; munmap of an attachment detaches without updating shm_dtime"), [Int, Hex, Hex];
+    31  SYS_shmctl => Partial(crate::ipc::sys_shmctl, "SHM_LOCK/SHM_UNLOCK only set the mode bit (nothing is paged)"), [Int, Int, Hex];
     32  SYS_dup => Full(fs::sys_dup), [Fd];
     33  SYS_dup2 => Full(fs::sys_dup2), [Fd, Fd];
     34  SYS_pause => Full(signal::sys_pause), [];
@@ -99,6 +102,14 @@ syscall_table! {
     61  SYS_wait4 => Partial(wait::sys_wait4, "stopped/continued children are not reported; rusage is zero"), [Int, Hex, Hex, Hex];
     62  SYS_kill => Full(signal::sys_kill), [Int, Signal];
     63  SYS_uname => Full(sys::sys_uname), [Hex];
+    64  SYS_semget => Full(crate::ipc::sys_semget), [Hex, Int, Hex];
+    65  SYS_semop => Full(crate::ipc::sys_semop), [Int, Hex, Int];
+    66  SYS_semctl => Full(crate::ipc::sys_semctl), [Int, Int, Int, Hex];
+    67  SYS_shmdt => Full(crate::ipc::sys_shmdt), [Hex];
+    68  SYS_msgget => Full(crate::ipc::sys_msgget), [Hex, Hex];
+    69  SYS_msgsnd => Full(crate::ipc::sys_msgsnd), [Int, Hex, Int, Hex];
+    70  SYS_msgrcv => Full(crate::ipc::sys_msgrcv), [Int, Hex, Int, Int, Hex];
+    71  SYS_msgctl => Full(crate::ipc::sys_msgctl), [Int, Int, Hex];
     72  SYS_fcntl => Partial(fs::sys_fcntl, "descriptor and status flags, record and OFD locks, seals, pipe sizes; leases and notifications are EINVAL"), [Fd, Int, Hex];
     73  SYS_flock => Full(fs::sys_flock), [Fd, Int];
     74  SYS_fsync => Full(fs::sys_fsync), [Fd];
@@ -217,6 +228,7 @@ syscall_table! {
     217 SYS_getdents64 => Full(fs::sys_getdents64), [Fd, Hex, Int];
     218 SYS_set_tid_address => Full(process::sys_set_tid_address), [Hex];
     219 SYS_restart_syscall => Partial(time::sys_restart_syscall, "only interrupted relative sleeps leave a restart block; otherwise EINTR"), [];
+    220 SYS_semtimedop => Full(crate::ipc::sys_semtimedop), [Int, Hex, Int, Hex];
     221 SYS_fadvise64 => Full(fs::sys_fadvise64), [Fd, Int, Int, Int];
     222 SYS_timer_create => Partial(crate::timer::sys_timer_create, "thread and other processes' CPU clocks are EINVAL; alarm clocks EOPNOTSUPP; CLOCK_PROCESS_CPUTIME_ID timers poll every 2 ms"), [Int, Hex, Hex];
     223 SYS_timer_settime => Full(crate::timer::sys_timer_settime), [Int, Int, Hex, Hex];
