@@ -48,6 +48,8 @@ pub enum Rate {
     None,
     /// One operation moves one MiB.
     MiBPerOp,
+    /// One operation moves this many bytes.
+    Bytes(u64),
     /// One operation reads the whole of this host file (as seen in the sandbox).
     FileSize(&'static str),
 }
@@ -79,6 +81,7 @@ impl Workload {
         match self.rate {
             Rate::None => None,
             Rate::MiBPerOp => Some(1 << 20),
+            Rate::Bytes(b) => Some(b),
             Rate::FileSize(p) => std::fs::metadata(p).ok().map(|m| m.len()),
         }
     }
@@ -127,6 +130,62 @@ pub const FS_WORKLOADS: [Workload; 6] = [
         what: "tar-style walk of /usr/share/doc (lstat+open+read each file)",
         n: 1,
         rate: Rate::None,
+    },
+];
+
+/// Size of the volume's `big` file.
+pub const VOLUME_BIG_FILE_SIZE: u64 = 32 << 20;
+
+/// Makes the host directory of the volume rows, with `small` (4 KiB) and `big`
+/// (`VOLUME_BIG_FILE_SIZE`) in it.
+pub fn make_volume() -> Result<Volume, String> {
+    let host = std::env::temp_dir().join(format!("runsc-bench-vol-{}", std::process::id()));
+    std::fs::create_dir_all(&host).map_err(|e| format!("{}: {e}", host.display()))?;
+    std::fs::write(host.join("small"), vec![b'x'; 4096]).map_err(|e| e.to_string())?;
+    std::fs::write(host.join("big"), vec![0u8; VOLUME_BIG_FILE_SIZE as usize])
+        .map_err(|e| e.to_string())?;
+    Ok(Volume {
+        host,
+        guest: VOLUME_GUEST,
+    })
+}
+
+impl Drop for Volume {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.host);
+    }
+}
+
+/// The filesystem workloads run on a bind mount (`Volume`): `{vol}` is the mount, which
+/// holds `small` (4 KiB) and `big` (32 MiB) made by the runner.
+pub const VOLUME_WORKLOADS: [Workload; 4] = [
+    Workload {
+        program: Prog::Fs,
+        args: &["files", VOLUME_PATH],
+        what: "create+stat+unlink of a 64-byte file on a bind mount",
+        n: 1_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["stat", "{vol}/small"],
+        what: "stat of a file on a bind mount",
+        n: 10_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["openread", "{vol}/small"],
+        what: "open+read+close of a 4 KiB file on a bind mount",
+        n: 5_000,
+        rate: Rate::None,
+    },
+    Workload {
+        program: Prog::Fs,
+        args: &["read", "{vol}/big"],
+        what: "read of a 32 MiB file on a bind mount (64 KiB reads)",
+        n: 10,
+        rate: Rate::Bytes(VOLUME_BIG_FILE_SIZE),
     },
 ];
 
@@ -211,11 +270,24 @@ impl RuncBundle {
 
     /// Writes `config.json` for `args` and returns the `runc run` command line.
     pub fn command(&self, args: &[String]) -> Result<Vec<String>, RunFailed> {
+        self.command_with(args, None)
+    }
+
+    /// As `command`, with `vol`'s host directory bind-mounted read-write at its guest path.
+    pub fn command_with(
+        &self,
+        args: &[String],
+        vol: Option<&Volume>,
+    ) -> Result<Vec<String>, RunFailed> {
         let c_dir = env!("RUNSC_BENCH_C_DIR");
         let bind = |p: &str| {
             serde_json::json!({ "destination": p, "type": "bind", "source": p,
                                 "options": ["rbind", "ro"] })
         };
+        let volume = vol.map(|v| {
+            serde_json::json!({ "destination": v.guest, "type": "bind",
+                                "source": v.host.to_string_lossy(), "options": ["rbind", "rw"] })
+        });
         let config = serde_json::json!({
             "ociVersion": "1.0.2",
             "process": { "terminal": false, "user": { "uid": 0, "gid": 0 }, "args": args,
@@ -228,11 +300,25 @@ impl RuncBundle {
                   "options": ["nosuid", "mode=755"] },
                 { "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
                   "options": ["nosuid", "nodev"] },
-                bind("/usr"), bind("/etc"), bind(c_dir)
+                bind("/usr"), bind("/etc"), bind(c_dir), volume
             ],
             "linux": { "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
                                        { "type": "mount" }, { "type": "network" } ] }
         });
+        let mut config = config;
+        if vol.is_none() {
+            // No volume: drop the null placeholder.
+            if let Some(m) = config["mounts"].as_array_mut() {
+                m.retain(|v| !v.is_null());
+            }
+        } else {
+            std::fs::create_dir_all(
+                self.dir
+                    .join("rootfs")
+                    .join(VOLUME_GUEST.trim_start_matches('/')),
+            )
+            .map_err(|e| RunFailed(format!("volume mount point: {e}")))?;
+        }
         std::fs::write(self.dir.join("config.json"), config.to_string())
             .map_err(|e| RunFailed(format!("config.json: {e}")))?;
         Ok(vec![
@@ -249,6 +335,20 @@ impl Drop for RuncBundle {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Where the volume rows mount their host directory in a sandbox.
+pub const VOLUME_GUEST: &str = "/vol";
+/// What a volume row's arguments say for the volume's path; each sandbox puts in the path it
+/// sees (`VOLUME_GUEST` in a container, the host path natively).
+pub const VOLUME_PATH: &str = "{vol}";
+
+/// A host directory bind-mounted read-write into the sandbox (our `runsc do --volume`, a runc
+/// bind mount). gVisor's `runsc do` has no volumes: it sees the host path through its root
+/// with its overlay off (`--force-overlay=false`, writes reach the host as through a mount).
+pub struct Volume {
+    pub host: PathBuf,
+    pub guest: &'static str,
 }
 
 /// One way of running a command.
@@ -274,6 +374,46 @@ impl Sandbox {
 
     /// The host command line that runs `args` this way.
     pub fn command(&self, args: &[String]) -> Result<Vec<String>, RunFailed> {
+        self.command_with(args, None)
+    }
+
+    /// As `command`, with `vol` mounted; `VOLUME_PATH` in `args` becomes the path this
+    /// sandbox sees it at.
+    pub fn command_with(
+        &self,
+        args: &[String],
+        vol: Option<&Volume>,
+    ) -> Result<Vec<String>, RunFailed> {
+        let Some(vol) = vol else {
+            return self.plain_command(args);
+        };
+        let seen = match self {
+            Sandbox::Native | Sandbox::Gvisor(_) => vol.host.to_string_lossy().into_owned(),
+            Sandbox::Ours(_) | Sandbox::Runc(_) => vol.guest.to_string(),
+        };
+        let args: Vec<String> = args.iter().map(|a| a.replace(VOLUME_PATH, &seen)).collect();
+        let mut v: Vec<String> = match self {
+            Sandbox::Native => Vec::new(),
+            Sandbox::Ours(r) => vec![
+                r.to_string_lossy().into_owned(),
+                "do".into(),
+                "--volume".into(),
+                format!("{}:{}", vol.host.display(), vol.guest),
+                "--".into(),
+            ],
+            Sandbox::Gvisor(g) => {
+                let mut v = gvisor_do(g);
+                v.push("--force-overlay=false".into());
+                v.push("--".into());
+                v
+            }
+            Sandbox::Runc(b) => return b.command_with(&args, Some(vol)),
+        };
+        v.extend(args);
+        Ok(v)
+    }
+
+    fn plain_command(&self, args: &[String]) -> Result<Vec<String>, RunFailed> {
         let mut v: Vec<String> = match self {
             Sandbox::Native => Vec::new(),
             Sandbox::Ours(r) => vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()],
@@ -290,7 +430,17 @@ impl Sandbox {
 
     /// Median wall time of `args` run this way.
     pub fn time(&self, args: &[String], reps: usize) -> Result<Duration, RunFailed> {
-        median_time(&self.command(args)?, reps)
+        self.time_with(args, reps, None)
+    }
+
+    /// Median wall time of `args` run this way with `vol` mounted.
+    pub fn time_with(
+        &self,
+        args: &[String],
+        reps: usize,
+        vol: Option<&Volume>,
+    ) -> Result<Duration, RunFailed> {
+        median_time(&self.command_with(args, vol)?, reps)
     }
 
     /// Per-operation cost of `program... N` run this way, as `(t(N) - t(0)) / N`, with `t(0)`.
@@ -300,12 +450,23 @@ impl Sandbox {
         n: u64,
         reps: usize,
     ) -> Result<(Duration, Duration), RunFailed> {
+        self.op_cost_with(program, n, reps, None)
+    }
+
+    /// `op_cost` with `vol` mounted.
+    pub fn op_cost_with(
+        &self,
+        program: &[String],
+        n: u64,
+        reps: usize,
+        vol: Option<&Volume>,
+    ) -> Result<(Duration, Duration), RunFailed> {
         let mut zero = program.to_vec();
         let mut full = program.to_vec();
         zero.push("0".into());
         full.push(n.to_string());
-        let t0 = self.time(&zero, reps)?;
-        let tn = self.time(&full, reps)?;
+        let t0 = self.time_with(&zero, reps, vol)?;
+        let tn = self.time_with(&full, reps, vol)?;
         Ok((per_call(tn, t0, n), t0))
     }
 }

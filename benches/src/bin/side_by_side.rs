@@ -3,7 +3,8 @@
 //! natively, under our `runsc do`, under runc and under gVisor's runsc when they are installed;
 //! (c) the process model (`c/procbench.c`: fork, fork+exec, pipe and futex ping-pong, thread
 //! create+join), (d) the filesystem (`c/fsbench.c`: small files in /tmp and in the root, stat,
-//! open+read+close, a large read, a tar-style tree walk, plus a real `tar c`) and (e) loopback
+//! open+read+close, a large read, a tar-style tree walk, plus a real `tar c`; then files, stat,
+//! open+read and a large read on a read-write bind mount of a host directory) and (e) loopback
 //! networking (`c/netbench.c`: TCP bulk, TCP and UDP and unix round trips, TCP connect) per
 //! operation, natively, under our runsc, under gVisor's and under runc: the same static binary
 //! everywhere.
@@ -16,8 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use benches::{
-    find_program, getppid_loop, gvisor_do, median_time, our_runsc, per_call, procbench, RunFailed,
-    RuncBundle, Sandbox, Workload, FS_WORKLOADS, NET_WORKLOADS, PROC_WORKLOADS, TREE,
+    find_program, getppid_loop, gvisor_do, make_volume, median_time, our_runsc, per_call,
+    procbench, RunFailed, RuncBundle, Sandbox, Volume, Workload, FS_WORKLOADS, NET_WORKLOADS,
+    PROC_WORKLOADS, TREE, VOLUME_WORKLOADS,
 };
 
 struct Options {
@@ -170,6 +172,17 @@ fn main() {
             rows(&opts, &sandboxes, &Row::of(w));
         }
         tar_rows(&opts, &sandboxes);
+        println!();
+        println!("(d2) the same on a read-write bind mount of a host directory (gVisor: the host");
+        println!("     path through its root with --force-overlay=false; it has no volumes)");
+        match make_volume() {
+            Ok(vol) => {
+                for w in &VOLUME_WORKLOADS {
+                    rows_with(&opts, &sandboxes, &Row::of(w), Some(&vol));
+                }
+            }
+            Err(e) => println!("  volume: {e}"),
+        }
     }
     if wants("e") {
         println!();
@@ -201,12 +214,17 @@ impl Row {
 
 /// Prints one workload's per-operation cost under every sandbox, with the ratio to native.
 fn rows(opts: &Options, sandboxes: &[Sandbox], w: &Row) {
+    rows_with(opts, sandboxes, w, None)
+}
+
+/// `rows` with a volume mounted in each sandbox.
+fn rows_with(opts: &Options, sandboxes: &[Sandbox], w: &Row, vol: Option<&Volume>) {
     let n = ((w.n as f64 * opts.scale) as u64).max(1);
     println!("  {} (N = {n})", w.what);
     let mut native = None;
     for sb in sandboxes {
         let label = sb.label();
-        match sb.op_cost(&w.command, n, opts.reps) {
+        match sb.op_cost_with(&w.command, n, opts.reps, vol) {
             Ok((per, _)) if per.is_zero() => {
                 println!("    {label:<22} below noise (t(N) <= t(0))")
             }
