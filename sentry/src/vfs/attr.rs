@@ -49,7 +49,7 @@ pub fn check_sticky(task: TaskRef, dir: &Stat, victim: &Stat) -> SysResult<()> {
 }
 
 fn writable_mount(d: &Dentry) -> SysResult<()> {
-    if d.mount.readonly {
+    if d.mount.readonly() {
         return Err(Errno::EROFS);
     }
     Ok(())

@@ -15,8 +15,8 @@ pub struct Mount {
     /// Sandbox-unique id (/proc/PID/mountinfo); 0 for anonymous files.
     pub id: u64,
     pub root: Arc<dyn Inode>,
-    /// Writes and creations are `EROFS`.
-    pub readonly: bool,
+    /// Writes and creations are `EROFS` (mount(2)'s MS_REMOUNT may change it).
+    readonly: AtomicBool,
     /// Filesystem type name (/proc/mounts).
     pub fs_type: &'static str,
     /// Whether another mount sits on a directory of this one, or a synthetic mount point was
@@ -34,11 +34,18 @@ impl Mount {
         Arc::new(Mount {
             id,
             root,
-            readonly,
+            readonly: AtomicBool::new(readonly),
             fs_type,
             has_submounts: AtomicBool::new(false),
             synthetic: RwLock::new(BTreeMap::new()),
         })
+    }
+    /// Whether writes below this mount are EROFS.
+    pub fn readonly(&self) -> bool {
+        self.readonly.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_readonly(&self, readonly: bool) {
+        self.readonly.store(readonly, Ordering::Relaxed);
     }
     pub(crate) fn submounts(&self) -> bool {
         self.has_submounts.load(Ordering::Acquire)

@@ -376,7 +376,7 @@ impl FileDescription {
         if !self.writable() {
             return Err(Errno::EINVAL);
         }
-        if self.dentry.mount.readonly {
+        if self.dentry.mount.readonly() {
             return Err(Errno::EROFS);
         }
         self.ops.truncate(size)

@@ -17,6 +17,7 @@ pub mod fd_table;
 pub mod file;
 pub mod inode;
 pub mod lock;
+pub mod mount;
 pub mod paths;
 pub mod poll;
 pub mod synthetic;
@@ -44,6 +45,8 @@ const CAP_SYS_CHROOT: u32 = 18;
 /// A mount as /proc/mounts lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountRecord {
+    /// The mount's id (`Mount::id`).
+    pub id: u64,
     pub path: Vec<u8>,
     pub fs_type: &'static str,
     pub readonly: bool,
@@ -151,6 +154,7 @@ impl Vfs {
             root: Dentry::new_root(mount),
             submounts: RwLock::new(HashMap::new()),
             records: Mutex::new(vec![MountRecord {
+                id: 1,
                 path: b"/".to_vec(),
                 fs_type,
                 readonly,
@@ -332,6 +336,7 @@ impl Vfs {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(MountRecord {
+                id,
                 path: d.path(),
                 fs_type,
                 readonly,
@@ -515,7 +520,7 @@ impl Vfs {
                         if trailing_slash {
                             return Err(Errno::EISDIR);
                         }
-                        if parent.mount.readonly {
+                        if parent.mount.readonly() {
                             return Err(Errno::EROFS);
                         }
                         check_access(c.task, &parent.inode.stat(c.task)?, libc::W_OK | libc::X_OK)?;
@@ -549,7 +554,7 @@ impl Vfs {
             return Err(Errno::EISDIR);
         }
         let writes = acc != libc::O_RDONLY || truncate;
-        if writes && dentry.mount.readonly && (st.is_reg() || st.is_dir() || st.is_symlink()) {
+        if writes && dentry.mount.readonly() && (st.is_reg() || st.is_dir() || st.is_symlink()) {
             return Err(Errno::EROFS);
         }
         if !created {
@@ -625,7 +630,7 @@ impl Vfs {
             flags & libc::AT_EMPTY_PATH != 0,
         )?;
         let st = d.inode.stat(Some(task))?;
-        if mode & libc::W_OK != 0 && d.mount.readonly && (st.is_reg() || st.is_dir()) {
+        if mode & libc::W_OK != 0 && d.mount.readonly() && (st.is_reg() || st.is_dir()) {
             return Err(Errno::EROFS);
         }
         let cr = &task.creds;
@@ -674,7 +679,7 @@ impl Vfs {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        if pn.parent.mount.readonly {
+        if pn.parent.mount.readonly() {
             return Err(Errno::EROFS);
         }
         check_access(
@@ -698,7 +703,7 @@ impl Vfs {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        if pn.parent.mount.readonly {
+        if pn.parent.mount.readonly() {
             return Err(Errno::EROFS);
         }
         if target.is_empty() {
@@ -734,7 +739,7 @@ impl Vfs {
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
         }
-        if pn.parent.mount.readonly {
+        if pn.parent.mount.readonly() {
             return Err(Errno::EROFS);
         }
         check_access(
@@ -803,7 +808,7 @@ impl Vfs {
         if child.mount.id != pn.parent.mount.id {
             return Err(Errno::EBUSY);
         }
-        if pn.parent.mount.readonly {
+        if pn.parent.mount.readonly() {
             return Err(Errno::EROFS);
         }
         let pst = pn.parent.inode.stat(c.task)?;
@@ -859,7 +864,7 @@ impl Vfs {
         if op.parent.mount.id != np.parent.mount.id {
             return Err(Errno::EXDEV);
         }
-        if op.parent.mount.readonly {
+        if op.parent.mount.readonly() {
             return Err(Errno::EROFS);
         }
         let child = r.lookup_child(&op.parent, &op.name)?;

@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(vfs.mask_path(b"/dir"), Ok(PathPolicy::Applied));
         assert_eq!(read(&vfs, b"/dir/file"), Err(Errno::ENOENT));
         let d = vfs.existing(b"/dir").unwrap().unwrap();
-        assert!(d.mount.readonly);
+        assert!(d.mount.readonly());
         assert_eq!(vfs.mask_path(b"/nope"), Ok(PathPolicy::Absent));
         assert_eq!(vfs.mask_path(b"/"), Ok(PathPolicy::MountRoot));
     }
@@ -161,9 +161,9 @@ mod tests {
         let vfs = tree();
         assert_eq!(vfs.readonly_path(b"/dir"), Ok(PathPolicy::Applied));
         let f = vfs.existing(b"/dir/file").unwrap().unwrap();
-        assert!(f.mount.readonly);
+        assert!(f.mount.readonly());
         assert_eq!(read(&vfs, b"/dir/file").unwrap(), b"data");
-        assert!(!vfs.existing(b"/file2").unwrap().unwrap().mount.readonly);
+        assert!(!vfs.existing(b"/file2").unwrap().unwrap().mount.readonly());
         assert_eq!(vfs.readonly_path(b"/dir/none/x"), Ok(PathPolicy::Absent));
     }
 }

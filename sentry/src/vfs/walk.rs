@@ -70,7 +70,15 @@ impl<'a> Resolver<'a> {
         };
         if cur.mount.submounts() {
             let cst = inode.stat(self.task)?;
-            if let Some(m) = self.vfs.mount_on(cur.mount.id, cst.dev, cst.ino) {
+            if let Some(mut m) = self.vfs.mount_on(cur.mount.id, cst.dev, cst.ino) {
+                // Mounts stacked on the same place: the last one made is the one seen.
+                while m.submounts() {
+                    let rst = m.root.stat(self.task)?;
+                    match self.vfs.mount_on(m.id, rst.dev, rst.ino) {
+                        Some(top) => m = top,
+                        None => break,
+                    }
+                }
                 let root = m.root.clone();
                 return Ok(Dentry::child(cur, name, m, root));
             }

@@ -6,6 +6,7 @@ mod attr;
 mod fd;
 mod inotify;
 mod lock;
+mod mount;
 mod path;
 mod read_write;
 mod splice;
@@ -28,6 +29,7 @@ pub use inotify::{
     sys_inotify_add_watch, sys_inotify_init, sys_inotify_init1, sys_inotify_rm_watch,
 };
 pub use lock::sys_flock;
+pub use mount::{sys_mount, sys_pivot_root, sys_umount2};
 pub use path::{
     sys_access, sys_chdir, sys_chroot, sys_creat, sys_faccessat, sys_faccessat2, sys_fchdir,
     sys_getcwd, sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_openat2, sys_readlink,

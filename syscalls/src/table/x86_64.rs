@@ -189,6 +189,7 @@ syscall_table! {
     151 SYS_mlockall => Full(mm::sys_mlockall), [Hex];
     152 SYS_munlockall => Full(mm::sys_munlockall), [];
     153 SYS_vhangup => Unsupported(Errno::EPERM, "no virtual terminal to hang up"), [];
+    155 SYS_pivot_root => Partial(fs::sys_pivot_root, "the sandbox's root cannot be pivoted: EINVAL after the permission and path checks"), [Path, Path];
     157 SYS_prctl => Partial(process::sys_prctl, "name, pdeathsig, dumpable, child subreaper, no_new_privs, seccomp; other options EINVAL"), [Int, Hex, Hex, Hex, Hex];
     158 SYS_arch_prctl => Full(process::sys_arch_prctl), [Hex, Hex];
     160 SYS_setrlimit => Partial(process::sys_setrlimit, "RLIMIT_NOFILE, NPROC, AS, DATA, STACK (the main stack's size at exec), NICE and FSIZE (write, pwrite, writev, truncate, fallocate; not sendfile/splice/copy_file_range) are enforced; MEMLOCK, CORE, CPU, RTTIME, MSGQUEUE and SIGPENDING are only recorded"), [Int, Hex];
@@ -196,6 +197,8 @@ syscall_table! {
     162 SYS_sync => Full(fs::sys_sync), [];
     163 SYS_acct => Unsupported(Errno::EPERM, "process accounting is the host's"), [Path];
     164 SYS_settimeofday => Unsupported(Errno::EPERM, "the sandbox cannot set the host's clock"), [Hex, Hex];
+    165 SYS_mount => Partial(fs::sys_mount, "tmpfs, proc, sysfs, bind mounts (not recursive), remount ro/rw, propagation changes (no peers: one private namespace); MS_MOVE and mounts over / are EINVAL; nosuid/nodev/noexec not enforced"), [Path, Path, Path, Hex, Hex];
+    166 SYS_umount2 => Partial(fs::sys_umount2, "EBUSY only for a mount with mounts below it; MNT_EXPIRE never expires"), [Path, Hex];
     167 SYS_swapon => Unsupported(Errno::EPERM, "swap is the host's"), [Path, Hex];
     168 SYS_swapoff => Unsupported(Errno::EPERM, "swap is the host's"), [Path];
     169 SYS_reboot => Unsupported(Errno::EPERM, "a container cannot reboot the machine; its init exits instead"), [Hex, Hex, Hex, Hex];

@@ -677,11 +677,13 @@ mod tests {
     fn mounts_and_mountinfo_lines() {
         let r = vec![
             MountRecord {
+                id: 1,
                 path: b"/".to_vec(),
                 fs_type: "9p",
                 readonly: true,
             },
             MountRecord {
+                id: 1,
                 path: b"/tmp".to_vec(),
                 fs_type: "tmpfs",
                 readonly: false,
