@@ -1,12 +1,14 @@
 //! Filesystem implementations behind the VFS: gofer (host files through the gofer), tmpfs,
-//! overlay (the writable root over the gofer), dev, proc, host (the sandbox's stdio), pipe, eventfd and epoll. Raw host calls are in `sys`.
+//! overlay (the writable root over the gofer), dev, devpts (pseudo-terminals), proc, host (the sandbox's stdio), pipe, eventfd and epoll. Raw host calls are in `sys`.
 
 pub mod dev;
+pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod gofer;
 pub mod host;
 pub mod inotify;
+pub mod jobctl;
 pub mod overlay;
 pub mod pidfd;
 pub mod pipe;

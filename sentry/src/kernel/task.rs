@@ -399,6 +399,10 @@ impl Task {
             self.tg.timers.delete_all();
             // SEM_UNDO adjustments and shm attachments go before the parent can see the exit.
             kernel.ipc.exit_process(pid, &self.mm);
+            // A session leader's pseudo-terminal controls no session any more.
+            if kernel.sid_of(pid) == Ok(pid) {
+                crate::fs::devpts::session_leader_exited(pid);
+            }
             if Arc::strong_count(&self.mm) == 1 {
                 let host_pid = self.mm.address_space().host_pid();
                 self.tg.cpu.retire_address_space(host_pid);

@@ -212,6 +212,13 @@ impl Vfs {
         )
         .map_err(err("/dev"))?;
         vfs.mount(
+            b"/dev/pts",
+            crate::fs::devpts::new_root(anon_dev(0x46)),
+            false,
+            "devpts",
+        )
+        .map_err(err("/dev/pts"))?;
+        vfs.mount(
             b"/dev/shm",
             crate::fs::tmpfs::new_root(anon_dev(0x43), 0o1777),
             false,

@@ -312,9 +312,9 @@ pub fn sys_lseek(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     file.seek(Some(t), off, whence)
 }
 
-/// ioctl(2): FIOCLEX/FIONCLEX/FIONBIO here; a host terminal answers the tty requests
-/// (`sentry::fs::host::tty`); TCGETS, TIOCGWINSZ, TIOCGPGRP and FIONREAD to the file (host
-/// stdio passes them to the host); anything else ENOTTY.
+/// ioctl(2): FIOCLEX/FIONCLEX/FIONBIO here; a sentry pty (`sentry::fs::devpts`) or a host
+/// terminal (`sentry::fs::host::tty`) answers the tty requests; TCGETS, TIOCGWINSZ, TIOCGPGRP
+/// and FIONREAD to the file (host stdio passes them to the host); anything else ENOTTY.
 pub fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (fd, req, arg) = (a.fd(0), a.u32(1), a.addr(2));
     let file = t.fd_table.get(fd)?;
@@ -336,6 +336,9 @@ pub fn sys_ioctl(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
             return Ok(0);
         }
         _ => {}
+    }
+    if let Some(r) = sentry::fs::devpts::pty_ioctl(t, &file, req, arg) {
+        return r;
     }
     if let Some(r) = sentry::fs::host::tty_ioctl(t, &file, req, arg) {
         return r;

@@ -1,13 +1,15 @@
 //! The sentry's /dev (after gVisor's `pkg/sentry/devices` and Linux `drivers/char/mem.c`):
-//! null, zero, full, random, urandom, tty, and the fd/stdin/stdout/stderr symlinks into
+//! null, zero, full, random, urandom, tty, ptmx, and the fd/stdin/stdout/stderr symlinks into
 //! /proc/self/fd. /dev/tty opens the caller's controlling terminal (`drivers/tty/tty_io.c`
-//! `tty_open_current_tty`); /dev/pts lists the host terminals the sentry holds, under their
-//! host numbers and with their host stat, so that ttyname(3) finds the stdio terminal.
+//! `tty_open_current_tty`), a host terminal or a sentry pty; /dev/ptmx makes a new pty pair
+//! (`fs::devpts`). The `pts` directory shows devpts's entries (the sandbox mounts devpts
+//! over it).
 
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::fs::host::{tty, tty_ops, tty_stat};
+use crate::fs::devpts;
+use crate::fs::host::{tty, tty_ops};
 use crate::fs::sys;
 use crate::vfs::{
     DirEntry, FileOps, Inode, NoDataOps, Positioning, Stat, StatFs, TaskRef, Timespec,
@@ -16,8 +18,6 @@ use crate::{Errno, SysResult};
 
 /// `TMPFS_MAGIC` (devtmpfs reports it).
 const DEVTMPFS_MAGIC: i64 = 0x0102_1994;
-/// `DEVPTS_SUPER_MAGIC`.
-const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Device {
@@ -27,6 +27,7 @@ enum Device {
     Random,
     Urandom,
     Tty,
+    Ptmx,
 }
 
 impl Device {
@@ -38,6 +39,7 @@ impl Device {
             Device::Random => (1, 8),
             Device::Urandom => (1, 9),
             Device::Tty => (5, 0),
+            Device::Ptmx => (5, 2),
         };
         libc::makedev(ma, mi)
     }
@@ -53,6 +55,7 @@ enum Node {
 const ENTRIES: &[(&[u8], Node)] = &[
     (b"full", Node::Dev(Device::Full)),
     (b"null", Node::Dev(Device::Null)),
+    (b"ptmx", Node::Dev(Device::Ptmx)),
     (b"random", Node::Dev(Device::Random)),
     (b"tty", Node::Dev(Device::Tty)),
     (b"urandom", Node::Dev(Device::Urandom)),
@@ -116,14 +119,7 @@ impl Inode for DevInode {
 
     fn lookup(&self, _task: TaskRef, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
         if let Node::Pts = self.node() {
-            let n: u32 = std::str::from_utf8(name)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(Errno::ENOENT)?;
-            return match tty::pts(n) {
-                Some(_) => Ok(Arc::new(PtsInode { n })),
-                None => Err(Errno::ENOENT),
-            };
+            return devpts::lookup(self.dev, name);
         }
         if self.index.is_some() {
             return Err(Errno::ENOTDIR);
@@ -141,14 +137,7 @@ impl Inode for DevInode {
 
     fn readdir(&self, _task: TaskRef) -> SysResult<Vec<DirEntry>> {
         if let Node::Pts = self.node() {
-            return Ok(tty::pts_numbers()
-                .into_iter()
-                .map(|n| DirEntry {
-                    name: n.to_string().into_bytes(),
-                    ino: u64::from(n) + 3,
-                    kind: libc::DT_CHR,
-                })
-                .collect());
+            return Ok(devpts::readdir());
         }
         if self.index.is_some() {
             return Err(Errno::ENOTDIR);
@@ -175,16 +164,20 @@ impl Inode for DevInode {
         }
     }
 
-    fn open(&self, task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
+    fn open(&self, task: TaskRef, flags: i32) -> SysResult<Arc<dyn FileOps>> {
         match self.node() {
             Node::Dir | Node::Pts => Ok(Arc::new(NoDataOps)),
             // The caller's controlling terminal; ENXIO without one, as on Linux.
             Node::Dev(Device::Tty) => {
                 let t = task.ok_or(Errno::ENXIO)?;
                 let sid = t.kernel.sid_of(t.tg.pid)?;
-                let ctty = tty::controlling_tty(sid).ok_or(Errno::ENXIO)?;
-                Ok(tty_ops(&ctty))
+                if let Some(ctty) = tty::controlling_tty(sid) {
+                    return Ok(tty_ops(&ctty));
+                }
+                let pty = devpts::controlling_pty(sid).ok_or(Errno::ENXIO)?;
+                devpts::open_replica(&pty, task, flags | libc::O_NOCTTY)
             }
+            Node::Dev(Device::Ptmx) => devpts::open_master(task),
             Node::Dev(d) => Ok(Arc::new(DevFile(*d))),
             Node::Link(_) => Err(Errno::ELOOP),
         }
@@ -194,33 +187,6 @@ impl Inode for DevInode {
         Ok(StatFs::synthetic(DEVTMPFS_MAGIC))
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-/// /dev/pts/N: a host terminal the sentry holds, shown with its host stat.
-struct PtsInode {
-    n: u32,
-}
-
-impl PtsInode {
-    fn tty(&self) -> SysResult<Arc<tty::HostTty>> {
-        tty::pts(self.n).ok_or(Errno::ENOENT)
-    }
-}
-
-impl Inode for PtsInode {
-    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
-        let tty = self.tty()?;
-        tty_stat(&tty)
-    }
-    fn open(&self, _task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
-        Ok(tty_ops(&self.tty()?))
-    }
-    fn statfs(&self) -> SysResult<StatFs> {
-        Ok(StatFs::synthetic(DEVPTS_SUPER_MAGIC))
-    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -248,13 +214,13 @@ impl FileOps for DevFile {
                 }
                 Ok(done)
             }
-            Device::Tty => Err(Errno::ENXIO),
+            Device::Tty | Device::Ptmx => Err(Errno::ENXIO),
         }
     }
     fn write_at(&self, _task: TaskRef, buf: &[u8], _offset: u64) -> SysResult<usize> {
         match self.0 {
             Device::Full => Err(Errno::ENOSPC),
-            Device::Tty => Err(Errno::ENXIO),
+            Device::Tty | Device::Ptmx => Err(Errno::ENXIO),
             _ => Ok(buf.len()),
         }
     }

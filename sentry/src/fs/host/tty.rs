@@ -9,6 +9,9 @@
 //! with `process.terminal`. Every host terminal the sentry holds is in one process-wide
 //! registry (a sentry runs one kernel): /dev/tty and /dev/pts/N find it there.
 //!
+//! The job-control state and its ioctls are `fs::jobctl`'s, shared with the sentry's own
+//! pseudo-terminals (`fs::devpts`).
+//!
 //! Lock order: `REGISTRY`, then a terminal's `job`; the process tree is never locked under
 //! either (pids are read from the kernel before locking).
 //!
@@ -20,8 +23,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::sys;
-use crate::abi::signal::{SigInfo, SI_KERNEL};
-use crate::kernel::signal::send_to_process;
+pub use crate::fs::jobctl::signal_pgrp;
+use crate::fs::jobctl::{hangup_leader, JobState, TtyJob};
+pub use crate::fs::jobctl::{TIOCGPGRP, TIOCGSID, TIOCNOTTY, TIOCSCTTY, TIOCSPGRP};
 use crate::kernel::{Kernel, Task};
 use crate::{Errno, SysResult};
 
@@ -33,14 +37,9 @@ pub const TCSETSF: u32 = 0x5404;
 pub const TCSBRK: u32 = 0x5409;
 pub const TCXONC: u32 = 0x540a;
 pub const TCFLSH: u32 = 0x540b;
-pub const TIOCSCTTY: u32 = 0x540e;
-pub const TIOCGPGRP: u32 = 0x540f;
-pub const TIOCSPGRP: u32 = 0x5410;
 pub const TIOCGWINSZ: u32 = 0x5413;
 pub const TIOCSWINSZ: u32 = 0x5414;
 pub const FIONREAD: u32 = 0x541b;
-pub const TIOCNOTTY: u32 = 0x5422;
-pub const TIOCGSID: u32 = 0x5429;
 
 /// The host requests a sandbox terminal may reach (the seccomp filter allows exactly these).
 pub const HOST_TTY_IOCTLS: &[u32] = &[
@@ -52,19 +51,12 @@ pub const TERMIOS_SIZE: usize = 36;
 /// `sizeof(struct winsize)`.
 pub const WINSIZE_SIZE: usize = 8;
 
-/// Which sandbox session a terminal controls, and its foreground process group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct JobControl {
-    session: Option<i32>,
-    foreground: i32,
-}
-
 /// One host terminal held by the sentry.
 pub struct HostTty {
     /// A host fd on the terminal, for /dev/tty and /dev/pts/N opens.
     fd: Arc<OwnedFd>,
     rdev: u64,
-    job: Mutex<JobControl>,
+    job: TtyJob,
 }
 
 static REGISTRY: Mutex<Vec<Arc<HostTty>>> = Mutex::new(Vec::new());
@@ -99,7 +91,7 @@ pub(super) fn attach(fd: &Arc<OwnedFd>, rdev: u64, session: Option<i32>) -> Arc<
     let tty = Arc::new(HostTty {
         fd: fd.clone(),
         rdev,
-        job: Mutex::new(JobControl {
+        job: TtyJob::new(JobState {
             session,
             foreground: session.unwrap_or(0),
         }),
@@ -144,19 +136,6 @@ pub fn foreground_pgrp() -> Option<i32> {
     })
 }
 
-/// Sends `sig` to every live process of sandbox process group `pgrp`, as the terminal driver
-/// does (`kill_pgrp`, SI_KERNEL); returns how many were signalled.
-pub fn signal_pgrp(kernel: &Kernel, pgrp: i32, sig: i32) -> usize {
-    let mut n = 0;
-    for pid in kernel.process_group(pgrp) {
-        if let Some(tg) = kernel.thread_group(pid) {
-            send_to_process(&tg, SigInfo::from_sender(sig, SI_KERNEL, 0, 0));
-            n += 1;
-        }
-    }
-    n
-}
-
 /// Delivers `sig`, raised by the host line discipline of host terminal `host_rdev` (the
 /// sentry's controlling terminal), as Linux's tty layer would: SIGHUP (hangup) to the leader of
 /// the session the terminal controls, with SIGCONT; anything else (SIGINT, SIGQUIT, SIGTSTP,
@@ -171,30 +150,14 @@ pub fn deliver_terminal_signal(kernel: &Kernel, host_rdev: u64, sig: i32) -> usi
         return 0;
     };
     match (sig, job.session) {
-        (libc::SIGHUP, Some(leader)) => {
-            let Some(tg) = kernel.thread_group(leader) else {
-                return 0;
-            };
-            send_to_process(&tg, SigInfo::from_sender(libc::SIGHUP, SI_KERNEL, 0, 0));
-            send_to_process(&tg, SigInfo::from_sender(libc::SIGCONT, SI_KERNEL, 0, 0));
-            1
-        }
+        (libc::SIGHUP, Some(leader)) => usize::from(hangup_leader(kernel, leader)),
         _ => signal_pgrp(kernel, job.foreground, sig),
     }
 }
 
 impl HostTty {
-    fn job(&self) -> JobControl {
-        *self
-            .job
-            .lock()
-            .expect("invariant: a tty's job-control lock is never poisoned")
-    }
-    fn set_job(&self, j: JobControl) {
-        *self
-            .job
-            .lock()
-            .expect("invariant: a tty's job-control lock is never poisoned") = j;
+    fn job(&self) -> JobState {
+        self.job.get()
     }
 
     /// A host fd on this terminal.
@@ -221,7 +184,7 @@ impl HostTty {
     /// `foreground` in the foreground, whatever it controlled before (for a process the sandbox
     /// starts on a terminal of its own, `runsc exec --tty`, once it leads session `sid`).
     pub fn attach_session(&self, sid: i32, foreground: i32) {
-        self.set_job(JobControl {
+        self.job.set(JobState {
             session: Some(sid),
             foreground,
         });
@@ -274,107 +237,11 @@ impl HostTty {
                 sys::ioctl_int(fd, req, v)?;
                 Ok(0)
             }
-            TIOCGPGRP => {
-                let fg = self.job_of_caller(t)?.foreground;
-                t.mm.copy_out(arg, &fg.to_ne_bytes())?;
-                Ok(0)
-            }
-            TIOCGSID => {
-                let sid = self.job_of_caller(t)?.session.ok_or(Errno::ENOTTY)?;
-                t.mm.copy_out(arg, &sid.to_ne_bytes())?;
-                Ok(0)
-            }
-            TIOCSPGRP => {
-                let mut b = [0u8; 4];
-                t.mm.copy_in(arg, &mut b)?;
-                self.set_foreground(t, i32::from_ne_bytes(b))?;
-                Ok(0)
-            }
-            TIOCSCTTY => {
-                self.make_controlling(t, arg == 1)?;
-                Ok(0)
-            }
-            TIOCNOTTY => {
-                self.disassociate(t)?;
-                Ok(0)
-            }
-            _ => Err(Errno::ENOTTY),
+            _ => self
+                .job
+                .ioctl(t, req, arg, false)
+                .unwrap_or(Err(Errno::ENOTTY)),
         }
-    }
-
-    /// The job-control state, if this is the caller's controlling terminal (ENOTTY if not).
-    fn job_of_caller(&self, t: &Task) -> SysResult<JobControl> {
-        let sid = t.kernel.sid_of(t.tg.pid)?;
-        let j = self.job();
-        if j.session == Some(sid) {
-            Ok(j)
-        } else {
-            Err(Errno::ENOTTY)
-        }
-    }
-
-    /// TIOCSPGRP (`tiocspgrp`): ENOTTY unless our controlling terminal; EINVAL for a negative
-    /// group, ESRCH for an empty one, EPERM for one of another session.
-    fn set_foreground(&self, t: &Task, pgrp: i32) -> SysResult<()> {
-        let j = self.job_of_caller(t)?;
-        if pgrp < 0 {
-            return Err(Errno::EINVAL);
-        }
-        let members = t.kernel.process_group(pgrp);
-        if members.is_empty() {
-            return Err(Errno::ESRCH);
-        }
-        let sid = j.session.ok_or(Errno::ENOTTY)?;
-        if !members
-            .iter()
-            .any(|&p| t.kernel.sid_of(p).is_ok_and(|s| s == sid))
-        {
-            return Err(Errno::EPERM);
-        }
-        self.set_job(JobControl {
-            session: Some(sid),
-            foreground: pgrp,
-        });
-        Ok(())
-    }
-
-    /// TIOCSCTTY (`tiocsctty`): the caller must lead a session without a controlling terminal;
-    /// a terminal controlling another session is taken only with `steal` by root.
-    fn make_controlling(&self, t: &Task, steal: bool) -> SysResult<()> {
-        let pid = t.tg.pid;
-        let sid = t.kernel.sid_of(pid)?;
-        let pgid = t.kernel.pgid_of(pid)?;
-        let j = self.job();
-        if sid == pid && j.session == Some(sid) {
-            return Ok(());
-        }
-        if sid != pid || controlling_tty(sid).is_some() {
-            return Err(Errno::EPERM);
-        }
-        if j.session.is_some() && !(steal && t.creds.euid == 0) {
-            return Err(Errno::EPERM);
-        }
-        self.set_job(JobControl {
-            session: Some(sid),
-            foreground: pgid,
-        });
-        Ok(())
-    }
-
-    /// TIOCNOTTY (`disassociate_ctty`): a session leader gives its terminal up, and the
-    /// foreground group gets SIGHUP and SIGCONT.
-    fn disassociate(&self, t: &Task) -> SysResult<()> {
-        let j = self.job_of_caller(t)?;
-        if j.session != Some(t.tg.pid) {
-            return Ok(());
-        }
-        self.set_job(JobControl {
-            session: None,
-            foreground: 0,
-        });
-        signal_pgrp(&t.kernel, j.foreground, libc::SIGHUP);
-        signal_pgrp(&t.kernel, j.foreground, libc::SIGCONT);
-        Ok(())
     }
 }
 
