@@ -69,6 +69,7 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
     let mounts = binds.into_iter().map(|(h, _)| h).collect();
     let network = network_namespace(&spec);
     check_linux(&spec, &mut warnings);
+    check_namespace_paths(&spec)?;
     Ok(Bundle {
         dir,
         rootfs,
@@ -535,6 +536,63 @@ fn check_linux(spec: &Spec, warnings: &mut Vec<String>) {
     }
 }
 
+/// The name a namespace type has under `/proc/PID/ns/`, which is also the prefix of those
+/// links' targets (`ipc:[4026531839]`).
+fn ns_proc_name(t: oci_spec::runtime::LinuxNamespaceType) -> &'static str {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    match t {
+        T::Mount => "mnt",
+        T::Cgroup => "cgroup",
+        T::Uts => "uts",
+        T::Ipc => "ipc",
+        T::User => "user",
+        T::Pid => "pid",
+        T::Network => "net",
+        T::Time => "time",
+    }
+}
+
+/// `linux.namespaces` paths, checked as runc's setns would find them (runtime-spec
+/// `config-linux.md`: "the runtime MUST generate an error" when the path is not a namespace of
+/// the entry's type): a `/proc/PID/ns/` link must name that type; any other path must be a
+/// namespace file (on nsfs, as `/run/netns/` bind mounts are), whose type a stat cannot tell.
+fn check_namespace_paths(spec: &Spec) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(namespaces) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) else {
+        return Ok(());
+    };
+    for n in namespaces {
+        let Some(path) = n.path() else { continue };
+        let want = ns_proc_name(n.typ());
+        let what = || format!("linux.namespaces: {want} path {}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", what()))?;
+        let link = std::fs::read_link(path).ok();
+        let link_type = link.as_ref().and_then(|l| {
+            let l = l.to_str()?;
+            let (name, rest) = l.split_once(':')?;
+            (rest.starts_with('[') && rest.ends_with(']')).then(|| name.to_string())
+        });
+        match link_type {
+            // pid_for_children and time_for_children name their namespaces `pid:`, `time:`.
+            Some(name) if name == want => {}
+            Some(name) => {
+                return Err(format!(
+                    "{}: a {name} namespace, not a {want} namespace",
+                    what()
+                ))
+            }
+            None => {
+                let nsfs = std::fs::metadata(format!("/proc/self/ns/{want}"))
+                    .map_err(|e| format!("{}: /proc/self/ns/{want}: {e}", what()))?;
+                if meta.dev() != nsfs.dev() {
+                    return Err(format!("{}: not a namespace file", what()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,6 +612,38 @@ mod tests {
         "process":{"args":["sh","-c","true"],"env":["PATH=/bin"],"cwd":"/",
                    "user":{"uid":1,"gid":2,"additionalGids":[3]}},
         "hostname":"box","mounts":[{"destination":"/proc","type":"proc","source":"proc"}]}"#;
+
+    #[test]
+    fn namespace_paths_must_be_namespaces_of_their_type() {
+        let with_ns = |typ: &str, path: &str| {
+            GOOD.replace(
+                r#""hostname":"box""#,
+                &format!(
+                    r#""hostname":"box","linux":{{"namespaces":[{{"type":"{typ}","path":"{path}"}}]}}"#
+                ),
+            )
+        };
+        let (dir, r) = bundle_with(&with_ns("ipc", "/proc/self/ns/ipc"));
+        assert!(r.is_ok(), "{r:?}");
+        let _ = std::fs::remove_dir_all(dir);
+        let (dir, r) = bundle_with(&with_ns("mount", "/proc/self/ns/mnt"));
+        assert!(r.is_ok(), "{r:?}");
+        let _ = std::fs::remove_dir_all(dir);
+        let (dir, r) = bundle_with(&with_ns("uts", "/proc/self/ns/ipc"));
+        let err = r.unwrap_err();
+        assert!(
+            err.contains("a ipc namespace, not a uts namespace"),
+            "{err}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        let (dir, r) = bundle_with(&with_ns("network", "/"));
+        let err = r.unwrap_err();
+        assert!(err.contains("not a namespace file"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+        let (dir, r) = bundle_with(&with_ns("pid", "/nonexistent/ns"));
+        assert!(r.unwrap_err().contains("/nonexistent/ns"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn good_bundle_becomes_a_boot_spec() {

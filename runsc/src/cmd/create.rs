@@ -169,6 +169,15 @@ fn start_sandbox(
     pid_file: Option<&Path>,
     pty: Option<&Pty>,
 ) -> Result<Sandbox, String> {
+    let devices = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().as_ref())
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| format!("linux.resources.devices: {e}"))?;
     let control = control::listen(&container.dir)
         .map_err(|e| format!("control socket in {}: {e}", container.dir.display()))?;
     let network = match (&bundle.network, global.network.as_str()) {
@@ -213,12 +222,29 @@ fn start_sandbox(
             Some(p) => write_pid_file(p, container.pid),
             None => Ok(()),
         });
-    let hooked = saved.and_then(|()| run_create_hooks(container));
+    let hooked = saved
+        .and_then(|()| run_create_hooks(container))
+        .and_then(|()| apply_device_rules(container, devices.as_ref()));
     if let Err(msg) = hooked {
         sandbox.kill();
         return Err(msg);
     }
     Ok(sandbox)
+}
+
+/// `linux.resources.devices`, last: the sandbox is up and the create hooks (host programs, in
+/// our cgroup) have run, so the rules bind only what the sandbox opens from now on.
+fn apply_device_rules(
+    container: &Container,
+    devices: Option<&serde_json::Value>,
+) -> Result<(), String> {
+    let (Some(cg), Some(devices)) = (container.cgroup(), devices) else {
+        return Ok(());
+    };
+    for w in cg.apply_devices(devices)? {
+        log::warning_to_log(&w);
+    }
+    Ok(())
 }
 
 /// Makes the container's cgroup with the spec's limits and moves this process into it, so that
@@ -240,9 +266,9 @@ fn enter_cgroup(container: &mut Container, bundle: &oci::Bundle) -> Result<(), S
 
 /// The hooks of `create`, in the spec's order, once the sandbox exists and its init waits.
 fn run_create_hooks(container: &Container) -> Result<(), String> {
-    // The container is still being created while these run (runc passes "creating" too).
-    let mut state = container.oci_state();
-    state["status"] = serde_json::json!(Status::Creating.as_str());
+    // The container is still being created while these run (runc passes "creating" too;
+    // runtime-tools' hooks_stdin wants "created" for prestart, which runc fails as well).
+    let state = container.hook_state(Status::Creating);
     for point in [
         Point::Prestart,
         Point::CreateRuntime,

@@ -42,7 +42,7 @@ pub fn start(container: &Container) -> Result<(), String> {
     control::call(&c.dir, "start")?;
     c.saved_status = Status::Running;
     c.save().map_err(|e| e.to_string())?;
-    if let Err(msg) = hooks::run(&c.hooks, Point::Poststart, &c.oci_state()) {
+    if let Err(msg) = hooks::run(&c.hooks, Point::Poststart, &c.hook_state(Status::Running)) {
         log::warning_to_log(&msg);
     }
     Ok(())

@@ -4,8 +4,10 @@
 //! cgroup v1 hierarchy mounted under /sys/fs/cgroup, and `linux.resources` become that
 //! cgroup's limits, so a limit holds for everything the container costs the host.
 //!
-//! The freezer hierarchy pauses and resumes the whole sandbox. Device rules are not applied:
-//! the sandbox's /dev is the sentry's own and no host device is ever opened for it.
+//! The freezer hierarchy pauses and resumes the whole sandbox. The sandbox's /dev is the
+//! sentry's own, so device rules guard only host device nodes the gofer would open from the
+//! root; they are written last (`apply_devices`, once the sandbox is up and the create hooks
+//! have run), in the spec's order, as runc writes them, without runc's own default entries.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -114,6 +116,21 @@ impl Cgroup {
             if let Some(s) = num(m, "swappiness") {
                 write(&dir.join("memory.swappiness"), &s.to_string())?;
             }
+            // Kernel memory limits are deprecated in Linux (5.16 on): a kernel that refuses
+            // them gets a warning, not a failed container.
+            for (key, file) in [
+                ("kernel", "memory.kmem.limit_in_bytes"),
+                ("kernelTCP", "memory.kmem.tcp.limit_in_bytes"),
+            ] {
+                if let Some(l) = num(m, key) {
+                    if let Err(e) = write(&dir.join(file), &l.to_string()) {
+                        warnings.push(format!("memory.{key}: {e}"));
+                    }
+                }
+            }
+            if m.get("disableOOMKiller").and_then(Value::as_bool) == Some(true) {
+                write(&dir.join("memory.oom_control"), "1")?;
+            }
         }
         if let Some(c) = res.get("cpu") {
             let dir = self.dir_of("cpu").ok_or("no cpu cgroup hierarchy")?;
@@ -159,6 +176,30 @@ impl Cgroup {
             }
         }
         Ok(warnings)
+    }
+
+    /// `linux.resources.devices` (a JSON array of `{allow, type, major, minor, access}`), in
+    /// order, to devices.allow / devices.deny. Without a devices hierarchy: a warning.
+    pub fn apply_devices(&self, devices: &Value) -> Result<Vec<String>, String> {
+        let Some(rules) = devices.as_array().filter(|r| !r.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        let Some(dir) = self.dir_of("devices") else {
+            return Ok(vec![
+                "linux.resources.devices: no devices cgroup hierarchy".into()
+            ]);
+        };
+        for rule in rules {
+            let line = device_rule(rule)?;
+            let allow = rule.get("allow").and_then(Value::as_bool).unwrap_or(false);
+            let file = if allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            write(&dir.join(file), &line)?;
+        }
+        Ok(Vec::new())
     }
 
     /// Freezes (pause) or thaws (resume) every process of the sandbox.
@@ -256,6 +297,32 @@ fn make_dirs(controller: &str, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// One device rule as devices.allow/deny take it: `TYPE MAJOR:MINOR ACCESS`, `*` for a
+/// missing number, type `a` and access `rwm` by default (runtime-spec `config-linux.md`).
+fn device_rule(rule: &Value) -> Result<String, String> {
+    let typ = rule.get("type").and_then(Value::as_str).unwrap_or("a");
+    if !matches!(typ, "a" | "b" | "c") {
+        return Err(format!("linux.resources.devices: bad type {typ:?}"));
+    }
+    let number = |k: &str| match rule.get(k).and_then(Value::as_i64) {
+        Some(n) if n >= 0 => n.to_string(),
+        _ => "*".to_string(),
+    };
+    let access = rule
+        .get("access")
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty())
+        .unwrap_or("rwm");
+    if !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+        return Err(format!("linux.resources.devices: bad access {access:?}"));
+    }
+    Ok(format!(
+        "{typ} {}:{} {access}",
+        number("major"),
+        number("minor")
+    ))
+}
+
 fn write(path: &Path, value: &str) -> Result<(), String> {
     fs::write(path, value).map_err(|e| format!("writing {value:?} to {}: {e}", path.display()))
 }
@@ -263,6 +330,26 @@ fn write(path: &Path, value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_rules_are_written_as_the_kernel_takes_them() {
+        let rule = |v: Value| device_rule(&v);
+        assert_eq!(
+            rule(serde_json::json!({"allow": false, "access": "rwm"})).unwrap(),
+            "a *:* rwm"
+        );
+        assert_eq!(
+            rule(serde_json::json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}))
+                .unwrap(),
+            "c 10:229 rw"
+        );
+        assert_eq!(
+            rule(serde_json::json!({"allow": true, "type": "b", "major": 8})).unwrap(),
+            "b 8:* rwm"
+        );
+        assert!(rule(serde_json::json!({"type": "x"})).is_err());
+        assert!(rule(serde_json::json!({"type": "c", "access": "rwx"})).is_err());
+    }
 
     #[test]
     fn paths_follow_the_spec_or_default_to_runsc_id() {
@@ -290,7 +377,7 @@ mod tests {
         }
         cg.create(&[]).unwrap();
         let res = serde_json::json!({
-            "memory": { "limit": 64 << 20 },
+            "memory": { "limit": 64 << 20, "kernelTCP": 32 << 20, "disableOOMKiller": true },
             "cpu": { "shares": 512, "period": 100000, "quota": 50000 },
             "pids": { "limit": 42 },
         });
@@ -306,9 +393,21 @@ mod tests {
             read("memory", "memory.limit_in_bytes"),
             (64u64 << 20).to_string()
         );
+        assert_eq!(
+            read("memory", "memory.kmem.tcp.limit_in_bytes"),
+            (32u64 << 20).to_string()
+        );
+        assert!(read("memory", "memory.oom_control").starts_with("oom_kill_disable 1"));
         assert_eq!(read("cpu", "cpu.shares"), "512");
         assert_eq!(read("cpu", "cpu.cfs_quota_us"), "50000");
         assert_eq!(read("pids", "pids.max"), "42");
+        let devices = serde_json::json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+            {"allow": true, "type": "b", "major": 8, "minor": 0, "access": "r"},
+        ]);
+        assert!(cg.apply_devices(&devices).unwrap().is_empty());
+        assert_eq!(read("devices", "devices.list"), "c 10:229 rwm\nb 8:0 r");
         cg.freeze(true).unwrap();
         assert_eq!(read("freezer", "freezer.state"), "FROZEN");
         cg.freeze(false).unwrap();

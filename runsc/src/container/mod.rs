@@ -272,6 +272,19 @@ impl Container {
         })
     }
 
+    /// The state handed to the hooks of a lifecycle point (runtime-spec `config.md`, hooks get
+    /// the container's state on stdin): the state as it was at that point, `status` and `pid`
+    /// included, even when the process has exited since (a poststart hook of a short-lived
+    /// container still sees `running` and the pid it ran as).
+    pub fn hook_state(&self, status: Status) -> Value {
+        let mut v = self.oci_state();
+        v["status"] = json!(status.as_str());
+        if status != Status::Stopped {
+            v["pid"] = json!(self.pid);
+        }
+        v
+    }
+
     fn to_json(&self) -> Vec<u8> {
         let mut v = self.oci_state();
         v["status"] = json!(self.saved_status.as_str());
@@ -368,6 +381,28 @@ impl StateLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hook_state_keeps_the_point_in_time_status_and_pid() {
+        let mut c = Container::new(
+            Path::new("/nonexistent"),
+            "h1",
+            "/b".into(),
+            "/b/rootfs".into(),
+        );
+        c.saved_status = Status::Running;
+        // No such process: the live state says stopped, pid 0.
+        c.pid = i32::MAX;
+        assert_eq!(c.oci_state()["status"], "stopped");
+        assert_eq!(c.oci_state()["pid"], 0);
+        let s = c.hook_state(Status::Running);
+        assert_eq!(s["status"], "running");
+        assert_eq!(s["pid"], i32::MAX);
+        assert_eq!(s["id"], "h1");
+        let s = c.hook_state(Status::Stopped);
+        assert_eq!(s["status"], "stopped");
+        assert_eq!(s["pid"], 0);
+    }
 
     #[test]
     fn ids_follow_runc_rules() {
