@@ -482,33 +482,89 @@ pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(n as u64)
 }
 
-/// sched_getaffinity(2): the sandbox offers the host's CPU count, CPUs 0..n.
+/// CAP_SYS_NICE.
+const CAP_SYS_NICE: u32 = 23;
+
+/// The thread a sched_*affinity call names: the caller for 0, else ESRCH if none.
+fn affinity_target(t: &Task, tid: i32) -> SysResult<std::sync::Arc<sentry::kernel::TaskHandle>> {
+    match tid {
+        0 => Ok(t.handle.clone()),
+        tid if tid < 0 => Err(Errno::ESRCH),
+        tid => t.kernel.task(tid).ok_or(Errno::ESRCH),
+    }
+}
+
+/// Linux's `cpumask_size()`: a mask of the sandbox's CPUs in whole longs.
+fn cpumask_size(ncpu: usize) -> usize {
+    ncpu.div_ceil(64) * 8
+}
+
+/// `mask` limited to the sandbox's `ncpu` CPUs, `cpumask_size` bytes (an empty mask is all).
+fn effective_mask(mask: &[u8], ncpu: usize) -> Vec<u8> {
+    let mut out = vec![0u8; cpumask_size(ncpu)];
+    for cpu in 0..ncpu {
+        let set = mask.is_empty() || mask.get(cpu / 8).is_some_and(|b| b >> (cpu % 8) & 1 != 0);
+        if set {
+            out[cpu / 8] |= 1 << (cpu % 8);
+        }
+    }
+    out
+}
+
+/// sched_getaffinity(2): the thread's mask over the sandbox's CPUs (the host's count).
 pub fn sys_sched_getaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     // The argument is a thread id (glibc's pthread_getaffinity_np passes the thread's tid).
-    let pid = a.i32(0);
-    if pid != 0 && t.kernel.task(pid).is_none() {
-        return Err(Errno::ESRCH);
-    }
+    let target = affinity_target(t, a.i32(0))?;
     let ncpu = t.kernel.ncpus.min(1024);
-    // cpumask_size(): the mask in whole longs.
-    let mask_len = ncpu.div_ceil(64) * 8;
+    let mask_len = cpumask_size(ncpu);
     let len = a.len(1)?;
     if len < mask_len || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
-    let mut mask = vec![0u8; mask_len];
-    for cpu in 0..ncpu {
-        mask[cpu / 8] |= 1 << (cpu % 8);
-    }
+    let mask = effective_mask(&target.affinity(), ncpu);
     t.mm.copy_out(a.addr(2), &mask)?;
     Ok(mask_len as u64)
 }
 
-/// getcpu(2): the sandbox does not expose host CPU placement; always CPU 0, node 0.
+/// sched_setaffinity(2): the CPUs a thread may run on, kept and reported (the sentry's host
+/// threads are not pinned). EINVAL if no CPU of the sandbox is left; EPERM for another
+/// user's thread without CAP_SYS_NICE. A shorter mask means the CPUs past it are off.
+pub fn sys_sched_setaffinity(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let target = affinity_target(t, a.i32(0))?;
+    let ncpu = t.kernel.ncpus.min(1024);
+    let len = a.len(1)?.min(cpumask_size(ncpu).max(8));
+    let mut user = vec![0u8; len];
+    t.mm.copy_in(a.addr(2), &mut user)?;
+    if target.tid != t.tid && !t.creds.has_cap(CAP_SYS_NICE) {
+        let euid = t.creds.euid;
+        let theirs = target.tg.view_creds();
+        if theirs.is_some_and(|c| c.uid != euid && c.euid != euid) {
+            return Err(Errno::EPERM);
+        }
+    }
+    // (A zero-length mask has no CPU: `effective_mask` reads empty as "all", so check first.)
+    if user.iter().all(|&b| b == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let mask = effective_mask(&user, ncpu);
+    if mask.iter().all(|&b| b == 0) {
+        return Err(Errno::EINVAL);
+    }
+    target.set_affinity(mask);
+    Ok(0)
+}
+
+/// getcpu(2): the sandbox does not expose host CPU placement: the first CPU the thread may
+/// run on, node 0.
 pub fn sys_getcpu(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    for i in 0..2 {
+    let ncpu = t.kernel.ncpus.min(1024);
+    let mask = effective_mask(&t.handle.affinity(), ncpu);
+    let cpu = (0..ncpu)
+        .find(|&c| mask[c / 8] >> (c % 8) & 1 != 0)
+        .unwrap_or(0) as u32;
+    for (i, v) in [cpu, 0].iter().enumerate() {
         if a.addr(i) != 0 {
-            t.mm.copy_out(a.addr(i), &0u32.to_ne_bytes())?;
+            t.mm.copy_out(a.addr(i), &v.to_ne_bytes())?;
         }
     }
     Ok(0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -258,6 +259,49 @@ static void fsize(void) {
     unlink(path);
 }
 
+/* sched_setaffinity(2): the mask is kept per thread, read back, inherited, and getcpu(2)
+ * reports a CPU inside it. */
+static void affinity(void) {
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        cpu_set_t set, got;
+        int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+        CPU_ZERO(&set);
+        CPU_SET(0, &set);
+        printf("set cpu0=%s\n", err(sched_setaffinity(0, sizeof set, &set)));
+        CPU_ZERO(&got);
+        sched_getaffinity(0, sizeof got, &got);
+        printf("count=%d cpu0=%d\n", CPU_COUNT(&got), CPU_ISSET(0, &got));
+        unsigned cpu = 99;
+        syscall(SYS_getcpu, &cpu, NULL, NULL);
+        printf("getcpu=%u\n", cpu);
+        CPU_ZERO(&set);
+        CPU_SET(ncpu - 1, &set);
+        printf("set last cpu=%s\n", err(sched_setaffinity(0, sizeof set, &set)));
+        syscall(SYS_getcpu, &cpu, NULL, NULL);
+        printf("getcpu is the last=%d\n", cpu == (unsigned)(ncpu - 1));
+        pid_t g = fork();
+        if (g == 0) {
+            CPU_ZERO(&got);
+            sched_getaffinity(0, sizeof got, &got);
+            printf("child inherits=%d\n", CPU_COUNT(&got) == 1 && CPU_ISSET(ncpu - 1, &got));
+            fflush(stdout);
+            _exit(0);
+        }
+        waitpid(g, NULL, 0);
+        CPU_ZERO(&set);
+        printf("empty=%s\n", err(sched_setaffinity(0, sizeof set, &set)));
+        CPU_SET(1000, &set);
+        printf("only a cpu that does not exist=%s\n", err(sched_setaffinity(0, sizeof set, &set)));
+        printf("no such thread=%s\n", err(sched_setaffinity(999999, sizeof set, &set)));
+        printf("getaffinity short buffer=%s\n", err(syscall(SYS_sched_getaffinity, 0, 4, &got)));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     strcpy(dir, "/tmp/misc-XXXXXX");
@@ -271,6 +315,7 @@ int main(void) {
     chroot_case();
     uts_errors();
     fsize();
+    affinity();
     rmdir(dir);
     printf("done\n");
     return 0;

@@ -222,6 +222,8 @@ impl Task {
             crate::kernel::wait::TaskWaker::new(),
             interrupter,
         ));
+        // A child runs on the CPUs its parent thread may run on (sched_setaffinity(2)).
+        handle.set_affinity(self.handle.affinity());
         // The child's task takes its waker from this handle, so both share it.
         kernel.add_task(handle);
         if flags & CLONE_PARENT_SETTID != 0 {

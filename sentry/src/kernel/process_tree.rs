@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::abi::signal::SigInfo;
@@ -34,6 +34,8 @@ pub struct TaskHandle {
     killed: AtomicBool,
     /// prctl(PR_SET_PDEATHSIG).
     pub pdeath_signal: AtomicI32,
+    /// sched_setaffinity(2)'s CPU mask, bytes of a `cpu_set_t` (empty: every CPU).
+    affinity: Mutex<Vec<u8>>,
 }
 
 impl TaskHandle {
@@ -50,7 +52,20 @@ impl TaskHandle {
             interrupter,
             killed: AtomicBool::new(false),
             pdeath_signal: AtomicI32::new(0),
+            affinity: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The thread's CPU affinity mask (empty: every CPU); clone and execve carry it over.
+    pub fn affinity(&self) -> Vec<u8> {
+        self.affinity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_affinity(&self, mask: Vec<u8>) {
+        *self.affinity.lock().unwrap_or_else(|p| p.into_inner()) = mask;
     }
 
     /// Wakes the task from a blocking wait (EINTR) and kicks it out of application code.

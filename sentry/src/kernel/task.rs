@@ -275,6 +275,7 @@ impl Task {
                 self.waker.clone(),
                 self.context.interrupter(),
             ));
+            handle.set_affinity(self.handle.affinity());
             self.kernel.take_over_leader(self.tid, handle.clone());
             self.tg.cpu.rename_thread(self.tid, pid);
             self.tg.signals.unregister_thread(self.tid);

@@ -226,6 +226,7 @@ syscall_table! {
     200 SYS_tkill => Full(signal::sys_tkill), [Int, Signal];
     201 SYS_time => Full(time::sys_time), [Hex];
     202 SYS_futex => Partial(process::sys_futex, "priority-inheritance operations are ENOSYS"), [Hex, Int, Int, Hex, Hex, Int];
+    203 SYS_sched_setaffinity => Partial(process::sys_sched_setaffinity, "kept per thread and reported by sched_getaffinity and getcpu; host threads are not pinned"), [Int, Int, Hex];
     204 SYS_sched_getaffinity => Full(process::sys_sched_getaffinity), [Int, Int, Hex];
     213 SYS_epoll_create => Full(poll::sys_epoll_create), [Int];
     217 SYS_getdents64 => Full(fs::sys_getdents64), [Fd, Hex, Int];
