@@ -51,9 +51,11 @@ pub struct GlobalOpts {
     /// How application code runs and traps: ptrace (the only one so far).
     #[arg(long, value_name = "PLATFORM", default_value = "ptrace")]
     pub platform: String,
-    /// Networking: none (loopback only, in the sandbox) or host (accepted; not working yet).
-    #[arg(long, value_name = "MODE", default_value = "none")]
-    pub network: String,
+    /// Networking: none (loopback only, in the sandbox) or host (inet sockets are host
+    /// sockets in the sandbox's network namespace). Default: none for `do`; for containers,
+    /// host when the spec joins a network namespace by path or keeps the host's, else none.
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
     /// Use systemd cgroup paths (accepted for runc compatibility; cgroupfs paths are used).
     #[arg(long)]
     pub systemd_cgroup: bool,
@@ -376,10 +378,10 @@ impl GlobalOpts {
                 PLATFORMS.join(", ")
             ));
         }
-        if !NETWORKS.contains(&self.network.as_str()) {
+        if let Some(n) = self.network.as_deref().filter(|n| !NETWORKS.contains(n)) {
             return Err(format!(
                 "unsupported --network {:?} (supported: {})",
-                self.network,
+                n,
                 NETWORKS.join(", ")
             ));
         }

@@ -68,6 +68,11 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
     boot.mounts = binds.iter().map(|(_, m)| m.clone()).collect();
     let mounts = binds.into_iter().map(|(h, _)| h).collect();
     let network = network_namespace(&spec);
+    // A container's inet sockets are host sockets in its network namespace: a new one, which
+    // the engine configures after create (Docker's bridge hook adds eth0), one joined by path
+    // (CNI's, a pod's), or the host's when the spec has none. (`--network=none` keeps the
+    // sentry's loopback-only stack instead.)
+    boot.settings.host_network = true;
     check_linux(&spec, &mut warnings);
     check_namespace_paths(&spec)?;
     Ok(Bundle {

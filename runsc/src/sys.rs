@@ -122,11 +122,39 @@ pub fn drop_all_capabilities() -> nix::Result<()> {
 /// Makes `cmd`'s child enter the sentry's namespaces before exec (see
 /// `crate::boot::isolate::enter_namespaces`).
 pub fn in_namespaces(cmd: &mut Command, net: crate::boot::isolate::NetworkNamespace) {
-    // SAFETY: the hook runs in the forked child before exec and makes only the
-    // async-signal-safe unshare and setns syscalls, allocating nothing.
+    // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
+    // syscalls (unshare, setns, and socket/ioctl/close for the loopback), allocating nothing.
     unsafe {
         cmd.pre_exec(move || crate::boot::isolate::enter_namespaces(&net));
     }
+}
+
+/// Brings the loopback interface of the calling process's (new) network namespace up, as
+/// runc does for a container's new namespace: a fresh namespace's `lo` is down. Runs in the
+/// forked child before exec: socket, ioctl and close only, the request on the stack.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain syscalls on a descriptor this function owns; `req` is a zeroed
+    // `struct ifreq` whose name is a NUL-terminated "lo" and which outlives both ioctls.
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if s < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        req.ifr_name[0] = b'l' as libc::c_char;
+        req.ifr_name[1] = b'o' as libc::c_char;
+        let mut r = libc::ioctl(s, libc::SIOCGIFFLAGS, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            r = libc::ioctl(s, libc::SIOCSIFFLAGS, &req);
+        }
+        let err = io::Error::last_os_error();
+        libc::close(s);
+        if r != 0 {
+            return Err(err);
+        }
+    }
+    Ok(())
 }
 
 /// Descriptors already taken by `take_inherited_fd` (each number has one owner).

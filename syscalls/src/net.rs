@@ -3,16 +3,20 @@
 //! send/recv in all their forms with SCM_RIGHTS and SCM_CREDENTIALS, setsockopt/getsockopt.
 //! AF_UNIX is served by `sentry::net::unix`, AF_INET/AF_INET6 by the loopback-only stack in
 //! `sentry::net::inet`, AF_NETLINK (NETLINK_ROUTE) by `sentry::net::netlink` (each syscall
-//! first asks whether the descriptor is a netlink or inet socket).
+//! first asks whether the descriptor is a netlink or inet socket). Under `--network=host`
+//! AF_INET/AF_INET6 sockets are host sockets (`sentry::net::hostinet`) instead of the
+//! loopback stack's, and the interface ioctls describe the host's interfaces.
 
 use std::sync::Arc;
 
 use sentry::abi::signal::{SigInfo, SI_USER};
 use sentry::kernel::{SyscallArgs, Task};
+use sentry::net::hostinet::{self, HostSocket};
 use sentry::net::iface::{self, IfReq, IFREQ_SIZE, SIOCGIFCONF, SIOCINQ, SIOCOUTQ};
 use sentry::net::inet::{self, InetSocket};
 use sentry::net::netlink::{self, NetlinkSocket};
 use sentry::net::unix::{self, Socket, Ucred, UnixAddr};
+use sentry::net::NetworkMode;
 use sentry::vfs::FileDescription;
 use sentry::{Errno, SysResult};
 
@@ -48,6 +52,34 @@ fn sock_fd(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, Arc<Socket>)> 
 fn inet_fd(t: &Task, fd: i32) -> SysResult<Option<(Arc<FileDescription>, Arc<InetSocket>)>> {
     let f = t.fd_table.get(fd)?;
     Ok(inet::socket_of(&f).ok().map(|s| (f, s)))
+}
+
+/// The host inet socket behind `fd` (`--network=host`), if it is one.
+fn host_fd(t: &Task, fd: i32) -> SysResult<Option<Arc<FileDescription>>> {
+    let f = t.fd_table.get(fd)?;
+    Ok(hostinet::socket_of(&f).is_ok().then_some(f))
+}
+
+/// The host socket of a file `host_fd` returned.
+fn host_of(f: &FileDescription) -> SysResult<&HostSocket> {
+    hostinet::socket_of(f)
+}
+
+/// After an EINTR from a host socket whose SO_SNDTIMEO (`send`) or SO_RCVTIMEO is set: no
+/// restart, even under SA_RESTART (Linux `sock_intr_errno`: only an unbounded wait restarts).
+fn no_restart_if_timed<T>(t: &mut Task, fd: i32, send: bool, r: SysResult<T>) -> SysResult<T> {
+    if r.as_ref().is_err_and(|&e| e == Errno::EINTR) {
+        let timed = t
+            .fd_table
+            .get(fd)
+            .ok()
+            .is_some_and(|f| hostinet::socket_of(&f).is_ok_and(|s| s.has_timeout(send)));
+        if timed {
+            t.signals
+                .set_restart(sentry::kernel::signal::RestartKind::Never);
+        }
+    }
+    r
 }
 
 /// The netlink socket behind `fd`, if it is one.
@@ -116,6 +148,9 @@ pub fn sys_socket(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (ty, flags, cloexec) = split_type(ty)?;
     let f = match domain {
         libc::AF_UNIX => unix::new_socket(Some(t), ty, proto, flags)?,
+        libc::AF_INET | libc::AF_INET6 if t.kernel.settings.network == NetworkMode::Host => {
+            hostinet::new_socket(Some(t), domain, ty, proto, flags)?
+        }
         libc::AF_INET | libc::AF_INET6 => inet::new_socket(Some(t), domain, ty, proto, flags)?,
         libc::AF_NETLINK => netlink::new_socket(Some(t), ty, proto, flags)?,
         _ => return Err(Errno::EAFNOSUPPORT),
@@ -162,6 +197,10 @@ pub fn sys_bind(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         s.bind(&read_raw_addr(t, a.addr(1), a.u32(2))?)?;
         return Ok(0);
     }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        host_of(&f)?.bind(&read_raw_addr(t, a.addr(1), a.u32(2))?)?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     let addr = read_addr(t, a.addr(1), a.u32(2))?;
     s.bind(Some(t), addr)?;
@@ -175,6 +214,10 @@ pub fn sys_listen(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         s.listen(a.i32(1))?;
+        return Ok(0);
+    }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        host_of(&f)?.listen(a.i32(1))?;
         return Ok(0);
     }
     let (_, s) = sock_fd(t, a.fd(0))?;
@@ -199,6 +242,12 @@ fn do_accept(t: &mut Task, a: &SyscallArgs, flags: i32) -> SysResult<u64> {
         write_addr(t, a.addr(1), a.addr(2), &raw)?;
         return Ok(install_fd(t, new, flags & libc::SOCK_CLOEXEC != 0)? as u64);
     }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        let nonblock = f.flags() & libc::O_NONBLOCK != 0;
+        let (new, raw) = host_of(&f)?.accept(Some(t), nonblock, nb)?;
+        write_addr(t, a.addr(1), a.addr(2), &raw)?;
+        return Ok(install_fd(t, new, flags & libc::SOCK_CLOEXEC != 0)? as u64);
+    }
     let (f, s) = sock_fd(t, a.fd(0))?;
     let new = s.accept(Some(t), f.flags() & libc::O_NONBLOCK != 0, nb)?;
     let peer = unix::socket_of(&new)?
@@ -214,12 +263,14 @@ fn do_accept(t: &mut Task, a: &SyscallArgs, flags: i32) -> SysResult<u64> {
 
 /// accept(2).
 pub fn sys_accept(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    do_accept(t, a, 0)
+    let r = do_accept(t, a, 0);
+    no_restart_if_timed(t, a.fd(0), false, r)
 }
 
 /// accept4(2).
 pub fn sys_accept4(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    do_accept(t, a, a.i32(3))
+    let r = do_accept(t, a, a.i32(3));
+    no_restart_if_timed(t, a.fd(0), false, r)
 }
 
 /// connect(2).
@@ -232,6 +283,11 @@ pub fn sys_connect(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         let raw = read_raw_addr(t, a.addr(1), a.u32(2))?;
         s.connect(Some(t), &raw, f.flags() & libc::O_NONBLOCK != 0)?;
         return Ok(0);
+    }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        let raw = read_raw_addr(t, a.addr(1), a.u32(2))?;
+        let r = host_of(&f)?.connect(Some(t), &raw, f.flags() & libc::O_NONBLOCK != 0);
+        return no_restart_if_timed(t, a.fd(0), true, r).map(|()| 0);
     }
     let (f, s) = sock_fd(t, a.fd(0))?;
     let addr = read_addr(t, a.addr(1), a.u32(2))?;
@@ -251,6 +307,10 @@ pub fn sys_shutdown(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         s.shutdown(a.i32(1))?;
         return Ok(0);
     }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        host_of(&f)?.shutdown(a.i32(1))?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     s.shutdown(a.i32(1))?;
     Ok(0)
@@ -266,6 +326,10 @@ pub fn sys_getsockname(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         write_addr(t, a.addr(1), a.addr(2), &s.sockname())?;
         return Ok(0);
     }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        write_addr(t, a.addr(1), a.addr(2), &host_of(&f)?.sockname()?)?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     write_addr(t, a.addr(1), a.addr(2), &s.sockname().to_sockaddr())?;
     Ok(0)
@@ -279,6 +343,10 @@ pub fn sys_getpeername(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     if let Some((_, s)) = inet_fd(t, a.fd(0))? {
         write_addr(t, a.addr(1), a.addr(2), &s.peername()?)?;
+        return Ok(0);
+    }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        write_addr(t, a.addr(1), a.addr(2), &host_of(&f)?.peername()?)?;
         return Ok(0);
     }
     let (_, s) = sock_fd(t, a.fd(0))?;
@@ -299,6 +367,10 @@ pub fn sys_setsockopt(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         s.setsockopt(a.i32(1), a.i32(2), &val)?;
         return Ok(0);
     }
+    if let Some(f) = host_fd(t, a.fd(0))? {
+        host_of(&f)?.setsockopt(a.i32(1), a.i32(2), &val)?;
+        return Ok(0);
+    }
     let (_, s) = sock_fd(t, a.fd(0))?;
     s.setsockopt(a.i32(1), a.i32(2), &val)?;
     Ok(0)
@@ -311,6 +383,8 @@ pub fn sys_getsockopt(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let cap = usize::try_from(i32::from_ne_bytes(b)).map_err(|_| Errno::EINVAL)?;
     let val = if let Some((_, s)) = nl_fd(t, a.fd(0))? {
         s.getsockopt(a.i32(1), a.i32(2))?
+    } else if let Some(f) = host_fd(t, a.fd(0))? {
+        host_of(&f)?.getsockopt(a.i32(1), a.i32(2), cap)?
     } else {
         match inet_fd(t, a.fd(0))? {
             Some((_, s)) => s.getsockopt(a.i32(1), a.i32(2))?,
@@ -355,6 +429,7 @@ pub fn sys_sendto(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         let n = send_any(t, &f, &s, &buf, to.as_deref(), NO_CONTROL, flags)?;
         Ok(n as u64)
     })();
+    let r = no_restart_if_timed(t, a.fd(0), true, r);
     sigpipe(t, r, flags)
 }
 
@@ -365,7 +440,8 @@ pub fn sys_recvfrom(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     if flags & libc::MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let got = recv_any(t, &f, &s, a.len(2)?.min(MAX_RW), flags)?;
+    let got = recv_any(t, &f, &s, a.len(2)?.min(MAX_RW), flags);
+    let got = no_restart_if_timed(t, a.fd(0), false, got)?;
     t.mm.copy_out(a.addr(1), &got.data)?;
     if let (true, Some(from)) = (a.addr(4) != 0, &got.from) {
         write_addr(t, a.addr(4), a.addr(5), from)?;
@@ -481,6 +557,8 @@ enum AnySock {
     Unix(Arc<Socket>),
     Inet(Arc<InetSocket>),
     Netlink(Arc<NetlinkSocket>),
+    /// A host inet socket (`--network=host`): the file holds it.
+    Host(Arc<FileDescription>),
 }
 
 fn any_sock(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, AnySock)> {
@@ -489,6 +567,9 @@ fn any_sock(t: &Task, fd: i32) -> SysResult<(Arc<FileDescription>, AnySock)> {
     }
     if let Some((f, s)) = inet_fd(t, fd)? {
         return Ok((f, AnySock::Inet(s)));
+    }
+    if let Some(f) = host_fd(t, fd)? {
+        return Ok((f.clone(), AnySock::Host(f)));
     }
     let (f, s) = sock_fd(t, fd)?;
     Ok((f, AnySock::Unix(s)))
@@ -523,6 +604,7 @@ fn send_any(
         }
         AnySock::Inet(s) => s.send(Some(t), data, to, nonblocking(f, flags)),
         AnySock::Netlink(s) => s.send(Some(t), data, to),
+        AnySock::Host(h) => host_of(h)?.send(Some(t), data, to, flags, nonblocking(f, flags)),
     }
 }
 
@@ -579,6 +661,18 @@ fn recv_any(t: &Task, f: &FileDescription, s: &AnySock, len: usize, flags: i32) 
                 creds: None,
             }
         }
+        AnySock::Host(h) => {
+            let s = host_of(h)?;
+            let r = s.recv(Some(t), len, flags, nonblock)?;
+            Got {
+                trunc_len: (s.sock_type() == libc::SOCK_DGRAM).then_some(r.full_len),
+                from: (!r.from.is_empty()).then_some(r.from),
+                data: r.data,
+                truncated: r.truncated,
+                rights: Vec::new(),
+                creds: None,
+            }
+        }
         AnySock::Netlink(s) => {
             let r = s.recv(Some(t), len, peek, nonblock)?;
             Got {
@@ -612,7 +706,7 @@ fn do_sendmsg(
     }
     let control = match s {
         AnySock::Unix(_) => parse_control(t, &h)?,
-        AnySock::Inet(_) | AnySock::Netlink(_) => NO_CONTROL,
+        AnySock::Inet(_) | AnySock::Netlink(_) | AnySock::Host(_) => NO_CONTROL,
     };
     let to = if h.name != 0 && h.namelen != 0 {
         Some(read_raw_addr(t, h.name, h.namelen)?)
@@ -628,6 +722,7 @@ pub fn sys_sendmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let r = any_sock(t, a.fd(0))
         .and_then(|(f, s)| do_sendmsg(t, &f, &s, a.addr(1), flags))
         .map(|n| n as u64);
+    let r = no_restart_if_timed(t, a.fd(0), true, r);
     sigpipe(t, r, flags)
 }
 
@@ -748,7 +843,8 @@ fn do_recvmsg(
 /// recvmsg(2).
 pub fn sys_recvmsg(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let (f, s) = any_sock(t, a.fd(0))?;
-    Ok(do_recvmsg(t, &f, &s, a.addr(1), a.i32(2))? as u64)
+    let r = do_recvmsg(t, &f, &s, a.addr(1), a.i32(2));
+    Ok(no_restart_if_timed(t, a.fd(0), false, r)? as u64)
 }
 
 /// recvmmsg(2): MSG_WAITFORONE makes every receive after the first non-blocking; the timeout
@@ -782,6 +878,20 @@ fn ifconf(t: &Task, arg: u64) -> SysResult<u64> {
     t.mm.copy_in(arg, &mut ifc)?;
     let len = i32::from_ne_bytes([ifc[0], ifc[1], ifc[2], ifc[3]]);
     let buf = u64_at(&ifc, 8);
+    if t.kernel.settings.network == NetworkMode::Host {
+        // The host's interfaces: its own records, as many as fit.
+        let cap = if buf == 0 {
+            0
+        } else {
+            usize::try_from(len).unwrap_or(0).min(1 << 16)
+        };
+        let recs = hostinet::ifconf(cap)?;
+        if buf != 0 {
+            t.mm.copy_out(buf, &recs)?;
+        }
+        t.mm.copy_out(arg, &(recs.len() as i32).to_ne_bytes())?;
+        return Ok(0);
+    }
     let recs = iface::ifconf();
     let used = if buf == 0 {
         recs.len() * IFREQ_SIZE
@@ -808,9 +918,11 @@ pub fn socket_ioctl(
 ) -> Option<SysResult<u64>> {
     let inet = inet::socket_of(file).ok();
     let unix = unix::socket_of(file).ok();
-    if inet.is_none() && unix.is_none() && netlink::socket_of(file).is_err() {
+    let host = hostinet::socket_of(file).ok();
+    if inet.is_none() && unix.is_none() && host.is_none() && netlink::socket_of(file).is_err() {
         return None;
     }
+    let host_mode = t.kernel.settings.network == NetworkMode::Host;
     let ifreq = |f: &dyn Fn(&mut IfReq) -> SysResult<()>| -> SysResult<u64> {
         let mut ifr = [0u8; IFREQ_SIZE];
         t.mm.copy_in(arg, &mut ifr)?;
@@ -823,12 +935,19 @@ pub fn socket_ioctl(
         t.mm.copy_out(arg, &n.to_ne_bytes())?;
         Ok(0)
     };
-    let is_v4 = inet.as_ref().is_some_and(|s| s.family() == libc::AF_INET);
+    let is_v4 = inet.as_ref().is_some_and(|s| s.family() == libc::AF_INET)
+        || host.is_some_and(|s| s.family() == libc::AF_INET);
     Some(match req {
         SIOCGIFCONF => ifconf(t, arg),
+        r if host_mode && (iface::is_dev_ioctl(r) || iface::is_inet_ioctl(r) && is_v4) => {
+            ifreq(&|ifr| hostinet::ifreq_ioctl(r, ifr))
+        }
         r if iface::is_dev_ioctl(r) => ifreq(&|ifr| iface::dev_ioctl(r, ifr)),
         r if iface::is_inet_ioctl(r) && is_v4 => ifreq(&|ifr| iface::inet_ioctl(r, ifr)),
         r if iface::is_inet_ioctl(r) => Err(Errno::ENOTTY),
+        SIOCINQ | SIOCOUTQ if host.is_some() => {
+            int_out(host.map_or(Err(Errno::ENOTTY), |s| s.queued(req == SIOCOUTQ)))
+        }
         SIOCINQ | SIOCOUTQ => match (&inet, &unix) {
             (Some(s), _) => int_out(s.queued(req == SIOCOUTQ)),
             // Bytes the peer has not read yet are not tracked per sender: SIOCOUTQ is 0.

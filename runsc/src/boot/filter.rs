@@ -281,12 +281,80 @@ pub const FORBIDDEN: &[(i64, &str, &str)] = &[
     (
         libc::SYS_socket,
         "socket",
-        "the sentry opens no host sockets after boot",
+        "the sentry opens no host sockets after boot (but under --network=host: HOST_NETWORK)",
     ),
     (
         libc::SYS_connect,
         "connect",
-        "the sentry opens no host sockets after boot",
+        "the sentry opens no host sockets after boot (but under --network=host: HOST_NETWORK)",
+    ),
+];
+
+/// Syscalls allowed only under `--network=host`, where the application's inet sockets are
+/// host sockets the sentry drives (sentry/src/net/hostinet); one reason per entry. `socket`
+/// and `ioctl` are narrowed further in [`host_network_rules`].
+pub const HOST_NETWORK: &[(i64, &str, &str)] = &[
+    (
+        libc::SYS_socket,
+        "socket",
+        "hostinet: AF_INET/AF_INET6 sockets of the application; AF_NETLINK NETLINK_ROUTE and \
+         NETLINK_SOCK_DIAG only, for the read-only dumps of the interface and /proc/net views",
+    ),
+    (
+        libc::SYS_bind,
+        "bind",
+        "hostinet: bind(2) of the application",
+    ),
+    (
+        libc::SYS_connect,
+        "connect",
+        "hostinet: connect(2) of the application",
+    ),
+    (
+        libc::SYS_listen,
+        "listen",
+        "hostinet: listen(2) of the application",
+    ),
+    (
+        libc::SYS_accept4,
+        "accept4",
+        "hostinet: accept(2)/accept4(2) of the application (always SOCK_NONBLOCK|SOCK_CLOEXEC)",
+    ),
+    (
+        libc::SYS_sendto,
+        "sendto",
+        "hostinet: every send of the application; netlink queries to the host kernel",
+    ),
+    (
+        libc::SYS_shutdown,
+        "shutdown",
+        "hostinet: shutdown(2) of the application",
+    ),
+    (
+        libc::SYS_getsockname,
+        "getsockname",
+        "hostinet: getsockname(2) of the application",
+    ),
+    (
+        libc::SYS_getpeername,
+        "getpeername",
+        "hostinet: getpeername(2) of the application",
+    ),
+    (
+        libc::SYS_setsockopt,
+        "setsockopt",
+        "hostinet: the options of hostinet::option_allowed; NETLINK_GET_STRICT_CHK",
+    ),
+    (
+        libc::SYS_getsockopt,
+        "getsockopt",
+        "hostinet: the options of hostinet::option_allowed; SO_ERROR after a connect",
+    ),
+    (
+        libc::SYS_ioctl,
+        "ioctl",
+        "hostinet: SIOCOUTQ, and the read-only interface requests SIOCGIF* and SIOCGIFCONF \
+         answered by the host (besides the host-fd passthrough above)",
     ),
 ];
 
@@ -407,11 +475,59 @@ fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, FilterError> {
     Ok(rules)
 }
 
+/// The ioctl requests hostinet makes (linux/sockios.h): SIOCOUTQ and the SIOCGIF* reads.
+const HOST_NETWORK_IOCTLS: &[u64] = &[
+    0x5411, // SIOCOUTQ
+    0x8910, // SIOCGIFNAME
+    0x8912, // SIOCGIFCONF
+    0x8913, // SIOCGIFFLAGS
+    0x8915, // SIOCGIFADDR
+    0x8917, // SIOCGIFDSTADDR
+    0x8919, // SIOCGIFBRDADDR
+    0x891b, // SIOCGIFNETMASK
+    0x891d, // SIOCGIFMETRIC
+    0x8921, // SIOCGIFMTU
+    0x8927, // SIOCGIFHWADDR
+    0x8933, // SIOCGIFINDEX
+    0x8942, // SIOCGIFTXQLEN
+];
+
+/// Adds the [`HOST_NETWORK`] rows to `rules`: socket(2) of AF_INET/AF_INET6 (any type: the
+/// sentry holds no CAP_NET_RAW) or AF_NETLINK with NETLINK_ROUTE or NETLINK_SOCK_DIAG, the
+/// hostinet ioctls, the
+/// rest with any arguments.
+fn host_network_rules(rules: &mut BTreeMap<i64, Vec<SeccompRule>>) -> Result<(), FilterError> {
+    use SeccompCmpArgLen::Dword;
+    use SeccompCmpOp::Eq;
+    for &(nr, _, _) in HOST_NETWORK {
+        rules.entry(nr).or_default();
+    }
+    let family = |f: libc::c_int| SeccompCondition::new(0, Dword, Eq, f as u64);
+    let mut socket = one_of(0, &[libc::AF_INET as u64, libc::AF_INET6 as u64])?;
+    for protocol in [libc::NETLINK_ROUTE, libc::NETLINK_SOCK_DIAG] {
+        socket.push(
+            SeccompRule::new(vec![
+                family(libc::AF_NETLINK).map_err(FilterError::Build)?,
+                SeccompCondition::new(2, Dword, Eq, protocol as u64).map_err(FilterError::Build)?,
+            ])
+            .map_err(FilterError::Build)?,
+        );
+    }
+    rules.insert(libc::SYS_socket, socket);
+    let ioctl = rules.entry(libc::SYS_ioctl).or_default();
+    ioctl.extend(one_of(1, HOST_NETWORK_IOCTLS)?);
+    Ok(())
+}
+
 /// The allowlist (the second filter installed); `mismatch` is `KillProcess` in production.
-fn allowlist(mismatch: SeccompAction) -> Result<BpfProgram, FilterError> {
+/// `host_network`: with the [`HOST_NETWORK`] rows.
+fn allowlist(mismatch: SeccompAction, host_network: bool) -> Result<BpfProgram, FilterError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&(nr, _, _)| (nr, Vec::new())).collect();
     rules.extend(conditional_rules()?);
+    if host_network {
+        host_network_rules(&mut rules)?;
+    }
     let filter = SeccompFilter::new(rules, mismatch, SeccompAction::Allow, target_arch())
         .map_err(FilterError::Build)?;
     filter.try_into().map_err(FilterError::Compile)
@@ -431,9 +547,13 @@ fn clone3_enosys() -> Result<BpfProgram, FilterError> {
 }
 
 /// The filters as BPF programs, in installation order (built before they are installed, so
-/// that installing allocates nothing).
-pub fn build() -> Result<[BpfProgram; 2], FilterError> {
-    Ok([clone3_enosys()?, allowlist(SeccompAction::KillProcess)?])
+/// that installing allocates nothing). `host_network`: `--network=host` (the sentry makes
+/// host inet sockets for the application).
+pub fn build(host_network: bool) -> Result<[BpfProgram; 2], FilterError> {
+    Ok([
+        clone3_enosys()?,
+        allowlist(SeccompAction::KillProcess, host_network)?,
+    ])
 }
 
 /// Sets `no_new_privs` and installs `progs` in order on every thread of the process (TSYNC: the
@@ -468,7 +588,8 @@ mod tests {
             // What runsc's main does for every role before any filter.
             crate::sys::tame_malloc(8);
         }
-        let progs = build().unwrap();
+        let host = std::env::var(CHILD_ENV).is_ok_and(|w| w.starts_with("host"));
+        let progs = build(host).unwrap();
         install(&progs).unwrap();
         // Allowed syscalls still work under the filter (write, getpid).
         println!("filter on in pid {}", std::process::id());
@@ -518,6 +639,20 @@ mod tests {
                 }
                 std::process::exit(7);
             }
+            "inet" | "host_inet" => {
+                // A TCP socket on the host: only with the --network=host rows.
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let _ = l.local_addr().unwrap();
+                std::process::exit(7);
+            }
+            "host_packet" => {
+                let _ = nix::sys::socket::socket(
+                    nix::sys::socket::AddressFamily::Packet,
+                    nix::sys::socket::SockType::Raw,
+                    nix::sys::socket::SockFlag::empty(),
+                    None,
+                );
+            }
             "fork" => {
                 // SAFETY: the child exits at once.
                 if let Ok(nix::unistd::ForkResult::Child) = unsafe { nix::unistd::fork() } {
@@ -566,7 +701,14 @@ mod tests {
             assert!(rules.contains_key(&nr), "{name} has no conditions");
         }
         assert_eq!(rules.len(), CONDITIONAL.len());
-        assert!(build().unwrap().iter().all(|p| !p.is_empty()));
+        assert!(build(false).unwrap().iter().all(|p| !p.is_empty()));
+        assert!(build(true).unwrap().iter().all(|p| !p.is_empty()));
+        for &(nr, name, reason) in HOST_NETWORK {
+            assert!(!name.is_empty() && !reason.is_empty(), "{nr}");
+            assert!(!FORBIDDEN
+                .iter()
+                .any(|f| f.0 == nr && f.1 != "socket" && f.1 != "connect"));
+        }
     }
 
     #[test]
@@ -619,6 +761,16 @@ mod tests {
     fn malloc_in_many_threads_stays_inside_the_filter() {
         let out = run_child("malloc_threads");
         assert_eq!(out.status.code(), Some(7), "{out:?}");
+    }
+
+    #[test]
+    fn host_sockets_only_under_network_host_and_only_inet() {
+        let out = run_child("host_inet");
+        assert_eq!(out.status.code(), Some(7), "{out:?}");
+        for what in ["inet", "host_packet"] {
+            let out = run_child(what);
+            assert_eq!(out.status.signal(), Some(libc::SIGSYS), "{what}: {out:?}");
+        }
     }
 
     #[test]

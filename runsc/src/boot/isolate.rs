@@ -46,6 +46,10 @@ pub fn enter_namespaces(net: &NetworkNamespace) -> std::io::Result<()> {
         setns(fd, CloneFlags::CLONE_NEWNET)?;
     }
     unshare(flags)?;
+    if matches!(net, NetworkNamespace::New) {
+        // The engine may add interfaces later (Docker's hook); `lo` is ours to bring up.
+        crate::sys::loopback_up()?;
+    }
     Ok(())
 }
 

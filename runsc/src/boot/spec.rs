@@ -52,6 +52,9 @@ pub struct SpecSettings {
     pub readonly_paths: Vec<Vec<u8>>,
     /// `linux.seccomp` compiled to classic BPF (`oci::seccomp::encode`d instructions).
     pub seccomp: Option<Vec<u64>>,
+    /// `--network=host`: inet sockets are host sockets in the sentry's network namespace
+    /// (false: the loopback-only stack in the sentry).
+    pub host_network: bool,
 }
 
 /// One resource limit.
@@ -253,6 +256,7 @@ impl SpecSettings {
             "readonlyPaths": self.readonly_paths.iter().map(|p| bytes_to_value(p))
                 .collect::<Vec<_>>(),
             "seccomp": self.seccomp,
+            "hostNetwork": self.host_network,
         })
     }
 
@@ -343,6 +347,10 @@ impl SpecSettings {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .transpose()?,
+            host_network: opt("hostNetwork")
+                .map(|b| b.as_bool().ok_or(bad(F, "hostNetwork not a bool")))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 }
@@ -411,6 +419,7 @@ mod tests {
             masked_paths: vec![b"/proc/kcore".to_vec()],
             readonly_paths: vec![b"/proc/sys".to_vec(), vec![b'/', 0xff]],
             seccomp: Some(vec![6, u64::MAX]),
+            host_network: true,
         };
         assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false}"#;

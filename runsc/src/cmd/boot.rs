@@ -21,6 +21,7 @@ use sentry::kernel::{
     CapSets, Credentials, InitError, InitProcess, Kernel, KernelConfig, SandboxSettings,
     StraceConfig,
 };
+use sentry::net::NetworkMode;
 use sentry::platform::ptrace::PtracePlatform;
 
 use crate::boot::spec::BootSpec;
@@ -129,7 +130,15 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
         take_terminal(&kernel);
     }
 
-    let prog = filter::build().map_err(|e| e.to_string())?;
+    sentry::debug!(
+        "boot: network {}",
+        if spec.settings.host_network {
+            "host (inet sockets are host sockets)"
+        } else {
+            "none (loopback only, in the sentry)"
+        }
+    );
+    let prog = filter::build(spec.settings.host_network).map_err(|e| e.to_string())?;
     filter::install(&prog).map_err(|e| e.to_string())?;
     sentry::debug!("boot: seccomp filter installed");
 
@@ -249,6 +258,11 @@ fn sandbox_settings(s: &crate::boot::spec::SpecSettings) -> SandboxSettings {
         masked_paths: s.masked_paths.clone(),
         readonly_paths: s.readonly_paths.clone(),
         seccomp: crate::oci::seccomp::program(s.seccomp.as_deref()),
+        network: if s.host_network {
+            NetworkMode::Host
+        } else {
+            NetworkMode::None
+        },
     }
 }
 

@@ -180,12 +180,19 @@ fn start_sandbox(
         .map_err(|e| format!("linux.resources.devices: {e}"))?;
     let control = control::listen(&container.dir)
         .map_err(|e| format!("control socket in {}: {e}", container.dir.display()))?;
-    let network = match (&bundle.network, global.network.as_str()) {
-        (_, "host") | (None, _) => NetworkNamespace::Host,
+    let network = match (&bundle.network, global.network.as_deref()) {
+        (_, Some("host")) | (None, _) => NetworkNamespace::Host,
         (Some(None), _) => NetworkNamespace::New,
         (Some(Some(path)), _) => NetworkNamespace::Join(open_namespace(path)?),
     };
     let mut spec = bundle.boot;
+    match global.network.as_deref() {
+        Some("host") => spec.settings.host_network = true,
+        // An explicit --network=none keeps the loopback-only stack even in a joined or the
+        // host's namespace.
+        Some("none") => spec.settings.host_network = false,
+        _ => {}
+    }
     spec.strace = global.strace_only();
     spec.debug = global.debug;
     let debug_log = match &global.debug_log {

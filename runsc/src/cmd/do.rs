@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::boot::isolate::NetworkNamespace;
-use crate::boot::spec::{BootSpec, MountSpec};
+use crate::boot::spec::{BootSpec, MountSpec, SpecSettings};
 use crate::cli::{DoArgs, GlobalOpts};
 use crate::sandbox::{HostMount, Sandbox, SandboxConfig, SandboxExit};
 use crate::{log, EXIT_NOT_FOUND, EXIT_RUNSC_FAILURE};
@@ -43,11 +43,20 @@ enum Prepared {
 }
 
 fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
-    if global.network == "host" {
-        log::info(
-            "--network=host is accepted but not implemented yet: the sandbox has loopback only",
-        );
-    }
+    let host_network = match global.network.as_deref().unwrap_or("none") {
+        "host" => true,
+        "none" => false,
+        other => {
+            return Err(format!(
+                "unsupported --network {other:?} (supported: none, host)"
+            ))
+        }
+    };
+    log::info(if host_network {
+        "network: host (inet sockets are host sockets in this network namespace)"
+    } else {
+        "network: none (loopback only, in the sandbox)"
+    });
     let root = std::fs::canonicalize(&args.rootfs)
         .map_err(|e| format!("--rootfs {}: {e}", args.rootfs.display()))?;
     if !root.is_dir() {
@@ -106,7 +115,10 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         debug: global.debug,
         root_readonly: args.read_only,
         mounts: volumes.iter().map(|v| v.spec.clone()).collect(),
-        settings: Default::default(),
+        settings: SpecSettings {
+            host_network,
+            ..Default::default()
+        },
     };
     let debug_log = match &global.debug_log {
         Some(p) => Some(open_debug_log(p)?),
@@ -117,7 +129,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         spec,
         debug_log,
         mounts: volumes.into_iter().map(|v| v.host).collect(),
-        network: if global.network == "host" {
+        network: if host_network {
             NetworkNamespace::Host
         } else {
             NetworkNamespace::New

@@ -79,6 +79,8 @@ pub struct SandboxSettings {
     /// `linux.seccomp`: the filter every process the kernel starts (init, `runsc exec`)
     /// carries from its first instruction.
     pub seccomp: Option<seccomp::Program>,
+    /// `--network`: loopback only in the sentry, or the host's network through host sockets.
+    pub network: crate::net::NetworkMode,
 }
 
 impl Default for SandboxSettings {
@@ -93,6 +95,7 @@ impl Default for SandboxSettings {
             masked_paths: Vec::new(),
             readonly_paths: Vec::new(),
             seccomp: None,
+            network: crate::net::NetworkMode::None,
         }
     }
 }
@@ -171,6 +174,7 @@ impl Kernel {
             &config.settings.readonly_paths,
         )
         .map_err(|e| BootError::Vfs(e.to_string()))?;
+        crate::net::set_mode(config.settings.network);
         Ok(Arc::new(Kernel {
             platform,
             table,

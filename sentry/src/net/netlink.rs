@@ -5,7 +5,9 @@
 //! `net::iface` (the routes are the local table's for `lo`; the main table is empty);
 //! RTM_GETNEIGH dumps are empty; every other request gets
 //! NLMSG_ERROR -EOPNOTSUPP. Requests are answered synchronously in sendmsg: each reply (a
-//! whole dump with its NLMSG_DONE) is one datagram on the receive queue.
+//! whole dump with its NLMSG_DONE) is one datagram on the receive queue. Under
+//! `--network=host` the GET requests are relayed to a host NETLINK_ROUTE socket instead
+//! (`hostinet::route_query`), datagram for datagram, so they describe the host's namespace.
 //!
 //! Port ids live in one process-global table (`ports()`, as inet's port table).
 //! Lock order: the port table, then at most one socket's `st`.
@@ -725,6 +727,12 @@ fn route_request(req: &[u8], strict: bool, pid: u32) -> SysResult<Vec<Vec<u8>>> 
     let body = &req[NLMSG_HDRLEN..];
     let family = body.first().map_or(libc::AF_UNSPEC, |&f| i32::from(f));
     let dump = flags & NLM_F_DUMP != 0;
+    if crate::net::mode() == crate::net::NetworkMode::Host
+        && matches!(ty, RTM_GETLINK | RTM_GETADDR | RTM_GETROUTE | RTM_GETNEIGH)
+    {
+        // The host namespace's answer, relayed: only these read-only requests reach it.
+        return crate::net::hostinet::route_query(req, strict, pid);
+    }
     match ty {
         RTM_GETLINK if dump => {
             let mut m: Vec<u8> = Vec::new();

@@ -79,7 +79,7 @@ syscall_table! {
     38  SYS_setitimer => Partial(signal::sys_setitimer, "ITIMER_VIRTUAL/ITIMER_PROF poll the process's CPU time every 2 ms"), [Int, Hex, Hex];
     39  SYS_getpid => Full(process::sys_getpid), [];
     40  SYS_sendfile => Full(fs::sys_sendfile), [Fd, Fd, Hex, Int];
-    41  SYS_socket => Partial(crate::net::sys_socket, "AF_UNIX; AF_INET/AF_INET6 TCP and UDP on a sandbox-internal loopback only (lo: 127.0.0.0/8, ::1; --network=none, no host sockets); AF_NETLINK NETLINK_ROUTE answers link, address and route dumps for lo (no changes, no multicast events); other netlink protocols and AF_INET SOCK_RAW are unsupported"), [Int, Hex, Int];
+    41  SYS_socket => Partial(crate::net::sys_socket, "AF_UNIX; AF_INET/AF_INET6 TCP and UDP: with --network=none on a sandbox-internal loopback only (lo: 127.0.0.0/8, ::1), with --network=host host sockets (no control messages, options from a safe list); AF_NETLINK NETLINK_ROUTE answers link, address and route dumps (lo's, or relayed from the host namespace with --network=host; no changes, no multicast events); other netlink protocols and AF_INET SOCK_RAW are unsupported"), [Int, Hex, Int];
     42  SYS_connect => Full(crate::net::sys_connect), [Fd, Hex, Int];
     43  SYS_accept => Full(crate::net::sys_accept), [Fd, Hex, Hex];
     44  SYS_sendto => Partial(crate::net::sys_sendto, "MSG_OOB is EOPNOTSUPP"), [Fd, InBuf(2), Int, Hex, Hex, Int];

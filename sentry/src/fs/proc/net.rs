@@ -4,13 +4,15 @@
 //! `net/ipv6/addrconf.c` `if6_seq_show`, `net/ipv4/fib_trie.c` `fib_route_seq_show`,
 //! `net/ipv6/route.c` `ipv6_route_native_seq_show`): the
 //! sandbox's sockets and interfaces in the kernel's exact text formats. Kernel pointers print
-//! as zeros (as with `kptr_restrict`), timers as idle.
+//! as zeros (as with `kptr_restrict`), timers as idle. Under `--network=host` dev, route and
+//! if_inet6 describe the host namespace's interfaces (from its NETLINK_ROUTE dumps, as `ip`
+//! sees them) and tcp/udp its sockets (from NETLINK_SOCK_DIAG dumps).
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::net::iface;
 use crate::net::inet::{self, InetSockInfo, TCP_LISTEN};
 use crate::net::unix::{self, UnixAddr};
+use crate::net::{hostinet, iface};
 
 /// The files of a net directory.
 pub const FILES: &[&str] = &[
@@ -28,17 +30,17 @@ pub const FILES: &[&str] = &[
 /// The text of /proc/net/`name`; `None` for a name that is not one of `FILES`.
 pub fn generate(name: &str) -> Option<Vec<u8>> {
     let text = match name {
+        "dev" if host_mode() => host_dev(),
+        "if_inet6" if host_mode() => host_if_inet6(),
+        "route" if host_mode() => host_route(),
         "dev" => dev(),
         "if_inet6" => if_inet6(),
         "ipv6_route" => ipv6_route(),
-        "route" => format!(
-            "{:<127}\n",
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT"
-        ),
-        "tcp" => tcp(&inet::sockets_info(), false),
-        "tcp6" => tcp(&inet::sockets_info(), true),
-        "udp" => udp(&inet::sockets_info(), false),
-        "udp6" => udp(&inet::sockets_info(), true),
+        "route" => padded(ROUTE_HEADER.into(), 127),
+        "tcp" => tcp(&inet_sockets(), false),
+        "tcp6" => tcp(&inet_sockets(), true),
+        "udp" => udp(&inet_sockets(), false),
+        "udp6" => udp(&inet_sockets(), true),
         "unix" => unix_text(&unix::sockets_info()),
         _ => return None,
     };
@@ -46,22 +48,130 @@ pub fn generate(name: &str) -> Option<Vec<u8>> {
 }
 
 const ZERO_PTR: &str = "0000000000000000";
+const DEV_HEADER: &str =
+    "Inter-|   Receive                                                |  Transmit\n \
+     face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets \
+     errs drop fifo colls carrier compressed\n";
+const ROUTE_HEADER: &str =
+    "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT";
+
+fn host_mode() -> bool {
+    crate::net::mode() == crate::net::NetworkMode::Host
+}
+
+/// The inet sockets to list: the sentry's, or under `--network=host` the host namespace's.
+fn inet_sockets() -> Vec<InetSockInfo> {
+    if host_mode() {
+        hostinet::host_inet_sockets()
+    } else {
+        inet::sockets_info()
+    }
+}
+
+/// One /proc/net/dev line (`dev_seq_printf_stats`): the 16 counters in the kernel's order.
+fn dev_line(name: &str, c: [u64; 16]) -> String {
+    format!(
+        "{name:>6}: {:7} {:7} {:4} {:4} {:4} {:5} {:10} {:9} {:8} {:7} {:4} {:4} {:4} {:5} {:7} {:10}\n",
+        c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12], c[13],
+        c[14], c[15]
+    )
+}
 
 fn dev() -> String {
-    let mut s = String::from(
-        "Inter-|   Receive                                                |  Transmit\n \
-         face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets \
-         errs drop fifo colls carrier compressed\n",
-    );
+    let mut s = String::from(DEV_HEADER);
     for i in iface::interfaces() {
         let c = iface::counters(i.index);
-        s += &format!(
-            "{:>6}: {:7} {:7} {:4} {:4} {:4} {:5} {:10} {:9} {:8} {:7} {:4} {:4} {:4} {:5} {:7} {:10}\n",
-            i.name, c.rx_bytes, c.rx_packets, 0, 0, 0, 0, 0, 0, c.tx_bytes, c.tx_packets, 0, 0,
-            0, 0, 0, 0
+        let mut v = [0u64; 16];
+        (v[0], v[1], v[8], v[9]) = (c.rx_bytes, c.rx_packets, c.tx_bytes, c.tx_packets);
+        s += &dev_line(i.name, v);
+    }
+    s
+}
+
+/// /proc/net/dev of the host namespace: `struct rtnl_link_stats64` folded as
+/// `dev_seq_printf_stats` folds it.
+fn host_dev() -> String {
+    let mut s = String::from(DEV_HEADER);
+    for l in hostinet::host_links().unwrap_or_default() {
+        let t = &l.stats;
+        let v = [
+            t[2],                          // rx_bytes
+            t[0],                          // rx_packets
+            t[4],                          // rx_errors
+            t[6] + t[15] + t[23],          // rx_dropped + rx_missed + rx_nohandler
+            t[14],                         // rx_fifo_errors
+            t[10] + t[11] + t[12] + t[13], // length + over + crc + frame errors
+            t[21],                         // rx_compressed
+            t[8],                          // multicast
+            t[3],                          // tx_bytes
+            t[1],                          // tx_packets
+            t[5],                          // tx_errors
+            t[7],                          // tx_dropped
+            t[18],                         // tx_fifo_errors
+            t[9],                          // collisions
+            t[17] + t[16] + t[20] + t[19], // carrier + aborted + window + heartbeat
+            t[22],                         // tx_compressed
+        ];
+        s += &dev_line(&l.name, v);
+    }
+    s
+}
+
+/// /proc/net/route of the host namespace (`fib_route_seq_show`): its main table's unicast
+/// IPv4 routes.
+fn host_route() -> String {
+    let links = hostinet::host_links().unwrap_or_default();
+    let mut s = padded(ROUTE_HEADER.into(), 127);
+    for r in hostinet::host_routes4().unwrap_or_default() {
+        let name = links
+            .iter()
+            .find(|l| l.index == r.oif)
+            .map_or("*", |l| l.name.as_str());
+        let mask = iface::v4_mask(r.prefix).octets();
+        let gw = r.gateway.unwrap_or([0; 4]);
+        // RTF_UP, RTF_GATEWAY, RTF_HOST.
+        let flags =
+            1 | if r.gateway.is_some() { 2 } else { 0 } | if r.prefix == 32 { 4 } else { 0 };
+        s += &padded(
+            format!(
+                "{name}\t{}\t{}\t{flags:04X}\t0\t0\t{}\t{}\t0\t0\t0",
+                hex_words(&r.dst),
+                hex_words(&gw),
+                r.priority,
+                hex_words(&mask)
+            ),
+            127,
         );
     }
     s
+}
+
+/// /proc/net/if_inet6 of the host namespace (`if6_seq_show`): scope as the IPV6_ADDR_* bits.
+fn host_if_inet6() -> String {
+    let links = hostinet::host_links().unwrap_or_default();
+    hostinet::host_addrs6()
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            let hex: String = a.addr.iter().map(|b| format!("{b:02x}")).collect();
+            let scope = match a.scope {
+                254 => 0x10, // RT_SCOPE_HOST: IPV6_ADDR_LOOPBACK
+                253 => 0x20, // RT_SCOPE_LINK: IPV6_ADDR_LINKLOCAL
+                200 => 0x40, // RT_SCOPE_SITE: IPV6_ADDR_SITELOCAL
+                _ => 0x00,
+            };
+            let name = links
+                .iter()
+                .find(|l| l.index == a.index)
+                .map_or("", |l| l.name.as_str());
+            format!(
+                "{hex} {:02x} {:02x} {scope:02x} {:02x} {name:>8}\n",
+                a.index,
+                a.prefix,
+                a.flags & 0xff
+            )
+        })
+        .collect()
 }
 
 /// `%08X` of each 32-bit word of an address as the kernel holds it (network order in memory,
