@@ -51,11 +51,14 @@ pub struct GlobalOpts {
     /// How application code runs and traps: ptrace (the only one so far).
     #[arg(long, value_name = "PLATFORM", default_value = "ptrace")]
     pub platform: String,
-    /// Networking: none (loopback only, in the sandbox) or host (inet sockets are host
-    /// sockets in the sandbox's network namespace). Default: none for `do`; for containers,
-    /// host when the spec joins a network namespace by path or keeps the host's, else none.
+    /// Networking: none (loopback only, inside the sandbox) or host (host sockets in the
+    /// sandbox's network namespace). Default: none for `do`, host for containers.
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// The writable root: memory (an overlay whose changes stay in the sandbox) or none
+    /// (writes go through to the host's root directory).
+    #[arg(long, value_name = "MEDIUM", default_value = "memory")]
+    pub overlay: String,
     /// Use systemd cgroup paths (accepted for runc compatibility; cgroupfs paths are used).
     #[arg(long)]
     pub systemd_cgroup: bool,
@@ -346,6 +349,9 @@ pub struct GoferArgs {
     /// The host directory served as the sandbox's root.
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
+    /// Serve the root read-write (`--overlay=none`); read-only otherwise.
+    #[arg(long)]
+    pub root_rw: bool,
     /// The gofer's end of the socket pair (repeatable: one per channel).
     #[arg(long, value_name = "FD", required = true)]
     pub io_fd: Vec<i32>,
@@ -357,6 +363,8 @@ pub struct GoferArgs {
 
 /// Platforms `--platform` accepts.
 pub const PLATFORMS: &[&str] = &["ptrace"];
+/// Media `--overlay` accepts.
+pub const OVERLAYS: &[&str] = &["memory", "none"];
 /// Modes `--network` accepts.
 pub const NETWORKS: &[&str] = &["none", "host"];
 
@@ -376,6 +384,13 @@ impl GlobalOpts {
                 "unsupported --platform {:?} (supported: {})",
                 self.platform,
                 PLATFORMS.join(", ")
+            ));
+        }
+        if !OVERLAYS.contains(&self.overlay.as_str()) {
+            return Err(format!(
+                "unsupported --overlay {:?} (supported: {})",
+                self.overlay,
+                OVERLAYS.join(", ")
             ));
         }
         if let Some(n) = self.network.as_deref().filter(|n| !NETWORKS.contains(n)) {

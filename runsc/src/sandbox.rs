@@ -134,8 +134,11 @@ impl Sandbox {
         }
         let gofer_mounts: Vec<(&HostMount, &OwnedFd)> =
             mount_pairs.iter().map(|(m, g, _)| (*m, g)).collect();
+        // Without the overlay a writable root is written through by the gofer.
+        let root_rw = config.spec.settings.root_direct && !config.spec.root_readonly;
         let gofer = spawn_gofer(
             &config.root,
+            root_rw,
             &gofer_end,
             &gofer_mounts,
             parent,
@@ -267,6 +270,7 @@ impl Sandbox {
 
 fn spawn_gofer(
     root: &Path,
+    root_rw: bool,
     fd: &OwnedFd,
     mounts: &[(&HostMount, &OwnedFd)],
     parent: Option<nix::unistd::Pid>,
@@ -279,6 +283,9 @@ fn spawn_gofer(
         .arg(root)
         .arg("--io-fd")
         .arg(fd.as_raw_fd().to_string());
+    if root_rw {
+        cmd.arg("--root-rw");
+    }
     let mut keep = vec![fd.as_raw_fd()];
     for (m, fd) in mounts {
         let mut spec = std::ffi::OsString::from(format!(

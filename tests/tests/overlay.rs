@@ -76,10 +76,15 @@ fn make_tree(root: &Path) {
 }
 
 fn runsc_do(rootfs: Option<&Path>, args: &[&str], what: &str) -> Outcome {
+    runsc_do_with(&[], rootfs, args, what)
+}
+
+fn runsc_do_with(global: &[&str], rootfs: Option<&Path>, args: &[&str], what: &str) -> Outcome {
     let mut cmd = Command::new(runsc_bin());
     cmd.env_clear()
         .envs(tests::FIXED_ENV.iter().copied())
         .current_dir("/")
+        .args(global)
         .arg("do");
     if let Some(r) = rootfs {
         cmd.arg("--rootfs").arg(r);
@@ -232,4 +237,64 @@ fn attribute_changes_copy_up_and_leave_the_host_file_alone() {
         after.map(|m| (m.mode(), m.uid(), m.mtime(), m.size(), m.nlink()))
     );
     assert!(!Path::new("/etc/h2").exists() && !Path::new("/etc/fifo").exists());
+}
+
+#[test]
+fn without_the_overlay_changes_reach_the_host_as_natively() {
+    // `--overlay=none`: the gofer writes through, so the program's changes to a copy of the
+    // tree must leave it as the same program run natively leaves another copy.
+    let native_tree = TempTree(unique_tmp_path("overlay-none-native"));
+    let sandbox_tree = TempTree(unique_tmp_path("overlay-none-sandbox"));
+    std::fs::create_dir(&native_tree.0).unwrap();
+    make_tree(&native_tree.0);
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&native_tree.0)
+        .arg(&sandbox_tree.0)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::copy(c_prog("overlay_ops"), sandbox_tree.0.join("overlay_ops")).unwrap();
+    let mut cmd = Command::new(c_prog("overlay_ops"));
+    cmd.arg(&native_tree.0)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let native = tests::run(cmd, tests::DEFAULT_TIMEOUT, "native overlay_ops");
+    let sandboxed = runsc_do_with(
+        &["--overlay=none"],
+        Some(&sandbox_tree.0),
+        &["/overlay_ops", "/"],
+        "runsc --overlay=none do --rootfs DIR -- /overlay_ops /",
+    );
+    assert_eq!(native.status, 0, "{}", native.stderr_str());
+    assert_eq!(
+        (native.status, native.stdout_str()),
+        (sandboxed.status, sandboxed.stdout_str()),
+        "sandboxed stderr: {}",
+        sandboxed.stderr_str()
+    );
+    // The trees match but for times (and the program's own copy).
+    let strip = |v: Vec<(String, u32, u64, i64, Vec<u8>)>| -> Vec<(String, u32, u64, Vec<u8>)> {
+        v.into_iter()
+            .filter(|e| e.0 != "overlay_ops")
+            .map(|(p, m, s, _, d)| (p, m, s, d))
+            .collect()
+    };
+    assert_eq!(
+        strip(snapshot(&sandbox_tree.0)),
+        strip(snapshot(&native_tree.0))
+    );
+}
+
+#[test]
+fn unknown_overlay_medium_is_refused() {
+    let out = runsc_do_with(&["--overlay=disk"], None, &["/bin/true"], "--overlay=disk");
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr_str().contains("--overlay"),
+        "{}",
+        out.stderr_str()
+    );
 }

@@ -55,6 +55,9 @@ pub struct SpecSettings {
     /// `--network=host`: inet sockets are host sockets in the sentry's network namespace
     /// (false: the loopback-only stack in the sentry).
     pub host_network: bool,
+    /// `--overlay=none`: a writable root is the gofer's files read-write, so writes reach the
+    /// host's root directory (false: an overlay in sentry memory).
+    pub root_direct: bool,
 }
 
 /// One resource limit.
@@ -257,6 +260,7 @@ impl SpecSettings {
                 .collect::<Vec<_>>(),
             "seccomp": self.seccomp,
             "hostNetwork": self.host_network,
+            "rootDirect": self.root_direct,
         })
     }
 
@@ -351,6 +355,10 @@ impl SpecSettings {
                 .map(|b| b.as_bool().ok_or(bad(F, "hostNetwork not a bool")))
                 .transpose()?
                 .unwrap_or(false),
+            root_direct: opt("rootDirect")
+                .map(|b| b.as_bool().ok_or(bad(F, "rootDirect not a bool")))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 }
@@ -420,6 +428,7 @@ mod tests {
             readonly_paths: vec![b"/proc/sys".to_vec(), vec![b'/', 0xff]],
             seccomp: Some(vec![6, u64::MAX]),
             host_network: true,
+            root_direct: true,
         };
         assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false}"#;

@@ -119,6 +119,7 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             creds: init_creds(&spec),
             strace: spec.strace.clone().map(|only| StraceConfig { only }),
             root_readonly: spec.root_readonly,
+            root_direct: spec.settings.root_direct,
             mounts,
             settings: sandbox_settings(&spec.settings),
         },

@@ -186,6 +186,7 @@ fn start_sandbox(
         (Some(Some(path)), _) => NetworkNamespace::Join(open_namespace(path)?),
     };
     let mut spec = bundle.boot;
+    spec.settings.root_direct = global.overlay == "none";
     match global.network.as_deref() {
         Some("host") => spec.settings.host_network = true,
         // An explicit --network=none keeps the loopback-only stack even in a joined or the

@@ -1,6 +1,7 @@
 //! `runsc do`: run one program in a new sandbox without an OCI bundle, after gVisor's
 //! `runsc/cmd/do.go`. The root is the host's `/` (or `--rootfs`) served read-only by the gofer
-//! under a writable overlay whose changes stay in the sandbox (`--read-only`: EROFS instead);
+//! under a writable overlay whose changes stay in the sandbox (`--read-only`: EROFS instead;
+//! `--overlay=none`: written through to the host);
 //! `--volume` binds host directories, written through unless `:ro`;
 //! the program gets runsc's own environment plus `--env`, the caller's credentials and
 //! hostname, and runsc exits with the program's status (128+N for a death by signal N).
@@ -117,6 +118,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         mounts: volumes.iter().map(|v| v.spec.clone()).collect(),
         settings: SpecSettings {
             host_network,
+            root_direct: global.overlay == "none",
             ..Default::default()
         },
     };

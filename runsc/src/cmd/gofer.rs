@@ -30,10 +30,11 @@ fn serve(args: &GoferArgs) -> Result<(), String> {
         .iter()
         .map(|&n| take_inherited_fd(n).map_err(|e| format!("gofer channel fd: {e}")))
         .collect::<Result<Vec<OwnedFd>, String>>()?;
-    // The root is always served read-only: writes go to the sentry's overlay.
+    // The root is served read-only (writes go to the sentry's overlay) unless the overlay is
+    // off (`--overlay=none`, and the root is not read-only).
     let mut mounts = vec![GoferMount {
         host_path: args.root.clone(),
-        read_only: true,
+        read_only: !args.root_rw,
         channels,
     }];
     for m in &args.mount {

@@ -47,6 +47,9 @@ pub struct KernelConfig {
     /// The root filesystem is the gofer's files read-only (OCI `root.readonly`); when false it
     /// is a writable overlay whose changes stay in sentry memory (`fs::overlay`).
     pub root_readonly: bool,
+    /// A writable root is the gofer's files read-write, without the overlay (`--overlay=none`):
+    /// writes reach the host's root directory.
+    pub root_direct: bool,
     /// Host directories the gofer serves, mounted at their paths (OCI bind mounts).
     pub mounts: Vec<crate::vfs::BindMount>,
     /// What the OCI spec says about the init process and the sandbox beyond the above.
@@ -165,6 +168,7 @@ impl Kernel {
     ) -> Result<Arc<Kernel>, BootError> {
         let opts = crate::vfs::SandboxOptions {
             root_readonly: config.root_readonly,
+            root_direct: config.root_direct,
             mounts: config.mounts,
         };
         let vfs = Vfs::new_sandbox_with(Arc::new(config.gofer), &opts)

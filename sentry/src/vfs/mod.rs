@@ -74,8 +74,11 @@ pub enum VfsError {
 #[derive(Clone, Default)]
 pub struct SandboxOptions {
     /// The root is the gofer's files, read-only (OCI `root.readonly`); otherwise an overlay
-    /// whose writes stay in sentry memory.
+    /// whose writes stay in sentry memory, or, with `root_direct`, the gofer's files
+    /// read-write (writes reach the host's root directory).
     pub root_readonly: bool,
+    /// A writable root without the overlay (`--overlay=none`).
+    pub root_direct: bool,
     /// Host directories served by the gofer, mounted after the sentry's own mounts, in order.
     pub mounts: Vec<BindMount>,
 }
@@ -170,6 +173,7 @@ impl Vfs {
             gofer,
             &SandboxOptions {
                 root_readonly: true,
+                root_direct: false,
                 mounts: Vec::new(),
             },
         )
@@ -189,10 +193,15 @@ impl Vfs {
                 source,
             }
         }
-        let lower = crate::fs::gofer::new_root(gofer).map_err(err("/"))?;
         let vfs = if opts.root_readonly {
+            let lower = crate::fs::gofer::new_root(gofer).map_err(err("/"))?;
             Vfs::with_root(lower, true, "9p")
+        } else if opts.root_direct {
+            // `--overlay=none`: the gofer serves the root read-write.
+            let root = crate::fs::gofer::new_mount_root(gofer, false).map_err(err("/"))?;
+            Vfs::with_root(root, false, "9p")
         } else {
+            let lower = crate::fs::gofer::new_root(gofer).map_err(err("/"))?;
             let root = crate::fs::overlay::new_root(lower, anon_dev(0x4a), anon_dev(0x4b))
                 .map_err(err("/"))?;
             Vfs::with_root(root, false, "overlay")

@@ -492,6 +492,7 @@ mod tests {
         std::fs::write(p.join("usr/bin/tool"), b"#!/bin/sh\n").unwrap();
         let opts = crate::vfs::SandboxOptions {
             root_readonly,
+            root_direct: false,
             mounts: Vec::new(),
         };
         let vfs = Vfs::new_sandbox_with(serve(&p, true), &opts).unwrap();
@@ -662,6 +663,7 @@ mod tests {
         let (ro, _) = sandbox_with("bind-ro", true);
         let opts = crate::vfs::SandboxOptions {
             root_readonly: false,
+            root_direct: false,
             mounts: vec![bind(&rw, b"/mnt/rw", false), bind(&ro, b"/etc/ro", true)],
         };
         let v = Vfs::new_sandbox_with(serve(&root.0, true), &opts).unwrap();
@@ -753,6 +755,7 @@ mod tests {
         };
         let opts = crate::vfs::SandboxOptions {
             root_readonly: false,
+            root_direct: false,
             mounts: vec![
                 // Over a file of the image, and over a missing one in a missing directory.
                 file_mount(b"/etc/sub/x", false),
@@ -799,11 +802,13 @@ mod tests {
         // A file never goes over a directory, nor a directory over a file.
         let over_dir = crate::vfs::SandboxOptions {
             root_readonly: false,
+            root_direct: false,
             mounts: vec![file_mount(b"/etc/sub", false)],
         };
         assert!(Vfs::new_sandbox_with(serve(&root.0, true), &over_dir).is_err());
         let dir_over_file = crate::vfs::SandboxOptions {
             root_readonly: false,
+            root_direct: false,
             mounts: vec![bind(&host, b"/etc/hello", false)],
         };
         assert!(Vfs::new_sandbox_with(serve(&root.0, true), &dir_over_file).is_err());
