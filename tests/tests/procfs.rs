@@ -2,7 +2,7 @@
 //! top run in the sandbox, and /proc/self files have Linux's shape. Values that differ by
 //! nature (pids, times, memory sizes) are compared by structure, not equality.
 
-use tests::{Case, Outcome};
+use tests::{c_prog, Case, Outcome};
 
 fn sh(script: &str) -> Case {
     Case::new("/bin/sh", ["-c", script])
@@ -216,5 +216,15 @@ fn comm_is_the_name_execve_was_given() {
     assert_eq!(
         native.stdout_str(),
         "kitty\nkitty\na_very_long_com\nscript.sh\nalias\npslink\n"
+    );
+}
+
+#[test]
+fn proc_self_auxv_is_the_programs_auxiliary_vector() {
+    let (native, _) = Case::new(c_prog("proc_auxv"), Vec::<&str>::new()).assert_same();
+    assert_eq!(
+        native.stdout_str(),
+        "whole pairs=1 ends with AT_NULL=1\nagrees with getauxval=1\n\
+         AT_RANDOM=1 AT_PAGESZ 4096=1 AT_ENTRY=1\nuid matches=1\n"
     );
 }

@@ -231,6 +231,7 @@ impl Task {
                 self.tg.with_state(|s| {
                     s.exe_path = loaded.exe_path;
                     s.argv = loaded.argv;
+                    s.auxv = loaded.auxv;
                     s.envv = envv;
                     s.comm = comm;
                     // Caught signals revert to default on exec; ignored ones stay ignored.

@@ -244,6 +244,8 @@ pub struct ThreadGroupState {
     pub argv: Vec<Vec<u8>>,
     /// envp of the current image (/proc/PID/environ).
     pub envv: Vec<Vec<u8>>,
+    /// The auxiliary vector the current image started with (/proc/PID/auxv).
+    pub auxv: Vec<u8>,
     /// The thread name (/proc/PID/comm), at most 15 bytes.
     pub comm: Vec<u8>,
     /// prctl(PR_SET_CHILD_SUBREAPER).
@@ -309,6 +311,7 @@ impl ThreadGroup {
                 exe_path: Vec::new(),
                 argv: Vec::new(),
                 envv: Vec::new(),
+                auxv: Vec::new(),
                 comm: Vec::new(),
                 child_subreaper: false,
                 dumpable: true,

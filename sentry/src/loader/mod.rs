@@ -42,6 +42,8 @@ pub struct LoadedProgram {
     pub exe_path: Vec<u8>,
     /// argv as loaded (after `#!` rewriting): /proc/self/cmdline.
     pub argv: Vec<Vec<u8>>,
+    /// The auxiliary vector on the initial stack, raw (/proc/self/auxv).
+    pub auxv: Vec<u8>,
 }
 
 /// Loads `path` with `argv` and `envv` into the task's (fresh, empty) memory manager, resolving
@@ -80,11 +82,13 @@ pub fn load(
                 let info = elf::read_elf(&src, &head)?;
                 let exe_path = src.file.path();
                 let sp = load_elf(task, &src, &info, &execfn, &argv, &envv)?;
+                let auxv = stack::read_auxv(&task.mm, sp.1)?;
                 return Ok(LoadedProgram {
                     entry: sp.0,
                     stack_pointer: sp.1,
                     exe_path,
                     argv,
+                    auxv,
                 });
             }
         }

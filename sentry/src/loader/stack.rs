@@ -104,6 +104,36 @@ pub fn build_stack(
     Ok(sp)
 }
 
+/// The auxiliary vector of the initial stack at `sp` (argc, argv, NULL, envp, NULL, then
+/// (type, value) pairs up to AT_NULL), as raw bytes with the AT_NULL pair: what
+/// /proc/PID/auxv shows.
+pub fn read_auxv(mm: &MemoryManager, sp: u64) -> SysResult<Vec<u8>> {
+    let word = |addr: u64| -> SysResult<u64> {
+        let mut b = [0u8; 8];
+        mm.copy_in(addr, &mut b)?;
+        Ok(u64::from_ne_bytes(b))
+    };
+    let argc = word(sp)?;
+    let mut p = sp + 8 * (argc + 2);
+    // envp up to its NULL.
+    while word(p)? != 0 {
+        p += 8;
+    }
+    p += 8;
+    let mut out = Vec::new();
+    // Bounded: a loader-made stack has a few dozen entries.
+    for _ in 0..64 {
+        let (k, v) = (word(p)?, word(p + 8)?);
+        out.extend_from_slice(&k.to_ne_bytes());
+        out.extend_from_slice(&v.to_ne_bytes());
+        if k == AT_NULL {
+            return Ok(out);
+        }
+        p += 16;
+    }
+    Err(Errno::EINVAL)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

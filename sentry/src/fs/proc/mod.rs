@@ -871,7 +871,7 @@ impl ProcInode {
             FileKind::Mountinfo => text::mountinfo(&records()),
             FileKind::Cgroup => b"0::/\n".to_vec(),
             FileKind::Limits => text::limits(&tg.with_state(|s| s.rlimits)),
-            FileKind::Auxv => Vec::new(),
+            FileKind::Auxv => tg.with_state(|s| s.auxv.clone()),
             FileKind::OomScore => b"0\n".to_vec(),
             FileKind::OomScoreAdj => format!("{}\n", t.kernel.oom_score_adj(self.pid)).into_bytes(),
             FileKind::Loginuid | FileKind::Sessionid => b"4294967295".to_vec(),
