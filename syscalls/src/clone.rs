@@ -83,3 +83,63 @@ pub fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     };
     Ok(t.clone_task(args)? as u64)
 }
+
+/// unshare(2) flags (`include/uapi/linux/sched.h`).
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_NEWNS: u64 = 0x20000;
+const CLONE_SYSVSEM: u64 = 0x40000;
+const CLONE_NEWCGROUP: u64 = 0x0200_0000;
+const CLONE_NEWUTS: u64 = 0x0400_0000;
+const CLONE_NEWIPC: u64 = 0x0800_0000;
+const CLONE_NEWUSER: u64 = 0x1000_0000;
+const CLONE_NEWPID: u64 = 0x2000_0000;
+const CLONE_NEWNET: u64 = 0x4000_0000;
+const CLONE_NEWTIME: u64 = 0x80;
+const NAMESPACES: u64 = CLONE_NEWNS
+    | CLONE_NEWCGROUP
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET
+    | CLONE_NEWTIME;
+
+/// unshare(2): CLONE_FILES and CLONE_FS give the caller its own descriptor table and
+/// filesystem context; CLONE_SYSVSEM is already the case (SEM_UNDO lists are per process);
+/// CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only for a single-threaded process (which shares
+/// nothing). New namespaces are EPERM without CAP_SYS_ADMIN (CLONE_NEWUSER aside) and EINVAL
+/// with it: the sandbox is one namespace of each kind.
+pub fn sys_unshare(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    let flags = a.u64(0);
+    let known = CLONE_FS
+        | CLONE_FILES
+        | CLONE_SIGHAND
+        | CLONE_THREAD
+        | CLONE_VM
+        | CLONE_SYSVSEM
+        | NAMESPACES;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & NAMESPACES != 0 {
+        if flags & NAMESPACES & !CLONE_NEWUSER != 0 && !t.creds.has_cap(21) {
+            return Err(Errno::EPERM);
+        }
+        return Err(Errno::EINVAL);
+    }
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0
+        && t.kernel.threads_of(t.tg.pid).len() > 1
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_FILES != 0 {
+        t.unshare_files();
+    }
+    if flags & CLONE_FS != 0 {
+        t.unshare_fs();
+    }
+    Ok(0)
+}

@@ -245,6 +245,163 @@ pub fn sys_munlockall(_t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
     Ok(0)
 }
 
+/// CAP_SYS_PTRACE.
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// Reads as much of `[addr, addr + len)` of `mm` as is readable from its start: page by page
+/// after a failure of the whole, stopping at the first page that cannot be read.
+fn read_partial(mm: &sentry::mm::MemoryManager, addr: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    if mm.copy_in(addr, &mut buf).is_ok() {
+        return buf;
+    }
+    let mut done = 0usize;
+    while done < len {
+        let at = addr + done as u64;
+        let room = (sentry::mm::PAGE_SIZE - (at % sentry::mm::PAGE_SIZE)) as usize;
+        let n = room.min(len - done);
+        if mm.copy_in(at, &mut buf[done..done + n]).is_err() {
+            break;
+        }
+        done += n;
+    }
+    buf.truncate(done);
+    buf
+}
+
+/// Writes `data` at `addr` of `mm` page by page, stopping at the first page that cannot be
+/// written; the bytes written.
+fn write_partial(mm: &sentry::mm::MemoryManager, addr: u64, data: &[u8]) -> usize {
+    if mm.copy_out(addr, data).is_ok() {
+        return data.len();
+    }
+    let mut done = 0usize;
+    while done < data.len() {
+        let at = addr + done as u64;
+        let room = (sentry::mm::PAGE_SIZE - (at % sentry::mm::PAGE_SIZE)) as usize;
+        let n = room.min(data.len() - done);
+        if mm.copy_out(at, &data[done..done + n]).is_err() {
+            break;
+        }
+        done += n;
+    }
+    done
+}
+
+/// The address space process_vm_readv/writev may reach in process `pid`: ESRCH if none,
+/// EPERM unless the caller's real, effective and saved ids all match the target's real ones
+/// (or it has CAP_SYS_PTRACE) and the target is dumpable (Linux `ptrace_may_access`).
+fn remote_mm(t: &Task, pid: i32) -> SysResult<std::sync::Arc<sentry::mm::MemoryManager>> {
+    if pid == t.tg.pid || pid == t.tid {
+        return Ok(t.mm.clone());
+    }
+    let tg = t
+        .kernel
+        .thread_group(pid)
+        .or_else(|| t.kernel.task(pid).map(|h| h.tg.clone()))
+        .ok_or(Errno::ESRCH)?;
+    let mm = tg.view_mm().ok_or(Errno::ESRCH)?;
+    if !t.creds.has_cap(CAP_SYS_PTRACE) {
+        let c = &t.creds;
+        let theirs = tg.view_creds().ok_or(Errno::ESRCH)?;
+        let same_user = [theirs.uid, theirs.euid, theirs.suid]
+            .iter()
+            .all(|&u| u == c.uid && u == c.euid && u == c.suid);
+        if !same_user || !tg.with_state(|s| s.dumpable) {
+            return Err(Errno::EPERM);
+        }
+    }
+    Ok(mm)
+}
+
+/// process_vm_readv(2) (`write` false) and process_vm_writev(2): bytes move between the
+/// caller's local iovecs and process `pid`'s remote ones, in order, up to the first remote
+/// region that cannot be reached (a partial count), EFAULT when not a byte could.
+fn process_vm(t: &mut Task, a: &SyscallArgs, write: bool) -> SysResult<u64> {
+    let (pid, flags) = (a.i32(0), a.u64(5));
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let local = crate::fs::iovecs(t, a.addr(1), a.i32(2))?;
+    let remote = crate::fs::iovecs(t, a.addr(3), a.i32(4))?;
+    let mm = remote_mm(t, pid)?;
+    let total: usize = local.iter().map(|v| v.1).sum::<usize>().min(16 << 20);
+    if write {
+        // Gather the local bytes, then scatter them over the remote regions.
+        let mut data = Vec::with_capacity(total);
+        for &(base, len) in &local {
+            let n = len.min(total - data.len());
+            let got = read_partial(&t.mm, base, n);
+            let short = got.len() < n;
+            data.extend_from_slice(&got);
+            if short {
+                break;
+            }
+        }
+        if data.is_empty() && total > 0 {
+            return Err(Errno::EFAULT);
+        }
+        let mut done = 0usize;
+        for &(base, len) in &remote {
+            let n = len.min(data.len() - done);
+            if n == 0 {
+                break;
+            }
+            let w = write_partial(&mm, base, &data[done..done + n]);
+            done += w;
+            if w < n {
+                break;
+            }
+        }
+        if done == 0 && !data.is_empty() {
+            return Err(Errno::EFAULT);
+        }
+        return Ok(done as u64);
+    }
+    let mut data = Vec::with_capacity(total);
+    for &(base, len) in &remote {
+        let n = len.min(total - data.len());
+        if n == 0 {
+            break;
+        }
+        let got = read_partial(&mm, base, n);
+        let short = got.len() < n;
+        data.extend_from_slice(&got);
+        if short {
+            break;
+        }
+    }
+    if data.is_empty() && total > 0 && remote.iter().any(|v| v.1 > 0) {
+        return Err(Errno::EFAULT);
+    }
+    let mut done = 0usize;
+    for &(base, len) in &local {
+        let n = len.min(data.len() - done);
+        if n == 0 {
+            break;
+        }
+        let w = write_partial(&t.mm, base, &data[done..done + n]);
+        done += w;
+        if w < n {
+            break;
+        }
+    }
+    if done == 0 && !data.is_empty() {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done as u64)
+}
+
+/// process_vm_readv(2).
+pub fn sys_process_vm_readv(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    process_vm(t, a, false)
+}
+
+/// process_vm_writev(2).
+pub fn sys_process_vm_writev(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    process_vm(t, a, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -302,6 +303,89 @@ static void affinity(void) {
     waitpid(kid, NULL, 0);
 }
 
+static int shared_fd;
+
+static void *unsharer(void *arg) {
+    (void)arg;
+    printf("thread unshare files=%s\n", err(unshare(CLONE_FILES)));
+    close(shared_fd);
+    printf("thread unshare fs=%s\n", err(unshare(CLONE_FS)));
+    printf("thread chdir=%s\n", err(chdir("/tmp")));
+    printf("unshare thread while threaded=%s\n", err(unshare(CLONE_THREAD)));
+    return NULL;
+}
+
+/* unshare(2) of the descriptor table and the filesystem context; bad flags. (New namespaces
+ * are not compared: natively root gets them, the sandbox is one of each.) */
+static void unsharing(void) {
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        printf("unshare 0=%s\n", err(unshare(0)));
+        printf("unshare bad flag=%s\n", err(unshare(0x1)));
+        printf("unshare thread single-threaded=%s\n", err(unshare(CLONE_THREAD | CLONE_VM)));
+        chdir("/");
+        shared_fd = open("/dev/null", O_RDONLY);
+        pthread_t th;
+        pthread_create(&th, NULL, unsharer, NULL);
+        pthread_join(th, NULL);
+        printf("fd kept in the main thread=%d\n", fcntl(shared_fd, F_GETFD) >= 0);
+        char cwd[64] = {0};
+        printf("cwd kept=%s\n", getcwd(cwd, sizeof cwd));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(kid, NULL, 0);
+}
+
+static char vm_buf[64] = "secret in the child";
+
+/* process_vm_readv(2)/process_vm_writev(2) between a parent and its forked child. */
+static void process_vm(void) {
+    int go[2], done[2];
+    pipe(go);
+    pipe(done);
+    fflush(stdout);
+    pid_t kid = fork();
+    if (kid == 0) {
+        char c;
+        strcpy(vm_buf, "secret in the child");
+        write(done[1], "r", 1);
+        read(go[0], &c, 1);
+        printf("child sees=%s\n", vm_buf);
+        fflush(stdout);
+        _exit(0);
+    }
+    char c;
+    read(done[0], &c, 1);
+    char got[64] = {0};
+    struct iovec local = {got, 19}, remote = {vm_buf, 19};
+    printf("readv=%ld got=%s\n", (long)process_vm_readv(kid, &local, 1, &remote, 1, 0), got);
+    struct iovec src = {"PATCHED", 7};
+    printf("writev=%ld\n", (long)process_vm_writev(kid, &src, 1, &remote, 1, 0));
+    /* A remote range running into an unmapped page: a partial count. */
+    char *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(two + 4096, 4096);
+    static char big[8192];
+    struct iovec lbig = {big, 8192}, rtwo = {two, 8192}, rgone = {two + 4096, 100};
+    printf("partial=%ld\n", (long)process_vm_readv(getpid(), &lbig, 1, &rtwo, 1, 0));
+    printf("unmapped=%s\n", err(process_vm_readv(getpid(), &lbig, 1, &rgone, 1, 0)));
+    printf("flags=%s\n", err(process_vm_readv(kid, &local, 1, &remote, 1, 1)));
+    printf("no such pid=%s\n", err(process_vm_readv(999999, &local, 1, &remote, 1, 0)));
+    fflush(stdout);
+    pid_t other = fork();
+    if (other == 0) {
+        setresuid(1000, 1000, 1000);
+        printf("another user's=%s\n", err(process_vm_readv(kid, &local, 1, &remote, 1, 0)));
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(other, NULL, 0);
+    write(go[1], "g", 1);
+    waitpid(kid, NULL, 0);
+    munmap(two, 4096);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     strcpy(dir, "/tmp/misc-XXXXXX");
@@ -316,6 +400,8 @@ int main(void) {
     uts_errors();
     fsize();
     affinity();
+    unsharing();
+    process_vm();
     rmdir(dir);
     printf("done\n");
     return 0;

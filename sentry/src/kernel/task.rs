@@ -301,6 +301,18 @@ impl Task {
         self.mm.set_limits(as_limit, data_limit);
     }
 
+    /// unshare(CLONE_FILES): the task's own copy of its descriptor table.
+    pub fn unshare_files(&mut self) {
+        self.fd_table = Arc::new(self.fd_table.fork());
+        self.publish_views();
+    }
+
+    /// unshare(CLONE_FS): the task's own root, working directory and umask.
+    pub fn unshare_fs(&mut self) {
+        self.fs = Arc::new(self.fs.fork());
+        self.publish_views();
+    }
+
     /// Replaces the task's credentials (the set*id family, capset), where /proc/PID of
     /// other processes and their permission checks see them too.
     pub fn set_creds(&mut self, creds: crate::kernel::creds::Credentials) {

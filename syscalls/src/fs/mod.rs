@@ -35,6 +35,7 @@ pub use path::{
     sys_getcwd, sys_mkdir, sys_mkdirat, sys_open, sys_openat, sys_openat2, sys_readlink,
     sys_readlinkat, sys_rename, sys_renameat, sys_rmdir, sys_unlink, sys_unlinkat,
 };
+pub(crate) use read_write::iovecs;
 pub use read_write::{
     sys_fdatasync, sys_fsync, sys_ftruncate, sys_getdents, sys_getdents64, sys_ioctl, sys_lseek,
     sys_pread64, sys_preadv, sys_preadv2, sys_pwrite64, sys_pwritev, sys_pwritev2, sys_read,

@@ -145,7 +145,7 @@ pub fn sys_pwrite64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 }
 
 /// Reads an iovec array: (base, len) pairs; EINVAL for too many or an overflowing total.
-pub(super) fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize)>> {
+pub(crate) fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize)>> {
     let cnt = usize::try_from(cnt).map_err(|_| Errno::EINVAL)?;
     if cnt > IOV_MAX {
         return Err(Errno::EINVAL);

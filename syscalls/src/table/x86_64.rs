@@ -268,6 +268,7 @@ syscall_table! {
     269 SYS_faccessat => Full(fs::sys_faccessat), [Fd, Path, Int];
     270 SYS_pselect6 => Partial(poll::sys_pselect6, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Int, Hex, Hex, Hex, Hex, Hex];
     271 SYS_ppoll => Partial(poll::sys_ppoll, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Hex, Int, Hex, Hex, Int];
+    272 SYS_unshare => Partial(clone::sys_unshare, "CLONE_FILES and CLONE_FS; new namespaces are EINVAL (the sandbox is one of each)"), [Hex];
     273 SYS_set_robust_list => Full(process::sys_set_robust_list), [Hex, Int];
     275 SYS_splice => Partial(fs::sys_splice, "bytes are copied through the sentry; SPLICE_F_MOVE and SPLICE_F_GIFT are hints"), [Fd, Hex, Fd, Hex, Int, Hex];
     276 SYS_tee => Full(fs::sys_tee), [Fd, Fd, Int, Hex];
@@ -296,6 +297,8 @@ syscall_table! {
     306 SYS_syncfs => Full(fs::sys_syncfs), [Fd];
     307 SYS_sendmmsg => Full(crate::net::sys_sendmmsg), [Fd, Hex, Int, Hex];
     309 SYS_getcpu => Full(process::sys_getcpu), [Hex, Hex, Hex];
+    310 SYS_process_vm_readv => Full(mm::sys_process_vm_readv), [Int, Hex, Int, Hex, Int, Hex];
+    311 SYS_process_vm_writev => Full(mm::sys_process_vm_writev), [Int, Hex, Int, Hex, Int, Hex];
     313 SYS_finit_module => Unsupported(Errno::EPERM, "kernel modules are the host's"), [Fd, Path, Hex];
     316 SYS_renameat2 => Partial(fs::sys_renameat2, "RENAME_WHITEOUT is EINVAL"), [Fd, Path, Fd, Path, Hex];
     317 SYS_seccomp => Partial(crate::seccomp::sys_seccomp, "SECCOMP_FILTER_FLAG_NEW_LISTENER is EINVAL; RET_TRACE and RET_USER_NOTIF act as with no tracer or listener (ENOSYS)"), [Int, Hex, Hex];
