@@ -524,9 +524,6 @@ fn network_namespace(spec: &Spec) -> Option<Option<PathBuf>> {
 
 fn check_linux(spec: &Spec, warnings: &mut Vec<String>) {
     let Some(linux) = spec.linux() else { return };
-    if linux.resources().is_some() {
-        warnings.push("linux.resources are not applied to a cgroup yet".into());
-    }
     if let Some(ns) = linux.namespaces() {
         use oci_spec::runtime::LinuxNamespaceType as T;
         for n in ns
