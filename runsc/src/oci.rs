@@ -73,6 +73,8 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
     // (CNI's, a pod's), or the host's when the spec has none. (`--network=none` keeps the
     // sentry's loopback-only stack instead.)
     boot.settings.host_network = true;
+    // The console is /dev/pts/0 of the container's own devpts, as runc's `newinstance`.
+    boot.settings.own_pts_numbers = true;
     check_linux(&spec, &mut warnings);
     check_namespace_paths(&spec)?;
     Ok(Bundle {

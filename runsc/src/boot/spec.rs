@@ -58,6 +58,8 @@ pub struct SpecSettings {
     /// `--overlay=none`: a writable root is the gofer's files read-write, so writes reach the
     /// host's root directory (false: an overlay in sentry memory).
     pub root_direct: bool,
+    /// Host terminals numbered in the sandbox's own /dev/pts (OCI containers).
+    pub own_pts_numbers: bool,
 }
 
 /// One resource limit.
@@ -261,6 +263,7 @@ impl SpecSettings {
             "seccomp": self.seccomp,
             "hostNetwork": self.host_network,
             "rootDirect": self.root_direct,
+            "ownPtsNumbers": self.own_pts_numbers,
         })
     }
 
@@ -359,6 +362,10 @@ impl SpecSettings {
                 .map(|b| b.as_bool().ok_or(bad(F, "rootDirect not a bool")))
                 .transpose()?
                 .unwrap_or(false),
+            own_pts_numbers: opt("ownPtsNumbers")
+                .map(|b| b.as_bool().ok_or(bad(F, "ownPtsNumbers not a bool")))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 }
@@ -429,6 +436,7 @@ mod tests {
             seccomp: Some(vec![6, u64::MAX]),
             host_network: true,
             root_direct: true,
+            own_pts_numbers: true,
         };
         assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false}"#;

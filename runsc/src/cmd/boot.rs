@@ -264,6 +264,7 @@ fn sandbox_settings(s: &crate::boot::spec::SpecSettings) -> SandboxSettings {
         } else {
             NetworkMode::None
         },
+        own_pts_numbers: s.own_pts_numbers,
     }
 }
 

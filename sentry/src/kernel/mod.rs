@@ -84,6 +84,9 @@ pub struct SandboxSettings {
     pub seccomp: Option<seccomp::Program>,
     /// `--network`: loopback only in the sentry, or the host's network through host sockets.
     pub network: crate::net::NetworkMode,
+    /// Host terminals get numbers of the sandbox's own /dev/pts (a container's console is
+    /// /dev/pts/0, as under runc); false: their host numbers (`runsc do` on the caller's).
+    pub own_pts_numbers: bool,
 }
 
 impl Default for SandboxSettings {
@@ -99,6 +102,7 @@ impl Default for SandboxSettings {
             readonly_paths: Vec::new(),
             seccomp: None,
             network: crate::net::NetworkMode::None,
+            own_pts_numbers: false,
         }
     }
 }
@@ -179,6 +183,7 @@ impl Kernel {
         )
         .map_err(|e| BootError::Vfs(e.to_string()))?;
         crate::net::set_mode(config.settings.network);
+        crate::fs::host::tty::set_own_numbering(config.settings.own_pts_numbers);
         Ok(Arc::new(Kernel {
             platform,
             table,

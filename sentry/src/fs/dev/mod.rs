@@ -282,7 +282,7 @@ mod tests {
         let pty = nix::pty::openpty(None, None).unwrap();
         let file = crate::fs::host::stdio_file_in_session(pty.slave, 0, None);
         let st = file.stat_vfs(None).unwrap();
-        let n = crate::fs::host::tty::pts_index(st.rdev).unwrap();
+        let n = crate::fs::host::tty::sandbox_number(st.rdev).unwrap();
         let pts = new_root(1).lookup(None, b"pts").unwrap();
         assert!(pts.stat(None).unwrap().is_dir());
         let names: Vec<Vec<u8>> = pts

@@ -100,6 +100,11 @@ fn ptys() -> MutexGuard<'static, BTreeMap<u32, Arc<Pty>>> {
     PTYS.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The numbers of the live pairs.
+pub fn pair_numbers() -> Vec<u32> {
+    ptys().keys().copied().collect()
+}
+
 /// The live pair /dev/pts/`n`.
 pub fn pty(n: u32) -> Option<Arc<Pty>> {
     ptys().get(&n).cloned()

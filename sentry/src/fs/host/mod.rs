@@ -185,7 +185,11 @@ fn display_name(st: &Stat) -> Vec<u8> {
         libc::S_IFCHR => match (libc::major(st.rdev), libc::minor(st.rdev)) {
             (1, 3) => b"/dev/null".to_vec(),
             (5, 0) => b"/dev/tty".to_vec(),
-            (136..=143, m) => format!("/dev/pts/{m}").into_bytes(),
+            (136..=143, m) => {
+                // The sandbox's number for a terminal it holds (its devpts instance's).
+                let n = tty::sandbox_number(st.rdev).unwrap_or(m);
+                format!("/dev/pts/{n}").into_bytes()
+            }
             (ma, mi) => format!("/dev/char/{ma}:{mi}").into_bytes(),
         },
         _ => format!("host:[{}]", st.ino).into_bytes(),

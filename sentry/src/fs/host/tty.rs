@@ -56,10 +56,22 @@ pub struct HostTty {
     /// A host fd on the terminal, for /dev/tty and /dev/pts/N opens.
     fd: Arc<OwnedFd>,
     rdev: u64,
+    /// Its N in the sandbox's /dev/pts: numbered in the sandbox's own devpts instance, as a
+    /// container's console is /dev/pts/0 under runc (`newinstance`), whatever the host's is.
+    number: u32,
     job: TtyJob,
 }
 
 static REGISTRY: Mutex<Vec<Arc<HostTty>>> = Mutex::new(Vec::new());
+
+/// Whether host terminals are numbered in the sandbox's own /dev/pts (OCI containers) rather
+/// than by their host minor (`runsc do`, whose terminal is the caller's).
+static OWN_NUMBERING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Chooses the numbering of host terminals (`SandboxSettings::own_pts_numbers`), at boot.
+pub fn set_own_numbering(own: bool) {
+    OWN_NUMBERING.store(own, std::sync::atomic::Ordering::Relaxed);
+}
 
 fn registry() -> MutexGuard<'static, Vec<Arc<HostTty>>> {
     REGISTRY
@@ -84,13 +96,22 @@ pub fn host_isatty(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 /// The terminal for host device `rdev`, registered on first sight with `fd` and controlling
 /// `session` (foreground group = the session's leader group).
 pub(super) fn attach(fd: &Arc<OwnedFd>, rdev: u64, session: Option<i32>) -> Arc<HostTty> {
+    let pairs = crate::fs::devpts::pair_numbers();
     let mut reg = registry();
     if let Some(t) = reg.iter().find(|t| t.rdev == rdev) {
         return t.clone();
     }
+    let own = OWN_NUMBERING.load(std::sync::atomic::Ordering::Relaxed);
+    let number = match pts_index(rdev) {
+        Some(host) if !own => host,
+        _ => (0..)
+            .find(|n| !pairs.contains(n) && !reg.iter().any(|t| t.number == *n))
+            .expect("invariant: a free number below u32::MAX"),
+    };
     let tty = Arc::new(HostTty {
         fd: fd.clone(),
         rdev,
+        number,
         job: TtyJob::new(JobState {
             session,
             foreground: session.unwrap_or(0),
@@ -108,20 +129,19 @@ pub fn controlling_tty(sid: i32) -> Option<Arc<HostTty>> {
         .cloned()
 }
 
-/// The terminal /dev/pts/`n` of the host, if the sentry holds it.
+/// The host terminal the sandbox calls /dev/pts/`n`, if the sentry holds it.
 pub fn pts(n: u32) -> Option<Arc<HostTty>> {
-    registry()
-        .iter()
-        .find(|t| pts_index(t.rdev) == Some(n))
-        .cloned()
+    registry().iter().find(|t| t.number == n).cloned()
+}
+
+/// The sandbox's N of the host terminal with device `rdev` (its /dev/pts/N name), if held.
+pub fn sandbox_number(rdev: u64) -> Option<u32> {
+    registry().iter().find(|t| t.rdev == rdev).map(|t| t.number)
 }
 
 /// The N of every /dev/pts/N the sentry holds, ascending.
 pub fn pts_numbers() -> Vec<u32> {
-    let mut v: Vec<u32> = registry()
-        .iter()
-        .filter_map(|t| pts_index(t.rdev))
-        .collect();
+    let mut v: Vec<u32> = registry().iter().map(|t| t.number).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -275,7 +295,8 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(a.session(), None);
         assert_eq!(a.foreground(), 0);
-        let n = pts_index(st.st_rdev).unwrap();
+        // Numbered in the sandbox's devpts, not by the host's minor.
+        let n = sandbox_number(st.st_rdev).unwrap();
         assert!(pts_numbers().contains(&n));
         assert!(pts(n).is_some_and(|t| Arc::ptr_eq(&t, &a)));
     }
