@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod idle;
+pub mod lifecycle;
+pub mod procfs;
+
 /// The static getppid loop built by `build.rs`.
 pub fn getppid_loop() -> PathBuf {
     Path::new(env!("RUNSC_BENCH_C_DIR")).join("getppid_loop")
@@ -492,6 +496,58 @@ pub const PROC_WORKLOADS: [(&str, &str, u64); 5] = [
     ("thread", "pthread create+join", 1_000),
 ];
 
+/// A shell loop of `$1` fork+exec of `/bin/true`: `sh -c SHELL_LOOP sh N`.
+pub const SHELL_LOOP: &str = "i=0; while [ $i -lt $1 ]; do /bin/true; i=$((i+1)); done";
+
+/// The shell loop's command without N (N becomes `$1`).
+pub fn shell_loop_command() -> Vec<String> {
+    ["/bin/sh", "-c", SHELL_LOOP, "sh"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// The interpreter of the Python start-up row: the system one, which every sandbox sees
+/// (a pyenv shim on `PATH` would not be in runc's root).
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// A directory of small files for the `tar` row, under the benchmark programs' directory
+/// (which runc's bundle binds and both runscs see through their root); removed on drop.
+pub struct SmallFiles {
+    pub dir: PathBuf,
+    pub count: usize,
+}
+
+impl SmallFiles {
+    /// `count` files of 100 bytes each.
+    pub fn new(count: usize) -> Result<Self, String> {
+        let dir =
+            Path::new(env!("RUNSC_BENCH_C_DIR")).join(format!("smallfiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let files = Self { dir, count };
+        for i in 0..count {
+            std::fs::write(files.dir.join(format!("f{i:05}")), [b'x'; 100])
+                .map_err(|e| format!("{}: {e}", files.dir.display()))?;
+        }
+        Ok(files)
+    }
+
+    /// `sh -c 'tar cf - DIR | wc -c'`.
+    pub fn tar_command(&self) -> Vec<String> {
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!("tar cf - {} | wc -c", self.dir.display()),
+        ]
+    }
+}
+
+impl Drop for SmallFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Our `runsc`: `RUNSC_BIN`, else the one next to this runner (`<target>/<profile>/runsc`).
 pub fn our_runsc() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("RUNSC_BIN") {
@@ -629,6 +685,21 @@ mod tests {
         ];
         assert!(median_time(&missing, 1).is_err());
         assert_eq!(NET_WORKLOADS[0].bytes_per_op(), Some(1 << 20));
+    }
+
+    #[test]
+    fn new_process_rows_run_natively() {
+        let r = Sandbox::Native.op_cost(&shell_loop_command(), 3, 1);
+        assert!(r.is_ok(), "{r:?}");
+        let files = SmallFiles::new(5).map_err(RunFailed).expect("temp files");
+        assert_eq!(
+            std::fs::read_dir(&files.dir).map(|d| d.count()).ok(),
+            Some(5)
+        );
+        assert!(median_time(&files.tar_command(), 1).is_ok());
+        let dir = files.dir.clone();
+        drop(files);
+        assert!(!dir.exists());
     }
 
     #[test]

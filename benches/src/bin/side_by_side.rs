@@ -7,20 +7,30 @@
 //! open+read and a large read on a read-write bind mount of a host directory) and (e) loopback
 //! networking (`c/netbench.c`: TCP bulk, TCP and UDP and unix round trips, TCP connect) per
 //! operation, natively, under our runsc, under gVisor's and under runc: the same static binary
-//! everywhere.
+//! everywhere. (c) also times a shell loop of fork+exec and `python3 -c pass` end to end, (d) a
+//! `tar c` of a directory of small files. (f) times the container lifecycle through the OCI
+//! command line (create, start, delete, and `run` end to end) of our runsc, runc and gVisor's
+//! runsc; (g) the idle cost of a sandbox running `sleep 1000`: the resident memory of its host
+//! processes (sentry, gofer, stubs) and their CPU time over 2 s.
 //!
 //! Usage: `cargo build --release -p runsc -p benches && ./target/release/side_by_side
-//! [--iterations N] [--reps R] [--scale F] [--only a|b|c|d|e]`. `--scale` multiplies the
+//! [--iterations N] [--reps R] [--scale F] [--only a|b|c|d|e|f|g]`. `--scale` multiplies the
 //! iteration counts of (c), (d) and (e). Numbers are printed, never asserted.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use benches::idle::{measure_idle, IdleReport};
+use benches::lifecycle::{median, MinimalBundle, Runtime};
+use benches::procfs::Mem;
 use benches::{
     find_program, getppid_loop, gvisor_do, make_volume, median_time, our_runsc, per_call,
-    procbench, RunFailed, RuncBundle, Sandbox, Volume, Workload, FS_WORKLOADS, NET_WORKLOADS,
-    PROC_WORKLOADS, TREE, VOLUME_WORKLOADS,
+    procbench, shell_loop_command, RunFailed, RuncBundle, Sandbox, SmallFiles, Volume, Workload,
+    FS_WORKLOADS, NET_WORKLOADS, PROC_WORKLOADS, PYTHON, TREE, VOLUME_WORKLOADS,
 };
+
+/// The parts `--only` can pick.
+const PARTS: [&str; 7] = ["a", "b", "c", "d", "e", "f", "g"];
 
 struct Options {
     iterations: u64,
@@ -55,12 +65,18 @@ fn parse_options() -> Result<Options, String> {
                     .parse()
                     .map_err(|e| format!("--scale: {e}"))?
             }
-            "--only" => o.only = Some(value("--only")?),
+            "--only" => {
+                let part = value("--only")?;
+                if !PARTS.contains(&part.as_str()) {
+                    return Err(format!("--only {part:?}: the parts are {}", PARTS.join("|")));
+                }
+                o.only = Some(part)
+            }
             // `cargo bench` passes --bench to every bench target.
             "--bench" => {}
             other => {
                 return Err(format!(
-                    "unknown argument {other:?} (use --iterations N, --reps R, --scale F, --only a|b|c|d|e)"
+                    "unknown argument {other:?} (use --iterations N, --reps R, --scale F, --only a|b|c|d|e|f|g)"
                 ))
             }
         }
@@ -91,27 +107,6 @@ fn syscall_cost(prefix: &[String], n: u64, reps: usize) -> Result<(Duration, Dur
     Ok((per_call(tn, t0, n), t0))
 }
 
-/// A runc bundle whose root holds only a static "true" (the getppid loop with N = 0).
-fn runc_bundle() -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("runsc-bench-bundle-{}", std::process::id()));
-    let rootfs = dir.join("rootfs");
-    std::fs::create_dir_all(&rootfs).map_err(|e| format!("{}: {e}", rootfs.display()))?;
-    std::fs::copy(getppid_loop(), rootfs.join("true")).map_err(|e| format!("copy: {e}"))?;
-    let config = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "process": { "terminal": false, "user": { "uid": 0, "gid": 0 }, "args": ["/true"],
-                     "env": ["PATH=/"], "cwd": "/" },
-        "root": { "path": "rootfs", "readonly": true },
-        "hostname": "bench",
-        "mounts": [ { "destination": "/proc", "type": "proc", "source": "proc" } ],
-        "linux": { "namespaces": [ { "type": "pid" }, { "type": "ipc" }, { "type": "uts" },
-                                   { "type": "mount" }, { "type": "network" } ] }
-    });
-    std::fs::write(dir.join("config.json"), config.to_string())
-        .map_err(|e| format!("config.json: {e}"))?;
-    Ok(dir)
-}
-
 fn main() {
     let opts = match parse_options() {
         Ok(o) => o,
@@ -132,6 +127,12 @@ fn main() {
     }
     if wants("b") {
         part_b(&opts, ours.as_deref(), runc.as_deref(), gvisor.as_deref());
+    }
+    if wants("f") {
+        part_f(&opts, ours.as_deref(), runc.as_deref(), gvisor.as_deref());
+    }
+    if wants("g") {
+        part_g(ours.as_deref(), gvisor.as_deref());
     }
     let wants_any = |parts: &[&str]| parts.iter().any(|p| wants(p));
     if !wants_any(&["c", "d", "e"]) {
@@ -164,6 +165,19 @@ fn main() {
             };
             rows(&opts, &sandboxes, &w);
         }
+        let shell_loop = Row {
+            what: "sh loop of fork+exec(/bin/true), per iteration",
+            command: shell_loop_command(),
+            n: 200,
+            bytes_per_op: None,
+        };
+        rows(&opts, &sandboxes, &shell_loop);
+        end_to_end_rows(
+            &opts,
+            &sandboxes,
+            &format!("{PYTHON} -c pass, end to end"),
+            &strs(&[PYTHON, "-c", "pass"]),
+        );
     }
     if wants("d") {
         println!();
@@ -172,6 +186,16 @@ fn main() {
             rows(&opts, &sandboxes, &Row::of(w));
         }
         tar_rows(&opts, &sandboxes);
+        let count = ((2_000.0 * opts.scale) as usize).max(1);
+        match SmallFiles::new(count) {
+            Ok(files) => end_to_end_rows(
+                &opts,
+                &sandboxes,
+                &format!("tar cf - DIR | wc -c of {count} files of 100 bytes, end to end"),
+                &files.tar_command(),
+            ),
+            Err(e) => println!("  small files: {e}"),
+        }
         println!();
         println!("(d2) the same on a read-write bind mount of a host directory (gVisor: the host");
         println!("     path through its root with --force-overlay=false; it has no volumes)");
@@ -268,6 +292,18 @@ fn tar_rows(opts: &Options, sandboxes: &[Sandbox]) {
     }
 }
 
+/// `cmd` end to end (sandbox start-up included) under every sandbox.
+fn end_to_end_rows(opts: &Options, sandboxes: &[Sandbox], what: &str, cmd: &[String]) {
+    println!("  {what}");
+    for sb in sandboxes {
+        println!(
+            "    {:<22} {}",
+            sb.label(),
+            show_time(&sb.time(cmd, opts.reps))
+        );
+    }
+}
+
 /// (a): one trapped syscall.
 fn part_a(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
     println!();
@@ -344,13 +380,13 @@ fn part_b(opts: &Options, ours: Option<&Path>, runc: Option<&Path>, gvisor: Opti
         ),
     }
     match runc {
-        Some(runc) => match runc_bundle() {
+        Some(runc) => match MinimalBundle::new(&getppid_loop(), "bundle") {
             Ok(bundle) => {
                 let argv = vec![
                     runc.to_string_lossy().into_owned(),
                     "run".into(),
                     "--bundle".into(),
-                    bundle.to_string_lossy().into_owned(),
+                    bundle.dir.to_string_lossy().into_owned(),
                     format!("runsc-bench-{}", std::process::id()),
                 ];
                 println!(
@@ -358,7 +394,6 @@ fn part_b(opts: &Options, ours: Option<&Path>, runc: Option<&Path>, gvisor: Opti
                     "runc run (static true)",
                     show_time(&median_time(&argv, opts.reps))
                 );
-                let _ = std::fs::remove_dir_all(&bundle);
             }
             Err(e) => println!("    {:<22} failed: {e}", "runc run (static true)"),
         },
@@ -376,4 +411,155 @@ fn part_b(opts: &Options, ours: Option<&Path>, runc: Option<&Path>, gvisor: Opti
         }
         None => println!("    {:<22} not installed", "gVisor runsc"),
     }
+}
+
+/// (f): create, start and delete timed one by one, and `run` end to end, through each OCI
+/// runtime's command line, of a bundle whose read-only root holds a static `/true`.
+fn part_f(opts: &Options, ours: Option<&Path>, runc: Option<&Path>, gvisor: Option<&Path>) {
+    println!();
+    println!("(f) container lifecycle through the OCI command line (root: a static /true),");
+    println!("    median of {} each", opts.reps);
+    let bundle = match MinimalBundle::new(&getppid_loop(), "lifecycle") {
+        Ok(b) => b,
+        Err(e) => {
+            println!("    bundle: {e}");
+            return;
+        }
+    };
+    let state = std::env::temp_dir().join(format!("runsc-bench-state-{}", std::process::id()));
+    let mut runtimes = Vec::new();
+    match ours {
+        Some(r) => runtimes.push(Runtime::ours(r, &state.join("ours"))),
+        None => println!("    this runsc: not built (cargo build --release -p runsc)"),
+    }
+    match runc {
+        Some(r) => runtimes.push(Runtime::runc(r, &state.join("runc"))),
+        None => println!("    runc: not installed"),
+    }
+    match gvisor {
+        Some(g) => runtimes.push(Runtime::gvisor(g, &state.join("gvisor"))),
+        None => println!("    gVisor runsc: not installed"),
+    }
+    println!(
+        "    {:<22} {:>10} {:>10} {:>10} {:>12}",
+        "runtime", "create", "start", "delete", "run /true"
+    );
+    let ms = |d: Option<Duration>| {
+        d.map(|d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+            .unwrap_or_default()
+    };
+    for rt in &runtimes {
+        let mut phases: [Vec<Duration>; 3] = Default::default();
+        let mut runs = Vec::new();
+        let mut failed = None;
+        for i in 0..opts.reps.max(1) {
+            let id = format!("bench-{}-{i}", std::process::id());
+            match rt.lifecycle(&bundle.dir, &id) {
+                Ok(times) => {
+                    for (v, t) in phases.iter_mut().zip(times) {
+                        v.push(t);
+                    }
+                }
+                Err(RunFailed(why)) => {
+                    failed = Some(format!("create/start/delete: {why}"));
+                    break;
+                }
+            }
+            match rt.run(&bundle.dir, &format!("{id}-run")) {
+                Ok(t) => runs.push(t),
+                Err(RunFailed(why)) => {
+                    failed = Some(format!("run: {why}"));
+                    break;
+                }
+            }
+        }
+        let [c, s, d] = phases;
+        println!(
+            "    {:<22} {:>10} {:>10} {:>10} {:>12}",
+            rt.label,
+            ms(median(c)),
+            ms(median(s)),
+            ms(median(d)),
+            ms(median(runs))
+        );
+        if let Some(why) = failed {
+            println!("    {:<22} failed: {why}", "");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&state);
+}
+
+/// (g): the idle cost of a sandbox running `sleep 1000`: the resident memory of its host
+/// processes and their CPU time over 2 s.
+fn part_g(ours: Option<&Path>, gvisor: Option<&Path>) {
+    println!();
+    println!("(g) idle `sleep 1000`: resident memory of every host process of the sandbox");
+    println!("    (descendants of the launching `runsc do`), and their CPU time over 2 s");
+    let sleep = strs(&["/bin/sleep", "1000"]);
+    let mut ways: Vec<(&str, Vec<String>)> = vec![("native sleep", sleep.clone())];
+    match ours {
+        Some(r) => {
+            let mut v = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
+            v.extend(sleep.iter().cloned());
+            ways.push(("runsc do (ptrace)", v));
+        }
+        None => println!("    this runsc: not built (cargo build --release -p runsc)"),
+    }
+    match gvisor {
+        Some(g) => {
+            let mut v = gvisor_do(g);
+            v.push("--".into());
+            v.extend(sleep.iter().cloned());
+            ways.push(("gVisor runsc do", v));
+        }
+        None => println!("    gVisor runsc: not installed"),
+    }
+    for (label, argv) in ways {
+        match measure_idle(&argv, Duration::from_secs(1), Duration::from_secs(2)) {
+            Ok(r) => show_idle(label, &r),
+            Err(RunFailed(why)) => println!("    {label:<22} failed: {why}"),
+        }
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn rss_pss(m: Mem) -> String {
+    let pss = m.pss_kib.map(mib).unwrap_or_else(|| "n/a".into());
+    format!("RSS {:>9}  PSS {:>9}", mib(m.rss_kib), pss)
+}
+
+fn show_idle(label: &str, r: &IdleReport) {
+    let u = &r.usage;
+    let blank = "";
+    if u.processes > 1 {
+        println!(
+            "    {label:<22} sentry+gofer     {}  (sentry {}, gofer {} RSS)",
+            rss_pss(u.sentry_gofer()),
+            mib(u.sentry.rss_kib),
+            mib(u.gofer.rss_kib)
+        );
+        println!(
+            "    {blank:<22} total, {:>2} procs  {}  ({} stubs {}, launcher {} RSS)",
+            u.processes,
+            rss_pss(u.total()),
+            u.stub_count,
+            mib(u.stubs.rss_kib),
+            mib(u.launcher.rss_kib)
+        );
+    } else {
+        println!(
+            "    {label:<22} total, {:>2} procs  {}",
+            u.processes,
+            rss_pss(u.total())
+        );
+    }
+    println!(
+        "    {blank:<22} idle CPU {:.0} ms over {:.1} s (idle {:.1} s after the start)",
+        r.cpu.as_secs_f64() * 1e3,
+        r.window.as_secs_f64(),
+        r.settled_after.as_secs_f64()
+    );
 }
