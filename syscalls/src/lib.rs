@@ -12,6 +12,7 @@ pub mod exec;
 pub mod fs;
 pub mod ipc;
 pub mod mm;
+pub mod mqueue;
 pub mod net;
 pub mod pidfd;
 pub mod pipe;

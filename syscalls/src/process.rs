@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::time::{clock_gettime, ClockId};
 use sentry::kernel::futex::BITSET_ANY;
+use sentry::kernel::signal::RestartKind;
 use sentry::kernel::thread_group::Rlimit;
 use sentry::kernel::{ExitStatus, SyscallArgs, Task};
 use sentry::{Errno, SysResult};
@@ -386,7 +387,13 @@ const FUTEX_WAKE: i32 = 1;
 const FUTEX_REQUEUE: i32 = 3;
 const FUTEX_CMP_REQUEUE: i32 = 4;
 const FUTEX_WAKE_OP: i32 = 5;
+const FUTEX_LOCK_PI: i32 = 6;
+const FUTEX_UNLOCK_PI: i32 = 7;
+const FUTEX_TRYLOCK_PI: i32 = 8;
 const FUTEX_WAIT_BITSET: i32 = 9;
+const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
+const FUTEX_CMP_REQUEUE_PI: i32 = 12;
+const FUTEX_LOCK_PI2: i32 = 13;
 const FUTEX_WAKE_BITSET: i32 = 10;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
@@ -425,14 +432,16 @@ fn futex_deadline(
     Ok(Some(now + ts.saturating_sub(cur)))
 }
 
-/// futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET, WAKE_BITSET, private and
-/// shared. The PI operations answer ENOSYS, as a kernel without CONFIG_FUTEX_PI does.
+/// futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET, WAKE_BITSET, the PI lock
+/// operations (LOCK_PI with an absolute CLOCK_REALTIME timeout, LOCK_PI2 with CLOCK_MONOTONIC
+/// unless FUTEX_CLOCK_REALTIME, TRYLOCK_PI, UNLOCK_PI), private and shared. The PI requeue
+/// operations (WAIT_REQUEUE_PI, CMP_REQUEUE_PI) are EINVAL.
 pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let raw = a.i32(1);
     let private = raw & FUTEX_PRIVATE_FLAG != 0;
     let realtime = raw & FUTEX_CLOCK_REALTIME != 0;
     let op = raw & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-    if realtime && op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET {
+    if realtime && op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET && op != FUTEX_LOCK_PI2 {
         return Err(Errno::ENOSYS);
     }
     let kernel = t.kernel.clone();
@@ -477,6 +486,35 @@ pub fn sys_futex(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
                 a.u32(5),
             )?
         }
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            let trylock = op == FUTEX_TRYLOCK_PI;
+            let deadline = if trylock {
+                None
+            } else {
+                futex_deadline(t, a, true, realtime || op == FUTEX_LOCK_PI)?
+            };
+            let r = futexes.lock_pi(
+                &t.mm,
+                &t.waker,
+                t.tid,
+                addr,
+                private,
+                trylock,
+                deadline,
+                |tid| kernel.task(tid).is_some(),
+            );
+            if r == Err(Errno::EINTR) {
+                // Linux restarts an interrupted LOCK_PI (ERESTARTNOINTR).
+                t.signals.set_restart(RestartKind::NoIntr);
+            }
+            r?;
+            0
+        }
+        FUTEX_UNLOCK_PI => {
+            futexes.unlock_pi(&t.mm, t.tid, addr, private)?;
+            0
+        }
+        FUTEX_WAIT_REQUEUE_PI | FUTEX_CMP_REQUEUE_PI => return Err(Errno::EINVAL),
         _ => return Err(Errno::ENOSYS),
     };
     Ok(n as u64)

@@ -9,6 +9,7 @@ pub mod gofer;
 pub mod host;
 pub mod inotify;
 pub mod jobctl;
+pub mod mqueue;
 pub mod overlay;
 pub mod pidfd;
 pub mod pipe;

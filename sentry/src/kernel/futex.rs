@@ -8,8 +8,19 @@
 //! No wake-up is lost: a waiter compares the futex word and enqueues itself under the table
 //! lock, and wakers take the same lock. Lock order: `FutexTable::queues`, then the
 //! `MemoryManager` lock (copy-in/out), then a `TaskWaker`'s lock.
+//!
+//! PI futexes (FUTEX_LOCK_PI, LOCK_PI2, TRYLOCK_PI, UNLOCK_PI; Linux `kernel/futex/pi.c`): the
+//! word holds the owner's TID, FUTEX_WAITERS once someone blocks, FUTEX_OWNER_DIED after a
+//! robust owner died. Blocked lockers queue FIFO per key and UNLOCK_PI hands the lock to the
+//! first directly (the word never reads free while they wait). No priority is inherited: the
+//! sentry does not schedule, the host does, so "PI" here is the protocol, not the boost.
+//! The sentry cannot compare-and-swap application memory (copy-in/out are process_vm_*), so it
+//! changes a word only when no application thread can change it concurrently: a word that is
+//! non-zero with no owner, or owned by the caller, is written whole; otherwise only its top
+//! byte (WAITERS and OWNER_DIED; sandbox TIDs are below 2^24) is stored, which a racing
+//! user-space cmpxchg cannot be torn by, and the word is read again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -66,9 +77,18 @@ struct Waiter {
     woken: AtomicBool,
 }
 
+/// One blocked FUTEX_LOCK_PI: `granted` is set when UNLOCK_PI (or the owner's death) made
+/// `tid` the owner.
+struct PiWaiter {
+    waker: Arc<TaskWaker>,
+    tid: u32,
+    granted: AtomicBool,
+}
+
 #[derive(Default)]
 struct Queues {
     map: HashMap<FutexKey, Vec<Arc<Waiter>>>,
+    pi: HashMap<FutexKey, VecDeque<Arc<PiWaiter>>>,
 }
 
 impl Queues {
@@ -92,6 +112,26 @@ impl Queues {
             self.map.remove(&key);
         }
         woken
+    }
+
+    /// Takes the first PI waiter of `key`, and whether others remain.
+    fn pop_pi(&mut self, key: FutexKey) -> Option<(Arc<PiWaiter>, bool)> {
+        let q = self.pi.get_mut(&key)?;
+        let w = q.pop_front()?;
+        let more = !q.is_empty();
+        if !more {
+            self.pi.remove(&key);
+        }
+        Some((w, more))
+    }
+
+    fn remove_pi(&mut self, key: FutexKey, waiter: &Arc<PiWaiter>) {
+        if let Some(q) = self.pi.get_mut(&key) {
+            q.retain(|w| !Arc::ptr_eq(w, waiter));
+            if q.is_empty() {
+                self.pi.remove(&key);
+            }
+        }
     }
 
     fn remove(&mut self, waiter: &Arc<Waiter>) {
@@ -119,6 +159,27 @@ pub struct FutexTable {
 
 /// FUTEX_BITSET_MATCH_ANY.
 pub const BITSET_ANY: u32 = u32::MAX;
+/// The PI and robust futex word's bits (`include/uapi/linux/futex.h`).
+pub const FUTEX_WAITERS: u32 = 0x8000_0000;
+pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// How FUTEX_LOCK_PI ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiLock {
+    Acquired,
+    /// Acquired from an owner that died (FUTEX_OWNER_DIED is set in the word).
+    AcquiredOwnerDied,
+}
+
+fn write_word(mm: &MemoryManager, addr: u64, v: u32) -> SysResult<()> {
+    mm.copy_out(addr, &v.to_ne_bytes())
+}
+
+/// Stores only the top byte of the word at `addr` (see the module comment).
+fn write_top_byte(mm: &MemoryManager, addr: u64, v: u32) -> SysResult<()> {
+    mm.copy_out(addr + 3, &[(v >> 24) as u8])
+}
 
 fn read_word(mm: &MemoryManager, addr: u64) -> SysResult<u32> {
     let mut b = [0u8; 4];
@@ -277,6 +338,155 @@ impl FutexTable {
     }
 }
 
+impl FutexTable {
+    /// FUTEX_LOCK_PI / LOCK_PI2 / TRYLOCK_PI for thread `tid`: takes the lock if its word has no
+    /// owner, else (unless `trylock`, EAGAIN) sets FUTEX_WAITERS and blocks until the owner's
+    /// UNLOCK_PI hands it over, `deadline` passes (ETIMEDOUT) or a signal comes (EINTR).
+    /// EDEADLK when `tid` owns it already; ESRCH when the owner is no thread (`owner_exists`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn lock_pi(
+        &self,
+        mm: &Arc<MemoryManager>,
+        waker: &Arc<TaskWaker>,
+        tid: i32,
+        addr: u64,
+        private: bool,
+        trylock: bool,
+        deadline: Option<Instant>,
+        owner_exists: impl Fn(i32) -> bool,
+    ) -> SysResult<PiLock> {
+        let key = FutexKey::new(mm, addr, private)?;
+        let me = tid as u32 & FUTEX_TID_MASK;
+        let waiter = Arc::new(PiWaiter {
+            waker: waker.clone(),
+            tid: me,
+            granted: AtomicBool::new(false),
+        });
+        {
+            let mut q = self.lock();
+            loop {
+                let v = read_word(mm, addr)?;
+                let owner = v & FUTEX_TID_MASK;
+                if owner == 0 {
+                    if v == 0 {
+                        // Free, but a user-space locker may cmpxchg it: mark it first.
+                        write_top_byte(mm, addr, FUTEX_WAITERS)?;
+                        continue;
+                    }
+                    let others = q.pi.get(&key).is_some_and(|l| !l.is_empty());
+                    let nv = me | (v & FUTEX_OWNER_DIED) | if others { FUTEX_WAITERS } else { 0 };
+                    write_word(mm, addr, nv)?;
+                    return Ok(if v & FUTEX_OWNER_DIED != 0 {
+                        PiLock::AcquiredOwnerDied
+                    } else {
+                        PiLock::Acquired
+                    });
+                }
+                if owner == me {
+                    return Err(Errno::EDEADLK);
+                }
+                if !owner_exists(owner as i32) {
+                    return Err(Errno::ESRCH);
+                }
+                if trylock {
+                    return Err(Errno::EAGAIN);
+                }
+                if v & FUTEX_WAITERS == 0 {
+                    write_top_byte(mm, addr, v | FUTEX_WAITERS)?;
+                    continue;
+                }
+                q.pi.entry(key).or_default().push_back(waiter.clone());
+                break;
+            }
+        }
+        let result = waker.wait_until(deadline, || waiter.granted.load(Ordering::SeqCst));
+        let mut q = self.lock();
+        if waiter.granted.load(Ordering::SeqCst) {
+            let v = read_word(mm, addr)?;
+            return Ok(if v & FUTEX_OWNER_DIED != 0 {
+                PiLock::AcquiredOwnerDied
+            } else {
+                PiLock::Acquired
+            });
+        }
+        q.remove_pi(key, &waiter);
+        result.map(|()| PiLock::Acquired)
+    }
+
+    /// Makes the first PI waiter of `key` the owner of the word at `addr` (keeping `died`,
+    /// FUTEX_OWNER_DIED or 0). False when nobody waits.
+    fn hand_over(
+        q: &mut Queues,
+        mm: &MemoryManager,
+        key: FutexKey,
+        addr: u64,
+        died: u32,
+    ) -> SysResult<bool> {
+        let Some((w, _more)) = q.pop_pi(key) else {
+            return Ok(false);
+        };
+        // Linux keeps FUTEX_WAITERS set on a hand-over: the next unlock comes to the kernel.
+        write_word(mm, addr, w.tid | FUTEX_WAITERS | died)?;
+        w.granted.store(true, Ordering::SeqCst);
+        w.waker.wake();
+        Ok(true)
+    }
+
+    /// FUTEX_UNLOCK_PI by thread `tid`: EPERM unless it owns the word; the first waiter becomes
+    /// the owner, or the word becomes 0.
+    pub fn unlock_pi(
+        &self,
+        mm: &Arc<MemoryManager>,
+        tid: i32,
+        addr: u64,
+        private: bool,
+    ) -> SysResult<()> {
+        let key = FutexKey::new(mm, addr, private)?;
+        let mut q = self.lock();
+        let v = read_word(mm, addr)?;
+        if v & FUTEX_TID_MASK != tid as u32 & FUTEX_TID_MASK {
+            return Err(Errno::EPERM);
+        }
+        if !Self::hand_over(&mut q, mm, key, addr, 0)? {
+            write_word(mm, addr, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Linux `handle_futex_death` for one robust-list entry of exiting thread `tid`: if the
+    /// word at `addr` names `tid`, it gets FUTEX_OWNER_DIED; a PI lock (`pi`) goes to its first
+    /// waiter, a plain one wakes one FUTEX_WAIT waiter.
+    pub fn owner_died(&self, mm: &Arc<MemoryManager>, tid: i32, addr: u64, pi: bool) {
+        let mut q = self.lock();
+        let Ok(v) = read_word(mm, addr) else { return };
+        if v & FUTEX_TID_MASK != tid as u32 & FUTEX_TID_MASK {
+            return;
+        }
+        // The robust list does not say whether the futex was private: a shared key first.
+        for private in [false, true] {
+            let Ok(key) = FutexKey::new(mm, addr, private) else {
+                return;
+            };
+            if pi && q.pi.contains_key(&key) {
+                let _ = Self::hand_over(&mut q, mm, key, addr, FUTEX_OWNER_DIED);
+                return;
+            }
+        }
+        if write_word(mm, addr, (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED).is_err() {
+            return;
+        }
+        if !pi && v & FUTEX_WAITERS != 0 {
+            for private in [false, true] {
+                if let Ok(key) = FutexKey::new(mm, addr, private) {
+                    if q.wake(key, 1, BITSET_ANY) > 0 {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Splits FUTEX_WAKE_OP's encoded operation into (op, cmp, oparg, cmparg) (`FUTEX_OP()`).
 fn decode_wake_op(encoded: u32) -> SysResult<(u32, u32, u32, u32)> {
     let mut op = (encoded >> 28) & 0xf;
@@ -421,6 +631,74 @@ mod tests {
             FutexKey::new(&mm, p, false),
             FutexKey::new(&other, p, false)
         );
+    }
+
+    fn word(mm: &MemoryManager, addr: u64) -> u32 {
+        read_word(mm, addr).unwrap()
+    }
+
+    #[test]
+    fn pi_lock_takes_a_free_word_and_refuses_its_owner() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        let w = TaskWaker::new();
+        let lock = |tid, trylock| t.lock_pi(&mm, &w, tid, addr, true, trylock, None, |_| true);
+        assert_eq!(lock(7, false), Ok(PiLock::Acquired));
+        assert_eq!(word(&mm, addr), 7);
+        assert_eq!(lock(7, false), Err(Errno::EDEADLK));
+        assert_eq!(lock(8, true), Err(Errno::EAGAIN));
+        assert_eq!(t.unlock_pi(&mm, 8, addr, true), Err(Errno::EPERM));
+        t.unlock_pi(&mm, 7, addr, true).unwrap();
+        assert_eq!(word(&mm, addr), 0);
+        write_word(&mm, addr, 99).unwrap();
+        let none = t.lock_pi(&mm, &w, 7, addr, true, false, None, |_| false);
+        assert_eq!(none, Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn pi_unlock_hands_the_lock_to_the_waiter() {
+        let (mm, addr) = mm_with_page();
+        let t = Arc::new(FutexTable::default());
+        write_word(&mm, addr, 5).unwrap();
+        let (t2, mm2) = (t.clone(), mm.clone());
+        let h = std::thread::spawn(move || {
+            let w = TaskWaker::new();
+            t2.lock_pi(&mm2, &w, 6, addr, true, false, None, |_| true)
+        });
+        while word(&mm, addr) & FUTEX_WAITERS == 0 || t.lock().pi.is_empty() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        t.unlock_pi(&mm, 5, addr, true).unwrap();
+        assert_eq!(h.join().unwrap(), Ok(PiLock::Acquired));
+        assert_eq!(word(&mm, addr), 6 | FUTEX_WAITERS);
+    }
+
+    #[test]
+    fn pi_lock_times_out_with_waiters_set() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        let w = TaskWaker::new();
+        write_word(&mm, addr, 5).unwrap();
+        let d = Instant::now() + Duration::from_millis(10);
+        let r = t.lock_pi(&mm, &w, 6, addr, true, false, Some(d), |_| true);
+        assert_eq!(r, Err(Errno::ETIMEDOUT));
+        assert_eq!(word(&mm, addr), 5 | FUTEX_WAITERS);
+        assert!(t.lock().pi.is_empty());
+    }
+
+    #[test]
+    fn robust_owner_death_marks_the_word() {
+        let (mm, addr) = mm_with_page();
+        let t = FutexTable::default();
+        write_word(&mm, addr, 5 | FUTEX_WAITERS).unwrap();
+        t.owner_died(&mm, 4, addr, true);
+        assert_eq!(word(&mm, addr), 5 | FUTEX_WAITERS);
+        t.owner_died(&mm, 5, addr, true);
+        assert_eq!(word(&mm, addr), FUTEX_WAITERS | FUTEX_OWNER_DIED);
+        let w = TaskWaker::new();
+        let r = t.lock_pi(&mm, &w, 6, addr, true, false, None, |_| true);
+        assert_eq!(r, Ok(PiLock::AcquiredOwnerDied));
+        assert_eq!(word(&mm, addr), 6 | FUTEX_OWNER_DIED);
     }
 
     #[test]

@@ -446,11 +446,9 @@ impl Task {
     }
 
     /// Linux `exit_robust_list`: marks every robust mutex this thread holds FUTEX_OWNER_DIED
-    /// and wakes one waiter of each. Bad pointers end the walk silently.
+    /// and wakes one waiter of each (a PI one goes to its first waiter: `FutexTable::owner_died`).
+    /// Bit 0 of an entry says the futex is PI. Bad pointers end the walk silently.
     fn exit_robust_list(&mut self) {
-        const OWNER_DIED: u32 = 0x4000_0000;
-        const WAITERS: u32 = 0x8000_0000;
-        const TID_MASK: u32 = 0x3fff_ffff;
         let (head, len) = self.robust_list;
         if head == 0 || len != 24 {
             return;
@@ -466,28 +464,14 @@ impl Task {
         let pending = read_u64(self, head + 16).unwrap_or(0);
         let mut entry = read_u64(self, head).unwrap_or(head);
         let handle_one = |t: &Task, e: u64| {
-            let word = e.wrapping_add(offset);
-            let mut b = [0u8; 4];
-            if t.mm.copy_in(word, &mut b).is_err() {
-                return;
-            }
-            let v = u32::from_ne_bytes(b);
-            if v & TID_MASK != t.tid as u32 {
-                return;
-            }
-            let nv = (v & WAITERS) | OWNER_DIED;
-            if t.mm.copy_out(word, &nv.to_ne_bytes()).is_ok() && v & WAITERS != 0 {
-                let _ =
-                    t.kernel
-                        .futexes
-                        .wake(&t.mm, word, false, 1, crate::kernel::futex::BITSET_ANY);
-            }
+            let word = (e & !1).wrapping_add(offset);
+            t.kernel.futexes.owner_died(&t.mm, t.tid, word, e & 1 != 0);
         };
         let mut limit = 2048;
-        while entry != head && entry != 0 && limit > 0 {
+        while entry & !1 != head && entry != 0 && limit > 0 {
             let next = read_u64(self, entry & !1);
             if entry & !1 != pending & !1 {
-                handle_one(self, entry & !1);
+                handle_one(self, entry);
             }
             match next {
                 Some(n) => entry = n,
@@ -496,7 +480,7 @@ impl Task {
             limit -= 1;
         }
         if pending != 0 {
-            handle_one(self, pending & !1);
+            handle_one(self, pending);
         }
     }
 

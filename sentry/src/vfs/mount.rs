@@ -212,6 +212,7 @@ fn new_filesystem(name: &[u8], data: &[u8]) -> SysResult<(Arc<dyn Inode>, &'stat
         }
         b"proc" => Ok((crate::fs::proc::new_root(anon_dev(minor)), "proc")),
         b"sysfs" => Ok((crate::fs::sysfs::new_root(anon_dev(minor)), "sysfs")),
+        b"mqueue" => Ok((crate::fs::mqueue::new_root(), "mqueue")),
         _ => Err(Errno::ENODEV),
     }
 }

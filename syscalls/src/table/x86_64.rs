@@ -9,7 +9,8 @@ use sentry::kernel::{SyscallEntry, SyscallTable};
 use sentry::Errno;
 
 use crate::{
-    caps, clone, cred, eventfd, exec, fs, mm, pipe, poll, process, sched, signal, sys, time, wait,
+    caps, clone, cred, eventfd, exec, fs, mm, mqueue, pipe, poll, process, sched, signal, sys,
+    time, wait,
 };
 
 macro_rules! syscall_table {
@@ -225,7 +226,7 @@ syscall_table! {
     199 SYS_fremovexattr => Partial(fs::sys_fremovexattr, "user.* on tmpfs only; EOPNOTSUPP elsewhere"), [Fd, Path];
     200 SYS_tkill => Full(signal::sys_tkill), [Int, Signal];
     201 SYS_time => Full(time::sys_time), [Hex];
-    202 SYS_futex => Partial(process::sys_futex, "priority-inheritance operations are ENOSYS"), [Hex, Int, Int, Hex, Hex, Int];
+    202 SYS_futex => Partial(process::sys_futex, "PI locks follow the protocol without boosting priorities; WAIT_REQUEUE_PI and CMP_REQUEUE_PI are EINVAL"), [Hex, Int, Int, Hex, Hex, Int];
     203 SYS_sched_setaffinity => Partial(process::sys_sched_setaffinity, "kept per thread and reported by sched_getaffinity and getcpu; host threads are not pinned"), [Int, Int, Hex];
     204 SYS_sched_getaffinity => Full(process::sys_sched_getaffinity), [Int, Int, Hex];
     213 SYS_epoll_create => Full(poll::sys_epoll_create), [Int];
@@ -248,6 +249,12 @@ syscall_table! {
     233 SYS_epoll_ctl => Full(poll::sys_epoll_ctl), [Fd, Int, Fd, Hex];
     234 SYS_tgkill => Full(signal::sys_tgkill), [Int, Int, Signal];
     235 SYS_utimes => Full(fs::sys_utimes), [Path, Hex];
+    240 SYS_mq_open => Full(mqueue::sys_mq_open), [Path, OpenFlags, Mode, Hex];
+    241 SYS_mq_unlink => Full(mqueue::sys_mq_unlink), [Path];
+    242 SYS_mq_timedsend => Full(mqueue::sys_mq_timedsend), [Fd, InBuf(2), Int, Int, Hex];
+    243 SYS_mq_timedreceive => Full(mqueue::sys_mq_timedreceive), [Fd, OutBuf, Int, Hex, Hex];
+    244 SYS_mq_notify => Partial(mqueue::sys_mq_notify, "SIGEV_THREAD (glibc's netlink-based notification) is EINVAL"), [Fd, Hex];
+    245 SYS_mq_getsetattr => Full(mqueue::sys_mq_getsetattr), [Fd, Hex, Hex];
     246 SYS_kexec_load => Unsupported(Errno::EPERM, "a container cannot load a kernel"), [Hex, Int, Hex, Hex];
     247 SYS_waitid => Partial(wait::sys_waitid, "stopped/continued children are not reported"), [Int, Int, Hex, Hex, Hex];
     253 SYS_inotify_init => Partial(fs::sys_inotify_init, "events for changes made inside the sandbox only; IN_DELETE_SELF comes at the last unlink even while the file is open; IN_UNMOUNT is never sent"), [];

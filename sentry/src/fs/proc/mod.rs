@@ -10,6 +10,7 @@
 
 mod cpuinfo;
 mod net;
+mod sysvipc;
 mod text;
 
 use std::any::Any;
@@ -162,6 +163,8 @@ enum FileKind {
     Sysctl(&'static str),
     /// A file of /proc/PID/net (`net::FILES`).
     Net(&'static str),
+    /// A file of /proc/sysvipc (`sysvipc::FILES`).
+    Sysvipc(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,6 +186,8 @@ enum Kind {
     NsDir,
     Ns(usize),
     SysDir(&'static str),
+    /// /proc/sysvipc.
+    SysvipcDir,
     /// /proc/PID/net, and the /proc/net symlink to self/net.
     NetDir,
     NetLink,
@@ -394,6 +399,7 @@ fn mode_of(kind: Kind) -> u32 {
         | Kind::PidDir
         | Kind::TaskDir
         | Kind::SysDir(_)
+        | Kind::SysvipcDir
         | Kind::NsDir
         | Kind::NetDir => libc::S_IFDIR | 0o555,
         Kind::FdDir => libc::S_IFDIR | 0o500,
@@ -455,6 +461,7 @@ impl ProcInode {
             b"mounts" => Some(Kind::MountsLink),
             b"net" => Some(Kind::NetLink),
             b"sys" => Some(Kind::SysDir("")),
+            b"sysvipc" => Some(Kind::SysvipcDir),
             _ => None,
         };
         if let Some(k) = special {
@@ -539,6 +546,13 @@ impl Inode for ProcInode {
         match self.kind {
             Kind::ProcRoot => self.lookup_root(task, name),
             Kind::SysDir(d) => self.lookup_sys(d, name),
+            Kind::SysvipcDir => {
+                let n = sysvipc::FILES
+                    .iter()
+                    .find(|n| n.as_bytes() == name)
+                    .ok_or(Errno::ENOENT)?;
+                Ok(self.child(0, 0, Kind::File(FileKind::Sysvipc(n))))
+            }
             Kind::PidDir => {
                 let (_, k) = self
                     .pid_entries(self.tid != 0)
@@ -597,6 +611,7 @@ impl Inode for ProcInode {
                     ("mounts", Kind::MountsLink),
                     ("net", Kind::NetLink),
                     ("sys", Kind::SysDir("")),
+                    ("sysvipc", Kind::SysvipcDir),
                 ] {
                     v.push(self.entry(n.to_string(), 0, 0, k));
                 }
@@ -608,6 +623,10 @@ impl Inode for ProcInode {
                 Ok(v)
             }
             Kind::SysDir(d) => Ok(self.readdir_sys(d)),
+            Kind::SysvipcDir => Ok(sysvipc::FILES
+                .iter()
+                .map(|n| self.entry(n.to_string(), 0, 0, Kind::File(FileKind::Sysvipc(n))))
+                .collect()),
             Kind::PidDir => Ok(self
                 .pid_entries(self.tid != 0)
                 .map(|(n, k)| self.entry(n.to_string(), self.pid, self.tid, *k))
@@ -706,6 +725,7 @@ impl Inode for ProcInode {
             | Kind::FdInfoDir
             | Kind::NsDir
             | Kind::NetDir
+            | Kind::SysvipcDir
             | Kind::SysDir(_) => {
                 if writing {
                     return Err(Errno::EISDIR);
@@ -789,6 +809,7 @@ impl ProcInode {
             }
             FileKind::Filesystems => text::filesystems(),
             FileKind::Sysctl(path) => self.sysctl(t, path),
+            FileKind::Sysvipc(name) => sysvipc::generate(&kernel.ipc, &t.creds, name),
             _ => return Err(Errno::ENOENT),
         })
     }
@@ -815,16 +836,13 @@ impl ProcInode {
             "fs/file-max" => b"9223372036854775807".to_vec(),
             "fs/nr_open" => b"1048576".to_vec(),
             "net/core/somaxconn" => b"4096".to_vec(),
-            "fs/mqueue/msg_max" => b"10".to_vec(),
-            "fs/mqueue/msgsize_max" => b"8192".to_vec(),
-            "fs/mqueue/queues_max" => b"256".to_vec(),
-            "kernel/msgmax" => b"8192".to_vec(),
-            "kernel/msgmnb" => b"16384".to_vec(),
-            "kernel/msgmni" => b"32000".to_vec(),
-            "kernel/sem" => b"32000\t1024000000\t500\t32000".to_vec(),
-            "kernel/shmall" => b"18446744073692774399".to_vec(),
-            "kernel/shmmax" => b"18446744073692774399".to_vec(),
-            "kernel/shmmni" => b"4096".to_vec(),
+            "fs/mqueue/msg_max" => crate::fs::mqueue::MSG_MAX.to_string().into_bytes(),
+            "fs/mqueue/msgsize_max" => crate::fs::mqueue::MSGSIZE_MAX.to_string().into_bytes(),
+            "fs/mqueue/queues_max" => crate::fs::mqueue::QUEUES_MAX.to_string().into_bytes(),
+            "kernel/msgmax" | "kernel/msgmnb" | "kernel/msgmni" | "kernel/sem"
+            | "kernel/shmall" | "kernel/shmmax" | "kernel/shmmni" => {
+                sysvipc::limit(path).unwrap_or_default().into_bytes()
+            }
             "net/ipv4/ip_forward" => b"0".to_vec(),
             "net/ipv4/ip_local_port_range" => b"32768\t60999".to_vec(),
             "net/ipv4/ip_unprivileged_port_start" => b"1024".to_vec(),
