@@ -409,6 +409,15 @@ impl GoferClient {
             (other, _) => Err(unexpected(&other)),
         }
     }
+
+    /// A new host socket of `sock_type`, connected by the gofer to the host unix socket that
+    /// `node` is (`runsc --host-uds=open`); non-blocking and close-on-exec.
+    pub fn connect_unix(&self, node: NodeId, sock_type: i32) -> Result<OwnedFd, GoferError> {
+        match self.call(&Request::ConnectUnix { node, sock_type })? {
+            (Response::Opened, Some(fd)) => Ok(fd),
+            (other, _) => Err(unexpected(&other)),
+        }
+    }
 }
 
 #[cfg(test)]

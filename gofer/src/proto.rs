@@ -202,6 +202,11 @@ pub enum Request {
     Getxattr { node: NodeId, name: Vec<u8> },
     /// `Response::XattrList`.
     Listxattr { node: NodeId },
+    /// connect(2) to the host unix socket that `node` is, with a new host socket of
+    /// `sock_type` (`SOCK_STREAM`, `SOCK_SEQPACKET` or `SOCK_DGRAM`): `Response::Opened` with
+    /// the connected, non-blocking socket riding along. Refused (`ECONNREFUSED`) unless the
+    /// server allows host sockets (`runsc --host-uds=open`).
+    ConnectUnix { node: NodeId, sock_type: i32 },
 }
 
 /// A server-to-client message.
@@ -261,6 +266,7 @@ mod kind {
     pub const SETATTR: u16 = 17;
     pub const GETXATTR: u16 = 18;
     pub const LISTXATTR: u16 = 19;
+    pub const CONNECT_UNIX: u16 = 20;
 
     pub const R_VERSION: u16 = 0x8001;
     pub const R_NODE: u16 = 0x8002;
@@ -620,6 +626,11 @@ impl Request {
                 w = Writer::new(tag, kind::LISTXATTR);
                 w.node(*node);
             }
+            Request::ConnectUnix { node, sock_type } => {
+                w = Writer::new(tag, kind::CONNECT_UNIX);
+                w.node(*node);
+                w.i32(*sock_type);
+            }
         }
         w.0
     }
@@ -702,6 +713,10 @@ impl Request {
                 name: r.name()?,
             },
             kind::LISTXATTR => Request::Listxattr { node: r.node()? },
+            kind::CONNECT_UNIX => Request::ConnectUnix {
+                node: r.node()?,
+                sock_type: r.i32()?,
+            },
             other => return Err(ProtoError::UnknownKind(other)),
         };
         r.finish()?;
@@ -938,6 +953,10 @@ mod tests {
                 name: b"user.x".to_vec(),
             },
             Request::Listxattr { node: d },
+            Request::ConnectUnix {
+                node: d,
+                sock_type: libc::SOCK_STREAM,
+            },
         ]
     }
 

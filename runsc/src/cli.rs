@@ -55,6 +55,10 @@ pub struct GlobalOpts {
     /// sandbox's network namespace). Default: none for `do`, host for containers.
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// Host unix sockets in bind mounts: none (connect(2) to one is refused) or open (the
+    /// sandbox's file server connects and hands over the connected socket).
+    #[arg(long, value_name = "MODE", default_value = "none")]
+    pub host_uds: String,
     /// The writable root: memory (an overlay whose changes stay in the sandbox) or none
     /// (writes go through to the host's root directory).
     #[arg(long, value_name = "MEDIUM", default_value = "memory")]
@@ -359,6 +363,9 @@ pub struct GoferArgs {
     /// descriptor, whether writes are refused, and the host directory.
     #[arg(long, value_name = "FD:ro|rw:PATH")]
     pub mount: Vec<String>,
+    /// Connect to host unix sockets in the bind mounts on request (`--host-uds=open`).
+    #[arg(long)]
+    pub host_uds: bool,
 }
 
 /// Platforms `--platform` accepts.
@@ -367,6 +374,8 @@ pub const PLATFORMS: &[&str] = &["ptrace"];
 pub const OVERLAYS: &[&str] = &["memory", "none"];
 /// Modes `--network` accepts.
 pub const NETWORKS: &[&str] = &["none", "host"];
+/// Modes `--host-uds` accepts.
+pub const HOST_UDS_MODES: &[&str] = &["none", "open"];
 
 /// Format of the `--log` file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,6 +407,13 @@ impl GlobalOpts {
                 "unsupported --network {:?} (supported: {})",
                 n,
                 NETWORKS.join(", ")
+            ));
+        }
+        if !HOST_UDS_MODES.contains(&self.host_uds.as_str()) {
+            return Err(format!(
+                "unsupported --host-uds {:?} (supported: {})",
+                self.host_uds,
+                HOST_UDS_MODES.join(", ")
             ));
         }
         self.parsed_log_format().map(|_| ())
@@ -543,6 +559,13 @@ mod tests {
             .global
             .validate();
         assert!(e.unwrap_err().contains("--network"));
+        let e = parse(&["runsc", "--host-uds", "all", "do", "x"])
+            .global
+            .validate();
+        assert!(e.unwrap_err().contains("--host-uds"));
+        let ok = parse(&["runsc", "--host-uds", "open", "do", "x"]).global;
+        assert_eq!(ok.host_uds, "open");
+        assert!(ok.validate().is_ok());
         let e = parse(&["runsc", "--log-format", "xml", "do", "x"])
             .global
             .validate();

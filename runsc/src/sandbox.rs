@@ -139,6 +139,7 @@ impl Sandbox {
         let gofer = spawn_gofer(
             &config.root,
             root_rw,
+            config.spec.settings.host_uds,
             &gofer_end,
             &gofer_mounts,
             parent,
@@ -268,9 +269,11 @@ impl Sandbox {
     }
 }
 
+/// `host_uds`: the gofer connects to host unix sockets in the bind mounts (`--host-uds=open`).
 fn spawn_gofer(
     root: &Path,
     root_rw: bool,
+    host_uds: bool,
     fd: &OwnedFd,
     mounts: &[(&HostMount, &OwnedFd)],
     parent: Option<nix::unistd::Pid>,
@@ -285,6 +288,9 @@ fn spawn_gofer(
         .arg(fd.as_raw_fd().to_string());
     if root_rw {
         cmd.arg("--root-rw");
+    }
+    if host_uds {
+        cmd.arg("--host-uds");
     }
     let mut keep = vec![fd.as_raw_fd()];
     for (m, fd) in mounts {

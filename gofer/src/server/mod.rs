@@ -8,6 +8,12 @@
 //! nodes never open (`ELOOP`), device/fifo/socket nodes never open (`ENXIO`). A read-only server
 //! answers `EROFS` to every write open and every mutating request.
 //!
+//! Host unix sockets (`runsc --host-uds=open`, gVisor's `--host-uds`): a server made with
+//! [`Server::with_host_uds`] answers `ConnectUnix` on a socket node with a host socket it
+//! connected to that inode (through the node's own fd, never a path; see
+//! `sys::connect_unix`); any other server, and any other node type (a symlink included), is
+//! `ECONNREFUSED`.
+//!
 //! Use (as `runsc gofer` does): `let s = Server::new(&config)?; confine(&ConfineOptions::default())?;
 //! s.serve(channels)`. [`serve`] is `Server::new` + `Server::serve` in one call; it also works
 //! after `confine` (opening the root only needs `openat`).
@@ -28,7 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::errno::Errno;
 use thiserror::Error;
 
-pub use seccomp::{confine, ConfineOptions};
+pub use seccomp::{confine, confine_with, ConfineOptions};
 
 use crate::proto::{
     dirent_wire_len, frame_tag, DirEntry, NodeId, Request, Response, SetAttr, Stat, StatFs,
@@ -117,6 +123,8 @@ pub struct Server {
     root_type: u32,
     proc_self_fd: OwnedFd,
     read_only: bool,
+    /// `ConnectUnix` is served (`runsc --host-uds=open`); otherwise it is ECONNREFUSED.
+    host_uds: bool,
     nodes: Mutex<NodeTable>,
 }
 
@@ -223,8 +231,16 @@ impl Server {
             root_type,
             proc_self_fd,
             read_only: config.read_only,
+            host_uds: false,
             nodes: Mutex::new(NodeTable::default()),
         })
+    }
+
+    /// Serves `ConnectUnix` (connects to host unix sockets in the tree) when `allow`; the
+    /// process must then be confined with [`confine_with`]`(.., true)`.
+    pub fn with_host_uds(mut self, allow: bool) -> Server {
+        self.host_uds = allow;
+        self
     }
 
     /// Serves every channel on its own thread until all peers hang up. Returns the first channel
@@ -622,6 +638,18 @@ impl Server {
                     None => done(Response::XattrList(Vec::new())),
                 }
             }
+            Request::ConnectUnix { node, sock_type } => {
+                if ![libc::SOCK_STREAM, libc::SOCK_SEQPACKET, libc::SOCK_DGRAM].contains(&sock_type)
+                {
+                    return Err(Errno::EINVAL);
+                }
+                let n = self.node(node)?;
+                if !self.host_uds || n.file_type != libc::S_IFSOCK {
+                    return Err(Errno::ECONNREFUSED);
+                }
+                let sock = sys::connect_unix(self.proc_self_fd.as_fd(), n.fd.as_fd(), sock_type)?;
+                Ok((Response::Opened, Some(sock)))
+            }
         }
     }
 
@@ -757,6 +785,85 @@ mod tests {
         }
         assert_eq!(component(&[b'x'; MAX_NAME + 1]), Err(Errno::ENAMETOOLONG));
         assert_eq!(component(b"...").unwrap().as_bytes(), b"...");
+    }
+
+    /// A fresh server over `root` whose channel session has done its `Version` exchange.
+    fn versioned(root: &std::path::Path, host_uds: bool) -> (Server, Session) {
+        let server = Server::new(&ServerConfig {
+            root: root.to_path_buf(),
+            read_only: true,
+        })
+        .unwrap()
+        .with_host_uds(host_uds);
+        let mut session = Session::default();
+        server
+            .handle(&mut session, Request::Version { version: 1 })
+            .unwrap();
+        (server, session)
+    }
+
+    fn walk_to(server: &Server, session: &mut Session, name: &[u8]) -> NodeId {
+        let root = match server.handle(session, Request::Attach).unwrap().0 {
+            Response::Node { node, .. } => node,
+            other => panic!("{other:?}"),
+        };
+        let req = Request::Walk {
+            dir: root,
+            name: name.to_vec(),
+        };
+        match server.handle(session, req).unwrap().0 {
+            Response::Node { node, .. } => node,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn connect_unix_reaches_a_host_socket_only_when_allowed_and_never_by_symlink() {
+        use std::io::{Read, Write};
+        let dir = std::env::temp_dir().join(format!("gofer-uds-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(dir.join("s")).unwrap();
+        std::os::unix::fs::symlink(dir.join("s"), dir.join("link")).unwrap();
+        std::fs::write(dir.join("file"), b"x").unwrap();
+        let connect = |host_uds: bool, name: &[u8], ty: i32| {
+            let (server, mut session) = versioned(&dir, host_uds);
+            let node = walk_to(&server, &mut session, name);
+            let req = Request::ConnectUnix {
+                node,
+                sock_type: ty,
+            };
+            server
+                .handle(&mut session, req)
+                .map(|(r, fd)| (r, fd.unwrap()))
+        };
+        assert_eq!(
+            connect(false, b"s", libc::SOCK_STREAM).err(),
+            Some(Errno::ECONNREFUSED)
+        );
+        assert_eq!(
+            connect(true, b"link", libc::SOCK_STREAM).err(),
+            Some(Errno::ECONNREFUSED)
+        );
+        assert_eq!(
+            connect(true, b"file", libc::SOCK_STREAM).err(),
+            Some(Errno::ECONNREFUSED)
+        );
+        assert_eq!(connect(true, b"s", 99).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            connect(true, b"s", libc::SOCK_DGRAM).err(),
+            Some(Errno::EPROTOTYPE)
+        );
+        let (resp, fd) = connect(true, b"s", libc::SOCK_STREAM).unwrap();
+        assert_eq!(resp, Response::Opened);
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut ours = std::os::unix::net::UnixStream::from(fd);
+        ours.set_nonblocking(false).unwrap();
+        ours.write_all(b"ping").unwrap();
+        let mut b = [0u8; 4];
+        peer.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"ping");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

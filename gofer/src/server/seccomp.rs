@@ -101,6 +101,25 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_exit_group, "process exit"),
 ];
 
+/// Syscalls allowed only when the server connects to host unix sockets (`runsc
+/// --host-uds=open`, `Server::with_host_uds`), with the reason for each; `socket` and
+/// `unshare` are narrowed by their arguments in [`allowlist`].
+const HOST_UDS: &[(i64, &str)] = &[
+    (
+        libc::SYS_socket,
+        "host-uds: the AF_UNIX socket handed back by ConnectUnix",
+    ),
+    (
+        libc::SYS_connect,
+        "host-uds: connecting it to the socket node, by its /proc/self/fd name",
+    ),
+    (
+        libc::SYS_unshare,
+        "host-uds: CLONE_FS only, a per-thread cwd for that relative name",
+    ),
+    (libc::SYS_fchdir, "host-uds: that cwd is /proc/self/fd"),
+];
+
 fn backend(e: seccompiler::BackendError) -> ServerError {
     ServerError::Seccomp(seccompiler::Error::Backend(e))
 }
@@ -109,10 +128,25 @@ fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, Serve
     SeccompCondition::new(arg, SeccompCmpArgLen::Qword, op, value).map_err(backend)
 }
 
-/// The allowlist filter (the second one installed).
-fn allowlist(log_only: bool) -> Result<BpfProgram, ServerError> {
+/// The allowlist filter (the second one installed); `host_uds` adds the [`HOST_UDS`] rows.
+fn allowlist(log_only: bool, host_uds: bool) -> Result<BpfProgram, ServerError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
+    if host_uds {
+        for &(nr, _) in HOST_UDS {
+            rules.insert(nr, vec![]);
+        }
+        let only = |arg: u8, v: u64| -> Result<Vec<SeccompRule>, ServerError> {
+            Ok(vec![SeccompRule::new(vec![cond(
+                arg,
+                SeccompCmpOp::Eq,
+                v,
+            )?])
+            .map_err(backend)?])
+        };
+        rules.insert(libc::SYS_socket, only(0, libc::AF_UNIX as u64)?);
+        rules.insert(libc::SYS_unshare, only(0, libc::CLONE_FS as u64)?);
+    }
     // clone only for threads: CLONE_THREAD set, so the gofer can never fork.
     let thread = libc::CLONE_THREAD as u64;
     rules.insert(
@@ -161,10 +195,16 @@ fn clone3_enosys() -> Result<BpfProgram, ServerError> {
 
 /// Locks the gofer process down with its seccomp allowlist. Call after [`super::Server::new`]
 /// (or at least after everything that needs a syscall outside the list) and before serving;
-/// sets `no_new_privs`. `runsc gofer` calls `confine(&ConfineOptions::default())`.
+/// sets `no_new_privs`. `runsc gofer` calls `confine_with(&ConfineOptions::default(), ..)`.
 pub fn confine(opts: &ConfineOptions) -> Result<(), ServerError> {
+    confine_with(opts, false)
+}
+
+/// [`confine`], also allowing the [`HOST_UDS`] rows when `host_uds` (a server made
+/// `with_host_uds(true)`).
+pub fn confine_with(opts: &ConfineOptions, host_uds: bool) -> Result<(), ServerError> {
     let first = clone3_enosys()?;
-    let second = allowlist(opts.log_only)?;
+    let second = allowlist(opts.log_only, host_uds)?;
     for prog in [first, second] {
         let r = if opts.all_threads {
             seccompiler::apply_filter_all_threads(&prog)
@@ -182,7 +222,8 @@ mod tests {
 
     #[test]
     fn filters_compile() {
-        assert!(!allowlist(false).unwrap().is_empty());
+        assert!(!allowlist(false, false).unwrap().is_empty());
+        assert!(!allowlist(false, true).unwrap().is_empty());
         assert!(!clone3_enosys().unwrap().is_empty());
     }
 
@@ -201,6 +242,11 @@ mod tests {
             libc::SYS_fork,
         ] {
             assert!(!nrs.contains(&bad), "{bad}");
+        }
+        // The host-uds rows are separate, and never bring exec, fork or ptrace.
+        for &(nr, why) in HOST_UDS {
+            assert!(!nrs.contains(&nr), "{why}");
+            assert!(![libc::SYS_execve, libc::SYS_ptrace, libc::SYS_fork].contains(&nr));
         }
     }
 }

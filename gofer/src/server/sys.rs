@@ -1,7 +1,7 @@
 //! Host file calls of the gofer server, each wrapped once behind a typed safe function: openat(2),
 //! fstatat(2), readlinkat(2), getdents64(2), fstatfs(2), mkdirat(2), symlinkat(2), linkat(2),
 //! mknodat(2), unlinkat(2), renameat2(2), fchownat(2), fchmodat(2), utimensat(2), ftruncate(2),
-//! fgetxattr(2), flistxattr(2).
+//! fgetxattr(2), flistxattr(2); and socket(2)+connect(2) to a host unix socket held as an fd.
 //!
 //! Every path argument is a single component (or "" with `AT_EMPTY_PATH`) relative to a dirfd.
 
@@ -303,6 +303,54 @@ pub fn flistxattr(fd: BorrowedFd<'_>) -> Result<Vec<Vec<u8>>, Errno> {
         .filter(|s| !s.is_empty())
         .map(<[u8]>::to_vec)
         .collect())
+}
+
+/// A new AF_UNIX socket of type `ty` (non-blocking, close-on-exec; socket(2)) connected
+/// (connect(2)) to the host socket inode that the O_PATH fd `sock` names. connect(2) has no
+/// dirfd form, so the calling thread takes a cwd of its own (unshare(2) `CLONE_FS`), moves it
+/// to `proc_fd_dir` (the server's `/proc/self/fd`, fchdir(2)) and connects to the relative
+/// name of `sock` there: the magic link leads to the inode itself, and no path of the host is
+/// walked (the gofer's root is empty anyway).
+pub fn connect_unix(
+    proc_fd_dir: BorrowedFd<'_>,
+    sock: BorrowedFd<'_>,
+    ty: i32,
+) -> Result<OwnedFd, Errno> {
+    // SAFETY: unshare(2) with CLONE_FS only gives this thread a private copy of its cwd,
+    // root and umask; it touches no memory.
+    check(unsafe { libc::unshare(libc::CLONE_FS) })?;
+    // SAFETY: fchdir(2) takes a plain descriptor the caller keeps open.
+    check(unsafe { libc::fchdir(proc_fd_dir.as_raw_fd()) })?;
+    let mut addr = libc::sockaddr_un {
+        sun_family: libc::AF_UNIX as libc::sa_family_t,
+        sun_path: [0; 108],
+    };
+    let name = sock.as_raw_fd().to_string();
+    for (dst, &b) in addr.sun_path.iter_mut().zip(name.as_bytes()) {
+        *dst = b as libc::c_char;
+    }
+    // SAFETY: socket(2) takes plain integers.
+    let fd = check(unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            ty | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: socket(2) just returned this new fd; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = std::mem::size_of::<libc::sa_family_t>() + name.len() + 1;
+    // SAFETY: `addr` is a live `sockaddr_un` of at least `len` bytes (the family, the decimal
+    // name and its NUL), read by the kernel during the call only.
+    let rc = unsafe {
+        libc::connect(
+            fd.as_raw_fd(),
+            std::ptr::addr_of!(addr).cast(),
+            len as libc::socklen_t,
+        )
+    };
+    check(rc)?;
+    Ok(fd)
 }
 
 #[cfg(test)]

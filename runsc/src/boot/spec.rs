@@ -58,6 +58,9 @@ pub struct SpecSettings {
     /// `--overlay=none`: a writable root is the gofer's files read-write, so writes reach the
     /// host's root directory (false: an overlay in sentry memory).
     pub root_direct: bool,
+    /// `--host-uds=open`: connect(2) to a host unix socket in a gofer-served mount is done by
+    /// the gofer, which hands back the connected host socket (false: ECONNREFUSED).
+    pub host_uds: bool,
     /// Host terminals numbered in the sandbox's own /dev/pts (OCI containers).
     pub own_pts_numbers: bool,
 }
@@ -263,6 +266,7 @@ impl SpecSettings {
             "seccomp": self.seccomp,
             "hostNetwork": self.host_network,
             "rootDirect": self.root_direct,
+            "hostUds": self.host_uds,
             "ownPtsNumbers": self.own_pts_numbers,
         })
     }
@@ -362,6 +366,10 @@ impl SpecSettings {
                 .map(|b| b.as_bool().ok_or(bad(F, "rootDirect not a bool")))
                 .transpose()?
                 .unwrap_or(false),
+            host_uds: opt("hostUds")
+                .map(|b| b.as_bool().ok_or(bad(F, "hostUds not a bool")))
+                .transpose()?
+                .unwrap_or(false),
             own_pts_numbers: opt("ownPtsNumbers")
                 .map(|b| b.as_bool().ok_or(bad(F, "ownPtsNumbers not a bool")))
                 .transpose()?
@@ -436,6 +444,7 @@ mod tests {
             seccomp: Some(vec![6, u64::MAX]),
             host_network: true,
             root_direct: true,
+            host_uds: true,
             own_pts_numbers: true,
         };
         assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);

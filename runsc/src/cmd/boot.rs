@@ -139,6 +139,9 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             "none (loopback only, in the sentry)"
         }
     );
+    // `--host-uds=open`: connect(2) may reach host unix sockets through the gofer, which
+    // connects them (the sentry's filter needs nothing more: see sentry::net::hostuds).
+    sentry::net::hostuds::set_enabled(spec.settings.host_uds);
     let prog = filter::build(spec.settings.host_network).map_err(|e| e.to_string())?;
     filter::install(&prog).map_err(|e| e.to_string())?;
     sentry::debug!("boot: seccomp filter installed");

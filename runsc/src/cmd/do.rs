@@ -119,6 +119,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         settings: SpecSettings {
             host_network,
             root_direct: global.overlay == "none",
+            host_uds: global.host_uds == "open",
             ..Default::default()
         },
     };

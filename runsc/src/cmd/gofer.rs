@@ -6,7 +6,7 @@
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use gofer::server::{confine, ConfineOptions, Server, ServerConfig};
+use gofer::server::{confine_with, ConfineOptions, Server, ServerConfig};
 
 use crate::boot::isolate;
 use crate::cli::GoferArgs;
@@ -35,10 +35,15 @@ fn serve(args: &GoferArgs) -> Result<(), String> {
     let mut mounts = vec![GoferMount {
         host_path: args.root.clone(),
         read_only: !args.root_rw,
+        host_uds: false,
         channels,
     }];
+    // Host unix sockets are reachable through bind mounts only (`--host-uds=open`), never
+    // through the root.
     for m in &args.mount {
-        mounts.push(parse_mount(m)?);
+        let mut m = parse_mount(m)?;
+        m.host_uds = args.host_uds;
+        mounts.push(m);
     }
     serve_mounts(mounts)
 }
@@ -61,6 +66,7 @@ fn parse_mount(arg: &str) -> Result<GoferMount, String> {
     Ok(GoferMount {
         host_path: PathBuf::from(path),
         read_only,
+        host_uds: false,
         channels: vec![channel],
     })
 }
@@ -70,6 +76,8 @@ pub struct GoferMount {
     pub host_path: PathBuf,
     /// Every write open and mutating request is refused with EROFS.
     pub read_only: bool,
+    /// Connect to host unix sockets in it on request (`runsc --host-uds=open`).
+    pub host_uds: bool,
     pub channels: Vec<OwnedFd>,
 }
 
@@ -78,18 +86,20 @@ pub struct GoferMount {
 /// is a `sentry::vfs::BindMount` on the other end of the channels.
 pub fn serve_mounts(mounts: Vec<GoferMount>) -> Result<(), String> {
     let mut servers = Vec::with_capacity(mounts.len());
+    let host_uds = mounts.iter().any(|m| m.host_uds);
     for m in mounts {
         let server = Server::new(&ServerConfig {
             root: m.host_path,
             read_only: m.read_only,
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_host_uds(m.host_uds);
         servers.push((server, m.channels));
     }
     // Every mount's root (and /proc/self/fd, for reopening) is an open descriptor now: leave
     // the host's file tree for an empty root in namespaces of our own, as the sentry does.
     isolate::unshare_for_gofer()?;
     isolate::enter_empty_root(&isolate::staging_dir())?;
-    confine(&ConfineOptions::default()).map_err(|e| e.to_string())?;
+    confine_with(&ConfineOptions::default(), host_uds).map_err(|e| e.to_string())?;
     Server::serve_all(servers).map_err(|e| e.to_string())
 }

@@ -4,8 +4,11 @@
 //! and `sockopt` hold what every kind of socket shares (the inode, option values, blocking).
 //! Under `--network=host` AF_INET/AF_INET6 sockets are host sockets instead (`hostinet`, after
 //! gVisor's `pkg/sentry/socket/hostinet`), and the interface views describe the host's.
+//! Under `--host-uds=open` a unix socket connected to a host socket in a gofer mount forwards
+//! to a host socket the gofer connected (`hostuds`).
 
 pub mod hostinet;
+pub mod hostuds;
 pub mod iface;
 pub mod inet;
 pub mod netlink;

@@ -96,6 +96,12 @@ pub trait Sock: Send + Sync + 'static {
     fn poll_queue(&self) -> &WaitQueue;
     /// A counter that moves with every event (edge-triggered epoll).
     fn poll_generation(&self) -> u64;
+    /// Readiness now comes from a host fd whose changes the sentry cannot see (a unix socket
+    /// forwarding to a host one, `net::hostuds`): pollers then re-check in slices instead of
+    /// waiting on `poll_queue`.
+    fn host_polled(&self) -> bool {
+        false
+    }
     /// The last description of the socket closed.
     fn last_close(&self);
 }
@@ -153,6 +159,9 @@ impl<S: Sock> FileOps for SockFile<S> {
         self.sock.poll_events()
     }
     fn wait_queue(&self) -> Option<&WaitQueue> {
+        if self.sock.host_polled() {
+            return None;
+        }
         Some(self.sock.poll_queue())
     }
     fn generation(&self, _mask: u32) -> u64 {

@@ -9,6 +9,11 @@
 //! `SocketFile` is the `FileOps` of one open description; its drop releases the socket (the
 //! peer sees EOF/EPIPE, pending connections are refused, the abstract name is freed).
 //!
+//! Under `--host-uds=open`, connect(2) to a path whose file is a host socket in a gofer mount
+//! makes the socket forward to a host socket the gofer connected (`net::hostuds`): send,
+//! receive, shutdown, readiness and SIOCINQ then go to the host fd; getpeername is the path
+//! connected to; SCM_RIGHTS cannot be sent through it (EOPNOTSUPP) and credentials are dropped.
+//!
 //! Lock order: one socket's `st` at a time; never two. Queues are notified with no lock held.
 
 use std::any::Any;
@@ -18,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use crate::kernel::wait::WaitQueue;
+use crate::net::hostuds::{self, HostUds, HostUdsEndpoint};
 use crate::net::sockfs::{socket_file, Sock, SockFile, SockIdentity, SockRegistry};
 use crate::net::sockopt::{
     block, buf_size, deadline, int_of, linger_bytes, linger_of, timeval_bytes, timeval_of,
@@ -207,6 +213,16 @@ pub struct Socket {
     me: Weak<Socket>,
     st: Mutex<State>,
     queue: WaitQueue,
+    /// The host socket this one forwards to, with the path connected to (`hostuds`); set once
+    /// by a connect(2) to a host socket file.
+    host: OnceLock<(HostUds, UnixAddr)>,
+}
+
+/// What a name leads to.
+enum Target {
+    Sentry(Arc<Socket>),
+    /// A host socket file served by the gofer (its `socket_endpoint`).
+    Host(Arc<dyn Any + Send + Sync>),
 }
 
 /// What a receive returned.
@@ -292,6 +308,7 @@ impl Socket {
                 gen: 0,
             }),
             queue: WaitQueue::new(),
+            host: OnceLock::new(),
         });
         REGISTRY.add(&sock);
         sock
@@ -328,6 +345,10 @@ impl Socket {
     /// Closes the socket (`unix_release_sock`): a connected peer sees EOF, or ECONNRESET when
     /// unread data is dropped here or `embryo` (an unaccepted connection of a closed listener).
     fn release_with(&self, embryo: bool) {
+        if let Some((h, _)) = self.host.get() {
+            // The host peer sees EOF now, whoever still holds this socket.
+            let _ = h.shutdown(libc::SHUT_RDWR);
+        }
         let (peer, pending, rx, addr) = {
             let mut st = self.lock();
             st.closed = true;
@@ -427,12 +448,24 @@ impl Socket {
 
     /// Finds the socket bound to `addr` (ECONNREFUSED when none, EPROTOTYPE for another type).
     fn find(&self, task: TaskRef, addr: &UnixAddr) -> SysResult<Arc<Socket>> {
+        match self.find_target(task, addr)? {
+            Target::Sentry(sock) => Ok(sock),
+            // A host socket is reached by connect(2) only.
+            Target::Host(_) => Err(Errno::ECONNREFUSED),
+        }
+    }
+
+    /// What `addr` names: a sandbox socket (as `find`) or a host socket file.
+    fn find_target(&self, task: TaskRef, addr: &UnixAddr) -> SysResult<Target> {
         let sock = match addr {
             UnixAddr::Unnamed => return Err(Errno::EINVAL),
             UnixAddr::Abstract(name) => abstract_names().get(name).and_then(Weak::upgrade),
             UnixAddr::Path(path) => {
                 let t = task.ok_or(Errno::ECONNREFUSED)?;
                 let ep = t.kernel.vfs.lookup_socket(t, path)?;
+                if HostUdsEndpoint::of(&*ep).is_some() {
+                    return Ok(Target::Host(ep));
+                }
                 let ep = ep
                     .downcast_ref::<BoundEndpoint>()
                     .ok_or(Errno::ECONNREFUSED)?;
@@ -446,7 +479,62 @@ impl Socket {
         if sock.ty != self.ty {
             return Err(Errno::EPROTOTYPE);
         }
-        Ok(sock)
+        Ok(Target::Sentry(sock))
+    }
+
+    /// connect(2) to a host socket file (`hostuds`): ECONNREFUSED unless `--host-uds=open`;
+    /// the gofer connects a host socket of our type and donates it. A blocking connect to a
+    /// listener whose backlog is full (EAGAIN) retries until accepted, SO_SNDTIMEO (EAGAIN)
+    /// or a signal (EINTR). A socket connected this way stays so (EISCONN on reconnecting).
+    fn connect_host(
+        &self,
+        task: TaskRef,
+        ep: &(dyn Any + Send + Sync),
+        addr: &UnixAddr,
+        nonblock: bool,
+    ) -> SysResult<()> {
+        let ep = HostUdsEndpoint::of(ep).ok_or(Errno::ECONNREFUSED)?;
+        if !hostuds::enabled() {
+            return Err(Errno::ECONNREFUSED);
+        }
+        let until = deadline(self.lock().sndtimeo);
+        let fd = loop {
+            match ep.connect(self.ty) {
+                Err(Errno::EAGAIN) if !nonblock => {
+                    let now = std::time::Instant::now();
+                    if until.is_some_and(|d| now >= d) {
+                        return Err(Errno::EAGAIN);
+                    }
+                    let slice = now + crate::vfs::poll::HOST_POLL_SLICE;
+                    match block(
+                        task,
+                        &[],
+                        Some(until.map_or(slice, |d| d.min(slice))),
+                        || false,
+                    ) {
+                        Err(Errno::EAGAIN) => {}
+                        r => r?,
+                    }
+                }
+                r => break r?,
+            }
+        };
+        self.host
+            .set((HostUds::new(fd, self.ty), addr.clone()))
+            .map_err(|_| Errno::EISCONN)?;
+        {
+            let mut st = self.lock();
+            st.peer = None;
+            st.connected = true;
+            st.gen += 1;
+        }
+        self.queue.notify();
+        Ok(())
+    }
+
+    /// The host socket this one forwards to, if connected to one.
+    fn host(&self) -> Option<&(HostUds, UnixAddr)> {
+        self.host.get()
     }
 
     /// listen(2).
@@ -470,8 +558,14 @@ impl Socket {
     /// their default destination.
     pub fn connect(&self, task: TaskRef, addr: &UnixAddr, nonblock: bool) -> SysResult<()> {
         let me = self.arc()?;
+        if self.host().is_some() {
+            return Err(Errno::EISCONN);
+        }
         if !is_conn_type(self.ty) {
-            let target = self.find(task, addr)?;
+            let target = match self.find_target(task, addr)? {
+                Target::Sentry(s) => s,
+                Target::Host(ep) => return self.connect_host(task, &*ep, addr, nonblock),
+            };
             if self.lock().passcred {
                 self.autobind()?;
             }
@@ -489,7 +583,10 @@ impl Socket {
                 return Err(Errno::EINVAL);
             }
         }
-        let target = self.find(task, addr)?;
+        let target = match self.find_target(task, addr)? {
+            Target::Sentry(s) => s,
+            Target::Host(ep) => return self.connect_host(task, &*ep, addr, nonblock),
+        };
         if self.lock().passcred {
             self.autobind()?;
         }
@@ -580,6 +677,11 @@ impl Socket {
             libc::SHUT_RDWR => RCV_SHUTDOWN | SEND_SHUTDOWN,
             _ => return Err(Errno::EINVAL),
         };
+        if let Some((h, _)) = self.host() {
+            h.shutdown(how)?;
+            self.changed();
+            return Ok(());
+        }
         let peer = {
             let mut st = self.lock();
             st.shutdown |= bits;
@@ -612,6 +714,9 @@ impl Socket {
 
     /// getpeername(2) (ENOTCONN without a peer).
     pub fn peername(&self) -> SysResult<UnixAddr> {
+        if let Some((_, addr)) = self.host() {
+            return Ok(addr.clone());
+        }
         let peer = self.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
         let a = peer.lock().addr.clone();
         Ok(a)
@@ -637,6 +742,16 @@ impl Socket {
         to: Option<&UnixAddr>,
         nonblock: bool,
     ) -> SysResult<usize> {
+        if let Some((h, _)) = self.host() {
+            if !rights.is_empty() {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            if to.is_some() {
+                return Err(Errno::EISCONN);
+            }
+            let timeout = self.lock().sndtimeo;
+            return h.send(task, data, 0, nonblock, timeout);
+        }
         let creds = creds.unwrap_or_else(|| Ucred::of(task));
         if self.ty == libc::SOCK_DGRAM {
             let (peer, passcred) = {
@@ -810,6 +925,18 @@ impl Socket {
         waitall: bool,
         nonblock: bool,
     ) -> SysResult<Received> {
+        if let Some((h, addr)) = self.host() {
+            let timeout = self.lock().rcvtimeo;
+            let r = h.recv(task, len, (peek, waitall), nonblock, timeout)?;
+            return Ok(Received {
+                data: r.data,
+                full_len: r.full_len,
+                truncated: r.truncated,
+                from: addr.clone(),
+                rights: Vec::new(),
+                creds: None,
+            });
+        }
         let until = deadline(self.lock().rcvtimeo);
         let mut out = Received {
             data: Vec::new(),
@@ -925,6 +1052,9 @@ impl Socket {
     /// SIOCINQ (`unix_inq_len`): every unread byte of a stream, the next message's length
     /// otherwise; EINVAL on a listener.
     pub fn inq(&self) -> SysResult<usize> {
+        if let Some((h, _)) = self.host() {
+            return h.inq();
+        }
         let st = self.lock();
         if st.listening {
             return Err(Errno::EINVAL);
@@ -997,6 +1127,9 @@ impl Socket {
 
     /// The `POLL*` events now true (Linux `unix_poll`, `unix_dgram_poll`).
     pub fn readiness(&self) -> u32 {
+        if let Some((h, _)) = self.host() {
+            return h.readiness();
+        }
         let pin = (libc::POLLIN | libc::POLLRDNORM) as u32;
         let pout = (libc::POLLOUT | libc::POLLWRNORM) as u32;
         let (mut ev, peer) = {
@@ -1058,7 +1191,14 @@ impl Sock for Socket {
         &self.queue
     }
     fn poll_generation(&self) -> u64 {
+        // A host socket's events are not counted here: edges are readiness rising.
+        if self.host().is_some() {
+            return 0;
+        }
         self.lock().gen
+    }
+    fn host_polled(&self) -> bool {
+        self.host().is_some()
     }
     fn last_close(&self) {
         self.release();
@@ -1252,5 +1392,55 @@ mod tests {
         let st = s.stat_vfs(None).unwrap();
         assert_eq!(st.file_type(), libc::S_IFSOCK);
         assert_eq!(s.path(), format!("socket:[{}]", st.ino).into_bytes());
+    }
+
+    #[test]
+    fn connected_to_a_host_socket_it_forwards_there() {
+        use std::io::{Read, Write};
+        use std::os::unix::net::UnixStream;
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let slot = Mutex::new(Some(std::os::fd::OwnedFd::from(ours)));
+        let ep = HostUdsEndpoint::new(Box::new(move |ty| {
+            assert_eq!(ty, libc::SOCK_STREAM);
+            lock_slot(&slot).take().ok_or(Errno::ECONNREFUSED)
+        }));
+        fn lock_slot<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+            m.lock().unwrap()
+        }
+        let f = new_socket(None, libc::SOCK_STREAM, 0, 0).unwrap();
+        let s = socket_of(&f).unwrap();
+        let addr = UnixAddr::Path(b"/run/daemon.sock".to_vec());
+        hostuds::set_enabled(true);
+        s.connect_host(None, &ep, &addr, false).unwrap();
+        assert_eq!(s.connect(None, &addr, false), Err(Errno::EISCONN));
+        assert_eq!(s.peername(), Ok(addr));
+        assert!(
+            f.wait_queue().is_none(),
+            "pollers must re-check the host fd"
+        );
+        assert_eq!(f.write_inner(None, b"ping").unwrap(), 4);
+        let mut b = [0u8; 4];
+        theirs.read_exact(&mut b).unwrap();
+        assert_eq!(&b, b"ping");
+        let (r, w) = (libc::POLLIN as u32, libc::POLLOUT as u32);
+        assert_eq!(f.readiness(r | w), w);
+        theirs.write_all(b"pong").unwrap();
+        assert_eq!(f.readiness(r), r);
+        assert_eq!(s.inq(), Ok(4));
+        assert_eq!(f.read_inner(None, &mut b).unwrap(), 4);
+        assert_eq!(&b, b"pong");
+        let (x, _y) = pair(libc::SOCK_STREAM, 0);
+        assert_eq!(
+            s.send(None, b"x", vec![x], None, None, false),
+            Err(Errno::EOPNOTSUPP)
+        );
+        s.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(theirs.read(&mut b).unwrap(), 0);
+        drop(f);
+        assert_eq!(
+            theirs.write(b"late").err().map(|e| e.raw_os_error()),
+            Some(Some(libc::EPIPE))
+        );
     }
 }

@@ -6,6 +6,8 @@
 //! opened per open(2) of a read-write mount. No round trip per read or write. Attributes come
 //! from the walk, and are refreshed on fstat, after writes and after each change made here.
 //! On a read-only mount every change is EROFS here, and the gofer refuses it as well.
+//! A host socket file offers connect(2) an endpoint that asks the gofer to connect to it
+//! (`net::hostuds`, `runsc --host-uds=open`).
 //!
 //! Lock order: a directory's `children` is held across the walk round trip that fills it;
 //! `host_fd` across the open round trip; `stat` last and briefly.
@@ -18,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use gofer::{GoferClient, GoferError, NodeId};
 
 use crate::fs::sys;
+use crate::net::hostuds::HostUdsEndpoint;
 use crate::vfs::{DirEntry, FileOps, Inode, NoDataOps, Stat, StatFs, TaskRef, Timespec};
 use crate::{Errno, SysResult};
 
@@ -378,6 +381,18 @@ impl Inode for GoferInode {
                 s.flags
             },
         })
+    }
+
+    /// A host socket file: connect(2) to it asks the gofer for a connected host socket
+    /// (`net::hostuds`; the gofer refuses unless `--host-uds=open`).
+    fn socket_endpoint(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        if self.cached_stat().mode & libc::S_IFMT != libc::S_IFSOCK {
+            return None;
+        }
+        // The endpoint keeps the inode, so the gofer node stays open until the connect.
+        let me = self.me.upgrade()?;
+        let connect = move |ty: i32| me.client.connect_unix(me.node, ty).map_err(gofer_errno);
+        Some(Arc::new(HostUdsEndpoint::new(Box::new(connect))))
     }
 
     fn as_any(&self) -> &dyn Any {
