@@ -42,7 +42,11 @@ fn bundle(name: &str, script: &str, profile: Value) -> PathBuf {
 fn run(runtime: &Path, name: &str, script: &str, profile: Value) -> (i32, String) {
     let b = bundle(name, script, profile);
     let root = unique_tmp_path(&format!("oci-seccomp-{name}-root"));
-    let id = format!("seccomp-{}", std::process::id());
+    // Unique per run: the tests of this file run in parallel, and the id names the
+    // container's cgroup, which two live containers must not share.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = format!("seccomp-{name}-{}-{n}", std::process::id());
     let o = Command::new(runtime)
         .arg("--root")
         .arg(&root)

@@ -30,6 +30,16 @@ pub const EXIT_FAILURE: i32 = 1;
 
 /// `runsc create`.
 pub fn create(global: &GlobalOpts, args: &CreateArgs) -> i32 {
+    // A pod's app container joins its sandbox container's sentry.
+    if let Some(joined) = crate::container::pod::try_create(global, args) {
+        return match joined {
+            Ok(()) => 0,
+            Err(msg) => {
+                log::error(&msg);
+                EXIT_FAILURE
+            }
+        };
+    }
     match create_container(global, args, false) {
         Ok((_, sandbox)) => {
             sandbox.release();
@@ -187,6 +197,7 @@ fn start_sandbox(
     };
     let mut spec = bundle.boot;
     spec.settings.root_direct = global.overlay == "none";
+    spec.settings.host_uds = global.host_uds == "open";
     match global.network.as_deref() {
         Some("host") => spec.settings.host_network = true,
         // An explicit --network=none keeps the loopback-only stack even in a joined or the

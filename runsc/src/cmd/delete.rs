@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use crate::cli::{DeleteArgs, GlobalOpts};
 use crate::cmd::create::EXIT_FAILURE;
 use crate::container::hooks::{self, Point};
-use crate::container::{proc_stat, Container, ContainerError, StateLock, Status};
+use crate::container::{pod, proc_stat, Container, ContainerError, StateLock, Status};
 use crate::log;
 
 /// How long `delete --force` waits for a killed sentry to die.
@@ -40,6 +40,21 @@ fn delete(global: &GlobalOpts, args: &DeleteArgs) -> Result<(), String> {
     };
     let _lock = StateLock::take(&c.dir).map_err(|e| e.to_string())?;
     let status = c.status();
+    if c.sandbox_id.is_some() {
+        // A pod's app container: it lives in its sandbox container's sentry.
+        if status != Status::Stopped && !args.force && status != Status::Created {
+            return Err(format!(
+                "cannot delete container {} that is not stopped: {}",
+                c.id,
+                status.as_str()
+            ));
+        }
+        pod::delete_member(&global.root, &c)?;
+        if let Err(msg) = hooks::run(&c.hooks, Point::Poststop, &c.oci_state()) {
+            log::warning_to_log(&msg);
+        }
+        return Ok(());
+    }
     if status != Status::Stopped {
         // As runc: a created container (whose process never ran) goes without --force.
         if !args.force && status != Status::Created {
@@ -55,6 +70,8 @@ fn delete(global: &GlobalOpts, args: &DeleteArgs) -> Result<(), String> {
         }
         kill_sandbox(&c)?;
     }
+    // A pod's sandbox container takes its app containers with it.
+    pod::delete_members(&global.root, &c);
     if let Some(cg) = c.cgroup() {
         cg.destroy()?;
     }

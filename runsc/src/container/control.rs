@@ -69,10 +69,29 @@ pub struct ExecConn {
 /// Asks the sentry of the container in `dir` to start `request`'s process with `fds` as its
 /// descriptors 0, 1, 2...; returns once it has started. The error is the sentry's message.
 pub fn exec(dir: &Path, request: &ExecRequest, fds: &[BorrowedFd<'_>]) -> Result<ExecConn, String> {
+    let (conn, reply) = send_with_fds(dir, &request.encode(), fds)?;
+    if let Some(msg) = reply.strip_prefix("error: ") {
+        return Err(msg.to_string());
+    }
+    match reply.strip_prefix("pid ").map(str::parse::<i32>) {
+        Some(Ok(pid)) => Ok(ExecConn { pid, conn }),
+        _ if reply.is_empty() => Err("the sandbox hung up without a reply: it has stopped".into()),
+        _ => Err(format!("unexpected reply from the sandbox: {reply:?}")),
+    }
+}
+
+/// Sends `request` (one line, without its newline) with `fds` attached to the sentry of the
+/// container in `dir`; returns the connection and the first reply line, read so that nothing
+/// after it is consumed (the connection may go to another process to read the rest).
+pub fn send_with_fds(
+    dir: &Path,
+    request: &str,
+    fds: &[BorrowedFd<'_>],
+) -> Result<(UnixStream, String), String> {
     let d = open_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut conn = UnixStream::connect(short_path(&d))
         .map_err(|e| format!("the sandbox does not answer ({e}): it has stopped"))?;
-    let line = format!("{}\n", request.encode());
+    let line = format!("{request}\n");
     let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
     let sent = loop {
         match sendmsg::<()>(
@@ -86,21 +105,22 @@ pub fn exec(dir: &Path, request: &ExecRequest, fds: &[BorrowedFd<'_>]) -> Result
             other => break other,
         }
     }
-    .map_err(|e| format!("sending the exec request to the sandbox: {e}"))?;
+    .map_err(|e| format!("sending a request to the sandbox: {e}"))?;
     // The descriptors went with the first bytes; a long request may need more writes.
     conn.write_all(&line.as_bytes()[sent..])
-        .map_err(|e| format!("sending the exec request to the sandbox: {e}"))?;
+        .map_err(|e| format!("sending a request to the sandbox: {e}"))?;
     // One byte at a time: nothing after the first line may be consumed here, as the
     // connection may be handed to another process to read the status (`exec --detach`).
     let reply =
         read_line_unbuffered(&mut conn).map_err(|e| format!("reading the sandbox's reply: {e}"))?;
-    if let Some(msg) = reply.strip_prefix("error: ") {
-        return Err(msg.to_string());
-    }
-    match reply.strip_prefix("pid ").map(str::parse::<i32>) {
-        Some(Ok(pid)) => Ok(ExecConn { pid, conn }),
-        _ if reply.is_empty() => Err("the sandbox hung up without a reply: it has stopped".into()),
-        _ => Err(format!("unexpected reply from the sandbox: {reply:?}")),
+    Ok((conn, reply))
+}
+
+/// Connects to the control socket in `dir` and hangs up at once (wakes a server that checks
+/// whether to go on serving after each connection); errors are of no interest.
+pub fn knock(dir: &Path) {
+    if let Ok(d) = open_dir(dir) {
+        let _ = UnixStream::connect(short_path(&d));
     }
 }
 

@@ -11,6 +11,7 @@
 pub mod cgroup;
 pub mod control;
 pub mod hooks;
+pub mod pod;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -116,6 +117,11 @@ pub struct Container {
     pub hooks: Value,
     /// The sandbox's cgroup path (see [`cgroup::Cgroup`]), once made.
     pub cgroup_path: Option<String>,
+    /// For an app container of a pod: the id of the container whose sentry it runs in
+    /// (`pod`); `pid` is then its pid-file holder's.
+    pub sandbox_id: Option<String>,
+    /// For a pod's sandbox container: the ids of the app containers in its sentry.
+    pub members: Vec<String>,
 }
 
 impl Container {
@@ -134,6 +140,8 @@ impl Container {
             annotations: Map::new(),
             hooks: Value::Null,
             cgroup_path: None,
+            sandbox_id: None,
+            members: Vec::new(),
         }
     }
 
@@ -294,6 +302,8 @@ impl Container {
             "goferPid": self.gofer_pid,
             "hooks": self.hooks,
             "cgroup": self.cgroup_path,
+            "sandboxId": self.sandbox_id,
+            "members": self.members,
         });
         serde_json::to_vec_pretty(&v).expect("invariant: a JSON value always serializes")
     }
@@ -336,6 +346,20 @@ impl Container {
                 .get("cgroup")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            sandbox_id: runsc
+                .get("sandboxId")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            members: runsc
+                .get("members")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -427,6 +451,7 @@ mod tests {
         c.annotations.insert("k".into(), json!("v"));
         c.hooks = json!({ "poststop": [{ "path": "/bin/true" }] });
         c.cgroup_path = Some("/runsc/c1".into());
+        c.members = vec!["app1".into()];
         c.save().unwrap();
         drop(lock);
         let back = Container::load(&root, "c1").unwrap();

@@ -19,10 +19,21 @@
 //! process's fds 0, 1, 2 (and more with `--preserve-fds`). The connection stays open while the
 //! process runs: its second reply line is its exit status (128+N for a death by signal N).
 //!
+//! Pods (`containers`): `container-create ID ro|rw MOUNTS FIELDS` (the fields of `exec`) makes
+//! an app container in this sandbox. MOUNTS is `-` or a comma-separated list of its bind mounts,
+//! `HEXDEST:ro|rw`. Its descriptors are the gofer channel of the container's root, a listening
+//! socket of its own (`<root>/<ID>/sandbox.sock`), one gofer channel per bind mount, and its
+//! process's fds 0, 1, 2...
+//! The reply is `ok`, then, once the container's init has ended, `exit STATUS` (the front end's
+//! pid-file holder reads it). On the container's own socket `start`, `signal N one|all`,
+//! `wait` and `exec` mean that container (its init, its processes, its root), and `delete`
+//! kills what is left of it and unmounts its root.
+//!
 //! Before `start`, the init process exists (its program is loaded) but has not run an
 //! instruction. SIGKILL then lets it go so that it dies at once, as a created runc container
 //! does; other signals find default actions, which the init of a pid namespace ignores.
 
+pub mod containers;
 mod sys;
 
 use std::fs::File;
@@ -34,6 +45,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use crate::abi::signal::{SigInfo, SI_USER};
 use crate::kernel::signal::{send_to_process, SIG_DFL};
 use crate::kernel::{Credentials, ExecProcess, InitError, Kernel};
+use containers::PodContainer;
 
 /// The pid of the init process in the sandbox's pid namespace.
 const INIT_PID: i32 = 1;
@@ -64,6 +76,8 @@ pub struct Control {
     kernel: Arc<Kernel>,
     state: Mutex<State>,
     cv: Condvar,
+    /// The pod's app containers in this sandbox.
+    containers: containers::Registry,
 }
 
 impl Control {
@@ -73,12 +87,13 @@ impl Control {
             kernel,
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
+            containers: containers::Registry::default(),
         });
         let listener = UnixListener::from(listener);
         let c = control.clone();
         std::thread::Builder::new()
             .name("control".into())
-            .spawn(move || c.accept_loop(listener))
+            .spawn(move || c.accept_loop(listener, None))
             .map(drop)
             .unwrap_or_else(|e| crate::warn!("control: no thread: {e}"));
         control
@@ -121,21 +136,27 @@ impl Control {
         }
     }
 
-    fn accept_loop(self: Arc<Self>, listener: UnixListener) {
+    /// Serves `listener`: the sandbox's socket (`scope` None) or an app container's.
+    fn accept_loop(self: Arc<Self>, listener: UnixListener, scope: Option<Arc<PodContainer>>) {
         for conn in listener.incoming() {
+            if scope.as_ref().is_some_and(|s| s.is_deleted()) {
+                // The front end's `delete` knocks once more so that the socket goes.
+                return;
+            }
             let Ok(conn) = conn else { continue };
             let c = self.clone();
+            let scope = scope.clone();
             // One thread per connection: a `wait` blocks until the container ends.
             let spawned = std::thread::Builder::new()
                 .name("control-conn".into())
-                .spawn(move || c.handle(conn));
+                .spawn(move || c.handle(conn, scope));
             if let Err(e) = spawned {
                 crate::warn!("control: no thread for a request: {e}");
             }
         }
     }
 
-    fn handle(&self, conn: UnixStream) {
+    fn handle(self: &Arc<Self>, conn: UnixStream, scope: Option<Arc<PodContainer>>) {
         // Replies go out as a plain file: std writes sockets with send, which the sentry's
         // seccomp filter does not allow; write it does. Requests come with recvmsg (below).
         let conn = File::from(OwnedFd::from(conn));
@@ -143,16 +164,23 @@ impl Control {
             return;
         };
         let line = line.trim_end();
-        let is_wait = line == "wait" || line.starts_with("exec ");
+        let is_wait =
+            line == "wait" || line.starts_with("exec ") || line.starts_with("container-create ");
         if is_wait {
             self.state().waiting += 1;
         }
         let mut conn = conn;
         if let Some(fields) = line.strip_prefix("exec ") {
-            self.exec(fields, fds, &mut conn);
+            let root = scope.as_ref().map(|c| c.root.clone());
+            self.exec(fields, fds, root, &mut conn);
+        } else if let Some(fields) = line.strip_prefix("container-create ") {
+            self.container_create(fields, fds, &mut conn);
         } else {
             drop(fds);
-            let reply = self.request(line);
+            let reply = match &scope {
+                Some(c) => self.container_request(c, line),
+                None => self.request(line),
+            };
             let _ = conn.write_all(format!("{reply}\n").as_bytes());
         }
         if is_wait {
@@ -162,7 +190,13 @@ impl Control {
     }
 
     /// `exec`: starts the process, replies with its pid, waits for it, replies with its status.
-    fn exec(&self, fields: &str, fds: Vec<OwnedFd>, conn: &mut File) {
+    fn exec(
+        &self,
+        fields: &str,
+        fds: Vec<OwnedFd>,
+        root: Option<Arc<crate::vfs::Dentry>>,
+        conn: &mut File,
+    ) {
         let started = ExecRequest::parse(fields).and_then(|req| {
             if fds.len() < 3 {
                 return Err(format!(
@@ -177,6 +211,7 @@ impl Control {
                     cwd: req.cwd,
                     creds: Credentials::new(req.uid, req.gid, req.groups),
                     fds,
+                    root,
                 })
                 .map_err(|e| exec_error_reply(&e))
         });
@@ -195,6 +230,100 @@ impl Control {
             .map(|s| s.shell_code())
             .unwrap_or(128 + libc::SIGKILL);
         let _ = conn.write_all(format!("exit {code}\n").as_bytes());
+    }
+
+    /// `container-create ID ro|rw FIELDS`: makes the container, serves its socket, replies
+    /// `ok`; then runs it and replies `exit STATUS` once its init has ended.
+    fn container_create(self: &Arc<Self>, fields: &str, fds: Vec<OwnedFd>, conn: &mut File) {
+        let made = parse_container_create(fields).and_then(|(id, readonly, binds, req)| {
+            let want = 5 + binds.len();
+            if fds.len() < want {
+                return Err(format!(
+                    "container-create needs {want} descriptors (gofer, socket, mounts, stdio), \
+                     got {}",
+                    fds.len()
+                ));
+            }
+            let mut fds = fds.into_iter();
+            let (Some(gofer), Some(listener)) = (fds.next(), fds.next()) else {
+                return Err("container-create: missing descriptors".into());
+            };
+            let mounts = binds
+                .into_iter()
+                .zip(fds.by_ref())
+                .map(|((dest, readonly), gofer)| containers::PodMount {
+                    dest,
+                    readonly,
+                    gofer,
+                })
+                .collect();
+            let c = self.containers.create(
+                &self.kernel.vfs,
+                containers::NewContainer {
+                    id,
+                    readonly,
+                    gofer,
+                    mounts,
+                    request: req,
+                    fds: fds.collect(),
+                },
+            )?;
+            Ok((c, listener))
+        });
+        let (c, listener) = match made {
+            Ok(made) => made,
+            Err(msg) => {
+                let _ = conn.write_all(format!("error: {msg}\n").as_bytes());
+                return;
+            }
+        };
+        let me = self.clone();
+        let scope = c.clone();
+        let listener = UnixListener::from(listener);
+        let served = std::thread::Builder::new()
+            .name("control-ctr".into())
+            .spawn(move || me.accept_loop(listener, Some(scope)));
+        if let Err(e) = served {
+            self.containers.delete(&self.kernel, &c);
+            let _ = conn.write_all(format!("error: no thread for the container: {e}\n").as_bytes());
+            return;
+        }
+        let _ = conn.write_all(b"ok\n");
+        let code = c.run(&self.kernel);
+        let _ = conn.write_all(format!("exit {code}\n").as_bytes());
+    }
+
+    /// A request on an app container's own socket; returns the reply line.
+    fn container_request(&self, c: &Arc<PodContainer>, line: &str) -> String {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["start"] => match c.start() {
+                Ok(()) => "ok".into(),
+                Err(msg) => format!("error: {msg}"),
+            },
+            ["signal", n, scope @ ("one" | "all")] => match n.parse::<i32>() {
+                Ok(sig) if (1..=64).contains(&sig) => {
+                    match c.signal(&self.kernel, sig, *scope == "all") {
+                        Ok(()) => "ok".into(),
+                        Err(_) => "error: the container is not running".into(),
+                    }
+                }
+                _ => format!("error: bad signal number {n:?}"),
+            },
+            ["wait"] => match c.wait_exit(None) {
+                Some(code) => format!("exit {code}"),
+                None => "error: the container did not end".into(),
+            },
+            ["delete"] => {
+                self.containers.delete(&self.kernel, c);
+                "ok".into()
+            }
+            ["pids"] => {
+                let pids: Vec<String> = c.pids(&self.kernel).iter().map(i32::to_string).collect();
+                format!("pids {}", pids.join(" ")).trim_end().to_string()
+            }
+            _ => self.request(line),
+        }
     }
 
     /// Carries out one request; returns the reply line.
@@ -305,9 +434,52 @@ fn read_request(conn: &File) -> Option<(String, Vec<OwnedFd>)> {
     String::from_utf8(data).ok().map(|line| (line, fds))
 }
 
+/// A pod container's bind mounts: (destination, read-only).
+type PodBinds = Vec<(Vec<u8>, bool)>;
+
+/// `ID ro|rw MOUNTS FIELDS` of a `container-create` request.
+fn parse_container_create(fields: &str) -> Result<(String, bool, PodBinds, ExecRequest), String> {
+    let mut words = fields.splitn(4, ' ');
+    let (Some(id), Some(mode), Some(binds), Some(rest)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return Err(format!("bad container-create request {fields:?}"));
+    };
+    let binds = if binds == "-" {
+        Vec::new()
+    } else {
+        binds
+            .split(',')
+            .map(|m| {
+                let bad = || format!("bad bind mount {m:?}");
+                let (dest, mode) = m.split_once(':').ok_or_else(bad)?;
+                let readonly = match mode {
+                    "ro" => true,
+                    "rw" => false,
+                    _ => return Err(bad()),
+                };
+                Ok((unhex(dest).ok_or_else(bad)?, readonly))
+            })
+            .collect::<Result<_, String>>()?
+    };
+    let valid = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b));
+    if !valid {
+        return Err(format!("bad container id {id:?}"));
+    }
+    let readonly = match mode {
+        "ro" => true,
+        "rw" => false,
+        _ => return Err(format!("bad root mode {mode:?}")),
+    };
+    Ok((id.to_string(), readonly, binds, ExecRequest::parse(rest)?))
+}
+
 /// The reply line for a process that could not start: `error: exec ERRNO: MSG`, so that
 /// `runsc exec` can tell "not found" from other failures as runc words them.
-fn exec_error_reply(e: &InitError) -> String {
+pub(crate) fn exec_error_reply(e: &InitError) -> String {
     match e {
         InitError::Exec(errno) if *errno == crate::Errno::ESRCH => {
             "the container is not running".into()
@@ -438,6 +610,39 @@ mod tests {
         };
         let line = no_groups.encode();
         assert_eq!(ExecRequest::parse(&line["exec ".len()..]), Ok(no_groups));
+    }
+
+    #[test]
+    fn container_create_requests_parse() {
+        let req = ExecRequest {
+            argv: vec![b"sh".to_vec()],
+            cwd: b"/".to_vec(),
+            ..Default::default()
+        };
+        let fields = format!("app-1 ro - {}", &req.encode()["exec ".len()..]);
+        assert_eq!(
+            parse_container_create(&fields),
+            Ok(("app-1".to_string(), true, Vec::new(), req.clone()))
+        );
+        let rw = format!(
+            "a rw 2f6574632f686f737473:ro,2f76:rw {}",
+            &req.encode()["exec ".len()..]
+        );
+        let parsed = parse_container_create(&rw).unwrap();
+        assert!(!parsed.1);
+        assert_eq!(
+            parsed.2,
+            vec![(b"/etc/hosts".to_vec(), true), (b"/v".to_vec(), false)]
+        );
+        for bad in [
+            "a rw 2f:xx uid=0 gid=0 groups= cwd=2f arg=73",
+            "a rw zz:ro uid=0 gid=0 groups= cwd=2f arg=73",
+            "a ro",
+            "a xx uid=0 gid=0 groups= cwd=2f arg=73",
+            "../a ro uid=0 gid=0 groups= cwd=2f arg=73",
+        ] {
+            assert!(parse_container_create(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -336,7 +336,6 @@ impl Kernel {
 /// gVisor's `Kernel.CreateProcess` for `runsc exec`): it has no parent in the sandbox (its
 /// ppid is 0, like init's), leads a session of its own, and its exit status is collected with
 /// [`Kernel::wait_process`] instead of by a parent's wait4.
-#[derive(Debug)]
 pub struct ExecProcess {
     /// `argv[0]` names the program: a path, or a name searched in the `PATH` of `envv`.
     pub argv: Vec<Vec<u8>>,
@@ -346,6 +345,20 @@ pub struct ExecProcess {
     pub creds: Credentials,
     /// Host descriptors that become the process's fds 0, 1, 2, 3... in order (at least 3).
     pub fds: Vec<OwnedFd>,
+    /// The root directory (and `cwd`'s base) when not the sandbox's: a pod's app container's
+    /// own tree (`Vfs::new_detached_tree`).
+    pub root: Option<Arc<crate::vfs::Dentry>>,
+}
+
+impl std::fmt::Debug for ExecProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecProcess")
+            .field("argv", &self.argv)
+            .field("cwd", &self.cwd)
+            .field("fds", &self.fds)
+            .field("own_root", &self.root.as_ref().map(|r| r.path()))
+            .finish_non_exhaustive()
+    }
 }
 
 /// `PATH` used to find an exec'd program when its environment has none (runc's default).
@@ -399,19 +412,34 @@ impl Kernel {
             return;
         };
         // The working directory first: the task below is in the tree as soon as it exists.
-        if let Err(errno) = crate::vfs::FsContext::new(&self.vfs, &p.cwd) {
+        let own_root = match &p.root {
+            None => None,
+            Some(root) => match resolve_dir_in(&self.vfs, root, &p.cwd) {
+                Ok(cwd) => Some((root.clone(), cwd)),
+                Err(errno) => {
+                    let _ = started.send(Err(InitError::Cwd { path: p.cwd, errno }));
+                    return;
+                }
+            },
+        };
+        let sandbox_cwd: &[u8] = if own_root.is_some() { b"/" } else { &p.cwd };
+        if let Err(errno) = crate::vfs::FsContext::new(&self.vfs, sandbox_cwd) {
             let _ = started.send(Err(InitError::Cwd { path: p.cwd, errno }));
             return;
         }
         let mut creds = p.creds;
         creds.caps = self.exec_caps(creds.caps);
-        let mut task = match Task::new_init(&self, creds, [fd0, fd1, fd2], &p.cwd) {
+        let mut task = match Task::new_init(&self, creds, [fd0, fd1, fd2], sandbox_cwd) {
             Ok(t) => t,
             Err(e) => {
                 let _ = started.send(Err(e));
                 return;
             }
         };
+        if let Some((root, cwd)) = own_root {
+            task.fs.set_root(root);
+            task.fs.set_cwd(cwd);
+        }
         self.apply_process_settings(&mut task);
         for (i, fd) in fds.enumerate() {
             let n = i as i32 + 3;
@@ -436,6 +464,25 @@ impl Kernel {
         }
         task.run();
     }
+}
+
+/// The directory `path` resolved from `root` (a tree's root dentry) as the sentry itself.
+fn resolve_dir_in(
+    vfs: &Vfs,
+    root: &Arc<crate::vfs::Dentry>,
+    path: &[u8],
+) -> crate::SysResult<Arc<crate::vfs::Dentry>> {
+    let r = crate::vfs::Resolver {
+        vfs,
+        task: None,
+        root: root.clone(),
+    };
+    let path: &[u8] = if path.is_empty() { b"/" } else { path };
+    let d = r.resolve(root.clone(), path, true)?;
+    if !d.inode.stat(None)?.is_dir() {
+        return Err(crate::Errno::ENOTDIR);
+    }
+    Ok(d)
 }
 
 /// Host stack of an exec'd process's task thread (as for clone's threads).

@@ -235,6 +235,13 @@ impl Vfs {
         )
         .map_err(err("/dev/shm"))?;
         vfs.mount(
+            b"/dev/mqueue",
+            crate::fs::mqueue::new_root(),
+            false,
+            "mqueue",
+        )
+        .map_err(err("/dev/mqueue"))?;
+        vfs.mount(
             b"/proc",
             crate::fs::proc::new_root(anon_dev(0x42)),
             false,
@@ -273,10 +280,53 @@ impl Vfs {
         readonly: bool,
         fs_type: &'static str,
     ) -> SysResult<()> {
+        self.mount_in(&self.root.clone(), path, root, readonly, fs_type)
+    }
+
+    /// A mount tree of its own, not reachable from the sandbox root: `root` mounted at its "/"
+    /// (a pod's app container's root, `control::container-create`). Mount on it with
+    /// [`Vfs::mount_in`]; [`Vfs::release_tree`] takes its mounts away again.
+    pub fn new_detached_tree(
+        &self,
+        root: Arc<dyn Inode>,
+        readonly: bool,
+        fs_type: &'static str,
+    ) -> Arc<Dentry> {
+        let id = self.next_mount_id.fetch_add(1, Ordering::Relaxed);
+        Dentry::new_root(Mount::new(id, root, readonly, fs_type))
+    }
+
+    /// Every mount on the tree whose root dentry is `tree` goes (as a lazy umount of all).
+    pub fn release_tree(&self, tree: &Arc<Dentry>) {
+        let mut submounts = self.submounts.write().unwrap_or_else(|p| p.into_inner());
+        let mut gone = vec![tree.mount.id];
+        let mut i = 0;
+        while i < gone.len() {
+            let parent = gone[i];
+            gone.extend(
+                submounts
+                    .iter()
+                    .filter(|(k, _)| k.0 == parent)
+                    .map(|(_, m)| m.id),
+            );
+            i += 1;
+        }
+        submounts.retain(|_, m| !gone.contains(&m.id));
+    }
+
+    /// `mount` on the tree whose root dentry is `base` (the sandbox's, or a detached one).
+    pub fn mount_in(
+        &self,
+        base: &Arc<Dentry>,
+        path: &[u8],
+        root: Arc<dyn Inode>,
+        readonly: bool,
+        fs_type: &'static str,
+    ) -> SysResult<()> {
         let r = Resolver {
             vfs: self,
             task: None,
-            root: self.root.clone(),
+            root: base.clone(),
         };
         let root_is_dir = root.stat(None)?.is_dir();
         let d = if root_is_dir {
@@ -296,7 +346,7 @@ impl Vfs {
     /// made synthetic as for `mount_point`, and a missing target becomes an empty synthetic
     /// file, as runc creates the target file in the rootfs.
     fn file_mount_point(&self, r: &Resolver, path: &[u8]) -> SysResult<Arc<Dentry>> {
-        match r.resolve(self.root.clone(), path, true) {
+        match r.resolve(r.root.clone(), path, true) {
             Err(Errno::ENOENT) => {}
             other => return other,
         }
@@ -310,7 +360,7 @@ impl Vfs {
             return Err(Errno::EINVAL);
         }
         let parent = if parent_path.is_empty() {
-            self.root.clone()
+            r.root.clone()
         } else {
             self.mount_point(r, parent_path)?
         };
@@ -348,6 +398,10 @@ impl Vfs {
             .unwrap_or_else(|p| p.into_inner())
             .insert((d.mount.id, st.dev, st.ino), m);
         d.mount.has_submounts.store(true, Ordering::Release);
+        if !self.in_main_tree(d) {
+            // A detached tree's mounts are not the sandbox's (/proc/mounts).
+            return Ok(());
+        }
         self.records
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -360,10 +414,19 @@ impl Vfs {
         Ok(())
     }
 
+    /// Whether `d` hangs below the sandbox's root (not a detached tree's).
+    fn in_main_tree(&self, d: &Arc<Dentry>) -> bool {
+        let mut cur = d;
+        while let Some(p) = &cur.parent {
+            cur = p;
+        }
+        cur.mount.id == self.root.mount.id
+    }
+
     /// Resolves `path` from the root, adding a synthetic directory for each component that
     /// does not exist.
     fn mount_point(&self, r: &Resolver, path: &[u8]) -> SysResult<Arc<Dentry>> {
-        match r.resolve(self.root.clone(), path, true) {
+        match r.resolve(r.root.clone(), path, true) {
             Err(Errno::ENOENT) => {}
             other => return other,
         }
@@ -371,14 +434,14 @@ impl Vfs {
             .split(|&b| b == b'/')
             .filter(|c| !c.is_empty())
             .collect();
-        let mut cur = self.root.clone();
+        let mut cur = r.root.clone();
         for (i, name) in comps.iter().enumerate() {
             let mut prefix = Vec::new();
             for c in &comps[..=i] {
                 prefix.push(b'/');
                 prefix.extend_from_slice(c);
             }
-            cur = match r.resolve(self.root.clone(), &prefix, true) {
+            cur = match r.resolve(r.root.clone(), &prefix, true) {
                 Ok(d) => d,
                 Err(Errno::ENOENT) => {
                     // Only a name that is truly absent (not a dangling symlink) is made.

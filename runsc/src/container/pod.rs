@@ -1,0 +1,400 @@
+//! Kubernetes pods (after gVisor's multi-container sandboxes, `runsc/container/container.go`
+//! and `runsc/specutils` `ShouldCreateSandbox`): containerd's CRI plugin creates a pod's pause
+//! container (annotation `io.kubernetes.cri.container-type=sandbox`) and then each app
+//! container (`container-type=container`, `io.kubernetes.cri.sandbox-id=<pause id>`). An app
+//! container whose sandbox is a live container of ours in the same `--root` gets no sentry of
+//! its own: it runs in its sandbox's kernel (one PID, IPC and network namespace), with its own
+//! root, served by a gofer of its own (`sentry::control::containers`).
+//!
+//! Its directory holds `state.json` (with `sandboxId`) and its own control socket, which
+//! `runsc create` hands to the sentry: `start`, `kill`, `wait` and `exec` reach the container
+//! through it unchanged. Its pid (and `--pid-file`'s) is a holder process, `runsc exec
+//! --wait-on-stdin`, that keeps the `container-create` connection and exits with the status the
+//! sentry writes there when the container's init ends.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::unistd::Pid;
+
+use super::{control, proc_stat, validate_id, Container, StateLock, Status};
+use crate::boot::spec::MountSpec;
+use crate::cli::{CreateArgs, GlobalOpts};
+use crate::sandbox::HostMount;
+use crate::{console, log, oci};
+
+/// The CRI annotation naming what a container is in its pod.
+pub const CONTAINER_TYPE: &str = "io.kubernetes.cri.container-type";
+/// The CRI annotation naming the pod's sandbox (pause) container.
+pub const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
+
+/// How long `delete` waits for the holder of a killed app container to exit.
+const HOLDER_WAIT: Duration = Duration::from_secs(5);
+
+/// The sandbox an OCI spec's annotations put a container into: Some(id) for an app container
+/// (`container-type` is `container`) whose `sandbox-id` is another container.
+pub fn sandbox_of(
+    annotations: Option<&std::collections::HashMap<String, String>>,
+    id: &str,
+) -> Option<String> {
+    let a = annotations?;
+    if a.get(CONTAINER_TYPE).map(String::as_str) != Some("container") {
+        return None;
+    }
+    a.get(SANDBOX_ID)
+        .filter(|s| s.as_str() != id && validate_id(s).is_ok())
+        .cloned()
+}
+
+/// `runsc create` of an app container: None when the bundle does not name a sandbox that is a
+/// live container of ours (the caller then makes a sandbox of its own), else the outcome.
+pub fn try_create(global: &GlobalOpts, args: &CreateArgs) -> Option<Result<(), String>> {
+    let bundle = match oci::load(&args.bundle) {
+        Ok(b) => b,
+        // Reported by the ordinary path.
+        Err(_) => return None,
+    };
+    let sandbox_id = sandbox_of(bundle.spec.annotations().as_ref(), &args.id)?;
+    let sandbox = Container::load(&global.root, &sandbox_id).ok()?;
+    if sandbox.sandbox_id.is_some()
+        || !matches!(sandbox.status(), Status::Created | Status::Running)
+    {
+        return None;
+    }
+    Some(create_member(global, args, bundle, &sandbox))
+}
+
+fn create_member(
+    global: &GlobalOpts,
+    args: &CreateArgs,
+    bundle: oci::Bundle,
+    sandbox: &Container,
+) -> Result<(), String> {
+    validate_id(&args.id).map_err(|e| e.to_string())?;
+    if Container::load(&global.root, &args.id).is_ok() {
+        return Err(format!("container {:?} already exists", args.id));
+    }
+    // Joining the sandbox's namespaces by path is what a pod member does here by design.
+    for w in bundle
+        .warnings
+        .iter()
+        .filter(|w| !w.starts_with("joining the"))
+    {
+        log::warning_to_log(w);
+    }
+    let mut c = Container::new(
+        &global.root,
+        &args.id,
+        bundle.dir.clone(),
+        bundle.rootfs.clone(),
+    );
+    if let Some(a) = bundle.spec.annotations() {
+        for (k, v) in a {
+            c.annotations.insert(k.clone(), v.clone().into());
+        }
+    }
+    if let Some(h) = bundle.spec.hooks() {
+        c.hooks = serde_json::to_value(h).map_err(|e| format!("hooks: {e}"))?;
+    }
+    c.sandbox_id = Some(sandbox.id.clone());
+    let lock = c.create_dir().map_err(|e| e.to_string())?;
+    let made = join_sandbox(global, args, &bundle, &mut c, sandbox);
+    drop(lock);
+    if let Err(msg) = made {
+        if c.gofer_pid > 0 {
+            let _ = kill(Pid::from_raw(c.gofer_pid), Signal::SIGKILL);
+        }
+        let _ = c.destroy();
+        return Err(msg);
+    }
+    Ok(())
+}
+
+/// Starts the container's gofer, asks the sandbox's sentry to make the container, leaves the
+/// connection with a holder process, saves the state and adds the container to its sandbox's.
+fn join_sandbox(
+    global: &GlobalOpts,
+    args: &CreateArgs,
+    bundle: &oci::Bundle,
+    c: &mut Container,
+    sandbox: &Container,
+) -> Result<(), String> {
+    let boot = &bundle.boot;
+    let request = control::ExecRequest {
+        argv: boot.argv.clone(),
+        envv: boot.envv.clone(),
+        cwd: boot.cwd.clone(),
+        uid: boot.uid,
+        gid: boot.gid,
+        groups: boot.groups.clone(),
+    };
+    let pty = open_terminal(bundle, args.console_socket.as_deref())?;
+    let (gofer_end, sentry_end) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| format!("creating the gofer socket pair: {e}"))?;
+    // One channel per bind mount, after the root's (as `Sandbox::start` does).
+    let mut mount_pairs = Vec::with_capacity(bundle.mounts.len());
+    for _ in &bundle.mounts {
+        mount_pairs.push(
+            socketpair(
+                AddressFamily::Unix,
+                SockType::SeqPacket,
+                None,
+                SockFlag::SOCK_CLOEXEC,
+            )
+            .map_err(|e| format!("creating a bind mount socket pair: {e}"))?,
+        );
+    }
+    let gofer_mounts: Vec<(&HostMount, &OwnedFd)> = bundle
+        .mounts
+        .iter()
+        .zip(&mount_pairs)
+        .map(|(m, (g, _))| (m, g))
+        .collect();
+    let gofer = spawn_gofer(&bundle.rootfs, &gofer_end, &gofer_mounts)?;
+    // The gofer stays the caller's child (no double fork); nothing here waits for it.
+    c.gofer_pid = gofer.id() as i32;
+    drop((gofer_end, gofer_mounts));
+    let mount_fds: Vec<OwnedFd> = mount_pairs.into_iter().map(|(_, b)| b).collect();
+    let listener = control::listen(&c.dir)
+        .map_err(|e| format!("control socket in {}: {e}", c.dir.display()))?;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let stdio: Vec<BorrowedFd<'_>> = match &pty {
+        Some(slave) => vec![slave.as_fd(); 3],
+        None => vec![stdin.as_fd(), stdout.as_fd(), stderr.as_fd()],
+    };
+    let mut fds = vec![sentry_end.as_fd(), listener.as_fd()];
+    fds.extend(mount_fds.iter().map(AsFd::as_fd));
+    fds.extend(stdio);
+    let mode = if bundle.readonly_root { "ro" } else { "rw" };
+    let line = format!(
+        "container-create {} {mode} {} {}",
+        c.id,
+        bind_mounts_field(&bundle.boot.mounts),
+        request
+            .encode()
+            .strip_prefix("exec ")
+            .expect("invariant: an exec request line starts with \"exec \"")
+    );
+    let (conn, reply) = control::send_with_fds(&sandbox.dir, &line, &fds)?;
+    drop((sentry_end, listener, pty, mount_fds));
+    if let Some(msg) = reply.strip_prefix("error: ") {
+        return Err(msg.to_string());
+    }
+    if reply != "ok" {
+        return Err(format!("unexpected reply from the sandbox: {reply:?}"));
+    }
+    let holder = spawn_holder(global, &c.id, OwnedFd::from(conn))?;
+    c.pid = holder;
+    c.pid_start = proc_stat(holder).map(|s| s.1).unwrap_or(0);
+    c.saved_status = Status::Created;
+    c.save().map_err(|e| e.to_string())?;
+    if let Some(p) = &args.pid_file {
+        crate::cmd::create::write_pid_file(p, holder)?;
+    }
+    let _sandbox_lock = StateLock::take(&sandbox.dir).map_err(|e| e.to_string())?;
+    let mut s = Container::load(&global.root, &sandbox.id).map_err(|e| e.to_string())?;
+    if !s.members.contains(&c.id) {
+        s.members.push(c.id.clone());
+    }
+    s.save().map_err(|e| e.to_string())
+}
+
+/// The MOUNTS field of `container-create`: `-`, or `HEXDEST:ro|rw` joined by commas.
+fn bind_mounts_field(mounts: &[MountSpec]) -> String {
+    if mounts.is_empty() {
+        return "-".into();
+    }
+    mounts
+        .iter()
+        .map(|m| {
+            let dest: String = m.dest.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{dest}:{}", if m.readonly { "ro" } else { "rw" })
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The terminal's slave when `process.terminal` is set (its master goes to the console socket).
+fn open_terminal(bundle: &oci::Bundle, socket: Option<&Path>) -> Result<Option<OwnedFd>, String> {
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    match (terminal, socket) {
+        (false, None) => Ok(None),
+        (false, Some(_)) => {
+            Err("--console-socket given but process.terminal is not set in the spec".into())
+        }
+        (true, None) => Err("process.terminal is set: --console-socket is required".into()),
+        (true, Some(path)) => {
+            let pty = console::Pty::open(console::console_size(&bundle.spec))
+                .map_err(|e| e.to_string())?;
+            console::send_master(path, &pty.master).map_err(|e| e.to_string())?;
+            Ok(Some(pty.slave))
+        }
+    }
+}
+
+/// `runsc gofer` serving `rootfs` read-only on `fd` and each bind mount on its channel,
+/// holding none of our stdio.
+fn spawn_gofer(
+    rootfs: &Path,
+    fd: &OwnedFd,
+    mounts: &[(&HostMount, &OwnedFd)],
+) -> Result<Child, String> {
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.arg0("runsc")
+        .arg("gofer")
+        .arg("--root")
+        .arg(rootfs)
+        .arg("--io-fd")
+        .arg(fd.as_raw_fd().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut keep = vec![fd.as_raw_fd()];
+    for (m, fd) in mounts {
+        let mut spec = std::ffi::OsString::from(format!(
+            "{}:{}:",
+            fd.as_raw_fd(),
+            if m.readonly { "ro" } else { "rw" }
+        ));
+        spec.push(&m.source);
+        cmd.arg("--mount").arg(spec);
+        keep.push(fd.as_raw_fd());
+    }
+    crate::sys::prepare_child(&mut cmd, keep, None);
+    cmd.spawn()
+        .map_err(|e| format!("starting the gofer (runsc gofer): {e}"))
+}
+
+/// The pid-file process: `runsc exec --wait-on-stdin ID` with the `container-create`
+/// connection as its stdin; it exits with the status the sentry writes there.
+fn spawn_holder(global: &GlobalOpts, id: &str, conn: OwnedFd) -> Result<i32, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("finding runsc itself: {e}"))?;
+    let child = Command::new(exe)
+        .arg("--root")
+        .arg(&global.root)
+        .args(["exec", "--wait-on-stdin", id])
+        .stdin(Stdio::from(conn))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting the container's pid-file process: {e}"))?;
+    Ok(child.id() as i32)
+}
+
+/// `delete` of an app container (its lock held): kills what is left of it in the sandbox,
+/// unmounts its root there, waits for its holder, stops its gofer, removes it from its
+/// sandbox's members and removes its directory.
+pub fn delete_member(root: &Path, c: &Container) -> Result<(), String> {
+    if control::call(&c.dir, "delete").is_ok() {
+        control::knock(&c.dir);
+    }
+    let deadline = Instant::now() + HOLDER_WAIT;
+    while c.sentry_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if c.sentry_alive() {
+        let _ = kill(Pid::from_raw(c.pid), Signal::SIGKILL);
+    }
+    kill_gofer(c);
+    if let Some(sid) = &c.sandbox_id {
+        let sdir = root.join(sid);
+        if let Ok(_lock) = StateLock::take(&sdir) {
+            if let Ok(mut s) = Container::load(root, sid) {
+                s.members.retain(|m| m != &c.id);
+                let _ = s.save();
+            }
+        }
+    }
+    c.destroy().map_err(|e| e.to_string())
+}
+
+/// After a sandbox container's sentry is gone: its app containers go too (their holders have
+/// read end-of-file and exited; their gofers saw the sentry hang up).
+pub fn delete_members(root: &Path, sandbox: &Container) {
+    for id in &sandbox.members {
+        let Ok(m) = Container::load(root, id) else {
+            continue;
+        };
+        if m.sandbox_id.as_deref() != Some(sandbox.id.as_str()) {
+            continue;
+        }
+        if m.sentry_alive() {
+            let _ = kill(Pid::from_raw(m.pid), Signal::SIGKILL);
+        }
+        kill_gofer(&m);
+        if let Err(e) = m.destroy() {
+            log::warning_to_log(&e.to_string());
+        }
+    }
+}
+
+/// Kills a container's gofer if it is still that process.
+pub fn kill_gofer(c: &Container) {
+    if c.gofer_pid > 0 && proc_stat(c.gofer_pid).is_some_and(|(s, _)| s != 'Z') {
+        if let Ok(cmdline) = std::fs::read(format!("/proc/{}/cmdline", c.gofer_pid)) {
+            let rootfs = c.rootfs.as_os_str().as_bytes();
+            if cmdline.starts_with(b"runsc\0gofer")
+                && cmdline.windows(rootfs.len().max(1)).any(|w| w == rootfs)
+            {
+                let _ = kill(Pid::from_raw(c.gofer_pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn annotations(kv: &[(&str, &str)]) -> HashMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bind_mounts_go_as_hex_paths_and_modes() {
+        assert_eq!(bind_mounts_field(&[]), "-");
+        let m = [
+            MountSpec {
+                dest: b"/etc/hosts".to_vec(),
+                readonly: true,
+            },
+            MountSpec {
+                dest: b"/v".to_vec(),
+                readonly: false,
+            },
+        ];
+        assert_eq!(bind_mounts_field(&m), "2f6574632f686f737473:ro,2f76:rw");
+    }
+
+    #[test]
+    fn only_app_containers_naming_another_sandbox_join_it() {
+        let app = annotations(&[(CONTAINER_TYPE, "container"), (SANDBOX_ID, "pause1")]);
+        assert_eq!(sandbox_of(Some(&app), "app1"), Some("pause1".into()));
+        assert_eq!(sandbox_of(Some(&app), "pause1"), None, "itself");
+        let pause = annotations(&[(CONTAINER_TYPE, "sandbox"), (SANDBOX_ID, "pause1")]);
+        assert_eq!(sandbox_of(Some(&pause), "pause1"), None);
+        let bad = annotations(&[(CONTAINER_TYPE, "container"), (SANDBOX_ID, "../x")]);
+        assert_eq!(sandbox_of(Some(&bad), "a"), None);
+        assert_eq!(sandbox_of(None, "a"), None);
+        assert_eq!(sandbox_of(Some(&annotations(&[])), "a"), None);
+    }
+}

@@ -1,0 +1,441 @@
+//! The app containers of a pod (after gVisor's multi-container sandbox, `runsc/boot/loader.go`
+//! `startSubcontainer` and `runsc/container/container.go`): containers that Kubernetes' CRI puts
+//! into the sandbox of their pause container run in the same kernel (one PID, IPC and network
+//! namespace) with a root filesystem of their own.
+//!
+//! Each one is made by a `container-create` request on the sandbox's control socket. The root
+//! is a mount tree of its own (`Vfs::new_detached_tree`): the overlay over the container's gofer
+//! (read-only with `root.readonly`) with the sentry's /proc, /dev, /dev/pts, /dev/shm, /tmp and
+//! /sys inside it, then the spec's bind mounts, each served by the container's gofer on a
+//! channel of its own; no other container's root reaches it. Its process is kept until `start` and
+//! then started as `runsc exec` starts one, but with its root and cwd in that tree (a chroot).
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::abi::signal::{SigInfo, SI_USER};
+use crate::kernel::signal::send_to_process;
+use crate::kernel::{Credentials, ExecProcess, Kernel};
+use crate::vfs::{anon_dev, Dentry, Vfs};
+use crate::{Errno, SysResult};
+
+use super::ExecRequest;
+
+/// Device minors of the containers' own filesystems (clear of the sandbox's and mount(2)'s).
+static NEXT_MINOR: AtomicU64 = AtomicU64::new(0x800);
+
+/// How long `delete` waits for a killed container's processes to end.
+const DELETE_WAIT: Duration = Duration::from_secs(5);
+
+/// Where a container is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Made; its process waits for `start`.
+    Created,
+    /// `start` arrived; the creating connection is starting the process.
+    Starting,
+    /// Its init process runs with this pid.
+    Running(i32),
+    /// Its init ended with this status (128+N for signal N), or never ran.
+    Exited(i32),
+}
+
+/// One app container in this sandbox.
+pub struct PodContainer {
+    pub id: String,
+    /// The root dentry of its mount tree.
+    pub root: Arc<Dentry>,
+    state: Mutex<PodState>,
+    cv: Condvar,
+}
+
+struct PodState {
+    phase: Phase,
+    /// The process to start, until `start` takes it.
+    pending: Option<(ExecRequest, Vec<OwnedFd>)>,
+    /// Why `start` failed, for the `start` request to report.
+    start_error: Option<String>,
+    /// `delete` arrived: the per-container socket stops serving.
+    deleted: bool,
+}
+
+/// A bind mount of an app container: where, whether read-only, and its gofer channel.
+pub struct PodMount {
+    pub dest: Vec<u8>,
+    pub readonly: bool,
+    pub gofer: OwnedFd,
+}
+
+/// What `container-create` brings for a new app container.
+pub struct NewContainer {
+    pub id: String,
+    /// `root.readonly`: the gofer's files without an overlay.
+    pub readonly: bool,
+    /// The channel of the gofer serving its root.
+    pub gofer: OwnedFd,
+    pub mounts: Vec<PodMount>,
+    pub request: ExecRequest,
+    /// The process's fds 0, 1, 2...
+    pub fds: Vec<OwnedFd>,
+}
+
+/// The app containers of the sandbox, by id.
+#[derive(Default)]
+pub struct Registry {
+    map: Mutex<HashMap<String, Arc<PodContainer>>>,
+}
+
+impl Registry {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<PodContainer>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes container `id`: mounts its root over `gofer` and keeps its process for `start`.
+    pub fn create(&self, vfs: &Vfs, new: NewContainer) -> Result<Arc<PodContainer>, String> {
+        let NewContainer {
+            id,
+            readonly,
+            gofer,
+            mounts,
+            request,
+            fds,
+        } = new;
+        let id = id.as_str();
+        if self.map().contains_key(id) {
+            return Err(format!("container {id:?} already exists in the sandbox"));
+        }
+        let root = container_tree(vfs, gofer, readonly, mounts).map_err(|(what, e)| {
+            format!(
+                "mounting {} of container {id:?}: {}",
+                String::from_utf8_lossy(&what),
+                e.desc()
+            )
+        })?;
+        let c = Arc::new(PodContainer {
+            id: id.to_string(),
+            root,
+            state: Mutex::new(PodState {
+                phase: Phase::Created,
+                pending: Some((request, fds)),
+                start_error: None,
+                deleted: false,
+            }),
+            cv: Condvar::new(),
+        });
+        let mut map = self.map();
+        if map.contains_key(id) {
+            return Err(format!("container {id:?} already exists in the sandbox"));
+        }
+        map.insert(id.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Forgets container `id` (its processes killed first) and unmounts its root.
+    pub fn delete(&self, kernel: &Kernel, c: &Arc<PodContainer>) {
+        c.kill_all(kernel, libc::SIGKILL);
+        c.wait_exit(Some(DELETE_WAIT));
+        c.state().deleted = true;
+        self.map().remove(&c.id);
+        kernel.vfs.release_tree(&c.root);
+    }
+}
+
+/// The tree of an app container: its root and the sentry's filesystems inside it. The error
+/// names the mount that failed.
+fn container_tree(
+    vfs: &Vfs,
+    gofer: OwnedFd,
+    readonly: bool,
+    binds: Vec<PodMount>,
+) -> Result<Arc<Dentry>, (Vec<u8>, Errno)> {
+    let minor = || anon_dev(NEXT_MINOR.fetch_add(1, Ordering::Relaxed));
+    let client = Arc::new(gofer::GoferClient::new(gofer));
+    let at_root = |e| (b"/".to_vec(), e);
+    let lower = crate::fs::gofer::new_root(client).map_err(at_root)?;
+    let tree = if readonly {
+        vfs.new_detached_tree(lower, true, "9p")
+    } else {
+        let root = crate::fs::overlay::new_root(lower, minor(), minor()).map_err(at_root)?;
+        vfs.new_detached_tree(root, false, "overlay")
+    };
+    let mounts: [(&'static str, Arc<dyn crate::vfs::Inode>, bool, &'static str); 6] = [
+        (
+            "/tmp",
+            crate::fs::tmpfs::new_root(minor(), 0o1777),
+            false,
+            "tmpfs",
+        ),
+        ("/dev", crate::fs::dev::new_root(minor()), false, "devtmpfs"),
+        (
+            "/dev/pts",
+            crate::fs::devpts::new_root(minor()),
+            false,
+            "devpts",
+        ),
+        (
+            "/dev/shm",
+            crate::fs::tmpfs::new_root(minor(), 0o1777),
+            false,
+            "tmpfs",
+        ),
+        ("/proc", crate::fs::proc::new_root(minor()), false, "proc"),
+        ("/sys", crate::fs::sysfs::new_root(minor()), true, "sysfs"),
+    ];
+    for (path, root, ro, fs_type) in mounts {
+        vfs.mount_in(&tree, path.as_bytes(), root, ro, fs_type)
+            .map_err(|e| (path.as_bytes().to_vec(), e))?;
+    }
+    for m in binds {
+        let at = |e| (m.dest.clone(), e);
+        if !m.dest.starts_with(b"/") {
+            return Err(at(Errno::EINVAL));
+        }
+        let client = Arc::new(gofer::GoferClient::new(m.gofer));
+        let root = crate::fs::gofer::new_mount_root(client, m.readonly).map_err(at)?;
+        vfs.mount_in(&tree, &m.dest, root, m.readonly, "9p")
+            .map_err(at)?;
+    }
+    Ok(tree)
+}
+
+impl PodContainer {
+    fn state(&self) -> MutexGuard<'_, PodState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.state().phase.clone()
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.state().deleted
+    }
+
+    /// The life of the creating connection after `ok`: waits for `start` (or a kill), starts
+    /// the process, waits for it; returns the container's exit status.
+    pub fn run(&self, kernel: &Arc<Kernel>) -> i32 {
+        let mut st = self.state();
+        while st.phase == Phase::Created {
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        if let Phase::Exited(code) = st.phase {
+            return code;
+        }
+        let Some((req, fds)) = st.pending.take() else {
+            st.phase = Phase::Exited(128 + libc::SIGKILL);
+            self.cv.notify_all();
+            return 128 + libc::SIGKILL;
+        };
+        drop(st);
+        let started = kernel.start_process(ExecProcess {
+            argv: req.argv,
+            envv: req.envv,
+            cwd: req.cwd,
+            creds: Credentials::new(req.uid, req.gid, req.groups),
+            fds,
+            root: Some(self.root.clone()),
+        });
+        let pid = match started {
+            Ok(pid) => pid,
+            Err(e) => {
+                let code = match &e {
+                    crate::kernel::InitError::Exec(Errno::ENOENT) => 127,
+                    crate::kernel::InitError::Exec(_) => 126,
+                    _ => 127,
+                };
+                let mut st = self.state();
+                st.start_error = Some(super::exec_error_reply(&e));
+                st.phase = Phase::Exited(code);
+                self.cv.notify_all();
+                return code;
+            }
+        };
+        {
+            let mut st = self.state();
+            st.phase = Phase::Running(pid);
+            self.cv.notify_all();
+        }
+        let code = kernel
+            .wait_process(pid)
+            .map(|s| s.shell_code())
+            .unwrap_or(128 + libc::SIGKILL);
+        let mut st = self.state();
+        st.phase = Phase::Exited(code);
+        self.cv.notify_all();
+        code
+    }
+
+    /// `start`: lets the process go and waits until it has started (Ok) or failed to.
+    pub fn start(&self) -> Result<(), String> {
+        let mut st = self.state();
+        if st.phase != Phase::Created {
+            return Err("the container was already started".into());
+        }
+        st.phase = Phase::Starting;
+        self.cv.notify_all();
+        while st.phase == Phase::Starting {
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        match st.start_error.take() {
+            Some(msg) => Err(msg),
+            None => Ok(()),
+        }
+    }
+
+    /// Blocks until the container's init has ended (at most `limit`); its status if so.
+    pub fn wait_exit(&self, limit: Option<Duration>) -> Option<i32> {
+        let deadline = limit.map(|l| Instant::now() + l);
+        let mut st = self.state();
+        loop {
+            if let Phase::Exited(code) = st.phase {
+                return Some(code);
+            }
+            st = match deadline {
+                None => self.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return None;
+                    }
+                    self.cv
+                        .wait_timeout(st, d - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    /// The sandbox pids of the container: its init and its descendants (those that were
+    /// reparented out of its subtree are no longer its own).
+    pub fn pids(&self, kernel: &Kernel) -> Vec<i32> {
+        let Phase::Running(init) = self.phase() else {
+            return Vec::new();
+        };
+        let tree = kernel.tree();
+        if !tree.procs.contains_key(&init) {
+            return Vec::new();
+        }
+        let mut pids = vec![init];
+        let mut i = 0;
+        while i < pids.len() {
+            if let Some(p) = tree.procs.get(&pids[i]) {
+                pids.extend(p.children.iter().copied());
+            }
+            i += 1;
+        }
+        pids
+    }
+
+    /// `signal N one|all` for this container. Before `start`, a signal whose default action
+    /// ends a process ends the container, as it would end a created runc container's init.
+    pub fn signal(&self, kernel: &Kernel, sig: i32, all: bool) -> SysResult<()> {
+        {
+            let mut st = self.state();
+            match st.phase {
+                Phase::Created => {
+                    if !ignored_by_default(sig) && !stops_by_default(sig) {
+                        st.phase = Phase::Exited(128 + sig);
+                        st.pending = None;
+                        self.cv.notify_all();
+                    }
+                    return Ok(());
+                }
+                Phase::Exited(_) => return Err(Errno::ESRCH),
+                _ => {}
+            }
+        }
+        let pids = self.pids(kernel);
+        let pids = if all {
+            &pids[..]
+        } else {
+            &pids[..pids.len().min(1)]
+        };
+        if pids.is_empty() {
+            return Err(Errno::ESRCH);
+        }
+        for &pid in pids {
+            if let Some(tg) = kernel.thread_group(pid) {
+                send_to_process(&tg, SigInfo::from_sender(sig, SI_USER, 0, 0));
+            }
+        }
+        Ok(())
+    }
+
+    fn kill_all(&self, kernel: &Kernel, sig: i32) {
+        // Exited or never started: nothing to kill.
+        let _ = self.signal(kernel, sig, true);
+    }
+}
+
+/// Signals whose default action is to do nothing (signal(7)).
+fn ignored_by_default(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGCHLD | libc::SIGCONT | libc::SIGURG | libc::SIGWINCH
+    )
+}
+
+/// Signals whose default action is to stop the process (signal(7)).
+fn stops_by_default(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detached_tree_mounts_apart_from_the_sandbox_and_is_released() {
+        let vfs = Vfs::with_root(
+            crate::fs::tmpfs::new_root(anon_dev(0x7f0), 0o755),
+            false,
+            "tmpfs",
+        );
+        let tree = vfs.new_detached_tree(
+            crate::fs::tmpfs::new_root(anon_dev(0x7f1), 0o755),
+            false,
+            "tmpfs",
+        );
+        let records = vfs.mounts();
+        vfs.mount_in(
+            &tree,
+            b"/x/y",
+            crate::fs::tmpfs::new_root(anon_dev(0x7f2), 0o1777),
+            false,
+            "tmpfs",
+        )
+        .unwrap();
+        let r = crate::vfs::Resolver {
+            vfs: &vfs,
+            task: None,
+            root: tree.clone(),
+        };
+        let y = r.resolve(tree.clone(), b"/x/y", true).unwrap();
+        assert_ne!(y.mount.id, tree.mount.id, "the tmpfs is mounted there");
+        assert_eq!(y.path(), b"/x/y".to_vec());
+        // `..` stops at the tree's root: the sandbox's root is not reachable from it.
+        let up = r.resolve(tree.clone(), b"/x/../../..", true).unwrap();
+        assert_eq!(up.mount.id, tree.mount.id);
+        assert_eq!(vfs.mounts(), records, "not the sandbox's mounts");
+        let main = vfs.root_ctx();
+        assert_eq!(vfs.lookup_in(&main, b"/x", true).err(), Some(Errno::ENOENT));
+        vfs.release_tree(&tree);
+        let y = r.resolve(tree.clone(), b"/x/y", true).unwrap();
+        assert_eq!(y.mount.id, tree.mount.id, "unmounted: the bare mount point");
+    }
+
+    #[test]
+    fn default_actions_sort_signals() {
+        assert!(ignored_by_default(libc::SIGCHLD));
+        assert!(!ignored_by_default(libc::SIGTERM));
+        assert!(stops_by_default(libc::SIGTSTP));
+        assert!(!stops_by_default(libc::SIGKILL));
+    }
+}
