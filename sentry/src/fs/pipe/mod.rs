@@ -564,17 +564,18 @@ pub fn open_fifo(pipe: &Arc<Pipe>, task: TaskRef, flags: i32) -> SysResult<Arc<d
     let nonblock = flags & libc::O_NONBLOCK != 0;
     match flags & libc::O_ACCMODE {
         libc::O_RDONLY => {
+            // The writer count seen before this reader counts itself: a writer that opens
+            // (and maybe closes again) from then on moves `w_counter` and ends the wait, as
+            // Linux's fifo_open sees it under the pipe's mutex.
+            let (writers, seen) = {
+                let st = pipe.lock();
+                (st.writers, st.w_counter)
+            };
             let end = PipeEnd::new(pipe.clone(), true, false);
             pipe.lock().in_gen += 1;
             pipe.queue.notify();
-            if !nonblock {
-                let (writers, seen) = {
-                    let st = pipe.lock();
-                    (st.writers, st.w_counter)
-                };
-                if writers == 0 {
-                    pipe.block(task, |st| st.w_counter != seen)?;
-                }
+            if !nonblock && writers == 0 {
+                pipe.block(task, |st| st.w_counter != seen || st.writers > 0)?;
             }
             Ok(end)
         }
@@ -582,17 +583,16 @@ pub fn open_fifo(pipe: &Arc<Pipe>, task: TaskRef, flags: i32) -> SysResult<Arc<d
             if nonblock && pipe.lock().readers == 0 {
                 return Err(Errno::ENXIO);
             }
+            // As for a reader: the reader count seen before this writer counts itself.
+            let (readers, seen) = {
+                let st = pipe.lock();
+                (st.readers, st.r_counter)
+            };
             let end = PipeEnd::new(pipe.clone(), false, true);
             pipe.lock().out_gen += 1;
             pipe.queue.notify();
-            if !nonblock {
-                let (readers, seen) = {
-                    let st = pipe.lock();
-                    (st.readers, st.r_counter)
-                };
-                if readers == 0 {
-                    pipe.block(task, |st| st.r_counter != seen)?;
-                }
+            if !nonblock && readers == 0 {
+                pipe.block(task, |st| st.r_counter != seen || st.readers > 0)?;
             }
             Ok(end)
         }
