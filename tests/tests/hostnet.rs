@@ -175,7 +175,13 @@ fn assert_same_in_host_mode(case: &Case) -> Outcome {
 
 #[test]
 fn inet_compat_programs_give_the_native_output_in_host_mode() {
-    for prog in ["inet_loopback", "ifioctl", "netlink", "procnet"] {
+    for prog in [
+        "inet_loopback",
+        "inet_more",
+        "ifioctl",
+        "netlink",
+        "procnet",
+    ] {
         let native = assert_same_in_host_mode(&Case::new(c_prog(prog), Vec::<&str>::new()));
         assert_eq!(native.status, 0, "{prog}: {}", native.stdout_str());
     }

@@ -47,6 +47,12 @@ const SEND_SHUTDOWN: u8 = 2;
 /// `IPPROTO_TCP` options not in every libc.
 const TCP_NODELAY: i32 = 1;
 const TCP_CORK: i32 = 3;
+const TCP_INFO: i32 = 11;
+/// `sizeof(struct tcp_info)` as Linux 6.x copies it out (`include/uapi/linux/tcp.h`).
+const TCP_INFO_SIZE: usize = 248;
+/// The MSS a loopback connection reports (lo's MTU 65536 less the IP and TCP headers and
+/// options, as Linux computes it).
+const LOOPBACK_MSS: u32 = 65483;
 
 static NEXT_INO: AtomicU64 = AtomicU64::new(1 << 32);
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
@@ -76,6 +82,48 @@ pub const TCP_ESTABLISHED: u8 = 1;
 pub const TCP_CLOSE: u8 = 7;
 pub const TCP_CLOSE_WAIT: u8 = 8;
 pub const TCP_LISTEN: u8 = 10;
+
+/// TCP_INFO's `struct tcp_info` for a stream socket of the loopback stack: the state (as
+/// /proc/net/tcp shows it), loopback's MSS and MTU, window scaling and timestamps as Linux
+/// negotiates them on lo, a listener's queue; times and counters the stack does not keep are
+/// 0 (an in-memory loopback has no retransmissions and no measurable RTT).
+fn tcp_info_bytes(st: &State) -> Vec<u8> {
+    let mut b = vec![0u8; TCP_INFO_SIZE];
+    let state = if st.listening {
+        TCP_LISTEN
+    } else if st.connected {
+        if st.peer.is_some() && st.shutdown & RCV_SHUTDOWN == 0 {
+            TCP_ESTABLISHED
+        } else {
+            TCP_CLOSE_WAIT
+        }
+    } else {
+        TCP_CLOSE
+    };
+    b[0] = state; // tcpi_state
+    if st.connected {
+        // tcpi_options: TCPI_OPT_TIMESTAMPS | TCPI_OPT_SACK | TCPI_OPT_WSCALE.
+        b[5] = 1 | 2 | 4;
+        // tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4 (7 each on lo).
+        b[6] = 7 | (7 << 4);
+    }
+    let put = |b: &mut [u8], off: usize, v: u32| b[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    if st.connected || st.listening {
+        put(&mut b, 16, LOOPBACK_MSS); // tcpi_snd_mss
+        put(&mut b, 20, LOOPBACK_MSS); // tcpi_rcv_mss
+        put(&mut b, 60, 65536); // tcpi_pmtu: lo's MTU
+        put(&mut b, 76, 0x7fff_ffff); // tcpi_snd_ssthresh: TCP_INFINITE_SSTHRESH
+        put(&mut b, 80, 10); // tcpi_snd_cwnd: the initial window
+        put(&mut b, 84, LOOPBACK_MSS); // tcpi_advmss
+        put(&mut b, 88, 3); // tcpi_reordering: the default
+    }
+    if st.listening {
+        // A listener's tcpi_unacked is its accept queue (Linux `sk_ack_backlog`).
+        put(&mut b, 24, st.pending.len().min(u32::MAX as usize) as u32);
+        put(&mut b, 28, st.backlog.min(u32::MAX as usize) as u32); // and its maximum
+    }
+    b
+}
 
 /// What /proc/net/{tcp,udp}{,6} show of one socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1080,6 +1128,7 @@ impl InetSocket {
             (libc::IPPROTO_TCP, TCP_CORK) if self.ty == libc::SOCK_STREAM => {
                 int(i32::from(st.cork))
             }
+            (libc::IPPROTO_TCP, TCP_INFO) if self.ty == libc::SOCK_STREAM => tcp_info_bytes(&st),
             (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY) if self.family == libc::AF_INET6 => {
                 int(i32::from(st.v6only))
             }
