@@ -201,3 +201,124 @@ fn a_created_app_container_can_be_killed_or_deleted_and_a_stray_one_gets_its_own
     assert_eq!(reap(pause_pid), 137);
     rt.cleanup();
 }
+
+#[test]
+fn an_app_container_gets_its_own_process_settings_and_seccomp_not_the_sandboxs() {
+    let rt = runtime();
+    let pause = pod_bundle(&rt, "echo ready; exec sleep 1000", "sandbox", "p3", "p");
+    for applet in ["id", "grep", "mkdir"] {
+        std::os::unix::fs::symlink("busybox", pause.join("rootfs/bin").join(applet)).unwrap();
+    }
+    let pause_pid = rt.create(&pause, "p3");
+    assert_eq!(rt.short(&["start", "p3"]).status, 0);
+    wait_for_ready(&pause);
+
+    let app = pod_bundle(
+        &rt,
+        "ulimit -n; id -u; id -G; umask; grep CapBnd /proc/$$/status; \
+         grep NoNewPrivs /proc/self/status; \
+         cat /proc/$$/oom_score_adj; mkdir /tmp/d 2>/dev/null || echo mkdir-denied",
+        "container",
+        "p3",
+        "a",
+    );
+    for applet in ["id", "grep", "mkdir"] {
+        std::os::unix::fs::symlink("busybox", app.join("rootfs/bin").join(applet)).unwrap();
+    }
+    let config = app.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+    spec["process"]["rlimits"] = json!([{ "type": "RLIMIT_NOFILE", "soft": 100, "hard": 200 }]);
+    spec["process"]["user"] =
+        json!({ "uid": 1000, "gid": 1000, "additionalGids": [5], "umask": 63 });
+    spec["process"]["noNewPrivileges"] = json!(false);
+    spec["process"]["oomScoreAdj"] = json!(7);
+    let kill_only = json!(["CAP_KILL"]);
+    spec["process"]["capabilities"] = json!({
+        "bounding": kill_only, "effective": kill_only, "permitted": kill_only,
+    });
+    spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1 }],
+    });
+    fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let app_pid = rt.create(&app, "a");
+    assert_eq!(rt.short(&["start", "a"]).status, 0);
+    assert_eq!(reap(app_pid), 0);
+    assert_eq!(
+        out(&app),
+        "100\n1000\n1000 5\n0077\nCapBnd:\t0000000000000020\nNoNewPrivs:\t0\n7\nmkdir-denied\n"
+    );
+
+    // The pause container keeps its own: root, every capability, no_new_privs, mkdir allowed.
+    let own = rt.short(&[
+        "exec",
+        "p3",
+        "sh",
+        "-c",
+        "ulimit -n; id -u; grep CapBnd /proc/1/status; grep NoNewPrivs /proc/self/status; \
+         cat /proc/1/oom_score_adj; mkdir /tmp/p && echo made",
+    ]);
+    assert_eq!(own.status, 0, "{}", own.stderr);
+    let lines: Vec<&str> = own.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", own.stdout);
+    assert_ne!(lines[0], "100");
+    assert_eq!(lines[1], "0");
+    assert_ne!(lines[2], "CapBnd:\t0000000000000020");
+    assert_eq!(&lines[3..], ["NoNewPrivs:\t1", "0", "made"]);
+    assert_eq!(rt.short(&["delete", "a"]).status, 0);
+    assert_eq!(rt.short(&["delete", "--force", "p3"]).status, 0);
+    assert_eq!(reap(pause_pid), 137);
+    rt.cleanup();
+}
+
+#[test]
+fn an_app_containers_create_hooks_run_with_its_state_and_a_failing_one_undoes_it() {
+    let rt = runtime();
+    let pause = pod_bundle(&rt, "echo ready; exec sleep 1000", "sandbox", "p4", "p");
+    let pause_pid = rt.create(&pause, "p4");
+    assert_eq!(rt.short(&["start", "p4"]).status, 0);
+    wait_for_ready(&pause);
+
+    let app = pod_bundle(&rt, "echo app-ran", "container", "p4", "h");
+    let hook = |script: String| json!({ "path": "/bin/sh", "args": ["sh", "-c", script] });
+    let config = app.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+    spec["hooks"] = json!({
+        "prestart": [hook(format!("cat > {}/prestart.json", app.display()))],
+        "createRuntime": [hook(format!("echo runtime > {}/runtime", app.display()))],
+    });
+    fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let app_pid = rt.create(&app, "h");
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(app.join("prestart.json")).unwrap()).unwrap();
+    assert_eq!(state["id"], "h");
+    assert_eq!(state["status"], "creating");
+    assert_eq!(state["pid"], json!(app_pid));
+    assert_eq!(
+        fs::read_to_string(app.join("runtime")).unwrap(),
+        "runtime\n"
+    );
+    assert!(out(&app).is_empty(), "hooks run before the process starts");
+    assert_eq!(rt.short(&["start", "h"]).status, 0);
+    assert_eq!(reap(app_pid), 0);
+    assert_eq!(out(&app), "app-ran\n");
+    assert_eq!(rt.short(&["delete", "h"]).status, 0);
+
+    // A failing createContainer hook fails `create` and leaves nothing behind.
+    let bad = pod_bundle(&rt, "echo never", "container", "p4", "bad");
+    let config = bad.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+    spec["hooks"] = json!({ "createContainer": [hook("exit 3".into())] });
+    fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    assert_ne!(rt.try_create(&bad, "bad"), 0);
+    assert!(!rt.root.join("bad").exists());
+    let sandbox_state: serde_json::Value =
+        serde_json::from_slice(&fs::read(rt.root.join("p4/state.json")).unwrap()).unwrap();
+    let members = sandbox_state["runsc"]["members"].as_array().cloned();
+    assert!(!members.unwrap_or_default().contains(&json!("bad")));
+    assert!(!out(&bad).contains("never"), "{}", out(&bad));
+
+    assert_eq!(rt.short(&["delete", "--force", "p4"]).status, 0);
+    assert_eq!(reap(pause_pid), 137);
+    rt.cleanup();
+}

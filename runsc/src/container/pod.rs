@@ -10,7 +10,9 @@
 //! `runsc create` hands to the sentry: `start`, `kill`, `wait` and `exec` reach the container
 //! through it unchanged. Its pid (and `--pid-file`'s) is a holder process, `runsc exec
 //! --wait-on-stdin`, that keeps the `container-create` connection and exits with the status the
-//! sentry writes there when the container's init ends.
+//! sentry writes there when the container's init ends. Its init gets its own spec's rlimits,
+//! user, umask, capabilities, noNewPrivileges, oomScoreAdj and seccomp program (`OwnSpec` on
+//! the request line); its create hooks run here once the sandbox has made it.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -23,8 +25,11 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
 
+use super::hooks::{self, Point};
 use super::{control, proc_stat, validate_id, Container, StateLock, Status};
-use crate::boot::spec::MountSpec;
+use sentry::control::containers::OwnSpec;
+
+use crate::boot::spec::{MountSpec, SpecSettings};
 use crate::cli::{CreateArgs, GlobalOpts};
 use crate::sandbox::HostMount;
 use crate::{console, log, oci};
@@ -105,6 +110,16 @@ fn create_member(
     c.sandbox_id = Some(sandbox.id.clone());
     let lock = c.create_dir().map_err(|e| e.to_string())?;
     let made = join_sandbox(global, args, &bundle, &mut c, sandbox);
+    if made.is_ok() {
+        if let Err(msg) = run_create_hooks(&c) {
+            // Made in the sandbox and saved: undone as `delete` does it.
+            if let Err(e) = delete_member(&global.root, &c) {
+                log::warning_to_log(&e);
+            }
+            drop(lock);
+            return Err(msg);
+        }
+    }
     drop(lock);
     if let Err(msg) = made {
         if c.gofer_pid > 0 {
@@ -112,6 +127,29 @@ fn create_member(
         }
         let _ = c.destroy();
         return Err(msg);
+    }
+    Ok(())
+}
+
+/// The hooks of `create` (as `cmd::create` runs a sandbox's), once the container is made in
+/// the sandbox and its process waits for `start`; the state's pid is the holder's.
+fn run_create_hooks(c: &Container) -> Result<(), String> {
+    let state = c.hook_state(Status::Creating);
+    for point in [
+        Point::Prestart,
+        Point::CreateRuntime,
+        Point::CreateContainer,
+    ] {
+        hooks::run(&c.hooks, point, &state)?;
+    }
+    if c.hooks
+        .get(Point::StartContainer.key())
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|l| !l.is_empty())
+    {
+        log::warning_to_log(
+            "startContainer hooks are not run: they would have to run inside the sandbox",
+        );
     }
     Ok(())
 }
@@ -178,13 +216,14 @@ fn join_sandbox(
     fds.extend(stdio);
     let mode = if bundle.readonly_root { "ro" } else { "rw" };
     let line = format!(
-        "container-create {} {mode} {} {}",
+        "container-create {} {mode} {} {}{}",
         c.id,
         bind_mounts_field(&bundle.boot.mounts),
         request
             .encode()
             .strip_prefix("exec ")
-            .expect("invariant: an exec request line starts with \"exec \"")
+            .expect("invariant: an exec request line starts with \"exec \""),
+        own_spec(&boot.settings).encode()
     );
     let (conn, reply) = control::send_with_fds(&sandbox.dir, &line, &fds)?;
     drop((sentry_end, listener, pty, mount_fds));
@@ -208,6 +247,30 @@ fn join_sandbox(
         s.members.push(c.id.clone());
     }
     s.save().map_err(|e| e.to_string())
+}
+
+/// The container's own `process` settings and seccomp program, for its init in the sandbox.
+fn own_spec(s: &SpecSettings) -> OwnSpec {
+    OwnSpec {
+        rlimits: s
+            .rlimits
+            .iter()
+            .map(|r| (r.resource, r.soft, r.hard))
+            .collect(),
+        umask: s.umask,
+        no_new_privs: s.no_new_privs,
+        caps: s.caps.map(|c| {
+            [
+                c.effective,
+                c.permitted,
+                c.inheritable,
+                c.bounding,
+                c.ambient,
+            ]
+        }),
+        oom_score_adj: s.oom_score_adj,
+        seccomp: s.seccomp.clone(),
+    }
 }
 
 /// The MOUNTS field of `container-create`: `-`, or `HEXDEST:ro|rw` joined by commas.

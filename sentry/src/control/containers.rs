@@ -17,8 +17,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::abi::signal::{SigInfo, SI_USER};
+use crate::kernel::seccomp::{Program, SockFilter};
 use crate::kernel::signal::send_to_process;
-use crate::kernel::{Credentials, ExecProcess, Kernel};
+use crate::kernel::thread_group::Rlimit;
+use crate::kernel::{CapSets, Credentials, ExecProcess, Kernel, OwnSettings};
 use crate::vfs::{anon_dev, Dentry, Vfs};
 use crate::{Errno, SysResult};
 
@@ -55,7 +57,7 @@ pub struct PodContainer {
 struct PodState {
     phase: Phase,
     /// The process to start, until `start` takes it.
-    pending: Option<(ExecRequest, Vec<OwnedFd>)>,
+    pending: Option<(ExecRequest, Option<OwnSettings>, Vec<OwnedFd>)>,
     /// Why `start` failed, for the `start` request to report.
     start_error: Option<String>,
     /// `delete` arrived: the per-container socket stops serving.
@@ -78,8 +80,148 @@ pub struct NewContainer {
     pub gofer: OwnedFd,
     pub mounts: Vec<PodMount>,
     pub request: ExecRequest,
+    /// Its own process settings (None: the sandbox's).
+    pub own: Option<OwnSettings>,
     /// The process's fds 0, 1, 2...
     pub fds: Vec<OwnedFd>,
+}
+
+/// An app container's own process settings on its `container-create` line, words among the
+/// exec fields: `rlimit=RES:SOFT:HARD`, `umask=OCTAL`, `nnp=1`, `caps=E:P:I:B:A` (hex masks),
+/// `oom=N`, `seccomp=HEX` (16 hex digits per `oci::seccomp::encode`d instruction). A line
+/// without any of them leaves the container the sandbox's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnSpec {
+    /// (resource, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
+    pub umask: Option<u32>,
+    pub no_new_privs: bool,
+    /// effective, permitted, inheritable, bounding, ambient.
+    pub caps: Option<[u64; 5]>,
+    pub oom_score_adj: Option<i32>,
+    pub seccomp: Option<Vec<u64>>,
+}
+
+/// The keys of [`OwnSpec`]'s words.
+const OWN_KEYS: [&str; 6] = ["rlimit", "umask", "nnp", "caps", "oom", "seccomp"];
+
+impl OwnSpec {
+    /// The words, each with a leading space (`umask` always, so that the line has one).
+    pub fn encode(&self) -> String {
+        let mut line = format!(" umask={:o}", self.umask.unwrap_or(0o022));
+        for (res, soft, hard) in &self.rlimits {
+            line.push_str(&format!(" rlimit={res}:{soft}:{hard}"));
+        }
+        if self.no_new_privs {
+            line.push_str(" nnp=1");
+        }
+        if let Some(c) = &self.caps {
+            let sets: Vec<String> = c.iter().map(|m| format!("{m:x}")).collect();
+            line.push_str(&format!(" caps={}", sets.join(":")));
+        }
+        if let Some(oom) = self.oom_score_adj {
+            line.push_str(&format!(" oom={oom}"));
+        }
+        if let Some(words) = &self.seccomp {
+            line.push_str(" seccomp=");
+            for w in words {
+                line.push_str(&format!("{w:016x}"));
+            }
+        }
+        line
+    }
+
+    /// Takes this struct's words out of `fields`: Some(spec) if there was any, and the rest.
+    pub fn split(fields: &str) -> Result<(Option<OwnSpec>, String), String> {
+        let mut own = OwnSpec::default();
+        let mut any = false;
+        let mut rest = Vec::new();
+        for word in fields.split_whitespace() {
+            let Some((key, value)) = word.split_once('=').filter(|(k, _)| OWN_KEYS.contains(k))
+            else {
+                rest.push(word);
+                continue;
+            };
+            any = true;
+            let bad = || format!("bad container field {word:?}");
+            match key {
+                "rlimit" => {
+                    let mut p = value.split(':');
+                    let (Some(r), Some(s), Some(h), None) =
+                        (p.next(), p.next(), p.next(), p.next())
+                    else {
+                        return Err(bad());
+                    };
+                    own.rlimits.push((
+                        r.parse().map_err(|_| bad())?,
+                        s.parse().map_err(|_| bad())?,
+                        h.parse().map_err(|_| bad())?,
+                    ));
+                }
+                "umask" => own.umask = Some(u32::from_str_radix(value, 8).map_err(|_| bad())?),
+                "nnp" => own.no_new_privs = value == "1",
+                "caps" => {
+                    let sets = value
+                        .split(':')
+                        .map(|m| u64::from_str_radix(m, 16).map_err(|_| bad()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    own.caps = Some(sets.try_into().map_err(|_| bad())?);
+                }
+                "oom" => own.oom_score_adj = Some(value.parse().map_err(|_| bad())?),
+                _ => {
+                    if !value.len().is_multiple_of(16) || !value.is_ascii() {
+                        return Err(bad());
+                    }
+                    let words = (0..value.len())
+                        .step_by(16)
+                        .map(|i| u64::from_str_radix(&value[i..i + 16], 16).map_err(|_| bad()))
+                        .collect::<Result<_, _>>()?;
+                    own.seccomp = Some(words);
+                }
+            }
+        }
+        Ok((any.then_some(own), rest.join(" ")))
+    }
+
+    /// The kernel's form; an invalid seccomp program is an error.
+    pub fn settings(&self) -> Result<OwnSettings, String> {
+        let seccomp = match &self.seccomp {
+            None => None,
+            Some(words) => {
+                let insns: Vec<SockFilter> = words
+                    .iter()
+                    .map(|&w| SockFilter {
+                        code: w as u16,
+                        jt: (w >> 16) as u8,
+                        jf: (w >> 24) as u8,
+                        k: (w >> 32) as u32,
+                    })
+                    .collect();
+                Some(
+                    Program::check(&insns)
+                        .map_err(|e| format!("the seccomp program is invalid: {}", e.desc()))?,
+                )
+            }
+        };
+        Ok(OwnSettings {
+            rlimits: self
+                .rlimits
+                .iter()
+                .map(|&(r, cur, max)| (r, Rlimit { cur, max }))
+                .collect(),
+            umask: self.umask.map_or(0o022, |m| m & 0o777),
+            no_new_privs: self.no_new_privs,
+            caps: self.caps.map(|[e, p, i, b, a]| CapSets {
+                effective: e,
+                permitted: p,
+                inheritable: i,
+                bounding: b,
+                ambient: a,
+            }),
+            oom_score_adj: self.oom_score_adj.unwrap_or(0),
+            seccomp,
+        })
+    }
 }
 
 /// The app containers of the sandbox, by id.
@@ -101,6 +243,7 @@ impl Registry {
             gofer,
             mounts,
             request,
+            own,
             fds,
         } = new;
         let id = id.as_str();
@@ -119,7 +262,7 @@ impl Registry {
             root,
             state: Mutex::new(PodState {
                 phase: Phase::Created,
-                pending: Some((request, fds)),
+                pending: Some((request, own, fds)),
                 start_error: None,
                 deleted: false,
             }),
@@ -224,7 +367,7 @@ impl PodContainer {
         if let Phase::Exited(code) = st.phase {
             return code;
         }
-        let Some((req, fds)) = st.pending.take() else {
+        let Some((req, own, fds)) = st.pending.take() else {
             st.phase = Phase::Exited(128 + libc::SIGKILL);
             self.cv.notify_all();
             return 128 + libc::SIGKILL;
@@ -237,6 +380,7 @@ impl PodContainer {
             creds: Credentials::new(req.uid, req.gid, req.groups),
             fds,
             root: Some(self.root.clone()),
+            own,
         });
         let pid = match started {
             Ok(pid) => pid,

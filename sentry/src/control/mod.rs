@@ -212,6 +212,7 @@ impl Control {
                     creds: Credentials::new(req.uid, req.gid, req.groups),
                     fds,
                     root,
+                    own: None,
                 })
                 .map_err(|e| exec_error_reply(&e))
         });
@@ -235,7 +236,8 @@ impl Control {
     /// `container-create ID ro|rw FIELDS`: makes the container, serves its socket, replies
     /// `ok`; then runs it and replies `exit STATUS` once its init has ended.
     fn container_create(self: &Arc<Self>, fields: &str, fds: Vec<OwnedFd>, conn: &mut File) {
-        let made = parse_container_create(fields).and_then(|(id, readonly, binds, req)| {
+        let made = parse_container_create(fields).and_then(|(id, readonly, binds, own, req)| {
+            let own = own.map(|o| o.settings()).transpose()?;
             let want = 5 + binds.len();
             if fds.len() < want {
                 return Err(format!(
@@ -265,6 +267,7 @@ impl Control {
                     gofer,
                     mounts,
                     request: req,
+                    own,
                     fds: fds.collect(),
                 },
             )?;
@@ -438,7 +441,15 @@ fn read_request(conn: &File) -> Option<(String, Vec<OwnedFd>)> {
 type PodBinds = Vec<(Vec<u8>, bool)>;
 
 /// `ID ro|rw MOUNTS FIELDS` of a `container-create` request.
-fn parse_container_create(fields: &str) -> Result<(String, bool, PodBinds, ExecRequest), String> {
+type ContainerCreate = (
+    String,
+    bool,
+    PodBinds,
+    Option<containers::OwnSpec>,
+    ExecRequest,
+);
+
+fn parse_container_create(fields: &str) -> Result<ContainerCreate, String> {
     let mut words = fields.splitn(4, ' ');
     let (Some(id), Some(mode), Some(binds), Some(rest)) =
         (words.next(), words.next(), words.next(), words.next())
@@ -474,7 +485,14 @@ fn parse_container_create(fields: &str) -> Result<(String, bool, PodBinds, ExecR
         "rw" => false,
         _ => return Err(format!("bad root mode {mode:?}")),
     };
-    Ok((id.to_string(), readonly, binds, ExecRequest::parse(rest)?))
+    let (own, rest) = containers::OwnSpec::split(rest)?;
+    Ok((
+        id.to_string(),
+        readonly,
+        binds,
+        own,
+        ExecRequest::parse(&rest)?,
+    ))
 }
 
 /// The reply line for a process that could not start: `error: exec ERRNO: MSG`, so that
@@ -622,7 +640,30 @@ mod tests {
         let fields = format!("app-1 ro - {}", &req.encode()["exec ".len()..]);
         assert_eq!(
             parse_container_create(&fields),
-            Ok(("app-1".to_string(), true, Vec::new(), req.clone()))
+            Ok(("app-1".to_string(), true, Vec::new(), None, req.clone()))
+        );
+        let own = containers::OwnSpec {
+            rlimits: vec![(7, 64, 128)],
+            umask: Some(0o077),
+            no_new_privs: true,
+            caps: Some([1, 2, 3, 0xff, 0]),
+            oom_score_adj: Some(-5),
+            seccomp: Some(vec![0x7fff_0000_0000_0006, u64::MAX]),
+        };
+        let with_own = format!(
+            "app-2 rw - {}{}",
+            &req.encode()["exec ".len()..],
+            own.encode()
+        );
+        assert_eq!(
+            parse_container_create(&with_own),
+            Ok((
+                "app-2".to_string(),
+                false,
+                Vec::new(),
+                Some(own),
+                req.clone()
+            ))
         );
         let rw = format!(
             "a rw 2f6574632f686f737473:ro,2f76:rw {}",

@@ -348,6 +348,40 @@ pub struct ExecProcess {
     /// The root directory (and `cwd`'s base) when not the sandbox's: a pod's app container's
     /// own tree (`Vfs::new_detached_tree`).
     pub root: Option<Arc<crate::vfs::Dentry>>,
+    /// A pod app container's own `process`/`linux` settings for its init, in place of the
+    /// sandbox's (None: the sandbox's, as for `runsc exec`).
+    pub own: Option<OwnSettings>,
+}
+
+/// The settings of a pod app container's spec that its init gets instead of the sandbox's
+/// (runtime-spec `config.md` `process`, `config-linux.md` `seccomp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnSettings {
+    /// `process.rlimits` over the defaults.
+    pub rlimits: Vec<(u32, thread_group::Rlimit)>,
+    /// `process.user.umask`.
+    pub umask: u32,
+    /// `process.noNewPrivileges`.
+    pub no_new_privs: bool,
+    /// `process.capabilities` (None: the user's usual ones).
+    pub caps: Option<CapSets>,
+    /// `process.oomScoreAdj`.
+    pub oom_score_adj: i32,
+    /// `linux.seccomp`.
+    pub seccomp: Option<seccomp::Program>,
+}
+
+impl Default for OwnSettings {
+    fn default() -> Self {
+        OwnSettings {
+            rlimits: Vec::new(),
+            umask: 0o022,
+            no_new_privs: false,
+            caps: None,
+            oom_score_adj: 0,
+            seccomp: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for ExecProcess {
@@ -428,7 +462,10 @@ impl Kernel {
             return;
         }
         let mut creds = p.creds;
-        creds.caps = self.exec_caps(creds.caps);
+        creds.caps = match p.own.as_ref().and_then(|o| o.caps) {
+            Some(caps) => caps,
+            None => self.exec_caps(creds.caps),
+        };
         let mut task = match Task::new_init(&self, creds, [fd0, fd1, fd2], sandbox_cwd) {
             Ok(t) => t,
             Err(e) => {
@@ -440,7 +477,22 @@ impl Kernel {
             task.fs.set_root(root);
             task.fs.set_cwd(cwd);
         }
-        self.apply_process_settings(&mut task);
+        match &p.own {
+            None => self.apply_process_settings(&mut task),
+            Some(own) => {
+                task.tg.with_state(|s| {
+                    for &(res, limit) in &own.rlimits {
+                        if let Some(slot) = s.rlimits.get_mut(res as usize) {
+                            *slot = limit;
+                        }
+                    }
+                });
+                task.no_new_privs = own.no_new_privs;
+                task.fs.swap_umask(own.umask);
+                task.seccomp = seccomp::TaskSeccomp::with_program(task.tid, own.seccomp.clone());
+                self.set_oom_score_adj(task.tid, own.oom_score_adj);
+            }
+        }
         for (i, fd) in fds.enumerate() {
             let n = i as i32 + 3;
             let _ = task
