@@ -1,7 +1,7 @@
 //! Process and thread identity and limits: getpid(2), gettid(2), getuid(2), getgroups(2),
 //! setresuid(2), setresgid(2),
-//! exit(2), exit_group(2), arch_prctl(2), set_tid_address(2), set_robust_list(2), getrlimit(2),
-//! prlimit(2), futex(2), sched_getaffinity(2), process groups and
+//! exit(2), exit_group(2), arch_prctl(2), set_tid_address(2), set_robust_list(2),
+//! get_robust_list(2), getrlimit(2), prlimit(2), futex(2), sched_getaffinity(2), process groups and
 //! sessions (setpgid(2), setsid(2), getsid(2)), prctl(2).
 
 use std::time::{Duration, Instant};
@@ -291,6 +291,40 @@ pub fn sys_set_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     t.robust_list = (a.addr(0), a.u64(1));
+    if let Some(h) = t.kernel.task(t.tid) {
+        h.set_robust_head(a.addr(0));
+    }
+    Ok(0)
+}
+
+/// get_robust_list(pid, head_ptr, len_ptr): the head set_robust_list stored for thread `pid`
+/// (0: the caller) and the length of `struct robust_list_head`; ESRCH if no such thread,
+/// EPERM unless it is of the caller's process, has all the caller's real ids or the caller
+/// CAP_SYS_PTRACE (Linux `ptrace_may_access` with PTRACE_MODE_READ_REALCREDS).
+pub fn sys_get_robust_list(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let pid = a.i32(0);
+    let head = if pid == 0 || pid == t.tid {
+        t.robust_list.0
+    } else {
+        let h = t.kernel.task(pid).filter(|_| pid > 0).ok_or(Errno::ESRCH)?;
+        if !std::ptr::eq(&*h.tg, &*t.tg) && !t.creds.has_cap(CAP_SYS_PTRACE) {
+            let c = &t.creds;
+            let theirs = h.tg.view_creds().ok_or(Errno::ESRCH)?;
+            let same = [theirs.uid, theirs.euid, theirs.suid]
+                .iter()
+                .all(|&u| u == c.uid)
+                && [theirs.gid, theirs.egid, theirs.sgid]
+                    .iter()
+                    .all(|&g| g == c.gid);
+            if !same || !h.tg.with_state(|s| s.dumpable) {
+                return Err(Errno::EPERM);
+            }
+        }
+        h.robust_head()
+    };
+    t.mm.copy_out(a.addr(2), &24u64.to_ne_bytes())?;
+    t.mm.copy_out(a.addr(1), &head.to_ne_bytes())?;
     Ok(0)
 }
 

@@ -7,7 +7,7 @@
 //! wait-queue locks. Nothing here calls into the platform or the VFS with the tree locked.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,8 @@ pub struct TaskHandle {
     pub pdeath_signal: AtomicI32,
     /// sched_setaffinity(2)'s CPU mask, bytes of a `cpu_set_t` (empty: every CPU).
     affinity: Mutex<Vec<u8>>,
+    /// set_robust_list(2)'s head, for get_robust_list(2) from another thread.
+    robust_head: AtomicU64,
 }
 
 impl TaskHandle {
@@ -53,7 +55,17 @@ impl TaskHandle {
             killed: AtomicBool::new(false),
             pdeath_signal: AtomicI32::new(0),
             affinity: Mutex::new(Vec::new()),
+            robust_head: AtomicU64::new(0),
         }
+    }
+
+    /// The robust list head set_robust_list(2) last stored (0: none).
+    pub fn robust_head(&self) -> u64 {
+        self.robust_head.load(Ordering::SeqCst)
+    }
+
+    pub fn set_robust_head(&self, head: u64) {
+        self.robust_head.store(head, Ordering::SeqCst);
     }
 
     /// The thread's CPU affinity mask (empty: every CPU); clone and execve carry it over.

@@ -259,6 +259,11 @@ pub struct ThreadGroupState {
     pub sched_priority: i32,
     /// personality(2)'s persona.
     pub personality: u32,
+    /// SCHED_RESET_ON_FORK: a forked child goes back to SCHED_OTHER (from a real-time
+    /// policy) or nice 0 (from a negative one), without the flag.
+    pub sched_reset_on_fork: bool,
+    /// ioprio_set(2)'s class and data, as ioprio_get(2) returns them (0: class NONE).
+    pub ioprio: u16,
 }
 
 /// One process.
@@ -319,6 +324,8 @@ impl ThreadGroup {
                 sched_policy: 0,
                 sched_priority: 0,
                 personality: 0,
+                sched_reset_on_fork: false,
+                ioprio: 0,
             }),
             signals: Default::default(),
             child_wait: WaitQueue::new(),
@@ -396,6 +403,17 @@ impl ThreadGroup {
         let tg = ThreadGroup::new(pid, parent.pid);
         let mut copied = parent.with_state(|s| s.clone());
         copied.child_subreaper = false;
+        if copied.sched_reset_on_fork {
+            // Linux `sched_fork`.
+            if matches!(copied.sched_policy, 1 | 2) {
+                copied.sched_policy = 0;
+                copied.sched_priority = 0;
+                copied.nice = 0;
+            } else {
+                copied.nice = copied.nice.max(0);
+            }
+            copied.sched_reset_on_fork = false;
+        }
         *tg.state
             .lock()
             .expect("invariant: thread group state lock is never poisoned") = copied;

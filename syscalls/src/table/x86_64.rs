@@ -257,6 +257,8 @@ syscall_table! {
     245 SYS_mq_getsetattr => Full(mqueue::sys_mq_getsetattr), [Fd, Hex, Hex];
     246 SYS_kexec_load => Unsupported(Errno::EPERM, "a container cannot load a kernel"), [Hex, Int, Hex, Hex];
     247 SYS_waitid => Partial(wait::sys_waitid, "stopped/continued children are not reported"), [Int, Int, Hex, Hex, Hex];
+    251 SYS_ioprio_set => Partial(sched::sys_ioprio_set, "kept per process (Linux: per thread) and reported; the gofer's host I/O is not reprioritised"), [Int, Int, Hex];
+    252 SYS_ioprio_get => Full(sched::sys_ioprio_get), [Int, Int];
     253 SYS_inotify_init => Partial(fs::sys_inotify_init, "events for changes made inside the sandbox only; IN_DELETE_SELF comes at the last unlink even while the file is open; IN_UNMOUNT is never sent"), [];
     254 SYS_inotify_add_watch => Partial(fs::sys_inotify_add_watch, "events for changes made inside the sandbox only"), [Fd, Path, Hex];
     255 SYS_inotify_rm_watch => Full(fs::sys_inotify_rm_watch), [Fd, Int];
@@ -277,6 +279,7 @@ syscall_table! {
     271 SYS_ppoll => Partial(poll::sys_ppoll, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Hex, Int, Hex, Hex, Int];
     272 SYS_unshare => Partial(clone::sys_unshare, "CLONE_FILES and CLONE_FS; new namespaces are EINVAL (the sandbox is one of each)"), [Hex];
     273 SYS_set_robust_list => Full(process::sys_set_robust_list), [Hex, Int];
+    274 SYS_get_robust_list => Full(process::sys_get_robust_list), [Int, Hex, Hex];
     275 SYS_splice => Partial(fs::sys_splice, "bytes are copied through the sentry; SPLICE_F_MOVE and SPLICE_F_GIFT are hints"), [Fd, Hex, Fd, Hex, Int, Hex];
     276 SYS_tee => Full(fs::sys_tee), [Fd, Fd, Int, Hex];
     277 SYS_sync_file_range => Full(fs::sys_sync_file_range), [Fd, Int, Int, Hex];
@@ -307,6 +310,8 @@ syscall_table! {
     310 SYS_process_vm_readv => Full(mm::sys_process_vm_readv), [Int, Hex, Int, Hex, Int, Hex];
     311 SYS_process_vm_writev => Full(mm::sys_process_vm_writev), [Int, Hex, Int, Hex, Int, Hex];
     313 SYS_finit_module => Unsupported(Errno::EPERM, "kernel modules are the host's"), [Fd, Path, Hex];
+    314 SYS_sched_setattr => Partial(sched::sys_sched_setattr, "kept per process and reported; host threads are not rescheduled; SCHED_DEADLINE EINVAL, utilization clamps EOPNOTSUPP"), [Int, Hex, Hex];
+    315 SYS_sched_getattr => Full(sched::sys_sched_getattr), [Int, Hex, Int, Hex];
     316 SYS_renameat2 => Partial(fs::sys_renameat2, "RENAME_WHITEOUT is EINVAL"), [Fd, Path, Fd, Path, Hex];
     317 SYS_seccomp => Partial(crate::seccomp::sys_seccomp, "SECCOMP_FILTER_FLAG_NEW_LISTENER is EINVAL; RET_TRACE and RET_USER_NOTIF act as with no tracer or listener (ENOSYS)"), [Int, Hex, Hex];
     318 SYS_getrandom => Full(sys::sys_getrandom), [OutBuf, Int, Hex];
