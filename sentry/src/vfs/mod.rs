@@ -298,8 +298,14 @@ impl Vfs {
 
     /// Every mount on the tree whose root dentry is `tree` goes (as a lazy umount of all).
     pub fn release_tree(&self, tree: &Arc<Dentry>) {
+        self.detach_subtree(tree.mount.id);
+    }
+
+    /// Takes mount `id` and every mount below it out of the tree (a lazy umount of them all);
+    /// returns their ids.
+    pub(crate) fn detach_subtree(&self, id: u64) -> Vec<u64> {
         let mut submounts = self.submounts.write().unwrap_or_else(|p| p.into_inner());
-        let mut gone = vec![tree.mount.id];
+        let mut gone = vec![id];
         let mut i = 0;
         while i < gone.len() {
             let parent = gone[i];
@@ -312,6 +318,7 @@ impl Vfs {
             i += 1;
         }
         submounts.retain(|_, m| !gone.contains(&m.id));
+        gone
     }
 
     /// `mount` on the tree whose root dentry is `base` (the sandbox's, or a detached one).

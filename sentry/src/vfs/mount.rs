@@ -162,30 +162,17 @@ impl Vfs {
             return Err(Errno::EAGAIN);
         }
         let id = d.mount.id;
-        let mut submounts = self.submounts.write().unwrap_or_else(|p| p.into_inner());
-        let children: Vec<u64> = submounts
-            .iter()
-            .filter(|(k, _)| k.0 == id)
-            .map(|(_, m)| m.id)
-            .collect();
-        if !children.is_empty() && flags & MNT_DETACH == 0 {
+        let has_children = self
+            .submounts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .any(|k| k.0 == id);
+        if has_children && flags & MNT_DETACH == 0 {
             return Err(Errno::EBUSY);
         }
         // This mount goes, and with MNT_DETACH the whole subtree under it.
-        let mut gone = vec![id];
-        let mut i = 0;
-        while i < gone.len() {
-            let parent = gone[i];
-            gone.extend(
-                submounts
-                    .iter()
-                    .filter(|(k, _)| k.0 == parent)
-                    .map(|(_, m)| m.id),
-            );
-            i += 1;
-        }
-        submounts.retain(|_, m| !gone.contains(&m.id));
-        drop(submounts);
+        let gone = self.detach_subtree(id);
         self.records
             .lock()
             .unwrap_or_else(|p| p.into_inner())
