@@ -21,3 +21,12 @@ fn pi_futexes_match_linux() {
         "{out}"
     );
 }
+
+#[test]
+fn a_robust_mutex_held_across_exec_is_owner_dead() {
+    let (native, _) = Case::new(c_prog("robust_exec"), Vec::<&str>::new()).assert_same();
+    assert_eq!(
+        native.stdout_str(),
+        "lock after the holder's exec=EOWNERDEAD\nholder still running=1\n"
+    );
+}

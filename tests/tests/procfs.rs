@@ -228,3 +228,18 @@ fn proc_self_auxv_is_the_programs_auxiliary_vector() {
          AT_RANDOM=1 AT_PAGESZ 4096=1 AT_ENTRY=1\nuid matches=1\n"
     );
 }
+
+#[test]
+fn oom_score_adj_is_kept_with_the_process_and_inherited() {
+    // Raising needs no privilege; a child inherits it (Linux keeps it in signal_struct).
+    let (native, _) = Case::new(
+        "/bin/sh",
+        [
+            "-c",
+            "echo 5 > /proc/self/oom_score_adj; cat /proc/self/oom_score_adj; \
+             sh -c 'cat /proc/self/oom_score_adj'",
+        ],
+    )
+    .assert_same();
+    assert_eq!(native.stdout_str(), "5\n5\n");
+}

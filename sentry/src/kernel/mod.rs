@@ -17,7 +17,7 @@ pub mod task;
 pub mod thread_group;
 pub mod wait;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -148,8 +148,6 @@ pub struct Kernel {
     init_creds: Credentials,
     /// The spec's settings (`KernelConfig::settings`); hostname stays above.
     pub settings: SandboxSettings,
-    /// oom_score_adj values written through /proc, by pid (others read the spec's value).
-    oom_score_adj: Mutex<HashMap<i32, i32>>,
     stdio: Mutex<Option<[OwnedFd; 3]>>,
     next_pid: AtomicI32,
     /// Every task and process (the sandbox's PID namespace): see `process_tree`.
@@ -198,7 +196,6 @@ impl Kernel {
             boot_time: SystemTime::now(),
             init_creds: config.creds,
             settings: config.settings,
-            oom_score_adj: Mutex::new(HashMap::new()),
             stdio: Mutex::new(Some(config.stdio)),
             next_pid: AtomicI32::new(1),
             tree: Mutex::new(Default::default()),
@@ -296,6 +293,7 @@ impl Kernel {
                     *slot = limit;
                 }
             }
+            s.oom_score_adj = self.settings.oom_score_adj;
         });
         task.no_new_privs |= self.settings.no_new_privs;
     }
@@ -313,22 +311,19 @@ impl Kernel {
         }
     }
 
-    /// /proc/PID/oom_score_adj of process `pid`.
+    /// /proc/PID/oom_score_adj of process `pid` (kept with the process: fork inherits it).
     pub fn oom_score_adj(&self, pid: i32) -> i32 {
-        self.oom_score_adj
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&pid)
-            .copied()
-            .unwrap_or(self.settings.oom_score_adj)
+        self.thread_group(pid)
+            .map_or(self.settings.oom_score_adj, |tg| {
+                tg.with_state(|s| s.oom_score_adj)
+            })
     }
 
     /// Records a write of /proc/PID/oom_score_adj (checked by the caller to -1000..=1000).
     pub fn set_oom_score_adj(&self, pid: i32, value: i32) {
-        self.oom_score_adj
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pid, value);
+        if let Some(tg) = self.thread_group(pid) {
+            tg.with_state(|s| s.oom_score_adj = value);
+        }
     }
 }
 

@@ -204,6 +204,15 @@ impl Task {
                     return Err(e);
                 }
                 let t_dethread = t0.elapsed();
+                // The robust mutexes this thread holds in the old image are its owner's no
+                // more, and the list is forgotten (Linux `futex_exec_release`): walked in the
+                // old address space, which still holds it.
+                if self.robust_list.0 != 0 {
+                    let new_mm = std::mem::replace(&mut self.mm, old_mm.clone());
+                    self.exit_robust_list();
+                    self.mm = new_mm;
+                }
+                self.robust_list = (0, 0);
                 if Arc::strong_count(&old_mm) == 1 {
                     // The old image's CPU time stays the process's (Linux keeps it on exec).
                     let host_pid = old_mm.address_space().host_pid();

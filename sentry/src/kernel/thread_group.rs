@@ -259,6 +259,8 @@ pub struct ThreadGroupState {
     pub sched_priority: i32,
     /// personality(2)'s persona.
     pub personality: u32,
+    /// /proc/PID/oom_score_adj (the spec's oomScoreAdj at start; fork inherits it).
+    pub oom_score_adj: i32,
     /// SCHED_RESET_ON_FORK: a forked child goes back to SCHED_OTHER (from a real-time
     /// policy) or nice 0 (from a negative one), without the flag.
     pub sched_reset_on_fork: bool,
@@ -324,6 +326,7 @@ impl ThreadGroup {
                 sched_policy: 0,
                 sched_priority: 0,
                 personality: 0,
+                oom_score_adj: 0,
                 sched_reset_on_fork: false,
                 ioprio: 0,
             }),
