@@ -373,7 +373,10 @@ fn set_rlimit(t: &Task, res: usize, new: Rlimit) -> SysResult<Rlimit> {
         s.rlimits[res] = new;
         Ok(old)
     })
-    .inspect(|_| t.apply_mm_limits())
+    .inspect(|_| {
+        t.tg.rlimits_changed();
+        t.apply_mm_limits();
+    })
 }
 
 pub fn sys_getrlimit(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {

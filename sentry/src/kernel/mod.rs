@@ -295,6 +295,7 @@ impl Kernel {
             }
             s.oom_score_adj = self.settings.oom_score_adj;
         });
+        task.tg.rlimits_changed();
         task.no_new_privs |= self.settings.no_new_privs;
     }
 
@@ -482,6 +483,7 @@ impl Kernel {
                         }
                     }
                 });
+                task.tg.rlimits_changed();
                 task.no_new_privs = own.no_new_privs;
                 task.fs.swap_umask(own.umask);
                 task.seccomp = seccomp::TaskSeccomp::with_program(task.tid, own.seccomp.clone());

@@ -288,6 +288,9 @@ pub struct ThreadGroup {
     pub cpu: CpuAccount,
     /// Set once the last thread has exited (pidfds poll readable).
     exited: AtomicBool,
+    /// RLIMIT_FSIZE's soft limit mirrored out of `state`, so that write(2) checks it without
+    /// the state lock (`rlimits_changed` refreshes it after every change to the limits).
+    fsize_limit: AtomicU64,
     /// Pollers of this process's pidfds wait here for its exit.
     pub exit_wait: WaitQueue,
     /// timer_create(2)'s timers (none after fork; deleted at exec and exit).
@@ -335,6 +338,7 @@ impl ThreadGroup {
             child_events: AtomicU64::new(0),
             exiting: AtomicBool::new(false),
             exited: AtomicBool::new(false),
+            fsize_limit: AtomicU64::new(u64::MAX),
             exit_wait: WaitQueue::new(),
             timers: Default::default(),
             cpu: Default::default(),
@@ -420,7 +424,19 @@ impl ThreadGroup {
         *tg.state
             .lock()
             .expect("invariant: thread group state lock is never poisoned") = copied;
+        tg.rlimits_changed();
         tg
+    }
+
+    /// Refreshes what is mirrored of `state.rlimits`; called after any change to them.
+    pub fn rlimits_changed(&self) {
+        let fsize = self.with_state(|s| s.rlimits[libc::RLIMIT_FSIZE as usize].cur);
+        self.fsize_limit.store(fsize, Ordering::Relaxed);
+    }
+
+    /// RLIMIT_FSIZE's soft limit, read without the state lock (write(2)'s hot path).
+    pub fn fsize_limit(&self) -> u64 {
+        self.fsize_limit.load(Ordering::Relaxed)
     }
 
     /// Whether exit_group or a fatal signal is tearing the process down.

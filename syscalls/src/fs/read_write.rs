@@ -83,8 +83,7 @@ pub(super) fn fsize_clamp(
     offset: Option<u64>,
     len: usize,
 ) -> SysResult<usize> {
-    let limit =
-        t.tg.with_state(|s| s.rlimits[libc::RLIMIT_FSIZE as usize].cur);
+    let limit = t.tg.fsize_limit();
     if limit == u64::MAX || len == 0 {
         return Ok(len);
     }
@@ -115,8 +114,7 @@ pub(super) fn fsize_room(t: &mut Task, pos: u64, limit: u64) -> SysResult<u64> {
 /// The same check for a file growing to `new_size` (truncate, fallocate): EFBIG and SIGXFSZ
 /// past RLIMIT_FSIZE.
 pub(super) fn fsize_check_size(t: &mut Task, new_size: u64) -> SysResult<()> {
-    let limit =
-        t.tg.with_state(|s| s.rlimits[libc::RLIMIT_FSIZE as usize].cur);
+    let limit = t.tg.fsize_limit();
     if new_size > limit {
         fsize_room(t, new_size, limit)?;
     }
