@@ -14,6 +14,36 @@ use crate::{Errno, SysResult};
 /// How often files without a wait queue are re-checked while waiting.
 pub const HOST_POLL_SLICE: Duration = Duration::from_millis(10);
 
+/// Waits until host fd `fd` is ready for `mask` (or in error or hung up), in host polls of
+/// `HOST_POLL_SLICE` between which the task's signals are seen: EINTR when `task` is
+/// interrupted, EAGAIN once `until` passes. Host files, host sockets and host unix sockets
+/// all block this way (the sentry's waiters do not watch host fds).
+pub fn wait_host_ready(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mask: u32,
+    task: crate::vfs::inode::TaskRef,
+    until: Option<Instant>,
+) -> SysResult<()> {
+    loop {
+        let slice = match until {
+            Some(d) => {
+                let now = Instant::now();
+                if now >= d {
+                    return Err(Errno::EAGAIN);
+                }
+                (d - now).min(HOST_POLL_SLICE)
+            }
+            None => HOST_POLL_SLICE,
+        };
+        if crate::fs::sys::poll_for(fd, mask, slice)? != 0 {
+            return Ok(());
+        }
+        if task.is_some_and(|t| t.waker.is_interrupted()) {
+            return Err(Errno::EINTR);
+        }
+    }
+}
+
 /// Blocks until `check()` holds (Ok(true)), `deadline` passes (Ok(false)) or the task is
 /// interrupted (EINTR), registered on the wait queues of `files` meanwhile.
 pub fn wait_for_files(

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use crate::fs::sys as fs_sys;
 use crate::kernel::Task;
-use crate::vfs::poll::HOST_POLL_SLICE;
 use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
 use crate::{Errno, SysResult};
 
@@ -61,15 +60,10 @@ impl HostFile {
     /// (EINTR, restarted per SA_RESTART by the syscall layer). Without a task, the host call
     /// simply blocks.
     fn wait_ready(&self, task: TaskRef, mask: u32) -> SysResult<()> {
-        let Some(t) = task else { return Ok(()) };
-        loop {
-            if fs_sys::poll_for(self.fd.as_fd(), mask, HOST_POLL_SLICE)? != 0 {
-                return Ok(());
-            }
-            if t.waker.is_interrupted() {
-                return Err(Errno::EINTR);
-            }
+        if task.is_none() {
+            return Ok(());
         }
+        crate::vfs::poll::wait_host_ready(self.fd.as_fd(), mask, task, None)
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::fs::sys as fs_sys;
 use crate::net::sockfs::SockIdentity;
 use crate::net::sockopt::{deadline, timeval_bytes, timeval_of};
-use crate::vfs::poll::HOST_POLL_SLICE;
+use crate::vfs::poll::wait_host_ready;
 use crate::vfs::{Dentry, FileDescription, FileOps, Inode, Positioning, Stat, StatFs, TaskRef};
 use crate::{Errno, SysResult};
 
@@ -179,24 +179,7 @@ impl HostSocket {
     /// Waits until the host fd is ready for `mask` (or in error or hung up): EINTR when the
     /// task is interrupted, EAGAIN when `until` passes.
     fn wait(&self, task: TaskRef, mask: u32, until: Option<Instant>) -> SysResult<()> {
-        loop {
-            let slice = match until {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Err(Errno::EAGAIN);
-                    }
-                    (d - now).min(HOST_POLL_SLICE)
-                }
-                None => HOST_POLL_SLICE,
-            };
-            if fs_sys::poll_for(self.fd.as_fd(), mask, slice)? != 0 {
-                return Ok(());
-            }
-            if task.is_some_and(|t| t.waker.is_interrupted()) {
-                return Err(Errno::EINTR);
-            }
-        }
+        wait_host_ready(self.fd.as_fd(), mask, task, until)
     }
 
     /// bind(2) to the raw sockaddr `raw`.

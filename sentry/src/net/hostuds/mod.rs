@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::fs::sys as fs_sys;
 use crate::net::sockopt::deadline;
-use crate::vfs::poll::HOST_POLL_SLICE;
+use crate::vfs::poll::wait_host_ready;
 use crate::vfs::TaskRef;
 use crate::{Errno, SysResult};
 
@@ -92,24 +92,7 @@ impl HostUds {
     /// Waits until the host fd is ready for `mask` (or in error or hung up): EINTR when the
     /// task is interrupted, EAGAIN when `until` passes.
     fn wait(&self, task: TaskRef, mask: u32, until: Option<Instant>) -> SysResult<()> {
-        loop {
-            let slice = match until {
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return Err(Errno::EAGAIN);
-                    }
-                    (d - now).min(HOST_POLL_SLICE)
-                }
-                None => HOST_POLL_SLICE,
-            };
-            if fs_sys::poll_for(self.fd.as_fd(), mask, slice)? != 0 {
-                return Ok(());
-            }
-            if task.is_some_and(|t| t.waker.is_interrupted()) {
-                return Err(Errno::EINTR);
-            }
-        }
+        wait_host_ready(self.fd.as_fd(), mask, task, until)
     }
 
     /// send(2) of `data`: a blocking stream send waits until all is sent (an interrupted or
