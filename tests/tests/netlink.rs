@@ -75,10 +75,10 @@ const BUSYBOX: &str = "/bin/busybox";
 /// The sandbox has only `lo`: its full listing is what the host prints for `lo` alone.
 #[test]
 fn busybox_ip_shows_lo() {
-    if !std::path::Path::new(BUSYBOX).is_file() {
-        eprintln!("skipping: {BUSYBOX} missing (apt-get install busybox-static)");
-        return;
-    }
+    assert!(
+        std::path::Path::new(BUSYBOX).is_file(),
+        "{BUSYBOX} missing (apt-get install busybox-static; .ci/run does)"
+    );
     for what in ["addr", "link"] {
         let native = Case::new(BUSYBOX, ["ip", what, "show", "lo"]).run_native();
         let sandboxed = Case::new(BUSYBOX, ["ip", what]).run_sandboxed();
@@ -101,10 +101,10 @@ fn busybox_ip_shows_lo() {
 #[test]
 fn iproute2_ip_shows_lo() {
     let ip = "/usr/sbin/ip";
-    if !std::path::Path::new(ip).is_file() {
-        eprintln!("skipping: {ip} missing (apt-get install iproute2)");
-        return;
-    }
+    assert!(
+        std::path::Path::new(ip).is_file(),
+        "{ip} missing (apt-get install iproute2; .ci/run does)"
+    );
     let (native, _) = Case::new(ip, ["addr", "show", "lo"]).assert_same();
     assert!(
         native
@@ -205,7 +205,7 @@ print("done")
 }
 
 /// What the sandbox shows of its network through netlink is what a fresh network namespace
-/// with `lo` up shows natively (`unshare -n`; skipped where that is not permitted). (`ip -6
+/// with `lo` up shows natively (`unshare -n`, as root). (`ip -6
 /// addr` asks for AF_INET6 link info, which this kernel answers differently by namespace.)
 #[test]
 fn network_view_matches_an_empty_namespace() {
@@ -221,10 +221,11 @@ fn network_view_matches_an_empty_namespace() {
         ],
     )
     .run_native();
-    if native.status != 0 && native.stdout.is_empty() {
-        eprintln!("skipping: unshare -n failed: {}", native.stderr_str());
-        return;
-    }
+    assert!(
+        native.status == 0 || !native.stdout.is_empty(),
+        "unshare -n failed (the tests run as root): {}",
+        native.stderr_str()
+    );
     let sandboxed = Case::new("/bin/sh", ["-c", cmd]).run_sandboxed();
     assert_eq!(
         sandboxed.stdout_str(),
