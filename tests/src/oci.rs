@@ -182,18 +182,27 @@ impl Runtime {
 
 /// A bundle whose rootfs holds busybox and its applets, running `sh -c SCRIPT`.
 pub fn bundle(rt: &Runtime, script: &str) -> PathBuf {
+    busybox_bundle(&format!("oci-{}", rt.name), script, |_| {})
+}
+
+/// A bundle (in a fresh directory named after `tag`) whose rootfs holds busybox and its
+/// applets, running `sh -c SCRIPT`, with `edit` applied to the starter spec of our own
+/// `runsc spec` (which runc must accept too).
+pub fn busybox_bundle(tag: &str, script: &str, edit: impl Fn(&mut Value)) -> PathBuf {
     assert!(
         Path::new(BUSYBOX).is_file(),
         "{BUSYBOX} is missing: `apt-get install busybox-static` (.ci/run does)"
     );
-    let dir = unique_tmp_path(&format!("oci-{}-bundle", rt.name));
+    let dir = unique_tmp_path(&format!("{tag}-bundle"));
     let bin = dir.join("rootfs/bin");
     fs::create_dir_all(&bin).unwrap();
     fs::copy(BUSYBOX, bin.join("busybox")).unwrap();
-    for applet in ["sh", "echo", "sleep", "cat", "true", "kill", "ls"] {
+    let applets = [
+        "sh", "echo", "sleep", "cat", "true", "kill", "ls", "grep", "touch", "hostname",
+    ];
+    for applet in applets {
         std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
     }
-    // The starter spec of our own `runsc spec`, which runc must accept too.
     let o = Command::new(runsc_bin())
         .args(["spec", "--bundle"])
         .arg(&dir)
@@ -203,6 +212,7 @@ pub fn bundle(rt: &Runtime, script: &str) -> PathBuf {
     let path = dir.join("config.json");
     let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
     config["process"]["args"] = serde_json::json!(["sh", "-c", script]);
+    edit(&mut config);
     fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
     dir
 }

@@ -13,8 +13,6 @@ use tests::{runsc_bin, unique_tmp_path};
 
 /// Where Debian's runc lives.
 const RUNC: &str = "/usr/sbin/runc";
-/// Where Debian's busybox-static lives.
-const BUSYBOX: &str = "/bin/busybox";
 
 /// One OCI runtime under test, with a state root of its own.
 struct Runtime {
@@ -73,29 +71,7 @@ impl Runtime {
 /// A bundle whose rootfs holds busybox and its applets, running `sh -c SCRIPT`, with `edit`
 /// applied to the starter spec of our own `runsc spec` (which runc accepts too).
 fn bundle(rt: &Runtime, script: &str, edit: impl Fn(&mut Value)) -> PathBuf {
-    assert!(
-        Path::new(BUSYBOX).is_file(),
-        "{BUSYBOX} is missing: `apt-get install busybox-static` (.ci/run does)"
-    );
-    let dir = unique_tmp_path(&format!("oci-spec-{}-bundle", rt.name));
-    let bin = dir.join("rootfs/bin");
-    fs::create_dir_all(&bin).unwrap();
-    fs::copy(BUSYBOX, bin.join("busybox")).unwrap();
-    for applet in ["sh", "echo", "cat", "grep", "ls", "touch", "hostname"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    let o = Command::new(runsc_bin())
-        .args(["spec", "--bundle"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "runsc spec: {o:?}");
-    let path = dir.join("config.json");
-    let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
-    config["process"]["args"] = json!(["sh", "-c", script]);
-    edit(&mut config);
-    fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    dir
+    tests::oci::busybox_bundle(&format!("oci-spec-{}", rt.name), script, edit)
 }
 
 /// Runs the same bundle under both runtimes; returns (runtime name, result) pairs.
