@@ -48,8 +48,15 @@ pub struct GlobalOpts {
     /// Directory holding container state.
     #[arg(long, value_name = "DIR", default_value = "/run/runsc")]
     pub root: PathBuf,
-    /// How application code runs and traps: ptrace (the only one so far).
-    #[arg(long, value_name = "PLATFORM", default_value = "ptrace")]
+    /// How application code runs and traps: ptrace, or systrap (seccomp traps handled in the
+    /// stub; falls back to ptrace with a logged reason where the host lacks it). The
+    /// environment variable RUNSC_PLATFORM sets it where an engine builds the command line.
+    #[arg(
+        long,
+        value_name = "PLATFORM",
+        env = "RUNSC_PLATFORM",
+        default_value = "ptrace"
+    )]
     pub platform: String,
     /// Networking: none (loopback only, inside the sandbox) or host (host sockets in the
     /// sandbox's network namespace). Default: none for `do`, host for containers.
@@ -369,7 +376,7 @@ pub struct GoferArgs {
 }
 
 /// Platforms `--platform` accepts.
-pub const PLATFORMS: &[&str] = &["ptrace"];
+pub const PLATFORMS: &[&str] = &["ptrace", "systrap"];
 /// Media `--overlay` accepts.
 pub const OVERLAYS: &[&str] = &["memory", "none"];
 /// Modes `--network` accepts.

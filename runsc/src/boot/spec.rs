@@ -63,6 +63,8 @@ pub struct SpecSettings {
     pub host_uds: bool,
     /// Host terminals numbered in the sandbox's own /dev/pts (OCI containers).
     pub own_pts_numbers: bool,
+    /// `--platform=systrap` (false: ptrace).
+    pub systrap: bool,
 }
 
 /// One resource limit.
@@ -268,6 +270,7 @@ impl SpecSettings {
             "rootDirect": self.root_direct,
             "hostUds": self.host_uds,
             "ownPtsNumbers": self.own_pts_numbers,
+            "systrap": self.systrap,
         })
     }
 
@@ -374,6 +377,10 @@ impl SpecSettings {
                 .map(|b| b.as_bool().ok_or(bad(F, "ownPtsNumbers not a bool")))
                 .transpose()?
                 .unwrap_or(false),
+            systrap: opt("systrap")
+                .map(|b| b.as_bool().ok_or(bad(F, "systrap not a bool")))
+                .transpose()?
+                .unwrap_or(false),
         })
     }
 }
@@ -446,6 +453,7 @@ mod tests {
             root_direct: true,
             host_uds: true,
             own_pts_numbers: true,
+            systrap: true,
         };
         assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false}"#;

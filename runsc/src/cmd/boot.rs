@@ -23,6 +23,8 @@ use sentry::kernel::{
 };
 use sentry::net::NetworkMode;
 use sentry::platform::ptrace::PtracePlatform;
+use sentry::platform::systrap::SystrapPlatform;
+use sentry::platform::Platform;
 
 use crate::boot::spec::BootSpec;
 use crate::boot::{filter, isolate};
@@ -108,8 +110,7 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     isolate::drop_capabilities()?;
     sentry::debug!("boot: in an empty root, without capabilities");
     // The master stub is started by exec: before the filter.
-    let platform =
-        Arc::new(PtracePlatform::new().map_err(|e| format!("starting the ptrace platform: {e}"))?);
+    let platform = start_platform(spec.settings.systrap)?;
     let client = gofer::GoferClient::new(io_fd);
     let kernel = Kernel::new(
         KernelConfig {
@@ -299,6 +300,23 @@ fn read_spec(fd: OwnedFd) -> Result<BootSpec, String> {
 fn dup_stdio(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, String> {
     fd.try_clone_to_owned()
         .map_err(|e| format!("duplicating stdio: {e}"))
+}
+
+/// The platform `--platform` asked for: systrap where this host can run it (the platform
+/// probes itself), else ptrace with the reason logged.
+fn start_platform(systrap: bool) -> Result<Arc<dyn Platform>, String> {
+    if systrap {
+        match SystrapPlatform::new() {
+            Ok(platform) => {
+                sentry::debug!("boot: platform systrap");
+                return Ok(Arc::new(platform));
+            }
+            Err(e) => sentry::warn!("systrap platform unavailable ({e}); using ptrace"),
+        }
+    }
+    let platform =
+        PtracePlatform::new().map_err(|e| format!("starting the ptrace platform: {e}"))?;
+    Ok(Arc::new(platform))
 }
 
 #[cfg(test)]

@@ -198,6 +198,7 @@ fn start_sandbox(
     let mut spec = bundle.boot;
     spec.settings.root_direct = global.overlay == "none";
     spec.settings.host_uds = global.host_uds == "open";
+    spec.settings.systrap = global.platform == "systrap";
     match global.network.as_deref() {
         Some("host") => spec.settings.host_network = true,
         // An explicit --network=none keeps the loopback-only stack even in a joined or the

@@ -120,6 +120,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
             host_network,
             root_direct: global.overlay == "none",
             host_uds: global.host_uds == "open",
+            systrap: global.platform == "systrap",
             ..Default::default()
         },
     };

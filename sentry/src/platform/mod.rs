@@ -1,8 +1,9 @@
 //! How application code runs and traps: the platform interface (after gVisor's
 //! `pkg/sentry/platform/platform.go`). The kernel sees only these traits; `ptrace/` is the
-//! reference implementation, a seccomp-trap platform (`systrap/`) comes later behind the same traits.
+//! reference implementation; `systrap/` runs application code untraced behind the same traits.
 
 pub mod ptrace;
+pub mod systrap;
 
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;

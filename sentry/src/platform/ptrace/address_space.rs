@@ -79,6 +79,9 @@ pub struct PtraceAddressSpace {
     tracers: Mutex<Vec<(i32, i32)>>,
     /// Set once the stub is killed or found dead.
     released: AtomicBool,
+    /// Stub threads currently detached (seccomp-trap platform only: a detached thread runs
+    /// application code or waits in its signal handler; `caller_stub` seizes it again).
+    detached: Mutex<Vec<i32>>,
     shared: Arc<Shared>,
 }
 
@@ -95,6 +98,7 @@ impl PtraceAddressSpace {
             pidfd,
             tracers: Mutex::new(vec![(tracer_tid, stub_tid)]),
             released: AtomicBool::new(false),
+            detached: Mutex::new(Vec::new()),
             shared,
         }
     }
@@ -146,13 +150,89 @@ impl PtraceAddressSpace {
         self.released.load(Ordering::SeqCst)
     }
 
-    /// The stub thread the calling thread traces; `EPERM` if none (wrong thread).
+    /// The stub thread the calling thread traces, stopped; `EPERM` if none (wrong thread).
+    /// A detached stub thread (seccomp-trap platform) is seized and interrupted first; it
+    /// stays attached until `detach_caller`.
     fn caller_stub(&self) -> Result<StoppedTracee, Errno> {
         if self.is_released() {
             return Err(Errno::ESRCH);
         }
         let tid = self.stub_tid_for(sys::gettid()).ok_or(Errno::EPERM)?;
+        if self.shared.systrap && self.is_detached(tid) {
+            self.attach(tid)?;
+        }
         Ok(StoppedTracee::assume_stopped(tid))
+    }
+
+    fn is_detached(&self, tid: i32) -> bool {
+        let detached = self.detached.lock().unwrap_or_else(PoisonError::into_inner);
+        detached.contains(&tid)
+    }
+
+    fn set_detached(&self, tid: i32, detached: bool) {
+        let mut set = self.detached.lock().unwrap_or_else(PoisonError::into_inner);
+        set.retain(|&t| t != tid);
+        if detached {
+            set.push(tid);
+        }
+    }
+
+    /// Seizes detached stub thread `tid` again and stops it where it is (in the systrap
+    /// handler's futex wait, normally: the wait is restarted when it is detached again).
+    fn attach(&self, tid: i32) -> Result<(), Errno> {
+        let running = sys::seize(tid).inspect_err(|_| self.mark_dead())?;
+        sys::interrupt(tid)?;
+        match running.wait()? {
+            Stop::Syscall(_) | Stop::Signal(..) | Stop::Event(_) => {}
+            Stop::Exited => {
+                self.mark_dead();
+                return Err(Errno::ESRCH);
+            }
+        }
+        self.set_detached(tid, false);
+        Ok(())
+    }
+
+    /// The stub thread the calling thread drives (seccomp-trap platform).
+    pub(crate) fn caller_stub_tid(&self) -> Result<i32, Errno> {
+        if self.is_released() {
+            return Err(Errno::ESRCH);
+        }
+        self.stub_tid_for(sys::gettid()).ok_or(Errno::EPERM)
+    }
+
+    /// Whether the caller's stub thread is attached (stopped) rather than detached.
+    pub(crate) fn caller_attached(&self) -> Result<bool, Errno> {
+        let tid = self.caller_stub_tid()?;
+        Ok(!self.is_detached(tid))
+    }
+
+    /// Detaches the caller's stub thread where it stopped (seccomp-trap platform): it goes on
+    /// with the registers it has. No-op if already detached.
+    pub(crate) fn detach_caller(&self) -> Result<(), Errno> {
+        let tid = self.caller_stub_tid()?;
+        if self.is_detached(tid) {
+            return Ok(());
+        }
+        StoppedTracee::assume_stopped(tid).detach()?;
+        self.set_detached(tid, true);
+        Ok(())
+    }
+
+    /// Loads `regs` into the caller's stub thread (stopping it first if detached), for it to
+    /// run application code once detached (seccomp-trap platform). `orig_rax` is set to -1
+    /// so the host never restarts a syscall the stub was in.
+    pub(crate) fn set_caller_regs(&self, regs: &crate::platform::Regs) -> Result<(), Errno> {
+        let stub = self.caller_stub()?;
+        stub.setregs(&crate::platform::Regs {
+            orig_rax: u64::MAX,
+            ..*regs
+        })
+    }
+
+    /// Runs host syscall `nr(args)` in the caller's stub thread (seccomp-trap platform setup).
+    pub(crate) fn inject_caller(&self, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
+        self.inject(nr, args)
     }
 
     /// Runs host syscall `nr(args)` in the caller's stub thread and returns its result.
@@ -355,9 +435,14 @@ impl AddressSpace for PtraceAddressSpace {
     /// stops itself until `Platform::adopt_address_space` seizes it.
     fn fork(&self) -> Result<PendingStub, Errno> {
         let stub = self.caller_stub()?;
+        let entry = if self.shared.systrap {
+            stub::FORK_PARK_OFFSET
+        } else {
+            stub::FORK_OFFSET
+        };
         let child = self.inject_into_at(
             stub,
-            stub::FORK_OFFSET,
+            entry,
             libc::SYS_clone,
             [FORK_CLONE_FLAGS, 0, 0, 0, 0, 0],
         )?;
@@ -473,6 +558,13 @@ impl AddressSpace for PtraceAddressSpace {
         }
         if self.is_released() {
             return Ok(());
+        }
+        if self.shared.systrap && self.is_detached(stub_tid) {
+            match self.attach(stub_tid) {
+                Ok(()) => {}
+                Err(Errno::ESRCH) => return Ok(()),
+                Err(e) => return Err(e),
+            }
         }
         let stub = StoppedTracee::assume_stopped(stub_tid);
         let ended = if stub_tid == self.host_pid {

@@ -29,7 +29,7 @@
 mod address_space;
 mod context;
 mod inject;
-mod stub;
+pub(crate) mod stub;
 mod sys;
 
 use std::collections::HashMap;
@@ -39,7 +39,6 @@ use std::thread::JoinHandle;
 
 use crossbeam::channel::{bounded, unbounded, Receiver, Sender};
 
-use self::address_space::PtraceAddressSpace;
 use self::context::PtraceContext;
 use self::inject::{inject_syscall, syscall_result, INITIAL_EFLAGS, USER_CS, USER_DS};
 use self::stub::{PAGE_SIZE, STUB_BASE, STUB_END};
@@ -49,6 +48,7 @@ use crate::platform::{
 };
 use crate::Errno;
 
+pub(crate) use self::address_space::PtraceAddressSpace;
 pub use self::context::INTERRUPT_SIGNAL;
 
 /// One past the highest application address (x86_64 4-level paging `TASK_SIZE`).
@@ -74,6 +74,10 @@ struct Shared {
     allowed_cpus: Vec<usize>,
     /// Round-robin cursor over `allowed_cpus`, for `pair_on_one_cpu`.
     next_cpu: std::sync::atomic::AtomicUsize,
+    /// Stubs serve the seccomp-trap platform (`platform::systrap`): new stubs park in
+    /// `pause()` instead of stopping themselves, are seized with PTRACE_INTERRUPT, and stub
+    /// threads may be detached between injections (see `PtraceAddressSpace::caller_stub`).
+    systrap: bool,
 }
 
 impl Shared {
@@ -136,6 +140,15 @@ impl PtracePlatform {
     /// Starts the master stub. Called in `runsc boot` BEFORE the sentry's seccomp filter goes
     /// on (it needs fork, execveat and memfd_create).
     pub fn new() -> Result<PtracePlatform, PlatformError> {
+        Self::start(false)
+    }
+
+    /// The stub machinery for the seccomp-trap platform (see `Shared::systrap`).
+    pub(crate) fn new_for_systrap() -> Result<PtracePlatform, PlatformError> {
+        Self::start(true)
+    }
+
+    fn start(systrap: bool) -> Result<PtracePlatform, PlatformError> {
         let (sentry_sock, stub_sock) = sys::dgram_socketpair()
             .map_err(|e| PlatformError::StubStart(format!("socketpair: {e}")))?;
         let image = sys::sealed_memfd(c"runsc-stub", &stub::elf_image())
@@ -145,9 +158,14 @@ impl PtracePlatform {
             .map_err(|e| PlatformError::StubStart(format!("dup stub socket: {e}")))?;
         let (ready_tx, ready_rx) = bounded(1);
         let (requests, request_rx) = unbounded();
+        let fork_offset = if systrap {
+            stub::FORK_PARK_OFFSET
+        } else {
+            stub::FORK_OFFSET
+        };
         let master_thread = std::thread::Builder::new()
             .name("ptrace-master".into())
-            .spawn(move || master_main(image, master_sock, ready_tx, request_rx))
+            .spawn(move || master_main(image, master_sock, fork_offset, ready_tx, request_rx))
             .map_err(|e| PlatformError::StubStart(format!("spawning master thread: {e}")))?;
         let started = ready_rx
             .recv()
@@ -193,6 +211,7 @@ impl PtracePlatform {
                 registry: Mutex::new(HashMap::new()),
                 allowed_cpus: sys::allowed_cpus(),
                 next_cpu: std::sync::atomic::AtomicUsize::new(0),
+                systrap,
             }),
             master_pid,
             requests: Some(requests),
@@ -246,6 +265,13 @@ impl PtracePlatform {
         // it already stopped itself, the seize re-traps that group-stop (PTRACE_EVENT_STOP);
         // otherwise its own kill(SIGSTOP) soon gives a signal-delivery stop (suppressed when
         // it is next resumed). Later stray stops are resumed by `inject_syscall`/`switch`.
+        // A systrap child parks in pause() instead and is interrupted; the systrap platform
+        // then makes its prctl itself in case the interrupt came first.
+        if self.shared.systrap {
+            if let Err(source) = sys::interrupt(pid) {
+                return Err(fail("PTRACE_INTERRUPT", source));
+            }
+        }
         let stopped = match running.wait() {
             Ok(Stop::Syscall(s) | Stop::Signal(s, _) | Stop::Event(s)) => s,
             Ok(Stop::Exited) => return Err(PlatformError::StubDied { pid }),
@@ -310,20 +336,7 @@ impl Platform for PtracePlatform {
 
     /// Forks the master stub and makes the calling thread the tracer of the child.
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>, PlatformError> {
-        let pid = self.fork_master()?;
-        let pidfd = match sys::pidfd_open(pid) {
-            Ok(pidfd) => pidfd,
-            Err(source) => {
-                // Not traced by us, so its parent (the master stub, SIGCHLD ignored) reaps it.
-                let _ = sys::tgkill(pid, pid, libc::SIGKILL);
-                return Err(PlatformError::Ptrace {
-                    op: "pidfd_open",
-                    pid,
-                    source,
-                });
-            }
-        };
-        Ok(self.seize_new_stub(pid, pidfd)?)
+        Ok(self.new_stub()?)
     }
 
     /// Seizes the stub process that `AddressSpace::fork` made; see `seize_new_stub`.
@@ -331,16 +344,7 @@ impl Platform for PtracePlatform {
         &self,
         stub: PendingStub,
     ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
-        let pid = stub.host_tid;
-        let mut pending = stub
-            .inner
-            .downcast::<PendingProcess>()
-            .map_err(|_| PlatformError::Other("not a pending ptrace stub process".into()))?;
-        let pidfd = pending
-            .pidfd
-            .take()
-            .ok_or(PlatformError::StubDied { pid })?;
-        Ok(self.seize_new_stub(pending.pid, pidfd)?)
+        Ok(self.adopt_stub(stub)?)
     }
 
     fn new_context(&self) -> Box<dyn Context> {
@@ -357,6 +361,43 @@ impl Platform for PtracePlatform {
     }
 }
 
+impl PtracePlatform {
+    /// `Platform::new_address_space` with the concrete type.
+    pub(crate) fn new_stub(&self) -> Result<Arc<PtraceAddressSpace>, PlatformError> {
+        let pid = self.fork_master()?;
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(pidfd) => pidfd,
+            Err(source) => {
+                // Not traced by us, so its parent (the master stub, SIGCHLD ignored) reaps it.
+                let _ = sys::tgkill(pid, pid, libc::SIGKILL);
+                return Err(PlatformError::Ptrace {
+                    op: "pidfd_open",
+                    pid,
+                    source,
+                });
+            }
+        };
+        self.seize_new_stub(pid, pidfd)
+    }
+
+    /// `Platform::adopt_address_space` with the concrete type.
+    pub(crate) fn adopt_stub(
+        &self,
+        stub: PendingStub,
+    ) -> Result<Arc<PtraceAddressSpace>, PlatformError> {
+        let pid = stub.host_tid;
+        let mut pending = stub
+            .inner
+            .downcast::<PendingProcess>()
+            .map_err(|_| PlatformError::Other("not a pending ptrace stub process".into()))?;
+        let pidfd = pending
+            .pidfd
+            .take()
+            .ok_or(PlatformError::StubDied { pid })?;
+        self.seize_new_stub(pending.pid, pidfd)
+    }
+}
+
 /// What the master thread reports once the master stub is ready.
 struct MasterStarted {
     pid: i32,
@@ -369,6 +410,7 @@ struct MasterStarted {
 fn master_main(
     image: OwnedFd,
     stub_sock: OwnedFd,
+    fork_offset: u64,
     ready: Sender<Result<MasterStarted, PlatformError>>,
     requests: Receiver<MasterRequest>,
 ) {
@@ -394,7 +436,7 @@ fn master_main(
             MasterRequest::Fork(reply) => {
                 let forked = inject_syscall(
                     StoppedTracee::assume_stopped(pid),
-                    STUB_BASE + stub::FORK_OFFSET,
+                    STUB_BASE + fork_offset,
                     libc::SYS_fork as u64,
                     [0; 6],
                 )

@@ -27,6 +27,46 @@ pub const CLONE_OFFSET: u64 = 0x50;
 pub const PARK_OFFSET: u64 = 0x57;
 /// Offset of the ELF entry point (never reached in normal operation: exit_group(0) forever).
 pub const ENTRY_OFFSET: u64 = 0x40;
+/// Offset of the seccomp-trap platform's fork entry: `syscall` (clone), then the parent traps
+/// and the child sets PR_SET_PDEATHSIG(SIGKILL) and parks in `pause()` until its tracer seizes
+/// and interrupts it. Unlike `FORK_OFFSET` it sends no signal: the stub's seccomp filter lets
+/// code on this page make only harmless calls without a tracer (see `systrap::filter`), and
+/// a pending SIGSTOP would stop an untraced stub for real.
+pub const FORK_PARK_OFFSET: u64 = 0x70;
+/// Offset of the seccomp-trap platform's signal handler (SIGSYS, faults, the interrupt
+/// signal), run on the stub thread's alternate stack inside its slot of the shared region
+/// (`systrap::slots`): it records where the kernel put `siginfo` and `ucontext`, and `fs_base`,
+/// marks the slot trapped, wakes the sentry, and sleeps on the slot's futex until the sentry
+/// marks it resumed; then it applies a new `fs_base` if asked and returns to the restorer.
+pub const HANDLER_OFFSET: u64 = 0x100;
+/// Offset of the signal restorer: `rt_sigreturn`.
+pub const RESTORER_OFFSET: u64 = 0x1c0;
+/// Byte offsets in a slot's first page shared by the handler and the sentry.
+pub mod slot {
+    /// `u32` futex word: `RUNNING`, `TRAPPED` or `RESUME`.
+    pub const STATE: u64 = 0x00;
+    /// The `siginfo_t *` the kernel passed to the handler.
+    pub const SIGINFO: u64 = 0x08;
+    /// The `ucontext_t *` the kernel passed to the handler.
+    pub const UCONTEXT: u64 = 0x10;
+    /// `fs_base` read by the handler (`rdfsbase`).
+    pub const FS_BASE: u64 = 0x18;
+    /// `fs_base` the handler loads (`wrfsbase`) before returning, if `SET_FS` is non-zero.
+    pub const NEW_FS_BASE: u64 = 0x20;
+    pub const SET_FS: u64 = 0x28;
+    /// `u32`, non-zero while the sentry sleeps (or is about to) on `STATE`.
+    pub const SENTRY_SLEEPING: u64 = 0x30;
+    /// `u32`, non-zero while the handler sleeps (or is about to) on `STATE`.
+    pub const STUB_SLEEPING: u64 = 0x34;
+    /// `u32`: how many times the handler polls `STATE` before it sleeps (0: at once).
+    pub const SPIN_LIMIT: u64 = 0x38;
+    /// State values.
+    pub const RUNNING: u32 = 0;
+    pub const TRAPPED: u32 = 1;
+    pub const RESUME: u32 = 2;
+    /// Size of one slot (a power of two: the handler finds its slot by masking `rsp`).
+    pub const SIZE: u64 = 0x1_0000;
+}
 
 /// The fd number at which every stub holds its end of the fd-passing socket.
 pub const STUB_SOCKET_FD: i32 = 3;
@@ -96,11 +136,90 @@ fn code_page() -> Vec<u8> {
         0xeb, 0xf7, //                   0x5e: jmp 0x57           (loop)
         0xcc, //                         0x60: int3               (parent: new tid in rax)
     ];
+    // Seccomp-trap fork entry (FORK_PARK_OFFSET = 0x70). rax = SYS_clone on entry.
+    let fork_park: &[u8] = &[
+        0x0f, 0x05, //                   0x70: syscall            (clone)
+        0x48, 0x85, 0xc0, //             0x72: test rax, rax
+        0x75, 0x1a, //                   0x75: jnz 0x91           (parent -> int3)
+        0xb8, 0x9d, 0x00, 0x00, 0x00, // 0x77: mov eax, 157       (SYS_prctl)
+        0xbf, 0x01, 0x00, 0x00, 0x00, // 0x7c: mov edi, 1         (PR_SET_PDEATHSIG)
+        0xbe, 0x09, 0x00, 0x00, 0x00, // 0x81: mov esi, 9         (SIGKILL)
+        0x0f, 0x05, //                   0x86: syscall
+        0xb8, 0x22, 0x00, 0x00, 0x00, // 0x88: mov eax, 34        (SYS_pause)    <- park
+        0x0f, 0x05, //                   0x8d: syscall
+        0xeb, 0xf7, //                   0x8f: jmp 0x88
+        0xcc, //                         0x91: int3               (parent: child pid in rax)
+    ];
+    // Seccomp-trap signal handler (HANDLER_OFFSET = 0x100): rdi = signo, rsi = siginfo,
+    // rdx = ucontext, rsp on the slot's alternate stack. Register use is free: rt_sigreturn
+    // restores every register from the frame. The hand-off is Dekker-style: each side
+    // publishes its word with a locked `xchg` (a full barrier) and then reads the other's
+    // "sleeping" word, so a wake-up is never lost and never made when nobody sleeps.
+    let handler: &[u8] = &[
+        0x48, 0x89, 0xe0, //                         0x100: mov rax, rsp
+        0x48, 0x25, 0x00, 0x00, 0xff, 0xff, //       0x103: and rax, -0x10000 (slot base)
+        0x48, 0x89, 0x70, 0x08, //                   0x109: mov [rax+8], rsi     (SIGINFO)
+        0x48, 0x89, 0x50, 0x10, //                   0x10d: mov [rax+0x10], rdx  (UCONTEXT)
+        0xf3, 0x48, 0x0f, 0xae, 0xc1, //             0x111: rdfsbase rcx
+        0x48, 0x89, 0x48, 0x18, //                   0x116: mov [rax+0x18], rcx  (FS_BASE)
+        0x49, 0x89, 0xc4, //                         0x11a: mov r12, rax
+        0xb9, 0x01, 0x00, 0x00, 0x00, //             0x11d: mov ecx, TRAPPED
+        0x41, 0x87, 0x0c, 0x24, //                   0x122: xchg [r12], ecx      (STATE)
+        0x41, 0x83, 0x7c, 0x24, 0x30,
+        0x00, //       0x126: cmp dword [r12+0x30], 0 (SENTRY_SLEEPING)
+        0x74, 0x14, //                               0x12c: je 0x142
+        0x4c, 0x89, 0xe7, //                         0x12e: mov rdi, r12
+        0xbe, 0x01, 0x00, 0x00, 0x00, //             0x131: mov esi, 1 (FUTEX_WAKE)
+        0xba, 0x01, 0x00, 0x00, 0x00, //             0x136: mov edx, 1
+        0xb8, 0xca, 0x00, 0x00, 0x00, //             0x13b: mov eax, 202 (SYS_futex)
+        0x0f, 0x05, //                               0x140: syscall
+        0x45, 0x8b, 0x6c, 0x24, 0x38, //             0x142: mov r13d, [r12+0x38] (SPIN_LIMIT)
+        0x45, 0x85, 0xed, //                         0x147: test r13d, r13d
+        0x74, 0x10, //                               0x14a: je 0x15c
+        0x41, 0x83, 0x3c, 0x24, 0x02, //             0x14c: cmp dword [r12], RESUME  <- spin
+        0x74, 0x3d, //                               0x151: je 0x190
+        0xf3, 0x90, //                               0x153: pause
+        0x41, 0xff, 0xcd, //                         0x155: dec r13d
+        0x75, 0xf2, //                               0x158: jnz 0x14c
+        0x90, 0x90, //                               0x15a: nop; nop
+        0xb9, 0x01, 0x00, 0x00, 0x00, //             0x15c: mov ecx, 1
+        0x41, 0x87, 0x4c, 0x24,
+        0x34, //             0x161: xchg [r12+0x34], ecx (STUB_SLEEPING)
+        0x41, 0x83, 0x3c, 0x24, 0x02, //             0x166: cmp dword [r12], RESUME  <- wait
+        0x74, 0x17, //                               0x16b: je 0x184
+        0x4c, 0x89, 0xe7, //                         0x16d: mov rdi, r12
+        0x31, 0xf6, //                               0x170: xor esi, esi (FUTEX_WAIT)
+        0xba, 0x01, 0x00, 0x00, 0x00, //             0x172: mov edx, TRAPPED
+        0x45, 0x31, 0xd2, //                         0x177: xor r10d, r10d (no timeout)
+        0xb8, 0xca, 0x00, 0x00, 0x00, //             0x17a: mov eax, 202 (SYS_futex)
+        0x0f, 0x05, //                               0x17f: syscall
+        0xeb, 0xe3, //                               0x181: jmp 0x166
+        0x90, //                                     0x183: nop
+        0x41, 0xc7, 0x44, 0x24, 0x34, 0x00, 0x00, 0x00,
+        0x00, // 0x184: mov dword [r12+0x34], 0
+        0x90, 0x90, 0x90, //                         0x18d: nop x3
+        0x41, 0xc7, 0x04, 0x24, 0x00, 0x00, 0x00, 0x00, // 0x190: mov dword [r12], RUNNING
+        0x49, 0x83, 0x7c, 0x24, 0x28, 0x00, //       0x198: cmp qword [r12+0x28], 0 (SET_FS)
+        0x74, 0x13, //                               0x19e: je 0x1b3
+        0x49, 0x8b, 0x4c, 0x24, 0x20, //             0x1a0: mov rcx, [r12+0x20] (NEW_FS_BASE)
+        0xf3, 0x48, 0x0f, 0xae, 0xd1, //             0x1a5: wrfsbase rcx
+        0x49, 0xc7, 0x44, 0x24, 0x28, 0x00, 0x00, 0x00,
+        0x00, // 0x1aa: mov qword [r12+0x28], 0
+        0xc3, //                                     0x1b3: ret (to the restorer)
+    ];
+    let restorer: &[u8] = &[
+        0xb8, 0x0f, 0x00, 0x00, 0x00, // 0x1c0: mov eax, 15 (SYS_rt_sigreturn)
+        0x0f, 0x05, //                   0x1c5: syscall
+        0xcc, //                         0x1c7: int3
+    ];
     for (offset, code) in [
         (INJECT_OFFSET, inject),
         (FORK_OFFSET, fork),
         (ENTRY_OFFSET, entry),
         (CLONE_OFFSET, clone),
+        (FORK_PARK_OFFSET, fork_park),
+        (HANDLER_OFFSET, handler),
+        (RESTORER_OFFSET, restorer),
     ] {
         let start = offset as usize;
         page[start..start + code.len()].copy_from_slice(code);

@@ -46,9 +46,13 @@ pub fn gettid() -> i32 {
     nix::unistd::gettid().as_raw()
 }
 
-/// Options every stub tracee gets: die with its tracer, mark syscall stops.
+/// Options every stub tracee gets: die with its tracer, mark syscall stops, and stop at
+/// `SECCOMP_RET_TRACE` (the seccomp-trap platform's filter answers that for the syscalls an
+/// injection makes from the stub page; without this option they would fail with ENOSYS).
 fn trace_options() -> ptrace::Options {
-    ptrace::Options::PTRACE_O_EXITKILL | ptrace::Options::PTRACE_O_TRACESYSGOOD
+    ptrace::Options::PTRACE_O_EXITKILL
+        | ptrace::Options::PTRACE_O_TRACESYSGOOD
+        | ptrace::Options::PTRACE_O_TRACESECCOMP
 }
 
 /// What a synchronous fault signal reported (`siginfo_t` fields).
@@ -311,7 +315,7 @@ pub fn reap_thread(tid: i32) {
     }
 }
 
-/// PTRACE_SEIZE with EXITKILL|TRACESYSGOOD: the calling thread becomes the tracer of `tid`.
+/// PTRACE_SEIZE with `trace_options`: the calling thread becomes the tracer of `tid`.
 pub fn seize(tid: i32) -> Result<RunningTracee, Errno> {
     bump_regs_epoch();
     ptrace::seize(Pid::from_raw(tid), trace_options())?;

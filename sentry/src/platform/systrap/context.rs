@@ -1,0 +1,515 @@
+//! Running application code on the seccomp-trap platform: the stub thread runs untraced; a
+//! syscall traps (seccomp `SECCOMP_RET_TRAP`, seccomp(2)) or a fault raises a signal, the stub's
+//! handler parks in its slot, and the sentry reads and rewrites the signal frame the kernel
+//! wrote on the slot's stack (`struct rt_sigframe`, `arch/x86/include/asm/sigframe.h`;
+//! `struct sigcontext`, `arch/x86/include/uapi/asm/sigcontext.h`), then wakes the handler,
+//! whose rt_sigreturn(2) loads the new registers. After gVisor's
+//! `pkg/sentry/platform/systrap/subprocess.go` `switchToApp`.
+//!
+//! Everything read from the slot may have been written by the application (the region is
+//! mapped in its address space): pointers are checked to lie in the thread's own slot stack
+//! before they are used, and a broken hand-off kills the stub rather than the sentry.
+//!
+//! Interrupts: as on ptrace, a pending flag plus `INTERRUPT_SIGNAL` sent to the stub thread,
+//! whose handler reports it like any other signal.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::address_space::{SystrapAddressSpace, SLOTS_BASE};
+use super::filter::AUDIT_ARCH_X86_64;
+use super::sys;
+use super::Registry;
+use crate::platform::ptrace::stub::{slot, PAGE_SIZE};
+use crate::platform::ptrace::INTERRUPT_SIGNAL;
+use crate::platform::{AddressSpace, Context, Event, Interrupter, PlatformError, Regs};
+use crate::Errno;
+
+/// Offsets in `struct ucontext` (x86_64): `uc_mcontext` (a `struct sigcontext`) at 40, whose
+/// general registers come first (r8 .. r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip,
+/// eflags), then `cs, gs, fs, ss` (u16 each), err, trapno, oldmask, cr2, and `fpstate`.
+const UC_GREGS: u64 = 40;
+const UC_CSGSFS: u64 = UC_GREGS + 18 * 8;
+const UC_FPSTATE: u64 = UC_GREGS + 23 * 8;
+/// Bytes of `struct ucontext` the sentry touches (through `uc_sigmask`).
+const UC_LEN: u64 = 304;
+/// Offsets in `siginfo_t`: signo, code, then the union (`si_addr`, or for SIGSYS
+/// `si_call_addr`, `si_syscall`, `si_arch`).
+const SI_SIGNO: u64 = 0;
+const SI_CODE: u64 = 8;
+const SI_ADDR: u64 = 16;
+const SI_SYSCALL: u64 = 24;
+const SI_ARCH: u64 = 28;
+const SI_LEN: u64 = 128;
+/// `SYS_SECCOMP`: the si_code of a SIGSYS raised by `SECCOMP_RET_TRAP`.
+const SYS_SECCOMP: i32 = 1;
+/// `SI_KERNEL`.
+const SI_KERNEL: i32 = 0x80;
+/// `FP_XSTATE_MAGIC1` in `struct _fpx_sw_bytes` at byte 464 of the FXSAVE area.
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FX_SW_BYTES: u64 = 464;
+const FXSAVE_LEN: u64 = 512;
+/// Upper bound for an XSAVE area (AMX tiles make it about 11 KiB).
+const XSTATE_MAX: u64 = 16 * 1024;
+/// How long the sentry sleeps on a hand-off word before checking that the stub lives.
+const LIVENESS_PERIOD: Duration = Duration::from_millis(100);
+
+/// Kicks one context.
+pub struct SystrapInterrupter {
+    pending: AtomicBool,
+    /// `(stub tgid << 32) | stub tid` of the last switch, 0 before the first.
+    target: AtomicU64,
+}
+
+impl Interrupter for SystrapInterrupter {
+    fn interrupt(&self) {
+        self.pending.store(true, Ordering::SeqCst);
+        let target = self.target.load(Ordering::SeqCst);
+        if target != 0 {
+            let tgid = (target >> 32) as i32;
+            let tid = target as u32 as i32;
+            // A dead target is fine: the pending flag still reports the interrupt.
+            let _ = sys::tgkill(tgid, tid, INTERRUPT_SIGNAL);
+        }
+    }
+}
+
+/// Where the last signal frame of the current stub thread lies, as region offsets.
+#[derive(Clone, Copy)]
+struct Frame {
+    ucontext: u64,
+    siginfo: u64,
+    fs_base: u64,
+}
+
+/// The stub thread this context drives.
+struct Current {
+    space: Weak<SystrapAddressSpace>,
+    tid: i32,
+    slot: u64,
+    /// `Some` while the thread sits in its handler with this frame; `None` before it ran.
+    frame: Option<Frame>,
+}
+
+pub struct SystrapContext {
+    registry: Arc<Registry>,
+    interrupter: Arc<SystrapInterrupter>,
+    current: Option<Current>,
+}
+
+impl SystrapContext {
+    pub(super) fn new(registry: Arc<Registry>) -> SystrapContext {
+        SystrapContext {
+            registry,
+            interrupter: Arc::new(SystrapInterrupter {
+                pending: AtomicBool::new(false),
+                target: AtomicU64::new(0),
+            }),
+            current: None,
+        }
+    }
+
+    /// The concrete address space and this thread's state in it.
+    fn resolve(
+        &mut self,
+        address_space: &dyn AddressSpace,
+    ) -> Result<Arc<SystrapAddressSpace>, Errno> {
+        let same = |space: &Arc<SystrapAddressSpace>| {
+            std::ptr::addr_eq(Arc::as_ptr(space), address_space as *const dyn AddressSpace)
+        };
+        if let Some(current) = &self.current {
+            if let Some(space) = current.space.upgrade().filter(same) {
+                return Ok(space);
+            }
+        }
+        let space = self
+            .registry
+            .lookup(address_space.host_pid())
+            .filter(same)
+            .ok_or(Errno::ESRCH)?;
+        let tid = space.inner.caller_stub_tid()?;
+        let slot = space.slot_of(tid)?;
+        self.current = Some(Current {
+            space: Arc::downgrade(&space),
+            tid,
+            slot,
+            frame: None,
+        });
+        Ok(space)
+    }
+
+    fn current(&self) -> Result<&Current, Errno> {
+        self.current.as_ref().ok_or(Errno::ESRCH)
+    }
+
+    /// A stub that broke the hand-off (its slot holds impossible values) is killed.
+    fn broken(space: &SystrapAddressSpace) -> Event {
+        space.release();
+        Event::Exited
+    }
+}
+
+/// Checks that `[ptr, ptr + len)` lies in the stack part of slot `slot` and is `align`ed, and
+/// returns its region offset.
+fn in_slot_stack(slot: u64, ptr: u64, len: u64, align: u64) -> Option<u64> {
+    let offset = ptr.checked_sub(SLOTS_BASE)?;
+    let start = slot * slot::SIZE + PAGE_SIZE;
+    let end = (slot + 1) * slot::SIZE;
+    (offset >= start && offset.checked_add(len)? <= end && offset.is_multiple_of(align))
+        .then_some(offset)
+}
+
+/// Marks slot `slot` resumed and wakes its handler if it sleeps (see the handler's comment
+/// in `ptrace::stub` for the protocol).
+fn hand_over(space: &SystrapAddressSpace, slot: u64) -> Result<(), Errno> {
+    let base = slot * slot::SIZE;
+    space.region.swap_u32(base + slot::STATE, slot::RESUME)?;
+    if space.region.load_u32(base + slot::STUB_SLEEPING)? != 0 {
+        space.region.futex_wake(base + slot::STATE)?;
+    }
+    Ok(())
+}
+
+/// Waits until slot `slot` is trapped: polls a while, then sleeps on the word, waking every
+/// `LIVENESS_PERIOD` to check that stub thread `tid` of `pid` still lives (`ESRCH` if not).
+fn wait_for_trap(
+    space: &SystrapAddressSpace,
+    slot: u64,
+    (pid, tid): (i32, i32),
+    spin: u32,
+) -> Result<(), Errno> {
+    let base = slot * slot::SIZE;
+    let state = base + slot::STATE;
+    for _ in 0..spin {
+        if space.region.load_u32(state)? == slot::TRAPPED {
+            return Ok(());
+        }
+        std::hint::spin_loop();
+    }
+    space.region.swap_u32(base + slot::SENTRY_SLEEPING, 1)?;
+    let result = loop {
+        let now = space.region.load_u32(state)?;
+        if now == slot::TRAPPED {
+            break Ok(());
+        }
+        space.region.futex_wait(state, now, LIVENESS_PERIOD)?;
+        if space.region.load_u32(state)? != slot::TRAPPED && sys::tgkill(pid, tid, 0).is_err() {
+            break Err(Errno::ESRCH);
+        }
+    };
+    space.region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
+    result
+}
+
+/// Reads the frame the handler of slot `slot` reported.
+fn read_frame(space: &SystrapAddressSpace, slot: u64) -> Result<Option<Frame>, Errno> {
+    let base = slot * slot::SIZE;
+    let siginfo = space.region.load_u64(base + slot::SIGINFO)?;
+    let ucontext = space.region.load_u64(base + slot::UCONTEXT)?;
+    let fs_base = space.region.load_u64(base + slot::FS_BASE)?;
+    let (Some(siginfo), Some(ucontext)) = (
+        in_slot_stack(slot, siginfo, SI_LEN, 8),
+        in_slot_stack(slot, ucontext, UC_LEN, 8),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Frame {
+        ucontext,
+        siginfo,
+        fs_base,
+    }))
+}
+
+/// The registers in `frame`; fields a signal frame lacks are kept from `old`.
+fn frame_regs(space: &SystrapAddressSpace, frame: &Frame, old: &Regs) -> Result<Regs, Errno> {
+    let mut g = [0u64; 18];
+    for (i, value) in g.iter_mut().enumerate() {
+        *value = space
+            .region
+            .load_u64(frame.ucontext + UC_GREGS + 8 * i as u64)?;
+    }
+    let csgsfs = space.region.load_u64(frame.ucontext + UC_CSGSFS)?;
+    Ok(Regs {
+        r8: g[0],
+        r9: g[1],
+        r10: g[2],
+        r11: g[3],
+        r12: g[4],
+        r13: g[5],
+        r14: g[6],
+        r15: g[7],
+        rdi: g[8],
+        rsi: g[9],
+        rbp: g[10],
+        rbx: g[11],
+        rdx: g[12],
+        rax: g[13],
+        rcx: g[14],
+        rsp: g[15],
+        rip: g[16],
+        eflags: g[17],
+        cs: csgsfs & 0xffff,
+        ss: (csgsfs >> 48) & 0xffff,
+        fs_base: frame.fs_base,
+        orig_rax: u64::MAX,
+        ..*old
+    })
+}
+
+/// Writes `regs` into `frame` for the handler's rt_sigreturn; a changed `fs_base` is handed
+/// to the handler, which loads it itself.
+fn write_frame(
+    space: &SystrapAddressSpace,
+    slot: u64,
+    frame: &Frame,
+    regs: &Regs,
+) -> Result<(), Errno> {
+    let g = [
+        regs.r8,
+        regs.r9,
+        regs.r10,
+        regs.r11,
+        regs.r12,
+        regs.r13,
+        regs.r14,
+        regs.r15,
+        regs.rdi,
+        regs.rsi,
+        regs.rbp,
+        regs.rbx,
+        regs.rdx,
+        regs.rax,
+        regs.rcx,
+        regs.rsp,
+        regs.rip,
+        regs.eflags,
+    ];
+    for (i, value) in g.iter().enumerate() {
+        space
+            .region
+            .store_u64(frame.ucontext + UC_GREGS + 8 * i as u64, *value)?;
+    }
+    let base = slot * slot::SIZE;
+    if regs.fs_base != frame.fs_base {
+        space
+            .region
+            .store_u64(base + slot::NEW_FS_BASE, regs.fs_base)?;
+        space.region.store_u64(base + slot::SET_FS, 1)?;
+    }
+    Ok(())
+}
+
+/// The event the frame's siginfo describes.
+fn classify(space: &SystrapAddressSpace, frame: &Frame) -> Result<(Event, Option<u64>), Errno> {
+    let signo = space.region.load_u32(frame.siginfo + SI_SIGNO)? as i32;
+    let code = space.region.load_u32(frame.siginfo + SI_CODE)? as i32;
+    if signo == libc::SIGSYS && code == SYS_SECCOMP {
+        let arch = space.region.load_u32(frame.siginfo + SI_ARCH)?;
+        if arch != AUDIT_ARCH_X86_64 {
+            // A 32-bit syscall (int 0x80): not part of this kernel's ABI.
+            let fault = Event::Fault {
+                signo: libc::SIGSEGV,
+                code: SI_KERNEL,
+                addr: 0,
+            };
+            return Ok((fault, None));
+        }
+        let nr = space.region.load_u32(frame.siginfo + SI_SYSCALL)? as i32;
+        return Ok((Event::Syscall, Some(i64::from(nr) as u64)));
+    }
+    if signo == INTERRUPT_SIGNAL && code <= 0 {
+        return Ok((Event::Interrupted, None));
+    }
+    let fault = matches!(
+        signo,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP
+    );
+    if fault && code > 0 {
+        let addr = space.region.load_u64(frame.siginfo + SI_ADDR)?;
+        return Ok((Event::Fault { signo, code, addr }, None));
+    }
+    Ok((Event::Signal(signo), None))
+}
+
+impl Context for SystrapContext {
+    /// Precondition: the calling host thread drives a stub thread of `address_space` (it
+    /// created the address space or adopted the thread).
+    fn switch(
+        &mut self,
+        address_space: &dyn AddressSpace,
+        regs: &mut Regs,
+    ) -> Result<Event, PlatformError> {
+        let pid = address_space.host_pid();
+        let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
+        let space = match self.resolve(address_space) {
+            Ok(space) => space,
+            Err(Errno::ESRCH) => return Ok(Event::Exited),
+            Err(e) => return Err(err("switch")(e)),
+        };
+        let (tid, slot, frame) = {
+            let current = self.current().map_err(err("switch"))?;
+            (current.tid, current.slot, current.frame)
+        };
+        let target = (u64::from(pid as u32) << 32) | u64::from(tid as u32);
+        self.interrupter.target.store(target, Ordering::SeqCst);
+        if self.interrupter.pending.swap(false, Ordering::SeqCst) {
+            return Ok(Event::Interrupted);
+        }
+        let started = match frame {
+            // First run of this thread here: set it up and let it go with `regs`.
+            // The application's registers go in first: the stub may have been made inside a
+            // handler, with its stack pointer on the alternate stack that sigaltstack(2)
+            // cannot change while in use.
+            None => space
+                .inner
+                .set_caller_regs(regs)
+                .and_then(|()| space.set_up_thread(slot, self.registry.spin.stub))
+                .and_then(|()| space.inner.detach_caller()),
+            // It waits in its handler: rewrite the frame, detach it if an injection attached
+            // it, and wake it.
+            Some(frame) => write_frame(&space, slot, &frame, regs)
+                .and_then(|()| {
+                    if space.inner.caller_attached()? {
+                        space.inner.detach_caller()?;
+                    }
+                    Ok(())
+                })
+                .and_then(|()| hand_over(&space, slot)),
+        };
+        if let Some(current) = &mut self.current {
+            current.frame = None;
+        }
+        match started {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => return Ok(Event::Exited),
+            Err(e) => return Err(err("resuming the stub")(e)),
+        }
+        match wait_for_trap(&space, slot, (pid, tid), self.registry.spin.sentry) {
+            Ok(()) => {}
+            Err(Errno::ESRCH) => {
+                space.release();
+                return Ok(Event::Exited);
+            }
+            Err(e) => return Err(err("waiting for the stub")(e)),
+        }
+        let Some(frame) = read_frame(&space, slot).map_err(err("slot"))? else {
+            return Ok(Self::broken(&space));
+        };
+        let (event, syscall) = classify(&space, &frame).map_err(err("slot"))?;
+        let mut now = frame_regs(&space, &frame, regs).map_err(err("slot"))?;
+        if let Some(nr) = syscall {
+            now.orig_rax = nr;
+            now.rax = (-(libc::ENOSYS as i64)) as u64;
+        }
+        if event == Event::Interrupted {
+            self.interrupter.pending.store(false, Ordering::SeqCst);
+        }
+        *regs = now;
+        if let Some(current) = &mut self.current {
+            current.frame = Some(frame);
+        }
+        Ok(event)
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        self.interrupter.clone()
+    }
+
+    /// The XSAVE area the kernel saved in the signal frame.
+    fn fpstate(&mut self, address_space: &dyn AddressSpace) -> Result<Vec<u8>, PlatformError> {
+        let pid = address_space.host_pid();
+        let err = |source| PlatformError::Ptrace {
+            op: "fpstate",
+            pid,
+            source,
+        };
+        let space = self.resolve(address_space).map_err(err)?;
+        let current = self.current().map_err(err)?;
+        let frame = current.frame.ok_or(err(Errno::EAGAIN))?;
+        let (offset, len) = fp_area(&space, current.slot, &frame).map_err(err)?;
+        let mut state = vec![0u8; len as usize];
+        space.region.read_words(offset, &mut state).map_err(err)?;
+        Ok(state)
+    }
+
+    /// Writes `state` over the frame's XSAVE area, keeping the kernel's own descriptor bytes
+    /// (`_fpx_sw_bytes`). A header the kernel would refuse at rt_sigreturn is `EINVAL` here.
+    fn set_fpstate(
+        &mut self,
+        address_space: &dyn AddressSpace,
+        state: &[u8],
+    ) -> Result<(), PlatformError> {
+        let pid = address_space.host_pid();
+        let err = |source| PlatformError::Ptrace {
+            op: "set_fpstate",
+            pid,
+            source,
+        };
+        let space = self.resolve(address_space).map_err(err)?;
+        let current = self.current().map_err(err)?;
+        let frame = current.frame.ok_or(err(Errno::EAGAIN))?;
+        let (offset, len) = fp_area(&space, current.slot, &frame).map_err(err)?;
+        if (state.len() as u64) < FXSAVE_LEN {
+            return Err(err(Errno::EINVAL));
+        }
+        let mut current_state = vec![0u8; len as usize];
+        space
+            .region
+            .read_words(offset, &mut current_state)
+            .map_err(err)?;
+        let n = current_state.len().min(state.len());
+        let mut new = current_state.clone();
+        new[..n].copy_from_slice(&state[..n]);
+        let sw = FX_SW_BYTES as usize..FXSAVE_LEN as usize;
+        new[sw.clone()].copy_from_slice(&current_state[sw]);
+        check_xsave(&current_state, &new).map_err(err)?;
+        space.region.write_words(offset, &new).map_err(err)
+    }
+}
+
+/// The region offset and length (a multiple of 8) of the frame's FP state.
+fn fp_area(space: &SystrapAddressSpace, slot: u64, frame: &Frame) -> Result<(u64, u64), Errno> {
+    let ptr = space.region.load_u64(frame.ucontext + UC_FPSTATE)?;
+    let offset = in_slot_stack(slot, ptr, FXSAVE_LEN, 64).ok_or(Errno::EFAULT)?;
+    let magic = space.region.load_u32(offset + FX_SW_BYTES)?;
+    let len = if magic == FP_XSTATE_MAGIC1 {
+        let size = u64::from(space.region.load_u32(offset + FX_SW_BYTES + 16)?);
+        if !(FXSAVE_LEN..=XSTATE_MAX).contains(&size) {
+            return Err(Errno::EFAULT);
+        }
+        size.next_multiple_of(8)
+    } else {
+        FXSAVE_LEN
+    };
+    in_slot_stack(slot, ptr, len, 64).ok_or(Errno::EFAULT)?;
+    Ok((offset, len))
+}
+
+/// Rejects what the kernel's rt_sigreturn would refuse in a new XSAVE image, given the frame's
+/// current one: MXCSR bits outside the mask, and an XSAVE header with features the frame does
+/// not carry, a compacted format or reserved bytes set.
+fn check_xsave(current: &[u8], new: &[u8]) -> Result<(), Errno> {
+    let u32_at = |b: &[u8], at: usize| {
+        u32::from_le_bytes(b[at..at + 4].try_into().expect("invariant: 4 bytes"))
+    };
+    let u64_at = |b: &[u8], at: usize| {
+        u64::from_le_bytes(b[at..at + 8].try_into().expect("invariant: 8 bytes"))
+    };
+    let mask = match u32_at(current, 28) {
+        0 => 0xffbf,
+        m => m,
+    };
+    if u32_at(new, 24) & !mask != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if new.len() >= 576 && u32_at(current, FX_SW_BYTES as usize) == FP_XSTATE_MAGIC1 {
+        let features = u64_at(current, FX_SW_BYTES as usize + 8);
+        let xstate_bv = u64_at(new, 512);
+        let xcomp_bv = u64_at(new, 520);
+        if xstate_bv & !features != 0 || xcomp_bv != 0 || new[528..576].iter().any(|&b| b != 0) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The seccomp filter every systrap stub process carries (seccomp(2) `SECCOMP_SET_MODE_FILTER`,
+//! classic BPF over `struct seccomp_data`, `include/uapi/linux/seccomp.h`). Built with
+//! seccompiler's instruction type: seccompiler's rule compiler matches only syscall numbers and
+//! arguments, and this filter must match the instruction pointer.
+//!
+//! The rules, in order:
+//! - a syscall from outside the stub's code page is the application's: `SECCOMP_RET_TRAP`, so
+//!   the stub's SIGSYS handler hands it to the sentry and the host never runs it;
+//! - from the stub's code page, the calls its own code makes without a tracer are allowed:
+//!   rt_sigreturn (the handler's return), futex FUTEX_WAIT/FUTEX_WAKE (the hand-off), pause (a
+//!   parked stub thread), prctl(PR_SET_PDEATHSIG) (a new stub process);
+//! - any other call from the stub's code page is `SECCOMP_RET_TRACE`: it runs only when the
+//!   sentry injects it into a stub thread it traces; from an untraced thread (application code
+//!   that jumped into the stub page with registers of its choosing) it fails with ENOSYS.
+//!   This is what keeps the application from using the stub's `syscall` instructions to make
+//!   host calls (mmap, clone, recvmsg on the fd-passing socket, kill) itself;
+//! - a syscall of another architecture (int 0x80) traps too; the sentry answers with SIGSEGV.
+
+use seccompiler::sock_filter;
+
+use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE};
+
+const BPF_LD_W_ABS: u16 = 0x20;
+const BPF_JEQ_K: u16 = 0x15;
+const BPF_JGE_K: u16 = 0x35;
+const BPF_RET_K: u16 = 0x06;
+
+const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+/// `AUDIT_ARCH_X86_64` (`include/uapi/linux/audit.h`).
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// Offsets in `struct seccomp_data`.
+const NR: u32 = 0;
+const ARCH: u32 = 4;
+const IP_LO: u32 = 8;
+const IP_HI: u32 = 12;
+const ARG0_LO: u32 = 16;
+const ARG1_LO: u32 = 24;
+
+fn load(offset: u32) -> sock_filter {
+    sock_filter {
+        code: BPF_LD_W_ABS,
+        jt: 0,
+        jf: 0,
+        k: offset,
+    }
+}
+
+fn jump(code: u16, k: u32, jt: u8, jf: u8) -> sock_filter {
+    sock_filter { code, jt, jf, k }
+}
+
+fn ret(k: u32) -> sock_filter {
+    sock_filter {
+        code: BPF_RET_K,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+/// The stub filter. Jump offsets are relative to the next instruction; the returns sit at
+/// the end.
+pub fn stub_filter() -> Vec<sock_filter> {
+    let code_lo = STUB_BASE as u32;
+    let code_hi = (STUB_BASE >> 32) as u32;
+    let nr = |n: i64| n as u32;
+    // The relative jump from instruction `from` to instruction `target`.
+    let to = |from: u8, target: u8| target - from - 1;
+    const TRACE: u8 = 16;
+    const TRAP: u8 = 17;
+    const ALLOW: u8 = 18;
+    vec![
+        /* 0 */ load(ARCH),
+        /* 1 */ jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, to(1, TRAP)),
+        /* 2 */ load(IP_HI),
+        /* 3 */ jump(BPF_JEQ_K, code_hi, 0, to(3, TRAP)),
+        /* 4 */ load(IP_LO),
+        /* 5 */ jump(BPF_JGE_K, code_lo, 0, to(5, TRAP)),
+        /* 6 */ jump(BPF_JGE_K, code_lo + PAGE_SIZE as u32, to(6, TRAP), 0),
+        /* 7 */ load(NR),
+        /* 8 */ jump(BPF_JEQ_K, nr(libc::SYS_rt_sigreturn), to(8, ALLOW), 0),
+        /* 9 */ jump(BPF_JEQ_K, nr(libc::SYS_pause), to(9, ALLOW), 0),
+        /* 10 */ jump(BPF_JEQ_K, nr(libc::SYS_futex), 0, to(10, 13)),
+        /* 11 */ load(ARG1_LO),
+        // FUTEX_WAIT is 0 and FUTEX_WAKE 1; anything else (PI, requeue, private) traces.
+        /* 12 */
+        jump(BPF_JGE_K, 2, to(12, TRACE), to(12, ALLOW)),
+        /* 13 */ jump(BPF_JEQ_K, nr(libc::SYS_prctl), 0, to(13, TRACE)),
+        /* 14 */ load(ARG0_LO),
+        /* 15 */
+        jump(
+            BPF_JEQ_K,
+            libc::PR_SET_PDEATHSIG as u32,
+            to(15, ALLOW),
+            to(15, TRACE),
+        ),
+        /* 16 */ ret(SECCOMP_RET_TRACE),
+        /* 17 */ ret(SECCOMP_RET_TRAP),
+        /* 18 */ ret(SECCOMP_RET_ALLOW),
+    ]
+}
+
+/// The filter as the bytes of a `struct sock_filter[]` (8 bytes each, little endian), to be
+/// written into stub memory.
+pub fn to_bytes(program: &[sock_filter]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(program.len() * 8);
+    for insn in program {
+        out.extend_from_slice(&insn.code.to_le_bytes());
+        out.push(insn.jt);
+        out.push(insn.jf);
+        out.extend_from_slice(&insn.k.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a classic BPF program of the kinds `stub_filter` uses over a `seccomp_data`.
+    fn run(program: &[sock_filter], nr: i64, arch: u32, ip: u64, args: [u64; 2]) -> u32 {
+        let word = |offset: u32| -> u32 {
+            match offset {
+                NR => nr as u32,
+                ARCH => arch,
+                IP_LO => ip as u32,
+                IP_HI => (ip >> 32) as u32,
+                ARG0_LO => args[0] as u32,
+                ARG1_LO => args[1] as u32,
+                other => panic!("unexpected load at {other}"),
+            }
+        };
+        let mut acc = 0u32;
+        let mut pc = 0usize;
+        loop {
+            let insn = &program[pc];
+            pc += 1;
+            match insn.code {
+                BPF_LD_W_ABS => acc = word(insn.k),
+                BPF_JEQ_K | BPF_JGE_K => {
+                    let taken = if insn.code == BPF_JEQ_K {
+                        acc == insn.k
+                    } else {
+                        acc >= insn.k
+                    };
+                    pc += usize::from(if taken { insn.jt } else { insn.jf });
+                }
+                BPF_RET_K => return insn.k,
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn application_syscalls_trap_and_stub_calls_are_narrow() {
+        let f = stub_filter();
+        let x86 = AUDIT_ARCH_X86_64;
+        let app = 0x40_1000;
+        let stub = STUB_BASE + 0x137;
+        // Anything from application code traps, even the calls the stub may make.
+        for nr in [
+            libc::SYS_getpid,
+            libc::SYS_futex,
+            libc::SYS_rt_sigreturn,
+            libc::SYS_mmap,
+        ] {
+            assert_eq!(run(&f, nr, x86, app, [0, 0]), SECCOMP_RET_TRAP, "{nr}");
+        }
+        // Just outside the stub page on either side traps too.
+        assert_eq!(
+            run(&f, libc::SYS_pause, x86, STUB_BASE - 1, [0, 0]),
+            SECCOMP_RET_TRAP
+        );
+        let after = STUB_BASE + PAGE_SIZE;
+        assert_eq!(
+            run(&f, libc::SYS_pause, x86, after, [0, 0]),
+            SECCOMP_RET_TRAP
+        );
+        // Another architecture traps wherever it comes from.
+        assert_eq!(run(&f, 20, 0x4000_0003, stub, [0, 0]), SECCOMP_RET_TRAP);
+        // The stub's own untraced calls.
+        assert_eq!(
+            run(&f, libc::SYS_rt_sigreturn, x86, stub, [0, 0]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_pause, x86, stub, [0, 0]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_futex, x86, stub, [0, 0]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_futex, x86, stub, [0, 1]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_futex, x86, stub, [0, 6]),
+            SECCOMP_RET_TRACE
+        );
+        assert_eq!(
+            run(&f, libc::SYS_futex, x86, stub, [0, 128]),
+            SECCOMP_RET_TRACE
+        );
+        assert_eq!(
+            run(&f, libc::SYS_prctl, x86, stub, [1, 9]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_prctl, x86, stub, [38, 1]),
+            SECCOMP_RET_TRACE
+        );
+        // Everything else from the stub page needs a tracer.
+        for nr in [
+            libc::SYS_mmap,
+            libc::SYS_kill,
+            libc::SYS_clone,
+            libc::SYS_recvmsg,
+        ] {
+            assert_eq!(run(&f, nr, x86, stub, [0, 0]), SECCOMP_RET_TRACE, "{nr}");
+        }
+    }
+
+    #[test]
+    fn bytes_are_eight_per_instruction() {
+        let f = stub_filter();
+        let bytes = to_bytes(&f);
+        assert_eq!(bytes.len(), f.len() * 8);
+        assert_eq!(&bytes[0..2], &BPF_LD_W_ABS.to_le_bytes());
+        assert_eq!(&bytes[4..8], &ARCH.to_le_bytes());
+    }
+}
