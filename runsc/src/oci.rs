@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Process, Spec};
 
-use crate::boot::spec::{BootSpec, CapsSpec, MountSpec, RlimitSpec, SpecSettings};
+use crate::boot::spec::{
+    BootSpec, CapsSpec, DeviceSpec, FsKind, FsMountSpec, MountSpec, RlimitSpec, SpecSettings,
+};
 use crate::cmd::r#do::resolve_program;
 use crate::sandbox::HostMount;
 
@@ -64,7 +66,9 @@ fn from_spec(dir: PathBuf, spec: Spec) -> Result<Bundle, String> {
     let process = spec.process().as_ref().ok_or("process is missing")?;
     let mut boot = boot_spec(process, &spec, &rootfs, &mut warnings)?;
     boot.root_readonly = readonly_root;
-    let binds = bind_mounts(&spec, &dir, &mut warnings)?;
+    let (binds, fs_mounts) = bind_mounts(&spec, &dir, &mut warnings)?;
+    boot.settings.fs_mounts = Some(fs_mounts);
+    boot.settings.devices = devices(&spec, &mut warnings)?;
     boot.mounts = binds.iter().map(|(_, m)| m.clone()).collect();
     let mounts = binds.into_iter().map(|(h, _)| h).collect();
     let network = network_namespace(&spec);
@@ -457,14 +461,18 @@ const SYNTHETIC_MOUNTS: &[&str] = &[
     "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2",
 ];
 
+/// A bind mount: the host side and the sandbox side.
+type Bind = (HostMount, MountSpec);
+
 /// Checks the spec's mounts and returns its bind mounts (of directories and of regular files),
-/// in order.
+/// in order, and every mount the sentry makes, in the spec's order.
 fn bind_mounts(
     spec: &Spec,
     bundle: &Path,
     warnings: &mut Vec<String>,
-) -> Result<Vec<(HostMount, MountSpec)>, String> {
+) -> Result<(Vec<Bind>, Vec<FsMountSpec>), String> {
     let mut binds = Vec::new();
+    let mut fs_mounts = Vec::new();
     for m in spec.mounts().as_deref().unwrap_or_default() {
         let dest = m.destination();
         if !dest.is_absolute() {
@@ -499,6 +507,13 @@ fn bind_mounts(
                 .options()
                 .as_ref()
                 .is_some_and(|o| o.iter().any(|x| x == "ro"));
+            fs_mounts.push(FsMountSpec {
+                dest: dest.as_os_str().as_bytes().to_vec(),
+                kind: FsKind::Bind,
+                source: source.display().to_string(),
+                readonly,
+                mode: None,
+            });
             binds.push((
                 HostMount { source, readonly },
                 MountSpec {
@@ -506,6 +521,26 @@ fn bind_mounts(
                     readonly,
                 },
             ));
+        } else if let Some(kind) = FsKind::from_name(typ) {
+            let options = m.options().clone().unwrap_or_default();
+            let mode = options
+                .iter()
+                .find_map(|o| o.strip_prefix("mode="))
+                .map(|m| {
+                    u32::from_str_radix(m, 8)
+                        .map_err(|_| format!("mount {}: bad mode={m}", dest.display()))
+                })
+                .transpose()?;
+            fs_mounts.push(FsMountSpec {
+                dest: dest.as_os_str().as_bytes().to_vec(),
+                kind,
+                source: m
+                    .source()
+                    .as_ref()
+                    .map_or_else(|| typ.to_string(), |s| s.display().to_string()),
+                readonly: options.iter().any(|o| o == "ro"),
+                mode,
+            });
         } else if !SYNTHETIC_MOUNTS.contains(&typ) {
             warnings.push(format!(
                 "mount type {typ:?} at {} is not supported",
@@ -513,7 +548,55 @@ fn bind_mounts(
             ));
         }
     }
-    Ok(binds)
+    Ok((binds, fs_mounts))
+}
+
+/// `linux.devices` as the sentry's /dev holds them: character, block and FIFO nodes directly
+/// under /dev (others are warned about and left out).
+fn devices(spec: &Spec, warnings: &mut Vec<String>) -> Result<Vec<DeviceSpec>, String> {
+    use oci_spec::runtime::LinuxDeviceType as T;
+    let Some(list) = spec.linux().as_ref().and_then(|l| l.devices().as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for d in list {
+        let path = d.path();
+        let shown = path.display();
+        let name = match path.strip_prefix("/dev") {
+            Ok(rest) if rest.components().count() == 1 => rest.as_os_str().as_bytes().to_vec(),
+            _ => {
+                warnings.push(format!(
+                    "linux.devices {shown}: only nodes directly under /dev are made"
+                ));
+                continue;
+            }
+        };
+        let kind = match d.typ() {
+            T::C | T::U => libc::S_IFCHR,
+            T::B => libc::S_IFBLK,
+            T::P => libc::S_IFIFO,
+            other => {
+                warnings.push(format!(
+                    "linux.devices {shown}: type {other:?} is not supported"
+                ));
+                continue;
+            }
+        };
+        let major =
+            u32::try_from(d.major()).map_err(|_| format!("linux.devices {shown}: major"))?;
+        let minor =
+            u32::try_from(d.minor()).map_err(|_| format!("linux.devices {shown}: minor"))?;
+        out.push(DeviceSpec {
+            name,
+            kind,
+            major,
+            minor,
+            perm: d.file_mode().unwrap_or(0o666) & 0o7777,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+    Ok(out)
 }
 
 fn network_namespace(spec: &Spec) -> Option<Option<PathBuf>> {
@@ -532,9 +615,15 @@ fn check_linux(spec: &Spec, warnings: &mut Vec<String>) {
             .iter()
             .filter(|n| n.path().is_some() && n.typ() != T::Network)
         {
+            // A sandbox of ours owning the path is joined instead (`pod::sandbox_by_namespace`,
+            // which drops these warnings): any other namespace holds no sandbox's processes.
             warnings.push(format!(
-                "joining the {:?} namespace by path is not supported yet",
-                n.typ()
+                "joining the {:?} namespace by path is not supported: {} is not a sandbox of \
+                 this runtime, and the container gets a namespace of its own",
+                n.typ(),
+                n.path()
+                    .as_deref()
+                    .map_or_else(String::new, |p| p.display().to_string())
             ));
         }
     }
@@ -754,5 +843,56 @@ mod tests {
             assert_eq!(err.lines().count(), 1, "{err}");
             let _ = std::fs::remove_dir_all(dir);
         }
+    }
+
+    #[test]
+    fn every_mount_in_spec_order_and_devices_under_dev() {
+        let config = GOOD.replace(
+            r#""mounts":[{"destination":"/proc","type":"proc","source":"proc"}]"#,
+            r#""mounts":[{"destination":"/sys","type":"sysfs","source":"sysfs","options":["ro"]},
+                {"destination":"/data","source":"rootfs/bin","options":["rbind","ro"]},
+                {"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["mode=1777"]},
+                {"destination":"/x","type":"nfs","source":"srv:/x"}],
+              "linux":{"devices":[
+                {"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438,"gid":5},
+                {"path":"/dev/fifo","type":"p"},
+                {"path":"/dev/net/tun","type":"c","major":10,"minor":200}]}"#,
+        );
+        let (dir, r) = bundle_with(&config);
+        let b = r.unwrap();
+        let m = b.boot.settings.fs_mounts.clone().unwrap();
+        let kinds: Vec<(&[u8], FsKind)> = m.iter().map(|m| (&m.dest[..], m.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (&b"/sys"[..], FsKind::Sysfs),
+                (b"/data", FsKind::Bind),
+                (b"/dev/shm", FsKind::Tmpfs)
+            ]
+        );
+        assert!(m[0].readonly && m[1].readonly && !m[2].readonly);
+        assert_eq!((m[2].source.as_str(), m[2].mode), ("shm", Some(0o1777)));
+        assert_eq!(b.boot.mounts.len(), 1, "one bind channel");
+        let d = &b.boot.settings.devices;
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            (
+                &d[0].name[..],
+                d[0].kind,
+                d[0].major,
+                d[0].minor,
+                d[0].perm,
+                d[0].gid
+            ),
+            (&b"fuse"[..], libc::S_IFCHR, 10, 229, 0o666, 5)
+        );
+        assert_eq!((&d[1].name[..], d[1].kind), (&b"fifo"[..], libc::S_IFIFO));
+        let w = b.warnings.join("\n");
+        assert!(w.contains("\"nfs\" at /x is not supported"), "{w}");
+        assert!(
+            w.contains("/dev/net/tun: only nodes directly under /dev"),
+            "{w}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

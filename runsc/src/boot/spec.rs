@@ -65,6 +65,77 @@ pub struct SpecSettings {
     pub own_pts_numbers: bool,
     /// `--platform=systrap` (false: ptrace).
     pub systrap: bool,
+    /// The OCI spec's mounts in its order (None: the sandbox's fixed mount table, as for
+    /// `runsc do`). The sentry's defaults the spec does not list stay, before these.
+    pub fs_mounts: Option<Vec<FsMountSpec>>,
+    /// `linux.devices` directly under /dev.
+    pub devices: Vec<DeviceSpec>,
+}
+
+/// What a mount of the spec is, as the sentry makes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsKind {
+    Proc,
+    Sysfs,
+    Tmpfs,
+    Devpts,
+    Mqueue,
+    /// The next of `BootSpec::mounts` (a host file or directory served by the gofer).
+    Bind,
+}
+
+impl FsKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            FsKind::Proc => "proc",
+            FsKind::Sysfs => "sysfs",
+            FsKind::Tmpfs => "tmpfs",
+            FsKind::Devpts => "devpts",
+            FsKind::Mqueue => "mqueue",
+            FsKind::Bind => "bind",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FsKind> {
+        [
+            FsKind::Proc,
+            FsKind::Sysfs,
+            FsKind::Tmpfs,
+            FsKind::Devpts,
+            FsKind::Mqueue,
+            FsKind::Bind,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+}
+
+/// One mount of the spec (`mounts[i]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsMountSpec {
+    /// Absolute path in the sandbox.
+    pub dest: Vec<u8>,
+    pub kind: FsKind,
+    /// The spec's `source` (what mountinfo should show).
+    pub source: String,
+    pub readonly: bool,
+    /// tmpfs `mode=` (None: 1777).
+    pub mode: Option<u32>,
+}
+
+/// One node of `linux.devices`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    /// Its name under /dev.
+    pub name: Vec<u8>,
+    /// `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
+    pub kind: u32,
+    pub major: u32,
+    pub minor: u32,
+    /// Permission bits.
+    pub perm: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// One resource limit.
@@ -271,6 +342,15 @@ impl SpecSettings {
             "hostUds": self.host_uds,
             "ownPtsNumbers": self.own_pts_numbers,
             "systrap": self.systrap,
+            "fsMounts": self.fs_mounts.as_ref().map(|l| l.iter().map(|m| json!({
+                "dest": bytes_to_value(&m.dest),
+                "kind": m.kind.name(),
+                "source": m.source,
+                "readonly": m.readonly,
+                "mode": m.mode,
+            })).collect::<Vec<_>>()),
+            "devices": self.devices.iter().map(|d| json!([bytes_to_value(&d.name), d.kind,
+                d.major, d.minor, d.perm, d.uid, d.gid])).collect::<Vec<_>>(),
         })
     }
 
@@ -381,8 +461,76 @@ impl SpecSettings {
                 .map(|b| b.as_bool().ok_or(bad(F, "systrap not a bool")))
                 .transpose()?
                 .unwrap_or(false),
+            fs_mounts: opt("fsMounts")
+                .map(|v| {
+                    v.as_array()
+                        .ok_or(bad(F, "fsMounts not an array"))?
+                        .iter()
+                        .map(fs_mount_of)
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()?,
+            devices: list("devices")?
+                .iter()
+                .map(device_of)
+                .collect::<Result<_, _>>()?,
         })
     }
+}
+
+fn fs_mount_of(v: &Value) -> Result<FsMountSpec, SpecError> {
+    const F: &str = "fsMounts";
+    let m = v.as_object().ok_or(bad(F, "entry not an object"))?;
+    let dest = value_to_bytes(m.get("dest").ok_or(bad(F, "dest missing"))?, F)?;
+    if dest.first() != Some(&b'/') {
+        return Err(bad(F, "dest not absolute"));
+    }
+    let kind = m
+        .get("kind")
+        .and_then(Value::as_str)
+        .and_then(FsKind::from_name)
+        .ok_or(bad(F, "kind missing or unknown"))?;
+    Ok(FsMountSpec {
+        dest,
+        kind,
+        source: m
+            .get("source")
+            .and_then(Value::as_str)
+            .ok_or(bad(F, "source missing"))?
+            .to_string(),
+        readonly: m
+            .get("readonly")
+            .and_then(Value::as_bool)
+            .ok_or(bad(F, "readonly missing"))?,
+        mode: match m.get("mode") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(u32_of(v, F)?),
+        },
+    })
+}
+
+fn device_of(v: &Value) -> Result<DeviceSpec, SpecError> {
+    const F: &str = "devices";
+    let a = v.as_array().ok_or(bad(F, "entry not an array"))?;
+    let [name, rest @ ..] = a.as_slice() else {
+        return Err(bad(F, "entry is empty"));
+    };
+    let n = rest
+        .iter()
+        .map(|x| u32_of(x, F))
+        .collect::<Result<Vec<_>, _>>()?;
+    let [kind, major, minor, perm, uid, gid] = n[..] else {
+        return Err(bad(F, "entry of the wrong length"));
+    };
+    Ok(DeviceSpec {
+        name: value_to_bytes(name, F)?,
+        kind,
+        major,
+        minor,
+        perm,
+        uid,
+        gid,
+    })
 }
 
 fn mount_of(v: &Value) -> Result<MountSpec, SpecError> {
@@ -454,6 +602,31 @@ mod tests {
             host_uds: true,
             own_pts_numbers: true,
             systrap: true,
+            fs_mounts: Some(vec![
+                FsMountSpec {
+                    dest: b"/dev/shm".to_vec(),
+                    kind: FsKind::Tmpfs,
+                    source: "shm".into(),
+                    readonly: false,
+                    mode: Some(0o1777),
+                },
+                FsMountSpec {
+                    dest: b"/data".to_vec(),
+                    kind: FsKind::Bind,
+                    source: "/host/data".into(),
+                    readonly: true,
+                    mode: None,
+                },
+            ]),
+            devices: vec![DeviceSpec {
+                name: b"fuse".to_vec(),
+                kind: libc::S_IFCHR,
+                major: 10,
+                minor: 229,
+                perm: 0o666,
+                uid: 0,
+                gid: 5,
+            }],
         };
         assert_eq!(BootSpec::from_json(&s.to_json()).unwrap(), s);
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false}"#;

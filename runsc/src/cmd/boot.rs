@@ -3,6 +3,10 @@
 //! itself down with its seccomp filter and runs the init process; its exit status is the init
 //! process's (128+N for a death by signal N).
 //!
+//! An OCI container's mounts are made in the order its spec lists them, after the sentry's own
+//! defaults that the spec does not list (runc's `mountToRootfs` loop; `mount_in_spec_order`),
+//! then its masked and read-only paths go over them.
+//!
 //! Order matters: everything that needs a host path or a host `execve` (the platform's master
 //! stub, the debug log, which the front end opened for us) happens before the filter.
 //!
@@ -78,7 +82,7 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             spec.mounts.len()
         ));
     }
-    let mounts = spec
+    let mut mounts: Vec<sentry::vfs::BindMount> = spec
         .mounts
         .iter()
         .zip(mount_fds)
@@ -88,6 +92,11 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             readonly: m.readonly,
         })
         .collect();
+    // An OCI spec's mounts are made below, in its order, after the sentry's defaults.
+    let spec_binds = match spec.settings.fs_mounts {
+        Some(_) => std::mem::take(&mut mounts),
+        None => Vec::new(),
+    };
     sentry::log::init(log_fd, spec.debug);
     sentry::debug!(
         "boot: argv {:?}",
@@ -112,6 +121,12 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     // The master stub is started by exec: before the filter.
     let platform = start_platform(spec.settings.systrap)?;
     let client = gofer::GoferClient::new(io_fd);
+    let mut settings = sandbox_settings(&spec.settings);
+    if spec.settings.fs_mounts.is_some() {
+        // Masks and read-only paths go over the spec's mounts, once they are made.
+        settings.masked_paths.clear();
+        settings.readonly_paths.clear();
+    }
     let kernel = Kernel::new(
         KernelConfig {
             gofer: client,
@@ -122,12 +137,19 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             root_readonly: spec.root_readonly,
             root_direct: spec.settings.root_direct,
             mounts,
-            settings: sandbox_settings(&spec.settings),
+            settings,
         },
         syscalls::table(),
         platform,
     )
     .map_err(|e| format!("starting the kernel: {e}"))?;
+    if let Some(list) = &spec.settings.fs_mounts {
+        mount_in_spec_order(&kernel.vfs, list, spec_binds, dev_options(&spec.settings))?;
+        kernel
+            .vfs
+            .apply_path_policy(&spec.settings.masked_paths, &spec.settings.readonly_paths)
+            .map_err(|e| format!("masked and read-only paths: {e}"))?;
+    }
     if console {
         take_terminal(&kernel);
     }
@@ -272,6 +294,193 @@ fn sandbox_settings(s: &crate::boot::spec::SpecSettings) -> SandboxSettings {
     }
 }
 
+/// The sentry's own mounts (`Vfs::new_sandbox_with`), in its order: path, device minor,
+/// read-only, type.
+const DEFAULT_MOUNTS: &[(&[u8], u64, bool, &str)] = &[
+    (b"/tmp", 0x40, false, "tmpfs"),
+    (b"/dev", 0x41, false, "devtmpfs"),
+    (b"/dev/pts", 0x46, false, "devpts"),
+    (b"/dev/shm", 0x43, false, "tmpfs"),
+    (b"/dev/mqueue", 0x49, false, "mqueue"),
+    (b"/proc", 0x42, false, "proc"),
+    (b"/sys", 0x48, true, "sysfs"),
+];
+
+/// Device minors of the spec's other mounts.
+static NEXT_SPEC_MINOR: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x4000);
+
+/// `b` lies strictly below the directory `a`.
+fn is_below(b: &[u8], a: &[u8]) -> bool {
+    b.len() > a.len() && b.starts_with(a) && (a == b"/" || b[a.len()] == b'/')
+}
+
+/// `path` without trailing slashes ("/" stays).
+fn clean(path: &[u8]) -> &[u8] {
+    let mut p = path;
+    while p.len() > 1 && p.ends_with(b"/") {
+        p = &p[..p.len() - 1];
+    }
+    p
+}
+
+/// The /dev of an OCI container: the spec's devices, /dev/ptmx a symlink into /dev/pts.
+fn dev_options(s: &crate::boot::spec::SpecSettings) -> sentry::fs::dev::DevOptions {
+    sentry::fs::dev::DevOptions {
+        ptmx_symlink: true,
+        devices: s
+            .devices
+            .iter()
+            .map(|d| sentry::fs::dev::DeviceNode {
+                name: d.name.clone(),
+                kind: d.kind,
+                major: d.major,
+                minor: d.minor,
+                perm: d.perm,
+                uid: d.uid,
+                gid: d.gid,
+            })
+            .collect(),
+    }
+}
+
+/// A new instance of one of the sentry's default filesystems: root, read-only, type.
+fn default_fs(
+    path: &[u8],
+    dev: &sentry::fs::dev::DevOptions,
+) -> Option<(Arc<dyn sentry::vfs::Inode>, bool, &'static str)> {
+    use sentry::fs;
+    use sentry::vfs::anon_dev;
+    let &(_, minor, ro, ty) = DEFAULT_MOUNTS.iter().find(|m| m.0 == path)?;
+    let root: Arc<dyn sentry::vfs::Inode> = match path {
+        b"/tmp" | b"/dev/shm" => fs::tmpfs::new_root(anon_dev(minor), 0o1777),
+        b"/dev" => fs::dev::new_root_with(anon_dev(minor), dev.clone()),
+        b"/dev/pts" => fs::devpts::new_root(anon_dev(minor)),
+        b"/dev/mqueue" => fs::mqueue::new_root(),
+        b"/proc" => fs::proc::new_root(anon_dev(minor)),
+        _ => fs::sysfs::new_root(anon_dev(minor)),
+    };
+    Some((root, ro, ty))
+}
+
+/// The filesystem of the spec's mount `m` (binds take the next of `binds`): root, type.
+fn spec_fs(
+    m: &crate::boot::spec::FsMountSpec,
+    binds: &mut std::vec::IntoIter<sentry::vfs::BindMount>,
+    dev: &sentry::fs::dev::DevOptions,
+) -> Result<(Arc<dyn sentry::vfs::Inode>, &'static str), String> {
+    use crate::boot::spec::FsKind;
+    use sentry::fs;
+    use sentry::vfs::anon_dev;
+    let dest = clean(&m.dest);
+    let minor = DEFAULT_MOUNTS
+        .iter()
+        .find(|d| d.0 == dest)
+        .map(|d| d.1)
+        .unwrap_or_else(|| NEXT_SPEC_MINOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let shown = String::from_utf8_lossy(dest);
+    Ok(match m.kind {
+        FsKind::Proc => (fs::proc::new_root(anon_dev(minor)), "proc"),
+        FsKind::Sysfs => (fs::sysfs::new_root(anon_dev(minor)), "sysfs"),
+        // A tmpfs at /dev is the sentry's /dev (as runc fills the tmpfs with device nodes).
+        FsKind::Tmpfs if dest == b"/dev" => (
+            fs::dev::new_root_with(anon_dev(minor), dev.clone()),
+            "tmpfs",
+        ),
+        FsKind::Tmpfs => (
+            fs::tmpfs::new_root(anon_dev(minor), m.mode.unwrap_or(0o1777) & 0o7777),
+            "tmpfs",
+        ),
+        FsKind::Devpts => (fs::devpts::new_root(anon_dev(minor)), "devpts"),
+        FsKind::Mqueue => (fs::mqueue::new_root(), "mqueue"),
+        FsKind::Bind => {
+            let b = binds
+                .next()
+                .ok_or(format!("mount {shown}: no bind mount channel"))?;
+            let root = fs::gofer::new_mount_root(b.gofer, b.readonly)
+                .map_err(|e| format!("mount {shown}: {}", e.desc()))?;
+            (root, "9p")
+        }
+    })
+}
+
+/// Takes the mount at `path` (and every mount below it) out of the tree, if `path` is a
+/// mount's root other than the sandbox root.
+fn detach(vfs: &sentry::vfs::Vfs, path: &[u8]) {
+    let Ok(d) = vfs.lookup_in(&vfs.root_ctx(), path, false) else {
+        return;
+    };
+    let is_root_of_mount =
+        Arc::as_ptr(&d.mount.root) as *const () == Arc::as_ptr(&d.inode) as *const ();
+    if is_root_of_mount && d.mount.id != vfs.root().mount.id {
+        vfs.release_tree(&d);
+    }
+}
+
+/// Makes the OCI spec's mounts in its order (runc's `mountToRootfs` loop), so that
+/// /proc/self/mountinfo lists them as the spec does. The sentry's defaults that the spec also
+/// mounts (and /dev, which holds the spec's devices) are taken away first with what lies below
+/// them; those below that the spec does not list come back right after the spec's mount they
+/// lie in, or first when none.
+fn mount_in_spec_order(
+    vfs: &sentry::vfs::Vfs,
+    list: &[crate::boot::spec::FsMountSpec],
+    binds: Vec<sentry::vfs::BindMount>,
+    dev: sentry::fs::dev::DevOptions,
+) -> Result<(), String> {
+    let listed: Vec<&[u8]> = list.iter().map(|m| clean(&m.dest)).collect();
+    let defaults: Vec<&[u8]> = DEFAULT_MOUNTS.iter().map(|m| m.0).collect();
+    let rebuilt: Vec<&[u8]> = defaults
+        .iter()
+        .copied()
+        .filter(|d| *d == b"/dev" || listed.contains(d))
+        .collect();
+    let gone: Vec<&[u8]> = defaults
+        .iter()
+        .copied()
+        .filter(|d| rebuilt.iter().any(|r| r == d || is_below(d, r)))
+        .collect();
+    for r in &rebuilt {
+        if !rebuilt.iter().any(|a| is_below(r, a)) {
+            detach(vfs, r);
+        }
+    }
+    // The defaults to make again: each after the last spec mount it lies below (None: first).
+    let readd: Vec<(&[u8], Option<usize>)> = gone
+        .iter()
+        .copied()
+        .filter(|d| !listed.contains(d))
+        .map(|d| (d, listed.iter().rposition(|l| is_below(d, l))))
+        .collect();
+    let mount_default = |path: &[u8]| -> Result<(), String> {
+        let shown = String::from_utf8_lossy(path).into_owned();
+        let (root, ro, ty) =
+            default_fs(path, &dev).ok_or(format!("{shown}: not a default mount"))?;
+        vfs.mount(path, root, ro, ty)
+            .map_err(|e| format!("mounting {shown}: {}", e.desc()))
+    };
+    for (d, _) in readd.iter().filter(|(_, at)| at.is_none()) {
+        mount_default(d)?;
+    }
+    let mut binds = binds.into_iter();
+    for (i, m) in list.iter().enumerate() {
+        let dest = clean(&m.dest);
+        let shown = String::from_utf8_lossy(dest).into_owned();
+        let (root, ty) = spec_fs(m, &mut binds, &dev)?;
+        if m.source != ty && m.kind != crate::boot::spec::FsKind::Bind {
+            sentry::debug!(
+                "boot: mount {shown}: source {:?} is shown as {ty:?}",
+                m.source
+            );
+        }
+        vfs.mount(dest, root, m.readonly, ty)
+            .map_err(|e| format!("mounting {shown}: {}", e.desc()))?;
+        for (d, _) in readd.iter().filter(|(_, at)| *at == Some(i)) {
+            mount_default(d)?;
+        }
+    }
+    Ok(())
+}
+
 /// Tells `runsc create` how the start went, then closes the pipe.
 fn report_ready(fd: &mut Option<OwnedFd>, line: &str) {
     if let Some(fd) = fd.take() {
@@ -323,6 +532,23 @@ fn start_platform(systrap: bool) -> Result<Arc<dyn Platform>, String> {
 mod tests {
     use super::*;
     use nix::errno::Errno;
+
+    #[test]
+    fn paths_below_and_trailing_slashes() {
+        assert!(is_below(b"/dev/pts", b"/dev"));
+        assert!(is_below(b"/dev", b"/"));
+        assert!(!is_below(b"/devices", b"/dev"));
+        assert!(!is_below(b"/dev", b"/dev"));
+        assert_eq!(clean(b"/dev/shm//"), b"/dev/shm");
+        assert_eq!(clean(b"/"), b"/");
+        // Every default the sentry makes is one `default_fs` can make again.
+        let dev = sentry::fs::dev::DevOptions::default();
+        for (path, _, ro, ty) in DEFAULT_MOUNTS {
+            let (_, r, t) = default_fs(path, &dev).unwrap();
+            assert_eq!((r, t), (*ro, *ty));
+        }
+        assert!(default_fs(b"/mnt", &dev).is_none());
+    }
 
     #[test]
     fn exec_failures_map_like_a_shell() {

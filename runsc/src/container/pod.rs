@@ -57,6 +57,66 @@ pub fn sandbox_of(
         .cloned()
 }
 
+/// The sandbox of ours whose namespace the spec joins by path (`linux.namespaces` of type ipc,
+/// uts, pid or mount, as Docker's `--ipc=container:X` and `--pid=container:X` name
+/// `/proc/<X's pid>/ns/...`): the container whose sentry (or, for a pod member, whose holder)
+/// that pid is, or whose sentry's namespace file is the same file. The sandbox's kernel holds
+/// those namespaces, so joining them is running in it (gVisor does the same).
+pub fn sandbox_by_namespace(root: &Path, spec: &oci_spec::runtime::Spec) -> Option<String> {
+    use oci_spec::runtime::LinuxNamespaceType as T;
+    use std::os::unix::fs::MetadataExt;
+    let namespaces = spec.linux().as_ref()?.namespaces().as_ref()?;
+    let ours: Vec<Container> = Container::list(root)
+        .ok()?
+        .iter()
+        .filter_map(|id| Container::load(root, id).ok())
+        .filter(|c| matches!(c.status(), Status::Created | Status::Running))
+        .collect();
+    let owner = |c: &Container| c.sandbox_id.clone().unwrap_or_else(|| c.id.clone());
+    for n in namespaces {
+        let name = match n.typ() {
+            T::Ipc => "ipc",
+            T::Uts => "uts",
+            T::Pid => "pid",
+            T::Mount => "mnt",
+            _ => continue,
+        };
+        let Some(path) = n.path() else { continue };
+        if let Some(pid) = proc_ns_pid(path) {
+            if let Some(c) = ours.iter().find(|c| c.pid == pid && pid > 0) {
+                return Some(owner(c));
+            }
+            continue;
+        }
+        // A namespace file bound elsewhere: the same file as a sentry's (its pid namespace
+        // is the host's, so only the others tell sandboxes apart).
+        let Ok(want) = std::fs::metadata(path) else {
+            continue;
+        };
+        if name == "pid" {
+            continue;
+        }
+        let same = |c: &&Container| {
+            c.sandbox_id.is_none()
+                && std::fs::metadata(format!("/proc/{}/ns/{name}", c.pid))
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (want.dev(), want.ino()))
+        };
+        if let Some(c) = ours.iter().find(same) {
+            return Some(c.id.clone());
+        }
+    }
+    None
+}
+
+/// The pid of a `/proc/<pid>/ns/<name>` path.
+fn proc_ns_pid(path: &Path) -> Option<i32> {
+    let rest = path.strip_prefix("/proc").ok()?;
+    let mut parts = rest.components();
+    let pid = parts.next()?.as_os_str().to_str()?.parse().ok()?;
+    (parts.next()?.as_os_str() == "ns" && parts.next().is_some() && parts.next().is_none())
+        .then_some(pid)
+}
+
 /// `runsc create` of an app container: None when the bundle does not name a sandbox that is a
 /// live container of ours (the caller then makes a sandbox of its own), else the outcome.
 pub fn try_create(global: &GlobalOpts, args: &CreateArgs) -> Option<Result<(), String>> {
@@ -65,7 +125,8 @@ pub fn try_create(global: &GlobalOpts, args: &CreateArgs) -> Option<Result<(), S
         // Reported by the ordinary path.
         Err(_) => return None,
     };
-    let sandbox_id = sandbox_of(bundle.spec.annotations().as_ref(), &args.id)?;
+    let sandbox_id = sandbox_of(bundle.spec.annotations().as_ref(), &args.id)
+        .or_else(|| sandbox_by_namespace(&global.root, &bundle.spec))?;
     let sandbox = Container::load(&global.root, &sandbox_id).ok()?;
     if sandbox.sandbox_id.is_some()
         || !matches!(sandbox.status(), Status::Created | Status::Running)
@@ -459,5 +520,14 @@ mod tests {
         assert_eq!(sandbox_of(Some(&bad), "a"), None);
         assert_eq!(sandbox_of(None, "a"), None);
         assert_eq!(sandbox_of(Some(&annotations(&[])), "a"), None);
+    }
+
+    #[test]
+    fn proc_ns_paths_name_their_pid() {
+        assert_eq!(proc_ns_pid(Path::new("/proc/42/ns/ipc")), Some(42));
+        assert_eq!(proc_ns_pid(Path::new("/proc/42/ns")), None);
+        assert_eq!(proc_ns_pid(Path::new("/proc/self/ns/ipc")), None);
+        assert_eq!(proc_ns_pid(Path::new("/run/netns/x")), None);
+        assert_eq!(proc_ns_pid(Path::new("/proc/42/ns/ipc/x")), None);
     }
 }
