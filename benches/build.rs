@@ -1,5 +1,5 @@
 //! Builds the static C programs the side-by-side runner times (`../tests/c/getppid_loop.c`,
-//! `c/procbench.c`, `c/fsbench.c` and `c/netbench.c`) into `$OUT_DIR`; the runner finds them through the `RUNSC_BENCH_C_DIR`
+//! `c/sysloop.c`, `c/procbench.c`, `c/fsbench.c` and `c/netbench.c`) into `$OUT_DIR`; the runner finds them through the `RUNSC_BENCH_C_DIR`
 //! compile-time variable.
 
 use std::path::{Path, PathBuf};
@@ -31,6 +31,12 @@ fn main() {
         &cc,
         &manifest.join("../tests/c/getppid_loop.c"),
         &out.join("getppid_loop"),
+        &[],
+    );
+    compile(
+        &cc,
+        &manifest.join("c/sysloop.c"),
+        &out.join("sysloop"),
         &[],
     );
     compile(

@@ -16,6 +16,19 @@ pub fn getppid_loop() -> PathBuf {
     Path::new(env!("RUNSC_BENCH_C_DIR")).join("getppid_loop")
 }
 
+/// The static simple-syscall loop (`c/sysloop.c`): `sysloop KIND N`.
+pub fn sysloop() -> PathBuf {
+    Path::new(env!("RUNSC_BENCH_C_DIR")).join("sysloop")
+}
+
+/// The `sysloop` kinds that part (a) of the runner times after getppid: (kind, label of one
+/// iteration).
+pub const SIMPLE_SYSCALLS: [(&str, &str); 3] = [
+    ("getpid", "getpid round trip"),
+    ("clock", "clock_gettime without the vDSO"),
+    ("pipe", "1-byte pipe write + read (2 calls)"),
+];
+
 /// The static process-model benchmark (`c/procbench.c`): `procbench MODE N`.
 pub fn procbench() -> PathBuf {
     Path::new(env!("RUNSC_BENCH_C_DIR")).join("procbench")
@@ -655,6 +668,16 @@ mod tests {
         assert!(median_time(&["/bin/true".into()], 3).is_ok());
         assert!(median_time(&["/bin/false".into()], 1).is_err());
         assert!(getppid_loop().is_file());
+    }
+
+    #[test]
+    fn sysloop_kinds_run_natively_and_a_bad_kind_fails() {
+        let prog = sysloop().to_string_lossy().into_owned();
+        for (kind, _) in SIMPLE_SYSCALLS {
+            let r = median_time(&[prog.clone(), kind.into(), "1000".into()], 1);
+            assert!(r.is_ok(), "{kind}: {r:?}");
+        }
+        assert!(median_time(&[prog, "nosuchkind".into(), "1".into()], 1).is_err());
     }
 
     #[test]

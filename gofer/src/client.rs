@@ -58,7 +58,7 @@ struct Channel {
     sock: OwnedFd,
     next_tag: u32,
     versioned: bool,
-    buf: Vec<u8>,
+    buf: sys::RecvBuf,
 }
 
 impl Channel {
@@ -153,7 +153,7 @@ impl GoferClient {
                 sock,
                 next_tag: 1,
                 versioned: false,
-                buf: vec![0; MAX_MESSAGE],
+                buf: sys::RecvBuf::new(MAX_MESSAGE),
             }),
         }
     }

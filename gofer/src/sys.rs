@@ -1,9 +1,12 @@
 //! Host socket calls shared by client and server: one datagram per `sendmsg`/`recvmsg` on a
 //! `SOCK_SEQPACKET` socket, fds passed with `SCM_RIGHTS` (unix(7), sendmsg(2), recvmsg(2),
-//! cmsg(3)).
+//! cmsg(3)); receive buffers of anonymous memory (mmap(2)).
 
 use std::io::{IoSlice, IoSliceMut};
+use std::num::NonZeroUsize;
+use std::ops::{Deref, DerefMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags};
@@ -96,6 +99,88 @@ fn own_received_fd(raw: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(raw) }
 }
 
+/// A zero-filled byte buffer for received frames. It is anonymous memory of its own
+/// (`mmap(MAP_PRIVATE|MAP_ANONYMOUS)`), so a page becomes resident only once a frame reaches
+/// it: a heap buffer of `MAX_MESSAGE` bytes is cleared whole by `calloc` (96 KiB resident per
+/// channel, almost all of it never used by an idle sandbox). Falls back to the heap when the
+/// mapping fails.
+pub(crate) struct RecvBuf(RecvMem);
+
+enum RecvMem {
+    Mapped { ptr: NonNull<u8>, len: usize },
+    Heap(Vec<u8>),
+}
+
+// SAFETY: the mapping is owned by this buffer alone (as a Vec owns its allocation) and is
+// reached only through `&self`/`&mut self`, so moving or sharing it between threads is as
+// safe as for `Vec<u8>`.
+unsafe impl Send for RecvBuf {}
+// SAFETY: as above; `&RecvBuf` gives only shared reads.
+unsafe impl Sync for RecvBuf {}
+
+impl RecvBuf {
+    pub(crate) fn new(len: usize) -> RecvBuf {
+        let Some(size) = NonZeroUsize::new(len) else {
+            return RecvBuf(RecvMem::Heap(Vec::new()));
+        };
+        // SAFETY: a fresh private anonymous mapping at an address of the kernel's choosing
+        // aliases nothing; it is unmapped only by `Drop`.
+        let mapped = unsafe {
+            nix::sys::mman::mmap_anonymous(
+                None,
+                size,
+                nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
+                nix::sys::mman::MapFlags::MAP_PRIVATE,
+            )
+        };
+        match mapped {
+            Ok(ptr) => RecvBuf(RecvMem::Mapped {
+                ptr: ptr.cast(),
+                len,
+            }),
+            Err(_) => RecvBuf(RecvMem::Heap(vec![0; len])),
+        }
+    }
+}
+
+impl Deref for RecvBuf {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            // SAFETY: `ptr` is a live readable mapping of `len` bytes (zero-filled by the
+            // kernel, so initialized), owned by `self` for the lifetime of the borrow.
+            RecvMem::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts(ptr.as_ptr(), *len)
+            },
+            RecvMem::Heap(v) => v,
+        }
+    }
+}
+
+impl DerefMut for RecvBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match &mut self.0 {
+            // SAFETY: as in `deref`; the mapping is writable and `&mut self` makes this the
+            // only borrow.
+            RecvMem::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts_mut(ptr.as_ptr(), *len)
+            },
+            RecvMem::Heap(v) => v,
+        }
+    }
+}
+
+impl Drop for RecvBuf {
+    fn drop(&mut self) {
+        if let RecvMem::Mapped { ptr, len } = self.0 {
+            // SAFETY: the mapping was made by `new` with this address and length and no
+            // borrow of it outlives `self`.
+            let _ = unsafe { nix::sys::mman::munmap(ptr.cast(), len) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +195,20 @@ mod tests {
             SockFlag::SOCK_CLOEXEC,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn recv_buf_is_zeroed_writable_and_sized() {
+        let mut buf = RecvBuf::new(96 * 1024);
+        assert_eq!(buf.len(), 96 * 1024);
+        assert!(buf.iter().all(|&b| b == 0));
+        buf[5000] = 7;
+        assert_eq!(buf[5000], 7);
+        let (a, b) = pair();
+        send_frame(a.as_fd(), b"frame", None).unwrap();
+        let rx = recv_frame(b.as_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..rx.len], b"frame");
+        assert!(RecvBuf::new(0).is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Side-by-side benchmark runner: (a) one trapped syscall round trip (a static loop of `getppid`
-//! calls, as `(t(N) - t(0)) / N`), natively and under `runsc do`; (b) `/bin/true` end to end,
+//! calls, as `(t(N) - t(0)) / N`), then the simple calls of `c/sysloop.c` (getpid,
+//! clock_gettime past the vDSO, a 1-byte pipe write+read), natively and under `runsc do`; (b) `/bin/true` end to end,
 //! natively, under our `runsc do`, under runc and under gVisor's runsc when they are installed;
 //! (c) the process model (`c/procbench.c`: fork, fork+exec, pipe and futex ping-pong, thread
 //! create+join), (d) the filesystem (`c/fsbench.c`: small files in /tmp and in the root, stat,
@@ -25,8 +26,9 @@ use benches::lifecycle::{median, MinimalBundle, Runtime};
 use benches::procfs::Mem;
 use benches::{
     find_program, getppid_loop, gvisor_do, make_volume, median_time, our_runsc, per_call,
-    procbench, shell_loop_command, RunFailed, RuncBundle, Sandbox, SmallFiles, Volume, Workload,
-    FS_WORKLOADS, NET_WORKLOADS, PROC_WORKLOADS, PYTHON, TREE, VOLUME_WORKLOADS,
+    procbench, shell_loop_command, sysloop, RunFailed, RuncBundle, Sandbox, SmallFiles, Volume,
+    Workload, FS_WORKLOADS, NET_WORKLOADS, PROC_WORKLOADS, PYTHON, SIMPLE_SYSCALLS, TREE,
+    VOLUME_WORKLOADS,
 };
 
 /// The parts `--only` can pick.
@@ -95,15 +97,22 @@ fn show_time(d: &Result<Duration, RunFailed>) -> String {
     }
 }
 
-/// ns per getppid for one way of running the loop (`prefix` + loop + N).
-fn syscall_cost(prefix: &[String], n: u64, reps: usize) -> Result<(Duration, Duration), RunFailed> {
-    let lp = getppid_loop().to_string_lossy().into_owned();
-    let mut zero = prefix.to_vec();
-    zero.extend([lp.clone(), "0".into()]);
-    let mut full = prefix.to_vec();
-    full.extend([lp, n.to_string()]);
-    let t0 = median_time(&zero, reps)?;
-    let tn = median_time(&full, reps)?;
+/// Time per iteration of a loop program (`prefix` + `prog` + N), as `(t(N) - t(0)) / N`,
+/// with `t(0)`.
+fn loop_cost(
+    prefix: &[String],
+    prog: &[String],
+    n: u64,
+    reps: usize,
+) -> Result<(Duration, Duration), RunFailed> {
+    let with_count = |count: u64| {
+        let mut argv = prefix.to_vec();
+        argv.extend_from_slice(prog);
+        argv.push(count.to_string());
+        argv
+    };
+    let t0 = median_time(&with_count(0), reps)?;
+    let tn = median_time(&with_count(n), reps)?;
     Ok((per_call(tn, t0, n), t0))
 }
 
@@ -304,11 +313,29 @@ fn end_to_end_rows(opts: &Options, sandboxes: &[Sandbox], what: &str, cmd: &[Str
     }
 }
 
-/// (a): one trapped syscall.
+/// (a): one trapped syscall (getppid), then the simple calls of `sysloop`.
 fn part_a(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
+    let getppid = vec![getppid_loop().to_string_lossy().into_owned()];
+    let title = format!("getppid round trip, N = {}", opts.iterations);
+    time_loop_everywhere(opts, ours, gvisor, &title, &getppid);
+    let prog = sysloop().to_string_lossy().into_owned();
+    for (kind, label) in SIMPLE_SYSCALLS {
+        let title = format!("{label}, N = {}", opts.iterations);
+        time_loop_everywhere(opts, ours, gvisor, &title, &[prog.clone(), kind.into()]);
+    }
+}
+
+/// One (a) block: the loop `prog` natively, under our runsc and under gVisor's.
+fn time_loop_everywhere(
+    opts: &Options,
+    ours: Option<&Path>,
+    gvisor: Option<&Path>,
+    title: &str,
+    prog: &[String],
+) {
     println!();
-    println!("(a) getppid round trip, N = {}", opts.iterations);
-    let native = syscall_cost(&[], opts.iterations, opts.reps);
+    println!("(a) {title}");
+    let native = loop_cost(&[], prog, opts.iterations, opts.reps);
     let show = |label: &str,
                 r: &Result<(Duration, Duration), RunFailed>,
                 base: Option<Duration>| match r {
@@ -328,7 +355,7 @@ fn part_a(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
             let prefix = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
             show(
                 "runsc do (ptrace)",
-                &syscall_cost(&prefix, opts.iterations, opts.reps),
+                &loop_cost(&prefix, prog, opts.iterations, opts.reps),
                 native_per,
             );
         }
@@ -343,7 +370,7 @@ fn part_a(opts: &Options, ours: Option<&Path>, gvisor: Option<&Path>) {
             prefix.push("--".into());
             show(
                 "gVisor runsc do",
-                &syscall_cost(&prefix, opts.iterations, opts.reps),
+                &loop_cost(&prefix, prog, opts.iterations, opts.reps),
                 native_per,
             );
         }

@@ -68,7 +68,7 @@ pub enum ServerError {
     Seccomp(#[source] seccompiler::Error),
 }
 
-/// Serves until every channel's peer hangs up. Each channel socket is served on its own thread.
+/// Serves until every channel's peer hangs up (see [`Server::serve`]).
 pub fn serve(config: &ServerConfig, channels: Vec<OwnedFd>) -> Result<(), ServerError> {
     Server::new(config)?.serve(channels)
 }
@@ -243,61 +243,39 @@ impl Server {
         self
     }
 
-    /// Serves every channel on its own thread until all peers hang up. Returns the first channel
-    /// failure (after all channels have ended).
+    /// Serves every channel until all peers hang up: the last one on the calling thread, every
+    /// other one on a thread of its own (an idle gofer of one channel then has no extra thread,
+    /// stack or malloc arena). Returns the first channel failure (after all channels have
+    /// ended).
     pub fn serve(&self, channels: Vec<OwnedFd>) -> Result<(), ServerError> {
-        std::thread::scope(|s| {
-            let mut handles = Vec::new();
-            for (channel, sock) in channels.into_iter().enumerate() {
-                let h = std::thread::Builder::new()
-                    .spawn_scoped(s, move || {
-                        self.serve_channel(sock.as_fd())
-                            .map_err(|source| ServerError::Channel { channel, source })
-                    })
-                    .map_err(ServerError::Spawn)?;
-                handles.push(h);
-            }
-            let mut result = Ok(());
-            for (channel, h) in handles.into_iter().enumerate() {
-                let r = h
-                    .join()
-                    .unwrap_or(Err(ServerError::ChannelPanicked { channel }));
-                if result.is_ok() {
-                    result = r;
-                }
-            }
-            result
-        })
+        let serve_one = |channel: usize, sock: OwnedFd| {
+            self.serve_channel(sock.as_fd())
+                .map_err(|source| ServerError::Channel { channel, source })
+        };
+        run_last_inline(
+            channels.into_iter().enumerate().collect(),
+            |(channel, sock)| serve_one(channel, sock),
+            |(channel, _)| ServerError::ChannelPanicked { channel: *channel },
+        )
     }
 
     /// Serves several mounts at once (the root and each bind mount, every one a `Server` with
-    /// its own channels) until all peers hang up. Returns the first failure.
+    /// its own channels) until all peers hang up, the last mount on the calling thread.
+    /// Returns the first failure.
     pub fn serve_all(mounts: Vec<(Server, Vec<OwnedFd>)>) -> Result<(), ServerError> {
         let (servers, channels): (Vec<Server>, Vec<Vec<OwnedFd>>) = mounts.into_iter().unzip();
-        std::thread::scope(|s| {
-            let mut handles = Vec::new();
-            for (server, channels) in servers.iter().zip(channels) {
-                let h = std::thread::Builder::new()
-                    .spawn_scoped(s, move || server.serve(channels))
-                    .map_err(ServerError::Spawn)?;
-                handles.push(h);
-            }
-            let mut result = Ok(());
-            for h in handles {
-                let r = h
-                    .join()
-                    .unwrap_or(Err(ServerError::ChannelPanicked { channel: 0 }));
-                if result.is_ok() {
-                    result = r;
-                }
-            }
-            result
-        })
+        // Set-up is over (roots open, process confined): its garbage goes back to the host.
+        sys::trim_heap();
+        run_last_inline(
+            servers.iter().zip(channels).collect(),
+            |(server, channels)| server.serve(channels),
+            |_| ServerError::ChannelPanicked { channel: 0 },
+        )
     }
 
     fn serve_channel(&self, sock: BorrowedFd<'_>) -> Result<(), Errno> {
         let mut session = Session::default();
-        let mut buf = vec![0u8; MAX_MESSAGE];
+        let mut buf = crate::sys::RecvBuf::new(MAX_MESSAGE);
         loop {
             let rx = match crate::sys::recv_frame(sock, &mut buf) {
                 Ok(rx) => rx,
@@ -774,9 +752,92 @@ impl Server {
     }
 }
 
+/// Runs `work` on every item, all but the last on scoped threads of their own and the last on
+/// the calling thread, then joins them. Returns the first failure in item order; a panicking
+/// item fails with `panicked(item)`.
+fn run_last_inline<T: Send>(
+    mut items: Vec<T>,
+    work: impl Fn(T) -> Result<(), ServerError> + Sync,
+    panicked: impl Fn(&T) -> ServerError,
+) -> Result<(), ServerError> {
+    let Some(last) = items.pop() else {
+        return Ok(());
+    };
+    let last_panicked = panicked(&last);
+    let work = &work;
+    std::thread::scope(|s| {
+        let mut handles = Vec::with_capacity(items.len());
+        for item in items {
+            let failed = panicked(&item);
+            let h = std::thread::Builder::new()
+                .spawn_scoped(s, move || work(item))
+                .map_err(ServerError::Spawn)?;
+            handles.push((h, failed));
+        }
+        let inline = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(last)))
+            .unwrap_or(Err(last_panicked));
+        let mut result = Ok(());
+        for (h, failed) in handles {
+            let r = h.join().unwrap_or(Err(failed));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result.and(inline)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_last_inline_runs_the_last_item_on_the_caller_and_reports_in_order() {
+        let caller = std::thread::current().id();
+        let ran = Mutex::new(Vec::new());
+        let r = run_last_inline(
+            vec![0usize, 1, 2],
+            |i| {
+                ran.lock()
+                    .unwrap()
+                    .push((i, std::thread::current().id() == caller));
+                match i {
+                    0 => Ok(()),
+                    _ => Err(ServerError::Channel {
+                        channel: i,
+                        source: Errno::EIO,
+                    }),
+                }
+            },
+            |&i| ServerError::ChannelPanicked { channel: i },
+        );
+        // The first failure in item order, not the first to finish.
+        assert!(
+            matches!(r, Err(ServerError::Channel { channel: 1, .. })),
+            "{r:?}"
+        );
+        let mut ran = ran.into_inner().unwrap();
+        ran.sort();
+        assert_eq!(ran, vec![(0, false), (1, false), (2, true)]);
+        assert!(
+            run_last_inline(Vec::<usize>::new(), |_| unreachable!(), |_| unreachable!()).is_ok()
+        );
+    }
+
+    #[test]
+    fn run_last_inline_turns_a_panic_into_an_error() {
+        for items in [vec![7usize], vec![1, 7]] {
+            let r = run_last_inline(
+                items,
+                |i| if i == 7 { panic!("boom") } else { Ok(()) },
+                |&i| ServerError::ChannelPanicked { channel: i },
+            );
+            assert!(
+                matches!(r, Err(ServerError::ChannelPanicked { channel: 7 })),
+                "{r:?}"
+            );
+        }
+    }
 
     #[test]
     fn component_rejects_bad_names() {

@@ -1,7 +1,8 @@
 //! Host file calls of the gofer server, each wrapped once behind a typed safe function: openat(2),
 //! fstatat(2), readlinkat(2), getdents64(2), fstatfs(2), mkdirat(2), symlinkat(2), linkat(2),
 //! mknodat(2), unlinkat(2), renameat2(2), fchownat(2), fchmodat(2), utimensat(2), ftruncate(2),
-//! fgetxattr(2), flistxattr(2); and socket(2)+connect(2) to a host unix socket held as an fd.
+//! fgetxattr(2), flistxattr(2); and socket(2)+connect(2) to a host unix socket held as an fd;
+//! malloc_trim(3) to hand set-up garbage back to the host.
 //!
 //! Every path argument is a single component (or "" with `AT_EMPTY_PATH`) relative to a dirfd.
 
@@ -351,6 +352,16 @@ pub fn connect_unix(
     };
     check(rc)?;
     Ok(fd)
+}
+
+/// Returns the allocator's free pages to the host (malloc_trim(3): `madvise(MADV_DONTNEED)` of
+/// free chunks, `brk` shrink of the main heap, both on the gofer's allowlist). Called once set-up
+/// garbage (argument parsing, root opening) is free: an idle gofer then holds only what it
+/// uses. Thread heaps are never unmapped by it, so malloc reads no host file here.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only releases memory malloc owns and has marked free; it takes no
+    // pointer from us.
+    let _ = unsafe { libc::malloc_trim(0) };
 }
 
 #[cfg(test)]
