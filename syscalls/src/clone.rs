@@ -18,7 +18,32 @@ pub fn sys_clone(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         // clone(2) returns the pidfd through the parent_tid slot.
         pidfd: a.addr(2),
     };
-    Ok(t.clone_task(args)? as u64)
+    Ok(clone_in_namespace(t, args)? as u64)
+}
+
+/// `Task::clone_task`, where CLONE_NEWNS (CAP_SYS_ADMIN, never with CLONE_FS) gives the child
+/// a copy of the caller's mount namespace: the caller moves into the copy with a filesystem
+/// context of its own for the clone, which the child copies, and then returns to its own.
+fn clone_in_namespace(t: &mut Task, mut args: CloneArgs) -> SysResult<i32> {
+    if args.flags & CLONE_NEWNS == 0 {
+        return t.clone_task(args);
+    }
+    if !t.creds.has_cap(21) {
+        return Err(Errno::EPERM);
+    }
+    if args.flags & CLONE_FS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    args.flags &= !CLONE_NEWNS;
+    let own = t.fs.clone();
+    t.unshare_fs();
+    t.kernel.vfs.unshare_namespace(&t.fs);
+    let r = t.clone_task(args);
+    t.fs = own;
+    // Republishes the caller's views (/proc/PID/cwd, root) with its own context again.
+    let creds = (*t.creds).clone();
+    t.set_creds(creds);
+    r
 }
 
 pub fn sys_fork(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
@@ -81,7 +106,7 @@ pub fn sys_clone3(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         exit_signal: exit_signal as i32,
         pidfd: field(1),
     };
-    Ok(t.clone_task(args)? as u64)
+    Ok(clone_in_namespace(t, args)? as u64)
 }
 
 /// unshare(2) flags (`include/uapi/linux/sched.h`).
@@ -110,8 +135,8 @@ const NAMESPACES: u64 = CLONE_NEWNS
 /// unshare(2): CLONE_FILES and CLONE_FS give the caller its own descriptor table and
 /// filesystem context; CLONE_SYSVSEM is already the case (SEM_UNDO lists are per process);
 /// CLONE_THREAD, CLONE_SIGHAND and CLONE_VM only for a single-threaded process (which shares
-/// nothing). New namespaces are EPERM without CAP_SYS_ADMIN (CLONE_NEWUSER aside) and EINVAL
-/// with it: the sandbox is one namespace of each kind.
+/// nothing); CLONE_NEWNS gives it a copy of its mount namespace. Other new
+/// namespaces are EPERM without CAP_SYS_ADMIN (CLONE_NEWUSER aside) and EINVAL with it.
 pub fn sys_unshare(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let flags = a.u64(0);
     let known = CLONE_FS
@@ -128,7 +153,9 @@ pub fn sys_unshare(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         if flags & NAMESPACES & !CLONE_NEWUSER != 0 && !t.creds.has_cap(21) {
             return Err(Errno::EPERM);
         }
-        return Err(Errno::EINVAL);
+        if flags & NAMESPACES != CLONE_NEWNS {
+            return Err(Errno::EINVAL);
+        }
     }
     if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0
         && t.kernel.threads_of(t.tg.pid).len() > 1
@@ -140,6 +167,12 @@ pub fn sys_unshare(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     }
     if flags & CLONE_FS != 0 {
         t.unshare_fs();
+    }
+    if flags & CLONE_NEWNS != 0 {
+        // Its own filesystem context (CLONE_NEWNS implies CLONE_FS) in a copy of its mount
+        // namespace (`Vfs::unshare_namespace`).
+        t.unshare_fs();
+        t.kernel.vfs.unshare_namespace(&t.fs);
     }
     Ok(0)
 }

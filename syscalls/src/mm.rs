@@ -56,7 +56,8 @@ fn decode_prot(raw: u32) -> SysResult<Prot> {
 
 /// mmap(2). Unknown flag bits and MAP_HUGETLB are EINVAL; MAP_SHARED_VALIDATE with them is
 /// EOPNOTSUPP. A file needs read access; a shared writable mapping needs write access (EACCES),
-/// and a shared mapping of a file not open for writing can never be made writable.
+/// and a shared mapping of a file not open for writing can never be made writable; a file on a
+/// noexec mount can never be mapped executable.
 pub fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     let addr = a.addr(0);
     let len = a.u64(1);
@@ -111,6 +112,14 @@ pub fn sys_mmap(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
                 return Err(Errno::EACCES);
             }
             max_prot = Prot::READ | Prot::EXEC;
+        }
+        // A file on a noexec mount is never mapped executable (Linux `do_mmap`: EPERM now,
+        // EACCES from a later mprotect).
+        if file.dentry().mount.noexec() {
+            if prot.contains(Prot::EXEC) {
+                return Err(Errno::EPERM);
+            }
+            max_prot.remove(Prot::EXEC);
         }
         let host_fd = file.host_fd_for_mmap()?;
         let st = file.stat(t)?;

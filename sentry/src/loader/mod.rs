@@ -15,6 +15,7 @@ mod sys;
 use std::sync::Arc;
 
 use crate::abi::auxv::*;
+use crate::kernel::creds::Credentials;
 use crate::kernel::Task;
 use crate::mm::{MappedFile, MemoryManager, MmapRequest, STACK_SIZE};
 use crate::platform::Prot;
@@ -55,7 +56,57 @@ pub fn load(
     argv: Vec<Vec<u8>>,
     envv: Vec<Vec<u8>>,
 ) -> SysResult<LoadedProgram> {
-    let task: &Task = task;
+    let (loaded, creds) = load_image(task, path, argv, envv)?;
+    if creds != *task.creds {
+        task.set_creds(creds);
+    }
+    Ok(loaded)
+}
+
+/// The owner, group and mode of the program's file and whether its mount ignores set-id bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ExecIds {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    nosuid: bool,
+}
+
+/// The credentials after exec (Linux `bprm_fill_uid`, `cap_bprm_creds_from_file`): a
+/// set-user-id file (set-group-id with group execute) gives its owner (group) as effective id,
+/// unless its mount is nosuid or the task has no_new_privs; the saved and filesystem ids then
+/// follow the effective ones. An effective uid leaving 0 clears the effective capabilities; one
+/// becoming 0 raises them to the full set.
+fn exec_creds(old: &Credentials, ids: ExecIds, no_new_privs: bool) -> Credentials {
+    let mut c = old.clone();
+    if !ids.nosuid && !no_new_privs {
+        if ids.mode & libc::S_ISUID != 0 {
+            c.euid = ids.uid;
+        }
+        if ids.mode & (libc::S_ISGID | libc::S_IXGRP) == libc::S_ISGID | libc::S_IXGRP {
+            c.egid = ids.gid;
+        }
+    }
+    c.suid = c.euid;
+    c.fsuid = c.euid;
+    c.sgid = c.egid;
+    c.fsgid = c.egid;
+    if old.euid != 0 && c.euid == 0 {
+        c.caps.permitted = c.caps.bounding;
+        c.caps.effective = c.caps.permitted;
+    } else if old.euid == 0 && c.euid != 0 {
+        c.caps.effective = 0;
+    }
+    c
+}
+
+/// `load` up to the credentials: the image, and the credentials it runs with.
+fn load_image(
+    task: &Task,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envv: Vec<Vec<u8>>,
+) -> SysResult<(LoadedProgram, Credentials)> {
     let rlim = task
         .tg
         .with_state(|s| s.rlimits[libc::RLIMIT_STACK as usize].cur);
@@ -81,15 +132,17 @@ pub fn load(
             None => {
                 let info = elf::read_elf(&src, &head)?;
                 let exe_path = src.file.path();
-                let sp = load_elf(task, &src, &info, &execfn, &argv, &envv)?;
+                let creds = exec_creds(&task.creds, src.ids, task.no_new_privs);
+                let sp = load_elf(task, &src, &info, &execfn, &argv, &envv, &creds)?;
                 let auxv = stack::read_auxv(&task.mm, sp.1)?;
-                return Ok(LoadedProgram {
+                let loaded = LoadedProgram {
                     entry: sp.0,
                     stack_pointer: sp.1,
                     exe_path,
                     argv,
                     auxv,
-                });
+                };
+                return Ok((loaded, creds));
             }
         }
     }
@@ -117,6 +170,7 @@ struct TaskFile<'a> {
     file: Arc<FileDescription>,
     dev: u64,
     ino: u64,
+    ids: ExecIds,
 }
 
 impl ExecSource for TaskFile<'_> {
@@ -137,7 +191,8 @@ impl ExecSource for TaskFile<'_> {
     }
 }
 
-/// Opens `path` for execution: a regular file the task may execute (EACCES otherwise).
+/// Opens `path` for execution: a regular file the task may execute, not on a noexec mount
+/// (EACCES otherwise; Linux `do_open_execat`).
 fn open_exec<'a>(task: &'a Task, path: &[u8]) -> SysResult<TaskFile<'a>> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
@@ -155,11 +210,22 @@ fn open_exec<'a>(task: &'a Task, path: &[u8]) -> SysResult<TaskFile<'a>> {
     if !may_execute(st.st_mode, c.euid == 0, c.euid == st.st_uid, in_group) {
         return Err(Errno::EACCES);
     }
+    let mount = &file.dentry().mount;
+    if mount.noexec() {
+        return Err(Errno::EACCES);
+    }
+    let ids = ExecIds {
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mode: st.st_mode,
+        nosuid: mount.nosuid(),
+    };
     Ok(TaskFile {
         task,
         file,
         dev: st.st_dev,
         ino: st.st_ino,
+        ids,
     })
 }
 
@@ -200,6 +266,7 @@ fn load_elf(
     execfn: &[u8],
     argv: &[Vec<u8>],
     envv: &[Vec<u8>],
+    creds: &Credentials,
 ) -> SysResult<(u64, u64)> {
     let mm = &task.mm;
     let interp = match &info.interp {
@@ -218,7 +285,10 @@ fn load_elf(
         None => None,
     };
     let interp_ref = interp.as_ref().map(|(s, i)| (s as &dyn ExecSource, i));
-    let c = &task.creds;
+    // The ids the program runs with, and AT_SECURE when they differ from the real ones (Linux
+    // `bprm->secureexec`): the C library then ignores LD_* and the like.
+    let c = creds;
+    let secure = u64::from(c.euid != c.uid || c.egid != c.gid);
     let ids = [
         (AT_UID, c.uid),
         (AT_EUID, c.euid),
@@ -233,14 +303,17 @@ fn load_elf(
     let stack = StackPlan {
         size: stack_size(stack_rlimit),
         random,
+        secure,
     };
     load_into(mm, src, info, interp_ref, execfn, argv, envv, ids, stack)
 }
 
-/// The main thread's stack: its size (from RLIMIT_STACK) and AT_RANDOM's bytes.
+/// The main thread's stack: its size (from RLIMIT_STACK), AT_RANDOM's bytes and AT_SECURE.
 struct StackPlan {
     size: u64,
     random: [u8; 16],
+    /// AT_SECURE.
+    secure: u64,
 }
 
 /// Smallest stack region the loader maps, whatever RLIMIT_STACK says (Linux keeps at least
@@ -273,6 +346,7 @@ fn load_into(
     let StackPlan {
         size: stack_size,
         random,
+        secure,
     } = stack;
     let top = mm.stack_top();
     let mut stack_prot = Prot::READ | Prot::WRITE;
@@ -321,7 +395,7 @@ fn load_into(
     ]);
     auxv.extend(ids.iter().map(|&(k, v)| (k, u64::from(v))));
     auxv.extend([
-        (AT_SECURE, 0),
+        (AT_SECURE, secure),
         (AT_RANDOM, 0),
         (AT_HWCAP2, sys::hwcap2()),
         (AT_EXECFN, 0),
@@ -344,6 +418,49 @@ mod tests {
     use super::elf::{Phdr, ET_EXEC, PT_INTERP, PT_LOAD, PT_PHDR};
     use super::*;
     use crate::mm::testing::{dummy_fd, new_mm, Call};
+
+    #[test]
+    fn set_id_files_change_the_effective_ids_unless_nosuid() {
+        let root = Credentials::new(0, 0, vec![]);
+        let file = ExecIds {
+            uid: 1000,
+            gid: 100,
+            mode: libc::S_IFREG | libc::S_ISUID | libc::S_ISGID | 0o755,
+            nosuid: false,
+        };
+        let c = exec_creds(&root, file, false);
+        assert_eq!((c.uid, c.euid, c.suid, c.fsuid), (0, 1000, 1000, 1000));
+        assert_eq!((c.gid, c.egid, c.sgid, c.fsgid), (0, 100, 100, 100));
+        assert_eq!(c.caps.effective, 0);
+        assert_eq!(c.caps.permitted, root.caps.permitted);
+        assert_eq!(
+            exec_creds(
+                &root,
+                ExecIds {
+                    nosuid: true,
+                    ..file
+                },
+                false
+            ),
+            root
+        );
+        assert_eq!(exec_creds(&root, file, true), root);
+        // Set-group-id needs group execute.
+        let g = exec_creds(
+            &root,
+            ExecIds {
+                mode: libc::S_ISGID | 0o705,
+                ..file
+            },
+            false,
+        );
+        assert_eq!(g, root);
+        // A user running a set-user-id-root file gains every capability.
+        let user = Credentials::new(5, 5, vec![]);
+        let r = exec_creds(&user, ExecIds { uid: 0, ..file }, false);
+        assert_eq!((r.uid, r.euid), (5, 0));
+        assert!(r.has_cap(21));
+    }
 
     /// A file in memory; `mappable` decides whether it offers a host fd.
     struct MemFile {
@@ -425,6 +542,7 @@ mod tests {
         StackPlan {
             size: STACK_SIZE,
             random: [1; 16],
+            secure: 0,
         }
     }
 
@@ -486,6 +604,7 @@ mod tests {
         assert!(aux.contains(&(AT_ENTRY, 0x40_0100)));
         assert!(aux.contains(&(AT_BASE, 0)));
         assert!(aux.contains(&(AT_UID, 1000)));
+        assert!(aux.contains(&(AT_SECURE, 0)));
         assert_eq!(aux[0], (AT_SYSINFO_EHDR, crate::mm::testing::VDSO));
         let stack = mm.vma_at(sp).unwrap();
         assert!(stack.grows_down && stack.name.as_deref() == Some(b"[stack]".as_slice()));
@@ -496,7 +615,15 @@ mod tests {
         let (fake, mm) = new_mm();
         let f = static_exe(false);
         let info = elf::read_elf(&f, &f.data).unwrap();
-        load_into(&mm, &f, &info, None, b"prog", &[], &[], ids(), plan()).unwrap();
+        let secure = StackPlan {
+            secure: 1,
+            ..plan()
+        };
+        let (_, sp) = load_into(&mm, &f, &info, None, b"prog", &[], &[], ids(), secure).unwrap();
+        assert!(stack::read_auxv(&mm, sp)
+            .unwrap()
+            .chunks(16)
+            .any(|c| c[..8] == AT_SECURE.to_ne_bytes() && c[8..] == 1u64.to_ne_bytes()));
         assert!(!fake
             .calls()
             .iter()

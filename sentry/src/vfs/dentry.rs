@@ -4,11 +4,57 @@
 //! filesystems cache inodes), so two dentries may name the same file; `same_file` compares them.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::vfs::inode::{DirEntry, Inode, TaskRef};
 use crate::SysResult;
+
+/// What every mount of one filesystem instance shares (Linux `struct super_block`): its
+/// read-only state, the source and options /proc/PID/mountinfo shows.
+#[derive(Debug)]
+pub struct SuperBlock {
+    readonly: AtomicBool,
+    /// The mount source as given (mountinfo's source field).
+    pub source: String,
+    /// Filesystem options after "rw"/"ro", each with a leading comma (",size=64k,mode=700").
+    options: Mutex<String>,
+}
+
+impl SuperBlock {
+    pub fn new(source: &str, readonly: bool, options: String) -> Arc<SuperBlock> {
+        Arc::new(SuperBlock {
+            readonly: AtomicBool::new(readonly),
+            source: source.to_string(),
+            options: Mutex::new(options),
+        })
+    }
+    pub fn readonly(&self) -> bool {
+        self.readonly.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_readonly(&self, readonly: bool) {
+        self.readonly.store(readonly, Ordering::Relaxed);
+    }
+    pub fn options(&self) -> String {
+        self.options
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+    pub(crate) fn set_options(&self, options: String) {
+        *self.options.lock().unwrap_or_else(|p| p.into_inner()) = options;
+    }
+}
+
+/// A mount's propagation type (Linux `fs/pnode.c`; mountinfo's optional fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Propagation {
+    /// Peer group id when shared (`shared:N`), else 0.
+    pub shared: u64,
+    /// Peer group this mount receives from when a slave (`master:N`), else 0.
+    pub master: u64,
+    pub unbindable: bool,
+}
 
 /// One mounted filesystem.
 pub struct Mount {
@@ -24,6 +70,12 @@ pub struct Mount {
     pub(crate) has_submounts: AtomicBool,
     /// Synthetic mount-point directories by the (st_dev, st_ino) of the directory holding them.
     synthetic: RwLock<SyntheticChildren>,
+    /// Per-mount flags besides read-only: `MS_NOSUID`, `MS_NODEV`, `MS_NOEXEC`,
+    /// `MS_NOATIME`, `MS_NODIRATIME` (mount(2) values).
+    flags: AtomicU64,
+    /// The filesystem instance, shared with the mounts bound from this one.
+    pub sb: Arc<SuperBlock>,
+    propagation: Mutex<Propagation>,
 }
 
 /// Name and inode of each synthetic child, per parent directory.
@@ -31,6 +83,19 @@ type SyntheticChildren = BTreeMap<(u64, u64), Vec<(Vec<u8>, Arc<dyn Inode>)>>;
 
 impl Mount {
     pub fn new(id: u64, root: Arc<dyn Inode>, readonly: bool, fs_type: &'static str) -> Arc<Mount> {
+        let sb = SuperBlock::new(fs_type, readonly, String::new());
+        Mount::with_sb(id, root, readonly, fs_type, libc::MS_RELATIME, sb)
+    }
+
+    /// A mount of the filesystem `sb` (a new one, or one more mount of it: a bind).
+    pub fn with_sb(
+        id: u64,
+        root: Arc<dyn Inode>,
+        readonly: bool,
+        fs_type: &'static str,
+        flags: u64,
+        sb: Arc<SuperBlock>,
+    ) -> Arc<Mount> {
         Arc::new(Mount {
             id,
             root,
@@ -38,11 +103,66 @@ impl Mount {
             fs_type,
             has_submounts: AtomicBool::new(false),
             synthetic: RwLock::new(BTreeMap::new()),
+            flags: AtomicU64::new(flags),
+            sb,
+            propagation: Mutex::new(Propagation::default()),
         })
     }
-    /// Whether writes below this mount are EROFS.
+
+    /// A copy of this mount with id `id` (a recursive bind's or a new namespace's): the same
+    /// filesystem, root, flags and synthetic mount points.
+    pub(crate) fn duplicate(&self, id: u64, root: Arc<dyn Inode>) -> Arc<Mount> {
+        let synthetic = self
+            .synthetic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let has = !synthetic.is_empty();
+        Arc::new(Mount {
+            id,
+            root,
+            readonly: AtomicBool::new(self.readonly_flag()),
+            fs_type: self.fs_type,
+            has_submounts: AtomicBool::new(has),
+            synthetic: RwLock::new(synthetic),
+            flags: AtomicU64::new(self.flags()),
+            sb: self.sb.clone(),
+            propagation: Mutex::new(Propagation::default()),
+        })
+    }
+
+    /// Whether writes below this mount are EROFS (the mount or its filesystem is read-only).
     pub fn readonly(&self) -> bool {
+        self.readonly.load(Ordering::Relaxed) || self.sb.readonly()
+    }
+    /// The mount's own read-only flag (mountinfo's per-mount field).
+    pub fn readonly_flag(&self) -> bool {
         self.readonly.load(Ordering::Relaxed)
+    }
+    /// `MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME` as set on this mount.
+    pub fn flags(&self) -> u64 {
+        self.flags.load(Ordering::Relaxed)
+    }
+    pub(crate) fn set_flags(&self, flags: u64) {
+        self.flags.store(flags, Ordering::Relaxed);
+    }
+    /// Files here may not be executed or mapped executable.
+    pub fn noexec(&self) -> bool {
+        self.flags() & libc::MS_NOEXEC != 0
+    }
+    /// Set-user-id and set-group-id bits are ignored at execve.
+    pub fn nosuid(&self) -> bool {
+        self.flags() & libc::MS_NOSUID != 0
+    }
+    /// Device nodes here may not be opened.
+    pub fn nodev(&self) -> bool {
+        self.flags() & libc::MS_NODEV != 0
+    }
+    pub fn propagation(&self) -> Propagation {
+        *self.propagation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    pub(crate) fn set_propagation(&self, p: Propagation) {
+        *self.propagation.lock().unwrap_or_else(|p| p.into_inner()) = p;
     }
     pub(crate) fn set_readonly(&self, readonly: bool) {
         self.readonly.store(readonly, Ordering::Relaxed);

@@ -8,7 +8,8 @@
 //! `proc_fd_link` does; readlink(2) of them gives the path text. /proc/PID/exe is an ordinary
 //! symlink to the executable's path.
 //!
-//! Lock order: `Vfs::submounts` (read-mostly) is never held while calling into a filesystem.
+//! Lock order: `Vfs::submounts` (read-mostly) and `Vfs::records` are never held together, nor
+//! while calling into a filesystem.
 
 pub mod attr;
 pub mod context;
@@ -18,8 +19,10 @@ pub mod file;
 pub mod inode;
 pub mod lock;
 pub mod mount;
+pub mod namespace;
 pub mod paths;
 pub mod poll;
+pub mod propagation;
 pub mod synthetic;
 pub mod walk;
 
@@ -28,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 pub use context::FsContext;
-pub use dentry::{Dentry, Mount};
+pub use dentry::{Dentry, Mount, Propagation, SuperBlock};
 pub use fd_table::FdTable;
 pub use file::FileDescription;
 pub use inode::{
@@ -42,22 +45,51 @@ use crate::{Errno, SysResult};
 /// CAP_SYS_CHROOT (`include/uapi/linux/capability.h`).
 const CAP_SYS_CHROOT: u32 = 18;
 
-/// A mount as /proc/mounts lists it.
+/// A mount as /proc/PID/mounts and /proc/PID/mountinfo list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountRecord {
     /// The mount's id (`Mount::id`).
     pub id: u64,
+    /// The id of the mount it sits on (0 for a namespace's root).
+    pub parent: u64,
+    /// `st_dev` of the mount's root.
+    pub dev: u64,
+    /// The mount's root within its filesystem ("/", or the directory a bind mount took).
+    pub root: Vec<u8>,
     pub path: Vec<u8>,
     pub fs_type: &'static str,
+    /// The source shown (the filesystem's, as mount(2) was given it).
+    pub source: String,
+    /// The mount itself is read-only.
     pub readonly: bool,
+    /// `MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME` on the mount.
+    pub flags: u64,
+    pub propagation: Propagation,
+    /// The filesystem is read-only.
+    pub super_readonly: bool,
+    /// The filesystem's options, each with a leading comma.
+    pub super_options: String,
+}
+
+/// One mount of a namespace, in mount order.
+pub(crate) struct MountEntry {
+    /// The namespace: the id of the mount at its root.
+    ns: u64,
+    mount: Arc<Mount>,
+    parent: u64,
+    path: Vec<u8>,
+    root: Vec<u8>,
 }
 
 /// The mount tree of one sandbox.
 pub struct Vfs {
-    root: Arc<Dentry>,
+    /// The root of the sandbox's first mount namespace (pivot_root there may replace it).
+    root: RwLock<Arc<Dentry>>,
     /// Mounts by (parent mount id, st_dev, st_ino) of the directory they cover.
     submounts: RwLock<HashMap<(u64, u64, u64), Arc<Mount>>>,
-    records: Mutex<Vec<MountRecord>>,
+    records: Mutex<Vec<MountEntry>>,
+    /// Peer group ids of shared mounts.
+    next_peer_group: AtomicU64,
     next_mount_id: AtomicU64,
     /// Inode numbers of synthetic mount points (vfs::synthetic).
     next_synthetic_ino: AtomicU64,
@@ -144,6 +176,15 @@ fn is_dot_or_dotdot(name: &[u8]) -> bool {
     name == b"." || name == b".."
 }
 
+/// The namespace (mount tree) `d` lies in: the id of the mount at the top of its path.
+pub(crate) fn namespace_of(d: &Dentry) -> u64 {
+    let mut cur = d;
+    while let Some(p) = &cur.parent {
+        cur = p;
+    }
+    cur.mount.id
+}
+
 /// Synthetic device numbers for the sentry's own filesystems (anonymous major 0).
 pub fn anon_dev(minor: u64) -> u64 {
     libc::makedev(0, minor as u32)
@@ -154,14 +195,16 @@ impl Vfs {
     pub fn with_root(root: Arc<dyn Inode>, readonly: bool, fs_type: &'static str) -> Vfs {
         let mount = Mount::new(1, root, readonly, fs_type);
         Vfs {
-            root: Dentry::new_root(mount),
+            root: RwLock::new(Dentry::new_root(mount.clone())),
             submounts: RwLock::new(HashMap::new()),
-            records: Mutex::new(vec![MountRecord {
-                id: 1,
+            records: Mutex::new(vec![MountEntry {
+                ns: 1,
+                mount,
+                parent: 0,
                 path: b"/".to_vec(),
-                fs_type,
-                readonly,
+                root: b"/".to_vec(),
             }]),
+            next_peer_group: AtomicU64::new(1),
             next_mount_id: AtomicU64::new(2),
             next_synthetic_ino: AtomicU64::new(1),
         }
@@ -280,7 +323,7 @@ impl Vfs {
         readonly: bool,
         fs_type: &'static str,
     ) -> SysResult<()> {
-        self.mount_in(&self.root.clone(), path, root, readonly, fs_type)
+        self.mount_in(&self.root(), path, root, readonly, fs_type)
     }
 
     /// A mount tree of its own, not reachable from the sandbox root: `root` mounted at its "/"
@@ -293,7 +336,15 @@ impl Vfs {
         fs_type: &'static str,
     ) -> Arc<Dentry> {
         let id = self.next_mount_id.fetch_add(1, Ordering::Relaxed);
-        Dentry::new_root(Mount::new(id, root, readonly, fs_type))
+        let mount = Mount::new(id, root, readonly, fs_type);
+        self.lock_records().push(MountEntry {
+            ns: id,
+            mount: mount.clone(),
+            parent: 0,
+            path: b"/".to_vec(),
+            root: b"/".to_vec(),
+        });
+        Dentry::new_root(mount)
     }
 
     /// Every mount on the tree whose root dentry is `tree` goes (as a lazy umount of all).
@@ -318,6 +369,8 @@ impl Vfs {
             i += 1;
         }
         submounts.retain(|_, m| !gone.contains(&m.id));
+        drop(submounts);
+        self.lock_records().retain(|r| !gone.contains(&r.mount.id));
         gone
     }
 
@@ -397,37 +450,45 @@ impl Vfs {
         readonly: bool,
         fs_type: &'static str,
     ) -> SysResult<()> {
+        let id = self.new_mount_id();
+        self.attach(d, Mount::new(id, root, readonly, fs_type), b"/".to_vec())
+    }
+
+    /// A fresh mount id.
+    pub(crate) fn new_mount_id(&self) -> u64 {
+        self.next_mount_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A fresh peer group id (`shared:N`).
+    pub(crate) fn new_peer_group(&self) -> u64 {
+        self.next_peer_group.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn lock_records(&self) -> std::sync::MutexGuard<'_, Vec<MountEntry>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts the mount `m` (whose root is `root_path` within its filesystem) over `d`.
+    pub(crate) fn attach(
+        &self,
+        d: &Arc<Dentry>,
+        m: Arc<Mount>,
+        root_path: Vec<u8>,
+    ) -> SysResult<()> {
         let st = d.inode.stat(None)?;
-        let id = self.next_mount_id.fetch_add(1, Ordering::Relaxed);
-        let m = Mount::new(id, root, readonly, fs_type);
         self.submounts
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((d.mount.id, st.dev, st.ino), m);
+            .insert((d.mount.id, st.dev, st.ino), m.clone());
         d.mount.has_submounts.store(true, Ordering::Release);
-        if !self.in_main_tree(d) {
-            // A detached tree's mounts are not the sandbox's (/proc/mounts).
-            return Ok(());
-        }
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(MountRecord {
-                id,
-                path: d.path(),
-                fs_type,
-                readonly,
-            });
+        self.lock_records().push(MountEntry {
+            ns: namespace_of(d),
+            mount: m,
+            parent: d.mount.id,
+            path: d.path(),
+            root: root_path,
+        });
         Ok(())
-    }
-
-    /// Whether `d` hangs below the sandbox's root (not a detached tree's).
-    fn in_main_tree(&self, d: &Arc<Dentry>) -> bool {
-        let mut cur = d;
-        while let Some(p) = &cur.parent {
-            cur = p;
-        }
-        cur.mount.id == self.root.mount.id
     }
 
     /// Resolves `path` from the root, adding a synthetic directory for each component that
@@ -489,17 +550,72 @@ impl Vfs {
             .cloned()
     }
 
-    /// The mounts in the order they were made (/proc/mounts).
+    /// The sandbox's mounts in the order they were made (/proc/mounts).
     pub fn mounts(&self) -> Vec<MountRecord> {
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.mounts_in(self.root().mount.id)
+    }
+
+    /// The mounts of the tree (mount namespace) that `root`, a task's root, lies in.
+    /// As the task sees them: after chroot(2), only the mounts at or below its root, their
+    /// paths from it (Linux `show_mountinfo` skips what `seq_path_root` cannot reach).
+    pub fn mounts_for(&self, root: &Dentry) -> Vec<MountRecord> {
+        let all = self.mounts_in(namespace_of(root));
+        let base = root.path();
+        if base == b"/" {
+            return all;
+        }
+        all.into_iter()
+            .filter_map(|mut r| {
+                let rest = r.path.strip_prefix(&base[..])?;
+                if !rest.is_empty() && rest[0] != b'/' {
+                    return None;
+                }
+                r.path = if rest.is_empty() {
+                    b"/".to_vec()
+                } else {
+                    rest.to_vec()
+                };
+                Some(r)
+            })
+            .collect()
+    }
+
+    fn mounts_in(&self, ns: u64) -> Vec<MountRecord> {
+        // Read under the lock, then stat the roots without it.
+        type Row = (Arc<Mount>, u64, Vec<u8>, Vec<u8>);
+        let entries: Vec<Row> = self
+            .lock_records()
+            .iter()
+            .filter(|e| e.ns == ns)
+            .map(|e| (e.mount.clone(), e.parent, e.root.clone(), e.path.clone()))
+            .collect();
+        entries
+            .into_iter()
+            .map(|(m, parent, root, path)| MountRecord {
+                id: m.id,
+                parent,
+                dev: m.root.stat(None).map(|s| s.dev).unwrap_or(0),
+                root,
+                path,
+                fs_type: m.fs_type,
+                source: m.sb.source.clone(),
+                readonly: m.readonly_flag(),
+                flags: m.flags(),
+                propagation: m.propagation(),
+                super_readonly: m.sb.readonly(),
+                super_options: m.sb.options(),
+            })
+            .collect()
     }
 
     /// The root dentry.
     pub fn root(&self) -> Arc<Dentry> {
-        self.root.clone()
+        self.root.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Makes `root` the sandbox's root (pivot_root in its first namespace).
+    pub(crate) fn set_root(&self, root: Arc<Dentry>) {
+        *self.root.write().unwrap_or_else(|p| p.into_inner()) = root;
     }
 
     /// A context for `task` starting at `dirfd` (AT_FDCWD or an fd naming a directory).
@@ -523,8 +639,8 @@ impl Vfs {
     pub fn root_ctx(&self) -> Ctx<'static> {
         Ctx {
             task: None,
-            root: self.root.clone(),
-            start: self.root.clone(),
+            root: self.root(),
+            start: self.root(),
             umask: 0o022,
             uid: 0,
             gid: 0,
@@ -635,6 +751,11 @@ impl Vfs {
         if st.is_symlink() {
             return Err(Errno::ELOOP);
         }
+        // Device nodes on a nodev mount do not open (Linux `may_open_dev`).
+        let ft = st.file_type();
+        if (ft == libc::S_IFCHR || ft == libc::S_IFBLK) && dentry.mount.nodev() {
+            return Err(Errno::EACCES);
+        }
         let truncate = flags & libc::O_TRUNC != 0;
         if st.is_dir() && (acc != libc::O_RDONLY || truncate || flags & libc::O_CREAT != 0) {
             return Err(Errno::EISDIR);
@@ -716,6 +837,9 @@ impl Vfs {
             flags & libc::AT_EMPTY_PATH != 0,
         )?;
         let st = d.inode.stat(Some(task))?;
+        if mode & libc::X_OK != 0 && st.is_reg() && d.mount.noexec() {
+            return Err(Errno::EACCES);
+        }
         if mode & libc::W_OK != 0 && d.mount.readonly() && (st.is_reg() || st.is_dir()) {
             return Err(Errno::EROFS);
         }

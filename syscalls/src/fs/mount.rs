@@ -1,11 +1,15 @@
-//! mount(2) and umount2(2): the arguments read from the application, the work done by the
-//! sandbox's VFS (`sentry::vfs::mount`), which never reaches the host.
+//! mount(2), umount2(2), pivot_root(2) and unshare(CLONE_NEWNS): the arguments read from the
+//! application, the work done by the sandbox's VFS (`sentry::vfs::mount`,
+//! `sentry::vfs::namespace`), which never reaches the host.
 
 use sentry::kernel::{SyscallArgs, Task};
 use sentry::vfs::mount::MountRequest;
 use sentry::{Errno, SysResult};
 
 use super::path_arg;
+
+/// CAP_SYS_ADMIN.
+const CAP_SYS_ADMIN: u32 = 21;
 
 /// Longest option string mount(2) copies (Linux copies one page).
 const MAX_DATA: usize = 4096;
@@ -46,19 +50,13 @@ pub fn sys_umount2(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
     Ok(0)
 }
 
-/// pivot_root(2): the sandbox's root is fixed (EINVAL, as for a root that is not a mount
-/// point), after the permission and argument checks Linux makes first.
+/// pivot_root(2): the work is `Vfs::pivot_root` (sentry/src/vfs/namespace.rs).
 pub fn sys_pivot_root(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
-    if !t.creds.has_cap(21) {
+    if !t.creds.has_cap(CAP_SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     let new_root = path_arg(t, a.addr(0))?;
     let put_old = path_arg(t, a.addr(1))?;
-    for p in [&new_root, &put_old] {
-        let d = t.kernel.vfs.lookup_at(t, libc::AT_FDCWD, p, true, false)?;
-        if !d.inode.stat(Some(t))?.is_dir() {
-            return Err(Errno::ENOTDIR);
-        }
-    }
-    Err(Errno::EINVAL)
+    t.kernel.vfs.pivot_root(t, &new_root, &put_old)?;
+    Ok(0)
 }

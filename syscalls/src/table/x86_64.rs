@@ -95,7 +95,7 @@ syscall_table! {
     53  SYS_socketpair => Full(crate::net::sys_socketpair), [Int, Hex, Int, Hex];
     54  SYS_setsockopt => Partial(crate::net::sys_setsockopt, "SOL_SOCKET only; buffer sizes bound accounting only roughly"), [Fd, Int, Int, Hex, Int];
     55  SYS_getsockopt => Partial(crate::net::sys_getsockopt, "SOL_SOCKET only"), [Fd, Int, Int, Hex, Hex];
-    56  SYS_clone => Partial(clone::sys_clone, "namespaces and CLONE_PIDFD|CLONE_THREAD are EINVAL"), [Hex, Hex, Hex, Hex, Hex];
+    56  SYS_clone => Partial(clone::sys_clone, "CLONE_NEWNS copies the mount namespace; other namespaces and CLONE_PIDFD|CLONE_THREAD are EINVAL"), [Hex, Hex, Hex, Hex, Hex];
     57  SYS_fork => Full(clone::sys_fork), [];
     58  SYS_vfork => Full(clone::sys_vfork), [];
     59  SYS_execve => Full(exec::sys_execve), [Path, StrArray, StrArray];
@@ -190,7 +190,7 @@ syscall_table! {
     151 SYS_mlockall => Full(mm::sys_mlockall), [Hex];
     152 SYS_munlockall => Full(mm::sys_munlockall), [];
     153 SYS_vhangup => Unsupported(Errno::EPERM, "no virtual terminal to hang up"), [];
-    155 SYS_pivot_root => Partial(fs::sys_pivot_root, "the sandbox's root cannot be pivoted: EINVAL after the permission and path checks"), [Path, Path];
+    155 SYS_pivot_root => Partial(fs::sys_pivot_root, "Linux's checks and move; roots and working directories follow in the caller's and each process leader's filesystem context (not in other threads' own)"), [Path, Path];
     157 SYS_prctl => Partial(process::sys_prctl, "name, pdeathsig, dumpable, child subreaper, no_new_privs, seccomp; other options EINVAL"), [Int, Hex, Hex, Hex, Hex];
     158 SYS_arch_prctl => Full(process::sys_arch_prctl), [Hex, Hex];
     160 SYS_setrlimit => Partial(process::sys_setrlimit, "RLIMIT_NOFILE, NPROC, AS, DATA, STACK (the main stack's size at exec), NICE and FSIZE (write, pwrite, writev, truncate, fallocate; not sendfile/splice/copy_file_range) are enforced; MEMLOCK, CORE, CPU, RTTIME, MSGQUEUE and SIGPENDING are only recorded"), [Int, Hex];
@@ -198,7 +198,7 @@ syscall_table! {
     162 SYS_sync => Full(fs::sys_sync), [];
     163 SYS_acct => Unsupported(Errno::EPERM, "process accounting is the host's"), [Path];
     164 SYS_settimeofday => Unsupported(Errno::EPERM, "the sandbox cannot set the host's clock"), [Hex, Hex];
-    165 SYS_mount => Partial(fs::sys_mount, "tmpfs, proc, sysfs, bind mounts (not recursive), remount ro/rw, propagation changes (no peers: one private namespace); MS_MOVE and mounts over / are EINVAL; nosuid/nodev/noexec not enforced"), [Path, Path, Path, Hex, Hex];
+    165 SYS_mount => Partial(fs::sys_mount, "tmpfs (size=, nr_inodes= enforced), proc, sysfs, mqueue; bind mounts, MS_REC copying the mounts below; remounts of ro, nosuid, nodev, noexec, atime flags (enforced) and tmpfs limits; shared/private/slave/unbindable with propagation to peers and slaves; MS_MOVE; mounts over a namespace root are EINVAL"), [Path, Path, Path, Hex, Hex];
     166 SYS_umount2 => Partial(fs::sys_umount2, "EBUSY only for a mount with mounts below it; MNT_EXPIRE never expires"), [Path, Hex];
     167 SYS_swapon => Unsupported(Errno::EPERM, "swap is the host's"), [Path, Hex];
     168 SYS_swapoff => Unsupported(Errno::EPERM, "swap is the host's"), [Path];
@@ -277,7 +277,7 @@ syscall_table! {
     269 SYS_faccessat => Full(fs::sys_faccessat), [Fd, Path, Int];
     270 SYS_pselect6 => Partial(poll::sys_pselect6, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Int, Hex, Hex, Hex, Hex, Hex];
     271 SYS_ppoll => Partial(poll::sys_ppoll, "the signal mask is swapped for the wait only: a signal it alone unblocked stays pending afterwards instead of being delivered"), [Hex, Int, Hex, Hex, Int];
-    272 SYS_unshare => Partial(clone::sys_unshare, "CLONE_FILES and CLONE_FS; new namespaces are EINVAL (the sandbox is one of each)"), [Hex];
+    272 SYS_unshare => Partial(clone::sys_unshare, "CLONE_FILES, CLONE_FS and CLONE_NEWNS (a copy of the mount tree, shared mounts staying peers); other new namespaces are EINVAL (the sandbox is one of each)"), [Hex];
     273 SYS_set_robust_list => Full(process::sys_set_robust_list), [Hex, Int];
     274 SYS_get_robust_list => Full(process::sys_get_robust_list), [Int, Hex, Hex];
     275 SYS_splice => Partial(fs::sys_splice, "bytes are copied through the sentry; SPLICE_F_MOVE and SPLICE_F_GIFT are hints"), [Fd, Hex, Fd, Hex, Int, Hex];
@@ -326,7 +326,7 @@ syscall_table! {
     334 SYS_rseq => Unsupported(Errno::ENOSYS, "restartable sequences are not offered; glibc falls back"), [Hex, Int, Hex, Hex];
     424 SYS_pidfd_send_signal => Full(crate::pidfd::sys_pidfd_send_signal), [Fd, Signal, Hex, Hex];
     434 SYS_pidfd_open => Partial(crate::pidfd::sys_pidfd_open, "PIDFD_THREAD is EINVAL"), [Int, OpenFlags];
-    435 SYS_clone3 => Partial(clone::sys_clone3, "set_tid, cgroup, namespaces and CLONE_PIDFD|CLONE_THREAD are EINVAL"), [Hex, Int];
+    435 SYS_clone3 => Partial(clone::sys_clone3, "CLONE_NEWNS copies the mount namespace; set_tid, cgroup, other namespaces and CLONE_PIDFD|CLONE_THREAD are EINVAL"), [Hex, Int];
     436 SYS_close_range => Full(fs::sys_close_range), [Int, Int, Hex];
     437 SYS_openat2 => Partial(fs::sys_openat2, "the restricted walk and the open are two walks (a concurrent rename between them is not caught); RESOLVE_CACHED never answers EAGAIN for a lookup"), [Fd, Path, Hex, Int];
     438 SYS_pidfd_getfd => Full(crate::pidfd::sys_pidfd_getfd), [Fd, Int, Hex];

@@ -866,7 +866,11 @@ impl ProcInode {
             return self.generate_global(t, k);
         }
         let tg = thread_group(t, self.pid)?;
-        let records = || t.kernel.vfs.mounts();
+        // The mounts of the namespace the task's root lies in.
+        let records = || match fs_of(t, self.pid) {
+            Ok(fs) => t.kernel.vfs.mounts_for(&fs.root()),
+            Err(_) => t.kernel.vfs.mounts(),
+        };
         Ok(match k {
             FileKind::Cmdline => text::nul_joined(&tg.with_state(|s| s.argv.clone())),
             FileKind::Environ => text::nul_joined(&tg.with_state(|s| s.envv.clone())),

@@ -423,18 +423,51 @@ pub fn fdinfo(pos: u64, flags: i32, mnt_id: u64, ino: u64) -> Vec<u8> {
     format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t{mnt_id}\nino:\t{ino}\n").into_bytes()
 }
 
-/// /proc/mounts.
+/// A path as /proc/PID/mounts shows it: space, tab, newline and backslash in octal (Linux
+/// `mangle`).
+fn mangle(out: &mut Vec<u8>, path: &[u8]) {
+    for &b in path {
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\\') {
+            out.extend_from_slice(format!("\\{b:03o}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// The per-mount options after "rw"/"ro" (Linux `show_mnt_opts`).
+fn mount_opts(r: &MountRecord) -> String {
+    let mut s = String::new();
+    for (bit, name) in [
+        (libc::MS_NOSUID, ",nosuid"),
+        (libc::MS_NODEV, ",nodev"),
+        (libc::MS_NOEXEC, ",noexec"),
+        (libc::MS_NOATIME, ",noatime"),
+        (libc::MS_NODIRATIME, ",nodiratime"),
+        (libc::MS_RELATIME, ",relatime"),
+    ] {
+        if r.flags & bit != 0 {
+            s.push_str(name);
+        }
+    }
+    s
+}
+
+/// /proc/mounts: source, mount point, type, options (the mount's and its filesystem's).
 pub fn mounts(records: &[MountRecord]) -> Vec<u8> {
     let mut out = Vec::new();
     for r in records {
-        out.extend_from_slice(r.fs_type.as_bytes());
+        mangle(&mut out, r.source.as_bytes());
         out.push(b' ');
-        out.extend_from_slice(&r.path);
+        mangle(&mut out, &r.path);
+        let ro = r.readonly || r.super_readonly;
         out.extend_from_slice(
             format!(
-                " {} {},relatime 0 0\n",
+                " {} {}{}{} 0 0\n",
                 r.fs_type,
-                if r.readonly { "ro" } else { "rw" }
+                if ro { "ro" } else { "rw" },
+                mount_opts(r),
+                r.super_options
             )
             .as_bytes(),
         );
@@ -442,17 +475,43 @@ pub fn mounts(records: &[MountRecord]) -> Vec<u8> {
     out
 }
 
-/// /proc/PID/mountinfo: mount ids count from 1 in mount order; every mount's parent is the root.
+/// /proc/PID/mountinfo (Linux `show_mountinfo`): id, parent id, device, root, mount point,
+/// mount options, propagation fields, "-", type, source, filesystem options.
 pub fn mountinfo(records: &[MountRecord]) -> Vec<u8> {
     let mut out = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let id = i + 1;
-        let parent = if i == 0 { 0 } else { 1 };
-        let opts = if r.readonly { "ro" } else { "rw" };
-        out.extend_from_slice(format!("{id} {parent} 0:{} / ", 0x20 + i).as_bytes());
-        out.extend_from_slice(&r.path);
+    for r in records {
+        let (major, minor) = (libc::major(r.dev), libc::minor(r.dev));
+        out.extend_from_slice(format!("{} {} {major}:{minor} ", r.id, r.parent).as_bytes());
+        mangle(&mut out, &r.root);
+        out.push(b' ');
+        mangle(&mut out, &r.path);
+        let mut fields = String::new();
+        if r.propagation.shared != 0 {
+            fields.push_str(&format!(" shared:{}", r.propagation.shared));
+        }
+        if r.propagation.master != 0 {
+            fields.push_str(&format!(" master:{}", r.propagation.master));
+        }
+        if r.propagation.unbindable {
+            fields.push_str(" unbindable");
+        }
         out.extend_from_slice(
-            format!(" {opts},relatime - {ty} {ty} {opts}\n", ty = r.fs_type).as_bytes(),
+            format!(
+                " {}{}{fields} - {} ",
+                if r.readonly { "ro" } else { "rw" },
+                mount_opts(r),
+                r.fs_type
+            )
+            .as_bytes(),
+        );
+        mangle(&mut out, r.source.as_bytes());
+        out.extend_from_slice(
+            format!(
+                " {}{}\n",
+                if r.super_readonly { "ro" } else { "rw" },
+                r.super_options
+            )
+            .as_bytes(),
         );
     }
     out
@@ -675,19 +734,23 @@ mod tests {
 
     #[test]
     fn mounts_and_mountinfo_lines() {
-        let r = vec![
-            MountRecord {
-                id: 1,
-                path: b"/".to_vec(),
-                fs_type: "9p",
-                readonly: true,
-            },
-            MountRecord {
-                id: 1,
-                path: b"/tmp".to_vec(),
-                fs_type: "tmpfs",
-                readonly: false,
-            },
+        let rec = |id, parent, path: &[u8], fs_type, readonly| MountRecord {
+            id,
+            parent,
+            dev: libc::makedev(0, 33),
+            root: b"/".to_vec(),
+            path: path.to_vec(),
+            fs_type,
+            source: fs_type.to_string(),
+            readonly,
+            flags: libc::MS_RELATIME,
+            propagation: Default::default(),
+            super_readonly: readonly,
+            super_options: String::new(),
+        };
+        let mut r = vec![
+            rec(1, 0, b"/", "9p", true),
+            rec(7, 1, b"/tmp", "tmpfs", false),
         ];
         assert_eq!(
             mounts(&r[1..]),
@@ -696,7 +759,22 @@ mod tests {
         let mi = String::from_utf8(mountinfo(&r)).unwrap();
         assert_eq!(
             mi.lines().nth(1),
-            Some("2 1 0:33 / /tmp rw,relatime - tmpfs tmpfs rw")
+            Some("7 1 0:33 / /tmp rw,relatime - tmpfs tmpfs rw")
+        );
+        let t = &mut r[1];
+        t.flags |= libc::MS_NOSUID | libc::MS_NOEXEC;
+        t.propagation.shared = 3;
+        t.propagation.master = 2;
+        t.super_options = ",size=64k".to_string();
+        t.path = b"/a b".to_vec();
+        let mi = String::from_utf8(mountinfo(&r[1..])).unwrap();
+        assert_eq!(
+            mi,
+            "7 1 0:33 / /a\\040b rw,nosuid,noexec,relatime shared:3 master:2 - tmpfs tmpfs rw,size=64k\n"
+        );
+        assert_eq!(
+            mounts(&r[1..]),
+            b"tmpfs /a\\040b tmpfs rw,nosuid,noexec,relatime,size=64k 0 0\n".to_vec()
         );
     }
 

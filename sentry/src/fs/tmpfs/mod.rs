@@ -2,8 +2,16 @@
 //! Each regular file's data lives in its own host memfd, so that it can be mapped into the
 //! application (`host_fd_for_mmap`). Directories and symlinks are sentry structures.
 //!
+//! Limits (`size=`, `nr_blocks=`, `nr_inodes=`; Linux `shmem_reserve_inode`,
+//! `shmem_inode_acct_blocks`): a limited instance counts the pages its files hold (a page is
+//! held once the memfd has it, as `st_blocks` says) and its inodes (one per inode, one more per
+//! extra hard link). A write that would take more pages than are free is cut short at the
+//! first page that does not fit (ENOSPC when none fits), fallocate(2) past the limit is ENOSPC,
+//! and truncate(2) growing a file is sparse, as on Linux. Pages written through a shared
+//! mapping are counted at the file's next write. An unlimited instance counts nothing.
+//!
 //! Lock order: a directory's `children` before its `meta`; two directories (rename) in
-//! ascending inode order; a file's `meta` last.
+//! ascending inode order; the filesystem's `usage` before a file's `meta`; a file's `meta` last.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -23,10 +31,70 @@ pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 /// Linux's per-entry size that tmpfs reports for directories (`BOGO_DIRENT_SIZE`).
 const BOGO_DIRENT_SIZE: i64 = 20;
 
+/// Page size of the memfds that hold file data.
+const PAGE: u64 = 4096;
+
 /// One tmpfs instance.
 pub struct TmpFs {
     dev: u64,
     next_ino: AtomicU64,
+    usage: Mutex<Usage>,
+}
+
+/// The limits of a tmpfs instance (0: unlimited).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Most pages of file data (`size=` rounded up to pages, or `nr_blocks=`).
+    pub max_pages: u64,
+    /// Most inodes (`nr_inodes=`).
+    pub max_inodes: u64,
+}
+
+/// What a limited instance holds against its limits.
+#[derive(Debug, Default)]
+struct Usage {
+    limits: Limits,
+    pages: u64,
+    inodes: u64,
+}
+
+impl Usage {
+    fn free_pages(&self) -> u64 {
+        self.limits.max_pages.saturating_sub(self.pages)
+    }
+}
+
+impl TmpFs {
+    fn new(dev: u64, first_ino: u64, limits: Limits) -> TmpFs {
+        TmpFs {
+            dev,
+            next_ino: AtomicU64::new(first_ino),
+            usage: Mutex::new(Usage {
+                limits,
+                pages: 0,
+                inodes: 0,
+            }),
+        }
+    }
+
+    /// Takes one inode (ENOSPC when `nr_inodes` are all in use).
+    fn reserve_inode(&self) -> SysResult<()> {
+        let mut u = lock(&self.usage);
+        if u.limits.max_inodes != 0 && u.inodes >= u.limits.max_inodes {
+            return Err(Errno::ENOSPC);
+        }
+        u.inodes += 1;
+        Ok(())
+    }
+
+    fn release_inode(&self) {
+        let mut u = lock(&self.usage);
+        u.inodes = u.inodes.saturating_sub(1);
+    }
+
+    fn limits(&self) -> Limits {
+        lock(&self.usage).limits
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +110,8 @@ struct Meta {
     seals: u32,
     /// An O_TMPFILE file that linkat(2) may still give a name (Linux `I_LINKABLE`).
     linkable: bool,
+    /// Pages of this file counted against a limited filesystem.
+    charged: u64,
 }
 
 impl Meta {
@@ -51,6 +121,7 @@ impl Meta {
             // Linux shmem files start sealed against sealing; memfd_create lifts it.
             seals: libc::F_SEAL_SEAL as u32,
             linkable: false,
+            charged: 0,
             mode,
             uid,
             gid,
@@ -92,16 +163,30 @@ pub struct TmpfsInode {
     me: Weak<TmpfsInode>,
 }
 
+impl Drop for TmpfsInode {
+    /// The inode and its pages go back to the filesystem (Linux `shmem_evict_inode`).
+    fn drop(&mut self) {
+        let charged = lock(&self.meta).charged;
+        let mut u = lock(&self.fs.usage);
+        u.inodes = u.inodes.saturating_sub(1);
+        u.pages = u.pages.saturating_sub(charged);
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A fresh tmpfs; returns its root directory with permissions `mode` (e.g. 0o1777 for /tmp).
 pub fn new_root(dev: u64, mode: u32) -> Arc<dyn Inode> {
-    let fs = Arc::new(TmpFs {
-        dev,
-        next_ino: AtomicU64::new(2),
-    });
+    new_root_with_limits(dev, mode, Limits::default())
+}
+
+/// A fresh tmpfs held to `limits` (mount options `size=`, `nr_inodes=`); its root directory
+/// takes one of the inodes, as on Linux.
+pub fn new_root_with_limits(dev: u64, mode: u32, limits: Limits) -> Arc<dyn Inode> {
+    let fs = Arc::new(TmpFs::new(dev, 2, limits));
+    lock(&fs.usage).inodes = 1;
     Arc::new_cyclic(|me| TmpfsInode {
         fs,
         ino: 1,
@@ -117,16 +202,30 @@ pub fn new_root(dev: u64, mode: u32) -> Arc<dyn Inode> {
     })
 }
 
+/// Changes the limits of the tmpfs whose root is `root` (a remount): EINVAL when more is in
+/// use than the new limits allow, or when limiting an unlimited instance, which never
+/// counted (Linux `shmem_reconfigure`: "Cannot retroactively limit size").
+pub fn set_limits(root: &dyn Inode, limits: Limits) -> SysResult<()> {
+    let t = root
+        .as_any()
+        .downcast_ref::<TmpfsInode>()
+        .ok_or(Errno::EINVAL)?;
+    let mut u = lock(&t.fs.usage);
+    let old = u.limits;
+    let too_small = (limits.max_pages != 0 && (old.max_pages == 0 || limits.max_pages < u.pages))
+        || (limits.max_inodes != 0 && (old.max_inodes == 0 || limits.max_inodes < u.inodes));
+    if too_small && limits != old {
+        return Err(Errno::EINVAL);
+    }
+    u.limits = limits;
+    Ok(())
+}
+
 /// The filesystem that memfd_create(2) files live in (Linux's internal shm mount).
 fn memfd_fs() -> Arc<TmpFs> {
     static FS: OnceLock<Arc<TmpFs>> = OnceLock::new();
-    FS.get_or_init(|| {
-        Arc::new(TmpFs {
-            dev: crate::vfs::anon_dev(0x44),
-            next_ino: AtomicU64::new(1),
-        })
-    })
-    .clone()
+    FS.get_or_init(|| Arc::new(TmpFs::new(crate::vfs::anon_dev(0x44), 1, Limits::default())))
+        .clone()
 }
 
 /// memfd_create(2): an unnamed tmpfs regular file (mode 0777, owned by `uid`/`gid`). Without
@@ -144,6 +243,7 @@ pub fn new_memfd(
     if allow_sealing {
         meta.seals = 0;
     }
+    fs.reserve_inode()?;
     Ok(Arc::new_cyclic(|me| TmpfsInode {
         ino: fs.next_ino.fetch_add(1, Ordering::Relaxed),
         fs,
@@ -155,20 +255,22 @@ pub fn new_memfd(
 }
 
 impl TmpfsInode {
-    fn new_child(&self, mode: u32, uid: u32, gid: u32, data: Data) -> Arc<TmpfsInode> {
+    /// A new inode of this filesystem (ENOSPC when its inodes are all in use).
+    fn new_child(&self, mode: u32, uid: u32, gid: u32, data: Data) -> SysResult<Arc<TmpfsInode>> {
+        self.fs.reserve_inode()?;
         let nlink = if mode & libc::S_IFMT == libc::S_IFDIR {
             2
         } else {
             1
         };
-        Arc::new_cyclic(|me| TmpfsInode {
+        Ok(Arc::new_cyclic(|me| TmpfsInode {
             fs: self.fs.clone(),
             ino: self.fs.next_ino.fetch_add(1, Ordering::Relaxed),
             meta: Arc::new(Mutex::new(Meta::new(mode, uid, gid, nlink))),
             data,
             xattrs: Mutex::new(BTreeMap::new()),
             me: me.clone(),
-        })
+        }))
     }
 
     fn children(&self) -> SysResult<&Mutex<BTreeMap<Vec<u8>, Arc<TmpfsInode>>>> {
@@ -265,6 +367,7 @@ impl Inode for TmpfsInode {
     fn open(&self, task: TaskRef, flags: i32) -> SysResult<Arc<dyn FileOps>> {
         match &self.data {
             Data::File(fd) => Ok(Arc::new(TmpfsFile {
+                fs: self.fs.clone(),
                 fd: fd.clone(),
                 meta: self.meta.clone(),
             })),
@@ -278,11 +381,7 @@ impl Inode for TmpfsInode {
     fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
         if let Some(size) = attr.size {
             match &self.data {
-                Data::File(fd) => {
-                    check_resize(&lock(&self.meta), fd, size)?;
-                    sys::ftruncate(fd.as_fd(), size)?;
-                    lock(&self.meta).touch();
-                }
+                Data::File(fd) => resize(&self.fs, &self.meta, fd, size)?,
                 Data::Dir(_) => return Err(Errno::EISDIR),
                 _ => return Err(Errno::EINVAL),
             }
@@ -326,6 +425,10 @@ impl Inode for TmpfsInode {
             }
         }
         self.insert_new(name, || {
+            // Each extra name takes an inode (Linux `shmem_link`).
+            if lock(&target.meta).nlink > 0 {
+                self.fs.reserve_inode()?;
+            }
             let mut tm = lock(&target.meta);
             tm.nlink += 1;
             tm.ctime = Timespec::now();
@@ -343,7 +446,7 @@ impl Inode for TmpfsInode {
             uid,
             gid,
             Data::File(Arc::new(fd)),
-        );
+        )?;
         {
             let mut m = lock(&child.meta);
             m.nlink = 0;
@@ -356,12 +459,12 @@ impl Inode for TmpfsInode {
         match mode & libc::S_IFMT {
             libc::S_IFREG => self.create(name, mode, uid, gid),
             libc::S_IFIFO => self.insert_new(name, || {
-                Ok(self.new_child(
+                self.new_child(
                     libc::S_IFIFO | (mode & 0o7777),
                     uid,
                     gid,
                     Data::Fifo(pipe::new_fifo(uid, gid)),
-                ))
+                )
             }),
             _ => Err(Errno::EPERM),
         }
@@ -437,34 +540,34 @@ impl Inode for TmpfsInode {
         self.insert_new(name, || {
             let cname = CString::new(name.to_vec()).map_err(|_| Errno::EINVAL)?;
             let fd = sys::memfd_create(&cname)?;
-            Ok(self.new_child(
+            self.new_child(
                 libc::S_IFREG | (mode & 0o7777),
                 uid,
                 gid,
                 Data::File(Arc::new(fd)),
-            ))
+            )
         })
     }
 
     fn mkdir(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
         self.insert_new(name, || {
-            Ok(self.new_child(
+            self.new_child(
                 libc::S_IFDIR | (mode & 0o7777),
                 uid,
                 gid,
                 Data::Dir(Mutex::new(BTreeMap::new())),
-            ))
+            )
         })
     }
 
     fn symlink(&self, name: &[u8], target: &[u8], uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
         self.insert_new(name, || {
-            Ok(self.new_child(
+            self.new_child(
                 libc::S_IFLNK | 0o777,
                 uid,
                 gid,
                 Data::Symlink(target.to_vec()),
-            ))
+            )
         })
     }
 
@@ -477,12 +580,12 @@ impl Inode for TmpfsInode {
         endpoint: Arc<dyn Any + Send + Sync>,
     ) -> SysResult<Arc<dyn Inode>> {
         self.insert_new(name, || {
-            Ok(self.new_child(
+            self.new_child(
                 libc::S_IFSOCK | (mode & 0o7777),
                 uid,
                 gid,
                 Data::Socket(endpoint),
-            ))
+            )
         })
     }
 
@@ -505,10 +608,15 @@ impl Inode for TmpfsInode {
             return Err(Errno::EISDIR);
         }
         ch.remove(name);
-        {
+        let extra_name = {
             let mut cm = lock(&child.meta);
+            let extra = !dir && cm.nlink > 1;
             cm.nlink = if dir { 0 } else { cm.nlink.saturating_sub(1) };
             cm.ctime = Timespec::now();
+            extra
+        };
+        if extra_name {
+            self.fs.release_inode();
         }
         let mut m = lock(&self.meta);
         if dir {
@@ -557,11 +665,16 @@ impl Inode for TmpfsInode {
         let replaced_dir = replaced.as_ref().is_some_and(|r| r.is_dir());
         if let Some(r) = replaced {
             let mut rm = lock(&r.meta);
+            let extra_name = !r.is_dir() && rm.nlink > 1;
             rm.nlink = if r.is_dir() {
                 0
             } else {
                 rm.nlink.saturating_sub(1)
             };
+            drop(rm);
+            if extra_name {
+                self.fs.release_inode();
+            }
         }
         drop(b);
         drop(a);
@@ -585,12 +698,21 @@ impl Inode for TmpfsInode {
     }
 
     fn statfs(&self) -> SysResult<StatFs> {
+        let u = lock(&self.fs.usage);
         let mut s = StatFs::synthetic(TMPFS_MAGIC);
-        s.blocks = 1 << 20;
-        s.bfree = 1 << 20;
-        s.bavail = 1 << 20;
-        s.files = 1 << 20;
-        s.ffree = (1 << 20) - self.fs.next_ino.load(Ordering::Relaxed).min(1 << 20);
+        // An unlimited instance reports a fixed 4 GiB, all free (Linux: half the RAM).
+        let (blocks, free) = match u.limits.max_pages {
+            0 => (1 << 20, 1 << 20),
+            max => (max, u.free_pages()),
+        };
+        s.blocks = blocks;
+        s.bfree = free;
+        s.bavail = free;
+        s.files = match u.limits.max_inodes {
+            0 => 1 << 20,
+            max => max,
+        };
+        s.ffree = s.files.saturating_sub(u.inodes);
         Ok(s)
     }
 
@@ -678,10 +800,150 @@ impl TmpfsInode {
     }
 }
 
+/// Sets a file's size (truncate(2)): growing is sparse, shrinking gives pages back.
+fn resize(fs: &TmpFs, meta: &Mutex<Meta>, fd: &OwnedFd, size: u64) -> SysResult<()> {
+    check_resize(&lock(meta), fd, size)?;
+    let mut u = lock(&fs.usage);
+    sys::ftruncate(fd.as_fd(), size)?;
+    if u.limits.max_pages != 0 {
+        recharge(&mut u, meta, fd)?;
+    }
+    drop(u);
+    lock(meta).touch();
+    Ok(())
+}
+
+/// Counts the pages the file's memfd holds now against the filesystem.
+fn recharge(u: &mut Usage, meta: &Mutex<Meta>, fd: &OwnedFd) -> SysResult<()> {
+    let st = sys::fstat(fd.as_fd())?;
+    let pages = (u64::try_from(st.st_blocks).unwrap_or(0) * 512).div_ceil(PAGE);
+    let mut m = lock(meta);
+    u.pages = u.pages.saturating_sub(m.charged) + pages;
+    m.charged = pages;
+    Ok(())
+}
+
+/// The page ranges `[a, b)` of `fd` that hold data and meet pages `[first, end)` (SEEK_DATA
+/// and SEEK_HOLE, which tmpfs answers a page at a time).
+fn data_pages(fd: &OwnedFd, first: u64, end: u64) -> SysResult<Vec<(u64, u64)>> {
+    let mut out = Vec::new();
+    let mut pos = first * PAGE;
+    let stop = end.saturating_mul(PAGE);
+    while pos < stop {
+        let off = i64::try_from(pos).map_err(|_| Errno::EFBIG)?;
+        let data = match sys::lseek(fd.as_fd(), off, libc::SEEK_DATA) {
+            Ok(d) => d,
+            Err(Errno::ENXIO) => break,
+            Err(e) => return Err(e),
+        };
+        if data >= stop {
+            break;
+        }
+        let off = i64::try_from(data).map_err(|_| Errno::EFBIG)?;
+        let hole = sys::lseek(fd.as_fd(), off, libc::SEEK_HOLE)?;
+        out.push((data / PAGE, hole.div_ceil(PAGE)));
+        if hole <= data {
+            break;
+        }
+        pos = hole;
+    }
+    Ok(out)
+}
+
+/// The pages of `[first, end)` that hold no data yet, in order, as many as `want` at most.
+fn hole_pages(fd: &OwnedFd, first: u64, end: u64, want: u64) -> SysResult<Vec<u64>> {
+    let data = data_pages(fd, first, end)?;
+    let mut out = Vec::new();
+    let mut ranges = data.iter().peekable();
+    let mut p = first;
+    while p < end && (out.len() as u64) < want {
+        while ranges.peek().is_some_and(|r| r.1 <= p) {
+            ranges.next();
+        }
+        match ranges.peek() {
+            Some(&&(a, b)) if a <= p => p = b,
+            _ => {
+                out.push(p);
+                p += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How much of a write of `len` bytes at `offset` fits in the `free` pages left: all of it, or
+/// up to the first page it would need beyond them (Linux `generic_perform_write` stops there).
+fn fitting_len(fd: &OwnedFd, offset: u64, len: usize, free: u64) -> SysResult<usize> {
+    if len == 0 {
+        return Ok(0);
+    }
+    let first = offset / PAGE;
+    let end = offset.saturating_add(len as u64 - 1) / PAGE + 1;
+    if end - first <= free {
+        return Ok(len);
+    }
+    let holes = hole_pages(fd, first, end, free.saturating_add(1))?;
+    match holes.get(usize::try_from(free).unwrap_or(usize::MAX)) {
+        None => Ok(len),
+        Some(&p) => Ok(usize::try_from((p * PAGE).saturating_sub(offset)).unwrap_or(len)),
+    }
+}
+
 /// An open tmpfs regular file: reads and writes on its memfd.
 struct TmpfsFile {
+    fs: Arc<TmpFs>,
     fd: Arc<OwnedFd>,
     meta: Arc<Mutex<Meta>>,
+}
+
+impl TmpfsFile {
+    /// A write to a limited filesystem: as much as fits, counted.
+    fn write_limited(&self, u: &mut Usage, buf: &[u8], offset: u64) -> SysResult<usize> {
+        // Pages written through a mapping since the last count take their place first.
+        recharge(u, &self.meta, &self.fd)?;
+        let len = fitting_len(&self.fd, offset, buf.len(), u.free_pages())?;
+        if len == 0 && !buf.is_empty() {
+            return Err(Errno::ENOSPC);
+        }
+        let n = sys::pwrite(self.fd.as_fd(), &buf[..len], offset)?;
+        recharge(u, &self.meta, &self.fd)?;
+        Ok(n)
+    }
+
+    /// fallocate(2) on a limited filesystem: ENOSPC unless every page of the range fits, then
+    /// each missing page below the end of the file is made (a zero byte written into a hole
+    /// leaves it reading as zeros).
+    fn allocate_limited(&self, mode: i32, offset: u64, end: u64) -> SysResult<()> {
+        let mut u = lock(&self.fs.usage);
+        recharge(&mut u, &self.meta, &self.fd)?;
+        let first = offset / PAGE;
+        let last = end.div_ceil(PAGE);
+        let free = u.free_pages();
+        let holes = hole_pages(&self.fd, first, last, free.saturating_add(1))?;
+        if holes.len() as u64 > free {
+            return Err(Errno::ENOSPC);
+        }
+        let cur = u64::try_from(sys::fstat(self.fd.as_fd())?.st_size).unwrap_or(0);
+        let size = if mode & libc::FALLOC_FL_KEEP_SIZE == 0 && end > cur {
+            check_resize(&lock(&self.meta), &self.fd, end)?;
+            sys::ftruncate(self.fd.as_fd(), end)?;
+            end
+        } else {
+            cur
+        };
+        for p in holes {
+            let at = (p * PAGE).max(offset);
+            if at < size {
+                sys::pwrite(self.fd.as_fd(), &[0], at)?;
+            }
+        }
+        recharge(&mut u, &self.meta, &self.fd)?;
+        drop(u);
+        if size != cur {
+            lock(&self.meta).touch();
+        }
+        Ok(())
+    }
 }
 
 impl FileOps for TmpfsFile {
@@ -699,7 +961,13 @@ impl FileOps for TmpfsFile {
                 return Err(Errno::EPERM);
             }
         }
-        let n = sys::pwrite(self.fd.as_fd(), buf, offset)?;
+        let mut u = lock(&self.fs.usage);
+        let n = if u.limits.max_pages != 0 {
+            self.write_limited(&mut u, buf, offset)?
+        } else {
+            drop(u);
+            sys::pwrite(self.fd.as_fd(), buf, offset)?
+        };
         lock(&self.meta).touch();
         Ok(n)
     }
@@ -707,15 +975,15 @@ impl FileOps for TmpfsFile {
         Some(sys::fstat(self.fd.as_fd()).map(|s| u64::try_from(s.st_size).unwrap_or(0)))
     }
     fn truncate(&self, size: u64) -> SysResult<()> {
-        check_resize(&lock(&self.meta), &self.fd, size)?;
-        sys::ftruncate(self.fd.as_fd(), size)?;
-        lock(&self.meta).touch();
-        Ok(())
+        resize(&self.fs, &self.meta, &self.fd, size)
     }
     fn allocate(&self, mode: i32, offset: u64, len: u64) -> SysResult<()> {
         let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
         if end > i64::MAX as u64 {
             return Err(Errno::EFBIG);
+        }
+        if self.fs.limits().max_pages != 0 {
+            return self.allocate_limited(mode, offset, end);
         }
         if mode & libc::FALLOC_FL_KEEP_SIZE != 0 {
             return Ok(());
@@ -754,6 +1022,51 @@ mod tests {
         let v = Vfs::with_root(tmpfs::new_root(9, 0o1777), false, "tmpfs");
         let c = v.root_ctx();
         (v, c)
+    }
+
+    #[test]
+    fn size_limit_cuts_writes_and_counts_pages() {
+        let limits = tmpfs::Limits {
+            max_pages: 4,
+            max_inodes: 3,
+        };
+        let v = Vfs::with_root(
+            tmpfs::new_root_with_limits(9, 0o1777, limits),
+            false,
+            "tmpfs",
+        );
+        let c = v.root_ctx();
+        let f = v
+            .open_in(&c, b"/x", libc::O_CREAT | libc::O_RDWR, 0o644)
+            .unwrap();
+        let root = v.lookup_in(&c, b"/", true).unwrap();
+        assert_eq!(root.inode.statfs().unwrap().ffree, 1);
+        // Five pages asked, four fit: a short write, then ENOSPC.
+        assert_eq!(f.write_inner(None, &[7u8; 5 * 4096]).unwrap(), 4 * 4096);
+        assert_eq!(f.write_inner(None, b"y").err(), Some(Errno::ENOSPC));
+        let st = root.inode.statfs().unwrap();
+        assert_eq!((st.blocks, st.bfree), (4, 0));
+        // Overwriting held pages needs none; growing by truncate is sparse.
+        assert_eq!(f.ops().write_at(None, b"zz", 10).unwrap(), 2);
+        f.truncate(1 << 20).unwrap();
+        assert_eq!(
+            f.ops().write_at(None, b"z", 1 << 19).err(),
+            Some(Errno::ENOSPC)
+        );
+        f.truncate(4096).unwrap();
+        assert_eq!(root.inode.statfs().unwrap().bfree, 3);
+        assert_eq!(f.ops().allocate(0, 0, 5 * 4096).err(), Some(Errno::ENOSPC));
+        f.ops().allocate(0, 4096, 3 * 4096).unwrap();
+        assert_eq!(f.stat_vfs(None).unwrap().size, 4 * 4096);
+        assert_eq!(root.inode.statfs().unwrap().bfree, 0);
+        // Inodes: the root, x, and one more.
+        v.mkdir_in(&c, b"/d", 0o755).unwrap();
+        assert_eq!(v.mkdir_in(&c, b"/e", 0o755), Err(Errno::ENOSPC));
+        v.unlink_in(&c, b"/d", true).unwrap();
+        drop(f);
+        v.unlink_in(&c, b"/x", false).unwrap();
+        let st = root.inode.statfs().unwrap();
+        assert_eq!((st.bfree, st.ffree), (4, 2));
     }
 
     #[test]
