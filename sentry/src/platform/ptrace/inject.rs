@@ -35,6 +35,11 @@ pub fn is_fault_signal(sig: i32) -> bool {
 /// saved before and restored after. Returns the stub again stopped, with the raw `rax`.
 /// Signals that arrive meanwhile (a stray SIGSTOP, the interrupt signal) are suppressed; the
 /// interrupter keeps its own pending flag, so no interrupt is lost. `ESRCH` if the stub died.
+///
+/// A stub under the seccomp-trap platform's filter stops at `PTRACE_EVENT_SECCOMP` before the
+/// injected call runs; it is let through only if it is that call, at that place
+/// (`check_seccomp_stop`). Anything else means the application rewrote the stub page to borrow
+/// the tracer's privilege: the stub is killed and the answer is `ESRCH`.
 pub fn inject_syscall(
     stub: StoppedTracee,
     entry: u64,
@@ -70,12 +75,38 @@ pub fn inject_syscall(
                 stopped.setregs(&saved)?;
                 return Err(Errno::EFAULT);
             }
+            Stop::Event(stopped) if stopped.is_seccomp_event() => {
+                check_seccomp_stop(&stopped, entry, nr)?;
+                running = stopped.cont()?;
+            }
             Stop::Signal(stopped, _) | Stop::Event(stopped) | Stop::Syscall(stopped) => {
                 running = stopped.cont()?;
             }
             Stop::Exited => return Err(Errno::ESRCH),
         }
     }
+}
+
+/// Lets a `PTRACE_EVENT_SECCOMP` stop through only for syscall `nr` made by the `syscall`
+/// instruction at `entry`; otherwise kills the stub (see `inject_syscall`).
+fn check_seccomp_stop(stopped: &StoppedTracee, entry: u64, nr: u64) -> Result<(), Errno> {
+    let regs = stopped.getregs()?;
+    if regs.orig_rax == nr && regs.rip == entry + 2 {
+        return Ok(());
+    }
+    crate::warn!(
+        "stub thread {} asked its tracer for syscall {} at {:#x} during an injection of {} at          {:#x}: killing it",
+        stopped.tid(),
+        regs.orig_rax as i64,
+        regs.rip,
+        nr,
+        entry
+    );
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stopped.tid()),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    Err(Errno::ESRCH)
 }
 
 /// Makes `stub` run the host `exit(0)` (ends only that thread) at code address `entry` (a
@@ -97,6 +128,10 @@ pub fn inject_thread_exit(stub: StoppedTracee, entry: u64) -> Result<(), Errno> 
     loop {
         match running.wait()? {
             Stop::Exited => return Ok(()),
+            Stop::Event(stopped) if stopped.is_seccomp_event() => {
+                check_seccomp_stop(&stopped, entry, libc::SYS_exit as u64)?;
+                running = stopped.cont()?;
+            }
             Stop::Signal(stopped, _) | Stop::Event(stopped) | Stop::Syscall(stopped) => {
                 running = stopped.cont()?;
             }

@@ -67,6 +67,8 @@ pub struct FaultInfo {
 #[derive(Debug)]
 pub struct StoppedTracee {
     tid: i32,
+    /// The `PTRACE_EVENT_*` of an event stop (`status >> 16`), 0 otherwise or when unknown.
+    event: i32,
 }
 
 /// A stub thread traced by the calling thread that has been resumed.
@@ -94,7 +96,13 @@ impl StoppedTracee {
     /// traces `tid`, and every resume in this platform is followed by a wait for the next stop
     /// before the operation returns, so between operations a stub thread is always stopped.
     pub fn assume_stopped(tid: i32) -> StoppedTracee {
-        StoppedTracee { tid }
+        StoppedTracee { tid, event: 0 }
+    }
+
+    /// Whether this is a `PTRACE_EVENT_SECCOMP` stop: the stub's seccomp filter asked the
+    /// tracer about a syscall (`SECCOMP_RET_TRACE`).
+    pub fn is_seccomp_event(&self) -> bool {
+        self.event == libc::PTRACE_EVENT_SECCOMP
     }
 
     pub fn tid(&self) -> i32 {
@@ -178,7 +186,10 @@ impl RunningTracee {
             if !libc::WIFSTOPPED(status) {
                 continue;
             }
-            let stopped = StoppedTracee { tid };
+            let stopped = StoppedTracee {
+                tid,
+                event: status >> 16,
+            };
             let sig = libc::WSTOPSIG(status);
             return Ok(if status >> 16 != 0 {
                 Stop::Event(stopped)

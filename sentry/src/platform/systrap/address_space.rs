@@ -9,7 +9,8 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
-use super::sys::SharedRegion;
+use super::sys::{self, SharedRegion};
+use super::Spin;
 use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE};
 use crate::platform::ptrace::{PtraceAddressSpace, INTERRUPT_SIGNAL};
 use crate::platform::{AddressSpace, PendingStub, PlatformError, Prot};
@@ -21,6 +22,17 @@ pub const SLOTS_BASE: u64 = STUB_BASE + 0x10_0000;
 pub const MAX_SLOTS: u64 = 512;
 /// Length of the slot region.
 pub const SLOTS_LEN: u64 = MAX_SLOTS * slot::SIZE;
+
+/// How long the sentry sleeps on a hand-off word before checking that the stub lives.
+const LIVENESS_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A non-empty, page-aligned range (what the ptrace side checks too, before the bound).
+fn check_aligned(addr: u64, len: u64) -> Result<(), Errno> {
+    if len == 0 || !addr.is_multiple_of(PAGE_SIZE) || !len.is_multiple_of(PAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
 
 /// Scratch offsets in slot 0's first page, used while a new stub process is set up (it has a
 /// single thread then, and the hand-off words stay below 0x100).
@@ -51,7 +63,16 @@ pub struct SystrapAddressSpace {
     pub(super) inner: Arc<PtraceAddressSpace>,
     pub(super) region: SharedRegion,
     /// Which stub thread holds each slot.
-    slots: Mutex<Vec<Option<i32>>>,
+    slots: Mutex<Vec<Option<SlotUse>>>,
+    spin: Spin,
+}
+
+/// The stub thread a slot belongs to, and whether it waits in its handler now (so that it can
+/// make host syscalls for the sentry, `slot::EXEC`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SlotUse {
+    tid: i32,
+    in_handler: bool,
 }
 
 impl SystrapAddressSpace {
@@ -63,6 +84,7 @@ impl SystrapAddressSpace {
     pub(super) fn set_up(
         inner: Arc<PtraceAddressSpace>,
         install: bool,
+        spin: Spin,
     ) -> Result<SystrapAddressSpace, PlatformError> {
         let pid = inner.host_pid();
         let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
@@ -71,6 +93,7 @@ impl SystrapAddressSpace {
             inner,
             region,
             slots: Mutex::new(vec![None; MAX_SLOTS as usize]),
+            spin,
         };
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
@@ -156,21 +179,136 @@ impl SystrapAddressSpace {
     /// The slot of stub thread `tid`, given one if it has none; `EAGAIN` when all are taken.
     pub(super) fn slot_of(&self, tid: i32) -> Result<u64, Errno> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(index) = slots.iter().position(|s| *s == Some(tid)) {
+        if let Some(index) = slots.iter().position(|s| s.is_some_and(|s| s.tid == tid)) {
             return Ok(index as u64);
         }
         let index = slots
             .iter()
             .position(Option::is_none)
             .ok_or(Errno::EAGAIN)?;
-        slots[index] = Some(tid);
+        slots[index] = Some(SlotUse {
+            tid,
+            in_handler: false,
+        });
         Ok(index as u64)
     }
 
     fn free_slot(&self, tid: i32) {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        for s in slots.iter_mut().filter(|s| **s == Some(tid)) {
+        for s in slots.iter_mut().filter(|s| s.is_some_and(|s| s.tid == tid)) {
             *s = None;
+        }
+    }
+
+    /// Records whether the thread of slot `index` waits in its handler (set by the context
+    /// when it reports a trap, cleared before it resumes the thread).
+    pub(super) fn set_in_handler(&self, index: u64, in_handler: bool) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(Some(slot)) = slots.get_mut(index as usize) {
+            slot.in_handler = in_handler;
+        }
+    }
+
+    /// The slot of the caller's stub thread if it waits in its handler.
+    fn caller_handler_slot(&self) -> Option<u64> {
+        let tid = self.inner.caller_stub_tid().ok()?;
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .iter()
+            .position(|s| {
+                *s == Some(SlotUse {
+                    tid,
+                    in_handler: true,
+                })
+            })
+            .map(|index| index as u64)
+    }
+
+    /// Marks slot `slot` with `state` (`RESUME` or `EXEC`) and wakes its handler if it sleeps
+    /// (see the handler's comment in `ptrace::stub` for the protocol).
+    pub(super) fn hand_over(&self, slot: u64, state: u32) -> Result<(), Errno> {
+        let base = slot * slot::SIZE;
+        self.region.swap_u32(base + slot::STATE, state)?;
+        if self.region.load_u32(base + slot::STUB_SLEEPING)? != 0 {
+            self.region.futex_wake(base + slot::STATE)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until slot `slot` reports `TRAPPED`: polls a while, then sleeps on the word,
+    /// waking every `LIVENESS_PERIOD` to check that its stub thread `tid` still lives (`ESRCH`
+    /// if not).
+    pub(super) fn wait_for_trap(&self, slot: u64, tid: i32) -> Result<(), Errno> {
+        let base = slot * slot::SIZE;
+        let state = base + slot::STATE;
+        for _ in 0..self.spin.sentry {
+            if self.region.load_u32(state)? == slot::TRAPPED {
+                return Ok(());
+            }
+            std::hint::spin_loop();
+        }
+        self.region.swap_u32(base + slot::SENTRY_SLEEPING, 1)?;
+        let result = loop {
+            let now = self.region.load_u32(state)?;
+            if now == slot::TRAPPED {
+                break Ok(());
+            }
+            self.region.futex_wait(state, now, LIVENESS_PERIOD)?;
+            if self.region.load_u32(state)? != slot::TRAPPED
+                && sys::tgkill(self.inner.host_pid(), tid, 0).is_err()
+            {
+                break Err(Errno::ESRCH);
+            }
+        };
+        self.region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
+        result
+    }
+
+    /// Has the caller's stub thread make host syscall `nr(args)` from its handler, without
+    /// ptrace, when it waits there and `ranges` (address, length) lie within the bound the
+    /// stub filter allows untraced; `None` otherwise (the caller injects with ptrace).
+    fn exec_in_handler(
+        &self,
+        nr: i64,
+        args: [u64; 6],
+        ranges: &[(u64, u64)],
+    ) -> Option<Result<u64, Errno>> {
+        let within = |&(addr, len): &(u64, u64)| {
+            len < filter::EXEC_LEN_LIMIT
+                && addr
+                    .checked_add(len)
+                    .is_some_and(|end| end <= filter::EXEC_ADDR_LIMIT)
+        };
+        if !ranges.iter().all(within) {
+            return None;
+        }
+        let slot = self.caller_handler_slot()?;
+        Some(self.exec_in_slot(slot, nr, args))
+    }
+
+    fn exec_in_slot(&self, slot: u64, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
+        let tid = self.inner.caller_stub_tid()?;
+        if self.inner.caller_attached()? {
+            self.inner.detach_caller()?;
+        }
+        let base = slot * slot::SIZE;
+        self.region.store_u64(base + slot::EXEC_NR, nr as u64)?;
+        for (i, arg) in args.iter().enumerate() {
+            self.region
+                .store_u64(base + slot::EXEC_ARGS + 8 * i as u64, *arg)?;
+        }
+        self.hand_over(slot, slot::EXEC)?;
+        if let Err(e) = self.wait_for_trap(slot, tid) {
+            if e == Errno::ESRCH {
+                self.release();
+            }
+            return Err(e);
+        }
+        let raw = self.region.load_u64(base + slot::EXEC_RESULT)? as i64;
+        if (-4095..0).contains(&raw) {
+            Err(Errno::from_raw(-raw as i32))
+        } else {
+            Ok(raw as u64)
         }
     }
 
@@ -206,7 +344,20 @@ impl SystrapAddressSpace {
 
 impl AddressSpace for SystrapAddressSpace {
     fn map_anon(&self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), Errno> {
-        self.inner.map_anon(addr, len, prot, shared)
+        check_aligned(addr, len)?;
+        let share = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
+        let flags = (libc::MAP_FIXED | libc::MAP_ANONYMOUS | share) as u64;
+        let args = [addr, len, u64::from(prot.bits()), flags, u64::MAX, 0];
+        match self.exec_in_handler(libc::SYS_mmap, args, &[(addr, len)]) {
+            Some(Ok(got)) if got == addr => Ok(()),
+            Some(Ok(_)) => Err(Errno::ENOMEM),
+            Some(Err(e)) => Err(e),
+            None => self.inner.map_anon(addr, len, prot, shared),
+        }
     }
 
     fn map_file(
@@ -222,15 +373,35 @@ impl AddressSpace for SystrapAddressSpace {
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
-        self.inner.unmap(addr, len)
+        check_aligned(addr, len)?;
+        let args = [addr, len, 0, 0, 0, 0];
+        match self.exec_in_handler(libc::SYS_munmap, args, &[(addr, len)]) {
+            Some(result) => result.map(drop),
+            None => self.inner.unmap(addr, len),
+        }
     }
 
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
-        self.inner.protect(addr, len, prot)
+        check_aligned(addr, len)?;
+        let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
+        match self.exec_in_handler(libc::SYS_mprotect, args, &[(addr, len)]) {
+            Some(result) => result.map(drop),
+            None => self.inner.protect(addr, len, prot),
+        }
     }
 
     fn remap(&self, old_addr: u64, old_len: u64, new_addr: u64, new_len: u64) -> Result<(), Errno> {
-        self.inner.remap(old_addr, old_len, new_addr, new_len)
+        check_aligned(old_addr, old_len)?;
+        check_aligned(new_addr, new_len)?;
+        let flags = (libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED) as u64;
+        let args = [old_addr, old_len, new_len, flags, new_addr, 0];
+        let ranges = [(old_addr, old_len), (new_addr, new_len)];
+        match self.exec_in_handler(libc::SYS_mremap, args, &ranges) {
+            Some(Ok(got)) if got == new_addr => Ok(()),
+            Some(Ok(_)) => Err(Errno::ENOMEM),
+            Some(Err(e)) => Err(e),
+            None => self.inner.remap(old_addr, old_len, new_addr, new_len),
+        }
     }
 
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {

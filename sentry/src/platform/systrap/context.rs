@@ -15,7 +15,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use super::address_space::{SystrapAddressSpace, SLOTS_BASE};
 use super::filter::AUDIT_ARCH_X86_64;
@@ -52,8 +51,6 @@ const FX_SW_BYTES: u64 = 464;
 const FXSAVE_LEN: u64 = 512;
 /// Upper bound for an XSAVE area (AMX tiles make it about 11 KiB).
 const XSTATE_MAX: u64 = 16 * 1024;
-/// How long the sentry sleeps on a hand-off word before checking that the stub lives.
-const LIVENESS_PERIOD: Duration = Duration::from_millis(100);
 
 /// Kicks one context.
 pub struct SystrapInterrupter {
@@ -158,48 +155,6 @@ fn in_slot_stack(slot: u64, ptr: u64, len: u64, align: u64) -> Option<u64> {
     let end = (slot + 1) * slot::SIZE;
     (offset >= start && offset.checked_add(len)? <= end && offset.is_multiple_of(align))
         .then_some(offset)
-}
-
-/// Marks slot `slot` resumed and wakes its handler if it sleeps (see the handler's comment
-/// in `ptrace::stub` for the protocol).
-fn hand_over(space: &SystrapAddressSpace, slot: u64) -> Result<(), Errno> {
-    let base = slot * slot::SIZE;
-    space.region.swap_u32(base + slot::STATE, slot::RESUME)?;
-    if space.region.load_u32(base + slot::STUB_SLEEPING)? != 0 {
-        space.region.futex_wake(base + slot::STATE)?;
-    }
-    Ok(())
-}
-
-/// Waits until slot `slot` is trapped: polls a while, then sleeps on the word, waking every
-/// `LIVENESS_PERIOD` to check that stub thread `tid` of `pid` still lives (`ESRCH` if not).
-fn wait_for_trap(
-    space: &SystrapAddressSpace,
-    slot: u64,
-    (pid, tid): (i32, i32),
-    spin: u32,
-) -> Result<(), Errno> {
-    let base = slot * slot::SIZE;
-    let state = base + slot::STATE;
-    for _ in 0..spin {
-        if space.region.load_u32(state)? == slot::TRAPPED {
-            return Ok(());
-        }
-        std::hint::spin_loop();
-    }
-    space.region.swap_u32(base + slot::SENTRY_SLEEPING, 1)?;
-    let result = loop {
-        let now = space.region.load_u32(state)?;
-        if now == slot::TRAPPED {
-            break Ok(());
-        }
-        space.region.futex_wait(state, now, LIVENESS_PERIOD)?;
-        if space.region.load_u32(state)? != slot::TRAPPED && sys::tgkill(pid, tid, 0).is_err() {
-            break Err(Errno::ESRCH);
-        }
-    };
-    space.region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
-    result
 }
 
 /// Reads the frame the handler of slot `slot` reported.
@@ -375,17 +330,18 @@ impl Context for SystrapContext {
                     }
                     Ok(())
                 })
-                .and_then(|()| hand_over(&space, slot)),
+                .and_then(|()| space.hand_over(slot, slot::RESUME)),
         };
         if let Some(current) = &mut self.current {
             current.frame = None;
         }
+        space.set_in_handler(slot, false);
         match started {
             Ok(()) => {}
             Err(Errno::ESRCH) => return Ok(Event::Exited),
             Err(e) => return Err(err("resuming the stub")(e)),
         }
-        match wait_for_trap(&space, slot, (pid, tid), self.registry.spin.sentry) {
+        match space.wait_for_trap(slot, tid) {
             Ok(()) => {}
             Err(Errno::ESRCH) => {
                 space.release();
@@ -409,6 +365,7 @@ impl Context for SystrapContext {
         if let Some(current) = &mut self.current {
             current.frame = Some(frame);
         }
+        space.set_in_handler(slot, true);
         Ok(event)
     }
 

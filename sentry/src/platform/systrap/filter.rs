@@ -8,7 +8,13 @@
 //!   the stub's SIGSYS handler hands it to the sentry and the host never runs it;
 //! - from the stub's code page, the calls its own code makes without a tracer are allowed:
 //!   rt_sigreturn (the handler's return), futex FUTEX_WAIT/FUTEX_WAKE (the hand-off), pause (a
-//!   parked stub thread), prctl(PR_SET_PDEATHSIG) (a new stub process);
+//!   parked stub thread), prctl(PR_SET_PDEATHSIG) (a new stub process), and mmap, munmap,
+//!   mprotect and mremap below `EXEC_ADDR_LIMIT` (the mapping changes the sentry has the
+//!   handler make, `slot::EXEC`). Application code that jumps there can make those too, but they
+//!   change only its own address space, never the stub's pages (the bound), and the sentry's
+//!   view of the address space is not trusted for anything but the application's own accesses;
+//!   ptrace injection checks every traced stop (`inject::inject_syscall`), so a stub page
+//!   rewritten by the application cannot borrow the tracer's privilege;
 //! - any other call from the stub's code page is `SECCOMP_RET_TRACE`: it runs only when the
 //!   sentry injects it into a stub thread it traces; from an untraced thread (application code
 //!   that jumped into the stub page with registers of its choosing) it fails with ENOSYS.
@@ -37,7 +43,11 @@ const ARCH: u32 = 4;
 const IP_LO: u32 = 8;
 const IP_HI: u32 = 12;
 const ARG0_LO: u32 = 16;
+const ARG0_HI: u32 = 20;
 const ARG1_LO: u32 = 24;
+const ARG1_HI: u32 = 28;
+const ARG2_HI: u32 = 36;
+const ARG4_HI: u32 = 52;
 
 fn load(offset: u32) -> sock_filter {
     sock_filter {
@@ -61,17 +71,26 @@ fn ret(k: u32) -> sock_filter {
     }
 }
 
+/// Mapping calls from the stub page run untraced only below this address (and with lengths
+/// under 4 GiB), so that they can never reach the stub's own pages; the sentry makes the rare
+/// ones above it by ptrace injection (`SECCOMP_RET_TRACE`).
+pub const EXEC_ADDR_LIMIT: u64 = 0x7fef_0000_0000;
+/// Length limit of an untraced mapping call (exclusive).
+pub const EXEC_LEN_LIMIT: u64 = 1 << 32;
+
 /// The stub filter. Jump offsets are relative to the next instruction; the returns sit at
 /// the end.
 pub fn stub_filter() -> Vec<sock_filter> {
     let code_lo = STUB_BASE as u32;
     let code_hi = (STUB_BASE >> 32) as u32;
+    let addr_hi_limit = (EXEC_ADDR_LIMIT >> 32) as u32;
     let nr = |n: i64| n as u32;
     // The relative jump from instruction `from` to instruction `target`.
     let to = |from: u8, target: u8| target - from - 1;
-    const TRACE: u8 = 16;
-    const TRAP: u8 = 17;
-    const ALLOW: u8 = 18;
+    const MAPPING: u8 = 24;
+    const TRACE: u8 = 28;
+    const TRAP: u8 = 29;
+    const ALLOW: u8 = 30;
     vec![
         /* 0 */ load(ARCH),
         /* 1 */ jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, to(1, TRAP)),
@@ -88,7 +107,7 @@ pub fn stub_filter() -> Vec<sock_filter> {
         // FUTEX_WAIT is 0 and FUTEX_WAKE 1; anything else (PI, requeue, private) traces.
         /* 12 */
         jump(BPF_JGE_K, 2, to(12, TRACE), to(12, ALLOW)),
-        /* 13 */ jump(BPF_JEQ_K, nr(libc::SYS_prctl), 0, to(13, TRACE)),
+        /* 13 */ jump(BPF_JEQ_K, nr(libc::SYS_prctl), 0, to(13, 16)),
         /* 14 */ load(ARG0_LO),
         /* 15 */
         jump(
@@ -97,9 +116,25 @@ pub fn stub_filter() -> Vec<sock_filter> {
             to(15, ALLOW),
             to(15, TRACE),
         ),
-        /* 16 */ ret(SECCOMP_RET_TRACE),
-        /* 17 */ ret(SECCOMP_RET_TRAP),
-        /* 18 */ ret(SECCOMP_RET_ALLOW),
+        /* 16 */ jump(BPF_JEQ_K, nr(libc::SYS_mmap), to(16, MAPPING), 0),
+        /* 17 */ jump(BPF_JEQ_K, nr(libc::SYS_munmap), to(17, MAPPING), 0),
+        /* 18 */ jump(BPF_JEQ_K, nr(libc::SYS_mprotect), to(18, MAPPING), 0),
+        /* 19 */ jump(BPF_JEQ_K, nr(libc::SYS_mremap), 0, to(19, TRACE)),
+        // mremap: the new length (arg 2) and the new address (arg 4) are bounded too.
+        /* 20 */
+        load(ARG2_HI),
+        /* 21 */ jump(BPF_JEQ_K, 0, 0, to(21, TRACE)),
+        /* 22 */ load(ARG4_HI),
+        /* 23 */ jump(BPF_JGE_K, addr_hi_limit, to(23, TRACE), 0),
+        // mmap, munmap, mprotect, mremap: the address (arg 0) and length (arg 1).
+        /* 24 */
+        load(ARG0_HI),
+        /* 25 */ jump(BPF_JGE_K, addr_hi_limit, to(25, TRACE), 0),
+        /* 26 */ load(ARG1_HI),
+        /* 27 */ jump(BPF_JEQ_K, 0, to(27, ALLOW), to(27, TRACE)),
+        /* 28 */ ret(SECCOMP_RET_TRACE),
+        /* 29 */ ret(SECCOMP_RET_TRAP),
+        /* 30 */ ret(SECCOMP_RET_ALLOW),
     ]
 }
 
@@ -122,14 +157,24 @@ mod tests {
 
     /// Runs a classic BPF program of the kinds `stub_filter` uses over a `seccomp_data`.
     fn run(program: &[sock_filter], nr: i64, arch: u32, ip: u64, args: [u64; 2]) -> u32 {
+        run6(program, nr, arch, ip, [args[0], args[1], 0, 0, 0, 0])
+    }
+
+    fn run6(program: &[sock_filter], nr: i64, arch: u32, ip: u64, args: [u64; 6]) -> u32 {
         let word = |offset: u32| -> u32 {
             match offset {
                 NR => nr as u32,
                 ARCH => arch,
                 IP_LO => ip as u32,
                 IP_HI => (ip >> 32) as u32,
-                ARG0_LO => args[0] as u32,
-                ARG1_LO => args[1] as u32,
+                16..=63 if offset.is_multiple_of(4) => {
+                    let arg = args[(offset as usize - 16) / 8];
+                    if offset.is_multiple_of(8) {
+                        arg as u32
+                    } else {
+                        (arg >> 32) as u32
+                    }
+                }
                 other => panic!("unexpected load at {other}"),
             }
         };
@@ -216,10 +261,10 @@ mod tests {
         );
         // Everything else from the stub page needs a tracer.
         for nr in [
-            libc::SYS_mmap,
             libc::SYS_kill,
             libc::SYS_clone,
             libc::SYS_recvmsg,
+            libc::SYS_seccomp,
         ] {
             assert_eq!(run(&f, nr, x86, stub, [0, 0]), SECCOMP_RET_TRACE, "{nr}");
         }
@@ -232,5 +277,45 @@ mod tests {
         assert_eq!(bytes.len(), f.len() * 8);
         assert_eq!(&bytes[0..2], &BPF_LD_W_ABS.to_le_bytes());
         assert_eq!(&bytes[4..8], &ARCH.to_le_bytes());
+    }
+
+    #[test]
+    fn mapping_calls_from_the_stub_are_bounded() {
+        let f = stub_filter();
+        let x86 = AUDIT_ARCH_X86_64;
+        let stub = STUB_BASE + 0x1e3;
+        let below = EXEC_ADDR_LIMIT - 0x1000;
+        for nr in [libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect] {
+            assert_eq!(
+                run(&f, nr, x86, stub, [0x40_0000, 0x1000]),
+                SECCOMP_RET_ALLOW
+            );
+            assert_eq!(run(&f, nr, x86, stub, [below, 0x1000]), SECCOMP_RET_ALLOW);
+            // At the limit, at the stub, or a length that could reach it: traced only.
+            assert_eq!(
+                run(&f, nr, x86, stub, [EXEC_ADDR_LIMIT, 0x1000]),
+                SECCOMP_RET_TRACE
+            );
+            assert_eq!(
+                run(&f, nr, x86, stub, [STUB_BASE, 0x1000]),
+                SECCOMP_RET_TRACE
+            );
+            assert_eq!(run(&f, nr, x86, stub, [below, 1 << 32]), SECCOMP_RET_TRACE);
+            // From application code they trap as always.
+            assert_eq!(run(&f, nr, x86, 0x40_1000, [0, 0x1000]), SECCOMP_RET_TRAP);
+        }
+        let mremap = |old: u64, new_len: u64, new_addr: u64| {
+            run6(
+                &f,
+                libc::SYS_mremap,
+                x86,
+                stub,
+                [old, 0x1000, new_len, 3, new_addr, 0],
+            )
+        };
+        assert_eq!(mremap(0x40_0000, 0x2000, 0x50_0000), SECCOMP_RET_ALLOW);
+        assert_eq!(mremap(0x40_0000, 0x2000, STUB_BASE), SECCOMP_RET_TRACE);
+        assert_eq!(mremap(0x40_0000, 1 << 32, 0x50_0000), SECCOMP_RET_TRACE);
+        assert_eq!(mremap(STUB_BASE, 0x2000, 0x50_0000), SECCOMP_RET_TRACE);
     }
 }

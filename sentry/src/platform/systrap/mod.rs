@@ -116,7 +116,11 @@ impl SystrapPlatform {
         inner: Arc<crate::platform::ptrace::PtraceAddressSpace>,
         install: bool,
     ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
-        let space = Arc::new(SystrapAddressSpace::set_up(inner, install)?);
+        let space = Arc::new(SystrapAddressSpace::set_up(
+            inner,
+            install,
+            self.registry.spin,
+        )?);
         self.registry.register(&space);
         Ok(space)
     }
@@ -158,7 +162,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
-    use crate::platform::ptrace::stub::PAGE_SIZE;
+    use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE};
     use crate::platform::{Event, Prot};
 
     /// Where the tests put application code.
@@ -369,6 +373,34 @@ mod tests {
             }
         );
         assert_eq!(regs.rax, (-(libc::ENOSYS as i64)) as u64);
+        // The same for mprotect of the stub page itself (beyond the untraced bound) ...
+        regs.rip = STUB_BASE;
+        regs.rax = libc::SYS_mprotect as u64;
+        regs.rdi = STUB_BASE;
+        regs.rsi = PAGE_SIZE;
+        regs.rdx = 7;
+        assert!(matches!(
+            ctx.switch(&*space, &mut regs).unwrap(),
+            Event::Fault {
+                signo: libc::SIGTRAP,
+                ..
+            }
+        ));
+        assert_eq!(regs.rax, (-(libc::ENOSYS as i64)) as u64);
+        // ... while a mapping change of its own memory below the bound goes through.
+        regs.rip = STUB_BASE;
+        regs.rax = libc::SYS_mprotect as u64;
+        regs.rdi = CODE;
+        regs.rsi = PAGE_SIZE;
+        regs.rdx = 5;
+        assert!(matches!(
+            ctx.switch(&*space, &mut regs).unwrap(),
+            Event::Fault {
+                signo: libc::SIGTRAP,
+                ..
+            }
+        ));
+        assert_eq!(regs.rax, 0);
     }
 
     #[test]
