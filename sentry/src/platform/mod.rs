@@ -2,6 +2,8 @@
 //! `pkg/sentry/platform/platform.go`). The kernel sees only these traits; `ptrace/` is the
 //! reference implementation; `systrap/` runs application code untraced behind the same traits.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 pub mod ptrace;
 pub mod systrap;
 

@@ -49,7 +49,9 @@ use crate::platform::{
 use crate::Errno;
 
 pub(crate) use self::address_space::PtraceAddressSpace;
+pub(crate) use self::context::StubInterrupter;
 pub use self::context::INTERRUPT_SIGNAL;
+pub(crate) use self::sys::tgkill;
 
 /// One past the highest application address (x86_64 4-level paging `TASK_SIZE`).
 pub const MAX_ADDR: u64 = 0x7fff_ffff_f000;
@@ -597,6 +599,12 @@ mod tests {
         static PLATFORM: OnceLock<PtracePlatform> = OnceLock::new();
         PLATFORM.get_or_init(|| PtracePlatform::new().expect("ptrace platform starts"))
     }
+
+    fn dyn_platform() -> &'static dyn Platform {
+        platform()
+    }
+
+    crate::platform_conformance_tests!(super::dyn_platform);
 
     /// A new address space with `code` in an RWX page at `CODE`.
     pub(super) fn space_with_code(code: &[u8]) -> Arc<dyn AddressSpace> {

@@ -9,7 +9,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
-use super::sys::{self, SharedRegion};
+use super::sys::SharedRegion;
 use super::Spin;
 use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE};
 use crate::platform::ptrace::{PtraceAddressSpace, INTERRUPT_SIGNAL};
@@ -255,7 +255,7 @@ impl SystrapAddressSpace {
             }
             self.region.futex_wait(state, now, LIVENESS_PERIOD)?;
             if self.region.load_u32(state)? != slot::TRAPPED
-                && sys::tgkill(self.inner.host_pid(), tid, 0).is_err()
+                && crate::platform::ptrace::tgkill(self.inner.host_pid(), tid, 0).is_err()
             {
                 break Err(Errno::ESRCH);
             }

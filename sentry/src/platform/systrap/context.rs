@@ -13,15 +13,13 @@
 //! Interrupts: as on ptrace, a pending flag plus `INTERRUPT_SIGNAL` sent to the stub thread,
 //! whose handler reports it like any other signal.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::address_space::{SystrapAddressSpace, SLOTS_BASE};
 use super::filter::AUDIT_ARCH_X86_64;
-use super::sys;
 use super::Registry;
 use crate::platform::ptrace::stub::{slot, PAGE_SIZE};
-use crate::platform::ptrace::INTERRUPT_SIGNAL;
+use crate::platform::ptrace::{StubInterrupter, INTERRUPT_SIGNAL};
 use crate::platform::{AddressSpace, Context, Event, Interrupter, PlatformError, Regs};
 use crate::Errno;
 
@@ -52,26 +50,6 @@ const FXSAVE_LEN: u64 = 512;
 /// Upper bound for an XSAVE area (AMX tiles make it about 11 KiB).
 const XSTATE_MAX: u64 = 16 * 1024;
 
-/// Kicks one context.
-pub struct SystrapInterrupter {
-    pending: AtomicBool,
-    /// `(stub tgid << 32) | stub tid` of the last switch, 0 before the first.
-    target: AtomicU64,
-}
-
-impl Interrupter for SystrapInterrupter {
-    fn interrupt(&self) {
-        self.pending.store(true, Ordering::SeqCst);
-        let target = self.target.load(Ordering::SeqCst);
-        if target != 0 {
-            let tgid = (target >> 32) as i32;
-            let tid = target as u32 as i32;
-            // A dead target is fine: the pending flag still reports the interrupt.
-            let _ = sys::tgkill(tgid, tid, INTERRUPT_SIGNAL);
-        }
-    }
-}
-
 /// Where the last signal frame of the current stub thread lies, as region offsets.
 #[derive(Clone, Copy)]
 struct Frame {
@@ -91,7 +69,7 @@ struct Current {
 
 pub struct SystrapContext {
     registry: Arc<Registry>,
-    interrupter: Arc<SystrapInterrupter>,
+    interrupter: Arc<StubInterrupter>,
     current: Option<Current>,
 }
 
@@ -99,10 +77,7 @@ impl SystrapContext {
     pub(super) fn new(registry: Arc<Registry>) -> SystrapContext {
         SystrapContext {
             registry,
-            interrupter: Arc::new(SystrapInterrupter {
-                pending: AtomicBool::new(false),
-                target: AtomicU64::new(0),
-            }),
+            interrupter: Arc::new(StubInterrupter::new()),
             current: None,
         }
     }
@@ -306,9 +281,7 @@ impl Context for SystrapContext {
             let current = self.current().map_err(err("switch"))?;
             (current.tid, current.slot, current.frame)
         };
-        let target = (u64::from(pid as u32) << 32) | u64::from(tid as u32);
-        self.interrupter.target.store(target, Ordering::SeqCst);
-        if self.interrupter.pending.swap(false, Ordering::SeqCst) {
+        if self.interrupter.arm(pid, tid) {
             return Ok(Event::Interrupted);
         }
         let started = match frame {
@@ -359,7 +332,7 @@ impl Context for SystrapContext {
             now.rax = (-(libc::ENOSYS as i64)) as u64;
         }
         if event == Event::Interrupted {
-            self.interrupter.pending.store(false, Ordering::SeqCst);
+            self.interrupter.served();
         }
         *regs = now;
         if let Some(current) = &mut self.current {

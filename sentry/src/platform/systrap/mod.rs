@@ -174,6 +174,12 @@ mod tests {
         PLATFORM.get_or_init(|| SystrapPlatform::new().expect("systrap platform starts"))
     }
 
+    fn dyn_platform() -> &'static dyn Platform {
+        platform()
+    }
+
+    crate::platform_conformance_tests!(super::dyn_platform);
+
     /// A new address space with `code` in an RWX page at `CODE`.
     pub(super) fn space_with_code(code: &[u8]) -> Arc<dyn AddressSpace> {
         let space = platform().new_address_space().unwrap();
@@ -186,38 +192,6 @@ mod tests {
         let mut regs = platform().initial_regs();
         regs.rip = rip;
         regs
-    }
-
-    #[test]
-    fn syscalls_trap_to_the_sentry_and_results_come_back() {
-        let space = space_with_code(&[
-            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
-            0x0f, 0x05, //                   syscall
-            0x89, 0xc7, //                   mov edi, eax
-            0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (exit)
-            0x0f, 0x05, //                   syscall
-            0xcc, //                         int3
-        ]);
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        assert_eq!(regs.orig_rax, 39);
-        assert_eq!(regs.rip, CODE + 7);
-        assert_eq!(regs.rax, (-(libc::ENOSYS as i64)) as u64);
-        regs.rax = 4242;
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        assert_eq!(regs.orig_rax, 60);
-        assert_eq!(regs.rdi, 4242);
-        // exit was not executed by the host: the stub is still there.
-        assert_eq!(regs.rip, CODE + 16);
-        assert_eq!(
-            ctx.switch(&*space, &mut regs).unwrap(),
-            Event::Fault {
-                signo: libc::SIGTRAP,
-                code: 0x80,
-                addr: 0,
-            }
-        );
     }
 
     #[test]
@@ -239,117 +213,6 @@ mod tests {
         assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
         assert_eq!(regs.rdi, 77);
         assert_eq!(regs.orig_rax, 5);
-    }
-
-    #[test]
-    fn faults_report_signal_and_address() {
-        // mov rax, [0x12345000]
-        let space = space_with_code(&[0x48, 0x8b, 0x04, 0x25, 0x00, 0x50, 0x34, 0x12]);
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        let event = ctx.switch(&*space, &mut regs).unwrap();
-        assert_eq!(
-            event,
-            Event::Fault {
-                signo: libc::SIGSEGV,
-                code: 1, // SEGV_MAPERR
-                addr: 0x1234_5000
-            }
-        );
-        assert_eq!(regs.rip, CODE);
-        // The sentry moves it on (as a signal handler would): it runs from the new rip.
-        regs.rip = CODE + 8;
-        space.write(CODE + 8, &[0x0f, 0x05]).unwrap(); // syscall
-        regs.rax = 123;
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        assert_eq!(regs.orig_rax, 123);
-    }
-
-    #[test]
-    fn fs_base_is_loaded_and_reported() {
-        let space = space_with_code(&[
-            0x64, 0x48, 0x8b, 0x3c, 0x25, 0x00, 0x00, 0x00, 0x00, // mov rdi, fs:[0]
-            0xb8, 0x27, 0x00, 0x00, 0x00, //                         mov eax, 39
-            0x0f, 0x05, //                                           syscall
-            0x64, 0x48, 0x8b, 0x3c, 0x25, 0x00, 0x00, 0x00, 0x00, // mov rdi, fs:[0]
-            0x0f, 0x05, //                                           syscall
-        ]);
-        let rw = Prot::READ | Prot::WRITE;
-        space.map_anon(0x60_0000, 2 * PAGE_SIZE, rw, false).unwrap();
-        space.write(0x60_0000, &0x1122_u64.to_le_bytes()).unwrap();
-        space.write(0x60_1000, &0x3344_u64.to_le_bytes()).unwrap();
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        regs.fs_base = 0x60_0000;
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        assert_eq!(regs.rdi, 0x1122);
-        assert_eq!(regs.fs_base, 0x60_0000);
-        // A new fs_base (arch_prctl) reaches the thread through the handler.
-        regs.fs_base = 0x60_1000;
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        assert_eq!(regs.rdi, 0x3344);
-        assert_eq!(regs.fs_base, 0x60_1000);
-    }
-
-    #[test]
-    fn fpstate_reads_and_sets_xmm0() {
-        let space = space_with_code(&[
-            0xf3, 0x0f, 0x6f, 0x04, 0x25, 0x00, 0x00, 0x50, 0x00, // movdqu xmm0, [0x500000]
-            0x0f, 0x05, //                                           syscall
-            0xf3, 0x0f, 0x7f, 0x04, 0x25, 0x10, 0x00, 0x50, 0x00, // movdqu [0x500010], xmm0
-            0x0f, 0x05, //                                           syscall
-        ]);
-        let rw = Prot::READ | Prot::WRITE;
-        space.map_anon(0x50_0000, PAGE_SIZE, rw, false).unwrap();
-        let pattern: Vec<u8> = (1..=16).collect();
-        assert_eq!(space.write(0x50_0000, &pattern), Ok(16));
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        let mut state = ctx.fpstate(&*space).unwrap();
-        assert!(state.len() >= 512, "{}", state.len());
-        assert_eq!(&state[160..176], &pattern[..]);
-        let changed: Vec<u8> = (0xa0..0xb0).collect();
-        state[160..176].copy_from_slice(&changed);
-        ctx.set_fpstate(&*space, &state).unwrap();
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        let mut stored = [0u8; 16];
-        assert_eq!(space.read(0x50_0010, &mut stored), Ok(16));
-        assert_eq!(&stored[..], &changed[..]);
-        // An MXCSR with reserved bits is refused, as rt_sigreturn would.
-        let mut bad = ctx.fpstate(&*space).unwrap();
-        bad[24..28].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(ctx.set_fpstate(&*space, &bad).is_err());
-    }
-
-    #[test]
-    fn interrupt_stops_a_spinning_loop() {
-        let space = space_with_code(&[0xeb, 0xfe]); // jmp $
-        let mut ctx = platform().new_context();
-        let interrupter = ctx.interrupter();
-        let kicker = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            interrupter.interrupt();
-        });
-        let mut regs = regs_at(CODE);
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Interrupted);
-        assert_eq!(regs.rip, CODE);
-        kicker.join().unwrap();
-    }
-
-    #[test]
-    fn killed_stub_reports_exited() {
-        let space = space_with_code(&[0xeb, 0xfe]);
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        let pid = space.host_pid();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            let pid = nix::unistd::Pid::from_raw(pid);
-            nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL).unwrap();
-        });
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Exited);
-        killer.join().unwrap();
     }
 
     #[test]
@@ -401,66 +264,5 @@ mod tests {
             }
         ));
         assert_eq!(regs.rax, 0);
-    }
-
-    #[test]
-    fn fork_gives_a_copy_with_its_own_slots() {
-        let space = space_with_code(&[
-            0xb8, 0x39, 0x00, 0x00, 0x00, //                   mov eax, 57 (fork)
-            0x0f, 0x05, //                                     syscall
-            0x48, 0x8b, 0x3c, 0x25, 0x00, 0x00, 0x50, 0x00, // mov rdi, [0x500000]
-            0x0f, 0x05, //                                     syscall
-        ]);
-        let rw = Prot::READ | Prot::WRITE;
-        space.map_anon(0x50_0000, PAGE_SIZE, rw, false).unwrap();
-        space.write(0x50_0000, &1u64.to_le_bytes()).unwrap();
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        let pending = space.fork().unwrap();
-        let child_regs = regs;
-        let child = std::thread::spawn(move || {
-            let child = platform().adopt_address_space(pending).unwrap();
-            // Copy-on-write: the child's write is its own.
-            child.write(0x50_0000, &2u64.to_le_bytes()).unwrap();
-            let mut ctx = platform().new_context();
-            let mut regs = child_regs;
-            regs.rax = 0;
-            assert_eq!(ctx.switch(&*child, &mut regs).unwrap(), Event::Syscall);
-            regs.rdi
-        });
-        assert_eq!(child.join().unwrap(), 2);
-        regs.rax = 99;
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        assert_eq!(regs.rdi, 1);
-    }
-
-    #[test]
-    fn threads_share_memory_and_trap_separately() {
-        let space = space_with_code(&[
-            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39
-            0x0f, 0x05, //                   syscall
-            0xeb, 0xf7, //                   jmp CODE
-        ]);
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        let pending = space.new_thread().unwrap();
-        let other = space.clone();
-        let thread = std::thread::spawn(move || {
-            other.adopt_thread(pending).unwrap();
-            let mut ctx = platform().new_context();
-            let mut regs = regs_at(CODE);
-            for _ in 0..3 {
-                assert_eq!(ctx.switch(&*other, &mut regs).unwrap(), Event::Syscall);
-                assert_eq!(regs.orig_rax, 39);
-            }
-            other.exit_thread().unwrap();
-        });
-        for _ in 0..3 {
-            assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
-        }
-        thread.join().unwrap();
-        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
     }
 }

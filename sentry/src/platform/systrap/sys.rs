@@ -1,6 +1,6 @@
 //! Host calls and raw memory access of the seccomp-trap platform: the region shared with the
 //! stubs (a memfd mapped in the sentry, memfd_create(2), mmap(2)), futex(2) waits and wakes on
-//! its words, tgkill(2), and the CPU feature check (getauxval(3) `AT_HWCAP2`).
+//! its words, and the CPU feature check (getauxval(3) `AT_HWCAP2`).
 //!
 //! The application can write the shared region at any time (it is mapped in its address space),
 //! so every access here is an atomic load or store of one aligned word: a racing write yields a
@@ -164,20 +164,6 @@ impl SharedRegion {
         };
         Errno::result(ret).map(drop)
     }
-}
-
-/// Sends `sig` to host thread `tid` of process `tgid` (tgkill(2)); `sig` 0 checks it exists.
-pub fn tgkill(tgid: i32, tid: i32, sig: i32) -> Result<(), Errno> {
-    // SAFETY: tgkill takes only integers.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_tgkill,
-            c_long::from(tgid),
-            c_long::from(tid),
-            c_long::from(sig),
-        )
-    };
-    Errno::result(ret).map(drop)
 }
 
 /// `HWCAP2_FSGSBASE` (`arch/x86/include/uapi/asm/hwcap2.h`): the kernel lets user code use
