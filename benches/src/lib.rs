@@ -371,8 +371,8 @@ pub struct Volume {
 /// One way of running a command.
 pub enum Sandbox {
     Native,
-    /// Our `runsc do`.
-    Ours(PathBuf),
+    /// Our `runsc --platform=P do`, P being "ptrace" or "systrap".
+    Ours(PathBuf, &'static str),
     /// gVisor's `runsc --platform=ptrace --network=none do`.
     Gvisor(PathBuf),
     Runc(RuncBundle),
@@ -383,7 +383,8 @@ impl Sandbox {
     pub fn label(&self) -> &'static str {
         match self {
             Sandbox::Native => "native",
-            Sandbox::Ours(_) => "runsc do (ptrace)",
+            Sandbox::Ours(_, "systrap") => "runsc do (systrap)",
+            Sandbox::Ours(..) => "runsc do (ptrace)",
             Sandbox::Gvisor(_) => "gVisor runsc do",
             Sandbox::Runc(_) => "runc run",
         }
@@ -406,13 +407,14 @@ impl Sandbox {
         };
         let seen = match self {
             Sandbox::Native | Sandbox::Gvisor(_) => vol.host.to_string_lossy().into_owned(),
-            Sandbox::Ours(_) | Sandbox::Runc(_) => vol.guest.to_string(),
+            Sandbox::Ours(..) | Sandbox::Runc(_) => vol.guest.to_string(),
         };
         let args: Vec<String> = args.iter().map(|a| a.replace(VOLUME_PATH, &seen)).collect();
         let mut v: Vec<String> = match self {
             Sandbox::Native => Vec::new(),
-            Sandbox::Ours(r) => vec![
+            Sandbox::Ours(r, platform) => vec![
                 r.to_string_lossy().into_owned(),
+                format!("--platform={platform}"),
                 "do".into(),
                 "--volume".into(),
                 format!("{}:{}", vol.host.display(), vol.guest),
@@ -433,7 +435,12 @@ impl Sandbox {
     fn plain_command(&self, args: &[String]) -> Result<Vec<String>, RunFailed> {
         let mut v: Vec<String> = match self {
             Sandbox::Native => Vec::new(),
-            Sandbox::Ours(r) => vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()],
+            Sandbox::Ours(r, platform) => vec![
+                r.to_string_lossy().into_owned(),
+                format!("--platform={platform}"),
+                "do".into(),
+                "--".into(),
+            ],
             Sandbox::Gvisor(g) => {
                 let mut v = gvisor_do(g);
                 v.push("--".into());
@@ -729,11 +736,14 @@ mod tests {
     fn sandbox_commands_wrap_the_program() {
         let args = vec!["prog".to_string(), "1".to_string()];
         assert_eq!(Sandbox::Native.command(&args).ok(), Some(args.clone()));
-        let ours = Sandbox::Ours(PathBuf::from("/r")).command(&args).ok();
+        let ours = Sandbox::Ours(PathBuf::from("/r"), "systrap")
+            .command(&args)
+            .ok();
         assert_eq!(
             ours,
             Some(vec![
                 "/r".into(),
+                "--platform=systrap".into(),
                 "do".into(),
                 "--".into(),
                 "prog".into(),

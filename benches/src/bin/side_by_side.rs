@@ -149,7 +149,10 @@ fn main() {
     }
     let mut sandboxes = vec![Sandbox::Native];
     match &ours {
-        Some(r) => sandboxes.push(Sandbox::Ours(r.clone())),
+        Some(r) => {
+            sandboxes.push(Sandbox::Ours(r.clone(), "ptrace"));
+            sandboxes.push(Sandbox::Ours(r.clone(), "systrap"));
+        }
         None => println!("our runsc: not built (cargo build --release -p runsc)"),
     }
     match &gvisor {
@@ -350,19 +353,24 @@ fn time_loop_everywhere(
     };
     show("native", &native, None);
     let native_per = native.as_ref().ok().map(|(p, _)| *p);
-    match ours {
-        Some(r) => {
-            let prefix = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
-            show(
-                "runsc do (ptrace)",
-                &loop_cost(&prefix, prog, opts.iterations, opts.reps),
-                native_per,
-            );
+    for platform in ["ptrace", "systrap"] {
+        let label = format!("runsc do ({platform})");
+        match ours {
+            Some(r) => {
+                let prefix = vec![
+                    r.to_string_lossy().into_owned(),
+                    format!("--platform={platform}"),
+                    "do".into(),
+                    "--".into(),
+                ];
+                show(
+                    &label,
+                    &loop_cost(&prefix, prog, opts.iterations, opts.reps),
+                    native_per,
+                );
+            }
+            None => println!("    {label:<22} not built (cargo build --release -p runsc)"),
         }
-        None => println!(
-            "    {:<22} not built (cargo build --release -p runsc)",
-            "runsc do (ptrace)"
-        ),
     }
     match gvisor {
         Some(g) => {

@@ -48,10 +48,29 @@ use crate::platform::{
 /// this 2-core VM under build load (getppid round trip): pinned without polling 4.8-5.1 µs;
 /// unpinned with 2000 polls per side 34-46 µs, with none 6-12 µs (a cross-CPU futex wake is
 /// slow here). Polling can pay only with idle cores.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Spin {
     pub sentry: u32,
     pub stub: u32,
+}
+
+impl Spin {
+    /// The limits `RUNSC_SYSTRAP_SPIN=SENTRY,STUB` asks for (a tuning knob for measurements;
+    /// the default otherwise, and for anything unparsable).
+    fn from_env() -> Spin {
+        std::env::var("RUNSC_SYSTRAP_SPIN")
+            .ok()
+            .and_then(|v| Spin::parse(&v))
+            .unwrap_or_default()
+    }
+
+    fn parse(value: &str) -> Option<Spin> {
+        let (sentry, stub) = value.split_once(',')?;
+        Some(Spin {
+            sentry: sentry.trim().parse().ok()?,
+            stub: stub.trim().parse().ok()?,
+        })
+    }
 }
 
 /// Live address spaces by stub host pid, so a `Context` can find the concrete object.
@@ -102,7 +121,7 @@ impl SystrapPlatform {
             layout,
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
-                spin: Spin::default(),
+                spin: Spin::from_env(),
             }),
         };
         // The probe: a stub with the filter installed, then released.
@@ -179,6 +198,19 @@ mod tests {
     }
 
     crate::platform_conformance_tests!(super::dyn_platform);
+
+    #[test]
+    fn spin_limits_parse() {
+        assert_eq!(
+            Spin::parse("100, 2000"),
+            Some(Spin {
+                sentry: 100,
+                stub: 2000
+            })
+        );
+        assert_eq!(Spin::parse("100"), None);
+        assert_eq!(Spin::parse("x,1"), None);
+    }
 
     /// A new address space with `code` in an RWX page at `CODE`.
     pub(super) fn space_with_code(code: &[u8]) -> Arc<dyn AddressSpace> {
