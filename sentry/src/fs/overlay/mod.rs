@@ -88,8 +88,10 @@ pub struct OverlayInode {
     is_root: bool,
     dir: Mutex<DirState>,
     /// The directory holding this file and its name there (what copy-up recreates); `None`
-    /// for the root and for unlinked files.
-    pos: Mutex<Option<(Arc<OverlayInode>, Vec<u8>)>>,
+    /// for the root and for unlinked files. Weak: the directory holds its children strongly
+    /// (`DirState::children`), and a strong link back would keep a whole released tree, and
+    /// the gofer files under it, alive.
+    pos: Mutex<Option<(Weak<OverlayInode>, Vec<u8>)>>,
 }
 
 /// A fresh overlay of `lower` (a directory) under an empty tmpfs upper layer; `dev` is the
@@ -150,7 +152,7 @@ impl OverlayInode {
             upper: cell,
             is_root: false,
             dir: Mutex::new(DirState::default()),
-            pos: Mutex::new(pos),
+            pos: Mutex::new(pos.map(|(parent, name)| (Arc::downgrade(&parent), name))),
         })
     }
 
@@ -235,6 +237,11 @@ impl OverlayInode {
         let st = lower.stat(None)?;
         let perm = st.mode & 0o7777;
         let pos = lock(&self.pos).clone();
+        let pos = match pos {
+            // The directory is gone (its tree was released): nothing to copy up into.
+            Some((parent, name)) => Some((parent.upgrade().ok_or(Errno::ENOENT)?, name)),
+            None => None,
+        };
         let (new, parent) = match pos {
             Some((parent, name)) => {
                 let pu = parent.copy_up_locked(true)?;
@@ -314,7 +321,7 @@ impl OverlayInode {
     }
 
     fn set_pos(&self, pos: Option<(Arc<OverlayInode>, Vec<u8>)>) {
-        *lock(&self.pos) = pos;
+        *lock(&self.pos) = pos.map(|(parent, name)| (Arc::downgrade(&parent), name));
     }
 
     fn same_fs(&self, other: &dyn Inode) -> SysResult<Arc<OverlayInode>> {
@@ -710,6 +717,32 @@ mod tests {
             .unwrap();
         let root = super::new_root(lower.root().inode.clone(), DEV, 2).unwrap();
         (lower, Vfs::with_root(root, false, "overlay"))
+    }
+
+    #[test]
+    fn a_released_overlay_frees_the_lower_files_it_looked_up() {
+        let lower = Vfs::with_root(tmpfs::new_root(1, 0o755), false, "tmpfs");
+        let c = lower.root_ctx();
+        lower.mkdir_in(&c, b"/bin", 0o755).unwrap();
+        write(&lower, &c, b"/bin/tool", b"x");
+        let lower_file = Arc::downgrade(&lower.lookup_in(&c, b"/bin/tool", false).unwrap().inode);
+        let root = super::new_root(lower.root().inode.clone(), DEV, 2).unwrap();
+        let overlay = Vfs::with_root(root, false, "overlay");
+        let oc = overlay.root_ctx();
+        let found = overlay.lookup_in(&oc, b"/bin/tool", false).unwrap();
+        // A write copies the file and its directory up: parents link children and back.
+        write(&overlay, &oc, b"/bin/tool", b"y");
+        let inode = Arc::downgrade(&found.inode);
+        drop(found);
+        drop(oc);
+        drop(overlay);
+        lower.unlink_in(&c, b"/bin/tool", false).unwrap();
+        assert_eq!(
+            inode.strong_count(),
+            0,
+            "the overlay file outlives its tree"
+        );
+        assert_eq!(lower_file.strong_count(), 0, "the lower file is still held");
     }
 
     fn write(v: &Vfs, c: &Ctx, path: &[u8], data: &[u8]) {
