@@ -155,7 +155,8 @@ fn app_containers_share_the_pause_containers_kernel_with_roots_of_their_own() {
     let app3 = pod_bundle(&rt, "exec sleep 555", "container", "pause", "app3-only");
     let app3_pid = rt.create(&app3, "app3");
     assert_eq!(rt.short(&["start", "app3"]).status, 0);
-    assert_eq!(rt.short(&["delete", "--force", "pause"]).status, 0);
+    let del = rt.short(&["delete", "--force", "pause"]);
+    assert_eq!(del.status, 0, "{}", del.stderr);
     assert_eq!(reap(pause_pid), 137);
     assert_eq!(reap(app3_pid), 137);
     let left: Vec<_> = fs::read_dir(&rt.root)
