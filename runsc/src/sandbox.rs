@@ -1,7 +1,9 @@
 //! Starting one sandbox's processes (after gVisor's `runsc/sandbox/sandbox.go` and
 //! `runsc/container/container.go`): `runsc gofer` and `runsc boot`, connected by a
 //! `SOCK_SEQPACKET` socket pair, each inheriting exactly the descriptors named on its command
-//! line, and both killed by the host if this process dies (`PR_SET_PDEATHSIG`).
+//! line, and both killed by the host if this process dies (`PR_SET_PDEATHSIG`). The sentry is
+//! pid 1 of its own pid namespace; the process spawned here is its supervisor outside it
+//! (`crate::sys::fork_pid_namespace_init`), which ends as the sentry does.
 
 use std::fs::File;
 use std::io::Write;
@@ -54,7 +56,7 @@ pub struct SandboxConfig {
     pub debug_log: Option<File>,
     /// Host directories bound into the sandbox, in the order of `spec.mounts`.
     pub mounts: Vec<HostMount>,
-    /// The sentry's network namespace (its mount, IPC and UTS namespaces are always new).
+    /// The sentry's network namespace (its mount, IPC, UTS and pid namespaces are always new).
     pub network: NetworkNamespace,
     /// `runsc create`: the sandbox outlives this process (no `PR_SET_PDEATHSIG`), the gofer
     /// holds none of our stdio, and the sentry serves `control` (a listening unix socket) and
@@ -203,7 +205,8 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// Host pid of the sentry.
+    /// Host pid of the sentry's supervisor: the host process that lives, takes signals and
+    /// ends as the sentry does (the OCI pid file's process). The sentry is its only child.
     pub fn boot_pid(&self) -> u32 {
         self.boot.id()
     }

@@ -123,9 +123,279 @@ pub fn drop_all_capabilities() -> nix::Result<()> {
 /// `crate::boot::isolate::enter_namespaces`).
 pub fn in_namespaces(cmd: &mut Command, net: crate::boot::isolate::NetworkNamespace) {
     // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
-    // syscalls (unshare, setns, and socket/ioctl/close for the loopback), allocating nothing.
+    // syscalls (unshare, setns, socket/ioctl/close for the loopback, and the raw fork, signal
+    // and wait calls of `fork_pid_namespace_init`), allocating nothing.
     unsafe {
         cmd.pre_exec(move || crate::boot::isolate::enter_namespaces(&net));
+    }
+}
+
+/// Exit status of the supervisor when it cannot report the sentry's status (EX_OSERR).
+const SUPERVISOR_FAILURE: libc::c_int = 71;
+
+/// Forks the sentry as pid 1 of the pid namespace the caller has just made with
+/// `unshare(CLONE_NEWPID)` (which moves only the caller's future children; see
+/// pid_namespaces(7)). Runs in the forked child before exec: raw syscalls only, no allocation.
+///
+/// Returns in the new child, which goes on to exec `runsc boot`. The caller itself never
+/// returns: it stays behind as the host process the front end knows (the pid it waits for,
+/// signals and names in the pid file), holding no descriptor but the sentry's /proc status and
+/// the pipe that tells the child it is alive. It forwards the signals processes send it
+/// (`kill(2)`; kernel-sent ones such as a terminal's SIGINT reach the sentry directly, being
+/// sent to the whole process group), see [`supervise`] for those the sentry would die of, and
+/// ends exactly as the sentry does: the same exit code, or killed by the same signal. Its death
+/// kills the sentry (`PR_SET_PDEATHSIG`), whose death kills every process of its namespace.
+pub fn fork_pid_namespace_init() -> io::Result<()> {
+    // Everything is blocked before the fork so that no signal sent to the supervisor before it
+    // waits is lost (the child gets the old mask back, and starts with no pending signals).
+    // SAFETY: sigset_t is plain data (all-zero is a valid value); sigfillset and sigprocmask
+    // write only the two local sets and this thread's mask.
+    let (all, old, r) = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        let r = libc::sigprocmask(libc::SIG_SETMASK, &all, &mut old);
+        (all, old, r)
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let restore = |old: &libc::sigset_t| {
+        // SAFETY: restores the mask read above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+    };
+    let mut alive = [-1 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into `alive`.
+    if unsafe { libc::pipe2(alive.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        let e = io::Error::last_os_error();
+        restore(&old);
+        return Err(e);
+    }
+    // SAFETY: a raw fork (clone with only SIGCHLD): unlike libc::fork it runs no atfork
+    // handlers, which are not async-signal-safe. Both sides only make raw syscalls afterwards,
+    // and the child execs.
+    let child =
+        unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
+    if child < 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: closes the pipe made above, owned here.
+        unsafe {
+            libc::close(alive[0]);
+            libc::close(alive[1]);
+        }
+        restore(&old);
+        return Err(e);
+    }
+    if child == 0 {
+        // The sentry-to-be, pid 1 of the new namespace.
+        // SAFETY: plain syscalls on this process's own state and on the pipe it owns; `byte`
+        // lives on the stack for the read.
+        unsafe {
+            libc::close(alive[1]);
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                libc::_exit(SUPERVISOR_FAILURE);
+            }
+            // The supervisor writes a byte once it is ready (it has our /proc status open); if
+            // it died before the prctl, its end of the pipe is closed and we read end-of-file
+            // (getppid cannot tell: the parent is outside our namespace, so it is 0).
+            let mut byte = 0u8;
+            if libc::read(alive[0], (&mut byte as *mut u8).cast(), 1) != 1 {
+                libc::_exit(SUPERVISOR_FAILURE);
+            }
+            libc::close(alive[0]);
+        }
+        restore(&old);
+        return Ok(());
+    }
+    supervise(child as libc::pid_t, alive[1], &all)
+}
+
+/// The supervisor's life (see [`fork_pid_namespace_init`]): keeps only `alive`, then waits for
+/// signals (all blocked) until `child` ends, and ends the same way.
+///
+/// As pid 1 of its namespace the sentry is immune to the signals it leaves at their default
+/// action, even from outside (pid_namespaces(7), "the init process"); before, such a signal
+/// killed it. So that it still does, a signal the sentry neither catches, ignores nor blocks
+/// (per its /proc status, opened while the host's /proc is still in reach), and whose default
+/// action is to terminate, is turned into SIGKILL, and the supervisor then dies by the signal
+/// itself.
+fn supervise(child: libc::pid_t, alive: libc::c_int, all: &libc::sigset_t) -> ! {
+    let mut path = [0u8; 40];
+    proc_status_path(child, &mut path);
+    // SAFETY: raw syscalls on this process's own descriptors, signal state and child; `path`
+    // is NUL-terminated; `info`, `status` and `buf` are locals written by the kernel. Nothing
+    // here allocates or returns.
+    unsafe {
+        if alive > 0 {
+            libc::syscall(
+                libc::SYS_close_range,
+                0 as libc::c_uint,
+                (alive - 1) as libc::c_uint,
+                0 as libc::c_uint,
+            );
+        }
+        libc::syscall(
+            libc::SYS_close_range,
+            (alive + 1) as libc::c_uint,
+            libc::c_uint::MAX,
+            0 as libc::c_uint,
+        );
+        let status_fd = libc::open(
+            path.as_ptr().cast::<libc::c_char>(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        // Lets the child go on (see fork_pid_namespace_init).
+        libc::write(alive, b"1".as_ptr().cast(), 1);
+        let mut killed_by = 0;
+        loop {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let sig = libc::sigwaitinfo(all, &mut info);
+            if sig < 0 {
+                continue;
+            }
+            if sig == libc::SIGCHLD {
+                let mut status = 0;
+                if libc::waitpid(child, &mut status, libc::WNOHANG) == child {
+                    if libc::WIFEXITED(status) {
+                        end_like(libc::WEXITSTATUS(status), 0);
+                    }
+                    if libc::WIFSIGNALED(status) {
+                        let by = libc::WTERMSIG(status);
+                        end_like(
+                            0,
+                            if by == libc::SIGKILL && killed_by != 0 {
+                                killed_by
+                            } else {
+                                by
+                            },
+                        );
+                    }
+                }
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            let n = if status_fd >= 0 {
+                libc::pread(status_fd, buf.as_mut_ptr().cast(), buf.len(), 0)
+            } else {
+                -1
+            };
+            if n > 0 && dies_by_default(&buf[..n as usize], sig) {
+                killed_by = sig;
+                libc::kill(child, libc::SIGKILL);
+            } else if info.si_code <= 0 {
+                // Sent by a process (kill, sigqueue, tgkill): forward. Kernel-sent signals (a
+                // terminal's, si_code SI_KERNEL) went to the sentry's process group as well.
+                libc::kill(child, sig);
+            }
+        }
+    }
+}
+
+/// Writes `/proc/PID/status` and a NUL into `buf` (no allocation: runs after fork).
+fn proc_status_path(pid: libc::pid_t, buf: &mut [u8; 40]) {
+    let mut digits = [0u8; 12];
+    let mut n = 0;
+    let mut v = pid.unsigned_abs();
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut i = 0;
+    for &b in b"/proc/" {
+        buf[i] = b;
+        i += 1;
+    }
+    for k in (0..n).rev() {
+        buf[i] = digits[k];
+        i += 1;
+    }
+    for &b in b"/status\0" {
+        buf[i] = b;
+        i += 1;
+    }
+}
+
+/// Whether `sig`'s default action terminates the process (signal(7): Term or Core).
+fn default_is_fatal(sig: libc::c_int) -> bool {
+    !matches!(
+        sig,
+        libc::SIGKILL
+            | libc::SIGSTOP
+            | libc::SIGCHLD
+            | libc::SIGCONT
+            | libc::SIGTSTP
+            | libc::SIGTTIN
+            | libc::SIGTTOU
+            | libc::SIGURG
+            | libc::SIGWINCH
+    ) && (1..=64).contains(&sig)
+}
+
+/// Whether a process whose /proc status is `status` would be killed by `sig` at its default
+/// action: the action is fatal and the signal is not caught, ignored nor blocked.
+fn dies_by_default(status: &[u8], sig: libc::c_int) -> bool {
+    if !default_is_fatal(sig) {
+        return false;
+    }
+    let bit = 1u64 << (sig - 1);
+    let mut handled = 0u64;
+    for field in [&b"SigBlk:"[..], b"SigIgn:", b"SigCgt:"] {
+        match status_mask(status, field) {
+            Some(m) => handled |= m,
+            None => return false,
+        }
+    }
+    handled & bit == 0
+}
+
+/// The hexadecimal mask of line `field` (`SigCgt:` ...) of a /proc status text.
+fn status_mask(status: &[u8], field: &[u8]) -> Option<u64> {
+    for line in status.split(|&b| b == b'\n') {
+        if let Some(rest) = line.strip_prefix(field) {
+            let mut v = 0u64;
+            let mut any = false;
+            for &c in rest {
+                let d = match c {
+                    b'0'..=b'9' => c - b'0',
+                    b'a'..=b'f' => c - b'a' + 10,
+                    b' ' | b'\t' => continue,
+                    _ => return None,
+                };
+                v = v.checked_mul(16)? | u64::from(d);
+                any = true;
+            }
+            return any.then_some(v);
+        }
+    }
+    None
+}
+
+/// Ends this process with exit code `code` or, when `sig` is not 0, by signal `sig`.
+fn end_like(code: libc::c_int, sig: libc::c_int) -> ! {
+    // SAFETY: raw syscalls on this process's own state; `act`, `set` and `none` are locals.
+    unsafe {
+        if sig == 0 {
+            libc::_exit(code);
+        }
+        // The sentry dumped core already, if it was going to.
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(sig, &act, std::ptr::null_mut());
+        libc::kill(libc::getpid(), sig);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::_exit(128 + sig);
     }
 }
 
@@ -219,6 +489,22 @@ mod tests {
         drop(w);
         // A number that is certainly closed.
         assert!(take_inherited_fd(1_000_000).is_err());
+    }
+
+    #[test]
+    fn status_masks_tell_which_signals_kill_by_default() {
+        let status = b"Name:\tx\nSigBlk:\t0000000000000002\nSigIgn:\t0000000000001000\nSigCgt:\t0000000000004000\n";
+        assert_eq!(status_mask(status, b"SigCgt:"), Some(0x4000));
+        assert!(!dies_by_default(status, libc::SIGTERM)); // caught (bit 15 - 1)
+        assert!(dies_by_default(status, libc::SIGHUP));
+        assert!(!dies_by_default(status, libc::SIGINT)); // blocked
+        assert!(!dies_by_default(status, libc::SIGPIPE)); // ignored
+        assert!(!dies_by_default(status, libc::SIGWINCH)); // default: ignore
+        assert!(dies_by_default(status, libc::SIGUSR1));
+        assert!(!dies_by_default(b"Name:\tx\n", libc::SIGUSR1));
+        let mut path = [0u8; 40];
+        proc_status_path(4_194_304, &mut path);
+        assert!(path.starts_with(b"/proc/4194304/status\0"));
     }
 
     #[test]

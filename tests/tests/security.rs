@@ -1,5 +1,6 @@
 //! The sandbox's isolation seen from outside: writes stay in the sandbox, the sentry runs under
-//! its seccomp filter and holds no writable host file, and its processes die with `runsc`.
+//! its seccomp filter and holds no writable host file, it is pid 1 of its own pid namespace,
+//! and its processes die with `runsc`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -53,7 +54,8 @@ fn stat_of(pid: u32) -> Option<(u32, u32, char)> {
     Some((pid, ppid, state))
 }
 
-/// Host pid of the child of `parent` whose command line is `runsc ROLE ...`.
+/// Host pid of the child or grandchild of `parent` whose command line is `runsc ROLE ...`
+/// (the sentry is the child of its supervisor, which lives outside its pid namespace).
 fn find_child(parent: u32, role: &str) -> Option<u32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
@@ -63,7 +65,11 @@ fn find_child(parent: u32, role: &str) -> Option<u32> {
         else {
             continue;
         };
-        if stat_of(pid).map(|(_, ppid, _)| ppid) != Some(parent) {
+        let Some(ppid) = stat_of(pid).map(|(_, ppid, _)| ppid) else {
+            continue;
+        };
+        let grandparent = stat_of(ppid).map(|(_, gp, _)| gp);
+        if ppid != parent && grandparent != Some(parent) {
             continue;
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -268,4 +274,99 @@ fn gofer_is_in_its_own_namespaces_and_empty_root() {
         assert!(separate, "the gofer shares the host's {kind} namespace");
     }
     assert_eq!(root_entries, Some(0), "the gofer's root is not empty");
+}
+
+/// Target of /proc/PID/ns/pid (PID may be `self`).
+fn pid_ns(pid: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok()
+}
+
+#[test]
+fn sentry_is_pid_1_of_its_own_pid_namespace_with_its_stubs() {
+    let runsc = start_sleeping_sandbox("3");
+    let front = runsc.id();
+    let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
+    // The stub processes the sentry forks for the application (a child of the sentry).
+    let stub = boot.and_then(|b| {
+        poll(Duration::from_secs(20), || {
+            std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                (stat_of(pid)?.1 == b).then_some(pid)
+            })
+        })
+    });
+    let boot = boot.expect("no `runsc boot` under `runsc do` appeared");
+    let sentry_ns = pid_ns(&boot.to_string());
+    let nspid = status_field(boot, "NSpid:");
+    let stub_ns = stub.and_then(|s| pid_ns(&s.to_string()));
+    stop(runsc);
+    assert!(
+        sentry_ns.is_some(),
+        "the sentry's pid namespace is unreadable"
+    );
+    assert_ne!(
+        sentry_ns,
+        pid_ns("self"),
+        "the sentry shares the host's pid namespace"
+    );
+    // NSpid: the host pid, then the pid in the sentry's own namespace.
+    let nspid = nspid.expect("no NSpid line");
+    assert_eq!(
+        nspid.split_whitespace().next_back(),
+        Some("1"),
+        "NSpid: {nspid}"
+    );
+    assert_eq!(
+        stub_ns, sentry_ns,
+        "a stub outside the sentry's pid namespace"
+    );
+}
+
+#[test]
+fn runsc_ps_lists_host_pids_of_the_sandbox_in_its_pid_namespace() {
+    use tests::oci::{bundle, reap, runtimes};
+    let rt = runtimes()
+        .into_iter()
+        .find(|r| r.name == "runsc")
+        .expect("runsc is a runtime under test");
+    let b = bundle(&rt, "sleep 30");
+    let pid = rt.create(&b, "pidns");
+    let o = rt.short(&["start", "pidns"]);
+    assert_eq!(o.status, 0, "start: {}", o.stderr);
+    // The sentry under the pid-file process, once it has forked the application's stub.
+    let listed = poll(Duration::from_secs(20), || {
+        let o = rt.short(&["ps", "--format", "json", "pidns"]);
+        let pids: Vec<u32> = serde_json::from_str(&o.stdout).ok()?;
+        (pids.len() >= 3).then_some(pids)
+    });
+    let alive: Vec<(u32, bool, Option<std::path::PathBuf>)> = listed
+        .iter()
+        .flatten()
+        .map(|&p| (p, stat_of(p).is_some(), pid_ns(&p.to_string())))
+        .collect();
+    let o = rt.short(&["kill", "pidns", "KILL"]);
+    assert_eq!(o.status, 0, "kill: {}", o.stderr);
+    reap(pid);
+    let _ = rt.short(&["delete", "--force", "pidns"]);
+    rt.cleanup();
+    let listed = listed.expect("runsc ps never listed the sentry and a stub");
+    assert!(
+        listed.contains(&(pid as u32)),
+        "{listed:?} lacks the pid file's {pid}"
+    );
+    for (p, exists, _) in &alive {
+        assert!(
+            exists,
+            "runsc ps listed {p}, which is no host process: {listed:?}"
+        );
+    }
+    // Host pids, not the sentry's: those in the sandbox's pid namespace are there too.
+    let inside = alive
+        .iter()
+        .filter(|(_, _, ns)| ns.is_some() && *ns != pid_ns("self"))
+        .count();
+    assert!(
+        inside >= 2,
+        "{alive:?}: no sentry and stub among the listed pids"
+    );
 }

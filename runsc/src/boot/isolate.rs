@@ -6,8 +6,11 @@
 //! Namespaces are entered between fork and exec (`unshare(2)`, `setns(2)` on a path the spec
 //! names); the root and the capabilities are dropped by the sentry itself once everything that
 //! needs a host path (the master stub is exec'd from a memfd, the debug log is an inherited
-//! fd) is done. A pid namespace is not used: the ptrace platform names stub processes by the
-//! pids they see themselves.
+//! fd) is done. The sentry is pid 1 of a new pid namespace, with its stub processes: the
+//! platforms name stubs by the pids fork and clone return inside them, so the sentry must be
+//! created in the namespace, not move there (`unshare(CLONE_NEWPID)` only places children).
+//! The process the front end spawned stays outside as the sentry's supervisor
+//! (`crate::sys::fork_pid_namespace_init`).
 
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
@@ -36,9 +39,13 @@ pub fn open_namespace(path: &Path) -> Result<OwnedFd, String> {
 }
 
 /// Enters the sentry's namespaces. Runs in the forked child before exec: async-signal-safe
-/// syscalls only (unshare, setns), no allocation.
+/// syscalls only (unshare, setns, fork), no allocation. Returns in a new child, pid 1 of the
+/// new pid namespace; the caller stays behind as its supervisor and never returns.
 pub fn enter_namespaces(net: &NetworkNamespace) -> std::io::Result<()> {
-    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWPID;
     if matches!(net, NetworkNamespace::New) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
@@ -50,7 +57,7 @@ pub fn enter_namespaces(net: &NetworkNamespace) -> std::io::Result<()> {
         // The engine may add interfaces later (Docker's hook); `lo` is ours to bring up.
         crate::sys::loopback_up()?;
     }
-    Ok(())
+    crate::sys::fork_pid_namespace_init()
 }
 
 /// Moves the calling process, which must be single-threaded, into new mount, IPC, UTS and
