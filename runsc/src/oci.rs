@@ -162,6 +162,15 @@ fn boot_spec(
         settings.masked_paths = abs_paths(linux.masked_paths(), "linux.maskedPaths")?;
         settings.readonly_paths = abs_paths(linux.readonly_paths(), "linux.readonlyPaths")?;
         settings.sysctl = sysctls(spec, warnings)?;
+        settings.root_propagation = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => None,
+            Some(p) if sentry::vfs::mount::propagation_flags(p).is_some() => Some(p.to_string()),
+            Some(p) => {
+                return Err(format!(
+                    "linux.rootfsPropagation {p:?} is not a propagation type"
+                ))
+            }
+        };
         settings.seccomp = linux
             .seccomp()
             .as_ref()
@@ -507,12 +516,22 @@ fn bind_mounts(
                 .options()
                 .as_ref()
                 .is_some_and(|o| o.iter().any(|x| x == "ro"));
+            // mountinfo shows a bind as Linux does: the host filesystem's source, and the
+            // path within that filesystem as the root.
+            let (shown_source, root) = host_mount_of(&source).unwrap_or_else(|| {
+                (
+                    source.display().to_string(),
+                    source.as_os_str().as_bytes().to_vec(),
+                )
+            });
             fs_mounts.push(FsMountSpec {
                 dest: dest.as_os_str().as_bytes().to_vec(),
                 kind: FsKind::Bind,
-                source: source.display().to_string(),
+                source: shown_source,
                 readonly,
                 mode: None,
+                options: m.options().clone().unwrap_or_default(),
+                root,
             });
             binds.push((
                 HostMount { source, readonly },
@@ -540,6 +559,8 @@ fn bind_mounts(
                     .map_or_else(|| typ.to_string(), |s| s.display().to_string()),
                 readonly: options.iter().any(|o| o == "ro"),
                 mode,
+                options,
+                root: b"/".to_vec(),
             });
         } else if !SYNTHETIC_MOUNTS.contains(&typ) {
             warnings.push(format!(
@@ -549,6 +570,70 @@ fn bind_mounts(
         }
     }
     Ok((binds, fs_mounts))
+}
+
+/// The host mount holding the host path `path` (canonical), as this process's
+/// /proc/self/mountinfo tells: its source, and `path` within its filesystem (mountinfo's root
+/// field for a bind of `path`).
+fn host_mount_of(path: &Path) -> Option<(String, Vec<u8>)> {
+    let info = std::fs::read("/proc/self/mountinfo").ok()?;
+    mount_of_in(&info, path.as_os_str().as_bytes())
+}
+
+/// `host_mount_of` over the text of a mountinfo file: the mount whose mount point is the
+/// longest prefix of `path` (the last one listed, among mounts stacked there).
+fn mount_of_in(info: &[u8], path: &[u8]) -> Option<(String, Vec<u8>)> {
+    let mut best: Option<(usize, String, Vec<u8>)> = None;
+    for line in info.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+        let Some(dash) = fields.iter().skip(6).position(|f| *f == b"-") else {
+            continue;
+        };
+        let (Some(root), Some(point), Some(source)) =
+            (fields.get(3), fields.get(4), fields.get(6 + dash + 2))
+        else {
+            continue;
+        };
+        let point = unescape_mountinfo(point);
+        let rest = if point == b"/" {
+            path
+        } else {
+            match path.strip_prefix(&point[..]) {
+                Some(r) if r.is_empty() || r[0] == b'/' => r,
+                _ => continue,
+            }
+        };
+        if best.as_ref().is_some_and(|b| b.0 > point.len()) {
+            continue;
+        }
+        let mut r = unescape_mountinfo(root);
+        if r == b"/" && !rest.is_empty() {
+            r.clear();
+        }
+        r.extend_from_slice(rest);
+        let source = String::from_utf8_lossy(&unescape_mountinfo(source)).into_owned();
+        best = Some((point.len(), source, r));
+    }
+    best.map(|(_, source, root)| (source, root))
+}
+
+/// A mountinfo field with its octal escapes (`\040` for a space) undone.
+fn unescape_mountinfo(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field.get(i + 1..i + 4).filter(|d| {
+            field[i] == b'\\' && d[0] <= b'3' && d.iter().all(|c| (b'0'..=b'7').contains(c))
+        });
+        if let Some(d) = octal {
+            out.push(((d[0] - b'0') << 6) | ((d[1] - b'0') << 3) | (d[2] - b'0'));
+            i += 4;
+        } else {
+            out.push(field[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// `linux.devices` as the sentry's /dev holds them: character, block and FIFO nodes directly
@@ -846,6 +931,29 @@ mod tests {
     }
 
     #[test]
+    fn bind_sources_as_the_host_mountinfo_tells() {
+        let info = b"27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n\
+            30 27 0:5 / /var/tmp rw shared:3 - tmpfs tmpfs rw\n\
+            31 27 8:1 /exports /srv/my\\040dir rw - xfs /dev/sdb1 rw\n\
+            32 30 0:6 / /var/tmp rw - tmpfs other rw\n";
+        let of = |p: &[u8]| mount_of_in(info, p).map(|(s, r)| (s, String::from_utf8(r).unwrap()));
+        assert_eq!(of(b"/etc"), Some(("/dev/vda".into(), "/etc".into())));
+        assert_eq!(of(b"/"), Some(("/dev/vda".into(), "/".into())));
+        assert_eq!(
+            of(b"/var/tmpx/a"),
+            Some(("/dev/vda".into(), "/var/tmpx/a".into()))
+        );
+        // The last of the mounts stacked on /var/tmp.
+        assert_eq!(of(b"/var/tmp/b/c"), Some(("other".into(), "/b/c".into())));
+        assert_eq!(of(b"/var/tmp"), Some(("other".into(), "/".into())));
+        assert_eq!(
+            of(b"/srv/my dir/x"),
+            Some(("/dev/sdb1".into(), "/exports/x".into()))
+        );
+        assert_eq!(mount_of_in(b"garbage\n", b"/etc"), None);
+    }
+
+    #[test]
     fn every_mount_in_spec_order_and_devices_under_dev() {
         let config = GOOD.replace(
             r#""mounts":[{"destination":"/proc","type":"proc","source":"proc"}]"#,
@@ -872,6 +980,19 @@ mod tests {
         );
         assert!(m[0].readonly && m[1].readonly && !m[2].readonly);
         assert_eq!((m[2].source.as_str(), m[2].mode), ("shm", Some(0o1777)));
+        assert_eq!(
+            (&m[2].options[..], &m[2].root[..]),
+            (&["mode=1777".to_string()][..], &b"/"[..])
+        );
+        // The bind's root is its host path within the host filesystem holding it.
+        let host = std::fs::canonicalize(dir.join("rootfs/bin")).unwrap();
+        assert!(
+            host.as_os_str().as_bytes().ends_with(&m[1].root),
+            "{:?}",
+            m[1].root
+        );
+        assert!(m[1].root.ends_with(b"/rootfs/bin"), "{:?}", m[1].root);
+        assert_eq!(m[1].options, ["rbind", "ro"]);
         assert_eq!(b.boot.mounts.len(), 1, "one bind channel");
         let d = &b.boot.settings.devices;
         assert_eq!(d.len(), 2);

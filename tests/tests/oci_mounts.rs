@@ -139,3 +139,111 @@ fn spec_devices_open_as_sentry_devices_or_enxio() {
     rt.cleanup();
     let _ = fs::remove_dir_all(&b);
 }
+
+/// One line per mount point: mount point, root, per-mount options, type, source, filesystem
+/// options (`proc(5)` mountinfo; the optional fields skipped).
+const MOUNTINFO_SCRIPT: &str = "busybox awk '{ for (i = 7; $i != \"-\"; i++) {} \
+     print \"mi\", $5, $4, $6, $(i+1), $(i+2), $(i+3) }' /proc/self/mountinfo";
+
+/// The mountinfo line (without the leading "mi ") of mount point `at`, the last one there.
+fn mountinfo_line<'a>(out: &'a str, at: &str) -> Option<&'a str> {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("mi "))
+        .rfind(|l| l.split(' ').next() == Some(at))
+}
+
+/// The spec's sources, options and bind sources as mountinfo shows them (runc's `mountToRootfs`
+/// and `mountinfo` in `proc(5)`): a tmpfs shows its spec source, its mount flags (relatime
+/// unless strictatime) and its size, inode and mode options as Linux shows them (size in k,
+/// the default 1777 mode left out); a bind shows the host path it took as its root.
+#[test]
+fn spec_sources_options_and_bind_roots_in_mountinfo() {
+    let script = format!(
+        "{MOUNTINFO_SCRIPT}; \
+         busybox dd if=/dev/zero of=/mnt/small/f bs=1k count=2048 2>/dev/null; echo dd $?; \
+         busybox stat -c 'small %a' /mnt/small; \
+         echo x > /mnt/etc/x 2>/dev/null; echo etc write $?"
+    );
+    for (i, rt) in runtimes().iter().enumerate() {
+        let b = busybox_bundle(&format!("oci-mountinfo-{}", rt.name), &script, |c| {
+            let m = c["mounts"].as_array_mut().unwrap();
+            m.retain(|m| m["destination"] != "/dev/shm");
+            m.push(
+                json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
+            );
+            m.push(
+                json!({"destination": "/mnt/small", "type": "tmpfs", "source": "mysrc",
+                "options": ["nosuid", "nodev", "strictatime", "size=1m", "nr_inodes=100",
+                            "mode=750"]}),
+            );
+            m.push(json!({"destination": "/mnt/etc", "source": "/etc",
+                "options": ["bind", "ro", "nosuid", "nodev"]}));
+        });
+        let (status, out, err) = run(rt, &b, &format!("mountinfo{}-{i}", std::process::id()));
+        let name = rt.name;
+        assert_eq!(status, 0, "{name}: {out}{err}");
+        let line =
+            |at| mountinfo_line(&out, at).unwrap_or_else(|| panic!("{name}: no {at}: {out}"));
+        assert_eq!(
+            line("/dev/shm"),
+            "/dev/shm / rw,nosuid,nodev,noexec,relatime tmpfs shm rw,size=65536k",
+            "{name}"
+        );
+        assert_eq!(
+            line("/mnt/small"),
+            "/mnt/small / rw,nosuid,nodev tmpfs mysrc rw,size=1024k,nr_inodes=100,mode=750",
+            "{name}"
+        );
+        // A bind's type and filesystem options are the host filesystem's (ours: 9p).
+        let etc: Vec<&str> = line("/mnt/etc").split(' ').take(3).collect();
+        assert_eq!(
+            etc,
+            ["/mnt/etc", "/etc", "ro,nosuid,nodev,relatime"],
+            "{name}"
+        );
+        let rest: Vec<&str> = out.lines().filter(|l| !l.starts_with("mi ")).collect();
+        assert_eq!(
+            rest,
+            ["dd 1", "small 750", "etc write 1"],
+            "{name} (stderr: {err})"
+        );
+        rt.cleanup();
+        let _ = fs::remove_dir_all(&b);
+    }
+}
+
+/// `linux.rootfsPropagation` (runtime-spec `config-linux.md` "Rootfs Mount Propagation"), as
+/// runtime-tools' `validateRootfsPropagation` checks it: with a shared root, a bind made after
+/// a recursive bind of / shows in the copy; with a private one it does not; nothing in an
+/// unbindable root can be bound (EINVAL; busybox mount exits 255). Our runsc only: runc's answer depends on the host's own
+/// root (on a host whose / is private, runc's shared and unbindable cases fail).
+#[test]
+fn root_propagation_from_the_spec() {
+    let rt = runtimes().into_iter().next().unwrap();
+    assert_eq!(rt.name, "runsc");
+    let script = "busybox mkdir /t /m /s && busybox touch /s/f; \
+                  busybox mount --rbind / /t; echo rbind $?; \
+                  busybox mount --bind /s /m; echo bind $?; \
+                  busybox ls /t/m/f 2>/dev/null; \
+                  busybox awk '$5 == \"/\" { f = $7; sub(/:[0-9]+$/, \"\", f); print \"root\", f }' \
+                  /proc/self/mountinfo";
+    for (mode, want) in [
+        ("shared", "rbind 0\nbind 0\n/t/m/f\nroot shared\n"),
+        ("private", "rbind 0\nbind 0\nroot -\n"),
+        ("unbindable", "rbind 255\nbind 255\nroot unbindable\n"),
+    ] {
+        let b = busybox_bundle(&format!("oci-rootprop-{mode}"), script, |c| {
+            c["root"]["readonly"] = json!(false);
+            c["linux"]["rootfsPropagation"] = json!(mode);
+            for set in ["bounding", "effective", "permitted"] {
+                c["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
+            }
+        });
+        let (status, out, err) = run(&rt, &b, &format!("rootprop{}-{mode}", std::process::id()));
+        assert_eq!(out, want, "{mode}: {err}");
+        assert_eq!(status, 0, "{mode}: {out}{err}");
+        rt.cleanup();
+        let _ = fs::remove_dir_all(&b);
+    }
+}

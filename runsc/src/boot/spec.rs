@@ -70,6 +70,8 @@ pub struct SpecSettings {
     pub fs_mounts: Option<Vec<FsMountSpec>>,
     /// `linux.devices` directly under /dev.
     pub devices: Vec<DeviceSpec>,
+    /// `linux.rootfsPropagation` (`shared`, `rslave`, ...; None: the root stays private).
+    pub root_propagation: Option<String>,
 }
 
 /// What a mount of the spec is, as the sentry makes it.
@@ -121,6 +123,12 @@ pub struct FsMountSpec {
     pub readonly: bool,
     /// tmpfs `mode=` (None: 1777).
     pub mode: Option<u32>,
+    /// The spec's `options` (mount flags such as `nosuid`, and the filesystem's data such as
+    /// `size=`), split by `sentry::vfs::mount::split_mount_options`.
+    pub options: Vec<String>,
+    /// mountinfo's root field: "/", or for a bind the host path it took, relative to the
+    /// root of the host filesystem holding it (as Linux shows it).
+    pub root: Vec<u8>,
 }
 
 /// One node of `linux.devices`.
@@ -348,7 +356,10 @@ impl SpecSettings {
                 "source": m.source,
                 "readonly": m.readonly,
                 "mode": m.mode,
+                "options": m.options,
+                "root": bytes_to_value(&m.root),
             })).collect::<Vec<_>>()),
+            "rootPropagation": self.root_propagation,
             "devices": self.devices.iter().map(|d| json!([bytes_to_value(&d.name), d.kind,
                 d.major, d.minor, d.perm, d.uid, d.gid])).collect::<Vec<_>>(),
         })
@@ -470,6 +481,14 @@ impl SpecSettings {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .transpose()?,
+            root_propagation: match opt("rootPropagation") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_str()
+                        .ok_or(bad(F, "rootPropagation not a string"))?
+                        .to_string(),
+                ),
+            },
             devices: list("devices")?
                 .iter()
                 .map(device_of)
@@ -505,6 +524,23 @@ fn fs_mount_of(v: &Value) -> Result<FsMountSpec, SpecError> {
         mode: match m.get("mode") {
             None | Some(Value::Null) => None,
             Some(v) => Some(u32_of(v, F)?),
+        },
+        options: match m.get("options") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => v
+                .as_array()
+                .ok_or(bad(F, "options not an array"))?
+                .iter()
+                .map(|o| {
+                    o.as_str()
+                        .map(str::to_string)
+                        .ok_or(bad(F, "option not a string"))
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        root: match m.get("root") {
+            None | Some(Value::Null) => b"/".to_vec(),
+            Some(v) => value_to_bytes(v, F)?,
         },
     })
 }
@@ -602,6 +638,7 @@ mod tests {
             host_uds: true,
             own_pts_numbers: true,
             systrap: true,
+            root_propagation: Some("rshared".into()),
             fs_mounts: Some(vec![
                 FsMountSpec {
                     dest: b"/dev/shm".to_vec(),
@@ -609,13 +646,17 @@ mod tests {
                     source: "shm".into(),
                     readonly: false,
                     mode: Some(0o1777),
+                    options: vec!["nosuid".into(), "size=64k".into()],
+                    root: b"/".to_vec(),
                 },
                 FsMountSpec {
                     dest: b"/data".to_vec(),
                     kind: FsKind::Bind,
-                    source: "/host/data".into(),
+                    source: "/dev/vda".into(),
                     readonly: true,
                     mode: None,
+                    options: vec!["rbind".into(), "ro".into()],
+                    root: b"/host/data".to_vec(),
                 },
             ]),
             devices: vec![DeviceSpec {

@@ -5,7 +5,9 @@
 //!
 //! An OCI container's mounts are made in the order its spec lists them, after the sentry's own
 //! defaults that the spec does not list (runc's `mountToRootfs` loop; `mount_in_spec_order`),
-//! then its masked and read-only paths go over them.
+//! each with the spec's source, flags, tmpfs options and propagation (mountinfo shows them as
+//! Linux does; a bind's root is its host path within the host filesystem), then its masked and
+//! read-only paths go over them and `linux.rootfsPropagation` applies to the root.
 //!
 //! Order matters: everything that needs a host path or a host `execve` (the platform's master
 //! stub, the debug log, which the front end opened for us) happens before the filter.
@@ -149,6 +151,14 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             .vfs
             .apply_path_policy(&spec.settings.masked_paths, &spec.settings.readonly_paths)
             .map_err(|e| format!("masked and read-only paths: {e}"))?;
+    }
+    if let Some(p) = &spec.settings.root_propagation {
+        let flags = sentry::vfs::mount::propagation_flags(p)
+            .ok_or(format!("root propagation {p:?}: not a propagation type"))?;
+        kernel
+            .vfs
+            .set_propagation(b"/", flags)
+            .map_err(|e| format!("root propagation {p}: {}", e.desc()))?;
     }
     if console {
         take_terminal(&kernel);
@@ -362,12 +372,14 @@ fn default_fs(
     Some((root, ro, ty))
 }
 
-/// The filesystem of the spec's mount `m` (binds take the next of `binds`): root, type.
+/// The filesystem of the spec's mount `m` (binds take the next of `binds`), configured by the
+/// data part of its options (`data`): root, type, options as mountinfo shows them.
 fn spec_fs(
     m: &crate::boot::spec::FsMountSpec,
     binds: &mut std::vec::IntoIter<sentry::vfs::BindMount>,
     dev: &sentry::fs::dev::DevOptions,
-) -> Result<(Arc<dyn sentry::vfs::Inode>, &'static str), String> {
+    data: &[u8],
+) -> Result<(Arc<dyn sentry::vfs::Inode>, &'static str, String), String> {
     use crate::boot::spec::FsKind;
     use sentry::fs;
     use sentry::vfs::anon_dev;
@@ -378,27 +390,50 @@ fn spec_fs(
         .map(|d| d.1)
         .unwrap_or_else(|| NEXT_SPEC_MINOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let shown = String::from_utf8_lossy(dest);
+    let tmpfs_shown = || {
+        sentry::vfs::mount::TmpfsOptions::parse(data)
+            .map(|o| o.show())
+            .unwrap_or_default()
+    };
     Ok(match m.kind {
-        FsKind::Proc => (fs::proc::new_root(anon_dev(minor)), "proc"),
-        FsKind::Sysfs => (fs::sysfs::new_root(anon_dev(minor)), "sysfs"),
+        FsKind::Proc => (fs::proc::new_root(anon_dev(minor)), "proc", String::new()),
+        FsKind::Sysfs => (fs::sysfs::new_root(anon_dev(minor)), "sysfs", String::new()),
         // A tmpfs at /dev is the sentry's /dev (as runc fills the tmpfs with device nodes).
         FsKind::Tmpfs if dest == b"/dev" => (
             fs::dev::new_root_with(anon_dev(minor), dev.clone()),
             "tmpfs",
+            tmpfs_shown(),
         ),
-        FsKind::Tmpfs => (
-            fs::tmpfs::new_root(anon_dev(minor), m.mode.unwrap_or(0o1777) & 0o7777),
-            "tmpfs",
+        FsKind::Tmpfs => match sentry::vfs::mount::new_tmpfs(anon_dev(minor), data) {
+            Ok((root, options)) => (root, "tmpfs", options),
+            Err(e) => {
+                // An option tmpfs does not know: the mode alone, as before options were read.
+                sentry::warn!(
+                    "mount {shown}: tmpfs options {:?}: {}; using the defaults",
+                    String::from_utf8_lossy(data),
+                    e.desc()
+                );
+                let mode = m.mode.unwrap_or(0o1777) & 0o7777;
+                (
+                    fs::tmpfs::new_root(anon_dev(minor), mode),
+                    "tmpfs",
+                    String::new(),
+                )
+            }
+        },
+        FsKind::Devpts => (
+            fs::devpts::new_root(anon_dev(minor)),
+            "devpts",
+            String::new(),
         ),
-        FsKind::Devpts => (fs::devpts::new_root(anon_dev(minor)), "devpts"),
-        FsKind::Mqueue => (fs::mqueue::new_root(), "mqueue"),
+        FsKind::Mqueue => (fs::mqueue::new_root(), "mqueue", String::new()),
         FsKind::Bind => {
             let b = binds
                 .next()
                 .ok_or(format!("mount {shown}: no bind mount channel"))?;
             let root = fs::gofer::new_mount_root(b.gofer, b.readonly)
                 .map_err(|e| format!("mount {shown}: {}", e.desc()))?;
-            (root, "9p")
+            (root, "9p", String::new())
         }
     })
 }
@@ -465,15 +500,33 @@ fn mount_in_spec_order(
     for (i, m) in list.iter().enumerate() {
         let dest = clean(&m.dest);
         let shown = String::from_utf8_lossy(dest).into_owned();
-        let (root, ty) = spec_fs(m, &mut binds, &dev)?;
-        if m.source != ty && m.kind != crate::boot::spec::FsKind::Bind {
-            sentry::debug!(
-                "boot: mount {shown}: source {:?} is shown as {ty:?}",
-                m.source
-            );
+        let (mut flags, data) = sentry::vfs::mount::split_mount_options(&m.options);
+        if m.readonly {
+            flags |= sentry::vfs::mount::MS_RDONLY;
         }
-        vfs.mount(dest, root, m.readonly, ty)
+        let (root, ty, super_options) = spec_fs(m, &mut binds, &dev, &data)?;
+        let bind = m.kind == crate::boot::spec::FsKind::Bind;
+        // A new filesystem mounted read-only is itself read-only; a read-only bind is not
+        // (Linux `do_new_mount` and `do_loopback`). Only a bind has a root other than "/".
+        let how = sentry::vfs::mount::MountShown {
+            source: &m.source,
+            flags,
+            super_readonly: !bind && flags & sentry::vfs::mount::MS_RDONLY != 0,
+            super_options,
+            root: if bind { m.root.clone() } else { b"/".to_vec() },
+        };
+        vfs.mount_shown(dest, root, ty, how)
             .map_err(|e| format!("mounting {shown}: {}", e.desc()))?;
+        // Propagation words apply after the mount, in order (runc's `mountPropagate`).
+        for flags in m
+            .options
+            .iter()
+            .filter_map(|o| sentry::vfs::mount::propagation_flags(o))
+        {
+            if let Err(e) = vfs.set_propagation(dest, flags) {
+                sentry::warn!("mount {shown}: propagation {flags:#x}: {}", e.desc());
+            }
+        }
         for (d, _) in readd.iter().filter(|(_, at)| *at == Some(i)) {
             mount_default(d)?;
         }

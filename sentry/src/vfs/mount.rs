@@ -14,6 +14,10 @@
 //! group, and mounts made on a shared mount are shared and propagate to its peers and slaves
 //! (`vfs::propagation`); MS_MOVE. Not supported: mounting over a namespace's root (EINVAL). umount2 refuses a mount with mounts below it (EBUSY) unless MNT_DETACH; open
 //! files and working directories below a mount do not make it busy.
+//!
+//! An OCI spec's mounts, made before the sandbox runs, use the same pieces:
+//! `split_mount_options`, `new_tmpfs`, `Vfs::mount_shown` (the spec's source and root shown) and
+//! `propagation_flags` with `Vfs::set_propagation`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -673,7 +677,33 @@ pub fn split_mount_options<S: AsRef<str>>(options: &[S]) -> (u64, Vec<u8>) {
     (flags, data.join(",").into_bytes())
 }
 
+/// The mount(2) propagation flags of an OCI propagation word (`shared`, `rslave`, ...; runc's
+/// `mountPropagationMapping`): MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, with MS_REC
+/// for the `r` forms. None for any other word.
+pub fn propagation_flags(word: &str) -> Option<u64> {
+    let (rec, kind) = match word.strip_prefix('r') {
+        Some(k) => (MS_REC, k),
+        None => (0, word),
+    };
+    let flag = match kind {
+        "shared" => MS_SHARED,
+        "slave" => MS_SLAVE,
+        "private" => MS_PRIVATE,
+        "unbindable" => MS_UNBINDABLE,
+        _ => return None,
+    };
+    Some(flag | rec)
+}
+
 impl Vfs {
+    /// Changes the propagation type of the mount whose root is the absolute sandbox `path`, as
+    /// mount(2) with `flags` (one of MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, maybe
+    /// with MS_REC) does: an OCI spec's `linux.rootfsPropagation` and mount options.
+    pub fn set_propagation(&self, path: &[u8], flags: u64) -> SysResult<()> {
+        let target = self.lookup_in(&self.root_ctx(), path, true)?;
+        self.change_propagation(&target, flags)
+    }
+
     /// A new tmpfs at the absolute sandbox `path` (made synthetic if missing), with mount(2)
     /// `flags` (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, atime flags) and tmpfs options
     /// `data` (`size=`, `nr_inodes=`, `mode=`, `uid=`, `gid=`, enforced): an OCI tmpfs mount.
@@ -700,6 +730,73 @@ impl Vfs {
     }
 }
 
+/// How a mount the sandbox starts with (an OCI spec's) shows in /proc/PID/mountinfo and
+/// which per-mount flags it has (`Vfs::mount_shown`).
+#[derive(Debug, Clone)]
+pub struct MountShown<'a> {
+    /// mountinfo's source (the spec's `source`; for a bind the host filesystem's).
+    pub source: &'a str,
+    /// mount(2) flags: MS_RDONLY (the mount's), MS_NOSUID, MS_NODEV, MS_NOEXEC and the atime
+    /// flags (relatime unless MS_NOATIME or MS_STRICTATIME, as mount(2) sets them).
+    pub flags: u64,
+    /// The filesystem itself is read-only (a new read-only filesystem, not a read-only bind).
+    pub super_readonly: bool,
+    /// The filesystem's options as mountinfo shows them, each after a comma.
+    pub super_options: String,
+    /// mountinfo's root: the path within its filesystem of the mount's root.
+    pub root: Vec<u8>,
+}
+
+impl Vfs {
+    /// Mounts `root` (a directory, or a file over a file) at the absolute sandbox `path` (made
+    /// synthetic if missing, as `Vfs::mount` does), shown and flagged as `shown` says.
+    pub fn mount_shown(
+        &self,
+        path: &[u8],
+        root: Arc<dyn Inode>,
+        fs_type: &'static str,
+        shown: MountShown,
+    ) -> SysResult<()> {
+        let r = crate::vfs::Resolver {
+            vfs: self,
+            task: None,
+            root: self.root(),
+        };
+        let target = if root.stat(None)?.is_dir() {
+            self.mount_point(&r, path)?
+        } else {
+            self.file_mount_point(&r, path)?
+        };
+        let sb = SuperBlock::new(shown.source, shown.super_readonly, shown.super_options);
+        let m = Mount::with_sb(
+            self.new_mount_id(),
+            root,
+            shown.flags & MS_RDONLY != 0,
+            fs_type,
+            mount_flags(shown.flags, None),
+            sb,
+        );
+        self.graft(&target, m, shown.root)
+    }
+}
+
+/// A new tmpfs with device number `dev` configured by `data` (`size=`, `nr_blocks=`,
+/// `nr_inodes=`, `mode=`, `uid=`, `gid=`; EINVAL for others): its root and its options as
+/// mountinfo shows them.
+pub fn new_tmpfs(dev: u64, data: &[u8]) -> SysResult<(Arc<dyn Inode>, String)> {
+    let opts = TmpfsOptions::parse(data)?;
+    let root =
+        crate::fs::tmpfs::new_root_with_limits(dev, opts.mode.unwrap_or(0o1777), opts.limits());
+    if opts.uid.is_some() || opts.gid.is_some() {
+        root.setattr(&SetAttr {
+            uid: opts.uid,
+            gid: opts.gid,
+            ..SetAttr::default()
+        })?;
+    }
+    Ok((root, opts.show()))
+}
+
 /// A filesystem instance made by mount(2).
 struct NewFs {
     root: Arc<dyn Inode>,
@@ -718,23 +815,11 @@ fn new_filesystem(name: &[u8], data: &[u8]) -> SysResult<NewFs> {
     };
     match name {
         b"tmpfs" => {
-            let opts = TmpfsOptions::parse(data)?;
-            let root = crate::fs::tmpfs::new_root_with_limits(
-                anon_dev(minor),
-                opts.mode.unwrap_or(0o1777),
-                opts.limits(),
-            );
-            if opts.uid.is_some() || opts.gid.is_some() {
-                root.setattr(&SetAttr {
-                    uid: opts.uid,
-                    gid: opts.gid,
-                    ..SetAttr::default()
-                })?;
-            }
+            let (root, options) = new_tmpfs(anon_dev(minor), data)?;
             Ok(NewFs {
                 root,
                 name: "tmpfs",
-                options: opts.show(),
+                options,
             })
         }
         b"proc" => Ok(plain(crate::fs::proc::new_root(anon_dev(minor)), "proc")),
@@ -932,6 +1017,91 @@ mod tests {
             .unwrap();
         assert_eq!(f.write_inner(None, &[0u8; 3 * 4096]).unwrap(), 2 * 4096);
         assert_eq!(v.mount_tmpfs(b"/run/y", 0, b"bogus"), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn spec_mounts_shown_with_their_source_root_and_flags() {
+        let v = Vfs::with_root(crate::fs::tmpfs::new_root(1, 0o755), false, "tmpfs");
+        let (root, options) = new_tmpfs(anon_dev(0x77), b"size=64k,nr_inodes=3,mode=1777").unwrap();
+        let shown = MountShown {
+            source: "shm",
+            flags: MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            super_readonly: false,
+            super_options: options,
+            root: b"/".to_vec(),
+        };
+        v.mount_shown(b"/dev/shm", root, "tmpfs", shown).unwrap();
+        let rec = v.mounts().pop().unwrap();
+        assert_eq!(
+            (
+                rec.path.as_slice(),
+                rec.source.as_str(),
+                rec.root.as_slice()
+            ),
+            (&b"/dev/shm"[..], "shm", &b"/"[..])
+        );
+        assert_eq!(rec.flags, MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RELATIME);
+        assert_eq!(rec.super_options, ",size=64k,nr_inodes=3");
+        assert!(!rec.readonly && !rec.super_readonly);
+        // The inode limit holds: the root and two files.
+        let c = v.root_ctx();
+        for name in [&b"/dev/shm/a"[..], b"/dev/shm/b"] {
+            v.open_in(&c, name, libc::O_CREAT | libc::O_WRONLY, 0o644)
+                .unwrap();
+        }
+        assert_eq!(
+            v.open_in(&c, b"/dev/shm/c", libc::O_CREAT | libc::O_WRONLY, 0o644)
+                .err(),
+            Some(Errno::ENOSPC)
+        );
+        // A read-only bind-like mount with a root of its own, strictatime.
+        let shown = MountShown {
+            source: "/dev/vda",
+            flags: MS_RDONLY | MS_STRICTATIME,
+            super_readonly: false,
+            super_options: String::new(),
+            root: b"/etc".to_vec(),
+        };
+        v.mount_shown(
+            b"/mnt/etc",
+            crate::fs::tmpfs::new_root(2, 0o755),
+            "9p",
+            shown,
+        )
+        .unwrap();
+        let rec = v.mounts().pop().unwrap();
+        assert_eq!((rec.root.as_slice(), rec.flags), (&b"/etc"[..], 0));
+        assert!(rec.readonly && !rec.super_readonly);
+        assert_eq!(new_tmpfs(1, b"bogus").err(), Some(Errno::EINVAL));
+    }
+
+    #[test]
+    fn oci_propagation_words() {
+        assert_eq!(propagation_flags("shared"), Some(MS_SHARED));
+        assert_eq!(propagation_flags("rslave"), Some(MS_SLAVE | MS_REC));
+        assert_eq!(propagation_flags("rprivate"), Some(MS_PRIVATE | MS_REC));
+        assert_eq!(propagation_flags("unbindable"), Some(MS_UNBINDABLE));
+        assert_eq!(propagation_flags("rw"), None);
+        assert_eq!(propagation_flags("rbind"), None);
+        let v = Vfs::with_root(crate::fs::tmpfs::new_root(1, 0o755), false, "tmpfs");
+        let (root, options) = new_tmpfs(anon_dev(0x78), b"").unwrap();
+        let shown = MountShown {
+            source: "tmpfs",
+            flags: 0,
+            super_readonly: false,
+            super_options: options,
+            root: b"/".to_vec(),
+        };
+        v.mount_shown(b"/mnt", root, "tmpfs", shown).unwrap();
+        v.set_propagation(b"/", MS_SHARED).unwrap();
+        let p = |i: usize| v.mounts()[i].propagation;
+        assert!(p(0).shared != 0 && p(1).shared == 0, "not recursive");
+        v.set_propagation(b"/", MS_UNBINDABLE | MS_REC).unwrap();
+        assert!(p(0).unbindable && p(1).unbindable && p(0).shared == 0);
+        assert_eq!(
+            v.set_propagation(b"/mnt", MS_SHARED | MS_SLAVE),
+            Err(Errno::EINVAL)
+        );
     }
 
     #[test]
