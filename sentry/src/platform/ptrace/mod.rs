@@ -76,6 +76,8 @@ struct Shared {
     allowed_cpus: Vec<usize>,
     /// Round-robin cursor over `allowed_cpus`, for `pair_on_one_cpu`.
     next_cpu: std::sync::atomic::AtomicUsize,
+    /// Whether `pair_on_one_cpu` pins (false: the seccomp-trap platform polls across CPUs).
+    pin_pairs: bool,
     /// Stubs serve the seccomp-trap platform (`platform::systrap`): new stubs park in
     /// `pause()` instead of stopping themselves, are seized with PTRACE_INTERRUPT, and stub
     /// threads may be detached between injections (see `PtraceAddressSpace::caller_stub`).
@@ -89,7 +91,7 @@ impl Shared {
     /// with `benches` side_by_side). CPUs are handed out round-robin from the allowed set so
     /// several tasks spread out. Best effort: on failure both keep their affinity.
     fn pair_on_one_cpu(&self, stub_tid: i32) {
-        if self.allowed_cpus.is_empty() {
+        if !self.pin_pairs || self.allowed_cpus.is_empty() {
             return;
         }
         let turn = self
@@ -142,15 +144,16 @@ impl PtracePlatform {
     /// Starts the master stub. Called in `runsc boot` BEFORE the sentry's seccomp filter goes
     /// on (it needs fork, execveat and memfd_create).
     pub fn new() -> Result<PtracePlatform, PlatformError> {
-        Self::start(false)
+        Self::start(false, true)
     }
 
-    /// The stub machinery for the seccomp-trap platform (see `Shared::systrap`).
-    pub(crate) fn new_for_systrap() -> Result<PtracePlatform, PlatformError> {
-        Self::start(true)
+    /// The stub machinery for the seccomp-trap platform (see `Shared::systrap`); `pin_pairs`
+    /// as `pair_on_one_cpu` does for ptrace.
+    pub(crate) fn new_for_systrap(pin_pairs: bool) -> Result<PtracePlatform, PlatformError> {
+        Self::start(true, pin_pairs)
     }
 
-    fn start(systrap: bool) -> Result<PtracePlatform, PlatformError> {
+    fn start(systrap: bool, pin_pairs: bool) -> Result<PtracePlatform, PlatformError> {
         let (sentry_sock, stub_sock) = sys::dgram_socketpair()
             .map_err(|e| PlatformError::StubStart(format!("socketpair: {e}")))?;
         let image = sys::sealed_memfd(c"runsc-stub", &stub::elf_image())
@@ -213,6 +216,7 @@ impl PtracePlatform {
                 registry: Mutex::new(HashMap::new()),
                 allowed_cpus: sys::allowed_cpus(),
                 next_cpu: std::sync::atomic::AtomicUsize::new(0),
+                pin_pairs,
                 systrap,
             }),
             master_pid,

@@ -22,6 +22,10 @@ pub const SLOTS_BASE: u64 = STUB_BASE + 0x10_0000;
 pub const MAX_SLOTS: u64 = 512;
 /// Length of the slot region.
 pub const SLOTS_LEN: u64 = MAX_SLOTS * slot::SIZE;
+// The stub and its slots lie where the filter never lets mapping calls run untraced.
+const _: () = assert!(
+    STUB_BASE >= filter::EXEC_ADDR_LIMIT && SLOTS_BASE + SLOTS_LEN <= filter::EXEC_ADDR_RESUME
+);
 
 /// How long the sentry sleeps on a hand-off word before checking that the stub lives.
 const LIVENESS_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
@@ -275,9 +279,10 @@ impl SystrapAddressSpace {
     ) -> Option<Result<u64, Errno>> {
         let within = |&(addr, len): &(u64, u64)| {
             len < filter::EXEC_LEN_LIMIT
-                && addr
-                    .checked_add(len)
-                    .is_some_and(|end| end <= filter::EXEC_ADDR_LIMIT)
+                && (addr >= filter::EXEC_ADDR_RESUME
+                    || addr
+                        .checked_add(len)
+                        .is_some_and(|end| end <= filter::EXEC_ADDR_LIMIT))
         };
         if !ranges.iter().all(within) {
             return None;

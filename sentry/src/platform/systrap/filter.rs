@@ -71,10 +71,13 @@ fn ret(k: u32) -> sock_filter {
     }
 }
 
-/// Mapping calls from the stub page run untraced only below this address (and with lengths
-/// under 4 GiB), so that they can never reach the stub's own pages; the sentry makes the rare
-/// ones above it by ptrace injection (`SECCOMP_RET_TRACE`).
+/// Mapping calls from the stub page run untraced only below `EXEC_ADDR_LIMIT` or from
+/// `EXEC_ADDR_RESUME` up (the application's usual mappings sit just below the stack), and with
+/// lengths under 4 GiB, so that they can never reach the stub's own pages, which lie between
+/// the two; the sentry makes the rare others by ptrace injection (`SECCOMP_RET_TRACE`).
 pub const EXEC_ADDR_LIMIT: u64 = 0x7fef_0000_0000;
+/// See `EXEC_ADDR_LIMIT`: above the stub and its slot region.
+pub const EXEC_ADDR_RESUME: u64 = 0x7ff1_0000_0000;
 /// Length limit of an untraced mapping call (exclusive).
 pub const EXEC_LEN_LIMIT: u64 = 1 << 32;
 
@@ -84,13 +87,14 @@ pub fn stub_filter() -> Vec<sock_filter> {
     let code_lo = STUB_BASE as u32;
     let code_hi = (STUB_BASE >> 32) as u32;
     let addr_hi_limit = (EXEC_ADDR_LIMIT >> 32) as u32;
+    let addr_hi_resume = (EXEC_ADDR_RESUME >> 32) as u32;
     let nr = |n: i64| n as u32;
     // The relative jump from instruction `from` to instruction `target`.
     let to = |from: u8, target: u8| target - from - 1;
-    const MAPPING: u8 = 24;
-    const TRACE: u8 = 28;
-    const TRAP: u8 = 29;
-    const ALLOW: u8 = 30;
+    const MAPPING: u8 = 25;
+    const TRACE: u8 = 30;
+    const TRAP: u8 = 31;
+    const ALLOW: u8 = 32;
     vec![
         /* 0 */ load(ARCH),
         /* 1 */ jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, to(1, TRAP)),
@@ -125,16 +129,18 @@ pub fn stub_filter() -> Vec<sock_filter> {
         load(ARG2_HI),
         /* 21 */ jump(BPF_JEQ_K, 0, 0, to(21, TRACE)),
         /* 22 */ load(ARG4_HI),
-        /* 23 */ jump(BPF_JGE_K, addr_hi_limit, to(23, TRACE), 0),
+        /* 23 */ jump(BPF_JGE_K, addr_hi_resume, to(23, MAPPING), 0),
+        /* 24 */ jump(BPF_JGE_K, addr_hi_limit, to(24, TRACE), 0),
         // mmap, munmap, mprotect, mremap: the address (arg 0) and length (arg 1).
-        /* 24 */
+        /* 25 */
         load(ARG0_HI),
-        /* 25 */ jump(BPF_JGE_K, addr_hi_limit, to(25, TRACE), 0),
-        /* 26 */ load(ARG1_HI),
-        /* 27 */ jump(BPF_JEQ_K, 0, to(27, ALLOW), to(27, TRACE)),
-        /* 28 */ ret(SECCOMP_RET_TRACE),
-        /* 29 */ ret(SECCOMP_RET_TRAP),
-        /* 30 */ ret(SECCOMP_RET_ALLOW),
+        /* 26 */ jump(BPF_JGE_K, addr_hi_resume, to(26, 28), 0),
+        /* 27 */ jump(BPF_JGE_K, addr_hi_limit, to(27, TRACE), 0),
+        /* 28 */ load(ARG1_HI),
+        /* 29 */ jump(BPF_JEQ_K, 0, to(29, ALLOW), to(29, TRACE)),
+        /* 30 */ ret(SECCOMP_RET_TRACE),
+        /* 31 */ ret(SECCOMP_RET_TRAP),
+        /* 32 */ ret(SECCOMP_RET_ALLOW),
     ]
 }
 
@@ -317,5 +323,24 @@ mod tests {
         assert_eq!(mremap(0x40_0000, 0x2000, STUB_BASE), SECCOMP_RET_TRACE);
         assert_eq!(mremap(0x40_0000, 1 << 32, 0x50_0000), SECCOMP_RET_TRACE);
         assert_eq!(mremap(STUB_BASE, 0x2000, 0x50_0000), SECCOMP_RET_TRACE);
+        // Above the stub and its slots (where the application's mappings usually are).
+        let high = 0x7fff_f7ff_0000;
+        for nr in [libc::SYS_mmap, libc::SYS_munmap, libc::SYS_mprotect] {
+            assert_eq!(run(&f, nr, x86, stub, [high, 0x1000]), SECCOMP_RET_ALLOW);
+            let edge = EXEC_ADDR_RESUME;
+            assert_eq!(run(&f, nr, x86, stub, [edge, 0x1000]), SECCOMP_RET_ALLOW);
+            let slots = STUB_BASE + 0x10_0000;
+            assert_eq!(run(&f, nr, x86, stub, [slots, 0x1000]), SECCOMP_RET_TRACE);
+            let just_below = EXEC_ADDR_RESUME - 0x1000;
+            assert_eq!(
+                run(&f, nr, x86, stub, [just_below, 0x1000]),
+                SECCOMP_RET_TRACE
+            );
+        }
+        assert_eq!(mremap(high, 0x2000, high + 0x10_0000), SECCOMP_RET_ALLOW);
+        assert_eq!(
+            mremap(high, 0x2000, STUB_BASE + 0x10_0000),
+            SECCOMP_RET_TRACE
+        );
     }
 }

@@ -43,11 +43,15 @@ use crate::platform::{
 /// (each poll is a `pause`, tens of nanoseconds): the sentry waiting for the stub's next trap,
 /// the stub's handler (`slot::SPIN_LIMIT`) waiting for the sentry's answer.
 ///
-/// The default is 0 for both: the tracer thread and its stub thread share one CPU (as on
-/// ptrace, `Shared::pair_on_one_cpu`), where a poll only delays the other side. Measured on
-/// this 2-core VM under build load (getppid round trip): pinned without polling 4.8-5.1 µs;
-/// unpinned with 2000 polls per side 34-46 µs, with none 6-12 µs (a cross-CPU futex wake is
-/// slow here). Polling can pay only with idle cores.
+/// With no polling (the default, 0 for both) the tracer thread and its stub thread share one
+/// CPU (as on ptrace, `Shared::pair_on_one_cpu`), where a poll would only delay the other
+/// side; with polling they are left on different CPUs. Measured on this 2-core VM, getppid
+/// round trip: idle machine, pinned without polling 4.4-4.6 µs (ptrace 4.6-5.6); unpinned
+/// with 1000 polls per side 2.4-2.5 µs (5000: the same; 100: 76-86 µs, and 88-97 µs with none:
+/// a cross-CPU futex wake costs about 90 µs here); pinned with polling 6.7 µs (100) to 34 µs
+/// (1000). Under build load, unpinned with 2000 polls: 34-46 µs against 5-12 µs pinned. So
+/// polling wins only with a spare core, and the default keeps the robust choice;
+/// `RUNSC_SYSTRAP_SPIN=1000,1000` selects it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Spin {
     pub sentry: u32,
@@ -109,7 +113,9 @@ impl SystrapPlatform {
                 "the host does not let user code use FSGSBASE (rdfsbase/wrfsbase)".into(),
             ));
         }
-        let ptrace = PtracePlatform::new_for_systrap()?;
+        let spin = Spin::from_env();
+        let pin_pairs = spin.sentry == 0 && spin.stub == 0;
+        let ptrace = PtracePlatform::new_for_systrap(pin_pairs)?;
         let mut layout = ptrace.layout().clone();
         layout.reserved.push(ReservedRange {
             start: SLOTS_BASE,
@@ -121,7 +127,7 @@ impl SystrapPlatform {
             layout,
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
-                spin: Spin::from_env(),
+                spin,
             }),
         };
         // The probe: a stub with the filter installed, then released.
