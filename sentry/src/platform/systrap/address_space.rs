@@ -6,6 +6,7 @@
 //! After gVisor's `pkg/sentry/platform/systrap/subprocess.go`.
 
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
@@ -67,16 +68,11 @@ pub struct SystrapAddressSpace {
     pub(super) inner: Arc<PtraceAddressSpace>,
     pub(super) region: SharedRegion,
     /// Which stub thread holds each slot.
-    slots: Mutex<Vec<Option<SlotUse>>>,
+    slots: Mutex<Vec<Option<i32>>>,
+    /// Per slot: its thread waits in its handler now (so that it can make host syscalls for
+    /// the sentry, `slot::EXEC`). Set and cleared on every switch, so atomic, not locked.
+    in_handler: Box<[AtomicBool]>,
     spin: Spin,
-}
-
-/// The stub thread a slot belongs to, and whether it waits in its handler now (so that it can
-/// make host syscalls for the sentry, `slot::EXEC`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct SlotUse {
-    tid: i32,
-    in_handler: bool,
 }
 
 impl SystrapAddressSpace {
@@ -97,6 +93,7 @@ impl SystrapAddressSpace {
             inner,
             region,
             slots: Mutex::new(vec![None; MAX_SLOTS as usize]),
+            in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
             spin,
         };
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
@@ -183,33 +180,33 @@ impl SystrapAddressSpace {
     /// The slot of stub thread `tid`, given one if it has none; `EAGAIN` when all are taken.
     pub(super) fn slot_of(&self, tid: i32) -> Result<u64, Errno> {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(index) = slots.iter().position(|s| s.is_some_and(|s| s.tid == tid)) {
+        if let Some(index) = slots.iter().position(|s| *s == Some(tid)) {
             return Ok(index as u64);
         }
         let index = slots
             .iter()
             .position(Option::is_none)
             .ok_or(Errno::EAGAIN)?;
-        slots[index] = Some(SlotUse {
-            tid,
-            in_handler: false,
-        });
+        slots[index] = Some(tid);
+        self.in_handler[index].store(false, Ordering::Release);
         Ok(index as u64)
     }
 
     fn free_slot(&self, tid: i32) {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        for s in slots.iter_mut().filter(|s| s.is_some_and(|s| s.tid == tid)) {
-            *s = None;
+        for (index, s) in slots.iter_mut().enumerate() {
+            if *s == Some(tid) {
+                *s = None;
+                self.in_handler[index].store(false, Ordering::Release);
+            }
         }
     }
 
     /// Records whether the thread of slot `index` waits in its handler (set by the context
     /// when it reports a trap, cleared before it resumes the thread).
     pub(super) fn set_in_handler(&self, index: u64, in_handler: bool) {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(Some(slot)) = slots.get_mut(index as usize) {
-            slot.in_handler = in_handler;
+        if let Some(flag) = self.in_handler.get(index as usize) {
+            flag.store(in_handler, Ordering::Release);
         }
     }
 
@@ -217,15 +214,10 @@ impl SystrapAddressSpace {
     fn caller_handler_slot(&self) -> Option<u64> {
         let tid = self.inner.caller_stub_tid().ok()?;
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        slots
-            .iter()
-            .position(|s| {
-                *s == Some(SlotUse {
-                    tid,
-                    in_handler: true,
-                })
-            })
-            .map(|index| index as u64)
+        let index = slots.iter().position(|s| *s == Some(tid))?;
+        self.in_handler[index]
+            .load(Ordering::Acquire)
+            .then_some(index as u64)
     }
 
     /// Marks slot `slot` with `state` (`RESUME` or `EXEC`) and wakes its handler if it sleeps

@@ -6,19 +6,18 @@
 //! so every access here is an atomic load or store of one aligned word: a racing write yields a
 //! garbage value, which the callers validate, never undefined behaviour in the sentry.
 
-use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use libc::c_long;
-use memmap2::MmapRaw;
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::Errno;
 
 /// A memfd of `len` bytes mapped shared into the sentry.
 pub struct SharedRegion {
-    file: File,
+    memfd: OwnedFd,
     map: MmapRaw,
 }
 
@@ -30,19 +29,22 @@ impl SharedRegion {
             nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
         )?;
         let len_i64 = i64::try_from(len).map_err(|_| Errno::EINVAL)?;
+        let len_usize = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
         nix::unistd::ftruncate(&fd, len_i64)?;
-        let file = File::from(fd);
-        let map = MmapRaw::map_raw(&file).map_err(|e| {
-            e.raw_os_error()
-                .map(Errno::from_raw)
-                .unwrap_or(Errno::ENOMEM)
-        })?;
-        Ok(SharedRegion { file, map })
+        let map = MmapOptions::new()
+            .len(len_usize)
+            .map_raw(&fd)
+            .map_err(|e| {
+                e.raw_os_error()
+                    .map(Errno::from_raw)
+                    .unwrap_or(Errno::ENOMEM)
+            })?;
+        Ok(SharedRegion { memfd: fd, map })
     }
 
     /// The memfd, for mapping the region into a stub.
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.file.as_fd()
+        self.memfd.as_fd()
     }
 
     pub fn len(&self) -> u64 {
