@@ -595,9 +595,7 @@ mod tests {
     use super::*;
     use crate::platform::{Event, Prot};
 
-    /// Where the tests put application code.
-    pub(super) const CODE: u64 = 0x40_0000;
-    pub(super) const RWX: Prot = Prot::READ.union(Prot::WRITE).union(Prot::EXEC);
+    pub(super) use crate::platform::conformance::CODE;
 
     pub(super) fn platform() -> &'static PtracePlatform {
         static PLATFORM: OnceLock<PtracePlatform> = OnceLock::new();
@@ -610,18 +608,12 @@ mod tests {
 
     crate::platform_conformance_tests!(super::dyn_platform);
 
-    /// A new address space with `code` in an RWX page at `CODE`.
     pub(super) fn space_with_code(code: &[u8]) -> Arc<dyn AddressSpace> {
-        let space = platform().new_address_space().unwrap();
-        space.map_anon(CODE, PAGE_SIZE, RWX, false).unwrap();
-        assert_eq!(space.write(CODE, code), Ok(code.len()));
-        space
+        crate::platform::conformance::space_with_code(platform(), code)
     }
 
     pub(super) fn regs_at(rip: u64) -> Regs {
-        let mut regs = platform().initial_regs();
-        regs.rip = rip;
-        regs
+        crate::platform::conformance::regs_at(platform(), rip)
     }
 
     #[test]

@@ -187,12 +187,9 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
+    use crate::platform::conformance::CODE;
     use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE};
     use crate::platform::{Event, Prot};
-
-    /// Where the tests put application code.
-    pub(super) const CODE: u64 = 0x40_0000;
-    const RWX: Prot = Prot::READ.union(Prot::WRITE).union(Prot::EXEC);
 
     pub(super) fn platform() -> &'static SystrapPlatform {
         static PLATFORM: OnceLock<SystrapPlatform> = OnceLock::new();
@@ -218,18 +215,12 @@ mod tests {
         assert_eq!(Spin::parse("x,1"), None);
     }
 
-    /// A new address space with `code` in an RWX page at `CODE`.
-    pub(super) fn space_with_code(code: &[u8]) -> Arc<dyn AddressSpace> {
-        let space = platform().new_address_space().unwrap();
-        space.map_anon(CODE, PAGE_SIZE, RWX, false).unwrap();
-        assert_eq!(space.write(CODE, code), Ok(code.len()));
-        space
+    fn space_with_code(code: &[u8]) -> Arc<dyn AddressSpace> {
+        crate::platform::conformance::space_with_code(platform(), code)
     }
 
-    pub(super) fn regs_at(rip: u64) -> Regs {
-        let mut regs = platform().initial_regs();
-        regs.rip = rip;
-        regs
+    fn regs_at(rip: u64) -> Regs {
+        crate::platform::conformance::regs_at(platform(), rip)
     }
 
     #[test]
