@@ -262,6 +262,38 @@ pub fn unique_tmp_path(prefix: &str) -> PathBuf {
     PathBuf::from(format!("/tmp/{prefix}-{}-{nanos}", std::process::id()))
 }
 
+/// Tears down an engine test's scratch directory: SIGKILLs every host process whose command
+/// line names it (daemons, shims, sandboxes started there), unmounts what is mounted below it
+/// (deepest first) and removes it. Best effort: errors are ignored.
+pub fn remove_scratch_dir(dir: &Path) {
+    let me = dir.to_string_lossy().into_owned();
+    if let Ok(procs) = std::fs::read_dir("/proc") {
+        for p in procs.flatten() {
+            let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&me) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(me.as_str()))
+        .collect();
+    points.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in points {
+        let _ = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH);
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
