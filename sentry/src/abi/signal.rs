@@ -173,9 +173,10 @@ impl SigStack {
     }
 }
 
-/// Writes `struct sigcontext` for `regs` into `b` (256 bytes).
-pub fn encode_sigcontext(b: &mut [u8], regs: &Regs, oldmask: u64, cr2: u64, fpstate: u64) {
-    let gprs = [
+/// The 18 words that open `struct sigcontext`: r8 .. r15, rdi, rsi, rbp, rbx, rdx, rax, rcx,
+/// rsp, rip, eflags.
+pub fn sigcontext_gprs(regs: &Regs) -> [u64; 18] {
+    [
         regs.r8,
         regs.r9,
         regs.r10,
@@ -194,8 +195,12 @@ pub fn encode_sigcontext(b: &mut [u8], regs: &Regs, oldmask: u64, cr2: u64, fpst
         regs.rsp,
         regs.rip,
         regs.eflags,
-    ];
-    for (i, v) in gprs.iter().enumerate() {
+    ]
+}
+
+/// Writes `struct sigcontext` for `regs` into `b` (256 bytes).
+pub fn encode_sigcontext(b: &mut [u8], regs: &Regs, oldmask: u64, cr2: u64, fpstate: u64) {
+    for (i, v) in sigcontext_gprs(regs).iter().enumerate() {
         put_u64(b, i * 8, *v);
     }
     put_u16(b, 144, regs.cs as u16);

@@ -18,6 +18,7 @@ use std::sync::{Arc, Weak};
 use super::address_space::{SystrapAddressSpace, SLOTS_BASE};
 use super::filter::AUDIT_ARCH_X86_64;
 use super::Registry;
+use crate::abi::signal::{decode_sigcontext, sigcontext_gprs, SIGCONTEXT_SIZE};
 use crate::platform::ptrace::stub::{slot, PAGE_SIZE};
 use crate::platform::ptrace::{StubInterrupter, INTERRUPT_SIGNAL};
 use crate::platform::{AddressSpace, Context, Event, Interrupter, PlatformError, Regs};
@@ -27,7 +28,6 @@ use crate::Errno;
 /// general registers come first (r8 .. r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip,
 /// eflags), then `cs, gs, fs, ss` (u16 each), err, trapno, oldmask, cr2, and `fpstate`.
 const UC_GREGS: u64 = 40;
-const UC_CSGSFS: u64 = UC_GREGS + 18 * 8;
 const UC_FPSTATE: u64 = UC_GREGS + 23 * 8;
 /// Bytes of `struct ucontext` the sentry touches (through `uc_sigmask`).
 const UC_LEN: u64 = 304;
@@ -153,38 +153,20 @@ fn read_frame(space: &SystrapAddressSpace, slot: u64) -> Result<Option<Frame>, E
 
 /// The registers in `frame`; fields a signal frame lacks are kept from `old`.
 fn frame_regs(space: &SystrapAddressSpace, frame: &Frame, old: &Regs) -> Result<Regs, Errno> {
-    let mut g = [0u64; 18];
-    for (i, value) in g.iter_mut().enumerate() {
-        *value = space
-            .region
-            .load_u64(frame.ucontext + UC_GREGS + 8 * i as u64)?;
-    }
-    let csgsfs = space.region.load_u64(frame.ucontext + UC_CSGSFS)?;
-    Ok(Regs {
-        r8: g[0],
-        r9: g[1],
-        r10: g[2],
-        r11: g[3],
-        r12: g[4],
-        r13: g[5],
-        r14: g[6],
-        r15: g[7],
-        rdi: g[8],
-        rsi: g[9],
-        rbp: g[10],
-        rbx: g[11],
-        rdx: g[12],
-        rax: g[13],
-        rcx: g[14],
-        rsp: g[15],
-        rip: g[16],
-        eflags: g[17],
-        cs: csgsfs & 0xffff,
-        ss: (csgsfs >> 48) & 0xffff,
+    let mut sigcontext = [0u8; SIGCONTEXT_SIZE];
+    space
+        .region
+        .read_words(frame.ucontext + UC_GREGS, &mut sigcontext)?;
+    let mut regs = Regs {
         fs_base: frame.fs_base,
         orig_rax: u64::MAX,
         ..*old
-    })
+    };
+    let (eflags, _fpstate, ss) = decode_sigcontext(&sigcontext, &mut regs);
+    regs.eflags = eflags;
+    regs.ss = u64::from(ss);
+    regs.cs = u64::from(u16::from_le_bytes([sigcontext[144], sigcontext[145]]));
+    Ok(regs)
 }
 
 /// Writes `regs` into `frame` for the handler's rt_sigreturn; a changed `fs_base` is handed
@@ -195,26 +177,7 @@ fn write_frame(
     frame: &Frame,
     regs: &Regs,
 ) -> Result<(), Errno> {
-    let g = [
-        regs.r8,
-        regs.r9,
-        regs.r10,
-        regs.r11,
-        regs.r12,
-        regs.r13,
-        regs.r14,
-        regs.r15,
-        regs.rdi,
-        regs.rsi,
-        regs.rbp,
-        regs.rbx,
-        regs.rdx,
-        regs.rax,
-        regs.rcx,
-        regs.rsp,
-        regs.rip,
-        regs.eflags,
-    ];
+    let g = sigcontext_gprs(regs);
     for (i, value) in g.iter().enumerate() {
         space
             .region
