@@ -170,6 +170,62 @@ pub fn interrupts_stop_the_application(platform: &'static dyn Platform) {
     assert_eq!(regs.rip, CODE);
 }
 
+/// Interrupts that arrive at any moment of a syscall loop (on systrap with patching: in the
+/// fast path's entry, hand-off and exit too) stop the application at a point of its own code
+/// with its own registers, and lose no syscall.
+pub fn interrupts_amid_syscalls_keep_the_state(platform: &'static dyn Platform) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let space = space_with_code(
+        platform,
+        &[
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+            0x48, 0xff, 0xc3, //             inc rbx
+            0xeb, 0xf4, //                   jmp 0
+        ],
+    );
+    let mut ctx = platform.new_context();
+    let interrupter = ctx.interrupter();
+    let stop = Arc::new(AtomicBool::new(false));
+    let kicker = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                interrupter.interrupt();
+                std::thread::sleep(std::time::Duration::from_micros(30));
+            }
+        })
+    };
+    let mut regs = regs_at(platform, CODE);
+    regs.rbx = 0;
+    let mut syscalls = 0u64;
+    let mut interrupts = 0u64;
+    while syscalls < 3000 {
+        match ctx.switch(&*space, &mut regs).unwrap() {
+            Event::Syscall => {
+                assert_eq!((regs.orig_rax, regs.rip), (39, CODE + 7));
+                assert_eq!(regs.rbx, syscalls, "every syscall ran once");
+                syscalls += 1;
+                regs.rax = 7;
+            }
+            Event::Interrupted => {
+                interrupts += 1;
+                assert!(
+                    regs.rip < 0x7f00_0000_0000,
+                    "stopped in the application's code, not the stub's: {:#x}",
+                    regs.rip
+                );
+                assert!(regs.rbx == syscalls || regs.rbx + 1 == syscalls);
+            }
+            other => panic!("unexpected {other:?} at {:#x}", regs.rip),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    kicker.join().unwrap();
+    assert!(interrupts > 0);
+}
+
 /// A stub killed from outside, while the application runs, is `Exited`.
 pub fn killed_stub_reports_exited(platform: &dyn Platform) {
     let space = space_with_code(platform, &[0xeb, 0xfe]);
@@ -275,6 +331,10 @@ macro_rules! platform_conformance_tests {
             #[test]
             fn interrupts_stop_the_application() {
                 c::interrupts_stop_the_application($platform());
+            }
+            #[test]
+            fn interrupts_amid_syscalls_keep_the_state() {
+                c::interrupts_amid_syscalls_keep_the_state($platform());
             }
             #[test]
             fn killed_stub_reports_exited() {

@@ -230,6 +230,31 @@ impl PtraceAddressSpace {
         })
     }
 
+    /// Writes `bytes` at `addr` of the stub's memory through the caller's stub thread (stopping
+    /// it first if detached) with PTRACE_POKEDATA, one aligned word at a time in ascending
+    /// order, so that code pages the application cannot write are written too (seccomp-trap
+    /// platform, syscall patching). A word whose bytes do not change is not written.
+    pub(crate) fn poke_caller(&self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let stub = self.caller_stub()?;
+        let end = addr.checked_add(bytes.len() as u64).ok_or(Errno::EFAULT)?;
+        let mut word_addr = addr & !7;
+        while word_addr < end {
+            let old = stub.peek_data(word_addr)?.to_le_bytes();
+            let mut new = old;
+            for (i, byte) in new.iter_mut().enumerate() {
+                let at = word_addr + i as u64;
+                if at >= addr && at < end {
+                    *byte = bytes[(at - addr) as usize];
+                }
+            }
+            if new != old {
+                stub.poke_data(word_addr, u64::from_le_bytes(new))?;
+            }
+            word_addr += 8;
+        }
+        Ok(())
+    }
+
     /// Runs host syscall `nr(args)` in the caller's stub thread (seccomp-trap platform setup).
     pub(crate) fn inject_caller(&self, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
         self.inject(nr, args)

@@ -57,6 +57,11 @@ impl StubInterrupter {
         self.pending.swap(false, Ordering::SeqCst)
     }
 
+    /// Whether an interrupt waits to be served.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.pending.load(Ordering::SeqCst)
+    }
+
     /// The interrupt signal reached the stub thread: the request is served.
     pub(crate) fn served(&self) {
         self.pending.store(false, Ordering::SeqCst);

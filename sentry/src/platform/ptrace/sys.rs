@@ -129,6 +129,18 @@ impl StoppedTracee {
         ptrace::write_user(self.pid(), offset as ptrace::AddressType, rax as c_long)
     }
 
+    /// PTRACE_PEEKDATA: the word at `addr` of the tracee's memory, readable or not.
+    pub fn peek_data(&self, addr: u64) -> Result<u64, Errno> {
+        ptrace::read(self.pid(), addr as ptrace::AddressType).map(|word| word as u64)
+    }
+
+    /// PTRACE_POKEDATA: writes the word at `addr` even into a read-only private mapping (the
+    /// host copies the page, as for a debugger's breakpoint). A shared mapping the tracee
+    /// cannot write refuses it.
+    pub fn poke_data(&self, addr: u64, word: u64) -> Result<(), Errno> {
+        ptrace::write(self.pid(), addr as ptrace::AddressType, word as c_long)
+    }
+
     pub fn set_options(&self) -> Result<(), Errno> {
         ptrace::setoptions(self.pid(), trace_options())
     }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
+use super::patch::{self, PatchState};
 use super::sys::SharedRegion;
 use super::Spin;
 use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE};
@@ -26,6 +27,40 @@ pub const SLOTS_LEN: u64 = MAX_SLOTS * slot::SIZE;
 // The stub and its slots lie where the filter never lets mapping calls run untraced.
 const _: () = assert!(
     STUB_BASE >= filter::EXEC_ADDR_LIMIT && SLOTS_BASE + SLOTS_LEN <= filter::EXEC_ADDR_RESUME
+);
+
+/// Constants of a signal frame the fast frame reproduces: `SYS_SECCOMP` (the si_code of a
+/// seccomp SIGSYS), the user code and stack segments (`__USER_CS`, `__USER_DS`), and the
+/// XSAVE area's software descriptor magics and place.
+const SYS_SECCOMP: u32 = 1;
+const USER_CS: u64 = 0x33;
+const USER_SS: u64 = 0x2b;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+const FX_SW_BYTES: u64 = 464;
+
+/// The XSAVE layout of the fast frame, if the host has XSAVE and it fits the slot.
+pub(super) fn fast_layout() -> Option<(u64, u32)> {
+    static LAYOUT: std::sync::OnceLock<Option<(u64, u32)>> = std::sync::OnceLock::new();
+    *LAYOUT.get_or_init(|| {
+        super::sys::xsave_layout()
+            .filter(|&(_, size)| u64::from(size) + 4 <= slot::FAST_FPSTATE_MAX)
+    })
+}
+
+// The slot's parts do not overlap: hand-off words, alternate stack, the fast path's stack
+// (which must lie outside the alternate stack, so that a signal taken on the fast path starts
+// a frame at the alternate stack's top), its frame; and the fast path's phases are distinct
+// from each other and from the "neither" a new slot starts with.
+const _: () = assert!(
+    slot::ALTSTACK_END < slot::FAST_STACK
+        && slot::FAST_STACK <= slot::FAST_SIGINFO
+        && slot::FAST_SIGINFO + 128 <= slot::FAST_UCONTEXT
+        && slot::FAST_UCONTEXT + 304 <= slot::FAST_FPSTATE
+        && slot::FAST_FPSTATE.is_multiple_of(64)
+        && slot::FAST_ENTERING != slot::FAST_RESUMED
+        && slot::FAST_ENTERING != 0
+        && slot::FAST_RESUMED != 0
 );
 
 /// How long the sentry sleeps on a hand-off word before checking that the stub lives.
@@ -73,6 +108,8 @@ pub struct SystrapAddressSpace {
     /// the sentry, `slot::EXEC`). Set and cleared on every switch, so atomic, not locked.
     in_handler: Box<[AtomicBool]>,
     spin: Spin,
+    /// Syscall patching (`patch.rs`): what has been patched, under the lock `fork` holds.
+    patches: Mutex<PatchState>,
 }
 
 impl SystrapAddressSpace {
@@ -85,6 +122,7 @@ impl SystrapAddressSpace {
         inner: Arc<PtraceAddressSpace>,
         install: bool,
         spin: Spin,
+        patching: bool,
     ) -> Result<SystrapAddressSpace, PlatformError> {
         let pid = inner.host_pid();
         let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
@@ -95,6 +133,7 @@ impl SystrapAddressSpace {
             slots: Mutex::new(vec![None; MAX_SLOTS as usize]),
             in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
             spin,
+            patches: Mutex::default(),
         };
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
@@ -173,8 +212,15 @@ impl SystrapAddressSpace {
                 ],
                 "seccomp(SECCOMP_SET_MODE_FILTER)",
             )?;
+            if patching {
+                patch::map_region(&space).map_err(err("mapping the patch region"))?;
+            }
         }
         Ok(space)
+    }
+
+    pub(super) fn lock_patches(&self) -> std::sync::MutexGuard<'_, PatchState> {
+        self.patches.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The slot of stub thread `tid`, given one if it has none; `EAGAIN` when all are taken.
@@ -309,6 +355,37 @@ impl SystrapAddressSpace {
         }
     }
 
+    /// Writes the constant parts of slot `offset`'s fast frame (at address `base`): what the
+    /// fast path does not store itself but a kernel-made signal frame would hold, so that the
+    /// sentry reads both kinds alike (`struct rt_sigframe`, `arch/x86/include/asm/sigframe.h`;
+    /// `struct _fpx_sw_bytes`, `arch/x86/include/uapi/asm/sigcontext.h`).
+    fn prefill_fast_frame(&self, offset: u64, base: u64, layout: (u64, u32)) -> Result<(), Errno> {
+        let (features, size) = layout;
+        let siginfo = offset + slot::FAST_SIGINFO;
+        self.region.store_u32(siginfo, libc::SIGSYS as u32)?;
+        self.region.store_u32(siginfo + 8, SYS_SECCOMP)?;
+        self.region
+            .store_u32(siginfo + 28, filter::AUDIT_ARCH_X86_64)?;
+        let ucontext = offset + slot::FAST_UCONTEXT;
+        // cs, gs, fs, ss (u16 each) after the 18 general registers.
+        self.region
+            .store_u64(ucontext + 40 + 144, USER_CS | (USER_SS << 48))?;
+        self.region
+            .store_u64(ucontext + 40 + 184, base + slot::FAST_FPSTATE)?;
+        let fp = offset + slot::FAST_FPSTATE;
+        self.region.store_u32(fp + FX_SW_BYTES, FP_XSTATE_MAGIC1)?;
+        self.region.store_u32(fp + FX_SW_BYTES + 4, size + 4)?;
+        self.region.store_u64(fp + FX_SW_BYTES + 8, features)?;
+        self.region.store_u32(fp + FX_SW_BYTES + 16, size)?;
+        // The XSAVE header (XSTATE_BV, XCOMP_BV, reserved): standard format.
+        self.region.write_words(fp + 512, &[0u8; 64])?;
+        self.region
+            .store_u32(fp + u64::from(size), FP_XSTATE_MAGIC2)?;
+        self.region.store_u64(offset + slot::XMASK, features)?;
+        self.region.store_u32(offset + slot::FP_LEN, size)?;
+        Ok(())
+    }
+
     /// Prepares the caller's (stopped) stub thread to run application code with slot `index`:
     /// its alternate stack is the slot's stack, every host signal unblocked (a new thread or
     /// process is made from a stub thread inside its handler, where all are blocked), the
@@ -321,10 +398,14 @@ impl SystrapAddressSpace {
         self.region.store_u32(offset + slot::SENTRY_SLEEPING, 0)?;
         self.region.store_u32(offset + slot::STUB_SLEEPING, 0)?;
         self.region.store_u32(offset + slot::SPIN_LIMIT, spin)?;
+        self.region.store_u32(offset + slot::PHASE, 0)?;
+        if let Some(layout) = fast_layout() {
+            self.prefill_fast_frame(offset, base, layout)?;
+        }
         // stack_t { void *ss_sp; int ss_flags; size_t ss_size; }.
         let mut stack = [0u8; 24];
         stack[0..8].copy_from_slice(&(base + PAGE_SIZE).to_le_bytes());
-        stack[16..24].copy_from_slice(&(slot::SIZE - PAGE_SIZE).to_le_bytes());
+        stack[16..24].copy_from_slice(&(slot::ALTSTACK_END - PAGE_SIZE).to_le_bytes());
         self.region.write_words(offset + THREAD_STACK_T, &stack)?;
         self.inner.inject_caller(
             libc::SYS_sigaltstack,
@@ -417,7 +498,9 @@ impl AddressSpace for SystrapAddressSpace {
         self.inner.release()
     }
 
+    /// A child never inherits a half-patched site: patching holds the same lock.
     fn fork(&self) -> Result<PendingStub, Errno> {
+        let _patches = self.lock_patches();
         self.inner.fork()
     }
 

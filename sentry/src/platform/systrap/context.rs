@@ -132,6 +132,11 @@ fn in_slot_stack(slot: u64, ptr: u64, len: u64, align: u64) -> Option<u64> {
         .then_some(offset)
 }
 
+/// Whether `frame` is the fast path's (built in the slot) rather than a kernel signal frame.
+fn is_fast(slot: u64, frame: &Frame) -> bool {
+    frame.siginfo == slot * slot::SIZE + slot::FAST_SIGINFO
+}
+
 /// Reads the frame the handler of slot `slot` reported.
 fn read_frame(space: &SystrapAddressSpace, slot: u64) -> Result<Option<Frame>, Errno> {
     let base = slot * slot::SIZE;
@@ -252,14 +257,36 @@ impl Context for SystrapContext {
             // The application's registers go in first: the stub may have been made inside a
             // handler, with its stack pointer on the alternate stack that sigaltstack(2)
             // cannot change while in use.
+            // `gs_base` points at the thread's slot, for the fast path (the application's
+            // own value stays in `regs`).
             None => space
                 .inner
-                .set_caller_regs(regs)
+                .set_caller_regs(&Regs {
+                    gs_base: SLOTS_BASE + slot * slot::SIZE,
+                    ..*regs
+                })
                 .and_then(|()| space.set_up_thread(slot, self.registry.spin.stub))
                 .and_then(|()| space.inner.detach_caller()),
             // It waits in its handler: rewrite the frame, detach it if an injection attached
             // it, and wake it.
             Some(frame) => write_frame(&space, slot, &frame, regs)
+                .and_then(|()| {
+                    let phase = if is_fast(slot, &frame) {
+                        slot::FAST_RESUMED
+                    } else {
+                        0
+                    };
+                    space
+                        .region
+                        .store_u32(slot * slot::SIZE + slot::PHASE, phase)?;
+                    // The handler drops an interrupt signal that comes while the fast path
+                    // is on its way in or held here; one that came since this switch began
+                    // is sent again now that a signal would be reported.
+                    if phase == slot::FAST_RESUMED && self.interrupter.is_pending() {
+                        crate::platform::ptrace::tgkill(pid, tid, INTERRUPT_SIGNAL)?;
+                    }
+                    Ok(())
+                })
                 .and_then(|()| {
                     if space.inner.caller_attached()? {
                         space.inner.detach_caller()?;
@@ -293,6 +320,9 @@ impl Context for SystrapContext {
         if let Some(nr) = syscall {
             now.orig_rax = nr;
             now.rax = (-(libc::ENOSYS as i64)) as u64;
+            if self.registry.patching && !is_fast(slot, &frame) {
+                space.patch_site(now.rip, nr);
+            }
         }
         if event == Event::Interrupted {
             self.interrupter.served();
@@ -302,6 +332,21 @@ impl Context for SystrapContext {
             current.frame = Some(frame);
         }
         space.set_in_handler(slot, true);
+        if self.registry.patching
+            && matches!(
+                event,
+                Event::Fault {
+                    signo: libc::SIGTRAP,
+                    code: SI_KERNEL,
+                    ..
+                }
+            )
+            && space.is_patched_site(regs.rip)
+        {
+            // The `int3` of a site being patched: run the site again.
+            regs.rip -= 1;
+            return self.switch(address_space, regs);
+        }
         Ok(event)
     }
 

@@ -27,6 +27,7 @@
 mod address_space;
 mod context;
 mod filter;
+mod patch;
 mod sys;
 
 use std::collections::HashMap;
@@ -77,11 +78,19 @@ impl Spin {
     }
 }
 
+/// Whether syscall sites are patched to reach the sentry without a signal (`patch.rs`):
+/// `RUNSC_SYSTRAP_PATCH=1` turns it on, `0` off.
+fn patching_from_env() -> bool {
+    std::env::var("RUNSC_SYSTRAP_PATCH").is_ok_and(|v| v.trim() == "1")
+}
+
 /// Live address spaces by stub host pid, so a `Context` can find the concrete object.
 #[derive(Default)]
 struct Registry {
     spaces: Mutex<HashMap<i32, Weak<SystrapAddressSpace>>>,
     spin: Spin,
+    /// Syscall patching is on (and the host can run the fast path).
+    patching: bool,
 }
 
 impl Registry {
@@ -108,12 +117,18 @@ impl SystrapPlatform {
     /// Starts the stub machinery and checks, with a probe address space, that this host can
     /// run it. Called where `PtracePlatform::new` is (before the sentry's own filter).
     pub fn new() -> Result<SystrapPlatform, PlatformError> {
+        SystrapPlatform::with_patching(patching_from_env())
+    }
+
+    /// Like `new`, with syscall patching on or off (it stays off where the host lacks XSAVE).
+    pub fn with_patching(patching: bool) -> Result<SystrapPlatform, PlatformError> {
         if !sys::has_fsgsbase() {
             return Err(PlatformError::Other(
                 "the host does not let user code use FSGSBASE (rdfsbase/wrfsbase)".into(),
             ));
         }
         let spin = Spin::from_env();
+        let patching = patching && address_space::fast_layout().is_some();
         let pin_pairs = spin.sentry == 0 && spin.stub == 0;
         let ptrace = PtracePlatform::new_for_systrap(pin_pairs)?;
         let mut layout = ptrace.layout().clone();
@@ -122,12 +137,16 @@ impl SystrapPlatform {
             end: SLOTS_BASE + SLOTS_LEN,
             name: "[stub]",
         });
+        if patching {
+            layout.reserved.push(patch::reserved_range());
+        }
         let platform = SystrapPlatform {
             ptrace,
             layout,
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
                 spin,
+                patching,
             }),
         };
         // The probe: a stub with the filter installed, then released.
@@ -145,6 +164,7 @@ impl SystrapPlatform {
             inner,
             install,
             self.registry.spin,
+            self.registry.patching,
         )?);
         self.registry.register(&space);
         Ok(space)
@@ -201,6 +221,81 @@ mod tests {
     }
 
     crate::platform_conformance_tests!(super::dyn_platform);
+
+    fn patching_platform() -> &'static SystrapPlatform {
+        static PLATFORM: OnceLock<SystrapPlatform> = OnceLock::new();
+        PLATFORM
+            .get_or_init(|| SystrapPlatform::with_patching(true).expect("systrap platform starts"))
+    }
+
+    fn dyn_patching_platform() -> &'static dyn Platform {
+        patching_platform()
+    }
+
+    /// The whole suite again with syscall patching: its loops of `mov $nr, %eax; syscall`
+    /// go through the fast path from their second round on.
+    mod patching {
+        use super::dyn_patching_platform;
+        crate::platform_conformance_tests!(super::dyn_patching_platform);
+    }
+
+    #[test]
+    fn patched_site_takes_the_fast_path_and_keeps_every_register() {
+        let platform = patching_platform();
+        assert!(platform.registry.patching, "this host can patch");
+        let code = [
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+            0x48, 0x89, 0xc7, //             mov rdi, rax
+            0x66, 0x48, 0x0f, 0x7e, 0xc6, // movq rsi, xmm0
+            0xeb, 0xef, //                   jmp 0
+        ];
+        let space = crate::platform::conformance::space_with_code(platform, &code);
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(platform, CODE);
+        // First round: by signal; the site is patched before the sentry answers.
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.rip, CODE + 7);
+        let mut now = [0u8; 7];
+        space.read(CODE, &mut now).unwrap();
+        assert_eq!(&now[..3], &[0xff, 0x24, 0x25], "the site is a jump now");
+        assert_eq!(
+            &now[5..7],
+            &[0x0f, 0x05],
+            "its last bytes still read `syscall`"
+        );
+        let values = [0x1111, 0x2222, 0x3333, 0x4444, 0x5555, 0x6666, 0x7777];
+        regs.rax = 1234;
+        regs.rbx = values[0];
+        regs.rbp = values[1];
+        regs.r12 = values[2];
+        regs.r13 = values[3];
+        regs.r14 = values[4];
+        regs.r15 = values[5];
+        regs.rdx = values[6];
+        // Second round: through the fast path, with the answer and every register kept.
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 39);
+        assert_eq!(regs.rip, CODE + 7);
+        assert_eq!(regs.rcx, CODE + 7);
+        assert_eq!(regs.rdi, 1234);
+        let kept = [
+            regs.rbx, regs.rbp, regs.r12, regs.r13, regs.r14, regs.r15, regs.rdx,
+        ];
+        assert_eq!(kept, values);
+        // The FP state travels through the fast frame too: xmm0 set here reaches rsi.
+        let mut fp = ctx.fpstate(&*space).unwrap();
+        fp[160..168].copy_from_slice(&0xabcd_u64.to_le_bytes());
+        ctx.set_fpstate(&*space, &fp).unwrap();
+        regs.rax = 5;
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!((regs.rdi, regs.rsi), (5, 0xabcd));
+        // A flag set by the sentry (the carry flag) is loaded with the rest.
+        regs.eflags |= 1;
+        regs.rip = CODE + 15; // jmp 0, flags untouched
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.eflags & 1, 1);
+    }
 
     #[test]
     fn spin_limits_parse() {

@@ -179,6 +179,33 @@ pub fn has_fsgsbase() -> bool {
     hwcap2 & HWCAP2_FSGSBASE != 0
 }
 
+/// The XSAVE layout a signal frame of this host carries: the user feature mask (XCR0 without
+/// the AMX tile features, which a process gets only on request, `arch_prctl(ARCH_REQ_XCOMP_
+/// PERM)`) and the size of the standard-format area holding them (the end of the last
+/// component, CPUID leaf 0xD; Intel SDM vol. 1, 13.4). `None` without XSAVE.
+pub fn xsave_layout() -> Option<(u64, u32)> {
+    use std::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+    /// XFEATURE_MASK_XTILE_CFG | XFEATURE_MASK_XTILE_DATA.
+    const XTILE: u64 = (1 << 17) | (1 << 18);
+    /// CPUID.1:ECX.OSXSAVE: the OS enabled XSAVE and XGETBV.
+    const OSXSAVE: u32 = 1 << 27;
+    let leaf1 = __cpuid(1);
+    if leaf1.ecx & OSXSAVE == 0 {
+        return None;
+    }
+    // SAFETY: OSXSAVE is set, so xgetbv(0) (XCR0) is allowed in user mode.
+    let xcr0 = unsafe { _xgetbv(0) };
+    let features = xcr0 & !XTILE;
+    let mut size = 576u32;
+    for bit in 2..63u32 {
+        if features & (1 << bit) != 0 {
+            let leaf = __cpuid_count(0xd, bit);
+            size = size.max(leaf.ebx.saturating_add(leaf.eax));
+        }
+    }
+    Some((features, size))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +234,12 @@ mod tests {
         // The word is not the expected value: returns at once.
         region.futex_wait(0, 0, Duration::from_secs(10)).unwrap();
         region.futex_wake(0).unwrap();
+    }
+
+    #[test]
+    fn xsave_layout_covers_x87_and_sse() {
+        let (features, size) = xsave_layout().expect("this host has XSAVE");
+        assert_eq!(features & 3, 3);
+        assert!((576..=16 * 1024).contains(&size));
     }
 }
