@@ -183,7 +183,7 @@ fast_entry:
         rdgsbase rbx
         mov eax, [rbx + XMASK]
         mov edx, [rbx + XMASK + 4]
-        xsave64 [rbx + FAST_FP]
+        xsaveopt64 [rbx + FAST_FP]
         lea rsi, [rbx + FAST_SI]
         lea rdx, [rbx + FAST_UC]
         lea rcx, [rip + fast_exit]

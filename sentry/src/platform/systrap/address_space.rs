@@ -110,6 +110,8 @@ pub struct SystrapAddressSpace {
     spin: Spin,
     /// Syscall patching (`patch.rs`): what has been patched, under the lock `fork` holds.
     patches: Mutex<PatchState>,
+    /// Sites written at a time; 0: no patching.
+    pub(super) patch_batch: usize,
 }
 
 impl SystrapAddressSpace {
@@ -122,7 +124,7 @@ impl SystrapAddressSpace {
         inner: Arc<PtraceAddressSpace>,
         install: bool,
         spin: Spin,
-        patching: bool,
+        patch_batch: usize,
     ) -> Result<SystrapAddressSpace, PlatformError> {
         let pid = inner.host_pid();
         let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
@@ -134,6 +136,7 @@ impl SystrapAddressSpace {
             in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
             spin,
             patches: Mutex::default(),
+            patch_batch,
         };
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
@@ -212,7 +215,7 @@ impl SystrapAddressSpace {
                 ],
                 "seccomp(SECCOMP_SET_MODE_FILTER)",
             )?;
-            if patching {
+            if patch_batch > 0 {
                 patch::map_region(&space).map_err(err("mapping the patch region"))?;
             }
         }

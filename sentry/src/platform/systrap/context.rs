@@ -320,7 +320,7 @@ impl Context for SystrapContext {
         if let Some(nr) = syscall {
             now.orig_rax = nr;
             now.rax = (-(libc::ENOSYS as i64)) as u64;
-            if self.registry.patching && !is_fast(slot, &frame) {
+            if space.patch_batch > 0 && !is_fast(slot, &frame) {
                 space.patch_site(now.rip, nr);
             }
         }
@@ -332,7 +332,7 @@ impl Context for SystrapContext {
             current.frame = Some(frame);
         }
         space.set_in_handler(slot, true);
-        if self.registry.patching
+        if space.patch_batch > 0
             && matches!(
                 event,
                 Event::Fault {

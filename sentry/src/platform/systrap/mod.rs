@@ -89,8 +89,9 @@ fn patching_from_env() -> bool {
 struct Registry {
     spaces: Mutex<HashMap<i32, Weak<SystrapAddressSpace>>>,
     spin: Spin,
-    /// Syscall patching is on (and the host can run the fast path).
-    patching: bool,
+    /// Syscall sites patched at a time (`patch.rs`); 0 when patching is off (or the host
+    /// cannot run the fast path).
+    patch_batch: usize,
 }
 
 impl Registry {
@@ -122,13 +123,22 @@ impl SystrapPlatform {
 
     /// Like `new`, with syscall patching on or off (it stays off where the host lacks XSAVE).
     pub fn with_patching(patching: bool) -> Result<SystrapPlatform, PlatformError> {
+        SystrapPlatform::start(if patching { patch::PATCH_BATCH } else { 0 })
+    }
+
+    /// Starts the platform; `patch_batch` sites are patched at a time (0: no patching).
+    fn start(patch_batch: usize) -> Result<SystrapPlatform, PlatformError> {
         if !sys::has_fsgsbase() {
             return Err(PlatformError::Other(
                 "the host does not let user code use FSGSBASE (rdfsbase/wrfsbase)".into(),
             ));
         }
         let spin = Spin::from_env();
-        let patching = patching && address_space::fast_layout().is_some();
+        let patch_batch = if address_space::fast_layout().is_some() {
+            patch_batch
+        } else {
+            0
+        };
         let pin_pairs = spin.sentry == 0 && spin.stub == 0;
         let ptrace = PtracePlatform::new_for_systrap(pin_pairs)?;
         let mut layout = ptrace.layout().clone();
@@ -137,7 +147,7 @@ impl SystrapPlatform {
             end: SLOTS_BASE + SLOTS_LEN,
             name: "[stub]",
         });
-        if patching {
+        if patch_batch > 0 {
             layout.reserved.push(patch::reserved_range());
         }
         let platform = SystrapPlatform {
@@ -146,7 +156,7 @@ impl SystrapPlatform {
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
                 spin,
-                patching,
+                patch_batch,
             }),
         };
         // The probe: a stub with the filter installed, then released.
@@ -164,7 +174,7 @@ impl SystrapPlatform {
             inner,
             install,
             self.registry.spin,
-            self.registry.patching,
+            self.registry.patch_batch,
         )?);
         self.registry.register(&space);
         Ok(space)
@@ -224,8 +234,8 @@ mod tests {
 
     fn patching_platform() -> &'static SystrapPlatform {
         static PLATFORM: OnceLock<SystrapPlatform> = OnceLock::new();
-        PLATFORM
-            .get_or_init(|| SystrapPlatform::with_patching(true).expect("systrap platform starts"))
+        // One site at a time, so that every site is patched at its first trap.
+        PLATFORM.get_or_init(|| SystrapPlatform::start(1).expect("systrap platform starts"))
     }
 
     fn dyn_patching_platform() -> &'static dyn Platform {
@@ -242,7 +252,7 @@ mod tests {
     #[test]
     fn patched_site_takes_the_fast_path_and_keeps_every_register() {
         let platform = patching_platform();
-        assert!(platform.registry.patching, "this host can patch");
+        assert_eq!(platform.registry.patch_batch, 1, "this host can patch");
         let code = [
             0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
             0x0f, 0x05, //                   syscall

@@ -39,6 +39,8 @@ pub const PATCH_LEN: u64 = 0x1_0000;
 /// One record: the pointer a patched site jumps through, then its code.
 const RECORD: u64 = 32;
 const MAX_RECORDS: u64 = PATCH_LEN / RECORD;
+/// Sites are written this many at a time (or sooner, when the thread is stopped anyway).
+pub const PATCH_BATCH: usize = 16;
 /// At most this many call sites are remembered as not patchable per address space.
 const MAX_REFUSED: usize = 4096;
 
@@ -59,6 +61,8 @@ pub struct PatchState {
     sites: HashSet<u64>,
     /// Call addresses (after the `syscall`) whose code has another shape.
     refused: HashSet<u64>,
+    /// Patchable sites (call address, syscall number) waiting to be written.
+    pending: Vec<(u64, u32)>,
 }
 
 /// The shape of a patchable site ending at `call_addr` (`syscall` is the last two bytes):
@@ -136,22 +140,43 @@ impl SystrapAddressSpace {
         if state.refused.contains(&call_addr) || state.refused.len() >= MAX_REFUSED {
             return;
         }
+        // Writing needs the stub thread stopped under ptrace, and a seize costs more than
+        // the patch: sites wait until one of them traps a second time (it is hot), a batch
+        // has gathered, or the thread is stopped anyway.
+        let again = state.pending.iter().any(|&(addr, _)| addr == call_addr);
+        if !again {
+            match self.site_at(call_addr, nr) {
+                Some(site) if state.sites.contains(&site) => return,
+                Some(_) => state.pending.push((call_addr, nr)),
+                None => {
+                    state.refused.insert(call_addr);
+                    return;
+                }
+            }
+        }
+        let attached = self.inner.caller_attached().unwrap_or(false);
+        if again || state.pending.len() >= self.patch_batch || attached {
+            for (call_addr, nr) in std::mem::take(&mut state.pending) {
+                // The code may have changed since: look again.
+                let Some(site) = self.site_at(call_addr, nr) else {
+                    continue;
+                };
+                if state.sites.contains(&site) {
+                    continue;
+                }
+                if self.write_patch(&mut state, site, nr, call_addr).is_err() {
+                    state.refused.insert(call_addr);
+                }
+            }
+        }
+    }
+
+    /// The patchable site whose `syscall` ends at `call_addr`, if the code has that shape.
+    fn site_at(&self, call_addr: u64, nr: u32) -> Option<u64> {
         let read = |addr: u64, buf: &mut [u8]| {
             crate::platform::AddressSpace::read(self, addr, buf) == Ok(buf.len())
         };
-        let Some(site) = site_of(read, call_addr, nr) else {
-            state.refused.insert(call_addr);
-            return;
-        };
-        if state.sites.contains(&site) {
-            return;
-        }
-        match self.write_patch(&mut state, site, nr, call_addr) {
-            Ok(()) => {}
-            Err(_) => {
-                state.refused.insert(call_addr);
-            }
-        }
+        site_of(read, call_addr, nr)
     }
 
     fn write_patch(
