@@ -78,10 +78,12 @@ impl Spin {
     }
 }
 
-/// Whether syscall sites are patched to reach the sentry without a signal (`patch.rs`):
-/// `RUNSC_SYSTRAP_PATCH=1` turns it on, `0` off.
+/// Whether syscall sites are patched to reach the sentry without a signal (`patch.rs`): on
+/// unless `RUNSC_SYSTRAP_PATCH=0`. Measured on this 2-core VM under build load (load average
+/// 3 to 4), getppid through libc's wrapper: 3.0-3.5 µs patched against 4.5-5.0 µs by signal
+/// (ptrace: 4.8-5.1 µs).
 fn patching_from_env() -> bool {
-    std::env::var("RUNSC_SYSTRAP_PATCH").is_ok_and(|v| v.trim() == "1")
+    std::env::var("RUNSC_SYSTRAP_PATCH").map_or(true, |v| v.trim() != "0")
 }
 
 /// Live address spaces by stub host pid, so a `Context` can find the concrete object.
