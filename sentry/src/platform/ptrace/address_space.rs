@@ -6,7 +6,7 @@
 //! Lock order: `Shared::fd_passing`, then `tracers`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use super::inject::{inject_syscall, inject_thread_exit, syscall_result};
@@ -82,6 +82,9 @@ pub struct PtraceAddressSpace {
     /// Stub threads currently detached (seccomp-trap platform only: a detached thread runs
     /// application code or waits in its signal handler; `caller_stub` seizes it again).
     detached: Mutex<Vec<i32>>,
+    /// How many times a detached stub thread was seized again: a context that saw the same
+    /// count at its last switch knows its own thread is still detached without the locks.
+    attaches: AtomicU64,
     shared: Arc<Shared>,
 }
 
@@ -99,6 +102,7 @@ impl PtraceAddressSpace {
             tracers: Mutex::new(vec![(tracer_tid, stub_tid)]),
             released: AtomicBool::new(false),
             detached: Mutex::new(Vec::new()),
+            attaches: AtomicU64::new(0),
             shared,
         }
     }
@@ -180,6 +184,7 @@ impl PtraceAddressSpace {
     /// Seizes detached stub thread `tid` again and stops it where it is (in the systrap
     /// handler's futex wait, normally: the wait is restarted when it is detached again).
     fn attach(&self, tid: i32) -> Result<(), Errno> {
+        self.attaches.fetch_add(1, Ordering::SeqCst);
         let running = sys::seize(tid).inspect_err(|_| self.mark_dead())?;
         sys::interrupt(tid)?;
         match running.wait()? {
@@ -199,6 +204,11 @@ impl PtraceAddressSpace {
             return Err(Errno::ESRCH);
         }
         self.stub_tid_for(sys::gettid()).ok_or(Errno::EPERM)
+    }
+
+    /// How many re-attaches of detached stub threads there have been (`attaches`).
+    pub(crate) fn attach_count(&self) -> u64 {
+        self.attaches.load(Ordering::SeqCst)
     }
 
     /// Whether the caller's stub thread is attached (stopped) rather than detached.

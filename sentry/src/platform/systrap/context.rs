@@ -65,6 +65,8 @@ struct Current {
     slot: u64,
     /// `Some` while the thread sits in its handler with this frame; `None` before it ran.
     frame: Option<Frame>,
+    /// The address space's attach count when this thread was last known detached.
+    attaches_seen: u64,
 }
 
 pub struct SystrapContext {
@@ -107,6 +109,7 @@ impl SystrapContext {
             tid,
             slot,
             frame: None,
+            attaches_seen: u64::MAX,
         });
         Ok(space)
     }
@@ -245,10 +248,18 @@ impl Context for SystrapContext {
             Err(Errno::ESRCH) => return Ok(Event::Exited),
             Err(e) => return Err(err("switch")(e)),
         };
-        let (tid, slot, frame) = {
+        let (tid, slot, frame, attaches_seen) = {
             let current = self.current().map_err(err("switch"))?;
-            (current.tid, current.slot, current.frame)
+            (
+                current.tid,
+                current.slot,
+                current.frame,
+                current.attaches_seen,
+            )
         };
+        // Only this thread seizes its own stub thread, and every seize counts: with the count
+        // unchanged since it was last detached, it still is (no lock on the common path).
+        let attaches = space.inner.attach_count();
         if self.interrupter.arm(pid, tid) {
             return Ok(Event::Interrupted);
         }
@@ -288,7 +299,7 @@ impl Context for SystrapContext {
                     Ok(())
                 })
                 .and_then(|()| {
-                    if space.inner.caller_attached()? {
+                    if attaches != attaches_seen && space.inner.caller_attached()? {
                         space.inner.detach_caller()?;
                     }
                     Ok(())
@@ -297,6 +308,7 @@ impl Context for SystrapContext {
         };
         if let Some(current) = &mut self.current {
             current.frame = None;
+            current.attaches_seen = attaches;
         }
         space.set_in_handler(slot, false);
         match started {
