@@ -1,7 +1,9 @@
 /* Simple trapped syscalls in a loop, for the per-syscall rows of the side-by-side runner:
  * `sysloop KIND N` makes N iterations of KIND (default 0), each through syscall(2) so that
- * neither libc nor the vDSO can answer:
+ * neither libc nor the vDSO can answer (but one):
  *   getpid  one getpid(2)
+ *   libc-getppid  one getppid(3) through libc's wrapper, `mov $110, %eax; syscall` (glibc caches
+ *           nothing for it): the shape systrap's syscall patching rewrites
  *   clock   one clock_gettime(CLOCK_MONOTONIC) (the path of a vDSO miss)
  *   pipe    write(2) of 1 byte into a pipe and read(2) of it back (two syscalls)
  * Exits 1 on a bad KIND or a failing call. */
@@ -18,6 +20,9 @@ int main(int argc, char **argv) {
     if (strcmp(kind, "getpid") == 0) {
         for (long i = 0; i < n; i++)
             syscall(SYS_getpid);
+    } else if (strcmp(kind, "libc-getppid") == 0) {
+        for (long i = 0; i < n; i++)
+            getppid();
     } else if (strcmp(kind, "clock") == 0) {
         struct timespec ts;
         for (long i = 0; i < n; i++)

@@ -23,8 +23,9 @@ pub fn sysloop() -> PathBuf {
 
 /// The `sysloop` kinds that part (a) of the runner times after getppid: (kind, label of one
 /// iteration).
-pub const SIMPLE_SYSCALLS: [(&str, &str); 3] = [
+pub const SIMPLE_SYSCALLS: [(&str, &str); 4] = [
     ("getpid", "getpid round trip"),
+    ("libc-getppid", "getppid through libc's wrapper (a patchable site)"),
     ("clock", "clock_gettime without the vDSO"),
     ("pipe", "1-byte pipe write + read (2 calls)"),
 ];
