@@ -17,9 +17,9 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::{getpid, pipe2};
 use thiserror::Error;
 
-use crate::boot::isolate::NetworkNamespace;
+use crate::boot::isolate::{spawn_supervisor, HostNamespaces, NetworkNamespace};
 use crate::boot::spec::BootSpec;
-use crate::sys::{in_namespaces, prepare_child};
+use crate::sys::prepare_child;
 
 /// The binary every sandbox process runs: this one.
 const SELF_EXE: &str = "/proc/self/exe";
@@ -58,6 +58,9 @@ pub struct SandboxConfig {
     pub mounts: Vec<HostMount>,
     /// The sentry's network namespace (its mount, IPC, UTS and pid namespaces are always new).
     pub network: NetworkNamespace,
+    /// The supervisor's other namespaces, as the spec asks (`HostNamespaces::default()`: the
+    /// runtime's).
+    pub namespaces: HostNamespaces,
     /// `runsc create`: the sandbox outlives this process (no `PR_SET_PDEATHSIG`), the gofer
     /// holds none of our stdio, and the sentry serves `control` (a listening unix socket) and
     /// waits for `start` before running the init process.
@@ -181,8 +184,7 @@ impl Sandbox {
         }
         // stdio is inherited: the sentry hands its 0, 1, 2 to the init process.
         prepare_child(&mut cmd, keep, parent);
-        in_namespaces(&mut cmd, config.network);
-        let boot = match cmd.spawn() {
+        let boot = match spawn_supervisor(&mut cmd, config.network, config.namespaces) {
             Ok(b) => b,
             Err(source) => {
                 kill_and_reap(gofer);

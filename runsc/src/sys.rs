@@ -121,12 +121,16 @@ pub fn drop_all_capabilities() -> nix::Result<()> {
 
 /// Makes `cmd`'s child enter the sentry's namespaces before exec (see
 /// `crate::boot::isolate::enter_namespaces`).
-pub fn in_namespaces(cmd: &mut Command, net: crate::boot::isolate::NetworkNamespace) {
+pub fn in_namespaces(
+    cmd: &mut Command,
+    net: crate::boot::isolate::NetworkNamespace,
+    host: crate::boot::isolate::HostNamespaces,
+) {
     // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
     // syscalls (unshare, setns, socket/ioctl/close for the loopback, and the raw fork, signal
     // and wait calls of `fork_pid_namespace_init`), allocating nothing.
     unsafe {
-        cmd.pre_exec(move || crate::boot::isolate::enter_namespaces(&net));
+        cmd.pre_exec(move || crate::boot::isolate::enter_namespaces(&net, &host));
     }
 }
 
@@ -137,15 +141,18 @@ const SUPERVISOR_FAILURE: libc::c_int = 71;
 /// `unshare(CLONE_NEWPID)` (which moves only the caller's future children; see
 /// pid_namespaces(7)). Runs in the forked child before exec: raw syscalls only, no allocation.
 ///
-/// Returns in the new child, which goes on to exec `runsc boot`. The caller itself never
-/// returns: it stays behind as the host process the front end knows (the pid it waits for,
-/// signals and names in the pid file), holding no descriptor but the sentry's /proc status and
-/// the pipe that tells the child it is alive. It forwards the signals processes send it
-/// (`kill(2)`; kernel-sent ones such as a terminal's SIGINT reach the sentry directly, being
-/// sent to the whole process group), see [`supervise`] for those the sentry would die of, and
-/// ends exactly as the sentry does: the same exit code, or killed by the same signal. Its death
-/// kills the sentry (`PR_SET_PDEATHSIG`), whose death kills every process of its namespace.
-pub fn fork_pid_namespace_init() -> io::Result<()> {
+/// Returns in the new child, which unshares the mount, IPC and UTS namespaces it does not share
+/// with the caller (`host.sentry_own()`) and goes on to exec `runsc boot`. The caller itself
+/// never returns: it enters the namespaces `host` gives it alone
+/// (`crate::boot::isolate::enter_supervisor_namespaces`) and stays behind as the host process
+/// the front end knows (the pid it waits for, signals and names in the pid file), holding no
+/// descriptor but the sentry's /proc status and the socket that tells the child it is alive.
+/// It forwards the signals processes send it (`kill(2)`; kernel-sent ones such as a terminal's
+/// SIGINT reach the sentry directly, being sent to the whole process group), see [`supervise`]
+/// for those the sentry would die of, and ends exactly as the sentry does: the same exit code,
+/// or killed by the same signal. Its death kills the sentry (`PR_SET_PDEATHSIG`), whose death
+/// kills every process of its namespace.
+pub fn fork_pid_namespace_init(host: &crate::boot::isolate::HostNamespaces) -> io::Result<()> {
     // Everything is blocked before the fork so that no signal sent to the supervisor before it
     // waits is lost (the child gets the old mask back, and starts with no pending signals).
     // SAFETY: sigset_t is plain data (all-zero is a valid value); sigfillset and sigprocmask
@@ -164,9 +171,21 @@ pub fn fork_pid_namespace_init() -> io::Result<()> {
         // SAFETY: restores the mask read above.
         unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
     };
+    // Our pid as the host's /proc names it (we may be in a pid namespace of the spec's): the
+    // child writes our id maps there.
+    let mut me = [0u8; 16];
+    let me_len = own_proc_pid(&mut me);
     let mut alive = [-1 as libc::c_int; 2];
-    // SAFETY: pipe2 writes two descriptors into `alive`.
-    if unsafe { libc::pipe2(alive.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+    // SAFETY: socketpair writes two descriptors into `alive`.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            alive.as_mut_ptr(),
+        )
+    } != 0
+    {
         let e = io::Error::last_os_error();
         restore(&old);
         return Err(e);
@@ -178,7 +197,7 @@ pub fn fork_pid_namespace_init() -> io::Result<()> {
         unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
     if child < 0 {
         let e = io::Error::last_os_error();
-        // SAFETY: closes the pipe made above, owned here.
+        // SAFETY: closes the sockets made above, owned here.
         unsafe {
             libc::close(alive[0]);
             libc::close(alive[1]);
@@ -188,30 +207,87 @@ pub fn fork_pid_namespace_init() -> io::Result<()> {
     }
     if child == 0 {
         // The sentry-to-be, pid 1 of the new namespace.
-        // SAFETY: plain syscalls on this process's own state and on the pipe it owns; `byte`
-        // lives on the stack for the read.
+        // SAFETY: plain syscalls on this process's own state and on the socket it owns;
+        // `byte` and `pid` live on the stack for the calls.
         unsafe {
             libc::close(alive[1]);
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
                 libc::_exit(SUPERVISOR_FAILURE);
             }
-            // The supervisor writes a byte once it is ready (it has our /proc status open); if
-            // it died before the prctl, its end of the pipe is closed and we read end-of-file
-            // (getppid cannot tell: the parent is outside our namespace, so it is 0).
+            // The supervisor opens our /proc status by the pid the host's /proc knows us by
+            // (not 1, nor the pid its fork returned when it is in a pid namespace of its own).
+            let mut pid = [0u8; 16];
+            let n = own_proc_pid(&mut pid);
+            if n == 0 || libc::write(alive[0], pid.as_ptr().cast(), n) != n as isize {
+                libc::_exit(SUPERVISOR_FAILURE);
+            }
+            if libc::unshare(host.sentry_own().bits()) != 0 {
+                libc::_exit(SUPERVISOR_FAILURE);
+            }
+            // The supervisor writes a byte once it is ready (it has our /proc status open and
+            // is in its namespaces); if it died before the prctl, its end is closed and we
+            // read end-of-file (getppid cannot tell: the parent is outside our namespace).
             let mut byte = 0u8;
             if libc::read(alive[0], (&mut byte as *mut u8).cast(), 1) != 1 {
                 libc::_exit(SUPERVISOR_FAILURE);
             }
             libc::close(alive[0]);
+            // Its new user namespace's maps need a writer with the runtime's capabilities.
+            if host.maps_user()
+                && (write_id_map(&me[..me_len], b"uid_map", &host.uid_map).is_err()
+                    || write_id_map(&me[..me_len], b"gid_map", &host.gid_map).is_err())
+            {
+                libc::_exit(SUPERVISOR_FAILURE);
+            }
         }
         restore(&old);
         return Ok(());
     }
-    supervise(child as libc::pid_t, alive[1], &all)
+    // SAFETY: closes the child's end, a descriptor owned here.
+    unsafe { libc::close(alive[0]) };
+    supervise(child as libc::pid_t, alive[1], &all, host)
 }
 
-/// The supervisor's life (see [`fork_pid_namespace_init`]): keeps only `alive`, then waits for
-/// signals (all blocked) until `child` ends, and ends the same way.
+/// Reads `/proc/self` (this process's pid in the pid namespace of the mounted /proc) into
+/// `buf`; returns the number of digits, 0 on failure. No allocation.
+fn own_proc_pid(buf: &mut [u8; 16]) -> usize {
+    // SAFETY: readlink writes at most `buf.len()` bytes into `buf`; the path is a
+    // NUL-terminated literal.
+    let n = unsafe { libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 || n as usize >= buf.len() || !buf[..n as usize].iter().all(u8::is_ascii_digit) {
+        return 0;
+    }
+    n as usize
+}
+
+/// Writes `map` (empty: nothing) to `/proc/<pid>/<file>` in one write(2), as user_namespaces(7)
+/// requires. No allocation.
+fn write_id_map(pid: &[u8], file: &[u8], map: &[u8]) -> io::Result<()> {
+    if map.is_empty() {
+        return Ok(());
+    }
+    let mut path = [0u8; 48];
+    proc_path(pid, file, &mut path)?;
+    // SAFETY: `path` is NUL-terminated; the descriptor is owned here and closed; `map` lives
+    // for the write.
+    unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = libc::write(fd, map.as_ptr().cast(), map.len());
+        let e = io::Error::last_os_error();
+        libc::close(fd);
+        if n != map.len() as isize {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The supervisor's life (see [`fork_pid_namespace_init`]): learns the child's host pid from
+/// `alive`, opens its /proc status, enters its own namespaces, keeps only those two
+/// descriptors, then waits for signals (all blocked) until `child` ends, and ends the same way.
 ///
 /// As pid 1 of its namespace the sentry is immune to the signals it leaves at their default
 /// action, even from outside (pid_namespaces(7), "the init process"); before, such a signal
@@ -219,31 +295,36 @@ pub fn fork_pid_namespace_init() -> io::Result<()> {
 /// (per its /proc status, opened while the host's /proc is still in reach), and whose default
 /// action is to terminate, is turned into SIGKILL, and the supervisor then dies by the signal
 /// itself.
-fn supervise(child: libc::pid_t, alive: libc::c_int, all: &libc::sigset_t) -> ! {
-    let mut path = [0u8; 40];
-    proc_status_path(child, &mut path);
+fn supervise(
+    child: libc::pid_t,
+    alive: libc::c_int,
+    all: &libc::sigset_t,
+    host: &crate::boot::isolate::HostNamespaces,
+) -> ! {
+    let mut pid = [0u8; 16];
+    let mut path = [0u8; 48];
     // SAFETY: raw syscalls on this process's own descriptors, signal state and child; `path`
-    // is NUL-terminated; `info`, `status` and `buf` are locals written by the kernel. Nothing
-    // here allocates or returns.
+    // is NUL-terminated; `info`, `status`, `pid` and `buf` are locals written by the kernel.
+    // Nothing here allocates or returns.
     unsafe {
-        if alive > 0 {
-            libc::syscall(
-                libc::SYS_close_range,
-                0 as libc::c_uint,
-                (alive - 1) as libc::c_uint,
-                0 as libc::c_uint,
-            );
+        // A child that failed before writing its pid ends soon: we then report its status.
+        let n = libc::read(alive, pid.as_mut_ptr().cast(), pid.len());
+        let status_fd = if n > 0 && proc_path(&pid[..n as usize], b"status", &mut path).is_ok() {
+            libc::open(
+                path.as_ptr().cast::<libc::c_char>(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            )
+        } else {
+            -1
+        };
+        if crate::boot::isolate::enter_supervisor_namespaces(host).is_err() {
+            let msg = b"runsc: the supervisor cannot enter the namespaces the spec names\n";
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::kill(child, libc::SIGKILL);
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+            libc::_exit(SUPERVISOR_FAILURE);
         }
-        libc::syscall(
-            libc::SYS_close_range,
-            (alive + 1) as libc::c_uint,
-            libc::c_uint::MAX,
-            0 as libc::c_uint,
-        );
-        let status_fd = libc::open(
-            path.as_ptr().cast::<libc::c_char>(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        );
+        close_all_but(alive, status_fd);
         // Lets the child go on (see fork_pid_namespace_init).
         libc::write(alive, b"1".as_ptr().cast(), 1);
         let mut killed_by = 0;
@@ -291,31 +372,44 @@ fn supervise(child: libc::pid_t, alive: libc::c_int, all: &libc::sigset_t) -> ! 
     }
 }
 
-/// Writes `/proc/PID/status` and a NUL into `buf` (no allocation: runs after fork).
-fn proc_status_path(pid: libc::pid_t, buf: &mut [u8; 40]) {
-    let mut digits = [0u8; 12];
-    let mut n = 0;
-    let mut v = pid.unsigned_abs();
-    loop {
-        digits[n] = b'0' + (v % 10) as u8;
-        n += 1;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+/// Writes `/proc/<pid>/<file>` and a NUL into `buf` (no allocation: runs after fork); `pid` is
+/// the digits. Fails when it does not fit.
+fn proc_path(pid: &[u8], file: &[u8], buf: &mut [u8]) -> io::Result<()> {
+    let parts: [&[u8]; 5] = [b"/proc/", pid, b"/", file, b"\0"];
+    if parts.iter().map(|p| p.len()).sum::<usize>() > buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
     let mut i = 0;
-    for &b in b"/proc/" {
-        buf[i] = b;
-        i += 1;
+    for part in parts {
+        buf[i..i + part.len()].copy_from_slice(part);
+        i += part.len();
     }
-    for k in (0..n).rev() {
-        buf[i] = digits[k];
-        i += 1;
+    Ok(())
+}
+
+/// Closes every descriptor but `a` and `b` (`b` may be -1). No allocation.
+fn close_all_but(a: libc::c_int, b: libc::c_int) {
+    let (lo, hi) = if b < 0 || a == b {
+        (a, a)
+    } else {
+        (a.min(b), a.max(b))
+    };
+    let mut ranges = [(0, lo - 1), (lo + 1, hi - 1), (hi + 1, libc::c_int::MAX)];
+    if lo == hi {
+        ranges[1] = (1, 0);
     }
-    for &b in b"/status\0" {
-        buf[i] = b;
-        i += 1;
+    for (first, last) in ranges {
+        if first <= last && last >= 0 {
+            // SAFETY: close_range only closes this process's descriptors in the range.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_close_range,
+                    first as libc::c_uint,
+                    last as libc::c_uint,
+                    0 as libc::c_uint,
+                )
+            };
+        }
     }
 }
 
@@ -374,7 +468,9 @@ fn status_mask(status: &[u8], field: &[u8]) -> Option<u64> {
     None
 }
 
-/// Ends this process with exit code `code` or, when `sig` is not 0, by signal `sig`.
+/// Ends this process with exit code `code` or, when `sig` is not 0, by signal `sig`. As pid 1
+/// of a pid namespace of the spec's, a process cannot die of a signal it sends itself: it then
+/// exits with 128 + `sig`, which waiting engines report the same way.
 fn end_like(code: libc::c_int, sig: libc::c_int) -> ! {
     // SAFETY: raw syscalls on this process's own state; `act`, `set` and `none` are locals.
     unsafe {
@@ -502,9 +598,10 @@ mod tests {
         assert!(!dies_by_default(status, libc::SIGWINCH)); // default: ignore
         assert!(dies_by_default(status, libc::SIGUSR1));
         assert!(!dies_by_default(b"Name:\tx\n", libc::SIGUSR1));
-        let mut path = [0u8; 40];
-        proc_status_path(4_194_304, &mut path);
+        let mut path = [0u8; 48];
+        proc_path(b"4194304", b"status", &mut path).unwrap();
         assert!(path.starts_with(b"/proc/4194304/status\0"));
+        assert!(proc_path(b"4194304", b"status", &mut [0u8; 20]).is_err());
     }
 
     #[test]

@@ -9,8 +9,9 @@ so no protoc and no generated code are needed; only Debian's python3-grpcio carr
 Usage: cri_client.py SOCKET COMMAND ARGS...; each command prints one JSON object.
   version
   runp NAME HANDLER LOGDIR              -> {"pod": ID}       (host network: no CNI needed)
-  create POD PODNAME LOGDIR NAME IMAGE LOG CMD...
-                                        -> {"container": ID} (in the pod's PID namespace)
+  create POD PODNAME LOGDIR NAME IMAGE LOG [-v HOST:CTR[:ro]]... CMD...
+                                        -> {"container": ID} (in the pod's PID namespace,
+                                           with a volume for each -v)
   start ID | stop ID | rm ID | stopp POD | rmp POD
   exec ID TIMEOUT CMD...                -> {"stdout", "stderr", "exit_code"}
   status ID                             -> {"state", "exit_code", "reason"}
@@ -148,7 +149,16 @@ def pod_sandbox_config(name, logdir):
     )
 
 
-def container_config(name, image, log, cmd):
+def volume(spec):
+    # Mount: container_path = 1, host_path = 2, readonly = 3.
+    host, ctr, *mode = spec.split(":")
+    out = field_bytes(1, ctr) + field_bytes(2, host)
+    if mode == ["ro"]:
+        out += field_varint(3, 1)
+    return out
+
+
+def container_config(name, image, log, cmd, volumes=()):
     # ContainerMetadata: name = 1. ImageSpec: image = 1.
     # LinuxContainerSecurityContext: namespace_options = 3 (the pod's PID namespace).
     security = field_msg(3, namespace_option(NODE, POD, POD))
@@ -160,6 +170,9 @@ def container_config(name, image, log, cmd):
         out += field_msg(3, arg.encode())
     # KeyValue: key = 1, value = 2.
     out += field_msg(6, field_bytes(1, "PATH") + field_bytes(2, "/bin"))
+    # ContainerConfig: mounts = 7.
+    for v in volumes:
+        out += field_msg(7, volume(v))
     out += field_bytes(11, log) + field_msg(15, linux)
     return out
 
@@ -197,9 +210,13 @@ def main(argv):
         out = {"pod": text(client.call("RunPodSandbox", req), 1)}
     elif cmd == "create":
         pod, pod_name, logdir, name, image, log = args[:6]
+        rest, volumes = args[6:], []
+        while len(rest) >= 2 and rest[0] == "-v":
+            volumes.append(rest[1])
+            rest = rest[2:]
         req = (
             field_bytes(1, pod)
-            + field_msg(2, container_config(name, image, log, args[6:]))
+            + field_msg(2, container_config(name, image, log, rest, volumes))
             + field_msg(3, pod_sandbox_config(pod_name, logdir))
         )
         out = {"container": text(client.call("CreateContainer", req), 1)}

@@ -244,11 +244,25 @@ impl Cri {
 
     /// Creates and starts container `name` running `cmd` in pod `pod` (named `pod_name`).
     fn run(&self, pod: &str, pod_name: &str, name: &str, cmd: &[&str]) -> String {
+        self.run_with_volumes(pod, pod_name, name, &[], cmd)
+    }
+
+    /// `run` with a volume for each `HOST:CTR[:ro]` of `volumes`.
+    fn run_with_volumes(
+        &self,
+        pod: &str,
+        pod_name: &str,
+        name: &str,
+        volumes: &[&str],
+        cmd: &[&str],
+    ) -> String {
         let logs = self.logs.to_str().unwrap();
         let log = format!("{name}.log");
-        let mut a = vec![
-            "create", pod, pod_name, logs, name, APP_IMAGE, &log, "sh", "-c",
-        ];
+        let mut a = vec!["create", pod, pod_name, logs, name, APP_IMAGE, &log];
+        for v in volumes {
+            a.extend_from_slice(&["-v", v]);
+        }
+        a.extend_from_slice(&["sh", "-c"]);
         a.extend_from_slice(cmd);
         let id = self.str(&a, "container");
         self.call(&["start", &id]);
@@ -392,6 +406,31 @@ fn exec_in_app(cri: &Cri, pod: &Pod) -> (String, (String, String, i64)) {
     (ps, exec)
 }
 
+/// A container of the pod with a rw and a ro volume (host directories under `host`): its
+/// output, once it has exited, and what it wrote to the host.
+fn volumes(cri: &Cri, pod: &Pod, host: &Path) -> (String, String) {
+    let rw = host.join(format!("rw-{}", pod.name));
+    let ro = host.join(format!("ro-{}", pod.name));
+    fs::create_dir_all(&rw).unwrap();
+    fs::create_dir_all(&ro).unwrap();
+    fs::write(ro.join("data"), "configmap-data\n").unwrap();
+    let (rw_spec, ro_spec) = (
+        format!("{}:/data/rw", rw.display()),
+        format!("{}:/data/ro:ro", ro.display()),
+    );
+    let id = cri.run_with_volumes(
+        &pod.id,
+        &pod.name,
+        "vol",
+        &[&rw_spec, &ro_spec],
+        &["(echo from-the-pod > /data/rw/f; touch /data/ro/x; cat /data/ro/data) 2>&1"],
+    );
+    assert_eq!(cri.wait_exited(&id), 0, "{}: vol exit code", pod.name);
+    let log = cri.log("vol");
+    let _ = fs::remove_file(cri.logs.join("vol.log"));
+    (log, fs::read_to_string(rw.join("f")).unwrap_or_default())
+}
+
 /// The rest of a pod's life: a container that exits 3 (its status and log), then the pod
 /// stopped and removed, with nothing left in the runtime's root.
 fn exit_and_remove(cri: &Cri, pod: &Pod, runtime_root: &Path) {
@@ -451,6 +490,19 @@ fn assert_one_sandbox(runsc: &Path, runsc_root: &Path, pod: &Pod) {
     );
 }
 
+/// The host cgroup directory (pids hierarchy) of app container `id` of a runsc pod, which
+/// exists while the container does.
+fn member_cgroup(runsc_root: &Path, id: &str) -> PathBuf {
+    let state: Value =
+        serde_json::from_slice(&fs::read(runsc_root.join(id).join("state.json")).unwrap()).unwrap();
+    let path = state["runsc"]["cgroup"].as_str().unwrap_or_else(|| {
+        panic!("app container {id} has no cgroup: {state}");
+    });
+    let dir = Path::new("/sys/fs/cgroup/pids").join(path.trim_start_matches('/'));
+    assert!(dir.is_dir(), "{}", dir.display());
+    dir
+}
+
 #[test]
 fn a_cri_pod_runs_in_one_runsc_sandbox_as_with_runc() {
     let runsc = runsc_bin();
@@ -464,6 +516,15 @@ fn a_cri_pod_runs_in_one_runsc_sandbox_as_with_runc() {
         format!("COMMAND\n{PAUSE_CMD}\nsleep 1000\nps -o args\n")
     );
     assert_eq!(exec, ("out\n".into(), "err\n".into(), 7), "runc: ExecSync");
+    let vol = volumes(&cri, &pod, &s.path("volumes"));
+    assert_eq!(
+        vol,
+        (
+            "stdout touch: /data/ro/x: Read-only file system\nstdout configmap-data\n".into(),
+            "from-the-pod\n".into()
+        ),
+        "runc: volumes"
+    );
     exit_and_remove(&cri, &pod, &s.path("runc-root/k8s.io"));
 
     // Ours: the same pod in one sandbox, seen the same way from inside.
@@ -471,6 +532,19 @@ fn a_cri_pod_runs_in_one_runsc_sandbox_as_with_runc() {
     let runsc_root = s.path("runsc-root/k8s.io");
     assert_one_sandbox(&runsc, &runsc_root, &pod);
     assert_eq!(exec_in_app(&cri, &pod), (ps, exec), "runsc as runc");
+    assert_eq!(
+        volumes(&cri, &pod, &s.path("volumes")),
+        vol,
+        "runsc: volumes"
+    );
+    let cgroup = member_cgroup(&runsc_root, &pod.app);
+    cri.call(&["stopp", &pod.id]);
+    cri.call(&["rmp", &pod.id]);
+    assert!(
+        !cgroup.exists(),
+        "{} outlived its container",
+        cgroup.display()
+    );
     // An exited container's status and the pod's removal: the next test.
     drop(s);
 }

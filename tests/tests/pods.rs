@@ -323,3 +323,315 @@ fn an_app_containers_create_hooks_run_with_its_state_and_a_failing_one_undoes_it
     assert_eq!(reap(pause_pid), 137);
     rt.cleanup();
 }
+
+/// Adds busybox applets to a bundle's rootfs.
+fn applets(bundle: &Path, names: &[&str]) {
+    for applet in names {
+        let link = bundle.join("rootfs/bin").join(applet);
+        if !link.exists() {
+            std::os::unix::fs::symlink("busybox", link).unwrap();
+        }
+    }
+}
+
+/// Appends `mounts` to the spec of `bundle`.
+fn add_mounts(bundle: &Path, mounts: serde_json::Value) {
+    let config = bundle.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+    let list = spec["mounts"].as_array_mut().unwrap();
+    list.extend(mounts.as_array().unwrap().iter().cloned());
+    fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+}
+
+#[test]
+fn an_app_containers_volumes_are_mounted_in_its_own_view_in_spec_order() {
+    let rt = runtime();
+    let pause = pod_bundle(&rt, "echo ready; exec sleep 1000", "sandbox", "p5", "p");
+    applets(&pause, &["awk"]);
+    let pause_pid = rt.create(&pause, "p5");
+    assert_eq!(rt.short(&["start", "p5"]).status, 0);
+    wait_for_ready(&pause);
+
+    // Kubernetes volumes: a rw emptyDir-like host directory, a ro configMap-like one, a file
+    // (as /etc/hosts is), and a tmpfs.
+    let app = pod_bundle(
+        &rt,
+        "echo from-the-member > /vol/rw/written && echo wrote; \
+         cat /vol/ro/data; touch /vol/ro/x; cat /etc/pod-file; \
+         echo in-tmpfs > /scratch/t && cat /scratch/t; \
+         cat /v; touch /bin/x; \
+         awk '$5 ~ /^\\/(vol|scratch|etc)/ {print $5, $6}' /proc/self/mountinfo; \
+         echo ready; exec sleep 1000",
+        "container",
+        "p5",
+        "v",
+    );
+    applets(&app, &["awk"]);
+    let rw = app.join("host-rw");
+    let ro = app.join("host-ro");
+    fs::create_dir(&rw).unwrap();
+    fs::create_dir(&ro).unwrap();
+    fs::write(ro.join("data"), "config-data\n").unwrap();
+    fs::write(app.join("host-file"), "a-host-file\n").unwrap();
+    add_mounts(
+        &app,
+        json!([
+            { "destination": "/vol/rw", "type": "bind", "source": rw,
+              "options": ["rbind", "rprivate", "nosuid", "nodev"] },
+            { "destination": "/vol/ro", "type": "bind", "source": ro,
+              "options": ["rbind", "ro", "nosuid", "noexec", "nodev"] },
+            { "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+              "options": ["nosuid", "size=1m"] },
+            { "destination": "/etc/pod-file", "type": "bind",
+              "source": app.join("host-file"), "options": ["rbind", "ro"] },
+        ]),
+    );
+    // Its masked and read-only paths, over its mounts.
+    let config = app.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+    spec["linux"]["maskedPaths"] = json!(["/v", "/nonexistent"]);
+    spec["linux"]["readonlyPaths"] = json!(["/bin"]);
+    spec["linux"]["rootfsPropagation"] = json!("rshared");
+    fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let app_pid = rt.create(&app, "v");
+    assert_eq!(rt.short(&["start", "v"]).status, 0);
+    wait_for_ready(&app);
+    assert_eq!(
+        fs::read_to_string(rw.join("written")).unwrap(),
+        "from-the-member\n",
+        "a write through the rw bind reaches the host"
+    );
+    assert!(!ro.join("x").exists());
+    assert_eq!(
+        out(&app),
+        "wrote\nconfig-data\ntouch: /vol/ro/x: Read-only file system\na-host-file\n\
+         in-tmpfs\ntouch: /bin/x: Read-only file system\n/vol/rw rw,nosuid,nodev,relatime\n/vol/ro ro,nosuid,nodev,noexec,relatime\n\
+         /scratch rw,nosuid,relatime\n/etc/pod-file ro,relatime\nready\n"
+    );
+    // `exec` in the member sees the same mounts; the pause container sees none of them.
+    let own = rt.short(&["exec", "v", "cat", "/vol/rw/written"]);
+    assert_eq!((own.status, own.stdout.as_str()), (0, "from-the-member\n"));
+    let points = rt.short(&["exec", "v", "awk", "{print $5}", "/proc/self/mountinfo"]);
+    assert_eq!(
+        points.stdout.split_whitespace().collect::<Vec<_>>(),
+        [
+            "/",
+            "/tmp",
+            "/proc",
+            "/dev",
+            "/dev/mqueue",
+            "/dev/pts",
+            "/dev/shm",
+            "/sys",
+            "/vol/rw",
+            "/vol/ro",
+            "/scratch",
+            "/etc/pod-file",
+            "/v",
+            "/bin"
+        ],
+        "the spec's order, after the sentry's defaults it does not list"
+    );
+    let root_line = rt.short(&[
+        "exec",
+        "v",
+        "awk",
+        "$5 == \"/\" {print $7}",
+        "/proc/self/mountinfo",
+    ]);
+    assert!(
+        root_line.stdout.starts_with("shared:"),
+        "rootfsPropagation: {} {}",
+        root_line.stdout,
+        root_line.stderr
+    );
+    let pause_view = rt.short(&[
+        "exec",
+        "p5",
+        "awk",
+        "$5 ~ /^\\/(vol|scratch|etc)/ {print $5}",
+        "/proc/self/mountinfo",
+    ]);
+    assert_eq!(
+        (pause_view.status, pause_view.stdout.as_str()),
+        (0, ""),
+        "{}",
+        pause_view.stderr
+    );
+    assert_eq!(rt.short(&["kill", "v", "KILL"]).status, 0);
+    assert_eq!(reap(app_pid), 137);
+    assert_eq!(rt.short(&["delete", "v"]).status, 0);
+    assert_eq!(rt.short(&["delete", "--force", "p5"]).status, 0);
+    assert_eq!(reap(pause_pid), 137);
+    rt.cleanup();
+}
+
+#[test]
+fn run_of_an_app_container_joins_its_pod_in_the_foreground_and_detached() {
+    let rt = runtime();
+    let pause = pod_bundle(&rt, "echo ready; exec sleep 1000", "sandbox", "p6", "p");
+    let pause_pid = rt.create(&pause, "p6");
+    assert_eq!(rt.short(&["start", "p6"]).status, 0);
+    wait_for_ready(&pause);
+
+    // Foreground: the pod's PID namespace (the pause process is there), its status, and
+    // nothing left afterwards.
+    let fg = pod_bundle(
+        &rt,
+        "cat /fg-only; ps -o args | grep -cx 'sleep 1000'; exit 7",
+        "container",
+        "p6",
+        "fg-only",
+    );
+    let out_file = fs::File::create(fg.join("out")).unwrap();
+    let status = rt
+        .command(&["run", "--bundle"])
+        .arg(&fg)
+        .arg("fg")
+        .current_dir(&fg)
+        .stdin(std::process::Stdio::null())
+        .stdout(out_file.try_clone().unwrap())
+        .stderr(out_file)
+        .status()
+        .unwrap();
+    assert_eq!(tests::shell_status(status), 7, "{}", out(&fg));
+    assert_eq!(out(&fg), "fg-only file\n1\n");
+    assert!(!rt.root.join("fg").exists(), "deleted after the run");
+    let sandbox_state: serde_json::Value =
+        serde_json::from_slice(&fs::read(rt.root.join("p6/state.json")).unwrap()).unwrap();
+    assert_eq!(sandbox_state["runsc"]["members"], json!([]));
+
+    // Detached: running in the pod until killed.
+    let bg = pod_bundle(
+        &rt,
+        "echo ready; exec sleep 666",
+        "container",
+        "p6",
+        "bg-only",
+    );
+    let pid_file = bg.join("init.pid");
+    let run = rt
+        .command(&["run", "--detach", "--bundle"])
+        .arg(&bg)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg("bg")
+        .current_dir(&bg)
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(bg.join("out")).unwrap())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(run.success(), "{}", rt.last_log_error());
+    wait_for_ready(&bg);
+    assert_eq!(rt.status("bg"), "running");
+    let bg_pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(rt.state("bg")["pid"], json!(bg_pid));
+    let ps = rt.short(&["exec", "p6", "ps", "-o", "args"]);
+    assert!(ps.stdout.contains("sleep 666"), "{}", ps.stdout);
+    assert_eq!(rt.short(&["kill", "bg", "KILL"]).status, 0);
+    assert_eq!(reap(bg_pid), 137);
+    assert_eq!(rt.short(&["delete", "bg"]).status, 0);
+    assert_eq!(rt.short(&["delete", "--force", "p6"]).status, 0);
+    assert_eq!(reap(pause_pid), 137);
+    rt.cleanup();
+}
+
+/// The directory of cgroup `path` in the v1 hierarchy `controller`.
+fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
+    Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(path.trim_start_matches('/'))
+}
+
+#[test]
+fn an_app_container_has_its_own_cgroup_with_its_limits_until_deleted() {
+    let rt = runtime();
+    let pause = pod_bundle(&rt, "echo ready; exec sleep 1000", "sandbox", "p7", "p");
+    let pause_pid = rt.create(&pause, "p7");
+    assert_eq!(rt.short(&["start", "p7"]).status, 0);
+    wait_for_ready(&pause);
+
+    let app = pod_bundle(&rt, "echo ready; exec sleep 444", "container", "p7", "cg");
+    let cg_path = format!(
+        "/runsc-pods-test-{}/{}",
+        std::process::id(),
+        app.file_name().unwrap().to_string_lossy()
+    );
+    let config = app.join("config.json");
+    let mut spec: serde_json::Value = serde_json::from_slice(&fs::read(&config).unwrap()).unwrap();
+    spec["linux"]["cgroupsPath"] = json!(cg_path);
+    spec["linux"]["resources"] = json!({
+        "memory": { "limit": 64 << 20 },
+        "pids": { "limit": 50 },
+    });
+    fs::write(&config, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let app_pid = rt.create(&app, "cg");
+    assert_eq!(rt.short(&["start", "cg"]).status, 0);
+    wait_for_ready(&app);
+    let read = |controller: &str, file: &str| {
+        fs::read_to_string(cgroup_dir(controller, &cg_path).join(file))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        read("memory", "memory.limit_in_bytes"),
+        (64 << 20).to_string()
+    );
+    assert_eq!(read("pids", "pids.max"), "50");
+    // Its host processes: its gofer and its pid-file holder.
+    let state: serde_json::Value =
+        serde_json::from_slice(&fs::read(rt.root.join("cg/state.json")).unwrap()).unwrap();
+    let gofer = state["runsc"]["goferPid"].as_i64().unwrap();
+    let procs = read("pids", "cgroup.procs");
+    let procs: Vec<&str> = procs.lines().collect();
+    assert!(procs.contains(&gofer.to_string().as_str()), "{procs:?}");
+    assert!(procs.contains(&app_pid.to_string().as_str()), "{procs:?}");
+
+    // `update` and `events --stats` address it.
+    let res = app.join("resources.json");
+    fs::write(&res, r#"{"pids": {"limit": 60}}"#).unwrap();
+    let upd = rt.short(&["update", "--resources", res.to_str().unwrap(), "cg"]);
+    assert_eq!(upd.status, 0, "{}", upd.stderr);
+    assert_eq!(read("pids", "pids.max"), "60");
+    let ev = rt.short(&["events", "--stats", "cg"]);
+    assert_eq!(ev.status, 0, "{}", ev.stderr);
+    let ev: serde_json::Value = serde_json::from_str(ev.stdout.trim()).unwrap();
+    assert_eq!(ev["id"], "cg");
+    assert_eq!(ev["data"]["pids"]["limit"], 60);
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 64 << 20);
+    // Its processes are the sandbox's: pausing it alone is refused, not faked.
+    let paused = rt.short(&["pause", "cg"]);
+    assert_ne!(paused.status, 0);
+    assert!(
+        rt.last_log_error().contains("pause and resume the sandbox"),
+        "{}",
+        rt.last_log_error()
+    );
+    assert_eq!(rt.status("cg"), "running");
+    // The sandbox's limits are its own.
+    assert_ne!(
+        fs::read_to_string(cgroup_dir("pids", "/runsc/p7").join("pids.max")).unwrap_or_default(),
+        "60\n"
+    );
+
+    assert_eq!(rt.short(&["kill", "cg", "KILL"]).status, 0);
+    assert_eq!(reap(app_pid), 137);
+    assert_eq!(rt.short(&["delete", "cg"]).status, 0);
+    assert!(!cgroup_dir("pids", &cg_path).exists(), "removed by delete");
+    assert!(
+        !cgroup_dir("memory", &cg_path).exists(),
+        "removed by delete"
+    );
+    for controller in ["pids", "memory"] {
+        let _ = fs::remove_dir(cgroup_dir(controller, &cg_path).parent().unwrap());
+    }
+    assert_eq!(rt.short(&["delete", "--force", "p7"]).status, 0);
+    assert_eq!(reap(pause_pid), 137);
+    rt.cleanup();
+}

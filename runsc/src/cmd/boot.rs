@@ -146,7 +146,14 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     )
     .map_err(|e| format!("starting the kernel: {e}"))?;
     if let Some(list) = &spec.settings.fs_mounts {
-        mount_in_spec_order(&kernel.vfs, list, spec_binds, dev_options(&spec.settings))?;
+        let root = kernel.vfs.root();
+        mount_in_spec_order(
+            &kernel.vfs,
+            &root,
+            list,
+            spec_binds,
+            dev_options(&spec.settings),
+        )?;
         kernel
             .vfs
             .apply_path_policy(&spec.settings.masked_paths, &spec.settings.readonly_paths)
@@ -207,6 +214,8 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
             return Err(msg);
         }
     };
+    // A pod's app containers get their mounts as the sandbox did.
+    sentry::control::containers::set_tree_mounter(mount_pod_container);
     let control = Control::serve(control_fd, kernel.clone());
     report_ready(&mut ready_fd, "ok");
     control.wait_for_start();
@@ -353,14 +362,22 @@ fn dev_options(s: &crate::boot::spec::SpecSettings) -> sentry::fs::dev::DevOptio
     }
 }
 
-/// A new instance of one of the sentry's default filesystems: root, read-only, type.
+/// The next device minor for a filesystem of its own.
+fn next_spec_minor() -> u64 {
+    NEXT_SPEC_MINOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A new instance of one of the sentry's default filesystems: root, read-only, type. `fresh`:
+/// with a device number of its own (a pod container's), not the sandbox's for that path.
 fn default_fs(
     path: &[u8],
     dev: &sentry::fs::dev::DevOptions,
+    fresh: bool,
 ) -> Option<(Arc<dyn sentry::vfs::Inode>, bool, &'static str)> {
     use sentry::fs;
     use sentry::vfs::anon_dev;
     let &(_, minor, ro, ty) = DEFAULT_MOUNTS.iter().find(|m| m.0 == path)?;
+    let minor = if fresh { next_spec_minor() } else { minor };
     let root: Arc<dyn sentry::vfs::Inode> = match path {
         b"/tmp" | b"/dev/shm" => fs::tmpfs::new_root(anon_dev(minor), 0o1777),
         b"/dev" => fs::dev::new_root_with(anon_dev(minor), dev.clone()),
@@ -379,6 +396,7 @@ fn spec_fs(
     binds: &mut std::vec::IntoIter<sentry::vfs::BindMount>,
     dev: &sentry::fs::dev::DevOptions,
     data: &[u8],
+    fresh: bool,
 ) -> Result<(Arc<dyn sentry::vfs::Inode>, &'static str, String), String> {
     use crate::boot::spec::FsKind;
     use sentry::fs;
@@ -386,24 +404,32 @@ fn spec_fs(
     let dest = clean(&m.dest);
     let minor = DEFAULT_MOUNTS
         .iter()
-        .find(|d| d.0 == dest)
+        .find(|d| d.0 == dest && !fresh)
         .map(|d| d.1)
-        .unwrap_or_else(|| NEXT_SPEC_MINOR.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        .unwrap_or_else(next_spec_minor);
     let shown = String::from_utf8_lossy(dest);
-    let tmpfs_shown = || {
-        sentry::vfs::mount::TmpfsOptions::parse(data)
-            .map(|o| o.show())
-            .unwrap_or_default()
-    };
     Ok(match m.kind {
         FsKind::Proc => (fs::proc::new_root(anon_dev(minor)), "proc", String::new()),
         FsKind::Sysfs => (fs::sysfs::new_root(anon_dev(minor)), "sysfs", String::new()),
-        // A tmpfs at /dev is the sentry's /dev (as runc fills the tmpfs with device nodes).
-        FsKind::Tmpfs if dest == b"/dev" => (
-            fs::dev::new_root_with(anon_dev(minor), dev.clone()),
-            "tmpfs",
-            tmpfs_shown(),
-        ),
+        // A tmpfs at /dev is the sentry's /dev over a tmpfs of those options (as runc fills
+        // the tmpfs with device nodes).
+        FsKind::Tmpfs if dest == b"/dev" => {
+            match fs::dev::new_root_on_tmpfs(anon_dev(minor), dev.clone(), data) {
+                Ok((root, options)) => (root, "tmpfs", options),
+                Err(e) => {
+                    sentry::warn!(
+                        "mount {shown}: tmpfs options {:?}: {}; a read-only /dev",
+                        String::from_utf8_lossy(data),
+                        e.desc()
+                    );
+                    (
+                        fs::dev::new_root_with(anon_dev(minor), dev.clone()),
+                        "tmpfs",
+                        String::new(),
+                    )
+                }
+            }
+        }
         FsKind::Tmpfs => match sentry::vfs::mount::new_tmpfs(anon_dev(minor), data) {
             Ok((root, options)) => (root, "tmpfs", options),
             Err(e) => {
@@ -421,11 +447,21 @@ fn spec_fs(
                 )
             }
         },
-        FsKind::Devpts => (
-            fs::devpts::new_root(anon_dev(minor)),
-            "devpts",
-            String::new(),
-        ),
+        FsKind::Devpts => match fs::devpts::new_instance(anon_dev(minor), data) {
+            Ok((root, options)) => (root, "devpts", options),
+            Err(e) => {
+                sentry::warn!(
+                    "mount {shown}: devpts options {:?}: {}; using the defaults",
+                    String::from_utf8_lossy(data),
+                    e.desc()
+                );
+                (
+                    fs::devpts::new_root(anon_dev(minor)),
+                    "devpts",
+                    String::new(),
+                )
+            }
+        },
         FsKind::Mqueue => (fs::mqueue::new_root(), "mqueue", String::new()),
         FsKind::Bind => {
             let b = binds
@@ -438,15 +474,18 @@ fn spec_fs(
     })
 }
 
-/// Takes the mount at `path` (and every mount below it) out of the tree, if `path` is a
-/// mount's root other than the sandbox root.
-fn detach(vfs: &sentry::vfs::Vfs, path: &[u8]) {
-    let Ok(d) = vfs.lookup_in(&vfs.root_ctx(), path, false) else {
+/// Takes the mount at `path` (and every mount below it) out of the tree whose root is `tree`,
+/// if `path` is a mount's root other than the tree's root.
+fn detach(vfs: &sentry::vfs::Vfs, tree: &Arc<sentry::vfs::Dentry>, path: &[u8]) {
+    let mut ctx = vfs.root_ctx();
+    ctx.root = tree.clone();
+    ctx.start = tree.clone();
+    let Ok(d) = vfs.lookup_in(&ctx, path, false) else {
         return;
     };
     let is_root_of_mount =
         Arc::as_ptr(&d.mount.root) as *const () == Arc::as_ptr(&d.inode) as *const ();
-    if is_root_of_mount && d.mount.id != vfs.root().mount.id {
+    if is_root_of_mount && d.mount.id != tree.mount.id {
         vfs.release_tree(&d);
     }
 }
@@ -455,13 +494,17 @@ fn detach(vfs: &sentry::vfs::Vfs, path: &[u8]) {
 /// /proc/self/mountinfo lists them as the spec does. The sentry's defaults that the spec also
 /// mounts (and /dev, which holds the spec's devices) are taken away first with what lies below
 /// them; those below that the spec does not list come back right after the spec's mount they
-/// lie in, or first when none.
+/// lie in, or first when none. `tree` is the sandbox's root, or a pod container's
+/// (`mount_pod_container`).
 fn mount_in_spec_order(
     vfs: &sentry::vfs::Vfs,
+    tree: &Arc<sentry::vfs::Dentry>,
     list: &[crate::boot::spec::FsMountSpec],
     binds: Vec<sentry::vfs::BindMount>,
     dev: sentry::fs::dev::DevOptions,
 ) -> Result<(), String> {
+    // A pod container's filesystems get device numbers of their own.
+    let fresh = tree.mount.id != vfs.root().mount.id;
     let listed: Vec<&[u8]> = list.iter().map(|m| clean(&m.dest)).collect();
     let defaults: Vec<&[u8]> = DEFAULT_MOUNTS.iter().map(|m| m.0).collect();
     let rebuilt: Vec<&[u8]> = defaults
@@ -476,7 +519,7 @@ fn mount_in_spec_order(
         .collect();
     for r in &rebuilt {
         if !rebuilt.iter().any(|a| is_below(r, a)) {
-            detach(vfs, r);
+            detach(vfs, tree, r);
         }
     }
     // The defaults to make again: each after the last spec mount it lies below (None: first).
@@ -489,8 +532,8 @@ fn mount_in_spec_order(
     let mount_default = |path: &[u8]| -> Result<(), String> {
         let shown = String::from_utf8_lossy(path).into_owned();
         let (root, ro, ty) =
-            default_fs(path, &dev).ok_or(format!("{shown}: not a default mount"))?;
-        vfs.mount(path, root, ro, ty)
+            default_fs(path, &dev, fresh).ok_or(format!("{shown}: not a default mount"))?;
+        vfs.mount_in(tree, path, root, ro, ty)
             .map_err(|e| format!("mounting {shown}: {}", e.desc()))
     };
     for (d, _) in readd.iter().filter(|(_, at)| at.is_none()) {
@@ -504,7 +547,7 @@ fn mount_in_spec_order(
         if m.readonly {
             flags |= sentry::vfs::mount::MS_RDONLY;
         }
-        let (root, ty, super_options) = spec_fs(m, &mut binds, &dev, &data)?;
+        let (root, ty, super_options) = spec_fs(m, &mut binds, &dev, &data, fresh)?;
         let bind = m.kind == crate::boot::spec::FsKind::Bind;
         // A new filesystem mounted read-only is itself read-only; a read-only bind is not
         // (Linux `do_new_mount` and `do_loopback`). Only a bind has a root other than "/".
@@ -515,7 +558,7 @@ fn mount_in_spec_order(
             super_options,
             root: if bind { m.root.clone() } else { b"/".to_vec() },
         };
-        vfs.mount_shown(dest, root, ty, how)
+        vfs.mount_shown_in(tree, dest, root, ty, how)
             .map_err(|e| format!("mounting {shown}: {}", e.desc()))?;
         // Propagation words apply after the mount, in order (runc's `mountPropagate`).
         for flags in m
@@ -523,13 +566,49 @@ fn mount_in_spec_order(
             .iter()
             .filter_map(|o| sentry::vfs::mount::propagation_flags(o))
         {
-            if let Err(e) = vfs.set_propagation(dest, flags) {
+            if let Err(e) = vfs.set_propagation_in(tree, dest, flags) {
                 sentry::warn!("mount {shown}: propagation {flags:#x}: {}", e.desc());
             }
         }
         for (d, _) in readd.iter().filter(|(_, at)| *at == Some(i)) {
             mount_default(d)?;
         }
+    }
+    Ok(())
+}
+
+/// Mounts a pod's app container's filesystems on its tree `tree` (its root; see
+/// `sentry::control::containers`) as a sandbox's own are made: the sentry's defaults with the
+/// container's devices, then its spec's mounts in their order (`spec` is its boot spec's JSON,
+/// `binds` its bind mounts' channels in the spec's order).
+pub fn mount_pod_container(
+    vfs: &sentry::vfs::Vfs,
+    tree: &Arc<sentry::vfs::Dentry>,
+    spec: &[u8],
+    binds: Vec<sentry::vfs::BindMount>,
+) -> Result<(), String> {
+    let spec = BootSpec::from_json(spec).map_err(|e| e.to_string())?;
+    let dev = dev_options(&spec.settings);
+    for &(path, ..) in DEFAULT_MOUNTS {
+        let shown = String::from_utf8_lossy(path);
+        let (root, ro, ty) =
+            default_fs(path, &dev, true).ok_or(format!("{shown}: not a default mount"))?;
+        vfs.mount_in(tree, path, root, ro, ty)
+            .map_err(|e| format!("mounting {shown}: {}", e.desc()))?;
+    }
+    let list = spec.settings.fs_mounts.clone().unwrap_or_default();
+    mount_in_spec_order(vfs, tree, &list, binds, dev)?;
+    vfs.apply_path_policy_in(
+        tree,
+        &spec.settings.masked_paths,
+        &spec.settings.readonly_paths,
+    )
+    .map_err(|e| format!("masked and read-only paths: {e}"))?;
+    if let Some(p) = &spec.settings.root_propagation {
+        let flags = sentry::vfs::mount::propagation_flags(p)
+            .ok_or(format!("root propagation {p:?}: not a propagation type"))?;
+        vfs.set_propagation_in(tree, b"/", flags)
+            .map_err(|e| format!("root propagation {p}: {}", e.desc()))?;
     }
     Ok(())
 }
@@ -597,10 +676,10 @@ mod tests {
         // Every default the sentry makes is one `default_fs` can make again.
         let dev = sentry::fs::dev::DevOptions::default();
         for (path, _, ro, ty) in DEFAULT_MOUNTS {
-            let (_, r, t) = default_fs(path, &dev).unwrap();
+            let (_, r, t) = default_fs(path, &dev, false).unwrap();
             assert_eq!((r, t), (*ro, *ty));
         }
-        assert!(default_fs(b"/mnt", &dev).is_none());
+        assert!(default_fs(b"/mnt", &dev, true).is_none());
     }
 
     #[test]

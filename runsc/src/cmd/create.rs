@@ -15,7 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::Path;
 
-use crate::boot::isolate::{open_namespace, NetworkNamespace};
+use crate::boot::isolate::{open_namespace, HostNamespaces, NetworkNamespace};
 use crate::cli::{CreateArgs, GlobalOpts, RunArgs};
 use crate::cmd::r#do::open_debug_log;
 use crate::console::{self, Pty};
@@ -54,6 +54,13 @@ pub fn create(global: &GlobalOpts, args: &CreateArgs) -> i32 {
 
 /// `runsc run`: create, start, and (without `--detach`) wait, delete and pass the status on.
 pub fn run(global: &GlobalOpts, args: &RunArgs) -> i32 {
+    // A pod's app container joins its sandbox container's sentry, as with `create`.
+    if let Some(joined) = crate::container::pod::try_run(global, args) {
+        return joined.unwrap_or_else(|msg| {
+            log::error(&msg);
+            EXIT_FAILURE
+        });
+    }
     let (container, sandbox) = match create_container(global, &args.create, !args.detach) {
         Ok(made) => made,
         Err(msg) => {
@@ -223,6 +230,7 @@ fn start_sandbox(
         debug_log,
         mounts: bundle.mounts,
         network,
+        namespaces: HostNamespaces::from_spec(&bundle.spec)?,
         detached: Some(DetachedSandbox { control }),
     });
     drop(saved);

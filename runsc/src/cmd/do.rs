@@ -138,6 +138,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         } else {
             NetworkNamespace::New
         },
+        namespaces: Default::default(),
         detached: None,
     })))
 }

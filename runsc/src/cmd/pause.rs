@@ -1,6 +1,8 @@
 //! The commands that work on a container's cgroup (after runc's `pause.go`, `update.go` and
 //! `events.go`): `pause`/`resume` freeze and thaw the whole sandbox (sentry, stubs, gofer),
-//! `update` changes its limits live, `events` reports its usage.
+//! `update` changes its limits live, `events` reports its usage. A pod's app container has a
+//! cgroup of its own (`container::pod`) that `update` and `events` address; `pause` of it is
+//! refused, as its processes run in its sandbox's sentry.
 
 use std::io::Read;
 use std::time::Duration;
@@ -46,6 +48,12 @@ pub fn pause(global: &GlobalOpts, id: &str, frozen: bool) -> i32 {
                 from.as_str()
             ));
         }
+        if let Some(sandbox) = &c.sandbox_id {
+            // Its processes run in the pod's sentry, not in its cgroup.
+            return Err(format!(
+                "container {id} runs in pod sandbox {sandbox}: pause and resume the sandbox"
+            ));
+        }
         cgroup_of(&c)?.freeze(frozen)?;
         c.saved_status = to;
         c.save().map_err(|e| e.to_string())
@@ -73,8 +81,16 @@ pub fn update(global: &GlobalOpts, args: &UpdateArgs) -> i32 {
         // The same checks as config.json's linux.resources.
         serde_json::from_value::<oci_spec::runtime::LinuxResources>(res.clone())
             .map_err(|e| format!("--resources: {e}"))?;
-        for w in cgroup_of(&c)?.apply(&res)? {
+        let cg = cgroup_of(&c)?;
+        for w in cg.apply(&res)? {
             log::warning_to_log(&w);
+        }
+        if let Some(sandbox) = &c.sandbox_id {
+            log::warning_to_log(&format!(
+                "update of app container {}: its cgroup {} bounds its gofer; its processes run \
+                 in pod sandbox {sandbox}, bounded by the sandbox's cgroup",
+                c.id, cg.path
+            ));
         }
         Ok(())
     })())

@@ -92,6 +92,16 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Moves `pids` into the cgroup (made by `create`) in every hierarchy.
+    pub fn enter(&self, pids: &[i32]) -> Result<(), String> {
+        for (_, dir) in self.dirs() {
+            for pid in pids {
+                write(&dir.join("cgroup.procs"), &pid.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies OCI `LinuxResources` (JSON, as in config.json and `runsc update`). Returns what
     /// was not applied, as warnings.
     pub fn apply(&self, res: &Value) -> Result<Vec<String>, String> {

@@ -13,6 +13,13 @@
 //! sentry writes there when the container's init ends. Its init gets its own spec's rlimits,
 //! user, umask, capabilities, noNewPrivileges, oomScoreAdj and seccomp program (`OwnSpec` on
 //! the request line); its create hooks run here once the sandbox has made it.
+//!
+//! Its mounts are its spec's, made in the sandbox by the code that makes a sandbox's own
+//! (`cmd::boot::mount_pod_container`, from its boot spec on the request line): host sources
+//! served by its gofer, in the spec's order, on its own mount tree. `runsc run` of it joins the
+//! pod as `create` + `start` do. Its cgroup (`linux.cgroupsPath`, with `linux.resources`)
+//! holds its host processes (gofer and holder), as gVisor's sub-container cgroups exist for
+//! the tools that look for them; `update` and `events` address it, `delete` removes it.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -25,12 +32,13 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::unistd::Pid;
 
+use super::cgroup::Cgroup;
 use super::hooks::{self, Point};
 use super::{control, proc_stat, validate_id, Container, StateLock, Status};
 use sentry::control::containers::OwnSpec;
 
-use crate::boot::spec::{MountSpec, SpecSettings};
-use crate::cli::{CreateArgs, GlobalOpts};
+use crate::boot::spec::{BootSpec, MountSpec};
+use crate::cli::{CreateArgs, GlobalOpts, RunArgs};
 use crate::sandbox::HostMount;
 use crate::{console, log, oci};
 
@@ -120,6 +128,59 @@ fn proc_ns_pid(path: &Path) -> Option<i32> {
 /// `runsc create` of an app container: None when the bundle does not name a sandbox that is a
 /// live container of ours (the caller then makes a sandbox of its own), else the outcome.
 pub fn try_create(global: &GlobalOpts, args: &CreateArgs) -> Option<Result<(), String>> {
+    try_join(global, args, false)
+}
+
+/// `runsc run` of an app container (as `try_create`): None when it makes a sandbox of its own,
+/// else its outcome. It is created in its pod's sandbox and started; with `--detach` that is
+/// all (status 0), else it is waited for (its pid-file holder, our child, exits with its
+/// status), deleted, and its status is returned.
+pub fn try_run(global: &GlobalOpts, args: &RunArgs) -> Option<Result<i32, String>> {
+    let created = try_join(global, &args.create, !args.detach)?;
+    Some(created.and_then(|()| run_member(global, &args.create.id, args.detach)))
+}
+
+fn run_member(global: &GlobalOpts, id: &str, detach: bool) -> Result<i32, String> {
+    let c = Container::load(&global.root, id).map_err(|e| e.to_string())?;
+    if let Err(msg) = crate::cmd::start::start(&c) {
+        let _lock = StateLock::take(&c.dir);
+        if let Err(e) = delete_member(&global.root, &c) {
+            log::warning_to_log(&e);
+        }
+        return Err(msg);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = wait_holder(c.pid);
+    let _lock = StateLock::take(&c.dir).map_err(|e| e.to_string())?;
+    delete_member(&global.root, &c)?;
+    if let Err(msg) = hooks::run(&c.hooks, Point::Poststop, &c.oci_state()) {
+        log::warning_to_log(&msg);
+    }
+    Ok(code)
+}
+
+/// Reaps the pid-file holder `pid` (a child of ours); its shell status (128+N for signal N).
+fn wait_holder(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return 128 + libc::SIGKILL,
+        }
+    }
+}
+
+/// `try_create` and `try_run`: `foreground` is a `run` without `--detach`, which may use its
+/// own stdio as the terminal.
+fn try_join(
+    global: &GlobalOpts,
+    args: &CreateArgs,
+    foreground: bool,
+) -> Option<Result<(), String>> {
     let bundle = match oci::load(&args.bundle) {
         Ok(b) => b,
         // Reported by the ordinary path.
@@ -133,7 +194,7 @@ pub fn try_create(global: &GlobalOpts, args: &CreateArgs) -> Option<Result<(), S
     {
         return None;
     }
-    Some(create_member(global, args, bundle, &sandbox))
+    Some(create_member(global, args, bundle, &sandbox, foreground))
 }
 
 fn create_member(
@@ -141,6 +202,7 @@ fn create_member(
     args: &CreateArgs,
     bundle: oci::Bundle,
     sandbox: &Container,
+    foreground: bool,
 ) -> Result<(), String> {
     validate_id(&args.id).map_err(|e| e.to_string())?;
     if Container::load(&global.root, &args.id).is_ok() {
@@ -170,7 +232,7 @@ fn create_member(
     }
     c.sandbox_id = Some(sandbox.id.clone());
     let lock = c.create_dir().map_err(|e| e.to_string())?;
-    let made = join_sandbox(global, args, &bundle, &mut c, sandbox);
+    let made = join_sandbox(global, args, &bundle, &mut c, sandbox, foreground);
     if made.is_ok() {
         if let Err(msg) = run_create_hooks(&c) {
             // Made in the sandbox and saved: undone as `delete` does it.
@@ -185,6 +247,9 @@ fn create_member(
     if let Err(msg) = made {
         if c.gofer_pid > 0 {
             let _ = kill(Pid::from_raw(c.gofer_pid), Signal::SIGKILL);
+        }
+        if let Some(cg) = c.cgroup() {
+            let _ = cg.destroy();
         }
         let _ = c.destroy();
         return Err(msg);
@@ -223,6 +288,7 @@ fn join_sandbox(
     bundle: &oci::Bundle,
     c: &mut Container,
     sandbox: &Container,
+    foreground: bool,
 ) -> Result<(), String> {
     let boot = &bundle.boot;
     let request = control::ExecRequest {
@@ -233,7 +299,7 @@ fn join_sandbox(
         gid: boot.gid,
         groups: boot.groups.clone(),
     };
-    let pty = open_terminal(bundle, args.console_socket.as_deref())?;
+    let pty = open_terminal(bundle, args.console_socket.as_deref(), foreground)?;
     let (gofer_end, sentry_end) = socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
@@ -260,9 +326,11 @@ fn join_sandbox(
         .zip(&mount_pairs)
         .map(|(m, (g, _))| (m, g))
         .collect();
+    let cg = member_cgroup(bundle, c, sandbox)?;
     let gofer = spawn_gofer(&bundle.rootfs, &gofer_end, &gofer_mounts)?;
     // The gofer stays the caller's child (no double fork); nothing here waits for it.
     c.gofer_pid = gofer.id() as i32;
+    cg.enter(&[c.gofer_pid])?;
     drop((gofer_end, gofer_mounts));
     let mount_fds: Vec<OwnedFd> = mount_pairs.into_iter().map(|(_, b)| b).collect();
     let listener = control::listen(&c.dir)
@@ -284,7 +352,7 @@ fn join_sandbox(
             .encode()
             .strip_prefix("exec ")
             .expect("invariant: an exec request line starts with \"exec \""),
-        own_spec(&boot.settings).encode()
+        own_spec(boot).encode()
     );
     let (conn, reply) = control::send_with_fds(&sandbox.dir, &line, &fds)?;
     drop((sentry_end, listener, pty, mount_fds));
@@ -296,6 +364,10 @@ fn join_sandbox(
     }
     let holder = spawn_holder(global, &c.id, OwnedFd::from(conn))?;
     c.pid = holder;
+    if let Err(msg) = cg.enter(&[holder]) {
+        let _ = kill(Pid::from_raw(holder), Signal::SIGKILL);
+        return Err(msg);
+    }
     c.pid_start = proc_stat(holder).map(|s| s.1).unwrap_or(0);
     c.saved_status = Status::Created;
     c.save().map_err(|e| e.to_string())?;
@@ -310,9 +382,61 @@ fn join_sandbox(
     s.save().map_err(|e| e.to_string())
 }
 
-/// The container's own `process` settings and seccomp program, for its init in the sandbox.
-fn own_spec(s: &SpecSettings) -> OwnSpec {
+/// The container's own cgroup (`linux.cgroupsPath`, else `/runsc/ID`) with its
+/// `linux.resources`, recorded in `c`; the caller puts its host processes (its gofer and its
+/// pid-file holder) in it. As gVisor's sub-container cgroups, it exists for the tools that
+/// look for a container's cgroup (the kubelet, cAdvisor) and `runsc update`/`events`: the
+/// container's processes run in the pod's sentry, which its sandbox's cgroup bounds.
+fn member_cgroup(
+    bundle: &oci::Bundle,
+    c: &mut Container,
+    sandbox: &Container,
+) -> Result<Cgroup, String> {
+    let linux = bundle.spec.linux().as_ref();
+    let path = linux.and_then(|l| l.cgroups_path().clone());
+    let cg = Cgroup::for_container(path.as_deref(), &c.id);
+    if sandbox.cgroup_path.as_deref() == Some(cg.path.as_str()) {
+        // The pod's own cgroup: the sandbox's limits stay, and it is not ours to remove.
+        log::warning_to_log(&format!(
+            "app container {} names its sandbox's cgroup {}: its resources are not applied",
+            c.id, cg.path
+        ));
+        return Ok(cg);
+    }
+    c.cgroup_path = Some(cg.path.clone());
+    cg.create(&[])?;
+    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+        let res = serde_json::to_value(res).map_err(|e| format!("linux.resources: {e}"))?;
+        for w in cg.apply(&res)? {
+            log::warning_to_log(&w);
+        }
+        if res.get("devices").is_some_and(|d| !d.is_null()) {
+            log::warning_to_log(
+                "linux.resources.devices of a pod's app container: its sandbox's rules apply",
+            );
+        }
+        log::warning_to_log(&format!(
+            "linux.resources of app container {}: its cgroup {} bounds its gofer; its \
+             processes run in the pod's sandbox, bounded by the sandbox's cgroup",
+            c.id, cg.path
+        ));
+    }
+    Ok(cg)
+}
+
+/// The container's own `process` settings and seccomp program, for its init in the sandbox,
+/// and its boot spec, from which the sandbox makes its mounts as `runsc boot` makes a
+/// sandbox's own (`cmd::boot::mount_pod_container`).
+fn own_spec(boot: &BootSpec) -> OwnSpec {
+    let s = &boot.settings;
+    // What the mounts need (the process and its seccomp program go in their own words).
+    let mut for_mounts = boot.clone();
+    // A boot spec holds a program: its name stays.
+    for_mounts.argv.truncate(1);
+    for_mounts.envv.clear();
+    for_mounts.settings.seccomp = None;
     OwnSpec {
+        mounts: Some(for_mounts.to_json()),
         rlimits: s
             .rlimits
             .iter()
@@ -349,8 +473,13 @@ fn bind_mounts_field(mounts: &[MountSpec]) -> String {
         .join(",")
 }
 
-/// The terminal's slave when `process.terminal` is set (its master goes to the console socket).
-fn open_terminal(bundle: &oci::Bundle, socket: Option<&Path>) -> Result<Option<OwnedFd>, String> {
+/// The terminal's slave when `process.terminal` is set (its master goes to the console socket);
+/// a foreground `run` without a console socket uses its own stdio, as runc's does.
+fn open_terminal(
+    bundle: &oci::Bundle,
+    socket: Option<&Path>,
+    foreground: bool,
+) -> Result<Option<OwnedFd>, String> {
     let terminal = bundle
         .spec
         .process()
@@ -362,6 +491,7 @@ fn open_terminal(bundle: &oci::Bundle, socket: Option<&Path>) -> Result<Option<O
         (false, Some(_)) => {
             Err("--console-socket given but process.terminal is not set in the spec".into())
         }
+        (true, None) if foreground => Ok(None),
         (true, None) => Err("process.terminal is set: --console-socket is required".into()),
         (true, Some(path)) => {
             let pty = console::Pty::open(console::console_size(&bundle.spec))
@@ -436,6 +566,11 @@ pub fn delete_member(root: &Path, c: &Container) -> Result<(), String> {
         let _ = kill(Pid::from_raw(c.pid), Signal::SIGKILL);
     }
     kill_gofer(c);
+    if let Some(cg) = c.cgroup() {
+        if let Err(e) = cg.destroy() {
+            log::warning_to_log(&e);
+        }
+    }
     if let Some(sid) = &c.sandbox_id {
         let sdir = root.join(sid);
         if let Ok(_lock) = StateLock::take(&sdir) {
@@ -462,6 +597,11 @@ pub fn delete_members(root: &Path, sandbox: &Container) {
             let _ = kill(Pid::from_raw(m.pid), Signal::SIGKILL);
         }
         kill_gofer(&m);
+        if let Some(cg) = m.cgroup() {
+            if let Err(e) = cg.destroy() {
+                log::warning_to_log(&e);
+            }
+        }
         if let Err(e) = m.destroy() {
             log::warning_to_log(&e.to_string());
         }
@@ -485,6 +625,7 @@ pub fn kill_gofer(c: &Container) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::boot::spec::SpecSettings;
     use std::collections::HashMap;
 
     fn annotations(kv: &[(&str, &str)]) -> HashMap<String, String> {
@@ -507,6 +648,50 @@ mod tests {
             },
         ];
         assert_eq!(bind_mounts_field(&m), "2f6574632f686f737473:ro,2f76:rw");
+    }
+
+    #[test]
+    fn the_boot_spec_for_the_mounts_keeps_them_without_the_process() {
+        use crate::boot::spec::{FsKind, FsMountSpec};
+        let boot = BootSpec {
+            argv: vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"secret".to_vec()],
+            envv: vec![b"TOKEN=x".to_vec()],
+            cwd: b"/".to_vec(),
+            hostname: "h".into(),
+            uid: 0,
+            gid: 0,
+            groups: Vec::new(),
+            strace: None,
+            debug: false,
+            root_readonly: false,
+            mounts: vec![MountSpec {
+                dest: b"/v".to_vec(),
+                readonly: true,
+            }],
+            settings: SpecSettings {
+                seccomp: Some(vec![6]),
+                masked_paths: vec![b"/proc/kcore".to_vec()],
+                fs_mounts: Some(vec![FsMountSpec {
+                    dest: b"/v".to_vec(),
+                    kind: FsKind::Bind,
+                    source: "/dev/sda1".into(),
+                    readonly: true,
+                    mode: None,
+                    options: vec!["rbind".into(), "ro".into()],
+                    root: b"/srv/v".to_vec(),
+                }]),
+                ..SpecSettings::default()
+            },
+        };
+        let own = own_spec(&boot);
+        assert_eq!(own.seccomp, Some(vec![6]), "the process's own word");
+        let back = BootSpec::from_json(&own.mounts.unwrap()).unwrap();
+        assert_eq!(back.settings.fs_mounts, boot.settings.fs_mounts);
+        assert_eq!(back.settings.masked_paths, boot.settings.masked_paths);
+        assert_eq!(back.mounts, boot.mounts);
+        assert_eq!(back.settings.seccomp, None);
+        assert_eq!(back.argv, vec![b"/bin/sh".to_vec()]);
+        assert!(back.envv.is_empty());
     }
 
     #[test]

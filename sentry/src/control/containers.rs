@@ -4,16 +4,18 @@
 //! namespace) with a root filesystem of their own.
 //!
 //! Each one is made by a `container-create` request on the sandbox's control socket. The root
-//! is a mount tree of its own (`Vfs::new_detached_tree`): the overlay over the container's gofer
-//! (read-only with `root.readonly`) with the sentry's /proc, /dev, /dev/pts, /dev/shm, /tmp and
-//! /sys inside it, then the spec's bind mounts, each served by the container's gofer on a
-//! channel of its own; no other container's root reaches it. Its process is kept until `start` and
+//! is a mount tree of its own (`Vfs::new_detached_tree`, gVisor's per-container mount
+//! namespace): the overlay over the container's gofer (read-only with `root.readonly`), then
+//! what `runsc boot` mounts for a sandbox's own spec ([`set_tree_mounter`]): the sentry's
+//! /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /tmp and /sys, then the container's spec's
+//! mounts in their order (binds served by the container's gofer, each on a channel of its own;
+//! tmpfs, proc...). No other container's root reaches it. Its process is kept until `start` and
 //! then started as `runsc exec` starts one, but with its root and cwd in that tree (a chroot).
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::abi::signal::{SigInfo, SI_USER};
@@ -28,6 +30,19 @@ use super::ExecRequest;
 
 /// Device minors of the containers' own filesystems (clear of the sandbox's and mount(2)'s).
 static NEXT_MINOR: AtomicU64 = AtomicU64::new(0x800);
+
+/// Mounts a container's filesystems on its tree from its boot spec's JSON, with its bind
+/// mounts' gofer channels in the spec's order (`runsc boot` sets it: the code that makes the
+/// sandbox's own spec mounts).
+pub type TreeMounter =
+    fn(&Vfs, &Arc<Dentry>, &[u8], Vec<crate::vfs::BindMount>) -> Result<(), String>;
+
+static TREE_MOUNTER: OnceLock<TreeMounter> = OnceLock::new();
+
+/// Sets how a container's tree is mounted when its `container-create` carries a spec (once).
+pub fn set_tree_mounter(f: TreeMounter) {
+    let _ = TREE_MOUNTER.set(f);
+}
 
 /// How long `delete` waits for a killed container's processes to end.
 const DELETE_WAIT: Duration = Duration::from_secs(5);
@@ -79,6 +94,8 @@ pub struct NewContainer {
     /// The channel of the gofer serving its root.
     pub gofer: OwnedFd,
     pub mounts: Vec<PodMount>,
+    /// Its boot spec's JSON, from which the [`TreeMounter`] makes its tree (required).
+    pub spec: Option<Vec<u8>>,
     pub request: ExecRequest,
     /// Its own process settings (None: the sandbox's).
     pub own: Option<OwnSettings>,
@@ -88,8 +105,9 @@ pub struct NewContainer {
 
 /// An app container's own process settings on its `container-create` line, words among the
 /// exec fields: `rlimit=RES:SOFT:HARD`, `umask=OCTAL`, `nnp=1`, `caps=E:P:I:B:A` (hex masks),
-/// `oom=N`, `seccomp=HEX` (16 hex digits per `oci::seccomp::encode`d instruction). A line
-/// without any of them leaves the container the sandbox's settings.
+/// `oom=N`, `seccomp=HEX` (16 hex digits per `oci::seccomp::encode`d instruction), and
+/// `mounts=HEX` (its boot spec's JSON, for [`TreeMounter`]). A line without any of them leaves
+/// the container the sandbox's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnSpec {
     /// (resource, soft, hard).
@@ -100,10 +118,12 @@ pub struct OwnSpec {
     pub caps: Option<[u64; 5]>,
     pub oom_score_adj: Option<i32>,
     pub seccomp: Option<Vec<u64>>,
+    /// The container's boot spec (JSON) whose mounts make its tree.
+    pub mounts: Option<Vec<u8>>,
 }
 
 /// The keys of [`OwnSpec`]'s words.
-const OWN_KEYS: [&str; 6] = ["rlimit", "umask", "nnp", "caps", "oom", "seccomp"];
+const OWN_KEYS: [&str; 7] = ["rlimit", "umask", "nnp", "caps", "oom", "seccomp", "mounts"];
 
 impl OwnSpec {
     /// The words, each with a leading space (`umask` always, so that the line has one).
@@ -127,6 +147,10 @@ impl OwnSpec {
             for w in words {
                 line.push_str(&format!("{w:016x}"));
             }
+        }
+        if let Some(spec) = &self.mounts {
+            line.push_str(" mounts=");
+            line.push_str(&super::hex(spec));
         }
         line
     }
@@ -168,6 +192,7 @@ impl OwnSpec {
                     own.caps = Some(sets.try_into().map_err(|_| bad())?);
                 }
                 "oom" => own.oom_score_adj = Some(value.parse().map_err(|_| bad())?),
+                "mounts" => own.mounts = Some(super::unhex(value).ok_or_else(bad)?),
                 _ => {
                     if !value.len().is_multiple_of(16) || !value.is_ascii() {
                         return Err(bad());
@@ -242,6 +267,7 @@ impl Registry {
             readonly,
             gofer,
             mounts,
+            spec,
             request,
             own,
             fds,
@@ -250,13 +276,24 @@ impl Registry {
         if self.map().contains_key(id) {
             return Err(format!("container {id:?} already exists in the sandbox"));
         }
-        let root = container_tree(vfs, gofer, readonly, mounts).map_err(|(what, e)| {
-            format!(
-                "mounting {} of container {id:?}: {}",
-                String::from_utf8_lossy(&what),
-                e.desc()
-            )
-        })?;
+        let spec = spec.ok_or("container-create: the container's spec (mounts=) is missing")?;
+        let mounter = TREE_MOUNTER
+            .get()
+            .ok_or("this sandbox cannot mount a container's tree")?;
+        let root = container_root(vfs, gofer, readonly)
+            .map_err(|e| format!("mounting the root of container {id:?}: {}", e.desc()))?;
+        let binds = mounts
+            .into_iter()
+            .map(|m| crate::vfs::BindMount {
+                dest: m.dest,
+                gofer: Arc::new(gofer::GoferClient::new(m.gofer)),
+                readonly: m.readonly,
+            })
+            .collect();
+        if let Err(msg) = mounter(vfs, &root, &spec, binds) {
+            vfs.release_tree(&root);
+            return Err(format!("container {id:?}: {msg}"));
+        }
         let c = Arc::new(PodContainer {
             id: id.to_string(),
             root,
@@ -286,62 +323,18 @@ impl Registry {
     }
 }
 
-/// The tree of an app container: its root and the sentry's filesystems inside it. The error
-/// names the mount that failed.
-fn container_tree(
-    vfs: &Vfs,
-    gofer: OwnedFd,
-    readonly: bool,
-    binds: Vec<PodMount>,
-) -> Result<Arc<Dentry>, (Vec<u8>, Errno)> {
+/// The root of an app container's tree: the overlay over its gofer (the gofer's files with
+/// `readonly`), alone.
+fn container_root(vfs: &Vfs, gofer: OwnedFd, readonly: bool) -> SysResult<Arc<Dentry>> {
     let minor = || anon_dev(NEXT_MINOR.fetch_add(1, Ordering::Relaxed));
     let client = Arc::new(gofer::GoferClient::new(gofer));
-    let at_root = |e| (b"/".to_vec(), e);
-    let lower = crate::fs::gofer::new_root(client).map_err(at_root)?;
-    let tree = if readonly {
+    let lower = crate::fs::gofer::new_root(client)?;
+    Ok(if readonly {
         vfs.new_detached_tree(lower, true, "9p")
     } else {
-        let root = crate::fs::overlay::new_root(lower, minor(), minor()).map_err(at_root)?;
+        let root = crate::fs::overlay::new_root(lower, minor(), minor())?;
         vfs.new_detached_tree(root, false, "overlay")
-    };
-    let mounts: [(&'static str, Arc<dyn crate::vfs::Inode>, bool, &'static str); 6] = [
-        (
-            "/tmp",
-            crate::fs::tmpfs::new_root(minor(), 0o1777),
-            false,
-            "tmpfs",
-        ),
-        ("/dev", crate::fs::dev::new_root(minor()), false, "devtmpfs"),
-        (
-            "/dev/pts",
-            crate::fs::devpts::new_root(minor()),
-            false,
-            "devpts",
-        ),
-        (
-            "/dev/shm",
-            crate::fs::tmpfs::new_root(minor(), 0o1777),
-            false,
-            "tmpfs",
-        ),
-        ("/proc", crate::fs::proc::new_root(minor()), false, "proc"),
-        ("/sys", crate::fs::sysfs::new_root(minor()), true, "sysfs"),
-    ];
-    for (path, root, ro, fs_type) in mounts {
-        vfs.mount_in(&tree, path.as_bytes(), root, ro, fs_type)
-            .map_err(|e| (path.as_bytes().to_vec(), e))?;
-    }
-    for m in binds {
-        let at = |e| (m.dest.clone(), e);
-        if !m.dest.starts_with(b"/") {
-            return Err(at(Errno::EINVAL));
-        }
-        let client = Arc::new(gofer::GoferClient::new(m.gofer));
-        let root = crate::fs::gofer::new_mount_root(client, m.readonly).map_err(at)?;
-        vfs.mount_in(&tree, &m.dest, root, m.readonly, "9p")
-            .map_err(at)?;
-    }
-    Ok(tree)
+    })
 }
 
 impl PodContainer {

@@ -24,6 +24,9 @@
 //! `HEXDEST:ro|rw`. Its descriptors are the gofer channel of the container's root, a listening
 //! socket of its own (`<root>/<ID>/sandbox.sock`), one gofer channel per bind mount, and its
 //! process's fds 0, 1, 2...
+//! Its own process settings and its boot spec (`mounts=HEX`, from which [`containers`]'s tree
+//! mounter makes its mounts as `runsc boot` makes the sandbox's) are words among the FIELDS
+//! (`containers::OwnSpec`).
 //! The reply is `ok`, then, once the container's init has ended, `exit STATUS` (the front end's
 //! pid-file holder reads it). On the container's own socket `start`, `signal N one|all`,
 //! `wait` and `exec` mean that container (its init, its processes, its root), and `delete`
@@ -237,6 +240,7 @@ impl Control {
     /// `ok`; then runs it and replies `exit STATUS` once its init has ended.
     fn container_create(self: &Arc<Self>, fields: &str, fds: Vec<OwnedFd>, conn: &mut File) {
         let made = parse_container_create(fields).and_then(|(id, readonly, binds, own, req)| {
+            let own_spec = own.clone();
             let own = own.map(|o| o.settings()).transpose()?;
             let want = 5 + binds.len();
             if fds.len() < want {
@@ -259,6 +263,7 @@ impl Control {
                     gofer,
                 })
                 .collect();
+            let spec = own_spec.and_then(|o| o.mounts);
             let c = self.containers.create(
                 &self.kernel.vfs,
                 containers::NewContainer {
@@ -266,6 +271,7 @@ impl Control {
                     readonly,
                     gofer,
                     mounts,
+                    spec,
                     request: req,
                     own,
                     fds: fds.collect(),
@@ -649,6 +655,7 @@ mod tests {
             caps: Some([1, 2, 3, 0xff, 0]),
             oom_score_adj: Some(-5),
             seccomp: Some(vec![0x7fff_0000_0000_0006, u64::MAX]),
+            mounts: Some(b"{\"fsMounts\": [\"/a b\"]}".to_vec()),
         };
         let with_own = format!(
             "app-2 rw - {}{}",

@@ -700,7 +700,16 @@ impl Vfs {
     /// mount(2) with `flags` (one of MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE, maybe
     /// with MS_REC) does: an OCI spec's `linux.rootfsPropagation` and mount options.
     pub fn set_propagation(&self, path: &[u8], flags: u64) -> SysResult<()> {
-        let target = self.lookup_in(&self.root_ctx(), path, true)?;
+        self.set_propagation_in(&self.root(), path, flags)
+    }
+
+    /// [`Vfs::set_propagation`] on the tree whose root dentry is `base` (the sandbox's, or a
+    /// pod container's detached one).
+    pub fn set_propagation_in(&self, base: &Arc<Dentry>, path: &[u8], flags: u64) -> SysResult<()> {
+        let mut ctx = self.root_ctx();
+        ctx.root = base.clone();
+        ctx.start = base.clone();
+        let target = self.lookup_in(&ctx, path, true)?;
         self.change_propagation(&target, flags)
     }
 
@@ -757,10 +766,23 @@ impl Vfs {
         fs_type: &'static str,
         shown: MountShown,
     ) -> SysResult<()> {
+        self.mount_shown_in(&self.root(), path, root, fs_type, shown)
+    }
+
+    /// [`Vfs::mount_shown`] on the tree whose root dentry is `base` (the sandbox's, or a pod
+    /// container's detached one).
+    pub fn mount_shown_in(
+        &self,
+        base: &Arc<Dentry>,
+        path: &[u8],
+        root: Arc<dyn Inode>,
+        fs_type: &'static str,
+        shown: MountShown,
+    ) -> SysResult<()> {
         let r = crate::vfs::Resolver {
             vfs: self,
             task: None,
-            root: self.root(),
+            root: base.clone(),
         };
         let target = if root.stat(None)?.is_dir() {
             self.mount_point(&r, path)?
@@ -819,6 +841,14 @@ fn new_filesystem(name: &[u8], data: &[u8]) -> SysResult<NewFs> {
             Ok(NewFs {
                 root,
                 name: "tmpfs",
+                options,
+            })
+        }
+        b"devpts" => {
+            let (root, options) = crate::fs::devpts::new_instance(anon_dev(minor), data)?;
+            Ok(NewFs {
+                root,
+                name: "devpts",
                 options,
             })
         }

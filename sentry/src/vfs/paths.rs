@@ -34,6 +34,17 @@ impl Vfs {
         masked: &[Vec<u8>],
         readonly: &[Vec<u8>],
     ) -> Result<(), VfsError> {
+        self.apply_path_policy_in(&self.root(), masked, readonly)
+    }
+
+    /// [`Vfs::apply_path_policy`] on the tree whose root dentry is `base` (the sandbox's, or a
+    /// pod container's detached one).
+    pub fn apply_path_policy_in(
+        &self,
+        base: &Arc<Dentry>,
+        masked: &[Vec<u8>],
+        readonly: &[Vec<u8>],
+    ) -> Result<(), VfsError> {
         let report = |path: &[u8], r: SysResult<PathPolicy>| {
             let shown = String::from_utf8_lossy(path).into_owned();
             match r {
@@ -49,17 +60,21 @@ impl Vfs {
             }
         };
         for p in masked {
-            report(p, self.mask_path(p))?;
+            report(p, self.mask_path_in(base, p))?;
         }
         for p in readonly {
-            report(p, self.readonly_path(p))?;
+            report(p, self.readonly_path_in(base, p))?;
         }
         Ok(())
     }
 
     /// Masks `path`: a directory becomes an empty read-only tmpfs, anything else /dev/null.
     pub fn mask_path(&self, path: &[u8]) -> SysResult<PathPolicy> {
-        let Some(d) = self.existing(path)? else {
+        self.mask_path_in(&self.root(), path)
+    }
+
+    fn mask_path_in(&self, base: &Arc<Dentry>, path: &[u8]) -> SysResult<PathPolicy> {
+        let Some(d) = self.existing_in(base, path)? else {
             return Ok(PathPolicy::Absent);
         };
         if is_mount_root(&d) {
@@ -78,7 +93,11 @@ impl Vfs {
 
     /// Mounts the files at `path` again, read-only, over themselves.
     pub fn readonly_path(&self, path: &[u8]) -> SysResult<PathPolicy> {
-        let Some(d) = self.existing(path)? else {
+        self.readonly_path_in(&self.root(), path)
+    }
+
+    fn readonly_path_in(&self, base: &Arc<Dentry>, path: &[u8]) -> SysResult<PathPolicy> {
+        let Some(d) = self.existing_in(base, path)? else {
             return Ok(PathPolicy::Absent);
         };
         if is_mount_root(&d) {
@@ -89,16 +108,22 @@ impl Vfs {
     }
 
     /// The dentry at absolute `path` (symlinks followed), or None when it does not exist.
+    #[cfg(test)]
     fn existing(&self, path: &[u8]) -> SysResult<Option<Arc<Dentry>>> {
+        self.existing_in(&self.root(), path)
+    }
+
+    /// `existing` in the tree whose root dentry is `base`.
+    fn existing_in(&self, base: &Arc<Dentry>, path: &[u8]) -> SysResult<Option<Arc<Dentry>>> {
         if path.first() != Some(&b'/') {
             return Err(Errno::EINVAL);
         }
         let r = Resolver {
             vfs: self,
             task: None,
-            root: self.root(),
+            root: base.clone(),
         };
-        match r.resolve(self.root(), path, true) {
+        match r.resolve(base.clone(), path, true) {
             Ok(d) => Ok(Some(d)),
             Err(Errno::ENOENT | Errno::ENOTDIR) => Ok(None),
             Err(e) => Err(e),

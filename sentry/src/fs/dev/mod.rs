@@ -10,6 +10,14 @@
 //! symlink `pts/ptmx` (runtime-spec `runtime-linux.md`, "Dev symbolic links"). A node opens as
 //! the sentry's device of the same numbers; one the sentry does not implement opens with ENXIO
 //! (Linux's answer for a node without a driver): never a host device.
+//!
+//! A spec's tmpfs at /dev (`new_root_on_tmpfs`) is a real tmpfs under those nodes, as runc's
+//! /dev is: files, directories, symlinks and nodes the container makes there live in it, held
+//! to its `size=` and `nr_inodes=` (tmpfs's limits), and statfs reports it. The sentry's nodes
+//! shadow names in it and cannot be removed or renamed (EPERM), nor created again (EEXIST); a
+//! rename between /dev and a directory below it is EXDEV (the root is not the tmpfs's own
+//! directory inode); the nodes take none of its inodes. Without one (`runsc do`), /dev is
+//! read-only: creating there is EPERM.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -18,7 +26,7 @@ use crate::fs::devpts;
 use crate::fs::host::{tty, tty_ops};
 use crate::fs::sys;
 use crate::vfs::{
-    DirEntry, FileOps, Inode, NoDataOps, Positioning, Stat, StatFs, TaskRef, Timespec,
+    DirEntry, FileOps, Inode, NoDataOps, Positioning, SetAttr, Stat, StatFs, TaskRef, Timespec,
 };
 use crate::{Errno, SysResult};
 
@@ -122,6 +130,10 @@ const ENTRIES: &[(&[u8], Node)] = &[
     (b"stderr", Node::Link(b"/proc/self/fd/2")),
 ];
 
+/// Inode numbers of the nodes (`DEV_NODE_INO + index`): above any the backing tmpfs hands out,
+/// which shares their device number.
+const DEV_NODE_INO: u64 = 1 << 40;
+
 /// One /dev node: the directory (index None), entry `ENTRIES[i]` (i below its length) or the
 /// extra device `i - ENTRIES.len()`.
 pub struct DevInode {
@@ -131,11 +143,12 @@ pub struct DevInode {
     opts: Arc<DevState>,
 }
 
-/// What the nodes of one /dev share: the options, and the pipe of each FIFO among the spec's
-/// devices (by index).
+/// What the nodes of one /dev share: the options, the pipe of each FIFO among the spec's
+/// devices (by index), and the root of the tmpfs beneath them, if any.
 struct DevState {
     opts: DevOptions,
     fifos: Vec<Option<Arc<crate::fs::pipe::Pipe>>>,
+    backing: Option<Arc<dyn Inode>>,
 }
 
 /// The /dev directory.
@@ -145,6 +158,22 @@ pub fn new_root(dev: u64) -> Arc<dyn Inode> {
 
 /// The /dev directory of an OCI container: see the module comment.
 pub fn new_root_with(dev: u64, opts: DevOptions) -> Arc<dyn Inode> {
+    new_dev(dev, opts, None)
+}
+
+/// The /dev directory of an OCI container whose spec mounts a tmpfs there with mount(2) data
+/// `data` (`size=65536k,mode=755`): the nodes over a tmpfs made with those options (see the
+/// module comment); the options as mountinfo shows them. EINVAL for an option tmpfs rejects.
+pub fn new_root_on_tmpfs(
+    dev: u64,
+    opts: DevOptions,
+    data: &[u8],
+) -> SysResult<(Arc<dyn Inode>, String)> {
+    let (backing, shown) = crate::vfs::mount::new_tmpfs(dev, data)?;
+    Ok((new_dev(dev, opts, Some(backing)), shown))
+}
+
+fn new_dev(dev: u64, opts: DevOptions, backing: Option<Arc<dyn Inode>>) -> Arc<dyn Inode> {
     Arc::new(DevInode {
         dev,
         index: None,
@@ -156,6 +185,7 @@ pub fn new_root_with(dev: u64, opts: DevOptions) -> Arc<dyn Inode> {
                 .map(|d| (d.kind == libc::S_IFIFO).then(|| crate::fs::pipe::new_fifo(d.uid, d.gid)))
                 .collect(),
             opts,
+            backing,
         }),
     })
 }
@@ -175,7 +205,21 @@ impl DevInode {
         self.opts.opts.devices.get(i)
     }
     fn ino(&self) -> u64 {
-        self.index.map_or(1, |i| i as u64 + 2)
+        self.index.map_or(1, |i| DEV_NODE_INO + i as u64)
+    }
+    /// The tmpfs under the directory (None for a node, or a /dev without one).
+    fn backing(&self) -> Option<&Arc<dyn Inode>> {
+        self.index.is_none().then_some(())?;
+        self.opts.backing.as_ref()
+    }
+    /// The tmpfs under the directory, for a change of entry `name`: EEXIST for a sentry node's
+    /// name when `making`, else EPERM for one; EPERM without a tmpfs (a read-only /dev).
+    fn backing_for(&self, name: &[u8], making: bool) -> SysResult<&Arc<dyn Inode>> {
+        let b = self.backing().ok_or(Errno::EPERM)?;
+        if self.entries().iter().any(|(n, _)| *n == name) {
+            return Err(if making { Errno::EEXIST } else { Errno::EPERM });
+        }
+        Ok(b)
     }
     fn child(&self, index: usize) -> DevInode {
         DevInode {
@@ -206,7 +250,14 @@ impl DevInode {
 }
 
 impl Inode for DevInode {
-    fn stat(&self, _task: TaskRef) -> SysResult<Stat> {
+    fn stat(&self, task: TaskRef) -> SysResult<Stat> {
+        if let Some(b) = self.backing() {
+            // The tmpfs's root: its mode, owner, links and times.
+            let mut st = b.stat(task)?;
+            st.dev = self.dev;
+            st.ino = 1;
+            return Ok(st);
+        }
         let (mut uid, mut gid) = (0, 0);
         let (mode, rdev, nlink, size) = match self.node() {
             Node::Dir | Node::Pts => (libc::S_IFDIR | 0o755, 0, 2, 0),
@@ -239,31 +290,39 @@ impl Inode for DevInode {
         })
     }
 
-    fn lookup(&self, _task: TaskRef, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
+    fn lookup(&self, task: TaskRef, name: &[u8]) -> SysResult<Arc<dyn Inode>> {
         if let Node::Pts = self.node() {
             return devpts::lookup(self.dev, name);
         }
         if self.index.is_some() {
             return Err(Errno::ENOTDIR);
         }
-        let i = self
-            .entries()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, i)| i)
-            .ok_or(Errno::ENOENT)?;
-        Ok(Arc::new(self.child(i)))
+        match self.entries().into_iter().find(|(n, _)| *n == name) {
+            Some((_, i)) => Ok(Arc::new(self.child(i))),
+            None => match self.backing() {
+                Some(b) => b.lookup(task, name),
+                None => Err(Errno::ENOENT),
+            },
+        }
     }
 
-    fn readdir(&self, _task: TaskRef) -> SysResult<Vec<DirEntry>> {
+    fn readdir(&self, task: TaskRef) -> SysResult<Vec<DirEntry>> {
         if let Node::Pts = self.node() {
             return Ok(devpts::readdir());
         }
         if self.index.is_some() {
             return Err(Errno::ENOTDIR);
         }
-        Ok(self
-            .entries()
+        let mine = self.entries();
+        let below: Vec<DirEntry> = match self.backing() {
+            Some(b) => b
+                .readdir(task)?
+                .into_iter()
+                .filter(|e| !mine.iter().any(|(n, _)| *n == e.name.as_slice()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut out: Vec<DirEntry> = mine
             .into_iter()
             .map(|(n, i)| {
                 let child = self.child(i);
@@ -283,7 +342,9 @@ impl Inode for DevInode {
                     kind,
                 }
             })
-            .collect())
+            .collect();
+        out.extend(below);
+        Ok(out)
     }
 
     fn readlink(&self, _task: TaskRef) -> SysResult<Vec<u8>> {
@@ -315,8 +376,76 @@ impl Inode for DevInode {
         }
     }
 
+    fn create(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.backing_for(name, true)?.create(name, mode, uid, gid)
+    }
+
+    fn mkdir(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.backing_for(name, true)?.mkdir(name, mode, uid, gid)
+    }
+
+    fn mknod(&self, name: &[u8], mode: u32, uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.backing_for(name, true)?.mknod(name, mode, uid, gid)
+    }
+
+    fn symlink(&self, name: &[u8], target: &[u8], uid: u32, gid: u32) -> SysResult<Arc<dyn Inode>> {
+        self.backing_for(name, true)?
+            .symlink(name, target, uid, gid)
+    }
+
+    fn bind_socket(
+        &self,
+        name: &[u8],
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        endpoint: Arc<dyn Any + Send + Sync>,
+    ) -> SysResult<Arc<dyn Inode>> {
+        self.backing_for(name, true)?
+            .bind_socket(name, mode, uid, gid, endpoint)
+    }
+
+    fn link(&self, name: &[u8], target: &dyn Inode) -> SysResult<()> {
+        self.backing_for(name, true)?.link(name, target)
+    }
+
+    fn unlink(&self, name: &[u8], dir: bool) -> SysResult<()> {
+        self.backing_for(name, false)?.unlink(name, dir)
+    }
+
+    fn rename(&self, old_name: &[u8], new_dir: &dyn Inode, new_name: &[u8]) -> SysResult<()> {
+        self.rename2(old_name, new_dir, new_name, 0)
+    }
+
+    fn rename2(
+        &self,
+        old_name: &[u8],
+        new_dir: &dyn Inode,
+        new_name: &[u8],
+        flags: u32,
+    ) -> SysResult<()> {
+        let from = self.backing_for(old_name, false)?;
+        // Within /dev: the tmpfs's root on both sides; below it: the tmpfs's own directory.
+        let to: &dyn Inode = match new_dir.as_any().downcast_ref::<DevInode>() {
+            Some(d) if Arc::ptr_eq(&d.opts, &self.opts) => &**d.backing_for(new_name, false)?,
+            Some(_) => return Err(Errno::EXDEV),
+            None => new_dir,
+        };
+        from.rename2(old_name, to, new_name, flags)
+    }
+
+    fn setattr(&self, attr: &SetAttr) -> SysResult<()> {
+        match self.backing() {
+            Some(b) => b.setattr(attr),
+            None => Err(Errno::EPERM),
+        }
+    }
+
     fn statfs(&self) -> SysResult<StatFs> {
-        Ok(StatFs::synthetic(DEVTMPFS_MAGIC))
+        match &self.opts.backing {
+            Some(b) => b.statfs(),
+            None => Ok(StatFs::synthetic(DEVTMPFS_MAGIC)),
+        }
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -389,6 +518,53 @@ mod tests {
             .unwrap()
             .open(None, libc::O_RDWR)
             .unwrap()
+    }
+
+    #[test]
+    fn a_spec_tmpfs_at_dev_holds_files_to_its_limits_under_the_nodes() {
+        let opts = DevOptions {
+            ptmx_symlink: true,
+            devices: Vec::new(),
+        };
+        let (root, shown) = new_root_on_tmpfs(7, opts, b"size=8k,nr_inodes=4,mode=755").unwrap();
+        assert_eq!(shown, ",size=8k,nr_inodes=4,mode=755");
+        assert_eq!(root.stat(None).unwrap().mode, libc::S_IFDIR | 0o755);
+        let f = root.create(b"f", 0o644, 0, 0).unwrap();
+        assert_eq!(f.stat(None).unwrap().dev, 7);
+        let file = f.open(None, libc::O_RDWR).unwrap();
+        // Two pages, then no space.
+        assert_eq!(file.write_at(None, &[1u8; 3 * 4096], 0).unwrap(), 2 * 4096);
+        assert_eq!(root.statfs().unwrap().blocks, 2);
+        root.mkdir(b"d", 0o755, 0, 0).unwrap();
+        // The root, f and d hold three of the four inodes.
+        root.create(b"g", 0o644, 0, 0).unwrap();
+        assert_eq!(root.create(b"h", 0o644, 0, 0).err(), Some(Errno::ENOSPC));
+        let names: Vec<Vec<u8>> = root
+            .readdir(None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert!(names.contains(&b"null".to_vec()) && names.contains(&b"f".to_vec()));
+        assert!(root
+            .lookup(None, b"d")
+            .unwrap()
+            .stat(None)
+            .unwrap()
+            .is_dir());
+        // The sentry's nodes stay.
+        assert_eq!(root.create(b"null", 0o644, 0, 0).err(), Some(Errno::EEXIST));
+        assert_eq!(root.unlink(b"null", false), Err(Errno::EPERM));
+        assert_eq!(root.rename(b"f", &*root, b"zero"), Err(Errno::EPERM));
+        root.rename(b"f", &*root, b"f2").unwrap();
+        assert!(root.lookup(None, b"f2").is_ok());
+        root.unlink(b"f2", false).unwrap();
+        assert_eq!(root.statfs().unwrap().blocks, 2);
+        // Without a tmpfs, /dev is read-only.
+        assert_eq!(
+            new_root(1).create(b"x", 0o644, 0, 0).err(),
+            Some(Errno::EPERM)
+        );
     }
 
     #[test]

@@ -20,9 +20,15 @@
 //!
 //! TIOCPKT packet mode reports data and flushes (not TIOCPKT_STOP/START/DOSTOP).
 //!
-//! Not modelled: TIOCSTI, devpts mount options (newinstance, gid=,
-//! mode=), SIGTTIN/SIGTTOU for a process that ignores (rather than blocks) them, orphaned
-//! process groups.
+//! A devpts mounted with options (mount(2), an OCI spec's `newinstance,ptmxmode=0666,mode=0620,
+//! gid=5`) keeps them per mount (`PtsOptions`, Linux `struct pts_mount_opts`): pairs made through
+//! its ptmx get `mode=` as their permission bits and `uid=`/`gid=` (else the opener's fsuid and
+//! fsgid) as owners, its ptmx node has `ptmxmode=`, `max=` bounds the pairs, and mountinfo
+//! shows them as Linux's `devpts_show_options` does. The instances share one set of pairs
+//! (`newinstance` does not make a separate numbering).
+//!
+//! Not modelled: TIOCSTI, SIGTTIN/SIGTTOU for a process that ignores (rather than blocks)
+//! them, orphaned process groups.
 
 pub mod ldisc;
 
@@ -84,6 +90,109 @@ pub fn replica_rdev(n: u32) -> u64 {
 
 /// Pairs Unix98 numbering can name.
 const MAX_PTYS: u32 = 8 * 256;
+
+/// `NR_UNIX98_PTY_MAX`: the largest `max=` devpts accepts, and its default.
+const NR_UNIX98_PTY_MAX: u32 = 1 << 20;
+
+/// A devpts mount's options (Linux `struct pts_mount_opts`, `fs/devpts/inode.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PtsOptions {
+    /// `uid=`: owner of new replicas (else the opener's fsuid).
+    pub uid: Option<u32>,
+    /// `gid=`: group of new replicas (else the opener's fsgid).
+    pub gid: Option<u32>,
+    /// `mode=`: permission bits of new replicas.
+    pub mode: u32,
+    /// `ptmxmode=`: permission bits of the instance's ptmx node.
+    pub ptmxmode: u32,
+    /// `max=`: how many pairs may exist.
+    pub max: u32,
+}
+
+impl PtsOptions {
+    /// The sentry's own /dev/pts (mounted without options): 0620 replicas in the opener's
+    /// group and a ptmx everyone may open, as a distribution's /dev/pts with /dev/ptmx.
+    pub const SENTRY: PtsOptions = PtsOptions {
+        uid: None,
+        gid: None,
+        mode: 0o620,
+        ptmxmode: 0o666,
+        max: NR_UNIX98_PTY_MAX,
+    };
+
+    /// Linux's defaults for a devpts mounted without options (`DEVPTS_DEFAULT_MODE`,
+    /// `DEVPTS_DEFAULT_PTMX_MODE`).
+    pub const LINUX: PtsOptions = PtsOptions {
+        uid: None,
+        gid: None,
+        mode: 0o600,
+        ptmxmode: 0,
+        max: NR_UNIX98_PTY_MAX,
+    };
+
+    /// Parses mount(2) data as `devpts_parse_param` does: `uid=`, `gid=` (decimal), `mode=`,
+    /// `ptmxmode=` (octal, masked to 07777), `max=` (at most `NR_UNIX98_PTY_MAX`) and
+    /// `newinstance` (always so here); empty items are skipped, anything else is EINVAL.
+    pub fn parse(data: &[u8]) -> SysResult<PtsOptions> {
+        let mut o = Self::LINUX;
+        let text = std::str::from_utf8(data).map_err(|_| Errno::EINVAL)?;
+        for opt in text
+            .trim_end_matches('\0')
+            .split(',')
+            .filter(|s| !s.is_empty())
+        {
+            let (key, value) = opt.split_once('=').unwrap_or((opt, ""));
+            let num = |radix| u32::from_str_radix(value, radix).map_err(|_| Errno::EINVAL);
+            match (key, opt.contains('=')) {
+                ("uid", true) => o.uid = Some(num(10)?),
+                ("gid", true) => o.gid = Some(num(10)?),
+                ("mode", true) => o.mode = num(8)? & 0o7777,
+                ("ptmxmode", true) => o.ptmxmode = num(8)? & 0o7777,
+                ("max", true) => {
+                    o.max = num(10)?;
+                    if o.max > NR_UNIX98_PTY_MAX {
+                        return Err(Errno::EINVAL);
+                    }
+                }
+                ("newinstance", false) => {}
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The options as mountinfo and /proc/mounts show them after `rw` (`devpts_show_options`).
+    pub fn show(&self) -> String {
+        let mut s = String::new();
+        if let Some(uid) = self.uid {
+            s.push_str(&format!(",uid={uid}"));
+        }
+        if let Some(gid) = self.gid {
+            s.push_str(&format!(",gid={gid}"));
+        }
+        s.push_str(&format!(
+            ",mode={:03o},ptmxmode={:03o}",
+            self.mode, self.ptmxmode
+        ));
+        if self.max < NR_UNIX98_PTY_MAX {
+            s.push_str(&format!(",max={}", self.max));
+        }
+        s
+    }
+}
+
+/// The options of every devpts mount by device number.
+static INSTANCES: Mutex<BTreeMap<u64, PtsOptions>> = Mutex::new(BTreeMap::new());
+
+/// The options of the devpts on device `dev` (the sentry's defaults for one never mounted).
+fn options_of(dev: u64) -> PtsOptions {
+    INSTANCES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&dev)
+        .copied()
+        .unwrap_or(PtsOptions::SENTRY)
+}
 
 /// Every live pair by number (the master is open).
 static PTYS: Mutex<BTreeMap<u32, Arc<Pty>>> = Mutex::new(BTreeMap::new());
@@ -186,6 +295,8 @@ struct PtyAttr {
 /// One pseudo-terminal pair.
 pub struct Pty {
     index: u32,
+    /// The device of the devpts whose ptmx made it (st_dev of its replica node).
+    dev: u64,
     attr: Mutex<PtyAttr>,
     kernel: Weak<Kernel>,
     state: Mutex<PtyState>,
@@ -255,7 +366,7 @@ impl Pty {
     fn stat(&self) -> Stat {
         let a = *self.attr();
         Stat {
-            dev: DEVPTS_DEV.load(Ordering::Relaxed),
+            dev: self.dev,
             ino: u64::from(self.index) + 3,
             mode: libc::S_IFCHR | a.perm,
             nlink: 1,
@@ -796,21 +907,33 @@ pub fn pty_ioctl(t: &Task, file: &FileDescription, req: u32, arg: u64) -> Option
     Some(r.pty.ioctl(t, req, arg, false))
 }
 
-/// Opens /dev/ptmx: a new pair (locked), owned by the opener; its master.
+/// Opens /dev/ptmx: a new pair (locked) of the sentry's own devpts (the last [`new_root`]),
+/// owned by the opener; its master.
 pub fn open_master(task: TaskRef) -> SysResult<Arc<dyn FileOps>> {
-    let (uid, gid) = task.map_or((0, 0), |t| (t.creds.fsuid, t.creds.fsgid));
+    open_master_in(task, DEVPTS_DEV.load(Ordering::Relaxed))
+}
+
+/// Opens the ptmx of the devpts on device `dev`: a new pair (locked) with that mount's mode and
+/// owners (`PtsOptions`); its master.
+pub fn open_master_in(task: TaskRef, dev: u64) -> SysResult<Arc<dyn FileOps>> {
+    let opts = options_of(dev);
+    let (fsuid, fsgid) = task.map_or((0, 0), |t| (t.creds.fsuid, t.creds.fsgid));
     let host = host_tty::pts_numbers();
     let mut reg = ptys();
+    if reg.len() >= opts.max as usize {
+        return Err(Errno::ENOSPC);
+    }
     let index = (0..MAX_PTYS)
         .find(|n| !reg.contains_key(n) && !host.contains(n))
         .ok_or(Errno::ENOSPC)?;
     let now = Timespec::now();
     let pty = Arc::new(Pty {
         index,
+        dev,
         attr: Mutex::new(PtyAttr {
-            perm: 0o620,
-            uid,
-            gid,
+            perm: opts.mode,
+            uid: opts.uid.unwrap_or(fsuid),
+            gid: opts.gid.unwrap_or(fsgid),
             atime: now,
             mtime: now,
             ctime: now,
@@ -857,9 +980,29 @@ pub fn open_replica(pty: &Arc<Pty>, task: TaskRef, flags: i32) -> SysResult<Arc<
     Ok(ops)
 }
 
-/// The devpts root (/dev/pts) on device `dev`.
+/// The devpts root (/dev/pts) on device `dev`, with the sentry's own options
+/// ([`PtsOptions::SENTRY`]).
 pub fn new_root(dev: u64) -> Arc<dyn Inode> {
     DEVPTS_DEV.store(dev, Ordering::Relaxed);
+    root_with(dev, PtsOptions::SENTRY)
+}
+
+/// A devpts mounted with mount(2) data `data` (an OCI spec's options, a sandboxed mount(2)) on
+/// device `dev`: its root and its options as mountinfo shows them. EINVAL for an option devpts
+/// does not know.
+///
+/// Its ptmx is its own (`/dev/ptmx` is the `pts/ptmx` symlink in an OCI container); the
+/// sentry's /dev/ptmx device keeps making pairs of the sentry's own devpts ([`open_master`]).
+pub fn new_instance(dev: u64, data: &[u8]) -> SysResult<(Arc<dyn Inode>, String)> {
+    let opts = PtsOptions::parse(data)?;
+    Ok((root_with(dev, opts), opts.show()))
+}
+
+fn root_with(dev: u64, opts: PtsOptions) -> Arc<dyn Inode> {
+    INSTANCES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(dev, opts);
     Arc::new(DevptsRoot {
         dev,
         created: created(),
@@ -953,7 +1096,7 @@ impl Inode for PtmxInode {
         Ok(Stat {
             dev: self.dev,
             ino: 2,
-            mode: libc::S_IFCHR | 0o666,
+            mode: libc::S_IFCHR | options_of(self.dev).ptmxmode,
             nlink: 1,
             rdev: ptmx_rdev(),
             blksize: 1024,
@@ -964,7 +1107,7 @@ impl Inode for PtmxInode {
         })
     }
     fn open(&self, task: TaskRef, _flags: i32) -> SysResult<Arc<dyn FileOps>> {
-        open_master(task)
+        open_master_in(task, self.dev)
     }
     fn statfs(&self) -> SysResult<StatFs> {
         Ok(StatFs::synthetic(DEVPTS_SUPER_MAGIC))
@@ -1026,6 +1169,52 @@ impl Inode for HostPtsInode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_options_give_new_pairs_and_ptmx_their_mode_and_owners() {
+        let o = PtsOptions::parse(b"newinstance,ptmxmode=0666,mode=0620,gid=5\0").unwrap();
+        assert_eq!(
+            (o.gid, o.uid, o.mode, o.ptmxmode),
+            (Some(5), None, 0o620, 0o666)
+        );
+        assert_eq!(o.show(), ",gid=5,mode=620,ptmxmode=666");
+        assert_eq!(
+            PtsOptions::parse(b"").unwrap().show(),
+            ",mode=600,ptmxmode=000"
+        );
+        assert_eq!(
+            PtsOptions::parse(b"uid=7,max=3,,mode=1777").unwrap().show(),
+            ",uid=7,mode=1777,ptmxmode=000,max=3"
+        );
+        for bad in [
+            &b"bogus"[..],
+            b"mode=9",
+            b"gid=",
+            b"max=2000000",
+            b"newinstance=1",
+        ] {
+            assert_eq!(PtsOptions::parse(bad), Err(Errno::EINVAL), "{bad:?}");
+        }
+        // An instance of its own: its ptmx and the pairs made through it follow its options.
+        let dev = 0xdead_0001;
+        let (root, shown) = new_instance(dev, b"ptmxmode=0600,mode=0640,gid=5,uid=9").unwrap();
+        assert_eq!(shown, ",uid=9,gid=5,mode=640,ptmxmode=600");
+        let ptmx = root.lookup(None, b"ptmx").unwrap();
+        assert_eq!(ptmx.stat(None).unwrap().mode, libc::S_IFCHR | 0o600);
+        let m = ptmx.open(None, libc::O_RDWR).unwrap();
+        let pty = m
+            .as_any()
+            .unwrap()
+            .downcast_ref::<PtyMaster>()
+            .unwrap()
+            .pty()
+            .clone();
+        let st = pty.stat();
+        assert_eq!(
+            (st.mode, st.uid, st.gid, st.dev),
+            (libc::S_IFCHR | 0o640, 9, 5, dev)
+        );
+    }
 
     fn master() -> (Arc<dyn FileOps>, Arc<Pty>) {
         let m = open_master(None).unwrap();

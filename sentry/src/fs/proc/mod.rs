@@ -280,6 +280,27 @@ fn fd_table_of(t: &Task, pid: i32) -> SysResult<Arc<FdTable>> {
     thread_group(t, pid)?.view_fd_table().ok_or(Errno::ENOENT)
 }
 
+/// First inode number of the mount namespaces made inside the sandbox (unshare(2),
+/// clone(2), a pod container's own tree): past the initial namespaces' numbers, as Linux's
+/// `proc_alloc_inum` numbers new namespaces after them.
+const NEW_MNT_NS_INO: u64 = 4026532000;
+
+/// The inode number /proc/PID/ns/mnt shows: the initial namespace's for the sandbox's own
+/// mount namespace, a number of its own for each other (so that processes in one namespace
+/// agree and those in different ones differ, as setns(2)-based tools compare them).
+fn mnt_ns_ino(t: &Task, pid: i32) -> SysResult<u64> {
+    let ns = crate::vfs::namespace_of(&fs_of(t, pid)?.root());
+    let initial = crate::vfs::namespace_of(&t.kernel.vfs.root());
+    Ok(if ns == initial {
+        NAMESPACES
+            .iter()
+            .find(|(n, _, _)| *n == "mnt")
+            .map_or(NEW_MNT_NS_INO, |n| n.2)
+    } else {
+        NEW_MNT_NS_INO + ns
+    })
+}
+
 fn fs_of(t: &Task, pid: i32) -> SysResult<Arc<FsContext>> {
     if t.tg.pid == pid {
         return Ok(t.fs.clone());
@@ -693,7 +714,12 @@ impl Inode for ProcInode {
                 .map_err(|_| Errno::ENOENT)?
                 .path()),
             Kind::Ns(i) => {
-                let (_, ty, ino) = NAMESPACES.get(i).ok_or(Errno::ENOENT)?;
+                let (name, ty, ino) = NAMESPACES.get(i).ok_or(Errno::ENOENT)?;
+                let ino = if *name == "mnt" {
+                    mnt_ns_ino(t, self.pid)?
+                } else {
+                    *ino
+                };
                 Ok(format!("{ty}:[{ino}]").into_bytes())
             }
             _ => Err(Errno::EINVAL),
