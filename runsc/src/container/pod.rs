@@ -104,6 +104,13 @@ pub fn sandbox_by_namespace(root: &Path, spec: &oci_spec::runtime::Spec) -> Opti
         if name == "pid" {
             continue;
         }
+        // The runtime's own namespace is no sandbox's: a supervisor keeps the host's
+        // namespaces of the types its spec omits.
+        let ours_too = std::fs::metadata(format!("/proc/self/ns/{name}"))
+            .is_ok_and(|m| (m.dev(), m.ino()) == (want.dev(), want.ino()));
+        if ours_too {
+            continue;
+        }
         let same = |c: &&Container| {
             c.sandbox_id.is_none()
                 && std::fs::metadata(format!("/proc/{}/ns/{name}", c.pid))
