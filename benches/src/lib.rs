@@ -25,7 +25,7 @@ pub fn sysloop() -> PathBuf {
 /// iteration).
 pub const SIMPLE_SYSCALLS: [(&str, &str); 4] = [
     ("getpid", "getpid round trip"),
-    ("libc-getppid", "getppid through libc's wrapper (a patchable site)"),
+    ("libc-getppid", "getppid through libc (patchable)"),
     ("clock", "clock_gettime without the vDSO"),
     ("pipe", "1-byte pipe write + read (2 calls)"),
 ];
