@@ -26,8 +26,10 @@ pub fn sys_gettid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
     Ok(t.tid as u64)
 }
 
+/// getppid(2): the parent the process tree last recorded for this thread (reparenting
+/// updates it), read without the tree lock.
 pub fn sys_getppid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {
-    Ok(t.kernel.parent_of(t.tg.pid).unwrap_or(0) as u64)
+    Ok(u64::try_from(t.handle.parent_pid()).unwrap_or(0))
 }
 
 pub fn sys_getuid(t: &mut Task, _a: &SyscallArgs) -> SysResult<u64> {

@@ -101,8 +101,16 @@ pub fn sys_getrandom(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
         return Err(Errno::EINVAL);
     }
     let len = a.len(1)?.min((32 << 20) - 1);
-    let mut buf = vec![0u8; len];
-    sentry::kernel::random_fill(&mut buf)?;
-    t.mm.copy_out(a.addr(0), &buf)?;
+    // A seed (libc's 8 or 16 bytes at start-up) is made on the stack, without allocating.
+    let (mut small, mut big) = ([0u8; 256], Vec::new());
+    let buf: &mut [u8] = match small.get_mut(..len) {
+        Some(front) => front,
+        None => {
+            big.resize(len, 0);
+            big.as_mut_slice()
+        }
+    };
+    sentry::kernel::random_fill(buf)?;
+    t.mm.copy_out(a.addr(0), buf)?;
     Ok(len as u64)
 }

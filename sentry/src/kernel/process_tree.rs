@@ -38,6 +38,10 @@ pub struct TaskHandle {
     affinity: Mutex<Vec<u8>>,
     /// set_robust_list(2)'s head, for get_robust_list(2) from another thread.
     robust_head: AtomicU64,
+    /// The process's current parent pid (0 for init), a copy of its `ProcessEntry::parent`
+    /// written only with the tree locked (`add_task`, reparenting, `take_over_leader`) so
+    /// that getppid(2) reads it without the tree lock.
+    parent: AtomicI32,
 }
 
 impl TaskHandle {
@@ -56,7 +60,14 @@ impl TaskHandle {
             pdeath_signal: AtomicI32::new(0),
             affinity: Mutex::new(Vec::new()),
             robust_head: AtomicU64::new(0),
+            parent: AtomicI32::new(0),
         }
+    }
+
+    /// The current parent pid of the task's process, as getppid(2) returns it (0 for init,
+    /// the reaper's pid once the parent has exited): one atomic load, no lock.
+    pub fn parent_pid(&self) -> i32 {
+        self.parent.load(Ordering::Acquire)
     }
 
     /// The robust list head set_robust_list(2) last stored (0: none).
@@ -246,6 +257,7 @@ impl Kernel {
         let mut tree = self.tree();
         if let Some(p) = tree.procs.get_mut(&handle.tg.pid) {
             p.threads.insert(handle.tid);
+            handle.parent.store(p.parent, Ordering::Release);
         }
         let killed = handle.tg.is_exiting();
         tree.tasks.insert(handle.tid, handle.clone());
@@ -423,6 +435,7 @@ impl Kernel {
         if let Some(p) = tree.procs.get_mut(&handle.tg.pid) {
             p.threads.remove(&old_tid);
             p.threads.insert(handle.tid);
+            handle.parent.store(p.parent, Ordering::Release);
         }
         tree.tasks.insert(handle.tid, handle);
     }
@@ -464,9 +477,11 @@ impl Kernel {
                     orphan_threads.extend(ce.threads.iter().copied());
                 }
             }
-            // PR_SET_PDEATHSIG: the orphaned threads that asked get their signal.
+            // Their threads' getppid sees the reaper from now on; PR_SET_PDEATHSIG: the
+            // orphaned threads that asked get their signal.
             for t in orphan_threads {
                 if let Some(h) = tree.tasks.get(&t) {
+                    h.parent.store(reaper, Ordering::Release);
                     let sig = h.pdeath_signal.load(Ordering::SeqCst);
                     if sig > 0 {
                         let info = SigInfo::from_sender(sig, SI_USER, pid, 0);

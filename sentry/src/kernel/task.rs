@@ -378,7 +378,7 @@ impl Task {
                 }
             };
             match event {
-                Event::Syscall => self.do_syscall(),
+                Event::Syscall => self.syscall_trap(),
                 Event::Fault { signo, code, addr } => {
                     crate::kernel::signal::force_fault_signal(&mut self, signo, code, addr);
                 }
@@ -492,7 +492,17 @@ impl Task {
         }
     }
 
-    fn do_syscall(&mut self) {
+    /// Handles the syscall trap described by `self.regs` (number in `orig_rax`, arguments in
+    /// `rdi`, `rsi`, `rdx`, `r10`, `r8`, `r9`) as the task loop does after a switch returns
+    /// `Event::Syscall`: the application's seccomp filter, the table lookup, `--strace`, the
+    /// handler, restart bookkeeping, and the result into `rax`. Public so that tests can drive
+    /// the whole dispatch path without a switch into application code.
+    ///
+    /// A simple syscall (getpid, a 1-byte pipe read) allocates nothing and formats nothing
+    /// here: the row is copied out of the table, and with `--strace` off its check is one
+    /// load (`syscalls/tests/no_alloc` holds this). The one lock is the seccomp filter's,
+    /// taken only when the application installed one (`seccomp::enforce`).
+    pub fn syscall_trap(&mut self) {
         let args = SyscallArgs {
             nr: self.regs.orig_rax,
             raw: [

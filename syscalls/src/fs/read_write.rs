@@ -19,18 +19,38 @@ use super::inotify as notify;
 const MAX_RW: usize = 16 << 20;
 /// `UIO_MAXIOV`.
 const IOV_MAX: usize = 1024;
+/// Reads and writes of at most this many bytes stage their data in a buffer on the stack, so
+/// a small transfer (a pipe byte, an eventfd counter, a short line) allocates nothing; larger
+/// ones stage it on the heap, where zeroing and allocating cost little beside the copies.
+const STACK_IO: usize = 512;
+/// Iovec arrays of at most this many entries are decoded on the stack: a readv or writev of a
+/// few buffers (a stdio flush) allocates nothing either.
+const STACK_IOVS: usize = 8;
 
 /// FIONBIO, FIOCLEX, FIONCLEX (include/uapi/asm-generic/ioctls.h): handled by the VFS itself.
 const FIONCLEX: u32 = 0x5450;
 const FIOCLEX: u32 = 0x5451;
 const FIONBIO: u32 = 0x5421;
 
+/// The staging buffer of a `len`-byte transfer: the front of `small` when it fits, else
+/// `big` grown to `len` zeroed bytes.
+fn staging<'a>(small: &'a mut [u8; STACK_IO], big: &'a mut Vec<u8>, len: usize) -> &'a mut [u8] {
+    match small.get_mut(..len) {
+        Some(front) => front,
+        None => {
+            big.resize(len, 0);
+            big.as_mut_slice()
+        }
+    }
+}
+
 fn read_into(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>) -> SysResult<u64> {
     let file = t.fd_table.get(fd)?;
-    let mut buf = vec![0u8; len.min(MAX_RW)];
+    let (mut small, mut big) = ([0u8; STACK_IO], Vec::new());
+    let buf = staging(&mut small, &mut big, len.min(MAX_RW));
     let n = match offset {
-        Some(off) => file.pread(t, &mut buf, off)?,
-        None => file.read(t, &mut buf)?,
+        Some(off) => file.pread(t, buf, off)?,
+        None => file.read(t, buf)?,
     };
     if n > 0 {
         notify::file_event(t, &file, IN_ACCESS);
@@ -41,11 +61,12 @@ fn read_into(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>) 
 
 fn write_from(t: &Task, fd: i32, buf_addr: u64, len: usize, offset: Option<u64>) -> SysResult<u64> {
     let file = t.fd_table.get(fd)?;
-    let mut buf = vec![0u8; len.min(MAX_RW)];
-    t.mm.copy_in(buf_addr, &mut buf)?;
+    let (mut small, mut big) = ([0u8; STACK_IO], Vec::new());
+    let buf = staging(&mut small, &mut big, len.min(MAX_RW));
+    t.mm.copy_in(buf_addr, buf)?;
     let n = match offset {
-        Some(off) => file.pwrite(t, &buf, off)?,
-        None => file.write(t, &buf)?,
+        Some(off) => file.pwrite(t, buf, off)?,
+        None => file.write(t, buf)?,
     };
     if n > 0 {
         notify::file_event(t, &file, IN_MODIFY);
@@ -144,15 +165,40 @@ pub fn sys_pwrite64(t: &mut Task, a: &SyscallArgs) -> SysResult<u64> {
 
 /// Reads an iovec array: (base, len) pairs; EINVAL for too many or an overflowing total.
 pub(crate) fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize)>> {
+    let (mut small, mut big) = ([(0, 0); STACK_IOVS], Vec::new());
+    iovecs_staged(t, addr, cnt, &mut small, &mut big).map(<[_]>::to_vec)
+}
+
+/// `iovecs` decoded into `small` when the array fits, else into `big`.
+fn iovecs_staged<'a>(
+    t: &Task,
+    addr: u64,
+    cnt: i32,
+    small: &'a mut [(u64, usize); STACK_IOVS],
+    big: &'a mut Vec<(u64, usize)>,
+) -> SysResult<&'a [(u64, usize)]> {
     let cnt = usize::try_from(cnt).map_err(|_| Errno::EINVAL)?;
     if cnt > IOV_MAX {
         return Err(Errno::EINVAL);
     }
-    let mut raw = vec![0u8; cnt * 16];
-    t.mm.copy_in(addr, &mut raw)?;
-    let mut out = Vec::with_capacity(cnt);
+    let (mut raw_small, mut raw_big) = ([0u8; 16 * STACK_IOVS], Vec::new());
+    let raw: &mut [u8] = match raw_small.get_mut(..cnt * 16) {
+        Some(front) => front,
+        None => {
+            raw_big.resize(cnt * 16, 0);
+            raw_big.as_mut_slice()
+        }
+    };
+    t.mm.copy_in(addr, raw)?;
+    let out: &mut [(u64, usize)] = match small.get_mut(..cnt) {
+        Some(front) => front,
+        None => {
+            big.resize(cnt, (0, 0));
+            big.as_mut_slice()
+        }
+    };
     let mut total: usize = 0;
-    for c in raw.chunks_exact(16) {
+    for (slot, c) in out.iter_mut().zip(raw.chunks_exact(16)) {
         let base = u64::from_ne_bytes(c[0..8].try_into().map_err(|_| Errno::EFAULT)?);
         let len = u64::from_ne_bytes(c[8..16].try_into().map_err(|_| Errno::EFAULT)?);
         let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
@@ -160,7 +206,7 @@ pub(crate) fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize
             return Err(Errno::EINVAL);
         }
         total = total.checked_add(len).ok_or(Errno::EINVAL)?;
-        out.push((base, len));
+        *slot = (base, len);
     }
     if i64::try_from(total).is_err() {
         return Err(Errno::EINVAL);
@@ -170,18 +216,20 @@ pub(crate) fn iovecs(t: &Task, addr: u64, cnt: i32) -> SysResult<Vec<(u64, usize
 
 fn do_readv(t: &Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysResult<u64> {
     let file = t.fd_table.get(fd)?;
-    let vecs = iovecs(t, iov, cnt)?;
+    let (mut small_iovs, mut big_iovs) = ([(0, 0); STACK_IOVS], Vec::new());
+    let vecs = iovecs_staged(t, iov, cnt, &mut small_iovs, &mut big_iovs)?;
     let total: usize = vecs.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
-    let mut buf = vec![0u8; total];
+    let (mut small, mut big) = ([0u8; STACK_IO], Vec::new());
+    let buf = staging(&mut small, &mut big, total);
     let n = match offset {
-        Some(off) => file.pread(t, &mut buf, off)?,
-        None => file.read(t, &mut buf)?,
+        Some(off) => file.pread(t, buf, off)?,
+        None => file.read(t, buf)?,
     };
     if n > 0 {
         notify::file_event(t, &file, IN_ACCESS);
     }
     let mut done = 0;
-    for (base, len) in vecs {
+    for &(base, len) in vecs {
         if done >= n {
             break;
         }
@@ -193,23 +241,26 @@ fn do_readv(t: &Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysRe
 }
 
 fn do_writev(t: &mut Task, fd: i32, iov: u64, cnt: i32, offset: Option<u64>) -> SysResult<u64> {
-    let vecs = iovecs(t, iov, cnt)?;
+    let (mut small_iovs, mut big_iovs) = ([(0, 0); STACK_IOVS], Vec::new());
+    let vecs = iovecs_staged(t, iov, cnt, &mut small_iovs, &mut big_iovs)?;
     let total: usize = vecs.iter().map(|v| v.1).sum::<usize>().min(MAX_RW);
     let max = fsize_clamp(t, fd, offset, total)?;
     let file = t.fd_table.get(fd)?;
-    let mut buf = Vec::new();
-    for (base, len) in vecs {
-        let k = len.min(max - buf.len());
+    let (mut small, mut big) = ([0u8; STACK_IO], Vec::new());
+    let buf = staging(&mut small, &mut big, max);
+    let mut filled = 0;
+    for &(base, len) in vecs {
+        let k = len.min(max - filled);
         if k == 0 {
             continue;
         }
-        let start = buf.len();
-        buf.resize(start + k, 0);
-        t.mm.copy_in(base, &mut buf[start..])?;
+        t.mm.copy_in(base, &mut buf[filled..filled + k])?;
+        filled += k;
     }
+    let buf = &buf[..filled];
     let n = match offset {
-        Some(off) => file.pwrite(t, &buf, off)?,
-        None => file.write(t, &buf)?,
+        Some(off) => file.pwrite(t, buf, off)?,
+        None => file.write(t, buf)?,
     };
     if n > 0 {
         notify::file_event(t, &file, IN_MODIFY);
@@ -462,6 +513,18 @@ mod tests {
         assert_eq!(&old[18..21], b"ab\0");
         assert_eq!(old[23], 4);
         assert_eq!(dirent64_to_old(&rec[..20]), None);
+    }
+
+    #[test]
+    fn small_transfers_stage_on_the_stack_and_large_ones_on_the_heap() {
+        let (mut small, mut big) = ([7u8; STACK_IO], Vec::new());
+        assert_eq!(staging(&mut small, &mut big, 1).len(), 1);
+        assert_eq!(staging(&mut small, &mut big, STACK_IO).len(), STACK_IO);
+        assert_eq!(big.capacity(), 0, "no heap buffer up to STACK_IO bytes");
+        let buf = staging(&mut small, &mut big, STACK_IO + 1);
+        assert_eq!(buf.len(), STACK_IO + 1);
+        assert!(buf.iter().all(|&b| b == 0), "a heap buffer starts zeroed");
+        assert_eq!(staging(&mut small, &mut big, 0).len(), 0);
     }
 
     #[test]
