@@ -41,9 +41,14 @@ const PAGE: u64 = 4096;
 /// Remote iovecs per process_vm_* call (each covers at most one page).
 const REMOTE_IOVS: usize = 64;
 
-/// The host thread id of the caller.
+/// The host thread id of the caller (asked of the host once per thread: a fork of the
+/// application asks for it some twenty times). A forked child would inherit a stale value;
+/// the only fork here, `spawn_traced_stub`'s, never calls this before its exec.
 pub fn gettid() -> i32 {
-    nix::unistd::gettid().as_raw()
+    thread_local! {
+        static TID: i32 = nix::unistd::gettid().as_raw();
+    }
+    TID.with(|tid| *tid)
 }
 
 /// Options every stub tracee gets: die with its tracer, mark syscall stops, and stop at

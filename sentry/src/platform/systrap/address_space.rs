@@ -141,18 +141,22 @@ impl SystrapAddressSpace {
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
         };
-        inject(
-            libc::SYS_prctl,
-            [
-                libc::PR_SET_PDEATHSIG as u64,
-                libc::SIGKILL as u64,
-                0,
-                0,
-                0,
-                0,
-            ],
-            "prctl(PR_SET_PDEATHSIG)",
-        )?;
+        // A fork of a stub (`!install`) set this itself, in the stub's fork entry, right
+        // after the clone that made it the master's child (CLONE_PARENT).
+        if install {
+            inject(
+                libc::SYS_prctl,
+                [
+                    libc::PR_SET_PDEATHSIG as u64,
+                    libc::SIGKILL as u64,
+                    0,
+                    0,
+                    0,
+                    0,
+                ],
+                "prctl(PR_SET_PDEATHSIG)",
+            )?;
+        }
         space
             .inner
             .map_file(
