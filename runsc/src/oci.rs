@@ -279,7 +279,7 @@ fn rlimits(process: &Process) -> Result<Vec<RlimitSpec>, String> {
 }
 
 /// Capability names in number order (`include/uapi/linux/capability.h`, 0 to 40).
-const CAP_NAMES: [&str; 41] = [
+pub const CAP_NAMES: [&str; 41] = [
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",
@@ -542,6 +542,12 @@ fn bind_mounts(
             ));
         } else if let Some(kind) = FsKind::from_name(typ) {
             let options = m.options().clone().unwrap_or_default();
+            if options.iter().any(|o| o == "tmpcopyup") {
+                warnings.push(format!(
+                    "tmpcopyup is not supported: the {typ} at {} starts empty",
+                    dest.display()
+                ));
+            }
             let mode = options
                 .iter()
                 .find_map(|o| o.strip_prefix("mode="))
@@ -960,6 +966,7 @@ mod tests {
             r#""mounts":[{"destination":"/sys","type":"sysfs","source":"sysfs","options":["ro"]},
                 {"destination":"/data","source":"rootfs/bin","options":["rbind","ro"]},
                 {"destination":"/dev/shm","type":"tmpfs","source":"shm","options":["mode=1777"]},
+                {"destination":"/run","type":"tmpfs","source":"tmpfs","options":["tmpcopyup"]},
                 {"destination":"/x","type":"nfs","source":"srv:/x"}],
               "linux":{"devices":[
                 {"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":438,"gid":5},
@@ -975,7 +982,8 @@ mod tests {
             [
                 (&b"/sys"[..], FsKind::Sysfs),
                 (b"/data", FsKind::Bind),
-                (b"/dev/shm", FsKind::Tmpfs)
+                (b"/dev/shm", FsKind::Tmpfs),
+                (b"/run", FsKind::Tmpfs)
             ]
         );
         assert!(m[0].readonly && m[1].readonly && !m[2].readonly);
@@ -1010,6 +1018,10 @@ mod tests {
         assert_eq!((&d[1].name[..], d[1].kind), (&b"fifo"[..], libc::S_IFIFO));
         let w = b.warnings.join("\n");
         assert!(w.contains("\"nfs\" at /x is not supported"), "{w}");
+        assert!(
+            w.contains("tmpcopyup is not supported: the tmpfs at /run"),
+            "{w}"
+        );
         assert!(
             w.contains("/dev/net/tun: only nodes directly under /dev"),
             "{w}"

@@ -94,8 +94,10 @@ fn kill_a_created_container_and_a_running_one() {
         let b = bundle(rt, "sleep 100");
         let pid = rt.create(&b, "k3");
         assert_eq!(rt.short(&["start", "k3"]).status, 0);
-        assert_eq!(rt.short(&["kill", "k3", "TERM"]).status, 0);
-        assert_eq!(rt.short(&["kill", "k3", "USR1"]).status, 0);
+        for sig in ["TERM", "USR1"] {
+            let o = rt.short(&["kill", "k3", sig]);
+            assert_eq!(o.status, 0, "{} kill {sig}: {}", rt.name, o.stderr);
+        }
         assert_eq!(rt.status("k3"), "running", "{}: init ignores TERM", rt.name);
         assert_eq!(rt.short(&["kill", "k3", "KILL"]).status, 0);
         assert_eq!(reap(pid), 137, "{}", rt.name);
@@ -184,12 +186,33 @@ fn bad_input_is_one_clear_error_and_leaves_nothing() {
         let good = fs::read_to_string(&path).unwrap();
         // (runc 1.1 accepts a relative mount destination with a warning; ours refuses it, as
         // the runtime-spec says it MUST be absolute: see runsc's oci unit tests.)
+        let edited = |edit: &dyn Fn(&mut Value)| {
+            let mut v: Value = serde_json::from_str(&good).unwrap();
+            edit(&mut v);
+            serde_json::to_string(&v).unwrap()
+        };
+        // Each with a word its error line must hold.
         let broken = [
-            good.replace(r#""uid": 0"#, r#""uid": "root""#),
-            good.replace(r#""args": ["#, r#""args": 7, "x": ["#),
-            "{ not json".to_string(),
+            (good.replace(r#""uid": 0"#, r#""uid": "root""#), ""),
+            (good.replace(r#""args": ["#, r#""args": 7, "x": ["#), ""),
+            ("{ not json".to_string(), ""),
+            (
+                edited(&|v| drop(v.as_object_mut().unwrap().remove("process"))),
+                "process",
+            ),
+            (
+                edited(&|v| {
+                    let ns = v["linux"]["namespaces"].as_array_mut().unwrap();
+                    ns.push(serde_json::json!({"type": "bogus"}));
+                }),
+                "bogus",
+            ),
+            (
+                edited(&|v| v["root"]["path"] = "nonexistent".into()),
+                "nonexistent",
+            ),
         ];
-        for config in broken {
+        for (config, word) in broken {
             fs::write(&path, &config).unwrap();
             assert_ne!(
                 rt.try_create(&b, "bad"),
@@ -197,11 +220,9 @@ fn bad_input_is_one_clear_error_and_leaves_nothing() {
                 "{}: accepted {config}",
                 rt.name
             );
-            assert!(
-                !rt.last_log_error().is_empty(),
-                "{}: no json error",
-                rt.name
-            );
+            let error = rt.last_log_error();
+            assert!(!error.is_empty(), "{}: no json error", rt.name);
+            assert!(error.contains(word), "{}: {error:?} lacks {word}", rt.name);
             assert_eq!(
                 rt.short(&["list", "-q"]).stdout,
                 "",
@@ -219,6 +240,44 @@ fn bad_input_is_one_clear_error_and_leaves_nothing() {
             "{}: left behind",
             rt.name
         );
+        let _ = fs::remove_dir_all(&b);
+    });
+}
+
+/// `create` run by `timeout` (which leads a process group of its own) under a shell that
+/// leads its own session: when `timeout` ends, the group left with the container's processes
+/// is orphaned, and the kernel sends SIGHUP to it if a member is stopped (our platform's
+/// stubs sit in ptrace stops). The container must survive that, as runc's does.
+#[test]
+fn a_container_outlives_the_process_group_of_its_create() {
+    for_each_runtime(|rt| {
+        let b = bundle(rt, "echo alive; exit 7");
+        let out = fs::File::create(b.join("out")).unwrap();
+        let pid_file = b.join("init.pid");
+        let mut create = rt.command(&["create", "--bundle"]);
+        create.arg(&b).arg("--pid-file").arg(&pid_file).arg("orph");
+        let mut cmd = std::process::Command::new("setsid");
+        cmd.args(["sh", "-c", r#"timeout 60 "$@""#, "sh"])
+            .arg(create.get_program())
+            .args(create.get_args())
+            .env_clear()
+            .envs(create.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(&b)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "{} create: {status:?}", rt.name);
+        let pid: i32 = fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let o = rt.short(&["start", "orph"]);
+        assert_eq!(o.status, 0, "{} start: {}", rt.name, o.stderr);
+        assert_eq!(reap(pid), 7, "{}: the container was killed", rt.name);
+        assert_eq!(fs::read_to_string(b.join("out")).unwrap(), "alive\n");
+        assert_eq!(rt.short(&["delete", "orph"]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
 }

@@ -120,6 +120,9 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     isolate::enter_empty_root(&isolate::staging_dir())?;
     isolate::drop_capabilities()?;
     sentry::debug!("boot: in an empty root, without capabilities");
+    if control_fd.is_some() && !console {
+        lead_own_process_group();
+    }
     // The master stub is started by exec: before the filter.
     let platform = start_platform(spec.settings.systrap)?;
     let client = gofer::GoferClient::new(io_fd);
@@ -641,6 +644,25 @@ fn read_spec(fd: OwnedFd) -> Result<BootSpec, String> {
 fn dup_stdio(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd, String> {
     fd.try_clone_to_owned()
         .map_err(|e| format!("duplicating stdio: {e}"))
+}
+
+/// Makes a container's sentry (and so the platform's stubs, forked from it next) lead a
+/// process group of its own. The stubs sit in ptrace stops; left in the group of `runsc
+/// create`, that group becomes orphaned with stopped members when create's caller ends
+/// (`timeout`, a job-control shell: setpgid(2) callers), and the kernel's SIGHUP to it
+/// reaches the supervisor, which ends the container (runc's containers survive that).
+/// Not when a terminal is on fds 0-2: a background group could not use it.
+fn lead_own_process_group() {
+    let tty = [0, 1, 2]
+        .iter()
+        .any(|&fd| nix::unistd::isatty(fd).unwrap_or(false));
+    if tty {
+        return;
+    }
+    let own = nix::unistd::Pid::from_raw(0);
+    if let Err(e) = nix::unistd::setpgid(own, own) {
+        sentry::warn!("boot: setpgid: {e}");
+    }
 }
 
 /// The platform `--platform` asked for: systrap where this host can run it (the platform

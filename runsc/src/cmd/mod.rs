@@ -12,3 +12,13 @@ pub mod spec;
 pub mod start;
 pub mod state;
 pub mod wait;
+
+/// Writes `text` to stdout as `print!` does, but without panicking when the reader has gone
+/// (EPIPE: `runsc list | head -1`). False then, so that a loop (`events`) ends.
+pub fn out(text: &str) -> bool {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .is_ok()
+}

@@ -111,11 +111,8 @@ pub fn events(global: &GlobalOpts, args: &EventsArgs) -> i32 {
                 };
             }
             let stats = cgroup_of(&c)?.stats();
-            println!(
-                "{}",
-                json!({ "type": "stats", "id": args.id, "data": stats })
-            );
-            if args.stats {
+            let line = json!({ "type": "stats", "id": args.id, "data": stats });
+            if !crate::cmd::out(&format!("{line}\n")) || args.stats {
                 return Ok(());
             }
             std::thread::sleep(interval);

@@ -62,18 +62,40 @@ pub fn starter_spec() -> Value {
     })
 }
 
-/// `runsc features`.
+/// `runsc features`: what this runtime honours, and nothing it does not (startContainer
+/// hooks are not run; `tmpcopyup` is not done; a seccomp `SCMP_ACT_NOTIFY` is refused).
 pub fn features() -> i32 {
-    let v = json!({
+    crate::cmd::out(&format!("{}\n", pretty(&features_json())));
+    0
+}
+
+fn features_json() -> Value {
+    json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::container::OCI_VERSION,
-        "hooks": [],
-        "mountOptions": ["ro", "rw", "bind", "rbind", "nosuid", "nodev", "noexec"],
+        "hooks": ["prestart", "createRuntime", "createContainer", "poststart", "poststop"],
+        "mountOptions": [
+            "ro", "rw", "bind", "rbind", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+            "noatime", "nodiratime", "relatime", "strictatime", "private", "rprivate",
+            "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"
+        ],
         "linux": {
-            "namespaces": ["pid", "network", "ipc", "uts", "mount"],
-            "capabilities": [],
-            "cgroup": { "v1": false, "v2": false, "systemd": false },
-            "seccomp": { "enabled": false },
+            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
+            "capabilities": crate::oci::CAP_NAMES.to_vec(),
+            "cgroup": { "v1": true, "v2": false, "systemd": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": [
+                    "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+                    "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                    "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"
+                ],
+                "operators": [
+                    "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+                    "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"
+                ],
+                "archs": ["SCMP_ARCH_X86_64"]
+            },
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false }
         },
@@ -81,12 +103,11 @@ pub fn features() -> i32 {
             "io.github.runsc.platforms": crate::cli::PLATFORMS.join(","),
             "io.github.runsc.sandbox": "user-space kernel (sentry) with a gofer"
         }
-    });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&v).expect("invariant: a JSON value always serializes")
-    );
-    0
+    })
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("invariant: a JSON value always serializes")
 }
 
 #[cfg(test)]
@@ -99,5 +120,16 @@ mod tests {
             spec.process().as_ref().unwrap().args().as_ref().unwrap(),
             &vec!["sh".to_string()]
         );
+    }
+
+    #[test]
+    fn features_name_the_hooks_capabilities_and_seccomp_we_honour() {
+        let f = super::features_json();
+        assert_eq!(f["hooks"].as_array().unwrap().len(), 5);
+        assert!(!f["hooks"].to_string().contains("startContainer"));
+        assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
+        assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+        assert_eq!(f["linux"]["cgroup"]["v1"], true);
+        assert!(!f["mountOptions"].to_string().contains("tmpcopyup"));
     }
 }

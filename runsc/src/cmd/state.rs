@@ -15,7 +15,7 @@ use crate::log;
 pub fn state(global: &GlobalOpts, id: &str) -> i32 {
     match Container::load(&global.root, id) {
         Ok(c) => {
-            println!("{}", pretty(&c.oci_state()));
+            crate::cmd::out(&format!("{}\n", pretty(&c.oci_state())));
             0
         }
         Err(e) => {
@@ -45,14 +45,14 @@ pub fn list(global: &GlobalOpts, args: &ListArgs) -> i32 {
         .collect();
     if args.quiet {
         for c in &containers {
-            println!("{}", c.id);
+            crate::cmd::out(&format!("{}\n", c.id));
         }
         return 0;
     }
     match args.format.as_str() {
         "json" => {
             let all: Vec<Value> = containers.iter().map(Container::oci_state).collect();
-            println!("{}", Value::Array(all));
+            crate::cmd::out(&format!("{}\n", Value::Array(all)));
         }
         "table" => {
             let rows: Vec<[String; 5]> = containers
@@ -68,10 +68,7 @@ pub fn list(global: &GlobalOpts, args: &ListArgs) -> i32 {
                     ]
                 })
                 .collect();
-            print!(
-                "{}",
-                table(&["ID", "PID", "STATUS", "BUNDLE", "CREATED"], &rows)
-            );
+            crate::cmd::out(&table(&["ID", "PID", "STATUS", "BUNDLE", "CREATED"], &rows));
         }
         other => {
             log::error(&format!("invalid --format {other:?} (table or json)"));
@@ -122,7 +119,9 @@ pub fn ps(global: &GlobalOpts, args: &PsArgs) -> i32 {
         host_tree(c.pid)
     };
     match args.format.as_str() {
-        "json" => println!("{}", serde_json::json!(pids)),
+        "json" => {
+            crate::cmd::out(&format!("{}\n", serde_json::json!(pids)));
+        }
         "table" => {
             let rows: Vec<[String; 2]> = pids
                 .iter()
@@ -132,7 +131,7 @@ pub fn ps(global: &GlobalOpts, args: &PsArgs) -> i32 {
                     [p.to_string(), comm.trim_end().to_string()]
                 })
                 .collect();
-            print!("{}", table(&["PID", "CMD"], &rows));
+            crate::cmd::out(&table(&["PID", "CMD"], &rows));
         }
         other => {
             log::error(&format!("invalid --format {other:?} (table or json)"));

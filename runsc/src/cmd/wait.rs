@@ -21,7 +21,7 @@ pub fn run(global: &GlobalOpts, id: &str) -> i32 {
         });
     match result {
         Ok(status) => {
-            println!("{}", json!({ "id": id, "exitStatus": status }));
+            crate::cmd::out(&format!("{}\n", json!({ "id": id, "exitStatus": status })));
             0
         }
         Err(msg) => {
