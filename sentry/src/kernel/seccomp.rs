@@ -12,7 +12,7 @@
 //!
 //! Lock order: a process's registry, then a thread's cell.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::abi::signal::SigInfo;
@@ -504,6 +504,9 @@ struct Cell {
     tid: i32,
     /// Mode is not Disabled: the syscall path's only cost when nothing is installed.
     active: AtomicBool,
+    /// Bumped (under the `state` lock, Release) by every change of `state`: the thread keeps
+    /// a copy of the state it last saw (`TaskSeccomp::seen`) and re-reads only when this moved.
+    generation: AtomicU64,
     state: Mutex<CellState>,
 }
 
@@ -512,6 +515,7 @@ impl Cell {
         Arc::new(Cell {
             tid,
             active: AtomicBool::new(state.mode != Mode::Disabled),
+            generation: AtomicU64::new(0),
             state: Mutex::new(state),
         })
     }
@@ -524,8 +528,16 @@ impl Cell {
 
     fn set(&self, st: CellState) {
         let active = st.mode != Mode::Disabled;
-        *self.lock() = st;
+        let mut cur = self.lock();
+        *cur = st;
+        self.changed(&cur);
+        drop(cur);
         self.active.store(active, Ordering::Release);
+    }
+
+    /// Marks a change of the state; called with the lock held (its guard is the proof).
+    fn changed(&self, _held: &std::sync::MutexGuard<'_, CellState>) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -548,6 +560,11 @@ impl Group {
 pub struct TaskSeccomp {
     cell: Arc<Cell>,
     group: Arc<Group>,
+    /// The cell's state as of the generation given, for the syscall path: a filter check
+    /// takes no lock and clones nothing while the state is unchanged. A change by another
+    /// thread (TSYNC) is seen from the next syscall after its generation bump, as Linux's
+    /// `__seccomp_filter` sees a new `task->seccomp.filter` from its next read.
+    seen: (u64, CellState),
 }
 
 impl TaskSeccomp {
@@ -557,12 +574,13 @@ impl TaskSeccomp {
     }
 
     fn with_state(tid: i32, st: CellState, group: Arc<Group>) -> TaskSeccomp {
+        let seen = (0, st.clone());
         let cell = Cell::new(tid, st);
         let mut members = group.lock();
         members.retain(|w| w.strong_count() > 0);
         members.push(Arc::downgrade(&cell));
         drop(members);
-        TaskSeccomp { cell, group }
+        TaskSeccomp { cell, group, seen }
     }
 
     /// The first thread `tid` of a process the kernel starts, with the container's filter
@@ -618,6 +636,7 @@ impl TaskSeccomp {
             return Err(Errno::EINVAL);
         }
         st.mode = Mode::Strict;
+        self.cell.changed(&st);
         drop(st);
         self.cell.active.store(true, Ordering::Release);
         Ok(())
@@ -671,6 +690,7 @@ impl TaskSeccomp {
         }
         st.mode = Mode::Filter;
         st.filter = Some(new);
+        self.cell.changed(&st);
         drop(st);
         self.cell.active.store(true, Ordering::Release);
         Ok(0)
@@ -678,8 +698,14 @@ impl TaskSeccomp {
 
     /// The verdict for `d`: strict mode allows read, write, exit and rt_sigreturn only
     /// (anything else: `None`, the thread dies of SIGKILL).
-    fn verdict(&self, d: &SeccompData) -> Option<(u32, bool)> {
-        let st = self.cell.lock().clone();
+    fn verdict(&mut self, d: &SeccompData) -> Option<(u32, bool)> {
+        // Acquire pairs with `Cell::changed`'s Release: a generation seen here comes with the
+        // state written before it (re-read under the lock anyway when it moved).
+        if self.cell.generation.load(Ordering::Acquire) != self.seen.0 {
+            let cur = self.cell.lock();
+            self.seen = (self.cell.generation.load(Ordering::Relaxed), cur.clone());
+        }
+        let st = &self.seen.1;
         match st.mode {
             Mode::Disabled => Some((RET_ALLOW, false)),
             Mode::Strict => {
@@ -881,11 +907,15 @@ mod tests {
     #[test]
     fn stacked_filters_most_restrictive_wins() {
         let allow = Program::check(&[SockFilter::stmt(BPF_RET | BPF_K, RET_ALLOW)]).unwrap();
-        let s = TaskSeccomp::new(1);
+        let mut s = TaskSeccomp::new(1);
         assert!(!s.active());
         s.add_filter(Program::check(&errno_on(39)).unwrap(), 0)
             .unwrap();
+        // The copy the syscall path keeps follows each new filter.
+        assert_eq!(s.verdict(&data(39, 0)), Some((RET_ERRNO | 1, false)));
         s.add_filter(allow, 0).unwrap();
+        assert_eq!(s.verdict(&data(39, 0)), Some((RET_ERRNO | 1, false)));
+        assert_eq!(s.verdict(&data(1, 0)), Some((RET_ALLOW, false)));
         let trap = [
             SockFilter::stmt(BPF_LD | BPF_W | BPF_ABS, 0),
             SockFilter::jump(BPF_JMP | BPF_JEQ | BPF_K, 39, 0, 1),
@@ -902,16 +932,39 @@ mod tests {
     }
 
     #[test]
+    fn an_unchanged_filter_is_checked_without_the_lock() {
+        let mut s = TaskSeccomp::new(1);
+        s.add_filter(Program::check(&errno_on(39)).unwrap(), 0)
+            .unwrap();
+        assert_eq!(s.verdict(&data(39, 0)), Some((RET_ERRNO | 1, false)));
+        let cell = s.cell.clone();
+        let held = cell.lock();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            tx.send(s.verdict(&data(39, 0))).unwrap();
+        });
+        // Were the cell locked by the check, it would wait for `held` and never answer.
+        let v = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(v, Some((RET_ERRNO | 1, false)));
+        drop(held);
+        t.join().unwrap();
+    }
+
+    #[test]
     fn children_inherit_and_tsync_reaches_siblings() {
         let parent = TaskSeccomp::new(1);
-        let sibling = parent.for_child(2, true);
-        let forked = parent.for_child(3, false);
+        let mut sibling = parent.for_child(2, true);
+        let mut forked = parent.for_child(3, false);
+        assert_eq!(sibling.verdict(&data(39, 0)), Some((RET_ALLOW, false)));
         parent
             .add_filter(Program::check(&errno_on(39)).unwrap(), FLAG_TSYNC)
             .unwrap();
         assert_eq!(sibling.filter_count(), 1);
         assert_eq!(forked.filter_count(), 0);
-        let child = parent.for_child(4, false);
+        // The sibling's next syscall sees the filter TSYNC gave it.
+        assert_eq!(sibling.verdict(&data(39, 0)), Some((RET_ERRNO | 1, false)));
+        assert_eq!(forked.verdict(&data(39, 0)), Some((RET_ALLOW, false)));
+        let mut child = parent.for_child(4, false);
         assert_eq!(child.verdict(&data(39, 0)), Some((RET_ERRNO | 1, false)));
         // A sibling with a filter of its own blocks TSYNC.
         sibling
@@ -932,7 +985,11 @@ mod tests {
 
     #[test]
     fn strict_mode_allows_four_syscalls() {
-        let s = TaskSeccomp::new(1);
+        let mut s = TaskSeccomp::new(1);
+        assert_eq!(
+            s.verdict(&data(libc::SYS_getpid as i32, 0)),
+            Some((RET_ALLOW, false))
+        );
         s.set_strict().unwrap();
         assert_eq!(s.mode(), Mode::Strict);
         assert!(s.verdict(&data(libc::SYS_write as i32, 0)).is_some());

@@ -500,8 +500,9 @@ impl Task {
     ///
     /// A simple syscall (getpid, a 1-byte pipe read) allocates nothing and formats nothing
     /// here: the row is copied out of the table, and with `--strace` off its check is one
-    /// load (`syscalls/tests/no_alloc` holds this). The one lock is the seccomp filter's,
-    /// taken only when the application installed one (`seccomp::enforce`).
+    /// load (`syscalls/tests/no_alloc` holds this). An application's seccomp filter costs no
+    /// lock either while it is unchanged (`seccomp::enforce` re-reads the shared state only
+    /// when its generation moved).
     pub fn syscall_trap(&mut self) {
         let args = SyscallArgs {
             nr: self.regs.orig_rax,

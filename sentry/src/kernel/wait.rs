@@ -8,7 +8,7 @@
 //! Lock order: a `WaitQueue`'s list lock, then a `TaskWaker`'s state lock. Never hold an
 //! object's own lock while calling `notify` if that object's readiness check takes it too.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Instant;
 
@@ -105,9 +105,29 @@ impl TaskWaker {
 }
 
 /// The tasks waiting for one object (a pipe's readers, a process's wait4 callers...).
+///
+/// `notify` on a queue nobody waits on (a pipe read or write with no blocked partner, the
+/// common case) takes no lock: it reads `registered` and stops at 0. That this loses no
+/// wake-up is the store-buffering (Dekker) argument, with a SeqCst fence on each side:
+///
+/// - a waiter (1) adds itself (`registered` += 1), (2) fences, (3) re-checks readiness
+///   (`wait_until` calls `ready()` before it first sleeps);
+/// - a notifier (a) makes the change that readiness tests, (b) fences, (c) reads
+///   `registered`.
+///
+/// The two fences are ordered in the single total order of SeqCst operations. If the
+/// waiter's comes first, (c) sees (1)'s increment (or a later value, which is non-zero until
+/// that waiter has stopped waiting) and the notifier wakes it. If the notifier's comes first,
+/// (3) sees (a): for a change made with atomics by the fence rule, for one made under a lock
+/// that `ready()` takes too (the pipe's state) by the lock's own ordering. So a waiter that
+/// misses the change is always woken. A Relaxed check alone would let (c) read a stale 0
+/// while (3) reads the stale state (each side's load passing its own earlier store, as x86's
+/// store buffer allows), and the waiter would sleep through the change.
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Weak<TaskWaker>>>,
+    /// Live `Registration`s (a superset of the live entries of `waiters`).
+    registered: AtomicUsize,
 }
 
 impl WaitQueue {
@@ -121,14 +141,22 @@ impl WaitQueue {
             .lock()
             .expect("invariant: wait queue lock is never poisoned")
             .push(Arc::downgrade(waker));
+        self.registered.fetch_add(1, Ordering::Relaxed);
+        // (2) of the argument on `WaitQueue`: the caller's readiness check comes after this.
+        fence(Ordering::SeqCst);
         Registration {
             queue: self,
             waker: Arc::downgrade(waker),
         }
     }
 
-    /// Wakes every registered task.
+    /// Wakes every registered task. Call it after the change waiters look for is made.
     pub fn notify(&self) {
+        // (b) and (c) of the argument on `WaitQueue`.
+        fence(Ordering::SeqCst);
+        if self.registered.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let waiters = self
             .waiters
             .lock()
@@ -147,6 +175,7 @@ pub struct Registration<'a> {
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
+        self.queue.registered.fetch_sub(1, Ordering::Relaxed);
         let mut waiters = self
             .queue
             .waiters
@@ -202,6 +231,62 @@ mod tests {
         let waker = TaskWaker::new();
         let d = Instant::now() + Duration::from_millis(10);
         assert_eq!(waker.wait_until(Some(d), || false), Err(Errno::ETIMEDOUT));
+    }
+
+    #[test]
+    fn notify_with_no_waiter_takes_no_lock() {
+        let q = Arc::new(WaitQueue::new());
+        let held = q.waiters.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let q2 = q.clone();
+        let t = std::thread::spawn(move || {
+            q2.notify();
+            tx.send(()).unwrap();
+        });
+        // Were the list locked by notify, it would wait for `held` and never answer.
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        drop(held);
+        t.join().unwrap();
+        // With a registration, notify goes through the list again.
+        let waker = TaskWaker::new();
+        let reg = q.register(&waker);
+        assert_eq!(q.registered.load(Ordering::SeqCst), 1);
+        q.notify();
+        assert_eq!(waker.wait_until(None, || true), Ok(()));
+        drop(reg);
+        assert_eq!(q.registered.load(Ordering::SeqCst), 0);
+    }
+
+    /// Two threads hand a token back and forth, each waiting for its turn; a notify that
+    /// skipped a waiter which had registered but not yet re-checked would leave it asleep
+    /// (the deadline turns that hang into a failure).
+    #[test]
+    fn ping_pong_loses_no_wake_up() {
+        const ROUNDS: usize = 5_000;
+        let q = Arc::new(WaitQueue::new());
+        let turn = Arc::new(AtomicUsize::new(0));
+        let player = |me: usize| {
+            let (q, turn) = (q.clone(), turn.clone());
+            std::thread::spawn(move || {
+                let waker = TaskWaker::new();
+                for i in 0..ROUNDS {
+                    let mine = 2 * i + me;
+                    if turn.load(Ordering::Relaxed) != mine {
+                        let _reg = q.register(&waker);
+                        let deadline = Instant::now() + Duration::from_secs(20);
+                        waker
+                            .wait_until(Some(deadline), || turn.load(Ordering::Relaxed) == mine)
+                            .expect("a wake-up was lost");
+                    }
+                    turn.store(mine + 1, Ordering::Relaxed);
+                    q.notify();
+                }
+            })
+        };
+        let (a, b) = (player(0), player(1));
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(turn.load(Ordering::SeqCst), 2 * ROUNDS);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! A task's file descriptor table (after gVisor's `pkg/sentry/kernel/fd_table.go`; Linux
 //! `fs/file.c`): lowest free number first, a close-on-exec flag per descriptor, dup semantics.
 //!
-//! Lock order: the table's one mutex; descriptions are dropped after it is released.
+//! Lock order: the table's one RwLock (lookups share it, changes hold it alone); descriptions are
+//! dropped after it is released.
 
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::vfs::file::FileDescription;
 use crate::{Errno, SysResult};
@@ -30,7 +31,7 @@ fn size_for(fd: usize) -> usize {
 
 /// A task's file descriptor table.
 pub struct FdTable {
-    slots: Mutex<Vec<Option<FdEntry>>>,
+    slots: RwLock<Vec<Option<FdEntry>>>,
     /// Linux's `max_fds`: the table grows to hold the highest descriptor ever installed and
     /// never shrinks, except that fork copies only up to the highest open one. select(2)
     /// ignores descriptors at or past it and /proc/PID/status reports it as FDSize. Written
@@ -41,7 +42,7 @@ pub struct FdTable {
 impl FdTable {
     pub fn new() -> FdTable {
         FdTable {
-            slots: Mutex::new(Vec::new()),
+            slots: RwLock::new(Vec::new()),
             size: AtomicUsize::new(FRESH_SIZE),
         }
     }
@@ -69,19 +70,25 @@ impl FdTable {
         t
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Option<FdEntry>>> {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> RwLockWriteGuard<'_, Vec<Option<FdEntry>>> {
+        self.slots.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The slots for a lookup: lookups by several threads of a process (CLONE_FILES) do not
+    /// wait for each other.
+    fn read(&self) -> RwLockReadGuard<'_, Vec<Option<FdEntry>>> {
+        self.slots.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A copy for fork(2) without CLONE_FILES: same descriptions, same flags.
     pub fn fork(&self) -> FdTable {
-        let slots = self.lock().clone();
+        let slots = self.read().clone();
         let size = slots
             .iter()
             .rposition(Option::is_some)
             .map_or(FRESH_SIZE, size_for);
         FdTable {
-            slots: Mutex::new(slots),
+            slots: RwLock::new(slots),
             size: AtomicUsize::new(size),
         }
     }
@@ -107,7 +114,7 @@ impl FdTable {
     /// The description and its close-on-exec flag.
     pub fn get_with_flags(&self, fd: i32) -> SysResult<(Arc<FileDescription>, bool)> {
         let idx = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
-        match self.lock().get(idx) {
+        match self.read().get(idx) {
             Some(Some(e)) => Ok((e.file.clone(), e.cloexec)),
             _ => Err(Errno::EBADF),
         }
@@ -201,7 +208,7 @@ impl FdTable {
 
     /// The open descriptor numbers, ascending (/proc/PID/fd).
     pub fn fds(&self) -> Vec<i32> {
-        self.lock()
+        self.read()
             .iter()
             .enumerate()
             .filter(|(_, s)| s.is_some())
@@ -251,6 +258,23 @@ mod tests {
         assert_eq!(t.fds(), vec![0, 1, 2, 3, 10]);
         assert_eq!(t.remove(7).err(), Some(Errno::EBADF));
         assert_eq!(t.get(-1).err(), Some(Errno::EBADF));
+    }
+
+    #[test]
+    fn lookups_by_two_threads_do_not_wait_for_each_other() {
+        let t = Arc::new(FdTable::new());
+        t.install(file(), true, 0).unwrap();
+        let reading = t.read();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t2 = t.clone();
+        let other = std::thread::spawn(move || {
+            tx.send(t2.get_with_flags(0).map(|(_, cloexec)| cloexec))
+                .unwrap();
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(got, Ok(true));
+        drop(reading);
+        other.join().unwrap();
     }
 
     #[test]

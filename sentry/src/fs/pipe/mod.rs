@@ -70,6 +70,11 @@ struct State {
     /// Events for edge-triggered epoll: data arrived / writers left; room freed / readers left.
     in_gen: u64,
     out_gen: u64,
+    /// The page of the last buffer read empty, kept (cleared) for the next write into an
+    /// empty slot, as Linux keeps `pipe->tmp_page` (`anon_pipe_buf_release`): a pipe used as
+    /// a ping-pong channel makes no allocation per write. Empty (capacity 0) when there is
+    /// none.
+    spare: Vec<u8>,
 }
 
 impl State {
@@ -81,6 +86,28 @@ impl State {
     }
     fn len(&self) -> usize {
         self.bufs.iter().map(Buffer::remaining).sum()
+    }
+
+    /// Drops the front buffer (read empty, or a packet whose rest is discarded), keeping its
+    /// page as the spare.
+    fn pop_front(&mut self) {
+        if let Some(b) = self.bufs.pop_front() {
+            if self.spare.capacity() == 0 {
+                self.spare = b.data;
+                self.spare.clear();
+            }
+        }
+    }
+
+    /// A page to fill with `bytes`: the spare if there is one, else a new page. Pages hold a
+    /// whole `PAGE` from the start, so later small writes merge into them without growing.
+    fn new_page(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut data = std::mem::take(&mut self.spare);
+        if data.capacity() < PAGE {
+            data = Vec::with_capacity(PAGE);
+        }
+        data.extend_from_slice(bytes);
+        data
     }
 
     /// Takes up to `buf.len()` bytes from the front buffers; a packet ends the read (its
@@ -97,7 +124,7 @@ impl State {
             n += take;
             let packet = b.packet;
             if packet || b.remaining() == 0 {
-                self.bufs.pop_front();
+                self.pop_front();
             }
             if packet {
                 break;
@@ -198,8 +225,9 @@ impl Pipe {
                 }
                 while !st.is_full() && done < buf.len() {
                     let copy = PAGE.min(buf.len() - done);
+                    let data = st.new_page(&buf[done..done + copy]);
                     st.bufs.push_back(Buffer {
-                        data: buf[done..done + copy].to_vec(),
+                        data,
                         off: 0,
                         packet,
                     });
@@ -378,7 +406,7 @@ impl PipeEnd {
                 b.off += take;
                 left -= take;
                 if b.remaining() == 0 {
-                    st.bufs.pop_front();
+                    st.pop_front();
                 }
             }
             if left < n {
@@ -548,6 +576,7 @@ pub fn new_fifo(uid: u32, gid: u32) -> Arc<Pipe> {
             w_counter: 0,
             in_gen: 0,
             out_gen: 0,
+            spare: Vec::new(),
         }),
         queue: WaitQueue::new(),
         ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
@@ -670,6 +699,36 @@ mod tests {
         assert_eq!(w.write_inner(None, &[1u8; 3000]).unwrap(), 3000);
         assert_eq!(w.write_inner(None, &[1u8; 1000]), Err(Errno::EAGAIN));
         assert_eq!(w.write_inner(None, &[1u8; 996]).unwrap(), 996);
+    }
+
+    #[test]
+    fn an_emptied_page_is_reused_clean_by_the_next_write() {
+        let (r, w) = new_pipe(0, 0, libc::O_NONBLOCK | libc::O_DIRECT);
+        let pipe = r.ops_as::<PipeEnd>().unwrap().pipe.clone();
+        // A packet read short: its unread rest is discarded, its page kept as the spare.
+        w.write_inner(None, b"stale bytes").unwrap();
+        let mut b = [0u8; 5];
+        assert_eq!(r.read_inner(None, &mut b).unwrap(), 5);
+        assert_eq!(pipe.lock().spare.capacity(), PAGE);
+        let kept = pipe.lock().spare.as_ptr();
+        w.write_inner(None, b"new").unwrap();
+        assert!(pipe.lock().spare.capacity() == 0);
+        assert_eq!(
+            pipe.lock().bufs.front().map(|b| b.data.as_ptr()),
+            Some(kept)
+        );
+        let mut all = [0u8; 16];
+        assert_eq!(r.read_inner(None, &mut all).unwrap(), 3);
+        assert_eq!(&all[..3], b"new");
+        // Two pages emptied at once: one is kept, the other freed.
+        w.write_inner(None, &[1u8; PAGE]).unwrap();
+        w.write_inner(None, &[2u8; PAGE]).unwrap();
+        let mut big = vec![0u8; 2 * PAGE];
+        assert_eq!(r.read_inner(None, &mut big).unwrap(), PAGE);
+        assert_eq!(r.read_inner(None, &mut big).unwrap(), PAGE);
+        assert!(big[..PAGE].iter().all(|&x| x == 2));
+        assert_eq!(pipe.lock().spare.capacity(), PAGE);
+        assert!(pipe.lock().spare.is_empty());
     }
 
     #[test]
