@@ -1,5 +1,6 @@
 //! Builds the C test programs of `c/` as static executables (`cc -static -O2`), plus a static-PIE
-//! build of `syscalls_basic.c`, into `$OUT_DIR/c/`. Tests find them through the
+//! build of `syscalls_basic.c` and a build of `patch_probe.c` linked at 0x050f0000, into
+//! `$OUT_DIR/c/`. Tests find them through the
 //! `RUNSC_TEST_C_DIR` compile-time variable. Needs gcc and glibc's static libraries
 //! (`apt-get install build-essential`, which brings libc6-dev).
 
@@ -7,8 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn compile(cc: &str, src: &Path, out: &Path, mode: &str) {
+    compile_with(cc, src, out, &[mode]);
+}
+
+fn compile_with(cc: &str, src: &Path, out: &Path, flags: &[&str]) {
+    let mode = flags.join(" ");
     let status = Command::new(cc)
-        .args([mode, "-O2", "-Wall", "-Wextra", "-Werror", "-o"])
+        .args(flags)
+        .args(["-O2", "-Wall", "-Wextra", "-Werror", "-o"])
         .arg(out)
         .arg(src)
         .status()
@@ -45,6 +52,13 @@ fn main() {
         &src_dir.join("syscalls_basic.c"),
         &out.join("syscalls_basic_pie"),
         "-static-pie",
+    );
+    // Its first segment where systrap's patch region would be (0x050f0000).
+    compile_with(
+        &cc,
+        &src_dir.join("patch_probe.c"),
+        &out.join("patch_probe_low"),
+        &["-static", "-Wl,-Ttext-segment=0x50f0000"],
     );
     println!("cargo:rustc-env=RUNSC_TEST_C_DIR={}", out.display());
 }

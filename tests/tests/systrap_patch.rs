@@ -9,6 +9,10 @@ use std::time::Duration;
 use tests::{c_prog, run, runsc_bin};
 
 fn probe(platform: &str, patch: Option<&str>) -> String {
+    probe_named("patch_probe", platform, patch)
+}
+
+fn probe_named(name: &str, platform: &str, patch: Option<&str>) -> String {
     let mut cmd = Command::new(runsc_bin());
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -16,13 +20,13 @@ fn probe(platform: &str, patch: Option<&str>) -> String {
         .arg(format!("--platform={platform}"))
         .arg("do")
         .arg("--")
-        .arg(c_prog("patch_probe"));
+        .arg(c_prog(name));
     if let Some(value) = patch {
         cmd.env("RUNSC_SYSTRAP_PATCH", value);
     } else {
         cmd.env_remove("RUNSC_SYSTRAP_PATCH");
     }
-    let out = run(cmd, Duration::from_secs(60), "patch_probe");
+    let out = run(cmd, Duration::from_secs(60), name);
     assert_eq!(out.status, 0, "{}", out.stderr_str());
     out.stdout_str()
 }
@@ -42,4 +46,13 @@ fn the_site_stays_as_it_was_without_patching() {
     let plain = "b8 6e 00 00 00 0f 05\nsame answer: yes\n";
     assert_eq!(probe("systrap", Some("0")), plain);
     assert_eq!(probe("ptrace", None), plain);
+}
+
+/// An executable whose first segment lies where the patch region would be runs all the same:
+/// the region yields to it, and that process goes unpatched.
+#[test]
+fn an_executable_over_the_patch_region_runs_unpatched() {
+    let plain = "b8 6e 00 00 00 0f 05\nsame answer: yes\n";
+    assert_eq!(probe_named("patch_probe_low", "systrap", None), plain);
+    assert_eq!(probe_named("patch_probe_low", "ptrace", None), plain);
 }

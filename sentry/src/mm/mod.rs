@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use self::sys::Pod;
-use self::vma::{hits_reserved, VmaSet};
+use self::vma::{hits_hard_reserved, hits_reserved, VmaSet};
 pub use self::vma::{is_page_aligned, page_down, page_up, SharedAnon, Vma, PAGE_SIZE};
 use crate::platform::{AddressSpace, Layout, Prot};
 use crate::{Errno, SysResult};
@@ -250,9 +250,7 @@ impl MemoryManager {
             if req.addr < MMAP_MIN_ADDR {
                 return Err(Errno::EPERM);
             }
-            if hits_reserved(&self.layout.reserved, req.addr, end) {
-                return Err(Errno::ENOMEM);
-            }
+            self.take_reserved(req.addr, end)?;
             if req.fixed_noreplace && st.vmas.overlaps(req.addr, end) {
                 return Err(Errno::EEXIST);
             }
@@ -295,6 +293,20 @@ impl MemoryManager {
     }
 
     /// `addr + len`, ENOMEM past the end of the application's address space.
+    /// A fixed mapping of `[start, end)`: `ENOMEM` where it would cover a reserved range,
+    /// unless each range it touches yields and the address space gives it up.
+    fn take_reserved(&self, start: u64, end: u64) -> SysResult<()> {
+        if !hits_reserved(&self.layout.reserved, start, end) {
+            return Ok(());
+        }
+        if hits_hard_reserved(&self.layout.reserved, start, end) {
+            return Err(Errno::ENOMEM);
+        }
+        self.address_space
+            .yield_reserved(start, end)
+            .map_err(|_| Errno::ENOMEM)
+    }
+
     fn checked_end(&self, addr: u64, len: u64) -> SysResult<u64> {
         addr.checked_add(len)
             .filter(|e| *e <= self.layout.max_addr)
@@ -388,7 +400,7 @@ impl MemoryManager {
             if new_end > self.layout.max_addr
                 || !self.may_expand(&st, len, true, (0, 0))
                 || st.vmas.overlaps(old_end, new_end)
-                || hits_reserved(&self.layout.reserved, old_end, new_end)
+                || self.take_reserved(old_end, new_end).is_err()
             {
                 return Ok(old);
             }
@@ -862,6 +874,7 @@ mod tests {
             start: MAX_ADDR - 0x10_0000,
             end: MAX_ADDR - 0xf_0000,
             name: "[vdso]",
+            yields: false,
         });
         assert_eq!(compute_stack_top(&l), MAX_ADDR - 0x10_0000);
     }

@@ -335,6 +335,13 @@ pub fn hits_reserved(reserved: &[ReservedRange], start: u64, end: u64) -> bool {
     reserved.iter().any(|r| r.start < end && start < r.end)
 }
 
+/// Whether `[start, end)` touches a reserved range that never yields to a fixed mapping.
+pub fn hits_hard_reserved(reserved: &[ReservedRange], start: u64, end: u64) -> bool {
+    reserved
+        .iter()
+        .any(|r| !r.yields && r.start < end && start < r.end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,6 +368,7 @@ mod tests {
             start: 0x7000,
             end: 0x8000,
             name: "[vdso]",
+            yields: false,
         }];
         // Highest fit below 0xb000 is right under it, above the VMA.
         assert_eq!(

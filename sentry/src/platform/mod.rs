@@ -83,6 +83,10 @@ pub struct ReservedRange {
     pub end: u64,
     /// What it is, as `/proc/PID/maps` names it: "[vdso]", "[vvar]", "[stub]".
     pub name: &'static str,
+    /// The range is kept free of placements the kernel chooses, but a fixed mapping (an ELF
+    /// segment, MAP_FIXED, brk) may take it if the address space agrees
+    /// (`AddressSpace::yield_reserved`).
+    pub yields: bool,
 }
 
 /// Facts about every address space this platform makes.
@@ -177,6 +181,12 @@ pub trait AddressSpace: Send + Sync {
     fn host_pid(&self) -> i32;
     /// Kills the stub processes of this address space (when its last user is gone).
     fn release(&self);
+    /// A fixed mapping wants `[start, end)`, which overlaps a reserved range that `yields`:
+    /// `Ok` if this address space gives the range up (it stops using it), `ENOMEM` if not.
+    fn yield_reserved(&self, start: u64, end: u64) -> Result<(), Errno> {
+        let _ = (start, end);
+        Err(Errno::ENOMEM)
+    }
     /// fork(2): the host copies this address space copy-on-write (on ptrace, a fork injected
     /// into the calling thread's stub). Called on the parent task's host thread; the child
     /// task's host thread then calls `Platform::adopt_address_space`.

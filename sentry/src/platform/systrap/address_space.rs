@@ -505,6 +505,10 @@ impl AddressSpace for SystrapAddressSpace {
         self.inner.release()
     }
 
+    fn yield_reserved(&self, start: u64, end: u64) -> Result<(), Errno> {
+        self.yield_patch_region(start, end)
+    }
+
     /// A child never inherits a half-patched site: patching holds the same lock.
     fn fork(&self) -> Result<PendingStub, Errno> {
         let _patches = self.lock_patches();

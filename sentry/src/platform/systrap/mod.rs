@@ -148,6 +148,7 @@ impl SystrapPlatform {
             start: SLOTS_BASE,
             end: SLOTS_BASE + SLOTS_LEN,
             name: "[stub]",
+            yields: false,
         });
         if patch_batch > 0 {
             layout.reserved.push(patch::reserved_range());
@@ -307,6 +308,40 @@ mod tests {
         regs.rip = CODE + 15; // jmp 0, flags untouched
         assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
         assert_eq!(regs.eflags & 1, 1);
+    }
+
+    #[test]
+    fn the_patch_region_yields_only_while_no_site_jumps_there() {
+        let platform = patching_platform();
+        let code = [
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+            0xeb, 0xf7, //                   jmp 0
+        ];
+        let (start, end) = (patch::PATCH_BASE, patch::PATCH_BASE + PAGE_SIZE);
+        let fresh = crate::platform::conformance::space_with_code(platform, &code);
+        assert_eq!(fresh.yield_reserved(start, end), Ok(()));
+        assert_eq!(
+            fresh.yield_reserved(0x1000_0000, 0x1000_1000),
+            Err(crate::Errno::ENOMEM),
+            "only the patch region yields"
+        );
+        // Given up: the site stays as it is.
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(platform, CODE);
+        assert_eq!(ctx.switch(&*fresh, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(ctx.switch(&*fresh, &mut regs).unwrap(), Event::Syscall);
+        let mut now = [0u8; 1];
+        fresh.read(CODE, &mut now).unwrap();
+        assert_eq!(now, [0xb8]);
+        // Once a site jumps into the region, it stays.
+        let used = crate::platform::conformance::space_with_code(platform, &code);
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(platform, CODE);
+        assert_eq!(ctx.switch(&*used, &mut regs).unwrap(), Event::Syscall);
+        used.read(CODE, &mut now).unwrap();
+        assert_eq!(now, [0xff]);
+        assert_eq!(used.yield_reserved(start, end), Err(crate::Errno::ENOMEM));
     }
 
     #[test]

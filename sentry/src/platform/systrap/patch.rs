@@ -50,6 +50,8 @@ pub fn reserved_range() -> ReservedRange {
         start: PATCH_BASE,
         end: PATCH_BASE + PATCH_LEN,
         name: "[stub]",
+        // A big static executable's segments may cover it: the process then goes unpatched.
+        yields: true,
     }
 }
 
@@ -63,6 +65,8 @@ pub struct PatchState {
     refused: HashSet<u64>,
     /// Patchable sites (call address, syscall number) waiting to be written.
     pending: Vec<(u64, u32)>,
+    /// The patch region was given up to the application (or is not ours): no patching.
+    given_up: bool,
 }
 
 /// The shape of a patchable site ending at `call_addr` (`syscall` is the last two bytes):
@@ -137,7 +141,10 @@ impl SystrapAddressSpace {
             return;
         }
         let mut state = self.lock_patches();
-        if state.refused.contains(&call_addr) || state.refused.len() >= MAX_REFUSED {
+        if state.given_up
+            || state.refused.contains(&call_addr)
+            || state.refused.len() >= MAX_REFUSED
+        {
             return;
         }
         // Writing needs the stub thread stopped under ptrace, and a seize costs more than
@@ -156,6 +163,13 @@ impl SystrapAddressSpace {
         }
         let attached = self.inner.caller_attached().unwrap_or(false);
         if again || state.pending.len() >= self.patch_batch || attached {
+            // The region may be the application's own memory: an executable whose segments
+            // took it, inherited by a fork. Only the common record shows it is ours.
+            if !self.region_is_ours() {
+                state.given_up = true;
+                state.pending.clear();
+                return;
+            }
             for (call_addr, nr) in std::mem::take(&mut state.pending) {
                 // The code may have changed since: look again.
                 let Some(site) = self.site_at(call_addr, nr) else {
@@ -169,6 +183,35 @@ impl SystrapAddressSpace {
                 }
             }
         }
+    }
+
+    /// Whether the patch region holds the common record's code (so it is the region this
+    /// platform mapped, not application memory at the same place).
+    fn region_is_ours(&self) -> bool {
+        let mut code = [0u8; 14];
+        let expected = &common_record(0)[8..22];
+        crate::platform::AddressSpace::read(self, PATCH_BASE + 8, &mut code) == Ok(code.len())
+            && code == expected
+    }
+
+    /// A fixed mapping wants (part of) the patch region: given up while no site jumps there.
+    pub(super) fn yield_patch_region(&self, start: u64, end: u64) -> Result<(), Errno> {
+        if !(start < PATCH_BASE + PATCH_LEN && PATCH_BASE < end) {
+            return Err(Errno::ENOMEM);
+        }
+        let mut state = self.lock_patches();
+        // Records in use (this space's, or a parent's that a fork inherited with its
+        // patched code): sites jump there.
+        let mut count = [0u8; 8];
+        let used = self.region_is_ours()
+            && crate::platform::AddressSpace::read(self, PATCH_BASE, &mut count) == Ok(8)
+            && u64::from_le_bytes(count) > 1;
+        if used || !state.sites.is_empty() {
+            return Err(Errno::ENOMEM);
+        }
+        state.given_up = true;
+        state.pending.clear();
+        Ok(())
     }
 
     /// The patchable site whose `syscall` ends at `call_addr`, if the code has that shape.
