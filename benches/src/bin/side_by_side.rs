@@ -534,9 +534,19 @@ fn part_g(ours: Option<&Path>, gvisor: Option<&Path>) {
     let mut ways: Vec<(&str, Vec<String>)> = vec![("native sleep", sleep.clone())];
     match ours {
         Some(r) => {
-            let mut v = vec![r.to_string_lossy().into_owned(), "do".into(), "--".into()];
-            v.extend(sleep.iter().cloned());
-            ways.push(("runsc do (ptrace)", v));
+            for (label, platform) in [
+                ("runsc do (ptrace)", "--platform=ptrace"),
+                ("runsc do (systrap)", "--platform=systrap"),
+            ] {
+                let mut v = vec![
+                    r.to_string_lossy().into_owned(),
+                    platform.into(),
+                    "do".into(),
+                    "--".into(),
+                ];
+                v.extend(sleep.iter().cloned());
+                ways.push((label, v));
+            }
         }
         None => println!("    this runsc: not built (cargo build --release -p runsc)"),
     }
