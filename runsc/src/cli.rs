@@ -174,7 +174,7 @@ pub struct CreateArgs {
     /// A unix socket to send the terminal's master to (process.terminal).
     #[arg(long, value_name = "SOCK")]
     pub console_socket: Option<PathBuf>,
-    /// Pass this many descriptors after stdio (3, 4, ...) to the container (not supported yet).
+    /// Pass this many descriptors after stdio (3, 4, ...) to the container as the same numbers.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub preserve_fds: u32,
     /// Accepted for runc compatibility (ignored).

@@ -46,11 +46,67 @@ pub fn main() -> ! {
                 .take_while(|l| !l.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("runsc: {}", first.join(" ").trim_start_matches("error: "));
+            let msg = first.join(" ");
+            let msg = msg.trim_start_matches("error: ");
+            // The log flags, if the command line names them, take the error too (containerd
+            // shows its user the last error line of a json log).
+            let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            let (path, format) = log_flags_of(&argv);
+            let format = format
+                .as_deref()
+                .map_or(Some(cli::LogFormat::Text), |f| match f {
+                    "text" => Some(cli::LogFormat::Text),
+                    "json" => Some(cli::LogFormat::Json),
+                    _ => None,
+                });
+            if let (Some(path), Some(format)) = (path, format) {
+                // Unopenable: stderr alone says it, as without --log.
+                let _ = log::init(&path, format);
+            }
+            log::error(msg);
             std::process::exit(EXIT_USAGE);
         }
     };
     std::process::exit(run(cli))
+}
+
+/// `--log FILE` and `--log-format FORMAT` (or `--flag=value`) of a command line that did not
+/// parse, read from the global flags before the subcommand with the top-level flag table (so
+/// that a flag's value is never taken for the subcommand); nothing after the subcommand, which
+/// may be a container's own arguments. An unknown flag is taken to have no value.
+fn log_flags_of(argv: &[std::ffi::OsString]) -> (Option<std::path::PathBuf>, Option<String>) {
+    use clap::CommandFactory;
+    let top = Cli::command();
+    let (mut path, mut format) = (None, None);
+    let mut args = argv.iter().skip(1);
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy();
+        if a == "--" || !a.starts_with('-') || a == "-" {
+            break;
+        }
+        let Some(long) = a.strip_prefix("--") else {
+            continue;
+        };
+        let (name, inline) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (long, None),
+        };
+        let takes_value = top
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(name))
+            .is_some_and(|arg| arg.get_action().takes_values());
+        let value = match (inline, takes_value) {
+            (Some(v), _) => Some(v),
+            (None, true) => args.next().map(|v| v.to_string_lossy().into_owned()),
+            (None, false) => None,
+        };
+        match name {
+            "log" => path = value.map(std::path::PathBuf::from),
+            "log-format" => format = value,
+            _ => {}
+        }
+    }
+    (path, format)
 }
 
 /// Runs a parsed command line; returns the exit status.
@@ -88,5 +144,43 @@ pub fn run(cli: Cli) -> i32 {
         Command::Events(args) => cmd::pause::events(g, args),
         Command::Boot(args) => cmd::boot::run(args),
         Command::Gofer(args) => cmd::gofer::run(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_flags_of;
+    use std::path::PathBuf;
+
+    fn flags(args: &[&str]) -> (Option<PathBuf>, Option<String>) {
+        let argv: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+        log_flags_of(&argv)
+    }
+
+    #[test]
+    fn log_flags_are_read_before_the_subcommand_only() {
+        assert_eq!(
+            flags(&[
+                "runsc",
+                "--root",
+                "/r",
+                "--log",
+                "/l",
+                "--log-format",
+                "json",
+                "bogus"
+            ]),
+            (Some(PathBuf::from("/l")), Some("json".into()))
+        );
+        assert_eq!(
+            flags(&["runsc", "--log=/l", "--nope", "--log-format=text", "create"]),
+            (Some(PathBuf::from("/l")), Some("text".into()))
+        );
+        // A value that looks like a subcommand stays a value; nothing after the subcommand.
+        assert_eq!(
+            flags(&["runsc", "--root", "create", "exec", "id", "--log", "/x"]),
+            (None, None)
+        );
+        assert_eq!(flags(&["runsc", "--debug", "--log"]), (None, None));
     }
 }

@@ -542,9 +542,10 @@ fn bind_mounts(
             ));
         } else if let Some(kind) = FsKind::from_name(typ) {
             let options = m.options().clone().unwrap_or_default();
-            if options.iter().any(|o| o == "tmpcopyup") {
+            // A tmpfs starts with a copy of what it covers (runsc boot: `boot::copyup`).
+            if options.iter().any(|o| o == "tmpcopyup") && kind != FsKind::Tmpfs {
                 warnings.push(format!(
-                    "tmpcopyup is not supported: the {typ} at {} starts empty",
+                    "tmpcopyup applies to a tmpfs only: the {typ} at {} starts as usual",
                     dest.display()
                 ));
             }
@@ -1018,10 +1019,8 @@ mod tests {
         assert_eq!((&d[1].name[..], d[1].kind), (&b"fifo"[..], libc::S_IFIFO));
         let w = b.warnings.join("\n");
         assert!(w.contains("\"nfs\" at /x is not supported"), "{w}");
-        assert!(
-            w.contains("tmpcopyup is not supported: the tmpfs at /run"),
-            "{w}"
-        );
+        assert!(!w.contains("tmpcopyup"), "a tmpfs copies up: {w}");
+        assert_eq!(m[3].options, ["tmpcopyup"]);
         assert!(
             w.contains("/dev/net/tun: only nodes directly under /dev"),
             "{w}"

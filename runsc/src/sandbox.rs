@@ -65,6 +65,9 @@ pub struct SandboxConfig {
     /// holds none of our stdio, and the sentry serves `control` (a listening unix socket) and
     /// waits for `start` before running the init process.
     pub detached: Option<DetachedSandbox>,
+    /// Host descriptors the init process gets as its fds 3, 4, ... in this order (`create
+    /// --preserve-fds`); the sentry inherits them and no other process of ours does.
+    pub preserved: Vec<OwnedFd>,
 }
 
 /// A host directory the gofer serves as a bind mount.
@@ -102,7 +105,7 @@ pub enum SandboxExit {
 
 impl Sandbox {
     /// Starts the gofer and the sentry and hands the sentry its spec.
-    pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+    pub fn start(mut config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let (gofer_end, boot_end) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -166,6 +169,10 @@ impl Sandbox {
             cmd.arg("--log-fd").arg(log.as_raw_fd().to_string());
             keep.push(log.as_raw_fd());
         }
+        // The sentry finds the preserved descriptors by their numbers, in its boot spec.
+        config.spec.settings.preserved_fds =
+            config.preserved.iter().map(AsRawFd::as_raw_fd).collect();
+        keep.extend(config.spec.settings.preserved_fds.iter().copied());
         let mut ready = None;
         let mut ready_w = None;
         if let Some(d) = &config.detached {
@@ -195,6 +202,7 @@ impl Sandbox {
             }
         };
         drop((boot_end, spec_r, ready_w, boot_mount_fds));
+        drop(std::mem::take(&mut config.preserved));
         let sandbox = Sandbox { gofer, boot, ready };
         // A sentry that dies before reading gets EPIPE here (SIGPIPE is ignored by Rust's runtime);
         // its own exit status then says why, so the write error is secondary.

@@ -129,3 +129,40 @@ fn network_host_is_accepted() {
         .run_sandboxed_with(&["--network", "host"]);
     assert_eq!(o.status, 3, "{}", o.stderr_str());
 }
+
+/// A command line that does not parse (an unknown flag) is one line on stderr, status 2, and,
+/// with `--log` and `--log-format json` before the subcommand, an error line in that log too.
+#[test]
+fn unknown_flag_is_one_line_and_a_json_log_error() {
+    let log = unique_tmp_path("runsc-usage-log").with_extension("json");
+    let log_s = log.to_str().unwrap();
+    let o = runsc(&[
+        "--root",
+        "/nonexistent-runsc-root",
+        "--log",
+        log_s,
+        "--log-format",
+        "json",
+        "create",
+        "--no-such-flag",
+        "x",
+    ]);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert_eq!(o.status, 2, "{}", o.stderr_str());
+    let err = o.stderr_str();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--no-such-flag"), "{err}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let line: serde_json::Value = serde_json::from_str(text.trim()).expect("a json line");
+    assert_eq!(line["level"], "error", "{text}");
+    let msg = line["msg"].as_str().unwrap_or_default();
+    assert!(msg.contains("--no-such-flag"), "{text}");
+    assert_eq!(format!("runsc: {msg}"), err.trim_end(), "the same message");
+
+    // Without --log nothing is written anywhere but stderr; the flags after the subcommand
+    // are the command's, not runsc's.
+    let o = runsc(&["create", "--log", log_s, "--bogus", "x"]);
+    assert_eq!(o.status, 2);
+    assert!(!log.exists(), "a subcommand's argument was taken for --log");
+}

@@ -247,3 +247,69 @@ fn root_propagation_from_the_spec() {
         let _ = fs::remove_dir_all(&b);
     }
 }
+
+/// `tmpcopyup` (runc's `doTmpfsCopyUp`, which podman and CRI-O ask for): the tmpfs starts with
+/// a copy of the directory it covers in the rootfs (files with their contents, modes and
+/// owners, symlinks, subdirectories; the tmpfs root takes the directory's mode), and writes go
+/// to the tmpfs, never to the rootfs.
+#[test]
+fn tmpcopyup_fills_the_tmpfs_from_the_rootfs() {
+    use std::os::unix::fs::{chown, symlink, PermissionsExt};
+    let script = "cd /srv/conf && busybox find . | busybox sort | while read f; do \
+                  busybox stat -c '%n %F %a %u:%g' \"$f\"; done; \
+                  cat passwd sub/deep; echo link $(busybox readlink link); \
+                  echo changed > passwd && echo new > new && echo wrote; cat passwd new; \
+                  busybox awk '$5 == \"/srv/conf\" { print \"fs\", $9 }' /proc/self/mountinfo";
+    for (i, rt) in runtimes().iter().enumerate() {
+        let b = busybox_bundle(&format!("oci-copyup-{}", rt.name), script, |c| {
+            c["mounts"].as_array_mut().unwrap().push(
+                json!({"destination": "/srv/conf", "type": "tmpfs", "source": "tmpfs",
+                "options": ["nosuid", "nodev", "tmpcopyup", "size=1m"]}),
+            );
+        });
+        let conf = b.join("rootfs/srv/conf");
+        fs::create_dir_all(conf.join("sub/empty")).unwrap();
+        fs::write(conf.join("passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        fs::set_permissions(conf.join("passwd"), fs::Permissions::from_mode(0o640)).unwrap();
+        chown(conf.join("passwd"), Some(0), Some(42)).unwrap();
+        fs::write(conf.join("sub/deep"), "deep\n").unwrap();
+        chown(conf.join("sub/deep"), Some(7), Some(8)).unwrap();
+        fs::set_permissions(conf.join("sub"), fs::Permissions::from_mode(0o705)).unwrap();
+        chown(conf.join("sub"), Some(5), Some(6)).unwrap();
+        symlink("passwd", conf.join("link")).unwrap();
+        fs::set_permissions(&conf, fs::Permissions::from_mode(0o750)).unwrap();
+
+        let (status, out, err) = run(rt, &b, &format!("copyup{}-{i}", std::process::id()));
+        let name = rt.name;
+        assert_eq!(status, 0, "{name}: {out}{err}");
+        assert_eq!(
+            out,
+            ". directory 750 0:0\n\
+             ./link symbolic link 777 0:0\n\
+             ./passwd regular file 640 0:42\n\
+             ./sub directory 705 5:6\n\
+             ./sub/deep regular file 644 7:8\n\
+             ./sub/empty directory 755 0:0\n\
+             root:x:0:0::/root:/bin/sh\n\
+             deep\n\
+             link passwd\n\
+             wrote\n\
+             changed\n\
+             new\n\
+             fs tmpfs\n",
+            "{name} (stderr: {err})"
+        );
+        // The rootfs is as it was.
+        assert_eq!(
+            fs::read_to_string(conf.join("passwd")).unwrap(),
+            "root:x:0:0::/root:/bin/sh\n",
+            "{name}"
+        );
+        assert!(
+            !conf.join("new").exists(),
+            "{name}: a write reached the rootfs"
+        );
+        rt.cleanup();
+        let _ = fs::remove_dir_all(&b);
+    }
+}

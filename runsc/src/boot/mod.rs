@@ -2,6 +2,7 @@
 //! and capabilities the sentry is confined to, and its seccomp filter (after gVisor's
 //! `runsc/boot`).
 
+pub mod copyup;
 pub mod filter;
 pub mod isolate;
 pub mod spec;

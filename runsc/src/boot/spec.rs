@@ -72,6 +72,9 @@ pub struct SpecSettings {
     pub devices: Vec<DeviceSpec>,
     /// `linux.rootfsPropagation` (`shared`, `rslave`, ...; None: the root stays private).
     pub root_propagation: Option<String>,
+    /// `create --preserve-fds N`: the descriptors `runsc boot` inherits (their numbers in it)
+    /// that become the init process's fds 3, 4, ... in this order.
+    pub preserved_fds: Vec<i32>,
 }
 
 /// What a mount of the spec is, as the sentry makes it.
@@ -360,6 +363,7 @@ impl SpecSettings {
                 "root": bytes_to_value(&m.root),
             })).collect::<Vec<_>>()),
             "rootPropagation": self.root_propagation,
+            "preservedFds": self.preserved_fds,
             "devices": self.devices.iter().map(|d| json!([bytes_to_value(&d.name), d.kind,
                 d.major, d.minor, d.perm, d.uid, d.gid])).collect::<Vec<_>>(),
         })
@@ -492,6 +496,15 @@ impl SpecSettings {
             devices: list("devices")?
                 .iter()
                 .map(device_of)
+                .collect::<Result<_, _>>()?,
+            preserved_fds: list("preservedFds")?
+                .iter()
+                .map(|n| {
+                    n.as_i64()
+                        .and_then(|n| i32::try_from(n).ok())
+                        .filter(|n| *n > 2)
+                        .ok_or(bad(F, "preservedFds holds a non-descriptor"))
+                })
                 .collect::<Result<_, _>>()?,
         })
     }
@@ -639,6 +652,7 @@ mod tests {
             own_pts_numbers: true,
             systrap: true,
             root_propagation: Some("rshared".into()),
+            preserved_fds: vec![5, 9],
             fs_mounts: Some(vec![
                 FsMountSpec {
                     dest: b"/dev/shm".to_vec(),
@@ -676,6 +690,9 @@ mod tests {
             SpecSettings::default()
         );
         let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false,"settings":{"rlimits":[[1,2]]}}"#;
+        assert!(BootSpec::from_json(j).is_err());
+        // A preserved descriptor is never stdio.
+        let j = br#"{"argv":["/x"],"envv":[],"cwd":"/","hostname":"h","uid":0,"gid":0,"groups":[],"strace":null,"debug":false,"settings":{"preservedFds":[1]}}"#;
         assert!(BootSpec::from_json(j).is_err());
     }
 

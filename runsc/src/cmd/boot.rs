@@ -7,7 +7,9 @@
 //! defaults that the spec does not list (runc's `mountToRootfs` loop; `mount_in_spec_order`),
 //! each with the spec's source, flags, tmpfs options and propagation (mountinfo shows them as
 //! Linux does; a bind's root is its host path within the host filesystem), then its masked and
-//! read-only paths go over them and `linux.rootfsPropagation` applies to the root.
+//! read-only paths go over them and `linux.rootfsPropagation` applies to the root. A tmpfs with
+//! `tmpcopyup` starts with a copy of the directory it covers (`crate::boot::copyup`). The
+//! descriptors of `create --preserve-fds` become the init process's fds 3, 4, ... as host files.
 //!
 //! Order matters: everything that needs a host path or a host `execve` (the platform's master
 //! stub, the debug log, which the front end opened for us) happens before the filter.
@@ -33,7 +35,7 @@ use sentry::platform::systrap::SystrapPlatform;
 use sentry::platform::Platform;
 
 use crate::boot::spec::BootSpec;
-use crate::boot::{filter, isolate};
+use crate::boot::{copyup, filter, isolate};
 use crate::cli::BootArgs;
 use crate::console;
 use crate::sys::take_inherited_fd;
@@ -77,6 +79,12 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
         .map(|&n| take_inherited_fd(n).map_err(|e| format!("bind mount fd: {e}")))
         .collect::<Result<Vec<OwnedFd>, String>>()?;
     let spec = read_spec(spec_fd)?;
+    let preserved = spec
+        .settings
+        .preserved_fds
+        .iter()
+        .map(|&n| take_inherited_fd(n).map_err(|e| format!("preserved fd: {e}")))
+        .collect::<Result<Vec<OwnedFd>, String>>()?;
     if mount_fds.len() != spec.mounts.len() {
         return Err(format!(
             "{} bind mount channels for {} bind mounts",
@@ -195,6 +203,12 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
         envv: spec.envv,
         cwd: spec.cwd,
     });
+    if let Ok(task) = &init {
+        if let Err(msg) = give_preserved_fds(task, preserved) {
+            report_ready(&mut ready_fd, &format!("error: {msg}"));
+            return Err(msg);
+        }
+    }
     let Some(control_fd) = control_fd else {
         return match init {
             Ok(task) => Ok(task.run().shell_code()),
@@ -225,6 +239,18 @@ fn boot(args: &BootArgs) -> Result<i32, String> {
     let code = task.run().shell_code();
     control.finish(code);
     Ok(code)
+}
+
+/// `create --preserve-fds`: the host descriptors `fds` become the init process's fds 3, 4, ...
+/// as host files (as `exec --preserve-fds` gives them to an exec'd process).
+fn give_preserved_fds(task: &sentry::kernel::Task, fds: Vec<OwnedFd>) -> Result<(), String> {
+    for (i, fd) in fds.into_iter().enumerate() {
+        let n = i32::try_from(i + 3).map_err(|_| "too many preserved fds".to_string())?;
+        task.fd_table
+            .install_at(n, sentry::fs::host::stdio_file(fd, n), false)
+            .map_err(|e| format!("preserved fd {n}: {}", e.desc()))?;
+    }
+    Ok(())
 }
 
 /// Makes our stdin (a terminal nobody controls) the sentry's controlling terminal and starts the
@@ -546,12 +572,16 @@ fn mount_in_spec_order(
     for (i, m) in list.iter().enumerate() {
         let dest = clean(&m.dest);
         let shown = String::from_utf8_lossy(dest).into_owned();
-        let (mut flags, data) = sentry::vfs::mount::split_mount_options(&m.options);
+        let (copy_up, options) = copyup::take_option(&m.options);
+        let (mut flags, data) = sentry::vfs::mount::split_mount_options(&options);
         if m.readonly {
             flags |= sentry::vfs::mount::MS_RDONLY;
         }
         let (root, ty, super_options) = spec_fs(m, &mut binds, &dev, &data, fresh)?;
         let bind = m.kind == crate::boot::spec::FsKind::Bind;
+        if copy_up {
+            copy_up_into(vfs, tree, m, &root)?;
+        }
         // A new filesystem mounted read-only is itself read-only; a read-only bind is not
         // (Linux `do_new_mount` and `do_loopback`). Only a bind has a root other than "/".
         let how = sentry::vfs::mount::MountShown {
@@ -576,6 +606,44 @@ fn mount_in_spec_order(
         for (d, _) in readd.iter().filter(|(_, at)| *at == Some(i)) {
             mount_default(d)?;
         }
+    }
+    Ok(())
+}
+
+/// `tmpcopyup` on the spec's mount `m`: fills its new filesystem's root `root` with a copy of
+/// the directory it is about to cover in `tree` (runc's `doTmpfsCopyUp`); nothing when that
+/// path does not exist yet. Only a tmpfs is filled (the sentry's /dev on a tmpfs is not).
+fn copy_up_into(
+    vfs: &sentry::vfs::Vfs,
+    tree: &Arc<sentry::vfs::Dentry>,
+    m: &crate::boot::spec::FsMountSpec,
+    root: &Arc<dyn sentry::vfs::Inode>,
+) -> Result<(), String> {
+    let dest = clean(&m.dest);
+    let shown = String::from_utf8_lossy(dest);
+    if m.kind != crate::boot::spec::FsKind::Tmpfs || dest == b"/dev" {
+        sentry::warn!("mount {shown}: tmpcopyup applies to a tmpfs only; ignored");
+        return Ok(());
+    }
+    let mut ctx = vfs.root_ctx();
+    ctx.root = tree.clone();
+    ctx.start = tree.clone();
+    let below = match vfs.lookup_in(&ctx, dest, true) {
+        Ok(d) => d,
+        Err(sentry::Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(format!("mount {shown}: tmpcopyup: {}", e.desc())),
+    };
+    match below.inode.stat(None) {
+        Ok(st) if st.is_dir() => {}
+        _ => return Ok(()),
+    }
+    let skipped = copyup::copy_up(&below.inode, root)
+        .map_err(|e| format!("mount {shown}: tmpcopyup: {}", e.desc()))?;
+    for p in skipped {
+        sentry::warn!(
+            "mount {shown}: tmpcopyup: {} is a device or socket; not copied",
+            String::from_utf8_lossy(&p)
+        );
     }
     Ok(())
 }

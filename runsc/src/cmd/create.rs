@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 use crate::boot::isolate::{open_namespace, HostNamespaces, NetworkNamespace};
@@ -109,9 +109,7 @@ fn create_container(
     for w in &bundle.warnings {
         log::warning_to_log(w);
     }
-    if args.preserve_fds > 0 {
-        log::warning_to_log("--preserve-fds: extra descriptors are not passed yet");
-    }
+    let preserved = take_preserved_fds(args.preserve_fds)?;
     let mut container = Container::new(
         &global.root,
         &args.id,
@@ -135,6 +133,7 @@ fn create_container(
             bundle,
             args.pid_file.as_deref(),
             pty.as_ref(),
+            preserved,
         )
     });
     drop(lock);
@@ -148,6 +147,18 @@ fn create_container(
             Err(msg)
         }
     }
+}
+
+/// `--preserve-fds N`: our fds 3 .. 3+N-1, which the container's init gets as the same numbers
+/// (runc passes them through its init's exec).
+fn take_preserved_fds(n: u32) -> Result<Vec<OwnedFd>, String> {
+    (0..n)
+        .map(|i| {
+            let fd = i32::try_from(3 + u64::from(i))
+                .map_err(|_| format!("--preserve-fds {n}: too many descriptors"))?;
+            crate::sys::take_inherited_fd(fd).map_err(|e| format!("--preserve-fds: {e}"))
+        })
+        .collect()
 }
 
 /// The container's terminal when process.terminal is set: a pty whose master is already at the
@@ -185,6 +196,7 @@ fn start_sandbox(
     bundle: oci::Bundle,
     pid_file: Option<&Path>,
     pty: Option<&Pty>,
+    preserved: Vec<OwnedFd>,
 ) -> Result<Sandbox, String> {
     let devices = bundle
         .spec
@@ -232,6 +244,7 @@ fn start_sandbox(
         network,
         namespaces: HostNamespaces::from_spec(&bundle.spec)?,
         detached: Some(DetachedSandbox { control }),
+        preserved,
     });
     drop(saved);
     let mut sandbox = started.map_err(|e| e.to_string())?;

@@ -140,6 +140,7 @@ fn prepare(global: &GlobalOpts, args: &DoArgs) -> Result<Prepared, String> {
         },
         namespaces: Default::default(),
         detached: None,
+        preserved: Vec::new(),
     })))
 }
 

@@ -63,7 +63,7 @@ pub fn starter_spec() -> Value {
 }
 
 /// `runsc features`: what this runtime honours, and nothing it does not (startContainer
-/// hooks are not run; `tmpcopyup` is not done; a seccomp `SCMP_ACT_NOTIFY` is refused).
+/// hooks are not run; a seccomp `SCMP_ACT_NOTIFY` is refused).
 pub fn features() -> i32 {
     crate::cmd::out(&format!("{}\n", pretty(&features_json())));
     0
@@ -77,7 +77,7 @@ fn features_json() -> Value {
         "mountOptions": [
             "ro", "rw", "bind", "rbind", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
             "noatime", "nodiratime", "relatime", "strictatime", "private", "rprivate",
-            "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"
+            "shared", "rshared", "slave", "rslave", "unbindable", "runbindable", "tmpcopyup"
         ],
         "linux": {
             "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"],
@@ -130,6 +130,6 @@ mod tests {
         assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
         assert_eq!(f["linux"]["seccomp"]["enabled"], true);
         assert_eq!(f["linux"]["cgroup"]["v1"], true);
-        assert!(!f["mountOptions"].to_string().contains("tmpcopyup"));
+        assert!(f["mountOptions"].to_string().contains("\"tmpcopyup\""));
     }
 }
