@@ -333,11 +333,13 @@ fn runsc_ps_lists_host_pids_of_the_sandbox_in_its_pid_namespace() {
     let pid = rt.create(&b, "pidns");
     let o = rt.short(&["start", "pidns"]);
     assert_eq!(o.status, 0, "start: {}", o.stderr);
-    // The sentry under the pid-file process, once it has forked the application's stub.
+    // The sentry under the pid-file process, once it has forked the application's stub and
+    // the stubs of its start-up (an exec replaces one) are gone: a listing whose every pid
+    // still lives when looked at.
     let listed = poll(Duration::from_secs(20), || {
         let o = rt.short(&["ps", "--format", "json", "pidns"]);
         let pids: Vec<u32> = serde_json::from_str(&o.stdout).ok()?;
-        (pids.len() >= 3).then_some(pids)
+        (pids.len() >= 3 && pids.iter().all(|&p| stat_of(p).is_some())).then_some(pids)
     });
     let alive: Vec<(u32, bool, Option<std::path::PathBuf>)> = listed
         .iter()
