@@ -376,6 +376,60 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
     });
 }
 
+#[test]
+fn start_container_hooks_run_inside_before_the_program_and_a_failure_ends_it() {
+    for_each_runtime(|rt| {
+        // The hook runs in the container (its /bin/sh is the rootfs's busybox), with its env
+        // and the state on stdin, before init's program, which then sees what it left.
+        let b = exec_bundle(rt, "cat /tmp/hook.out; echo program-ran");
+        let path = b.join("config.json");
+        let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        config["hooks"] = serde_json::json!({
+            "startContainer": [{
+                "path": "/bin/sh",
+                "args": ["sh", "-c", "read -r s; echo \"$X $s\" > /tmp/hook.out"],
+                "env": ["X=from-hook"],
+                "timeout": 20,
+            }],
+        });
+        fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let pid = rt.create(&b, "hs");
+        let o = rt.short(&["start", "hs"]);
+        assert_eq!(o.status, 0, "{} start: {}", rt.name, o.stderr);
+        assert_eq!(reap(pid), 0, "{}", rt.name);
+        let out = fs::read_to_string(b.join("out")).unwrap();
+        let (first, rest) = out.split_once('\n').unwrap_or((&out, ""));
+        let (x, state) = first.split_once(' ').unwrap_or((first, "null"));
+        assert_eq!(x, "from-hook", "{}: {out:?}", rt.name);
+        let state: Value = serde_json::from_str(state).unwrap();
+        assert_eq!(state["id"], "hs", "{}: {out:?}", rt.name);
+        assert_eq!(rest, "program-ran\n", "{}", rt.name);
+        assert_eq!(rt.short(&["delete", "hs"]).status, 0, "{}", rt.name);
+
+        // A failing hook: the program never runs and the container ends. Our start reports
+        // it; runc runs the hook in its init after `start` has returned, so its start succeeds.
+        config["hooks"] = serde_json::json!({
+            "startContainer": [{ "path": "/bin/sh", "args": ["sh", "-c", "echo no >&2; exit 7"] }],
+        });
+        fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
+        let _ = fs::remove_file(b.join("out"));
+        let pid = rt.create(&b, "hs2");
+        let o = rt.short(&["start", "hs2"]);
+        if rt.name == "runsc" {
+            assert_ne!(
+                o.status, 0,
+                "a failing startContainer hook did not fail start"
+            );
+            assert!(o.stderr.contains("startContainer"), "{}", o.stderr);
+        }
+        assert_ne!(reap(pid), 0, "{}: the container did not fail", rt.name);
+        let out = fs::read_to_string(b.join("out")).unwrap_or_default();
+        assert!(!out.contains("program-ran"), "{}: {out:?}", rt.name);
+        let _ = rt.short(&["delete", "--force", "hs2"]);
+        let _ = fs::remove_dir_all(&b);
+    });
+}
+
 /// A bundle for the exec scenarios: [`bundle`] with a writable root that has a /tmp.
 fn exec_bundle(rt: &Runtime, script: &str) -> PathBuf {
     let b = bundle(rt, script);

@@ -286,6 +286,124 @@ fn console_socket_scenario_holds_for_runc() {
     console_scenario(&Runtime::new("runc", PathBuf::from(RUNC)));
 }
 
+/// `exec --tty` of a short command (detached, with its own console socket, as containerd's
+/// shim and conmon run it): the master shows its output, then reads end-of-file/EIO once the
+/// command has ended, which is how the engine learns that the exec's terminal is done.
+fn exec_tty_scenario(rt: &Runtime) {
+    let bundle = terminal_bundle(rt, 24, 80);
+    let listen = |name: &str| {
+        let path = bundle.join(name);
+        let listener = UnixListener::bind(&path).unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            if let Ok((conn, _)) = listener.accept() {
+                let _ = tx.send(recv_fd(conn.as_raw_fd()).0);
+            }
+        });
+        (path, rx)
+    };
+    let (init_sock, init_rx) = listen("console.sock");
+    let id = format!("tty-exec-{}-{}", rt.name, std::process::id());
+    let pid_file = bundle.join("init.pid");
+    let (status, out) = rt.short(
+        &[
+            "create",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--console-socket",
+            init_sock.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ],
+        &bundle,
+    );
+    assert_eq!(status, 0, "{} create: {out}", rt.name);
+    // Init (an interactive shell) waits on its terminal, which we keep open.
+    let init_master = init_rx.recv_timeout(LIMIT).expect("no init master");
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let (status, out) = rt.short(&["start", &id], &bundle);
+    assert_eq!(status, 0, "{} start: {out}", rt.name);
+
+    let (exec_sock, exec_rx) = listen("exec.sock");
+    let exec_pid_file = bundle.join("exec.pid");
+    let (status, out) = rt.short(
+        &[
+            "exec",
+            "--tty",
+            "--detach",
+            "--console-socket",
+            exec_sock.to_str().unwrap(),
+            "--pid-file",
+            exec_pid_file.to_str().unwrap(),
+            &id,
+            "echo",
+            "hi-from-exec",
+        ],
+        &bundle,
+    );
+    assert_eq!(status, 0, "{} exec: {out}", rt.name);
+    let master = exec_rx.recv_timeout(LIMIT).expect("no exec master");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut m = std::fs::File::from(master);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        let end = loop {
+            match m.read(&mut buf) {
+                Ok(0) => break "eof".to_string(),
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+                Err(e) => break format!("{:?}", e.raw_os_error().map(nix::errno::Errno::from_raw)),
+            }
+        };
+        let _ = tx.send((String::from_utf8_lossy(&text).into_owned(), end));
+    });
+    let (text, end) = rx.recv_timeout(LIMIT).unwrap_or_else(|_| {
+        panic!(
+            "{}: the exec's master never saw end-of-file or EIO after the command ended",
+            rt.name
+        )
+    });
+    assert!(text.contains("hi-from-exec"), "{}: {text:?}", rt.name);
+    assert!(
+        end == "eof" || end == "Some(EIO)",
+        "{}: the master ended with {end}",
+        rt.name
+    );
+    // The exec's pid-file process (runc's: the command itself) is ours to reap once re-parented;
+    // under runc init's PID namespace cannot end before it is.
+    let exec_pid: i32 = fs::read_to_string(&exec_pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    reap(exec_pid);
+    // Init ends as a shell does when told to (its status is not what this test is about).
+    std::fs::File::from(init_master)
+        .write_all(b"exit 0\n")
+        .unwrap();
+    reap(pid);
+    rt.cleanup(&id, &bundle);
+    let _ = fs::remove_dir_all(&bundle);
+}
+
+#[test]
+fn exec_tty_master_sees_the_end_of_a_short_command() {
+    become_subreaper();
+    exec_tty_scenario(&Runtime::new("runsc", runsc_bin()));
+}
+
+#[test]
+fn exec_tty_master_sees_the_end_of_a_short_command_under_runc() {
+    assert!(Path::new(RUNC).is_file(), "{RUNC} is missing");
+    become_subreaper();
+    exec_tty_scenario(&Runtime::new("runc", PathBuf::from(RUNC)));
+}
+
 #[test]
 fn create_with_terminal_but_no_console_socket_fails() {
     become_subreaper();

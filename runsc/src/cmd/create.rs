@@ -317,16 +317,6 @@ fn run_create_hooks(container: &Container) -> Result<(), String> {
     ] {
         hooks::run(&container.hooks, point, &state)?;
     }
-    if container
-        .hooks
-        .get(Point::StartContainer.key())
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|l| !l.is_empty())
-    {
-        log::warning_to_log(
-            "startContainer hooks are not run: they would have to run inside the sandbox",
-        );
-    }
     Ok(())
 }
 

@@ -62,8 +62,8 @@ pub fn starter_spec() -> Value {
     })
 }
 
-/// `runsc features`: what this runtime honours, and nothing it does not (startContainer
-/// hooks are not run; a seccomp `SCMP_ACT_NOTIFY` is refused).
+/// `runsc features`: what this runtime honours, and nothing it does not (a seccomp
+/// `SCMP_ACT_NOTIFY` is refused).
 pub fn features() -> i32 {
     crate::cmd::out(&format!("{}\n", pretty(&features_json())));
     0
@@ -73,7 +73,14 @@ fn features_json() -> Value {
     json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": crate::container::OCI_VERSION,
-        "hooks": ["prestart", "createRuntime", "createContainer", "poststart", "poststop"],
+        "hooks": [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
         "mountOptions": [
             "ro", "rw", "bind", "rbind", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
             "noatime", "nodiratime", "relatime", "strictatime", "private", "rprivate",
@@ -125,8 +132,8 @@ mod tests {
     #[test]
     fn features_name_the_hooks_capabilities_and_seccomp_we_honour() {
         let f = super::features_json();
-        assert_eq!(f["hooks"].as_array().unwrap().len(), 5);
-        assert!(!f["hooks"].to_string().contains("startContainer"));
+        assert_eq!(f["hooks"].as_array().unwrap().len(), 6);
+        assert!(f["hooks"].to_string().contains("startContainer"));
         assert_eq!(f["linux"]["capabilities"].as_array().unwrap().len(), 41);
         assert_eq!(f["linux"]["seccomp"]["enabled"], true);
         assert_eq!(f["linux"]["cgroup"]["v1"], true);

@@ -1,4 +1,5 @@
-//! `runsc start` (after runc's `start.go`): tell a created container's sentry to run its init.
+//! `runsc start` (after runc's `start.go`): run the container's startContainer hooks in it, then
+//! tell a created container's sentry to run its init.
 
 use crate::cli::GlobalOpts;
 use crate::cmd::create::EXIT_FAILURE;
@@ -38,6 +39,14 @@ pub fn start(container: &Container) -> Result<(), String> {
                 other.as_str()
             ))
         }
+    }
+    // startContainer hooks: in the container, before its program runs. A failing one fails
+    // start, and the container is killed (runtime-spec `config.md`, "startContainer").
+    let state = c.hook_state(Status::Created);
+    if let Err(msg) = hooks::run_in_container(&c.dir, &c.hooks, &state) {
+        // The sandbox may be gone already: the hook's failure is what to report.
+        let _ = control::call(&c.dir, &format!("signal {} all", libc::SIGKILL));
+        return Err(msg);
     }
     control::call(&c.dir, "start")?;
     c.saved_status = Status::Running;

@@ -5,15 +5,23 @@
 //! of `create` (the sandbox exists, its init is loaded and has not run); `poststart` after
 //! `start`; `poststop` in `delete`. A failing prestart/createRuntime/createContainer hook fails
 //! `create` (which then removes the container); failing poststart and poststop hooks are
-//! logged as warnings and the lifecycle goes on, as the spec says. `startContainer` hooks would
-//! have to run inside the container, where no host program can: they are reported and skipped.
+//! logged as warnings and the lifecycle goes on, as the spec says. `startContainer` hooks run
+//! inside the container ([`run_in_container`]): during `start`, before init is let go, each is
+//! a process the sentry starts in the container (its path resolved in the container's root, as
+//! root, in /), fed the state on stdin and waited for; a failing one fails `start`, whose
+//! caller then kills the container (runc's `libcontainer/process_linux.go` runs them in the
+//! container's init before it execs the user's program).
 
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::container::control::{self, ExecRequest};
 
 /// The hook points, by their config.json names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +60,90 @@ pub fn run(hooks: &Value, point: Point, state: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn run_one(hook: &Value, input: &str) -> Result<(), String> {
+/// Runs the `startContainer` hooks of `hooks` inside the container whose control socket is in
+/// `dir` (created, init not yet running), in order, each with `state` on stdin; stops at the
+/// first failure and returns its message. A hook's path is its argv[0] in the sandbox (the
+/// sentry execs argv[0]); its `args[1..]` follow.
+pub fn run_in_container(dir: &Path, hooks: &Value, state: &Value) -> Result<(), String> {
+    let point = Point::StartContainer;
+    let Some(list) = hooks.get(point.key()).and_then(Value::as_array) else {
+        return Ok(());
+    };
+    let input = state.to_string();
+    for (i, hook) in list.iter().enumerate() {
+        run_one_inside(dir, hook, &input).map_err(|e| format!("{} hook #{i}: {e}", point.key()))?;
+    }
+    Ok(())
+}
+
+fn run_one_inside(dir: &Path, hook: &Value, input: &str) -> Result<(), String> {
+    let HookFields {
+        path,
+        args,
+        env,
+        timeout,
+    } = hook_fields(hook)?;
+    let argv = std::iter::once(path.to_string())
+        .chain(args.into_iter().skip(1))
+        .map(String::into_bytes)
+        .collect();
+    let request = ExecRequest {
+        argv,
+        envv: env.into_iter().map(String::into_bytes).collect(),
+        cwd: b"/".to_vec(),
+        uid: 0,
+        gid: 0,
+        groups: Vec::new(),
+    };
+    let pipe = || nix::unistd::pipe().map_err(|e| format!("pipe: {e}"));
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let fds = [in_r.as_fd(), out_w.as_fd(), out_w.as_fd()];
+    let conn = control::exec(dir, &request, &fds).map_err(|e| format!("{path}: {e}"))?;
+    drop((in_r, out_w));
+    let pid = conn.pid;
+    // Writer and reader on threads of their own: neither may block the wait below.
+    let input = input.as_bytes().to_vec();
+    std::thread::spawn(move || {
+        // A hook that does not read its state gets EPIPE here: not an error of the hook.
+        let _ = std::fs::File::from(in_w).write_all(&input);
+    });
+    let output = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::fs::File::from(out_r).read_to_string(&mut text);
+        text
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(conn.wait());
+    });
+    let limit = timeout.map(|t| Duration::from_secs(t.unsigned_abs()));
+    let status = match limit {
+        Some(limit) => rx.recv_timeout(limit).map_err(|_| ()),
+        None => rx.recv().map_err(|_| ()),
+    };
+    let Ok(status) = status else {
+        // The sandbox may be gone already: nothing more to report than the timeout.
+        let _ = control::call(dir, &format!("signal {} pid {pid}", libc::SIGKILL));
+        return Err(format!("{path}: timed out after {}s", timeout.unwrap_or(0)));
+    };
+    if status == 0 {
+        return Ok(());
+    }
+    // The output is complete once every holder of the pipe has ended: bounded by the hook.
+    let text = output.join().unwrap_or_default();
+    Err(format!("{path}: exit status {status}: {}", text.trim()))
+}
+
+/// A hook's fields: path, args, env and timeout (seconds, positive when given).
+struct HookFields<'a> {
+    path: &'a str,
+    args: Vec<String>,
+    env: Vec<String>,
+    timeout: Option<i64>,
+}
+
+fn hook_fields(hook: &Value) -> Result<HookFields<'_>, String> {
     let path = hook.get("path").and_then(Value::as_str).ok_or("no path")?;
     let strings = |key: &str| -> Vec<String> {
         hook.get(key)
@@ -64,12 +155,25 @@ fn run_one(hook: &Value, input: &str) -> Result<(), String> {
             })
             .unwrap_or_default()
     };
-    let args = strings("args");
-    let env = strings("env");
     let timeout = hook.get("timeout").and_then(Value::as_i64);
     if timeout.is_some_and(|t| t <= 0) {
         return Err("timeout must be positive".into());
     }
+    Ok(HookFields {
+        path,
+        args: strings("args"),
+        env: strings("env"),
+        timeout,
+    })
+}
+
+fn run_one(hook: &Value, input: &str) -> Result<(), String> {
+    let HookFields {
+        path,
+        args,
+        env,
+        timeout,
+    } = hook_fields(hook)?;
     let mut cmd = Command::new(path);
     // args[0] is the program's argv[0], as execv(3) takes it.
     if let Some((arg0, rest)) = args.split_first() {
@@ -173,5 +277,27 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("/nonexistent"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn start_container_hooks_need_no_sandbox_when_there_are_none_and_check_their_fields() {
+        let nowhere = Path::new("/nonexistent/runsc-hooks");
+        let state = json!({"id": "x"});
+        assert_eq!(run_in_container(nowhere, &Value::Null, &state), Ok(()));
+        let other = json!({"prestart": [{ "path": "/bin/true" }]});
+        assert_eq!(run_in_container(nowhere, &other, &state), Ok(()));
+        let bad = json!({"startContainer": [{ "path": "/bin/true", "timeout": 0 }]});
+        let err = run_in_container(nowhere, &bad, &state).unwrap_err();
+        assert!(err.starts_with("startContainer hook #0: timeout"), "{err}");
+        let unreachable = json!({"startContainer": [{ "path": "/bin/true" }]});
+        let err = run_in_container(nowhere, &unreachable, &state).unwrap_err();
+        assert!(err.contains("/bin/true"), "{err}");
+        let hook = json!({"path": "/p", "args": ["a", "b"], "env": ["K=V"], "timeout": 3});
+        let f = hook_fields(&hook).unwrap();
+        assert_eq!((f.path, f.timeout), ("/p", Some(3)));
+        assert_eq!(
+            (f.args, f.env),
+            (vec!["a".into(), "b".into()], vec!["K=V".into()])
+        );
     }
 }

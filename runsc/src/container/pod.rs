@@ -275,15 +275,6 @@ fn run_create_hooks(c: &Container) -> Result<(), String> {
     ] {
         hooks::run(&c.hooks, point, &state)?;
     }
-    if c.hooks
-        .get(Point::StartContainer.key())
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|l| !l.is_empty())
-    {
-        log::warning_to_log(
-            "startContainer hooks are not run: they would have to run inside the sandbox",
-        );
-    }
     Ok(())
 }
 

@@ -9,6 +9,12 @@
 //! with `process.terminal`. Every host terminal the sentry holds is in one process-wide
 //! registry (a sentry runs one kernel): /dev/tty and /dev/pts/N find it there.
 //!
+//! The registry does not keep a terminal alive: the sandbox's open files on it do (each holds
+//! its `HostTty`). When the last one closes (an `exec --tty` process and everything it left
+//! behind have ended) the host slave fd closes, and the master the engine holds reads EIO, as
+//! it does under runc once the last holder of the slave exits (Linux `pty_close`, `tty_hangup`
+//! of the other side). Until then /dev/pts/N names it.
+//!
 //! The job-control state and its ioctls are `fs::jobctl`'s, shared with the sentry's own
 //! pseudo-terminals (`fs::devpts`).
 //!
@@ -20,7 +26,7 @@
 //! leader (it succeeds without effect: the controlling terminal belongs to the session here).
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::sys;
 pub use crate::fs::jobctl::signal_pgrp;
@@ -62,7 +68,8 @@ pub struct HostTty {
     job: TtyJob,
 }
 
-static REGISTRY: Mutex<Vec<Arc<HostTty>>> = Mutex::new(Vec::new());
+/// The terminals the sandbox holds open (weakly: see the module doc).
+static REGISTRY: Mutex<Vec<Weak<HostTty>>> = Mutex::new(Vec::new());
 
 /// Whether host terminals are numbered in the sandbox's own /dev/pts (OCI containers) rather
 /// than by their host minor (`runsc do`, whose terminal is the caller's).
@@ -73,10 +80,17 @@ pub fn set_own_numbering(own: bool) {
     OWN_NUMBERING.store(own, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn registry() -> MutexGuard<'static, Vec<Arc<HostTty>>> {
+fn registry() -> MutexGuard<'static, Vec<Weak<HostTty>>> {
     REGISTRY
         .lock()
         .expect("invariant: the tty registry lock is never poisoned")
+}
+
+/// The terminals some open file still holds (forgetting the released ones).
+fn live() -> Vec<Arc<HostTty>> {
+    let mut reg = registry();
+    reg.retain(|w| w.strong_count() > 0);
+    reg.iter().filter_map(Weak::upgrade).collect()
 }
 
 /// The N of /dev/pts/N for a Unix98 pty slave (majors 136-143, 256 minors each).
@@ -98,14 +112,16 @@ pub fn host_isatty(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 pub(super) fn attach(fd: &Arc<OwnedFd>, rdev: u64, session: Option<i32>) -> Arc<HostTty> {
     let pairs = crate::fs::devpts::pair_numbers();
     let mut reg = registry();
-    if let Some(t) = reg.iter().find(|t| t.rdev == rdev) {
+    reg.retain(|w| w.strong_count() > 0);
+    let held: Vec<Arc<HostTty>> = reg.iter().filter_map(Weak::upgrade).collect();
+    if let Some(t) = held.iter().find(|t| t.rdev == rdev) {
         return t.clone();
     }
     let own = OWN_NUMBERING.load(std::sync::atomic::Ordering::Relaxed);
     let number = match pts_index(rdev) {
         Some(host) if !own => host,
         _ => (0..)
-            .find(|n| !pairs.contains(n) && !reg.iter().any(|t| t.number == *n))
+            .find(|n| !pairs.contains(n) && !held.iter().any(|t| t.number == *n))
             .expect("invariant: a free number below u32::MAX"),
     };
     let tty = Arc::new(HostTty {
@@ -117,31 +133,31 @@ pub(super) fn attach(fd: &Arc<OwnedFd>, rdev: u64, session: Option<i32>) -> Arc<
             foreground: session.unwrap_or(0),
         }),
     });
-    reg.push(tty.clone());
+    reg.push(Arc::downgrade(&tty));
+    drop(reg);
+    // `held` may hold the last reference of a terminal released meanwhile: dropped unlocked.
+    drop(held);
     tty
 }
 
 /// The controlling terminal of sandbox session `sid`, if it has one.
 pub fn controlling_tty(sid: i32) -> Option<Arc<HostTty>> {
-    registry()
-        .iter()
-        .find(|t| t.job().session == Some(sid))
-        .cloned()
+    live().into_iter().find(|t| t.job().session == Some(sid))
 }
 
 /// The host terminal the sandbox calls /dev/pts/`n`, if the sentry holds it.
 pub fn pts(n: u32) -> Option<Arc<HostTty>> {
-    registry().iter().find(|t| t.number == n).cloned()
+    live().into_iter().find(|t| t.number == n)
 }
 
 /// The sandbox's N of the host terminal with device `rdev` (its /dev/pts/N name), if held.
 pub fn sandbox_number(rdev: u64) -> Option<u32> {
-    registry().iter().find(|t| t.rdev == rdev).map(|t| t.number)
+    live().iter().find(|t| t.rdev == rdev).map(|t| t.number)
 }
 
 /// The N of every /dev/pts/N the sentry holds, ascending.
 pub fn pts_numbers() -> Vec<u32> {
-    let mut v: Vec<u32> = registry().iter().map(|t| t.number).collect();
+    let mut v: Vec<u32> = live().iter().map(|t| t.number).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -150,7 +166,7 @@ pub fn pts_numbers() -> Vec<u32> {
 /// The foreground process group of the first terminal that controls a session: where the
 /// signals the host terminal raises (SIGINT, SIGQUIT, SIGTSTP, SIGWINCH) belong.
 pub fn foreground_pgrp() -> Option<i32> {
-    registry().iter().find_map(|t| {
+    live().iter().find_map(|t| {
         let j = t.job();
         j.session.map(|_| j.foreground)
     })
@@ -162,11 +178,7 @@ pub fn foreground_pgrp() -> Option<i32> {
 /// SIGWINCH) to its foreground process group. Returns how many processes were signalled (0
 /// when the terminal controls no session).
 pub fn deliver_terminal_signal(kernel: &Kernel, host_rdev: u64, sig: i32) -> usize {
-    let Some(job) = registry()
-        .iter()
-        .find(|t| t.rdev == host_rdev)
-        .map(|t| t.job())
-    else {
+    let Some(job) = live().iter().find(|t| t.rdev == host_rdev).map(|t| t.job()) else {
         return 0;
     };
     match (sig, job.session) {
@@ -299,5 +311,25 @@ mod tests {
         let n = sandbox_number(st.st_rdev).unwrap();
         assert!(pts_numbers().contains(&n));
         assert!(pts(n).is_some_and(|t| Arc::ptr_eq(&t, &a)));
+    }
+
+    #[test]
+    fn the_master_reads_eio_once_the_last_sandbox_file_on_the_slave_closes() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let rdev = crate::fs::sys::fstat(pty.slave.as_fd()).unwrap().st_rdev;
+        let first = crate::fs::host::stdio_file_in_session(pty.slave, 0, None);
+        let n = sandbox_number(rdev).unwrap();
+        // A second open through /dev/pts/N keeps it held after the first closes.
+        let again = crate::fs::host::tty_ops(&pts(n).unwrap());
+        drop(first);
+        assert_eq!(sandbox_number(rdev), Some(n));
+        drop(again);
+        assert_eq!(sandbox_number(rdev), None);
+        assert!(pts(n).is_none_or(|t| t.rdev != rdev));
+        let mut b = [0u8; 8];
+        assert_eq!(
+            nix::unistd::read(std::os::fd::AsRawFd::as_raw_fd(&pty.master), &mut b),
+            Err(Errno::EIO)
+        );
     }
 }
