@@ -212,6 +212,13 @@ fn create_member(
     foreground: bool,
 ) -> Result<(), String> {
     validate_id(&args.id).map_err(|e| e.to_string())?;
+    if args.preserve_fds > 0 {
+        // The member's init starts in the pod's sentry, which has no way to take fds from
+        // this process yet.
+        log::warning_to_log(
+            "--preserve-fds is not passed to a container that joins a pod's sandbox",
+        );
+    }
     if Container::load(&global.root, &args.id).is_ok() {
         return Err(format!("container {:?} already exists", args.id));
     }
