@@ -67,6 +67,9 @@ struct Current {
     frame: Option<Frame>,
     /// The address space's attach count when this thread was last known detached.
     attaches_seen: u64,
+    /// Call addresses this thread found unpatchable (`patch_site` said so): a trap there by
+    /// signal goes on without the address space's patch lock (`syscall(3)` in a loop).
+    unpatchable: [u64; 4],
 }
 
 pub struct SystrapContext {
@@ -110,8 +113,24 @@ impl SystrapContext {
             slot,
             frame: None,
             attaches_seen: u64::MAX,
+            unpatchable: [0; 4],
         });
         Ok(space)
+    }
+
+    /// Offers the site of a syscall that trapped by signal to the patcher, unless this thread
+    /// already learnt it cannot be patched.
+    fn try_patch(&mut self, space: &SystrapAddressSpace, call_addr: u64, nr: u64) {
+        let Some(current) = &mut self.current else {
+            return;
+        };
+        if current.unpatchable.contains(&call_addr) {
+            return;
+        }
+        if !space.patch_site(call_addr, nr) {
+            current.unpatchable.rotate_right(1);
+            current.unpatchable[0] = call_addr;
+        }
     }
 
     fn current(&self) -> Result<&Current, Errno> {
@@ -333,7 +352,7 @@ impl Context for SystrapContext {
             now.orig_rax = nr;
             now.rax = (-(libc::ENOSYS as i64)) as u64;
             if space.patch_batch > 0 && !is_fast(slot, &frame) {
-                space.patch_site(now.rip, nr);
+                self.try_patch(&space, now.rip, nr);
             }
         }
         if event == Event::Interrupted {

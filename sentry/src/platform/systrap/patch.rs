@@ -135,17 +135,21 @@ impl SystrapAddressSpace {
     /// After a syscall `nr` trapped by signal with its `syscall` ending at `call_addr`: patches
     /// the site if it has a patchable shape and the region has room. Failures leave the code
     /// as it was (the site keeps trapping by signal, which is correct, only slower).
-    pub(super) fn patch_site(&self, call_addr: u64, nr: u64) {
-        let Ok(nr) = u32::try_from(nr) else { return };
+    /// Returns false when the site at `call_addr` will never be patched (another shape,
+    /// stub memory, patching given up), so that the caller need not ask again.
+    pub(super) fn patch_site(&self, call_addr: u64, nr: u64) -> bool {
+        let Ok(nr) = u32::try_from(nr) else {
+            return false;
+        };
         if call_addr < 9 || is_stub_memory(call_addr - 9) || is_stub_memory(call_addr - 1) {
-            return;
+            return false;
         }
         let mut state = self.lock_patches();
         if state.given_up
             || state.refused.contains(&call_addr)
             || state.refused.len() >= MAX_REFUSED
         {
-            return;
+            return false;
         }
         // Writing needs the stub thread stopped under ptrace, and a seize costs more than
         // the patch: sites wait until one of them traps a second time (it is hot), a batch
@@ -153,11 +157,11 @@ impl SystrapAddressSpace {
         let again = state.pending.iter().any(|&(addr, _)| addr == call_addr);
         if !again {
             match self.site_at(call_addr, nr) {
-                Some(site) if state.sites.contains(&site) => return,
+                Some(site) if state.sites.contains(&site) => return true,
                 Some(_) => state.pending.push((call_addr, nr)),
                 None => {
                     state.refused.insert(call_addr);
-                    return;
+                    return false;
                 }
             }
         }
@@ -168,7 +172,7 @@ impl SystrapAddressSpace {
             if !self.region_is_ours() {
                 state.given_up = true;
                 state.pending.clear();
-                return;
+                return false;
             }
             for (call_addr, nr) in std::mem::take(&mut state.pending) {
                 // The code may have changed since: look again.
@@ -183,6 +187,7 @@ impl SystrapAddressSpace {
                 }
             }
         }
+        true
     }
 
     /// Whether the patch region holds the common record's code (so it is the region this
