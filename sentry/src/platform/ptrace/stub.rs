@@ -584,24 +584,27 @@ mod tests {
     }
 
     /// The seccomp-trap part of the code page is the assembly of `stub_systrap.s` (binutils'
-    /// `as` and `objcopy`, which the C toolchain the tests use brings along).
+    /// `as` and `objcopy`, which the C toolchain the tests use brings along). The source is
+    /// compiled into the test and fed to `as` on stdin; the object and the raw bytes are
+    /// the test's own scratch files (this is test code: the sentry itself opens no path).
     #[test]
     fn handler_bytes_are_their_assembly() {
+        use std::io::Write;
+        let text = include_str!("stub_systrap.s");
         let dir = std::env::temp_dir().join(format!("stub-asm-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let source = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/platform/ptrace/stub_systrap.s"
-        );
         let object = dir.join("stub.o");
         let binary = dir.join("stub.bin");
-        let status = std::process::Command::new("as")
+        let mut assembler = std::process::Command::new("as")
             .args(["--64", "-o"])
             .arg(&object)
-            .arg(source)
-            .status()
+            .stdin(std::process::Stdio::piped())
+            .spawn()
             .expect("binutils' as runs");
-        assert!(status.success());
+        let mut stdin = assembler.stdin.take().unwrap();
+        stdin.write_all(text.as_bytes()).unwrap();
+        drop(stdin);
+        assert!(assembler.wait().unwrap().success());
         let status = std::process::Command::new("objcopy")
             .args(["-O", "binary", "-j", ".text"])
             .arg(&object)
@@ -610,7 +613,6 @@ mod tests {
             .expect("binutils' objcopy runs");
         assert!(status.success());
         // The assembly's names for the slot's words are the ones in `slot`.
-        let text = std::fs::read_to_string(source).unwrap();
         let value_of = |name: &str| {
             let prefix = format!(".set {name}, ");
             let line = text
