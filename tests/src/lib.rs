@@ -5,6 +5,7 @@
 //! The `runsc` binary is the one `cargo build -p runsc` puts next to the test executables
 //! (`$CARGO_TARGET_DIR/<profile>/runsc`); `RUNSC_BIN` overrides it.
 
+pub mod image;
 pub mod oci;
 
 use std::ffi::{OsStr, OsString};

@@ -15,10 +15,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tests::image::{docker_archive, Image, BUSYBOX};
 use tests::{runsc_bin, unique_tmp_path, Outcome};
 
 const RUNC: &str = "/usr/sbin/runc";
-const BUSYBOX: &str = "/bin/busybox";
 const PYTHON: &str = "/usr/bin/python3";
 const PAUSE_IMAGE: &str = "localhost/cri-pause:test";
 const APP_IMAGE: &str = "localhost/cri-busybox:test";
@@ -108,62 +108,17 @@ impl Drop for Scratch {
     }
 }
 
-fn sh(cmd: &str) -> String {
-    let o = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    assert!(o.status.success(), "{cmd}: {o:?}");
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// A busybox image as a docker-archive tar (manifest, config, one layer) with `entrypoint`.
 fn image_archive(dir: &Path, tag: &str, entrypoint: Value) -> PathBuf {
-    let work = dir.join(format!("img-{}", tag.replace(['/', ':'], "-")));
-    let rootfs = work.join("rootfs");
-    fs::create_dir_all(rootfs.join("bin")).unwrap();
-    for d in ["tmp", "etc", "proc", "sys", "dev", "root"] {
-        fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
-    for applet in ["sh", "echo", "sleep", "cat", "ps", "id", "grep", "hostname"] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-    }
-    let archive = work.join("archive");
-    fs::create_dir_all(&archive).unwrap();
-    let layer = work.join("layer.tar");
-    let tar = |from: &Path, to: &Path| {
-        sh(&format!(
-            "tar --numeric-owner --owner=0 --group=0 -C '{}' -cf '{}' .",
-            from.display(),
-            to.display()
-        ))
+    let image = Image {
+        tag,
+        dirs: &["tmp", "etc", "proc", "sys", "dev", "root"],
+        applets: &["sh", "echo", "sleep", "cat", "ps", "id", "grep", "hostname"],
+        config: serde_json::json!({
+            "Entrypoint": entrypoint, "Env": ["PATH=/bin"], "WorkingDir": "/"
+        }),
     };
-    let sha = |p: &Path| sh(&format!("sha256sum '{}' | cut -d' ' -f1", p.display()));
-    tar(&rootfs, &layer);
-    let layer_hex = sha(&layer);
-    fs::create_dir_all(archive.join(&layer_hex)).unwrap();
-    fs::rename(&layer, archive.join(&layer_hex).join("layer.tar")).unwrap();
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Entrypoint": entrypoint, "Env": ["PATH=/bin"], "WorkingDir": "/"},
-        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_hex}")]},
-    });
-    let config_path = work.join("config.json");
-    fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
-    let config_hex = sha(&config_path);
-    fs::rename(&config_path, archive.join(format!("{config_hex}.json"))).unwrap();
-    let manifest = serde_json::json!([{
-        "Config": format!("{config_hex}.json"),
-        "RepoTags": [tag],
-        "Layers": [format!("{layer_hex}/layer.tar")],
-    }]);
-    fs::write(
-        archive.join("manifest.json"),
-        serde_json::to_vec(&manifest).unwrap(),
-    )
-    .unwrap();
-    let out = work.join("image.tar");
-    tar(&archive, &out);
-    out
+    docker_archive(dir, &image)
 }
 
 /// containerd's configuration: the CRI plugin with handlers `runc` and `runsc` (runc v2 shim,

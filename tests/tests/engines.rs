@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tests::image::{docker_archive, Image, BUSYBOX};
 use tests::{runsc_bin, unique_tmp_path, Outcome};
 
 const RUNC: &str = "/usr/sbin/runc";
-const BUSYBOX: &str = "/bin/busybox";
 const IMAGE: &str = "localhost/engines-busybox:test";
 /// The longest one engine command may take.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -96,71 +96,17 @@ impl Drop for Scratch {
     }
 }
 
-fn sha256(path: &Path) -> String {
-    let o = Command::new("sha256sum").arg(path).output().unwrap();
-    assert!(o.status.success(), "sha256sum: {o:?}");
-    String::from_utf8_lossy(&o.stdout)
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-fn tar(dir: &Path, out: &Path) {
-    let st = Command::new("tar")
-        .args(["--numeric-owner", "--owner=0", "--group=0", "-C"])
-        .arg(dir)
-        .arg("-cf")
-        .arg(out)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success(), "tar of {}", dir.display());
-}
-
-/// Builds the busybox image as a docker-archive tar in `dir` and returns its path.
+/// Builds the busybox image as a docker-archive tar under `dir` and returns its path.
 fn image_archive(dir: &Path) -> PathBuf {
-    let rootfs = dir.join("img-rootfs");
-    fs::create_dir_all(rootfs.join("bin")).unwrap();
-    for d in ["tmp", "data", "etc", "proc", "sys", "dev", "root"] {
-        fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
-    for applet in [
-        "sh", "echo", "sleep", "cat", "true", "ls", "tty", "touch", "id",
-    ] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-    }
-    let archive = dir.join("img-archive");
-    fs::create_dir_all(&archive).unwrap();
-    let layer = dir.join("layer.tar");
-    tar(&rootfs, &layer);
-    let layer_hex = sha256(&layer);
-    fs::create_dir_all(archive.join(&layer_hex)).unwrap();
-    fs::rename(&layer, archive.join(&layer_hex).join("layer.tar")).unwrap();
-    let config = serde_json::json!({
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": "/"},
-        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{layer_hex}")]},
-    });
-    let config_path = dir.join("config.json");
-    fs::write(&config_path, serde_json::to_vec(&config).unwrap()).unwrap();
-    let config_hex = sha256(&config_path);
-    fs::rename(&config_path, archive.join(format!("{config_hex}.json"))).unwrap();
-    let manifest = serde_json::json!([{
-        "Config": format!("{config_hex}.json"),
-        "RepoTags": [IMAGE],
-        "Layers": [format!("{layer_hex}/layer.tar")],
-    }]);
-    fs::write(
-        archive.join("manifest.json"),
-        serde_json::to_vec(&manifest).unwrap(),
-    )
-    .unwrap();
-    let out = dir.join("image.tar");
-    tar(&archive, &out);
-    out
+    let image = Image {
+        tag: IMAGE,
+        dirs: &["tmp", "data", "etc", "proc", "sys", "dev", "root"],
+        applets: &[
+            "sh", "echo", "sleep", "cat", "true", "ls", "tty", "touch", "id",
+        ],
+        config: serde_json::json!({"Cmd": ["sh"], "Env": ["PATH=/bin"], "WorkingDir": "/"}),
+    };
+    docker_archive(dir, &image)
 }
 
 /// Runs `cmd` (stdin from `input`) to completion within [`LIMIT`].
@@ -702,7 +648,12 @@ fn the_image_archive_holds_a_manifest_config_and_layer() {
         2,
         "{list}"
     );
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&fs::read(s.path("img-archive/manifest.json")).unwrap()).unwrap();
+    let o = Command::new("tar")
+        .args(["-xOf"])
+        .arg(&archive)
+        .arg("./manifest.json")
+        .output()
+        .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(manifest[0]["RepoTags"][0], IMAGE);
 }
