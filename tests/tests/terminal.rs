@@ -211,17 +211,22 @@ fn pts_names(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn console_scenario(rt: &Runtime) {
-    let bundle = terminal_bundle(rt, 33, 101);
-    let sock_path = bundle.join("console.sock");
-    let listener = UnixListener::bind(&sock_path).unwrap();
+/// A console socket at `bundle/name`, and where the master (and the message sent with it)
+/// arrives once a runtime connects.
+fn console_socket(bundle: &Path, name: &str) -> (PathBuf, mpsc::Receiver<(OwnedFd, Vec<u8>)>) {
+    let path = bundle.join(name);
+    let listener = UnixListener::bind(&path).unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         if let Ok((conn, _)) = listener.accept() {
             let _ = tx.send(recv_fd(conn.as_raw_fd()));
         }
     });
-    let id = format!("tty-{}-{}", rt.name, std::process::id());
+    (path, rx)
+}
+
+/// `create --console-socket SOCK --pid-file` of container `id`; returns init's pid.
+fn create_on_console(rt: &Runtime, bundle: &Path, sock: &Path, id: &str) -> i32 {
     let pid_file = bundle.join("init.pid");
     let (status, out) = rt.short(
         &[
@@ -229,14 +234,26 @@ fn console_scenario(rt: &Runtime) {
             "--bundle",
             bundle.to_str().unwrap(),
             "--console-socket",
-            sock_path.to_str().unwrap(),
+            sock.to_str().unwrap(),
             "--pid-file",
             pid_file.to_str().unwrap(),
-            &id,
+            id,
         ],
-        &bundle,
+        bundle,
     );
     assert_eq!(status, 0, "{} create: {out}", rt.name);
+    fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn console_scenario(rt: &Runtime) {
+    let bundle = terminal_bundle(rt, 33, 101);
+    let (sock_path, rx) = console_socket(&bundle, "console.sock");
+    let id = format!("tty-{}-{}", rt.name, std::process::id());
+    let pid = create_on_console(rt, &bundle, &sock_path, &id);
     let (master, name) = rx
         .recv_timeout(LIMIT)
         .expect("no master on the console socket");
@@ -245,11 +262,6 @@ fn console_scenario(rt: &Runtime) {
         "{}: empty message with the master",
         rt.name
     );
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     let master = std::fs::File::from(master);
     let mut writer = master.try_clone().unwrap();
     let output = Output::start(master.try_clone().unwrap());
@@ -291,45 +303,15 @@ fn console_socket_scenario_holds_for_runc() {
 /// command has ended, which is how the engine learns that the exec's terminal is done.
 fn exec_tty_scenario(rt: &Runtime) {
     let bundle = terminal_bundle(rt, 24, 80);
-    let listen = |name: &str| {
-        let path = bundle.join(name);
-        let listener = UnixListener::bind(&path).unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            if let Ok((conn, _)) = listener.accept() {
-                let _ = tx.send(recv_fd(conn.as_raw_fd()).0);
-            }
-        });
-        (path, rx)
-    };
-    let (init_sock, init_rx) = listen("console.sock");
+    let (init_sock, init_rx) = console_socket(&bundle, "console.sock");
     let id = format!("tty-exec-{}-{}", rt.name, std::process::id());
-    let pid_file = bundle.join("init.pid");
-    let (status, out) = rt.short(
-        &[
-            "create",
-            "--bundle",
-            bundle.to_str().unwrap(),
-            "--console-socket",
-            init_sock.to_str().unwrap(),
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            &id,
-        ],
-        &bundle,
-    );
-    assert_eq!(status, 0, "{} create: {out}", rt.name);
+    let pid = create_on_console(rt, &bundle, &init_sock, &id);
     // Init (an interactive shell) waits on its terminal, which we keep open.
-    let init_master = init_rx.recv_timeout(LIMIT).expect("no init master");
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let init_master = init_rx.recv_timeout(LIMIT).expect("no init master").0;
     let (status, out) = rt.short(&["start", &id], &bundle);
     assert_eq!(status, 0, "{} start: {out}", rt.name);
 
-    let (exec_sock, exec_rx) = listen("exec.sock");
+    let (exec_sock, exec_rx) = console_socket(&bundle, "exec.sock");
     let exec_pid_file = bundle.join("exec.pid");
     let (status, out) = rt.short(
         &[
@@ -347,7 +329,7 @@ fn exec_tty_scenario(rt: &Runtime) {
         &bundle,
     );
     assert_eq!(status, 0, "{} exec: {out}", rt.name);
-    let master = exec_rx.recv_timeout(LIMIT).expect("no exec master");
+    let master = exec_rx.recv_timeout(LIMIT).expect("no exec master").0;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut m = std::fs::File::from(master);
