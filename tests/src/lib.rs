@@ -263,6 +263,19 @@ pub fn unique_tmp_path(prefix: &str) -> PathBuf {
     PathBuf::from(format!("/tmp/{prefix}-{}-{nanos}", std::process::id()))
 }
 
+/// Ends a daemon started as the leader of its own process group (`process_group(0)`):
+/// SIGTERM to the group, up to 10 s to exit, then SIGKILL to whatever is left, and reaps it.
+pub fn stop_process_group(mut child: std::process::Child) {
+    let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
+    let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait();
+}
+
 /// Tears down an engine test's scratch directory: SIGKILLs every host process whose command
 /// line names it (daemons, shims, sandboxes started there), unmounts what is mounted below it
 /// (deepest first) and removes it. Best effort: errors are ignored.

@@ -75,17 +75,9 @@ impl Scratch {
     }
 
     fn stop_daemon(&mut self) {
-        let Some(mut child) = self.daemon.take() else {
-            return;
-        };
-        let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
-        let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(child) = self.daemon.take() {
+            tests::stop_process_group(child);
         }
-        let _ = nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL);
-        let _ = child.wait();
     }
 }
 
