@@ -393,6 +393,11 @@ pub const CONDITIONAL: &[(i64, &str, &str)] = &[
         "prctl",
         "PR_SET_NAME/PR_GET_NAME: std names its threads",
     ),
+    (
+        libc::SYS_socketpair,
+        "socketpair",
+        "AF_UNIX only: the fd-passing socket of each systrap address space",
+    ),
 ];
 
 fn target_arch() -> TargetArch {
@@ -436,6 +441,7 @@ fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, FilterError> {
         )?],
     );
     rules.insert(libc::SYS_newfstatat, one_of(3, &[empty_path])?);
+    rules.insert(libc::SYS_socketpair, one_of(0, &[int(libc::AF_UNIX)])?);
     rules.insert(
         libc::SYS_statx,
         vec![cond(

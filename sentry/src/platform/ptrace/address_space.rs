@@ -3,7 +3,7 @@
 //! `SCM_RIGHTS` (unix(7)) and received by an injected recvmsg(2); memory is accessed with
 //! process_vm_readv(2)/process_vm_writev(2). After gVisor's `pkg/sentry/platform/ptrace/subprocess.go`.
 //!
-//! Lock order: `Shared::fd_passing`, then `tracers`.
+//! Lock order: `Shared::fd_passing` or `OwnSocket::passing`, then `tracers`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,7 +29,7 @@ const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
 /// is the master stub (`CLONE_PARENT`), like every other stub. Its PR_SET_PDEATHSIG then
 /// follows the master (the platform), not the forking stub, which may exit first, and the
 /// master (SIGCHLD ignored) reaps it. `SIGCHLD` is the exit signal fork(2) uses.
-const FORK_CLONE_FLAGS: u64 = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
+pub(crate) const FORK_CLONE_FLAGS: u64 = (libc::CLONE_PARENT | libc::SIGCHLD) as u64;
 
 /// The platform half of a `PendingStub` from `new_thread`: a stub thread parked untraced in
 /// the park loop. Dropped unadopted, it is ended by the dropping thread (seize, interrupt,
@@ -70,6 +70,35 @@ impl Drop for PendingThread {
     }
 }
 
+/// An address space's own fd-passing socket (seccomp-trap platform), in place of the shared
+/// one: the stub holds its end at `stub::STUB_SOCKET_FD`. The sentry keeps its own end, a copy
+/// of the stub's end (to drain what the stub did not take), and the lock that keeps one
+/// message in flight at a time (every thread of the stub receives from the same socket).
+pub(crate) struct OwnSocket {
+    pub(crate) sentry: OwnedFd,
+    pub(crate) stub_copy: OwnedFd,
+    pub(crate) passing: Mutex<()>,
+}
+
+impl OwnSocket {
+    /// A new pair; the stub's end is returned for the stub to receive.
+    pub(crate) fn new() -> Result<(OwnSocket, OwnedFd), Errno> {
+        let (sentry, stub_end) = sys::dgram_socketpair()?;
+        let stub_copy = stub_end.try_clone().map_err(|_| Errno::EMFILE)?;
+        let own = OwnSocket {
+            sentry,
+            stub_copy,
+            passing: Mutex::new(()),
+        };
+        Ok((own, stub_end))
+    }
+
+    /// Holds the lock while a message is in flight.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.passing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// A stub process. Dropping it (or `release`) kills the stub.
 pub struct PtraceAddressSpace {
     host_pid: i32,
@@ -85,6 +114,9 @@ pub struct PtraceAddressSpace {
     /// How many times a detached stub thread was seized again: a context that saw the same
     /// count at its last switch knows its own thread is still detached without the locks.
     attaches: AtomicU64,
+    /// Set once the stub holds a socket of its own (`OwnSocket`); fd passing uses the shared
+    /// one until then.
+    own_socket: std::sync::OnceLock<OwnSocket>,
     shared: Arc<Shared>,
 }
 
@@ -103,8 +135,26 @@ impl PtraceAddressSpace {
             released: AtomicBool::new(false),
             detached: Mutex::new(Vec::new()),
             attaches: AtomicU64::new(0),
+            own_socket: std::sync::OnceLock::new(),
             shared,
         }
+    }
+
+    /// Records that the stub now holds `own` at `stub::STUB_SOCKET_FD`; ignored if it already
+    /// had one.
+    pub(crate) fn set_own_socket(&self, own: OwnSocket) {
+        let _ = self.own_socket.set(own);
+    }
+
+    /// The stub's own fd-passing socket, if it has one.
+    pub(crate) fn own_socket(&self) -> Option<&OwnSocket> {
+        self.own_socket.get()
+    }
+
+    /// Records stub thread `tid` as detached (running untraced), as a stub forked by the
+    /// seccomp-trap handler starts.
+    pub(crate) fn mark_detached(&self, tid: i32) {
+        self.set_detached(tid, true);
     }
 
     /// The stub thread that host thread `tracer_tid` traces in this address space.
@@ -308,8 +358,19 @@ impl PtraceAddressSpace {
     }
 
     /// Passes `fd` to the caller's stub (SCM_RIGHTS + injected recvmsg) and returns the
-    /// stub's fd number. Caller holds `fd_passing`.
-    fn receive_fd(&self, fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+    /// stub's fd number: through the stub's own socket if it has one, else the shared one.
+    pub(crate) fn receive_fd(&self, fd: BorrowedFd<'_>) -> Result<u64, Errno> {
+        let (sentry_sock, stub_sock, _passing) = match self.own_socket.get() {
+            Some(own) => (own.sentry.as_fd(), own.stub_copy.as_fd(), own.lock()),
+            None => (
+                self.shared.sentry_sock.as_fd(),
+                self.shared.stub_sock.as_fd(),
+                self.shared
+                    .fd_passing
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner),
+            ),
+        };
         let stub_tid = self.caller_stub()?.tid();
         // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }.
         let mut msghdr = [0u8; 56];
@@ -324,7 +385,7 @@ impl PtraceAddressSpace {
         sys::write_memory(pid, scratch::MSGHDR, &msghdr)?;
         sys::write_memory(pid, scratch::IOVEC, &iovec)?;
         sys::write_memory(pid, scratch::CMSG, &[0u8; scratch::CMSG_LEN as usize])?;
-        sys::send_fd(self.shared.sentry_sock.as_fd(), fd)?;
+        sys::send_fd(sentry_sock, fd)?;
         let received = self.inject_into(
             StoppedTracee::assume_stopped(stub_tid),
             libc::SYS_recvmsg,
@@ -338,7 +399,7 @@ impl PtraceAddressSpace {
             ],
         );
         if let Err(e) = received {
-            sys::drain_fds(self.shared.stub_sock.as_fd());
+            sys::drain_fds(stub_sock);
             return Err(e);
         }
         // struct cmsghdr { len: u64, level: i32, type: i32 } followed by the fd.
@@ -400,14 +461,7 @@ impl AddressSpace for PtraceAddressSpace {
             return Err(Errno::EINVAL);
         }
         let stub_tid = self.caller_stub()?.tid();
-        let stub_fd = {
-            let _passing = self
-                .shared
-                .fd_passing
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            self.receive_fd(fd)?
-        };
+        let stub_fd = self.receive_fd(fd)?;
         let flags = libc::MAP_FIXED as u64 | share_flag(shared);
         let mapped = self.inject_mmap(
             StoppedTracee::assume_stopped(stub_tid),

@@ -48,10 +48,12 @@ use crate::platform::{
 };
 use crate::Errno;
 
-pub(crate) use self::address_space::PtraceAddressSpace;
+pub(crate) use self::address_space::{OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS};
 pub(crate) use self::context::StubInterrupter;
 pub use self::context::INTERRUPT_SIGNAL;
-pub(crate) use self::sys::tgkill;
+pub(crate) use self::sys::{
+    drain_fds, pidfd_kill_and_reap, pidfd_open, read_memory, send_fds, tgkill,
+};
 
 /// One past the highest application address (x86_64 4-level paging `TASK_SIZE`).
 pub const MAX_ADDR: u64 = 0x7fff_ffff_f000;
@@ -404,6 +406,25 @@ impl PtracePlatform {
             .take()
             .ok_or(PlatformError::StubDied { pid })?;
         self.seize_new_stub(pending.pid, pidfd)
+    }
+}
+
+impl PtracePlatform {
+    /// An address space for stub process `pid`, made by the seccomp-trap handler (not by
+    /// injection), that runs untraced: the calling thread becomes the driver of its thread,
+    /// recorded as detached (seized only if the sentry injects into it later).
+    pub(crate) fn adopt_running_stub(&self, pid: i32, pidfd: OwnedFd) -> Arc<PtraceAddressSpace> {
+        self.shared.pair_on_one_cpu(pid);
+        let space = Arc::new(PtraceAddressSpace::new(
+            pid,
+            pidfd,
+            sys::gettid(),
+            pid,
+            self.shared.clone(),
+        ));
+        space.mark_detached(pid);
+        self.shared.register(&space);
+        space
     }
 }
 

@@ -1,5 +1,6 @@
 # The seccomp-trap platform's part of the stub code page (see stub.rs): the signal handler at
-# 0x100, the restorer at 0x300, the fast path of patched syscall sites at 0x340. GNU as, Intel
+# 0x100, the restorer at 0x300, the fast path of patched syscall sites at 0x340, the start of a
+# stub the handler forked at 0x600. GNU as, Intel
 # syntax; `as --64` and `objcopy -O binary -j .text` give the page's bytes from 0x100 on, which
 # stub.rs holds as a listing (its test `handler_bytes_are_their_assembly` checks they agree).
 # Offsets below are those of `stub::slot`, relative to the slot's base (the alternate stack is
@@ -41,6 +42,10 @@
         .set RESUME, 0x2
         .set EXEC, 0x3
         .set INTERRUPT_SIGNAL, 0x11
+        .set SLOTS_BASE, 0x7ff000100000
+        .set SLOTS_LEN, 0x2000000
+        .set STUB_SOCKET_FD, 0x3
+        .set FORK_CHILD_NR, 0xffffffff
 page:
         .org 0x100, 0xcc
 handler:
@@ -143,8 +148,13 @@ exec:
         mov r10, [r12 + EXEC_ARGS + 24]
         mov r8, [r12 + EXEC_ARGS + 32]
         mov r9, [r12 + EXEC_ARGS + 40]
+        mov rbx, rax
         syscall
-        mov [r12 + EXEC_RESULT], rax
+        cmp rbx, 56                         # SYS_clone (the filter allows only a fork)
+        jne 6f
+        test rax, rax
+        jz fork_child
+6:      mov [r12 + EXEC_RESULT], rax
         jmp report
 handler_end:
         .org 0x300, 0xcc
@@ -152,6 +162,7 @@ restorer:
         mov eax, 15                         # SYS_rt_sigreturn
         syscall
         int3
+restorer_end:
         .org 0x340, 0xcc
 fast_entry:
         # From a patched syscall site: eax = nr, rcx = return address, every other register
@@ -215,3 +226,54 @@ fast_exit:
         jmp qword ptr gs:G + 16*8
 fast_end:
         .org 0x600, 0xcc
+fork_child:
+        # The child of a fork the sentry asked for (EXEC of clone): r10 = the fd of its own
+        # slot region, r8 = its own fd-passing socket (clone ignores both with a fork's flags).
+        # Its stack and slot are its parent's (shared) until the mmap: it touches neither.
+        # Then it reports at the fast path's entry, with its slot's address still in gs_base,
+        # as its first trap; the sentry loads the application's registers there.
+        mov r15, r10
+        mov r14, r8
+        mov rdi, SLOTS_BASE
+        mov esi, SLOTS_LEN
+        mov edx, 3                          # PROT_READ | PROT_WRITE
+        mov r10d, 0x11                      # MAP_SHARED | MAP_FIXED
+        mov r8, r15
+        xor r9d, r9d
+        mov eax, 9                          # SYS_mmap
+        syscall
+        cmp rax, rdi
+        jne fork_child_failed
+        mov rdi, r14
+        mov esi, STUB_SOCKET_FD
+        mov eax, 33                         # SYS_dup2
+        syscall
+        cmp rax, STUB_SOCKET_FD
+        jne fork_child_failed
+        mov rdi, r14
+        mov eax, 3                          # SYS_close
+        syscall
+        mov rdi, r15
+        mov eax, 3
+        syscall
+        mov edi, 1                          # PR_SET_PDEATHSIG
+        mov esi, 9                          # SIGKILL
+        mov eax, 157                        # SYS_prctl
+        syscall
+        push 0                              # an empty signal set
+        mov edi, 2                          # SIG_SETMASK
+        mov rsi, rsp
+        xor edx, edx
+        mov r10d, 8
+        mov eax, 14                         # SYS_rt_sigprocmask
+        syscall
+        mov eax, FORK_CHILD_NR
+        lea rcx, [rip + fork_child_failed]
+        jmp fast_entry
+fork_child_failed:
+        mov edi, 1
+        mov eax, 231                        # SYS_exit_group
+        syscall
+        ud2
+fork_child_end:
+        .org 0x700, 0xcc

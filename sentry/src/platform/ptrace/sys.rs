@@ -534,8 +534,17 @@ pub fn dgram_socketpair() -> Result<(OwnedFd, OwnedFd), Errno> {
 
 /// Sends `fd` as a one-byte datagram with `SCM_RIGHTS` on `sock`.
 pub fn send_fd(sock: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    let fds = [fd.as_raw_fd()];
-    let cmsgs = [ControlMessage::ScmRights(&fds)];
+    send_fds(sock, &[fd])
+}
+
+/// Sends `fds` together as one one-byte datagram with `SCM_RIGHTS` on `sock`.
+pub fn send_fds(sock: BorrowedFd<'_>, fds: &[BorrowedFd<'_>]) -> Result<(), Errno> {
+    let mut raw = [0 as RawFd; 4];
+    let raw = raw.get_mut(..fds.len()).ok_or(Errno::EINVAL)?;
+    for (slot, fd) in raw.iter_mut().zip(fds) {
+        *slot = fd.as_raw_fd();
+    }
+    let cmsgs = [ControlMessage::ScmRights(raw)];
     let data = [0u8];
     let iov = [IoSlice::new(&data)];
     socket::sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_DONTWAIT, None)?;

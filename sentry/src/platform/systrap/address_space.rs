@@ -5,25 +5,20 @@
 //! the signal frame the sentry reads and rewrites (sigaltstack(2), rt_sigaction(2)).
 //! After gVisor's `pkg/sentry/platform/systrap/subprocess.go`.
 
-use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
 use super::patch::{self, PatchState};
 use super::sys::SharedRegion;
 use super::Spin;
-use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE};
-use crate::platform::ptrace::{PtraceAddressSpace, INTERRUPT_SIGNAL};
+use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE, STUB_SOCKET_FD};
+use crate::platform::ptrace::{OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS, INTERRUPT_SIGNAL};
 use crate::platform::{AddressSpace, PendingStub, PlatformError, Prot};
 use crate::Errno;
 
-/// Where the slot region sits in every stub: above the stub pages, aligned to a slot.
-pub const SLOTS_BASE: u64 = STUB_BASE + 0x10_0000;
-/// Stub threads per address space (application threads per process).
-pub const MAX_SLOTS: u64 = 512;
-/// Length of the slot region.
-pub const SLOTS_LEN: u64 = MAX_SLOTS * slot::SIZE;
+pub use crate::platform::ptrace::stub::{MAX_SLOTS, SLOTS_BASE, SLOTS_LEN};
 // The stub and its slots lie where the filter never lets mapping calls run untraced.
 const _: () = assert!(
     STUB_BASE >= filter::EXEC_ADDR_LIMIT && SLOTS_BASE + SLOTS_LEN <= filter::EXEC_ADDR_RESUME
@@ -82,6 +77,17 @@ const SETUP_FILTER: u64 = 0xa00;
 /// Per-slot scratch for the thread's own setup.
 const THREAD_STACK_T: u64 = 0x100;
 const THREAD_SIGMASK: u64 = 0x120;
+/// Per-slot scratch for fds received on the address space's own socket (recvmsg(2) from the
+/// handler): a `struct msghdr`, its `iovec`, the data byte, and the control buffer, room for
+/// `SCM_RIGHTS` with up to two fds (`CMSG_SPACE(2 * sizeof(int))`).
+const FD_MSGHDR: u64 = 0x200;
+const FD_IOVEC: u64 = 0x240;
+const FD_DATA: u64 = 0x250;
+const FD_CMSG: u64 = 0x260;
+const FD_CMSG_SPACE: u64 = 24;
+/// Per-slot: 16 random bytes the sentry writes into a forked stub's new slot region, read back
+/// from the stub's memory to check that the pid its parent reported maps that region.
+const NONCE: u64 = 0x280;
 
 /// Signals the stub handler takes: the trapped syscall, faults, and the sentry's kick.
 const HANDLED_SIGNALS: [i32; 7] = [
@@ -112,51 +118,117 @@ pub struct SystrapAddressSpace {
     patches: Mutex<PatchState>,
     /// Sites written at a time; 0: no patching.
     pub(super) patch_batch: usize,
+    /// The slot whose thread has not reported yet but will by itself (a stub forked by the
+    /// handler reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`); `u64::MAX`: none.
+    first_report: AtomicU64,
+}
+
+/// The platform half of a `PendingStub` from `fork`: a stub process the handler forked, on
+/// its way to its first report, with the slot region and socket made for it. Dropped
+/// unadopted, it is killed (its parent, the master stub, reaps it), if it proves to be the
+/// stub (`is_genuine`).
+pub(super) struct ForkedStub {
+    pid: i32,
+    /// `None` once adopted.
+    pidfd: Option<OwnedFd>,
+    /// The child's region and socket; `None` once adopted.
+    parts: Option<(SharedRegion, OwnSocket)>,
+    /// The forking thread's slot: the child's thread has the same one (its alternate stack and
+    /// `gs_base` are copies of its parent's).
+    slot: u64,
+    /// What the child's slot holds at `NONCE`.
+    nonce: [u8; 16],
+}
+
+impl Drop for ForkedStub {
+    fn drop(&mut self) {
+        let Some(pidfd) = self.pidfd.take() else {
+            return;
+        };
+        // Give it the time to map its region (it has by its first report), then check that
+        // it is the stub before killing it.
+        let state = self.slot * slot::SIZE + slot::STATE;
+        if let Some((region, _)) = &self.parts {
+            for _ in 0..20 {
+                if region.load_u32(state) == Ok(slot::TRAPPED) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        if self.is_genuine() {
+            crate::platform::ptrace::pidfd_kill_and_reap(pidfd.as_fd());
+        }
+    }
+}
+
+impl ForkedStub {
+    pub(super) fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Whether process `pid` maps this stub's slot region at `SLOTS_BASE`: the pid came
+    /// through memory the application can write, so until this holds it may name any
+    /// process the sentry can see. Meaningful once the child has mapped its region (it has
+    /// by its first report).
+    pub(super) fn is_genuine(&self) -> bool {
+        let mut seen = [0u8; 16];
+        let at = SLOTS_BASE + self.slot * slot::SIZE + NONCE;
+        crate::platform::ptrace::read_memory(self.pid, at, &mut seen) == Ok(16)
+            && seen == self.nonce
+    }
+
+    /// Waits for the child's first report, checking every `LIVENESS_PERIOD` that it lives.
+    pub(super) fn wait_first_report(&self) -> Result<(), Errno> {
+        let (region, _) = self.parts.as_ref().ok_or(Errno::ESRCH)?;
+        let base = self.slot * slot::SIZE;
+        region.store_u32(base + slot::SENTRY_SLEEPING, 1)?;
+        let result = loop {
+            let now = region.load_u32(base + slot::STATE)?;
+            if now == slot::TRAPPED {
+                break Ok(());
+            }
+            region.futex_wait(base + slot::STATE, now, LIVENESS_PERIOD)?;
+            if region.load_u32(base + slot::STATE)? != slot::TRAPPED
+                && crate::platform::ptrace::tgkill(self.pid, self.pid, 0).is_err()
+            {
+                break Err(Errno::ESRCH);
+            }
+        };
+        region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
+        result
+    }
 }
 
 impl SystrapAddressSpace {
-    /// Wraps a stub process the calling thread has just seized (stopped, single-threaded):
-    /// makes sure it dies with the platform, maps a fresh slot region over `SLOTS_BASE` (a
-    /// forked stub inherits its parent's, shared, mapping there), and, for a stub fresh from
-    /// the master (`install`), installs the signal handlers and the seccomp filter, which
-    /// forks inherit.
+    /// Wraps a stub process fresh from the master that the calling thread has just seized
+    /// (stopped, single-threaded): makes sure it dies with the platform, maps a fresh slot
+    /// region over `SLOTS_BASE`, gives it a fd-passing socket of its own in place of the shared
+    /// one, and installs the signal handlers and the seccomp filter, which its forks inherit.
     pub(super) fn set_up(
         inner: Arc<PtraceAddressSpace>,
-        install: bool,
         spin: Spin,
         patch_batch: usize,
     ) -> Result<SystrapAddressSpace, PlatformError> {
         let pid = inner.host_pid();
         let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
         let region = SharedRegion::new(SLOTS_LEN).map_err(err("memfd for the slot region"))?;
-        let space = SystrapAddressSpace {
-            inner,
-            region,
-            slots: Mutex::new(vec![None; MAX_SLOTS as usize]),
-            in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
-            spin,
-            patches: Mutex::default(),
-            patch_batch,
-        };
+        let space = SystrapAddressSpace::new(inner, region, spin, patch_batch);
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
         };
-        // A fork of a stub (`!install`) set this itself, in the stub's fork entry, right
-        // after the clone that made it the master's child (CLONE_PARENT).
-        if install {
-            inject(
-                libc::SYS_prctl,
-                [
-                    libc::PR_SET_PDEATHSIG as u64,
-                    libc::SIGKILL as u64,
-                    0,
-                    0,
-                    0,
-                    0,
-                ],
-                "prctl(PR_SET_PDEATHSIG)",
-            )?;
-        }
+        inject(
+            libc::SYS_prctl,
+            [
+                libc::PR_SET_PDEATHSIG as u64,
+                libc::SIGKILL as u64,
+                0,
+                0,
+                0,
+                0,
+            ],
+            "prctl(PR_SET_PDEATHSIG)",
+        )?;
         space
             .inner
             .map_file(
@@ -168,7 +240,21 @@ impl SystrapAddressSpace {
                 0,
             )
             .map_err(err("mapping the slot region"))?;
-        if install {
+        // Its own socket (received through the shared one, still at `STUB_SOCKET_FD`), then
+        // moved over the shared one, which no application stub keeps.
+        let (own, stub_end) = OwnSocket::new().map_err(err("socketpair"))?;
+        let received = space
+            .inner
+            .receive_fd(stub_end.as_fd())
+            .map_err(err("passing the stub its socket"))?;
+        inject(
+            libc::SYS_dup2,
+            [received, STUB_SOCKET_FD as u64, 0, 0, 0, 0],
+            "dup2",
+        )?;
+        inject(libc::SYS_close, [received, 0, 0, 0, 0, 0], "close")?;
+        space.inner.set_own_socket(own);
+        {
             let mut action = [0u8; 32];
             action[0..8].copy_from_slice(&(STUB_BASE + stub::HANDLER_OFFSET).to_le_bytes());
             let flags = (libc::SA_SIGINFO | libc::SA_ONSTACK) as u64 | SA_RESTORER;
@@ -224,6 +310,53 @@ impl SystrapAddressSpace {
             }
         }
         Ok(space)
+    }
+
+    fn new(
+        inner: Arc<PtraceAddressSpace>,
+        region: SharedRegion,
+        spin: Spin,
+        patch_batch: usize,
+    ) -> SystrapAddressSpace {
+        SystrapAddressSpace {
+            inner,
+            region,
+            slots: Mutex::new(vec![None; MAX_SLOTS as usize]),
+            in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
+            spin,
+            patches: Mutex::default(),
+            patch_batch,
+            first_report: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Wraps a stub process the handler forked (`fork`), now driven by the calling thread
+    /// (`inner`, which records its thread as detached): its thread holds `forked.slot`, and
+    /// reports by itself.
+    pub(super) fn adopt_forked(
+        forked: &mut ForkedStub,
+        adopt: impl FnOnce(i32, OwnedFd) -> Arc<PtraceAddressSpace>,
+        spin: Spin,
+        patch_batch: usize,
+    ) -> Result<SystrapAddressSpace, Errno> {
+        let (region, socket) = forked.parts.take().ok_or(Errno::ESRCH)?;
+        let pidfd = forked.pidfd.take().ok_or(Errno::ESRCH)?;
+        let inner = adopt(forked.pid, pidfd);
+        inner.set_own_socket(socket);
+        let space = SystrapAddressSpace::new(inner, region, spin, patch_batch);
+        {
+            let mut slots = space.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots[forked.slot as usize] = Some(forked.pid);
+        }
+        space.first_report.store(forked.slot, Ordering::SeqCst);
+        Ok(space)
+    }
+
+    /// Whether the thread of `slot` has yet to make its first report by itself (once).
+    pub(super) fn take_first_report(&self, slot: u64) -> bool {
+        self.first_report
+            .compare_exchange(slot, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
     }
 
     pub(super) fn lock_patches(&self) -> std::sync::MutexGuard<'_, PatchState> {
@@ -322,6 +455,13 @@ impl SystrapAddressSpace {
         args: [u64; 6],
         ranges: &[(u64, u64)],
     ) -> Option<Result<u64, Errno>> {
+        let slot = self.handler_slot_for(ranges)?;
+        Some(self.exec_in_slot(slot, nr, args))
+    }
+
+    /// The slot of the caller's stub thread if it waits in its handler and `ranges`
+    /// (address, length) lie within the bound the stub filter allows untraced.
+    fn handler_slot_for(&self, ranges: &[(u64, u64)]) -> Option<u64> {
         let within = |&(addr, len): &(u64, u64)| {
             len < filter::EXEC_LEN_LIMIT
                 && (addr >= filter::EXEC_ADDR_RESUME
@@ -332,8 +472,99 @@ impl SystrapAddressSpace {
         if !ranges.iter().all(within) {
             return None;
         }
-        let slot = self.caller_handler_slot()?;
-        Some(self.exec_in_slot(slot, nr, args))
+        self.caller_handler_slot()
+    }
+
+    /// Passes `fds` (one or two) to the stub over its own socket, `own`: SCM_RIGHTS, received
+    /// by the thread of slot `slot` in its handler (recvmsg(2) on `STUB_SOCKET_FD`). Returns
+    /// their numbers in the stub. Holds the socket's lock from send to receipt.
+    fn receive_in_slot(
+        &self,
+        slot: u64,
+        own: &OwnSocket,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<[u64; 2], Errno> {
+        let base = slot * slot::SIZE;
+        let addr = SLOTS_BASE + base;
+        // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }.
+        let mut msghdr = [0u8; 56];
+        msghdr[16..24].copy_from_slice(&(addr + FD_IOVEC).to_le_bytes());
+        msghdr[24..32].copy_from_slice(&1u64.to_le_bytes());
+        msghdr[32..40].copy_from_slice(&(addr + FD_CMSG).to_le_bytes());
+        msghdr[40..48].copy_from_slice(&FD_CMSG_SPACE.to_le_bytes());
+        let mut iovec = [0u8; 16];
+        iovec[0..8].copy_from_slice(&(addr + FD_DATA).to_le_bytes());
+        iovec[8..16].copy_from_slice(&8u64.to_le_bytes());
+        self.region.write_words(base + FD_MSGHDR, &msghdr)?;
+        self.region.write_words(base + FD_IOVEC, &iovec)?;
+        self.region
+            .write_words(base + FD_CMSG, &[0u8; FD_CMSG_SPACE as usize])?;
+        let _passing = own.lock();
+        crate::platform::ptrace::send_fds(own.sentry.as_fd(), fds)?;
+        let flags = (libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) as u64;
+        let args = [STUB_SOCKET_FD as u64, addr + FD_MSGHDR, flags, 0, 0, 0];
+        if let Err(e) = self.exec_in_slot(slot, libc::SYS_recvmsg, args) {
+            crate::platform::ptrace::drain_fds(own.stub_copy.as_fd());
+            return Err(e);
+        }
+        // struct cmsghdr { len: u64, level: i32, type: i32 } followed by the fds.
+        let mut cmsg = [0u8; FD_CMSG_SPACE as usize];
+        self.region.read_words(base + FD_CMSG, &mut cmsg)?;
+        let u32_at = |at: usize| {
+            u32::from_le_bytes(cmsg[at..at + 4].try_into().expect("invariant: 4 bytes"))
+        };
+        let len = u64::from_le_bytes(cmsg[0..8].try_into().expect("invariant: 8 bytes"));
+        let level = u32_at(8) as i32;
+        let kind = u32_at(12) as i32;
+        if len != 16 + 4 * fds.len() as u64 || level != libc::SOL_SOCKET || kind != libc::SCM_RIGHTS
+        {
+            return Err(Errno::EBADF);
+        }
+        let mut out = [u64::MAX; 2];
+        for (i, slot_fd) in out.iter_mut().enumerate().take(fds.len()) {
+            let fd = u32_at(16 + 4 * i) as i32;
+            *slot_fd = u64::try_from(fd).map_err(|_| Errno::EBADF)?;
+        }
+        Ok(out)
+    }
+
+    /// `AddressSpace::fork` from the handler: the caller's stub thread, waiting in its handler
+    /// in slot `slot`, receives a slot region and a socket made for the child, then forks
+    /// (clone, `slot::EXEC`); the child starts at `stub::FORK_CHILD_OFFSET` with both and
+    /// reports by itself. No ptrace.
+    fn fork_in_slot(&self, slot: u64, own: &OwnSocket) -> Result<PendingStub, Errno> {
+        let region = SharedRegion::new(SLOTS_LEN)?;
+        init_slot(&region, slot, self.spin.stub)?;
+        let mut nonce = [0u8; 16];
+        super::sys::random_fill(&mut nonce)?;
+        region.write_words(slot * slot::SIZE + NONCE, &nonce)?;
+        let (socket, stub_end) = OwnSocket::new()?;
+        let [region_fd, socket_fd] =
+            self.receive_in_slot(slot, own, &[region.fd(), stub_end.as_fd()])?;
+        drop(stub_end);
+        let args = [FORK_CLONE_FLAGS, 0, 0, region_fd, socket_fd, 0];
+        let child = self.exec_in_slot(slot, libc::SYS_clone, args);
+        // The parent's copies; the child closes its own.
+        for fd in [region_fd, socket_fd] {
+            let _ = self.exec_in_slot(slot, libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+        }
+        // The pid is read from memory the application can write: `ForkedStub::is_genuine`
+        // checks it before the sentry uses it for anything but signal 0.
+        let pid = i32::try_from(child?).map_err(|_| Errno::EINVAL)?;
+        if pid <= 0 {
+            return Err(Errno::EINVAL);
+        }
+        let pidfd = crate::platform::ptrace::pidfd_open(pid)?;
+        Ok(PendingStub {
+            host_tid: pid,
+            inner: Box::new(ForkedStub {
+                pid,
+                pidfd: Some(pidfd),
+                parts: Some((region, socket)),
+                slot,
+                nonce,
+            }),
+        })
     }
 
     fn exec_in_slot(&self, slot: u64, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
@@ -362,37 +593,6 @@ impl SystrapAddressSpace {
         }
     }
 
-    /// Writes the constant parts of slot `offset`'s fast frame (at address `base`): what the
-    /// fast path does not store itself but a kernel-made signal frame would hold, so that the
-    /// sentry reads both kinds alike (`struct rt_sigframe`, `arch/x86/include/asm/sigframe.h`;
-    /// `struct _fpx_sw_bytes`, `arch/x86/include/uapi/asm/sigcontext.h`).
-    fn prefill_fast_frame(&self, offset: u64, base: u64, layout: (u64, u32)) -> Result<(), Errno> {
-        let (features, size) = layout;
-        let siginfo = offset + slot::FAST_SIGINFO;
-        self.region.store_u32(siginfo, libc::SIGSYS as u32)?;
-        self.region.store_u32(siginfo + 8, SYS_SECCOMP)?;
-        self.region
-            .store_u32(siginfo + 28, filter::AUDIT_ARCH_X86_64)?;
-        let ucontext = offset + slot::FAST_UCONTEXT;
-        // cs, gs, fs, ss (u16 each) after the 18 general registers.
-        self.region
-            .store_u64(ucontext + 40 + 144, USER_CS | (USER_SS << 48))?;
-        self.region
-            .store_u64(ucontext + 40 + 184, base + slot::FAST_FPSTATE)?;
-        let fp = offset + slot::FAST_FPSTATE;
-        self.region.store_u32(fp + FX_SW_BYTES, FP_XSTATE_MAGIC1)?;
-        self.region.store_u32(fp + FX_SW_BYTES + 4, size + 4)?;
-        self.region.store_u64(fp + FX_SW_BYTES + 8, features)?;
-        self.region.store_u32(fp + FX_SW_BYTES + 16, size)?;
-        // The XSAVE header (XSTATE_BV, XCOMP_BV, reserved): standard format.
-        self.region.write_words(fp + 512, &[0u8; 64])?;
-        self.region
-            .store_u32(fp + u64::from(size), FP_XSTATE_MAGIC2)?;
-        self.region.store_u64(offset + slot::XMASK, features)?;
-        self.region.store_u32(offset + slot::FP_LEN, size)?;
-        Ok(())
-    }
-
     /// Prepares the caller's (stopped) stub thread to run application code with slot `index`:
     /// its alternate stack is the slot's stack, every host signal unblocked (a new thread or
     /// process is made from a stub thread inside its handler, where all are blocked), the
@@ -400,15 +600,7 @@ impl SystrapAddressSpace {
     pub(super) fn set_up_thread(&self, index: u64, spin: u32) -> Result<(), Errno> {
         let offset = index * slot::SIZE;
         let base = SLOTS_BASE + offset;
-        self.region.store_u32(offset + slot::STATE, slot::RUNNING)?;
-        self.region.store_u64(offset + slot::SET_FS, 0)?;
-        self.region.store_u32(offset + slot::SENTRY_SLEEPING, 0)?;
-        self.region.store_u32(offset + slot::STUB_SLEEPING, 0)?;
-        self.region.store_u32(offset + slot::SPIN_LIMIT, spin)?;
-        self.region.store_u32(offset + slot::PHASE, 0)?;
-        if let Some(layout) = fast_layout() {
-            self.prefill_fast_frame(offset, base, layout)?;
-        }
+        init_slot(&self.region, index, spin)?;
         // stack_t { void *ss_sp; int ss_flags; size_t ss_size; }.
         let mut stack = [0u8; 24];
         stack[0..8].copy_from_slice(&(base + PAGE_SIZE).to_le_bytes());
@@ -425,6 +617,54 @@ impl SystrapAddressSpace {
         )?;
         Ok(())
     }
+}
+
+/// Writes the constant parts of slot `offset`'s fast frame (at address `base`): what the
+/// fast path does not store itself but a kernel-made signal frame would hold, so that the
+/// sentry reads both kinds alike (`struct rt_sigframe`, `arch/x86/include/asm/sigframe.h`;
+/// `struct _fpx_sw_bytes`, `arch/x86/include/uapi/asm/sigcontext.h`).
+fn prefill_fast_frame(
+    region: &SharedRegion,
+    offset: u64,
+    base: u64,
+    layout: (u64, u32),
+) -> Result<(), Errno> {
+    let (features, size) = layout;
+    let siginfo = offset + slot::FAST_SIGINFO;
+    region.store_u32(siginfo, libc::SIGSYS as u32)?;
+    region.store_u32(siginfo + 8, SYS_SECCOMP)?;
+    region.store_u32(siginfo + 28, filter::AUDIT_ARCH_X86_64)?;
+    let ucontext = offset + slot::FAST_UCONTEXT;
+    // cs, gs, fs, ss (u16 each) after the 18 general registers.
+    region.store_u64(ucontext + 40 + 144, USER_CS | (USER_SS << 48))?;
+    region.store_u64(ucontext + 40 + 184, base + slot::FAST_FPSTATE)?;
+    let fp = offset + slot::FAST_FPSTATE;
+    region.store_u32(fp + FX_SW_BYTES, FP_XSTATE_MAGIC1)?;
+    region.store_u32(fp + FX_SW_BYTES + 4, size + 4)?;
+    region.store_u64(fp + FX_SW_BYTES + 8, features)?;
+    region.store_u32(fp + FX_SW_BYTES + 16, size)?;
+    // The XSAVE header (XSTATE_BV, XCOMP_BV, reserved): standard format.
+    region.write_words(fp + 512, &[0u8; 64])?;
+    region.store_u32(fp + u64::from(size), FP_XSTATE_MAGIC2)?;
+    region.store_u64(offset + slot::XMASK, features)?;
+    region.store_u32(offset + slot::FP_LEN, size)?;
+    Ok(())
+}
+
+/// Resets slot `index` of `region` for a thread about to run: hand-off words, the handler's
+/// poll limit `spin`, and the constant parts of the fast frame.
+fn init_slot(region: &SharedRegion, index: u64, spin: u32) -> Result<(), Errno> {
+    let offset = index * slot::SIZE;
+    region.store_u32(offset + slot::STATE, slot::RUNNING)?;
+    region.store_u64(offset + slot::SET_FS, 0)?;
+    region.store_u32(offset + slot::SENTRY_SLEEPING, 0)?;
+    region.store_u32(offset + slot::STUB_SLEEPING, 0)?;
+    region.store_u32(offset + slot::SPIN_LIMIT, spin)?;
+    region.store_u32(offset + slot::PHASE, 0)?;
+    if let Some(layout) = fast_layout() {
+        prefill_fast_frame(region, offset, SLOTS_BASE + offset, layout)?;
+    }
+    Ok(())
 }
 
 impl AddressSpace for SystrapAddressSpace {
@@ -454,7 +694,31 @@ impl AddressSpace for SystrapAddressSpace {
         fd: BorrowedFd<'_>,
         offset: u64,
     ) -> Result<(), Errno> {
-        self.inner.map_file(addr, len, prot, shared, fd, offset)
+        check_aligned(addr, len)?;
+        let (Some(own), Some(slot)) = (
+            self.inner.own_socket(),
+            self.handler_slot_for(&[(addr, len)]),
+        ) else {
+            return self.inner.map_file(addr, len, prot, shared, fd, offset);
+        };
+        if !offset.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let [stub_fd, _] = self.receive_in_slot(slot, own, &[fd])?;
+        let share = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
+        let flags = (libc::MAP_FIXED | share) as u64;
+        let args = [addr, len, u64::from(prot.bits()), flags, stub_fd, offset];
+        let mapped = self.exec_in_slot(slot, libc::SYS_mmap, args);
+        let closed = self.exec_in_slot(slot, libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0]);
+        match mapped {
+            Ok(got) if got == addr => closed.map(drop),
+            Ok(_) => Err(Errno::ENOMEM),
+            Err(e) => Err(e),
+        }
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<(), Errno> {
@@ -509,10 +773,16 @@ impl AddressSpace for SystrapAddressSpace {
         self.yield_patch_region(start, end)
     }
 
-    /// A child never inherits a half-patched site: patching holds the same lock.
+    /// Forks from the handler (`fork_in_slot`). A stub forked by injection would share this
+    /// one's socket, so the caller's thread must wait in its handler (it does while the
+    /// sentry serves its fork): `EAGAIN` otherwise. A child never inherits a half-patched
+    /// site: patching holds the same lock.
     fn fork(&self) -> Result<PendingStub, Errno> {
         let _patches = self.lock_patches();
-        self.inner.fork()
+        let (Some(own), Some(slot)) = (self.inner.own_socket(), self.caller_handler_slot()) else {
+            return Err(Errno::EAGAIN);
+        };
+        self.fork_in_slot(slot, own)
     }
 
     fn new_thread(&self) -> Result<PendingStub, Errno> {

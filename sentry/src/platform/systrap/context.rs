@@ -19,7 +19,7 @@ use super::address_space::{SystrapAddressSpace, SLOTS_BASE};
 use super::filter::AUDIT_ARCH_X86_64;
 use super::Registry;
 use crate::abi::signal::{decode_sigcontext, sigcontext_gprs, SIGCONTEXT_SIZE};
-use crate::platform::ptrace::stub::{slot, PAGE_SIZE};
+use crate::platform::ptrace::stub::{slot, FORK_CHILD_NR, PAGE_SIZE};
 use crate::platform::ptrace::{StubInterrupter, INTERRUPT_SIGNAL};
 use crate::platform::{AddressSpace, Context, Event, Interrupter, PlatformError, Regs};
 use crate::Errno;
@@ -282,6 +282,22 @@ impl Context for SystrapContext {
         if self.interrupter.arm(pid, tid) {
             return Ok(Event::Interrupted);
         }
+        // A stub the handler forked has made its first report by itself, at the fast path's
+        // entry (`stub::FORK_CHILD_OFFSET`): it is resumed from that frame like any other.
+        let frame = match frame {
+            None if space.take_first_report(slot) => match read_frame(&space, slot) {
+                Ok(Some(first))
+                    if is_fast(slot, &first)
+                        && space.region.load_u32(first.siginfo + SI_SYSCALL)
+                            == Ok(FORK_CHILD_NR) =>
+                {
+                    Some(first)
+                }
+                Ok(_) => return Ok(Self::broken(&space)),
+                Err(e) => return Err(err("slot")(e)),
+            },
+            other => other,
+        };
         let started = match frame {
             // First run of this thread here: set it up and let it go with `regs`.
             // The application's registers go in first: the stub may have been made inside a

@@ -8,23 +8,33 @@
 //!   the stub's SIGSYS handler hands it to the sentry and the host never runs it;
 //! - from the stub's code page, the calls its own code makes without a tracer are allowed:
 //!   rt_sigreturn (the handler's return), futex FUTEX_WAIT/FUTEX_WAKE (the hand-off), pause (a
-//!   parked stub thread), prctl(PR_SET_PDEATHSIG) (a new stub process), and mmap, munmap,
-//!   mprotect and mremap below `EXEC_ADDR_LIMIT` (the mapping changes the sentry has the
-//!   handler make, `slot::EXEC`). Application code that jumps there can make those too, but they
-//!   change only its own address space, never the stub's pages (the bound), and the sentry's
-//!   view of the address space is not trusted for anything but the application's own accesses;
-//!   ptrace injection checks every traced stop (`inject::inject_syscall`), so a stub page
-//!   rewritten by the application cannot borrow the tracer's privilege;
+//!   parked stub thread), prctl(PR_SET_PDEATHSIG), rt_sigprocmask, close and exit_group (a new
+//!   stub process), and the host calls the sentry has the handler make (`slot::EXEC`): mmap,
+//!   munmap, mprotect and mremap below `EXEC_ADDR_LIMIT` or from `EXEC_ADDR_RESUME` up,
+//!   recvmsg on the address space's own fd-passing socket (`STUB_SOCKET_FD`), clone with
+//!   exactly the flags of a stub fork, and, for the forked stub, mmap of exactly its slot
+//!   region and dup2 onto the socket's number. Application code that jumps there can make
+//!   those too. They change only its own address space and fds, never the stub's pages (the
+//!   bound), and the sentry's view of the address space is not trusted for anything but the
+//!   application's own accesses; the socket is its own address space's, so what it could take
+//!   from it is what the sentry sends to this address space anyway (see `address_space.rs`
+//!   for what that is); a fork it makes itself is a host process the sentry does not know,
+//!   with this filter, confined to its own address space like its parent (it costs only host
+//!   resources, within the container's cgroup). Ptrace injection checks every traced stop
+//!   (`inject::inject_syscall`), so a stub page rewritten by the application cannot borrow the
+//!   tracer's privilege;
 //! - any other call from the stub's code page is `SECCOMP_RET_TRACE`: it runs only when the
 //!   sentry injects it into a stub thread it traces; from an untraced thread (application code
 //!   that jumped into the stub page with registers of its choosing) it fails with ENOSYS.
 //!   This is what keeps the application from using the stub's `syscall` instructions to make
-//!   host calls (mmap, clone, recvmsg on the fd-passing socket, kill) itself;
+//!   other host calls (mmap of the stub's pages, a clone of a thread, kill, open) itself;
 //! - a syscall of another architecture (int 0x80) traps too; the sentry answers with SIGSEGV.
 
 use seccompiler::sock_filter;
 
-use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE};
+use super::address_space::{SLOTS_BASE, SLOTS_LEN};
+use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE, STUB_SOCKET_FD};
+use crate::platform::ptrace::FORK_CLONE_FLAGS;
 
 const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JEQ_K: u16 = 0x15;
@@ -81,67 +91,135 @@ pub const EXEC_ADDR_RESUME: u64 = 0x7ff1_0000_0000;
 /// Length limit of an untraced mapping call (exclusive).
 pub const EXEC_LEN_LIMIT: u64 = 1 << 32;
 
-/// The stub filter. Jump offsets are relative to the next instruction; the returns sit at
-/// the end.
+/// One instruction of the stub filter before its jumps are resolved: jump targets are names
+/// (`NEXT`: the following instruction; any other name: the instruction labelled so).
+enum Insn {
+    Label(&'static str),
+    Load(u32),
+    Jump(u16, u32, &'static str, &'static str),
+    Ret(u32),
+}
+
+const NEXT: &str = "";
+
+/// Resolves the labels of `program` into classic BPF's relative jump offsets.
+fn assemble(program: &[Insn]) -> Vec<sock_filter> {
+    let mut labels = std::collections::HashMap::new();
+    let mut index = 0usize;
+    for insn in program {
+        match insn {
+            Insn::Label(name) => {
+                labels.insert(*name, index);
+            }
+            _ => index += 1,
+        }
+    }
+    let mut out = Vec::with_capacity(index);
+    for insn in program {
+        let here = out.len();
+        let offset = |target: &str| -> u8 {
+            if target == NEXT {
+                return 0;
+            }
+            let to = labels[target];
+            u8::try_from(to - here - 1).expect("invariant: forward jumps within 255")
+        };
+        match *insn {
+            Insn::Label(_) => {}
+            Insn::Load(k) => out.push(load(k)),
+            Insn::Jump(code, k, jt, jf) => out.push(jump(code, k, offset(jt), offset(jf))),
+            Insn::Ret(k) => out.push(ret(k)),
+        }
+    }
+    out
+}
+
+/// The stub filter.
 pub fn stub_filter() -> Vec<sock_filter> {
+    use Insn::{Jump, Label, Load, Ret};
     let code_lo = STUB_BASE as u32;
     let code_hi = (STUB_BASE >> 32) as u32;
     let addr_hi_limit = (EXEC_ADDR_LIMIT >> 32) as u32;
     let addr_hi_resume = (EXEC_ADDR_RESUME >> 32) as u32;
     let nr = |n: i64| n as u32;
-    // The relative jump from instruction `from` to instruction `target`.
-    let to = |from: u8, target: u8| target - from - 1;
-    const MAPPING: u8 = 25;
-    const TRACE: u8 = 30;
-    const TRAP: u8 = 31;
-    const ALLOW: u8 = 32;
-    vec![
-        /* 0 */ load(ARCH),
-        /* 1 */ jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, to(1, TRAP)),
-        /* 2 */ load(IP_HI),
-        /* 3 */ jump(BPF_JEQ_K, code_hi, 0, to(3, TRAP)),
-        /* 4 */ load(IP_LO),
-        /* 5 */ jump(BPF_JGE_K, code_lo, 0, to(5, TRAP)),
-        /* 6 */ jump(BPF_JGE_K, code_lo + PAGE_SIZE as u32, to(6, TRAP), 0),
-        /* 7 */ load(NR),
-        /* 8 */ jump(BPF_JEQ_K, nr(libc::SYS_rt_sigreturn), to(8, ALLOW), 0),
-        /* 9 */ jump(BPF_JEQ_K, nr(libc::SYS_pause), to(9, ALLOW), 0),
-        /* 10 */ jump(BPF_JEQ_K, nr(libc::SYS_futex), 0, to(10, 13)),
-        /* 11 */ load(ARG1_LO),
-        // FUTEX_WAIT is 0 and FUTEX_WAKE 1; anything else (PI, requeue, private) traces.
-        /* 12 */
-        jump(BPF_JGE_K, 2, to(12, TRACE), to(12, ALLOW)),
-        /* 13 */ jump(BPF_JEQ_K, nr(libc::SYS_prctl), 0, to(13, 16)),
-        /* 14 */ load(ARG0_LO),
-        /* 15 */
-        jump(
-            BPF_JEQ_K,
-            libc::PR_SET_PDEATHSIG as u32,
-            to(15, ALLOW),
-            to(15, TRACE),
-        ),
-        /* 16 */ jump(BPF_JEQ_K, nr(libc::SYS_mmap), to(16, MAPPING), 0),
-        /* 17 */ jump(BPF_JEQ_K, nr(libc::SYS_munmap), to(17, MAPPING), 0),
-        /* 18 */ jump(BPF_JEQ_K, nr(libc::SYS_mprotect), to(18, MAPPING), 0),
-        /* 19 */ jump(BPF_JEQ_K, nr(libc::SYS_mremap), 0, to(19, TRACE)),
+    let fork_flags = FORK_CLONE_FLAGS;
+    let socket_fd = STUB_SOCKET_FD as u32;
+    assemble(&[
+        Load(ARCH),
+        Jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, NEXT, "trap"),
+        Load(IP_HI),
+        Jump(BPF_JEQ_K, code_hi, NEXT, "trap"),
+        Load(IP_LO),
+        Jump(BPF_JGE_K, code_lo, NEXT, "trap"),
+        Jump(BPF_JGE_K, code_lo + PAGE_SIZE as u32, "trap", NEXT),
+        Load(NR),
+        Jump(BPF_JEQ_K, nr(libc::SYS_rt_sigreturn), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_pause), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_close), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_rt_sigprocmask), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_exit_group), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_futex), "futex", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_prctl), "prctl", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_recvmsg), "recvmsg", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_dup2), "dup2", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_clone), "clone", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_mmap), "mmap", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_munmap), "mapping", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_mprotect), "mapping", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_mremap), NEXT, "trace"),
         // mremap: the new length (arg 2) and the new address (arg 4) are bounded too.
-        /* 20 */
-        load(ARG2_HI),
-        /* 21 */ jump(BPF_JEQ_K, 0, 0, to(21, TRACE)),
-        /* 22 */ load(ARG4_HI),
-        /* 23 */ jump(BPF_JGE_K, addr_hi_resume, to(23, MAPPING), 0),
-        /* 24 */ jump(BPF_JGE_K, addr_hi_limit, to(24, TRACE), 0),
+        Load(ARG2_HI),
+        Jump(BPF_JEQ_K, 0, NEXT, "trace"),
+        Load(ARG4_HI),
+        Jump(BPF_JGE_K, addr_hi_resume, "mapping", NEXT),
+        Jump(BPF_JGE_K, addr_hi_limit, "trace", "mapping"),
+        // FUTEX_WAIT is 0 and FUTEX_WAKE 1; anything else (PI, requeue, private) traces.
+        Label("futex"),
+        Load(ARG1_LO),
+        Jump(BPF_JGE_K, 2, "trace", "allow"),
+        Label("prctl"),
+        Load(ARG0_LO),
+        Jump(BPF_JEQ_K, libc::PR_SET_PDEATHSIG as u32, "allow", "trace"),
+        // Only the address space's own socket (the kernel reads the fd as an int).
+        Label("recvmsg"),
+        Load(ARG0_LO),
+        Jump(BPF_JEQ_K, socket_fd, "allow", "trace"),
+        // Only onto the socket's number (a forked stub's own socket, in place of its
+        // parent's).
+        Label("dup2"),
+        Load(ARG1_LO),
+        Jump(BPF_JEQ_K, socket_fd, "allow", "trace"),
+        // Only a fork of the stub with exactly the platform's flags.
+        Label("clone"),
+        Load(ARG0_LO),
+        Jump(BPF_JEQ_K, fork_flags as u32, NEXT, "trace"),
+        Load(ARG0_HI),
+        Jump(BPF_JEQ_K, (fork_flags >> 32) as u32, "allow", "trace"),
+        // mmap of exactly the slot region (a forked stub maps its own), else bounded.
+        Label("mmap"),
+        Load(ARG0_LO),
+        Jump(BPF_JEQ_K, SLOTS_BASE as u32, NEXT, "mapping"),
+        Load(ARG0_HI),
+        Jump(BPF_JEQ_K, (SLOTS_BASE >> 32) as u32, NEXT, "mapping"),
+        Load(ARG1_LO),
+        Jump(BPF_JEQ_K, SLOTS_LEN as u32, NEXT, "mapping"),
+        Load(ARG1_HI),
+        Jump(BPF_JEQ_K, (SLOTS_LEN >> 32) as u32, "allow", "mapping"),
         // mmap, munmap, mprotect, mremap: the address (arg 0) and length (arg 1).
-        /* 25 */
-        load(ARG0_HI),
-        /* 26 */ jump(BPF_JGE_K, addr_hi_resume, to(26, 28), 0),
-        /* 27 */ jump(BPF_JGE_K, addr_hi_limit, to(27, TRACE), 0),
-        /* 28 */ load(ARG1_HI),
-        /* 29 */ jump(BPF_JEQ_K, 0, to(29, ALLOW), to(29, TRACE)),
-        /* 30 */ ret(SECCOMP_RET_TRACE),
-        /* 31 */ ret(SECCOMP_RET_TRAP),
-        /* 32 */ ret(SECCOMP_RET_ALLOW),
-    ]
+        Label("mapping"),
+        Load(ARG0_HI),
+        Jump(BPF_JGE_K, addr_hi_resume, "length", NEXT),
+        Jump(BPF_JGE_K, addr_hi_limit, "trace", NEXT),
+        Label("length"),
+        Load(ARG1_HI),
+        Jump(BPF_JEQ_K, 0, "allow", "trace"),
+        Label("trace"),
+        Ret(SECCOMP_RET_TRACE),
+        Label("trap"),
+        Ret(SECCOMP_RET_TRAP),
+        Label("allow"),
+        Ret(SECCOMP_RET_ALLOW),
+    ])
 }
 
 /// The filter as the bytes of a `struct sock_filter[]` (8 bytes each, little endian), to be
@@ -271,8 +349,97 @@ mod tests {
             libc::SYS_clone,
             libc::SYS_recvmsg,
             libc::SYS_seccomp,
+            libc::SYS_openat,
+            libc::SYS_dup,
         ] {
             assert_eq!(run(&f, nr, x86, stub, [0, 0]), SECCOMP_RET_TRACE, "{nr}");
+        }
+    }
+
+    #[test]
+    fn the_handler_may_fork_and_receive_only_in_the_narrow_shapes() {
+        let f = stub_filter();
+        let x86 = AUDIT_ARCH_X86_64;
+        let stub = STUB_BASE + 0x28e;
+        let sock = STUB_SOCKET_FD as u64;
+        // recvmsg on the address space's own socket only.
+        assert_eq!(
+            run(&f, libc::SYS_recvmsg, x86, stub, [sock, 0x1000]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_recvmsg, x86, stub, [sock + 1, 0x1000]),
+            SECCOMP_RET_TRACE
+        );
+        // dup2 onto the socket's number only.
+        assert_eq!(
+            run(&f, libc::SYS_dup2, x86, stub, [7, sock]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, libc::SYS_dup2, x86, stub, [sock, 7]),
+            SECCOMP_RET_TRACE
+        );
+        // clone: a fork with exactly the platform's flags; a thread or anything else traces.
+        assert_eq!(
+            run(&f, libc::SYS_clone, x86, stub, [FORK_CLONE_FLAGS, 0]),
+            SECCOMP_RET_ALLOW
+        );
+        let thread = (libc::CLONE_VM | libc::CLONE_THREAD | libc::CLONE_SIGHAND) as u64;
+        for flags in [
+            thread,
+            FORK_CLONE_FLAGS | libc::CLONE_VM as u64,
+            0,
+            FORK_CLONE_FLAGS | 1 << 32,
+        ] {
+            assert_eq!(
+                run(&f, libc::SYS_clone, x86, stub, [flags, 0]),
+                SECCOMP_RET_TRACE,
+                "{flags:#x}"
+            );
+        }
+        // mmap of exactly the slot region, from the stub page; not a part of it.
+        assert_eq!(
+            run(&f, libc::SYS_mmap, x86, stub, [SLOTS_BASE, SLOTS_LEN]),
+            SECCOMP_RET_ALLOW
+        );
+        assert_eq!(
+            run(
+                &f,
+                libc::SYS_mmap,
+                x86,
+                stub,
+                [SLOTS_BASE, SLOTS_LEN - PAGE_SIZE]
+            ),
+            SECCOMP_RET_TRACE
+        );
+        assert_eq!(
+            run(&f, libc::SYS_mmap, x86, stub, [STUB_BASE, SLOTS_LEN]),
+            SECCOMP_RET_TRACE
+        );
+        assert_eq!(
+            run(&f, libc::SYS_munmap, x86, stub, [SLOTS_BASE, SLOTS_LEN]),
+            SECCOMP_RET_TRACE
+        );
+        // close, rt_sigprocmask and exit_group, which change only the stub itself.
+        for nr in [
+            libc::SYS_close,
+            libc::SYS_rt_sigprocmask,
+            libc::SYS_exit_group,
+        ] {
+            assert_eq!(run(&f, nr, x86, stub, [9, 0]), SECCOMP_RET_ALLOW, "{nr}");
+        }
+        // From application code every one of them traps.
+        for nr in [
+            libc::SYS_recvmsg,
+            libc::SYS_clone,
+            libc::SYS_dup2,
+            libc::SYS_close,
+        ] {
+            assert_eq!(
+                run(&f, nr, x86, 0x40_1000, [sock, FORK_CLONE_FLAGS]),
+                SECCOMP_RET_TRAP
+            );
         }
     }
 

@@ -33,7 +33,7 @@ mod sys;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use self::address_space::{SystrapAddressSpace, SLOTS_BASE, SLOTS_LEN};
+use self::address_space::{ForkedStub, SystrapAddressSpace, SLOTS_BASE, SLOTS_LEN};
 use self::context::SystrapContext;
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::{
@@ -171,11 +171,9 @@ impl SystrapPlatform {
     fn wrap(
         &self,
         inner: Arc<crate::platform::ptrace::PtraceAddressSpace>,
-        install: bool,
     ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
         let space = Arc::new(SystrapAddressSpace::set_up(
             inner,
-            install,
             self.registry.spin,
             self.registry.patch_batch,
         )?);
@@ -195,7 +193,7 @@ impl Platform for SystrapPlatform {
 
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>, PlatformError> {
         let inner = self.ptrace.new_stub()?;
-        self.wrap(inner, true)
+        self.wrap(inner)
     }
 
     fn new_context(&self) -> Box<dyn Context> {
@@ -206,8 +204,30 @@ impl Platform for SystrapPlatform {
         &self,
         stub: PendingStub,
     ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
-        let inner = self.ptrace.adopt_stub(stub)?;
-        self.wrap(inner, false)
+        let mut forked = stub
+            .inner
+            .downcast::<ForkedStub>()
+            .map_err(|_| PlatformError::Other("not a pending systrap stub process".into()))?;
+        let pid = forked.pid();
+        let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
+        forked
+            .wait_first_report()
+            .map_err(err("waiting for the forked stub"))?;
+        // Dropped unchecked, it is not killed: the pid may not be the stub's.
+        if !forked.is_genuine() {
+            return Err(PlatformError::StubDied { pid });
+        }
+        let space = Arc::new(
+            SystrapAddressSpace::adopt_forked(
+                &mut forked,
+                |pid, pidfd| self.ptrace.adopt_running_stub(pid, pidfd),
+                self.registry.spin,
+                self.registry.patch_batch,
+            )
+            .map_err(err("adopting the forked stub"))?,
+        );
+        self.registry.register(&space);
+        Ok(space)
     }
 
     fn initial_regs(&self) -> Regs {

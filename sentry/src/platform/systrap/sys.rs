@@ -15,6 +15,22 @@ use memmap2::{MmapOptions, MmapRaw};
 
 use crate::Errno;
 
+/// Fills `buf` from the host's random generator (getrandom(2)).
+pub fn random_fill(buf: &mut [u8]) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        // SAFETY: `rest` is a live, writable buffer of `rest.len()` bytes.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match Errno::result(n) {
+            Ok(n) => done += n as usize,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// A memfd of `len` bytes mapped shared into the sentry.
 pub struct SharedRegion {
     memfd: OwnedFd,
