@@ -375,6 +375,34 @@ static void prctl_names(void) {
     }
 }
 
+// The FP control state (SSE rounding in MXCSR, x87 rounding in the control word) is
+// callee-saved across the fork() call, so the child must see its parent's.
+static void fpu_control_after_fork(void) {
+    unsigned mxcsr, m;
+    unsigned short cw, c;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    unsigned up = (mxcsr & ~0x6000u) | 0x4000u;
+    unsigned short down = (unsigned short)((cw & ~0x0c00u) | 0x0400u);
+    __asm__ volatile("ldmxcsr %0" : : "m"(up));
+    __asm__ volatile("fldcw %0" : : "m"(down));
+    pid_t child = fork();
+    if (child == 0) {
+        __asm__ volatile("stmxcsr %0" : "=m"(m));
+        __asm__ volatile("fnstcw %0" : "=m"(c));
+        printf("child: sse rounding %u, x87 rounding %u\n", (m >> 13) & 3, (c >> 10) & 3u);
+        fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    __asm__ volatile("stmxcsr %0" : "=m"(m));
+    __asm__ volatile("fnstcw %0" : "=m"(c));
+    printf("parent: sse rounding %u, x87 rounding %u\n", (m >> 13) & 3, (c >> 10) & 3u);
+    __asm__ volatile("ldmxcsr %0" : : "m"(mxcsr));
+    __asm__ volatile("fldcw %0" : : "m"(cw));
+}
+
 int main(int argc, char **argv) {
     const char *only = argc > 1 ? argv[1] : NULL;
 #define RUN(f) if (!only || strcmp(only, #f) == 0) { printf("== %s\n", #f); fflush(stdout); f(); fflush(stdout); }
@@ -392,6 +420,7 @@ int main(int argc, char **argv) {
     RUN(wnohang_and_waitid);
     RUN(sessions_and_groups);
     RUN(prctl_names);
+    RUN(fpu_control_after_fork);
     if (only && strcmp(only, "orphan_to_init") == 0) orphan_to_init();
     return 0;
 }

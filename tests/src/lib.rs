@@ -53,6 +53,17 @@ pub fn runsc_bin() -> PathBuf {
 }
 
 /// A C test program built by `build.rs` from `tests/c/NAME.c`.
+/// `--platform=P` when the tests run with `RUNSC_PLATFORM=P` (CI runs them on each platform)
+/// and `global` does not choose one. Passed as a flag: the sandboxed program's environment is
+/// the case's own, which the variable must not join.
+pub fn platform_arg(global: &[&str]) -> Option<String> {
+    let platform = std::env::var("RUNSC_PLATFORM").ok()?;
+    if global.iter().any(|a| a.starts_with("--platform")) {
+        return None;
+    }
+    Some(format!("--platform={platform}"))
+}
+
 pub fn c_prog(name: &str) -> PathBuf {
     let p = Path::new(env!("RUNSC_TEST_C_DIR")).join(name);
     assert!(p.is_file(), "C test program {} was not built", p.display());
@@ -152,7 +163,8 @@ impl Case {
     /// Runs `runsc GLOBAL... do DO_ARGS... -- program args...`.
     pub fn run_sandboxed_do(&self, global: &[&str], do_args: &[&str]) -> Outcome {
         let mut cmd = self.base_command(runsc_bin().as_os_str());
-        cmd.args(global)
+        cmd.args(platform_arg(global))
+            .args(global)
             .arg("do")
             .args(do_args)
             .arg("--")

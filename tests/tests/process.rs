@@ -24,6 +24,19 @@ fn fork_copies_memory_copy_on_write() {
 }
 
 #[test]
+fn fork_child_keeps_the_fpu_control_state() {
+    let out = model("fpu_control_after_fork");
+    assert!(
+        out.contains("child: sse rounding 2, x87 rounding 1\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("parent: sse rounding 2, x87 rounding 1\n"),
+        "{out}"
+    );
+}
+
+#[test]
 fn getppid_in_child_is_the_parent() {
     assert!(model("getppid_in_child").contains("getppid is parent: exited 0\n"));
 }

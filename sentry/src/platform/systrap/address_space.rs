@@ -121,6 +121,8 @@ pub struct SystrapAddressSpace {
     /// The slot whose thread has not reported yet but will by itself (a stub forked by the
     /// handler reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`); `u64::MAX`: none.
     first_report: AtomicU64,
+    /// The FP state that thread resumes with (its parent's when it forked).
+    first_fpstate: Mutex<Option<Vec<u8>>>,
 }
 
 /// The platform half of a `PendingStub` from `fork`: a stub process the handler forked, on
@@ -138,6 +140,8 @@ pub(super) struct ForkedStub {
     slot: u64,
     /// What the child's slot holds at `NONCE`.
     nonce: [u8; 16],
+    /// The parent's FP state when it forked, for the child's first resume.
+    fpstate: Option<Vec<u8>>,
 }
 
 impl Drop for ForkedStub {
@@ -327,6 +331,7 @@ impl SystrapAddressSpace {
             patches: Mutex::default(),
             patch_batch,
             first_report: AtomicU64::new(u64::MAX),
+            first_fpstate: Mutex::new(None),
         }
     }
 
@@ -348,8 +353,20 @@ impl SystrapAddressSpace {
             let mut slots = space.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots[forked.slot as usize] = Some(forked.pid);
         }
+        *space
+            .first_fpstate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = forked.fpstate.take();
         space.first_report.store(forked.slot, Ordering::SeqCst);
         Ok(space)
+    }
+
+    /// The FP state the forked thread resumes with, once.
+    pub(super) fn take_first_fpstate(&self) -> Option<Vec<u8>> {
+        self.first_fpstate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Whether the thread of `slot` has yet to make its first report by itself (once).
@@ -533,6 +550,7 @@ impl SystrapAddressSpace {
     /// (clone, `slot::EXEC`); the child starts at `stub::FORK_CHILD_OFFSET` with both and
     /// reports by itself. No ptrace.
     fn fork_in_slot(&self, slot: u64, own: &OwnSocket) -> Result<PendingStub, Errno> {
+        let fpstate = super::context::handler_fpstate(self, slot).ok();
         let region = SharedRegion::new(SLOTS_LEN)?;
         init_slot(&region, slot, self.spin.stub)?;
         let mut nonce = [0u8; 16];
@@ -563,6 +581,7 @@ impl SystrapAddressSpace {
                 parts: Some((region, socket)),
                 slot,
                 nonce,
+                fpstate,
             }),
         })
     }
@@ -793,10 +812,15 @@ impl AddressSpace for SystrapAddressSpace {
         self.inner.adopt_thread(stub)
     }
 
+    /// The slot is freed only once its thread has exited (or parked for good): a thread that
+    /// still sleeps on the slot's futex word could otherwise take the wake-up meant for the
+    /// slot's next thread, which would then sleep forever.
     fn exit_thread(&self) -> Result<(), Errno> {
-        if let Ok(tid) = self.inner.caller_stub_tid() {
+        let tid = self.inner.caller_stub_tid().ok();
+        let ended = self.inner.exit_thread();
+        if let Some(tid) = tid {
             self.free_slot(tid);
         }
-        self.inner.exit_thread()
+        ended
     }
 }

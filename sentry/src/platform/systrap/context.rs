@@ -291,6 +291,10 @@ impl Context for SystrapContext {
                         && space.region.load_u32(first.siginfo + SI_SYSCALL)
                             == Ok(FORK_CHILD_NR) =>
                 {
+                    // The FP state its parent had (the fork gave it the handler's).
+                    if let Some(fp) = space.take_first_fpstate() {
+                        write_fpstate(&space, slot, &first, &fp).map_err(err("fpstate"))?;
+                    }
                     Some(first)
                 }
                 Ok(_) => return Ok(Self::broken(&space)),
@@ -434,23 +438,41 @@ impl Context for SystrapContext {
         let space = self.resolve(address_space).map_err(err)?;
         let current = self.current().map_err(err)?;
         let frame = current.frame.ok_or(err(Errno::EAGAIN))?;
-        let (offset, len) = fp_area(&space, current.slot, &frame).map_err(err)?;
-        if (state.len() as u64) < FXSAVE_LEN {
-            return Err(err(Errno::EINVAL));
-        }
-        let mut current_state = vec![0u8; len as usize];
-        space
-            .region
-            .read_words(offset, &mut current_state)
-            .map_err(err)?;
-        let n = current_state.len().min(state.len());
-        let mut new = current_state.clone();
-        new[..n].copy_from_slice(&state[..n]);
-        let sw = FX_SW_BYTES as usize..FXSAVE_LEN as usize;
-        new[sw.clone()].copy_from_slice(&current_state[sw]);
-        check_xsave(&current_state, &new).map_err(err)?;
-        space.region.write_words(offset, &new).map_err(err)
+        write_fpstate(&space, current.slot, &frame, state).map_err(err)
     }
+}
+
+/// The FP state in the frame the thread of slot `slot` reported last (it waits in its
+/// handler): what a stub forked from it starts with.
+pub(super) fn handler_fpstate(space: &SystrapAddressSpace, slot: u64) -> Result<Vec<u8>, Errno> {
+    let frame = read_frame(space, slot)?.ok_or(Errno::EFAULT)?;
+    let (offset, len) = fp_area(space, slot, &frame)?;
+    let mut state = vec![0u8; len as usize];
+    space.region.read_words(offset, &mut state)?;
+    Ok(state)
+}
+
+/// Writes `state` over `frame`'s XSAVE area, keeping the kernel's own descriptor bytes
+/// (`_fpx_sw_bytes`). A header the kernel would refuse at rt_sigreturn is `EINVAL` here.
+fn write_fpstate(
+    space: &SystrapAddressSpace,
+    slot: u64,
+    frame: &Frame,
+    state: &[u8],
+) -> Result<(), Errno> {
+    let (offset, len) = fp_area(space, slot, frame)?;
+    if (state.len() as u64) < FXSAVE_LEN {
+        return Err(Errno::EINVAL);
+    }
+    let mut current_state = vec![0u8; len as usize];
+    space.region.read_words(offset, &mut current_state)?;
+    let n = current_state.len().min(state.len());
+    let mut new = current_state.clone();
+    new[..n].copy_from_slice(&state[..n]);
+    let sw = FX_SW_BYTES as usize..FXSAVE_LEN as usize;
+    new[sw.clone()].copy_from_slice(&current_state[sw]);
+    check_xsave(&current_state, &new)?;
+    space.region.write_words(offset, &new)
 }
 
 /// The region offset and length (a multiple of 8) of the frame's FP state.
