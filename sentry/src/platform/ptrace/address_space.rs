@@ -18,7 +18,7 @@ use crate::Errno;
 
 /// Flags of the injected clone(2) that makes a new stub thread: a host thread sharing
 /// everything with the stub (no exit signal, no tid pointers, no TLS).
-const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
+pub(crate) const THREAD_CLONE_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_THREAD
     | libc::CLONE_SIGHAND
     | libc::CLONE_FS
@@ -149,6 +149,24 @@ impl PtraceAddressSpace {
     /// The stub's own fd-passing socket, if it has one.
     pub(crate) fn own_socket(&self) -> Option<&OwnSocket> {
         self.own_socket.get()
+    }
+
+    /// Makes the calling thread the driver of stub thread `tid`, which the seccomp-trap
+    /// handler made and which runs untraced (recorded as detached, seized only if the sentry
+    /// injects into it later).
+    pub(crate) fn adopt_running_thread(&self, tid: i32) -> Result<(), Errno> {
+        let me = sys::gettid();
+        if self.stub_tid_for(me).is_some() {
+            return Err(Errno::EBUSY);
+        }
+        if self.is_released() {
+            return Err(Errno::ESRCH);
+        }
+        self.shared.pair_on_one_cpu(tid);
+        self.set_detached(tid, true);
+        let mut tracers = self.tracers.lock().unwrap_or_else(PoisonError::into_inner);
+        tracers.push((me, tid));
+        Ok(())
     }
 
     /// Records stub thread `tid` as detached (running untraced), as a stub forked by the

@@ -48,7 +48,9 @@ use crate::platform::{
 };
 use crate::Errno;
 
-pub(crate) use self::address_space::{OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS};
+pub(crate) use self::address_space::{
+    OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS, THREAD_CLONE_FLAGS,
+};
 pub(crate) use self::context::StubInterrupter;
 pub use self::context::INTERRUPT_SIGNAL;
 pub(crate) use self::sys::{

@@ -1,6 +1,6 @@
 # The seccomp-trap platform's part of the stub code page (see stub.rs): the signal handler at
 # 0x100, the restorer at 0x300, the fast path of patched syscall sites at 0x340, the start of a
-# stub the handler forked at 0x600. GNU as, Intel
+# stub process or thread the handler made at 0x600. GNU as, Intel
 # syntax; `as --64` and `objcopy -O binary -j .text` give the page's bytes from 0x100 on, which
 # stub.rs holds as a listing (its test `handler_bytes_are_their_assembly` checks they agree).
 # Offsets below are those of `stub::slot`, relative to the slot's base (the alternate stack is
@@ -150,10 +150,13 @@ exec:
         mov r9, [r12 + EXEC_ARGS + 40]
         mov rbx, rax
         syscall
-        cmp rbx, 56                         # SYS_clone (the filter allows only a fork)
+        cmp rbx, 56                         # SYS_clone (the filter allows a fork or a thread)
         jne 6f
         test rax, rax
-        jz fork_child
+        jnz 6f
+        test edi, 0x100                     # CLONE_VM
+        jnz thread_child
+        jmp fork_child
 6:      mov [r12 + EXEC_RESULT], rax
         jmp report
 handler_end:
@@ -260,6 +263,8 @@ fork_child:
         mov esi, 9                          # SIGKILL
         mov eax, 157                        # SYS_prctl
         syscall
+child_report:
+        # Both kinds of new stub: unblock every signal and report at the fast path's entry.
         push 0                              # an empty signal set
         mov edi, 2                          # SIG_SETMASK
         mov rsi, rsp
@@ -275,5 +280,28 @@ fork_child_failed:
         mov eax, 231                        # SYS_exit_group
         syscall
         ud2
+thread_child:
+        # The new thread of a clone the sentry asked for (EXEC of clone with CLONE_VM): its
+        # stack is the fast path's in its own slot (the clone's stack argument). It points
+        # gs_base at that slot, takes the slot's alternate stack (a new thread has none),
+        # unblocks every signal and reports at the fast path's entry, like a forked stub.
+        mov r12, rsp
+        and r12, -0x10000
+        wrgsbase r12
+        lea rax, [r12 + 0x1000]
+        push ALTSTACK_END - 0x1000          # stack_t: ss_size
+        push 0                              # ss_flags
+        push rax                            # ss_sp
+        mov rdi, rsp
+        xor esi, esi
+        mov eax, 131                        # SYS_sigaltstack
+        syscall
+        test rax, rax
+        jz child_report
+thread_child_failed:
+        xor edi, edi
+        mov eax, 60                         # SYS_exit (this thread only)
+        syscall
+        ud2
 fork_child_end:
-        .org 0x700, 0xcc
+        .org 0x800, 0xcc

@@ -6,7 +6,7 @@
 //! After gVisor's `pkg/sentry/platform/systrap/subprocess.go`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
@@ -14,7 +14,9 @@ use super::patch::{self, PatchState};
 use super::sys::SharedRegion;
 use super::Spin;
 use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE, STUB_SOCKET_FD};
-use crate::platform::ptrace::{OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS, INTERRUPT_SIGNAL};
+use crate::platform::ptrace::{
+    OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS, INTERRUPT_SIGNAL, THREAD_CLONE_FLAGS,
+};
 use crate::platform::{AddressSpace, PendingStub, PlatformError, Prot};
 use crate::Errno;
 
@@ -107,7 +109,7 @@ const SECCOMP_SET_MODE_FILTER: u64 = 1;
 
 pub struct SystrapAddressSpace {
     pub(super) inner: Arc<PtraceAddressSpace>,
-    pub(super) region: SharedRegion,
+    pub(super) region: Arc<SharedRegion>,
     /// Which stub thread holds each slot.
     slots: Mutex<Vec<Option<i32>>>,
     /// Per slot: its thread waits in its handler now (so that it can make host syscalls for
@@ -118,11 +120,49 @@ pub struct SystrapAddressSpace {
     patches: Mutex<PatchState>,
     /// Sites written at a time; 0: no patching.
     pub(super) patch_batch: usize,
-    /// The slot whose thread has not reported yet but will by itself (a stub forked by the
-    /// handler reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`); `u64::MAX`: none.
-    first_report: AtomicU64,
-    /// The FP state that thread resumes with (its parent's when it forked).
-    first_fpstate: Mutex<Option<Vec<u8>>>,
+    /// The slots whose thread has not reported yet but will by itself (a stub process or
+    /// thread the handler made reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`),
+    /// with the FP state it resumes with (its parent's when it was made).
+    first_reports: Mutex<Vec<(u64, Option<Vec<u8>>)>>,
+}
+
+/// The slot marker of a slot given to a thread the handler is making (its tid is not known
+/// yet); no thread has id 0.
+const RESERVED: i32 = 0;
+
+/// The platform half of a `PendingStub` from `new_thread`: a stub thread the handler made, on
+/// its way to its first report in its slot. Dropped unadopted, it is told to exit.
+pub(super) struct HandlerThread {
+    tgid: i32,
+    tid: i32,
+    slot: u64,
+    region: Arc<SharedRegion>,
+    fpstate: Option<Vec<u8>>,
+    /// False once adopted.
+    armed: bool,
+}
+
+impl Drop for HandlerThread {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Once it waits in its slot, it makes exit(0) there (`slot::EXEC`). Its slot stays
+        // taken: the address space cannot tell when the thread is gone.
+        let base = self.slot * slot::SIZE;
+        for _ in 0..20 {
+            if self.region.load_u32(base + slot::STATE) == Ok(slot::TRAPPED) {
+                let _ = self
+                    .region
+                    .store_u64(base + slot::EXEC_NR, libc::SYS_exit as u64);
+                let _ = self.region.write_words(base + slot::EXEC_ARGS, &[0u8; 48]);
+                let _ = self.region.swap_u32(base + slot::STATE, slot::EXEC);
+                let _ = self.region.futex_wake(base + slot::STATE);
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
 }
 
 /// The platform half of a `PendingStub` from `fork`: a stub process the handler forked, on
@@ -324,14 +364,13 @@ impl SystrapAddressSpace {
     ) -> SystrapAddressSpace {
         SystrapAddressSpace {
             inner,
-            region,
+            region: Arc::new(region),
             slots: Mutex::new(vec![None; MAX_SLOTS as usize]),
             in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
             spin,
             patches: Mutex::default(),
             patch_batch,
-            first_report: AtomicU64::new(u64::MAX),
-            first_fpstate: Mutex::new(None),
+            first_reports: Mutex::new(Vec::new()),
         }
     }
 
@@ -353,27 +392,28 @@ impl SystrapAddressSpace {
             let mut slots = space.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots[forked.slot as usize] = Some(forked.pid);
         }
-        *space
-            .first_fpstate
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = forked.fpstate.take();
-        space.first_report.store(forked.slot, Ordering::SeqCst);
+        space.expect_first_report(forked.slot, forked.fpstate.take());
         Ok(space)
     }
 
-    /// The FP state the forked thread resumes with, once.
-    pub(super) fn take_first_fpstate(&self) -> Option<Vec<u8>> {
-        self.first_fpstate
+    fn expect_first_report(&self, slot: u64, fpstate: Option<Vec<u8>>) {
+        let mut first = self
+            .first_reports
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
+            .unwrap_or_else(PoisonError::into_inner);
+        first.retain(|(s, _)| *s != slot);
+        first.push((slot, fpstate));
     }
 
-    /// Whether the thread of `slot` has yet to make its first report by itself (once).
-    pub(super) fn take_first_report(&self, slot: u64) -> bool {
-        self.first_report
-            .compare_exchange(slot, u64::MAX, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+    /// Whether the thread of `slot` has yet to make its first report by itself (once), and
+    /// if so the FP state it resumes with.
+    pub(super) fn take_first_report(&self, slot: u64) -> Option<Option<Vec<u8>>> {
+        let mut first = self
+            .first_reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let index = first.iter().position(|(s, _)| *s == slot)?;
+        Some(first.swap_remove(index).1)
     }
 
     pub(super) fn lock_patches(&self) -> std::sync::MutexGuard<'_, PatchState> {
@@ -584,6 +624,73 @@ impl SystrapAddressSpace {
                 fpstate,
             }),
         })
+    }
+
+    /// `AddressSpace::new_thread` from the handler: the caller's stub thread, waiting in its
+    /// handler in slot `slot`, makes a thread (clone, `slot::EXEC`) whose stack is the fast
+    /// path's in a slot reserved for it; the thread starts at `stub::FORK_CHILD_OFFSET`'s
+    /// thread path and reports there by itself. No ptrace.
+    fn thread_in_slot(&self, slot: u64) -> Result<PendingStub, Errno> {
+        let index = self.reserve_slot()?;
+        let made = self.clone_thread_into(slot, index);
+        let (tid, fpstate) = match made {
+            Ok(made) => made,
+            Err(e) => {
+                self.unreserve_slot(index);
+                return Err(e);
+            }
+        };
+        Ok(PendingStub {
+            host_tid: tid,
+            inner: Box::new(HandlerThread {
+                tgid: self.host_pid(),
+                tid,
+                slot: index,
+                region: self.region.clone(),
+                fpstate,
+                armed: true,
+            }),
+        })
+    }
+
+    fn clone_thread_into(&self, slot: u64, index: u64) -> Result<(i32, Option<Vec<u8>>), Errno> {
+        init_slot(&self.region, index, self.spin.stub)?;
+        let fpstate = super::context::handler_fpstate(self, slot).ok();
+        let stack = SLOTS_BASE + index * slot::SIZE + slot::FAST_STACK;
+        let args = [THREAD_CLONE_FLAGS, stack, 0, 0, 0, 0];
+        let tid = self.exec_in_slot(slot, libc::SYS_clone, args)?;
+        // The tid is read from memory the application can write: it must name a thread of
+        // this stub process that has no slot yet.
+        let tid = i32::try_from(tid).map_err(|_| Errno::EINVAL)?;
+        let known = {
+            let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots.contains(&Some(tid))
+        };
+        if tid <= 0 || known || crate::platform::ptrace::tgkill(self.host_pid(), tid, 0).is_err() {
+            return Err(Errno::EAGAIN);
+        }
+        Ok((tid, fpstate))
+    }
+
+    /// A free slot, marked `RESERVED` until its thread is known; `EAGAIN` when all are taken.
+    fn reserve_slot(&self) -> Result<u64, Errno> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let index = slots
+            .iter()
+            .position(Option::is_none)
+            .ok_or(Errno::EAGAIN)?;
+        slots[index] = Some(RESERVED);
+        self.in_handler[index].store(false, Ordering::Release);
+        Ok(index as u64)
+    }
+
+    fn unreserve_slot(&self, index: u64) {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(s) = slots.get_mut(index as usize) {
+            if *s == Some(RESERVED) {
+                *s = None;
+            }
+        }
     }
 
     fn exec_in_slot(&self, slot: u64, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
@@ -804,12 +911,45 @@ impl AddressSpace for SystrapAddressSpace {
         self.fork_in_slot(slot, own)
     }
 
+    /// From the handler (`thread_in_slot`) when the caller's thread waits there, else by
+    /// injection.
     fn new_thread(&self) -> Result<PendingStub, Errno> {
-        self.inner.new_thread()
+        match self.caller_handler_slot() {
+            Some(slot) => self.thread_in_slot(slot),
+            None => self.inner.new_thread(),
+        }
     }
 
     fn adopt_thread(&self, stub: PendingStub) -> Result<(), PlatformError> {
-        self.inner.adopt_thread(stub)
+        let pid = self.host_pid();
+        let mut made = match stub.inner.downcast::<HandlerThread>() {
+            Ok(made) => made,
+            Err(other) => {
+                return self.inner.adopt_thread(PendingStub {
+                    host_tid: stub.host_tid,
+                    inner: other,
+                })
+            }
+        };
+        let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
+        if made.tgid != pid {
+            return Err(PlatformError::Other(format!(
+                "stub thread {} belongs to stub process {}, not {pid}",
+                made.tid, made.tgid
+            )));
+        }
+        self.wait_for_trap(made.slot, made.tid)
+            .map_err(err("waiting for the new stub thread"))?;
+        self.inner
+            .adopt_running_thread(made.tid)
+            .map_err(err("adopt_thread"))?;
+        made.armed = false;
+        {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            slots[made.slot as usize] = Some(made.tid);
+        }
+        self.expect_first_report(made.slot, made.fpstate.take());
+        Ok(())
     }
 
     /// The slot is freed only once its thread has exited (or parked for good): a thread that

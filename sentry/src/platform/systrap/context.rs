@@ -285,20 +285,24 @@ impl Context for SystrapContext {
         // A stub the handler forked has made its first report by itself, at the fast path's
         // entry (`stub::FORK_CHILD_OFFSET`): it is resumed from that frame like any other.
         let frame = match frame {
-            None if space.take_first_report(slot) => match read_frame(&space, slot) {
-                Ok(Some(first))
-                    if is_fast(slot, &first)
-                        && space.region.load_u32(first.siginfo + SI_SYSCALL)
-                            == Ok(FORK_CHILD_NR) =>
-                {
-                    // The FP state its parent had (the fork gave it the handler's).
-                    if let Some(fp) = space.take_first_fpstate() {
-                        write_fpstate(&space, slot, &first, &fp).map_err(err("fpstate"))?;
+            None => match space.take_first_report(slot) {
+                None => None,
+                Some(fpstate) => match read_frame(&space, slot) {
+                    Ok(Some(first))
+                        if is_fast(slot, &first)
+                            && space.region.load_u32(first.siginfo + SI_SYSCALL)
+                                == Ok(FORK_CHILD_NR) =>
+                    {
+                        // The FP state its parent had (it was made in the handler, which
+                        // runs with the kernel's initial one).
+                        if let Some(fp) = fpstate {
+                            write_fpstate(&space, slot, &first, &fp).map_err(err("fpstate"))?;
+                        }
+                        Some(first)
                     }
-                    Some(first)
-                }
-                Ok(_) => return Ok(Self::broken(&space)),
-                Err(e) => return Err(err("slot")(e)),
+                    Ok(_) => return Ok(Self::broken(&space)),
+                    Err(e) => return Err(err("slot")(e)),
+                },
             },
             other => other,
         };

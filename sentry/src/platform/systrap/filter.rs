@@ -8,19 +8,20 @@
 //!   the stub's SIGSYS handler hands it to the sentry and the host never runs it;
 //! - from the stub's code page, the calls its own code makes without a tracer are allowed:
 //!   rt_sigreturn (the handler's return), futex FUTEX_WAIT/FUTEX_WAKE (the hand-off), pause (a
-//!   parked stub thread), prctl(PR_SET_PDEATHSIG), rt_sigprocmask, close and exit_group (a new
-//!   stub process), and the host calls the sentry has the handler make (`slot::EXEC`): mmap,
+//!   parked stub thread), prctl(PR_SET_PDEATHSIG), rt_sigprocmask, sigaltstack, close, exit and
+//!   exit_group (a new stub process or thread), and the host calls the sentry has the handler make (`slot::EXEC`): mmap,
 //!   munmap, mprotect and mremap below `EXEC_ADDR_LIMIT` or from `EXEC_ADDR_RESUME` up,
 //!   recvmsg on the address space's own fd-passing socket (`STUB_SOCKET_FD`), clone with
-//!   exactly the flags of a stub fork, and, for the forked stub, mmap of exactly its slot
+//!   exactly the flags of a stub fork or of a new stub thread, and, for the forked stub, mmap of exactly its slot
 //!   region and dup2 onto the socket's number. Application code that jumps there can make
 //!   those too. They change only its own address space and fds, never the stub's pages (the
 //!   bound), and the sentry's view of the address space is not trusted for anything but the
 //!   application's own accesses; the socket is its own address space's, so what it could take
 //!   from it is what the sentry sends to this address space anyway (see `address_space.rs`
 //!   for what that is); a fork it makes itself is a host process the sentry does not know,
-//!   with this filter, confined to its own address space like its parent (it costs only host
-//!   resources, within the container's cgroup). Ptrace injection checks every traced stop
+//!   with this filter, confined to its own address space like its parent, and a thread it makes
+//!   runs its own code as any of its threads does (either costs only host resources, within the
+//!   container's cgroup). Ptrace injection checks every traced stop
 //!   (`inject::inject_syscall`), so a stub page rewritten by the application cannot borrow the
 //!   tracer's privilege;
 //! - any other call from the stub's code page is `SECCOMP_RET_TRACE`: it runs only when the
@@ -34,7 +35,7 @@ use seccompiler::sock_filter;
 
 use super::address_space::{SLOTS_BASE, SLOTS_LEN};
 use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE, STUB_SOCKET_FD};
-use crate::platform::ptrace::FORK_CLONE_FLAGS;
+use crate::platform::ptrace::{FORK_CLONE_FLAGS, THREAD_CLONE_FLAGS};
 
 const BPF_LD_W_ABS: u16 = 0x20;
 const BPF_JEQ_K: u16 = 0x15;
@@ -143,6 +144,7 @@ pub fn stub_filter() -> Vec<sock_filter> {
     let addr_hi_resume = (EXEC_ADDR_RESUME >> 32) as u32;
     let nr = |n: i64| n as u32;
     let fork_flags = FORK_CLONE_FLAGS;
+    const _: () = assert!(FORK_CLONE_FLAGS >> 32 == 0 && THREAD_CLONE_FLAGS >> 32 == 0);
     let socket_fd = STUB_SOCKET_FD as u32;
     assemble(&[
         Load(ARCH),
@@ -158,6 +160,8 @@ pub fn stub_filter() -> Vec<sock_filter> {
         Jump(BPF_JEQ_K, nr(libc::SYS_close), "allow", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_rt_sigprocmask), "allow", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_exit_group), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_exit), "allow", NEXT),
+        Jump(BPF_JEQ_K, nr(libc::SYS_sigaltstack), "allow", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_futex), "futex", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_prctl), "prctl", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_recvmsg), "recvmsg", NEXT),
@@ -189,12 +193,13 @@ pub fn stub_filter() -> Vec<sock_filter> {
         Label("dup2"),
         Load(ARG1_LO),
         Jump(BPF_JEQ_K, socket_fd, "allow", "trace"),
-        // Only a fork of the stub with exactly the platform's flags.
+        // Only a fork of the stub or a new stub thread, with exactly the platform's flags.
         Label("clone"),
-        Load(ARG0_LO),
-        Jump(BPF_JEQ_K, fork_flags as u32, NEXT, "trace"),
         Load(ARG0_HI),
-        Jump(BPF_JEQ_K, (fork_flags >> 32) as u32, "allow", "trace"),
+        Jump(BPF_JEQ_K, 0, NEXT, "trace"),
+        Load(ARG0_LO),
+        Jump(BPF_JEQ_K, fork_flags as u32, "allow", NEXT),
+        Jump(BPF_JEQ_K, THREAD_CLONE_FLAGS as u32, "allow", "trace"),
         // mmap of exactly the slot region (a forked stub maps its own), else bounded.
         Label("mmap"),
         Load(ARG0_LO),
