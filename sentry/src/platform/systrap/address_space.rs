@@ -124,6 +124,10 @@ pub struct SystrapAddressSpace {
     /// thread the handler made reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`),
     /// with the FP state it resumes with (its parent's when it was made).
     first_reports: Mutex<Vec<(u64, Option<Vec<u8>>)>>,
+    /// This is the platform's template (`start_as_template`): its one thread waits in its
+    /// slot 0 for good, and whichever sentry thread forks it drives it there (under the
+    /// patch lock), untraced.
+    template: AtomicBool,
 }
 
 /// The slot marker of a slot given to a thread the handler is making (its tid is not known
@@ -371,6 +375,7 @@ impl SystrapAddressSpace {
             patches: Mutex::default(),
             patch_batch,
             first_reports: Mutex::new(Vec::new()),
+            template: AtomicBool::new(false),
         }
     }
 
@@ -393,7 +398,47 @@ impl SystrapAddressSpace {
             slots[forked.slot as usize] = Some(forked.pid);
         }
         space.expect_first_report(forked.slot, forked.fpstate.take());
+        // It waits in its handler (at its first report): host calls can go through it.
+        space.set_in_handler(forked.slot, true);
         Ok(space)
+    }
+
+    /// Makes this fresh address space (`set_up`, its thread stopped by the caller) the
+    /// platform's template: its thread goes to wait in slot 0 at the fast path's entry, as a
+    /// forked stub does at its start, and stays there; `fork_template` then makes new address
+    /// spaces from it without ptrace. `initial` gives the segment registers and flags.
+    pub(super) fn start_as_template(&self, initial: &crate::platform::Regs) -> Result<(), Errno> {
+        let pid = self.host_pid();
+        let slot = self.slot_of(pid)?;
+        let base = SLOTS_BASE + slot * slot::SIZE;
+        self.inner.set_caller_regs(&crate::platform::Regs {
+            rip: STUB_BASE + stub::FAST_ENTRY_OFFSET,
+            rax: u64::from(stub::FORK_CHILD_NR),
+            rcx: STUB_BASE + stub::FAST_ENTRY_OFFSET,
+            rsp: base + slot::FAST_STACK,
+            gs_base: base,
+            ..*initial
+        })?;
+        self.set_up_thread(slot, 0)?;
+        self.inner.detach_caller()?;
+        self.wait_for_trap(slot, pid)?;
+        self.set_in_handler(slot, true);
+        self.template.store(slot == 0, Ordering::Release);
+        if slot != 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    }
+
+    /// A fork of the template (`start_as_template`): a new address space with only the stub's
+    /// pages, ready for `Platform::adopt_address_space`.
+    pub(super) fn fork_template(&self) -> Result<PendingStub, Errno> {
+        if !self.template.load(Ordering::Acquire) {
+            return Err(Errno::EINVAL);
+        }
+        let _serial = self.lock_patches();
+        let own = self.inner.own_socket().ok_or(Errno::EBADF)?;
+        self.fork_in_slot(0, own)
     }
 
     fn expect_first_report(&self, slot: u64, fpstate: Option<Vec<u8>>) {
@@ -455,6 +500,9 @@ impl SystrapAddressSpace {
 
     /// The slot of the caller's stub thread if it waits in its handler.
     fn caller_handler_slot(&self) -> Option<u64> {
+        if self.template.load(Ordering::Acquire) {
+            return self.in_handler[0].load(Ordering::Acquire).then_some(0);
+        }
         let tid = self.inner.caller_stub_tid().ok()?;
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let index = slots.iter().position(|s| *s == Some(tid))?;
@@ -694,10 +742,15 @@ impl SystrapAddressSpace {
     }
 
     fn exec_in_slot(&self, slot: u64, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
-        let tid = self.inner.caller_stub_tid()?;
-        if self.inner.caller_attached()? {
-            self.inner.detach_caller()?;
-        }
+        let tid = if self.template.load(Ordering::Acquire) {
+            self.host_pid()
+        } else {
+            let tid = self.inner.caller_stub_tid()?;
+            if self.inner.caller_attached()? {
+                self.inner.detach_caller()?;
+            }
+            tid
+        };
         let base = slot * slot::SIZE;
         self.region.store_u64(base + slot::EXEC_NR, nr as u64)?;
         for (i, arg) in args.iter().enumerate() {

@@ -8,11 +8,17 @@
 //! Faults and the sentry's interrupt signal take the same path. A syscall costs a signal
 //! delivery and two futex hand-offs instead of two ptrace stops and the register transfers.
 //!
-//! Address-space changes (mmap, munmap, mprotect, mremap), fork and thread creation are still
-//! injected with ptrace: the task's thread seizes its stub thread, which is waiting in its
-//! handler, injects, and detaches it at the next switch (`PtraceAddressSpace::caller_stub`).
-//! The filter lets only a traced stub thread make those calls from the stub page (`SECCOMP_
-//! RET_TRACE`), so application code that jumps there cannot make them itself.
+//! The stub's own host calls are made by its handler on the sentry's request (`slot::EXEC`),
+//! while the thread waits there: mapping changes (mmap of anonymous memory and of files,
+//! whose fds come over the address space's own socket; munmap, mprotect, mremap), fork
+//! (`stub::FORK_CHILD_OFFSET`: the child maps its own slot region and reports by itself) and
+//! new threads. New address spaces are forks of a template stub set up once
+//! (`SystrapPlatform::template`). Ptrace remains for setting up the template (and fresh stubs
+//! where it failed), for the rare calls the filter does not let run untraced (mappings that
+//! could reach the stub's pages), for calls made while the thread is not in its handler,
+//! for patching code and for ending a thread: the task's thread seizes its stub thread,
+//! injects, and detaches it at the next switch (`PtraceAddressSpace::caller_stub`). See
+//! `filter.rs` for what application code that jumps into the stub page can and cannot do.
 //!
 //! Needs: seccomp filters with `SECCOMP_RET_TRAP`/`RET_TRACE`, and the FSGSBASE instructions
 //! enabled for user code (Linux 5.9+ on CPUs that have them), with which the handler saves
@@ -22,7 +28,8 @@
 //! Threading rule: as on ptrace, the host thread that made or adopted a stub thread drives it.
 //!
 //! Host syscalls used beyond ptrace's (for the sentry's seccomp allowlist): futex with a
-//! timeout on a shared mapping, memfd_create, ftruncate and mmap of the slot region.
+//! timeout on a shared mapping, memfd_create, ftruncate and mmap of the slot region,
+//! socketpair(AF_UNIX) for each address space's fd-passing socket, getrandom.
 
 mod address_space;
 mod context;
@@ -114,6 +121,10 @@ pub struct SystrapPlatform {
     ptrace: PtracePlatform,
     layout: Layout,
     registry: Arc<Registry>,
+    /// A stub that is set up once and then forked, from its handler, for every new address
+    /// space (`SystrapAddressSpace::fork_template`); `None` if it could not be made (new
+    /// address spaces are then forks of the master stub, set up with ptrace).
+    template: Option<Arc<SystrapAddressSpace>>,
 }
 
 impl SystrapPlatform {
@@ -153,9 +164,10 @@ impl SystrapPlatform {
         if patch_batch > 0 {
             layout.reserved.push(patch::reserved_range());
         }
-        let platform = SystrapPlatform {
+        let mut platform = SystrapPlatform {
             ptrace,
             layout,
+            template: None,
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
                 spin,
@@ -165,6 +177,13 @@ impl SystrapPlatform {
         // The probe: a stub with the filter installed, then released.
         let probe = platform.new_address_space()?;
         probe.release();
+        platform.template = match platform.make_template() {
+            Ok(template) => Some(template),
+            Err(e) => {
+                crate::warn!("systrap: no template stub ({e}); new address spaces use ptrace");
+                None
+            }
+        };
         Ok(platform)
     }
 
@@ -182,6 +201,23 @@ impl SystrapPlatform {
     }
 }
 
+impl SystrapPlatform {
+    fn make_template(&self) -> Result<Arc<SystrapAddressSpace>, PlatformError> {
+        let inner = self.ptrace.new_stub()?;
+        let pid = inner.host_pid();
+        let space =
+            SystrapAddressSpace::set_up(inner, self.registry.spin, self.registry.patch_batch)?;
+        space
+            .start_as_template(&self.ptrace.initial_regs())
+            .map_err(|source| PlatformError::Ptrace {
+                op: "starting the template stub",
+                pid,
+                source,
+            })?;
+        Ok(Arc::new(space))
+    }
+}
+
 impl Platform for SystrapPlatform {
     fn name(&self) -> &'static str {
         "systrap"
@@ -191,7 +227,15 @@ impl Platform for SystrapPlatform {
         &self.layout
     }
 
+    /// A fork of the template, made by its handler; a fork of the master stub set up with
+    /// ptrace if there is no template or it fails.
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>, PlatformError> {
+        if let Some(template) = &self.template {
+            match template.fork_template() {
+                Ok(pending) => return self.adopt_address_space(pending),
+                Err(e) => crate::debug!("systrap: fork of the template: {e}"),
+            }
+        }
         let inner = self.ptrace.new_stub()?;
         self.wrap(inner)
     }
@@ -362,6 +406,34 @@ mod tests {
         used.read(CODE, &mut now).unwrap();
         assert_eq!(now, [0xff]);
         assert_eq!(used.yield_reserved(start, end), Err(crate::Errno::ENOMEM));
+    }
+
+    #[test]
+    fn new_address_spaces_are_forks_of_the_template() {
+        let template = platform()
+            .template
+            .as_ref()
+            .expect("the template stub started");
+        let space = space_with_code(&[
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+        ]);
+        assert_ne!(space.host_pid(), template.host_pid());
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 39);
+        // The template still waits in its slot, ready for the next fork.
+        let another = space_with_code(&[0x0f, 0x0b]); // ud2
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert!(matches!(
+            ctx.switch(&*another, &mut regs).unwrap(),
+            Event::Fault {
+                signo: libc::SIGILL,
+                ..
+            }
+        ));
     }
 
     #[test]
