@@ -102,9 +102,7 @@ impl Shared {
             .next_cpu
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cpu = self.allowed_cpus[turn % self.allowed_cpus.len()];
-        if sys::pin_thread(0, cpu).is_ok() {
-            let _ = sys::pin_thread(stub_tid, cpu);
-        }
+        let _ = pin_pair(stub_tid, cpu);
     }
 
     fn lookup(&self, host_pid: i32) -> Option<Arc<PtraceAddressSpace>> {
@@ -127,6 +125,35 @@ impl Shared {
             registry.remove(&host_pid);
         }
     }
+}
+
+/// Puts the calling thread and stub thread `stub_tid` on CPU `cpu` (what
+/// `Shared::pair_on_one_cpu` does for a new pair; the seccomp-trap platform pins a pair again
+/// when it stops polling). The stub thread is moved only if the caller could be.
+pub(crate) fn pin_pair(stub_tid: i32, cpu: usize) -> Result<(), Errno> {
+    sys::pin_thread(0, cpu)?;
+    sys::pin_thread(stub_tid, cpu)
+}
+
+/// Undoes `pin_pair` for the stub side: stub thread `stub_tid` may run on any of `cpus` (the
+/// CPUs the sentry was allowed at start, `PtracePlatform::allowed_cpus`) but `home`, where
+/// the calling thread stays, so that the seccomp-trap platform's pair polls from two CPUs.
+/// Left free to run anywhere, the pair often stays on one CPU (a woken thread goes back to
+/// its CPU when no other is idle), where each side's poll only delays the other.
+pub(crate) fn unpin_pair(stub_tid: i32, home: usize, cpus: &[usize]) -> Result<(), Errno> {
+    let mut set = nix::sched::CpuSet::new();
+    for &cpu in cpus.iter().filter(|&&cpu| cpu != home) {
+        set.set(cpu)?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(stub_tid), &set)
+}
+
+/// The CPU thread `tid` is pinned to, if its affinity mask holds exactly one.
+pub(crate) fn pinned_cpu(tid: i32) -> Option<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(tid)).ok()?;
+    let mut cpus = (0..nix::sched::CpuSet::count()).filter(|&cpu| set.is_set(cpu).unwrap_or(false));
+    let cpu = cpus.next()?;
+    cpus.next().is_none().then_some(cpu)
 }
 
 /// Requests served by the master thread (the tracer of the master stub).
@@ -230,6 +257,11 @@ impl PtracePlatform {
             requests: Some(requests),
             master_thread: Some(master_thread),
         })
+    }
+
+    /// The CPUs the sentry could use when the platform started (before any pinning).
+    pub(crate) fn allowed_cpus(&self) -> &[usize] {
+        &self.shared.allowed_cpus
     }
 
     /// Asks the master thread for a fork of the master stub; returns the child's host pid.

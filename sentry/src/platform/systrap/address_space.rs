@@ -512,25 +512,45 @@ impl SystrapAddressSpace {
     }
 
     /// Marks slot `slot` with `state` (`RESUME` or `EXEC`) and wakes its handler if it sleeps
-    /// (see the handler's comment in `ptrace::stub` for the protocol).
-    pub(super) fn hand_over(&self, slot: u64, state: u32) -> Result<(), Errno> {
+    /// (see the handler's comment in `ptrace::stub` for the protocol). True if the handler
+    /// was still polling (it will see the state without a wake-up).
+    pub(super) fn hand_over(&self, slot: u64, state: u32) -> Result<bool, Errno> {
         let base = slot * slot::SIZE;
         self.region.swap_u32(base + slot::STATE, state)?;
         if self.region.load_u32(base + slot::STUB_SLEEPING)? != 0 {
             self.region.futex_wake(base + slot::STATE)?;
+            return Ok(false);
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Waits until slot `slot` reports `TRAPPED`: polls a while, then sleeps on the word,
-    /// waking every `LIVENESS_PERIOD` to check that its stub thread `tid` still lives (`ESRCH`
-    /// if not).
+    /// `wait_for_trap_polling` for the handler's host calls (`exec_in_slot`): with the
+    /// platform's fixed sentry limit; with adaptive limits (no fixed ones), as many polls as
+    /// the handler makes now (`slot::SPIN_LIMIT`, which the application could write: capped).
     pub(super) fn wait_for_trap(&self, slot: u64, tid: i32) -> Result<(), Errno> {
+        let polls = if self.spin == Spin::default() {
+            let limit = self.region.load_u32(slot * slot::SIZE + slot::SPIN_LIMIT)?;
+            limit.min(super::spin::MAX_POLLS)
+        } else {
+            self.spin.sentry
+        };
+        self.wait_for_trap_polling(slot, tid, polls).map(drop)
+    }
+
+    /// Waits until slot `slot` reports `TRAPPED`: polls `polls` times, then sleeps on the
+    /// word, waking every `LIVENESS_PERIOD` to check that its stub thread `tid` still lives
+    /// (`ESRCH` if not). True if a poll saw the trap.
+    pub(super) fn wait_for_trap_polling(
+        &self,
+        slot: u64,
+        tid: i32,
+        polls: u32,
+    ) -> Result<bool, Errno> {
         let base = slot * slot::SIZE;
         let state = base + slot::STATE;
-        for _ in 0..self.spin.sentry {
+        for _ in 0..polls {
             if self.region.load_u32(state)? == slot::TRAPPED {
-                return Ok(());
+                return Ok(true);
             }
             std::hint::spin_loop();
         }
@@ -548,7 +568,7 @@ impl SystrapAddressSpace {
             }
         };
         self.region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
-        result
+        result.map(|()| false)
     }
 
     /// Has the caller's stub thread make host syscall `nr(args)` from its handler, without

@@ -12,12 +12,18 @@
 //!
 //! Interrupts: as on ptrace, a pending flag plus `INTERRUPT_SIGNAL` sent to the stub thread,
 //! whose handler reports it like any other signal.
+//!
+//! Polling: each thread's `SpinPolicy` (`spin.rs`) sets both sides' poll limits before each
+//! resume (the handler's in the slot's `SPIN_LIMIT` word, read at its next report) and moves
+//! the pair between one CPU and all of them after each round trip.
 
 use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use super::address_space::{SystrapAddressSpace, SLOTS_BASE};
 use super::filter::AUDIT_ARCH_X86_64;
-use super::Registry;
+use super::spin::{Affinity, RoundTrip, SpinPolicy};
+use super::{Registry, Spin};
 use crate::abi::signal::{decode_sigcontext, sigcontext_gprs, SIGCONTEXT_SIZE};
 use crate::platform::ptrace::stub::{slot, FORK_CHILD_NR, PAGE_SIZE};
 use crate::platform::ptrace::{StubInterrupter, INTERRUPT_SIGNAL};
@@ -70,6 +76,44 @@ struct Current {
     /// Call addresses this thread found unpatchable (`patch_site` said so): a trap there by
     /// signal goes on without the address space's patch lock (`syscall(3)` in a loop).
     unpatchable: [u64; 4],
+    /// The poll limits and CPU placement of this thread's hand-off.
+    spin: SpinPolicy,
+    /// The slot's `SPIN_LIMIT`: what the handler polled with at its last report.
+    stub_polls: u32,
+    /// The CPU the pair was pinned to (learnt when it is first unpinned).
+    home_cpu: Option<usize>,
+    /// When the sentry last saw a trap (while the policy adapts).
+    trapped_at: Option<Instant>,
+}
+
+impl Current {
+    /// Feeds a round trip to the policy and moves the pair as it asks. Best effort: a pair
+    /// that cannot be moved stays pinned, without polling.
+    fn learn(&mut self, trip: RoundTrip, cpus: &[usize]) {
+        match self.spin.record(trip) {
+            Affinity::Keep => {}
+            Affinity::Unpin => {
+                let home = self
+                    .home_cpu
+                    .or_else(|| crate::platform::ptrace::pinned_cpu(self.tid));
+                self.home_cpu = home;
+                let unpinned = home.is_some_and(|home| {
+                    crate::platform::ptrace::unpin_pair(self.tid, home, cpus).is_ok()
+                });
+                if !unpinned {
+                    self.pin();
+                    self.spin = SpinPolicy::new(super::spin::SpinMode::Fixed(Spin::default()));
+                }
+            }
+            Affinity::Pin => self.pin(),
+        }
+    }
+
+    fn pin(&self) {
+        if let Some(cpu) = self.home_cpu {
+            let _ = crate::platform::ptrace::pin_pair(self.tid, cpu);
+        }
+    }
 }
 
 pub struct SystrapContext {
@@ -114,6 +158,10 @@ impl SystrapContext {
             frame: None,
             attaches_seen: u64::MAX,
             unpatchable: [0; 4],
+            spin: SpinPolicy::new(self.registry.spin),
+            stub_polls: 0,
+            home_cpu: None,
+            trapped_at: None,
         });
         Ok(space)
     }
@@ -267,13 +315,16 @@ impl Context for SystrapContext {
             Err(Errno::ESRCH) => return Ok(Event::Exited),
             Err(e) => return Err(err("switch")(e)),
         };
-        let (tid, slot, frame, attaches_seen) = {
+        let (tid, slot, frame, attaches_seen, limits, stub_polls, adapts) = {
             let current = self.current().map_err(err("switch"))?;
             (
                 current.tid,
                 current.slot,
                 current.frame,
                 current.attaches_seen,
+                current.spin.limits(),
+                current.stub_polls,
+                current.spin.adapts(),
             )
         };
         // Only this thread seizes its own stub thread, and every seize counts: with the count
@@ -319,8 +370,9 @@ impl Context for SystrapContext {
                     gs_base: SLOTS_BASE + slot * slot::SIZE,
                     ..*regs
                 })
-                .and_then(|()| space.set_up_thread(slot, self.registry.spin.stub))
-                .and_then(|()| space.inner.detach_caller()),
+                .and_then(|()| space.set_up_thread(slot, limits.stub))
+                .and_then(|()| space.inner.detach_caller())
+                .map(|()| None),
             // It waits in its handler: rewrite the frame, detach it if an injection attached
             // it, and wake it.
             Some(frame) => write_frame(&space, slot, &frame, regs)
@@ -347,25 +399,56 @@ impl Context for SystrapContext {
                     }
                     Ok(())
                 })
-                .and_then(|()| space.hand_over(slot, slot::RESUME)),
+                .and_then(|()| {
+                    if limits.stub != stub_polls {
+                        space
+                            .region
+                            .store_u32(slot * slot::SIZE + slot::SPIN_LIMIT, limits.stub)?;
+                    }
+                    let resumed = adapts.then(Instant::now);
+                    let polling = space.hand_over(slot, slot::RESUME)?;
+                    // An injection since the last trap (a seize) moved the stub like a miss
+                    // would: it costs more across CPUs.
+                    let stub_hit = if attaches != attaches_seen {
+                        Some(false)
+                    } else {
+                        (stub_polls > 0).then_some(polling)
+                    };
+                    Ok(resumed.map(|at| (at, stub_hit)))
+                }),
         };
         if let Some(current) = &mut self.current {
             current.frame = None;
             current.attaches_seen = attaches;
+            current.stub_polls = limits.stub;
         }
         space.set_in_handler(slot, false);
-        match started {
-            Ok(()) => {}
+        let resumed = match started {
+            Ok(resumed) => resumed,
             Err(Errno::ESRCH) => return Ok(Event::Exited),
             Err(e) => return Err(err("resuming the stub")(e)),
-        }
-        match space.wait_for_trap(slot, tid) {
-            Ok(()) => {}
+        };
+        let caught = match space.wait_for_trap_polling(slot, tid, limits.sentry) {
+            Ok(caught) => caught,
             Err(Errno::ESRCH) => {
                 space.release();
                 return Ok(Event::Exited);
             }
             Err(e) => return Err(err("waiting for the stub")(e)),
+        };
+        if let (Some((resumed, stub_hit)), Some(current)) = (resumed, &mut self.current) {
+            let trapped = Instant::now();
+            let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            let trip = RoundTrip {
+                stub_hit,
+                sentry_hit: (limits.sentry > 0).then_some(caught),
+                held: current
+                    .trapped_at
+                    .map_or(0, |at| nanos(resumed.saturating_duration_since(at))),
+                ran: nanos(trapped.saturating_duration_since(resumed)),
+            };
+            current.trapped_at = Some(trapped);
+            current.learn(trip, &self.registry.cpus);
         }
         let Some(frame) = read_frame(&space, slot).map_err(err("slot"))? else {
             return Ok(Self::broken(&space));

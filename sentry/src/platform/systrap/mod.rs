@@ -35,6 +35,7 @@ mod address_space;
 mod context;
 mod filter;
 mod patch;
+mod spin;
 mod sys;
 
 use std::collections::HashMap;
@@ -42,24 +43,28 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use self::address_space::{ForkedStub, SystrapAddressSpace, SLOTS_BASE, SLOTS_LEN};
 use self::context::SystrapContext;
+use self::spin::SpinMode;
 use crate::platform::ptrace::PtracePlatform;
 use crate::platform::{
     AddressSpace, Context, Layout, PendingStub, Platform, PlatformError, Regs, ReservedRange,
 };
 
 /// How many times each side of a hand-off polls the slot before it sleeps on its futex
-/// (each poll is a `pause`, tens of nanoseconds): the sentry waiting for the stub's next trap,
+/// (each poll is a `pause`, about 14 ns here): the sentry waiting for the stub's next trap,
 /// the stub's handler (`slot::SPIN_LIMIT`) waiting for the sentry's answer.
 ///
-/// With no polling (the default, 0 for both) the tracer thread and its stub thread share one
-/// CPU (as on ptrace, `Shared::pair_on_one_cpu`), where a poll would only delay the other
-/// side; with polling they are left on different CPUs. Measured on this 2-core VM, getppid
-/// round trip: idle machine, pinned without polling 4.4-4.6 µs (ptrace 4.6-5.6); unpinned
-/// with 1000 polls per side 2.4-2.5 µs (5000: the same; 100: 76-86 µs, and 88-97 µs with none:
-/// a cross-CPU futex wake costs about 90 µs here); pinned with polling 6.7 µs (100) to 34 µs
-/// (1000). Under build load, unpinned with 2000 polls: 34-46 µs against 5-12 µs pinned. So
-/// polling wins only with a spare core, and the default keeps the robust choice;
-/// `RUNSC_SYSTRAP_SPIN=1000,1000` selects it.
+/// By default the limits adapt per application thread (`spin.rs`): a pair polls across two
+/// CPUs while that makes its round trips faster than sleeping with both on one CPU (as on
+/// ptrace, `Shared::pair_on_one_cpu`), where a poll would only delay the other side.
+/// `RUNSC_SYSTRAP_SPIN=SENTRY,STUB` fixes them instead (0,0: never poll, pairs pinned; others:
+/// always poll, pairs unpinned). Measured on this 2-core VM, getppid round trip, before
+/// patching: idle machine, pinned without polling 4.4-4.6 µs (ptrace 4.6-5.6); unpinned with
+/// 1000 polls per side 2.4-2.5 µs (5000: the same; 100: 76-86 µs, and 88-97 µs with none: a
+/// cross-CPU futex wake costs about 90 µs here); pinned with polling 6.7 µs (100) to 34 µs
+/// (1000). Under build load, unpinned with 2000 polls: 34-46 µs against 5-12 µs pinned.
+/// Patched, 2026-11-29: idle (load average 1), 0,0 2.8-2.9 µs, 1000,1000 0.86-1.0 µs,
+/// adaptive 0.87-0.90 µs; under others' builds (load average 5-6), 3.5-4.5, 36-54 and
+/// 2.7-3.4 µs; two application threads in getppid loops, 5.4, 43 and 2.6 µs each.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Spin {
     pub sentry: u32,
@@ -67,13 +72,13 @@ pub struct Spin {
 }
 
 impl Spin {
-    /// The limits `RUNSC_SYSTRAP_SPIN=SENTRY,STUB` asks for (a tuning knob for measurements;
-    /// the default otherwise, and for anything unparsable).
-    fn from_env() -> Spin {
+    /// The limits `RUNSC_SYSTRAP_SPIN=SENTRY,STUB` fixes (a tuning knob for measurements);
+    /// adaptive limits otherwise, and for anything unparsable.
+    fn from_env() -> SpinMode {
         std::env::var("RUNSC_SYSTRAP_SPIN")
             .ok()
             .and_then(|v| Spin::parse(&v))
-            .unwrap_or_default()
+            .map_or(SpinMode::Adaptive, SpinMode::Fixed)
     }
 
     fn parse(value: &str) -> Option<Spin> {
@@ -97,7 +102,10 @@ fn patching_from_env() -> bool {
 #[derive(Default)]
 struct Registry {
     spaces: Mutex<HashMap<i32, Weak<SystrapAddressSpace>>>,
-    spin: Spin,
+    spin: SpinMode,
+    /// The CPUs the sentry may use, which an unpinned pair gets back
+    /// (`ptrace::unpin_pair`).
+    cpus: Vec<usize>,
     /// Syscall sites patched at a time (`patch.rs`); 0 when patching is off (or the host
     /// cannot run the fast path).
     patch_batch: usize,
@@ -146,14 +154,18 @@ impl SystrapPlatform {
                 "the host does not let user code use FSGSBASE (rdfsbase/wrfsbase)".into(),
             ));
         }
-        let spin = Spin::from_env();
+        let mut spin = Spin::from_env();
         let patch_batch = if address_space::fast_layout().is_some() {
             patch_batch
         } else {
             0
         };
-        let pin_pairs = spin.sentry == 0 && spin.stub == 0;
-        let ptrace = PtracePlatform::new_for_systrap(pin_pairs)?;
+        let ptrace = PtracePlatform::new_for_systrap(spin.pins())?;
+        let cpus = ptrace.allowed_cpus().to_vec();
+        if cpus.len() < 2 {
+            // Nowhere to poll from: a pair would only delay itself.
+            spin = SpinMode::Fixed(Spin::default());
+        }
         let mut layout = ptrace.layout().clone();
         layout.reserved.push(ReservedRange {
             start: SLOTS_BASE,
@@ -171,6 +183,7 @@ impl SystrapPlatform {
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
                 spin,
+                cpus,
                 patch_batch,
             }),
         };
@@ -193,7 +206,7 @@ impl SystrapPlatform {
     ) -> Result<Arc<dyn AddressSpace>, PlatformError> {
         let space = Arc::new(SystrapAddressSpace::set_up(
             inner,
-            self.registry.spin,
+            self.registry.spin.fixed(),
             self.registry.patch_batch,
         )?);
         self.registry.register(&space);
@@ -205,8 +218,11 @@ impl SystrapPlatform {
     fn make_template(&self) -> Result<Arc<SystrapAddressSpace>, PlatformError> {
         let inner = self.ptrace.new_stub()?;
         let pid = inner.host_pid();
-        let space =
-            SystrapAddressSpace::set_up(inner, self.registry.spin, self.registry.patch_batch)?;
+        let space = SystrapAddressSpace::set_up(
+            inner,
+            self.registry.spin.fixed(),
+            self.registry.patch_batch,
+        )?;
         space
             .start_as_template(&self.ptrace.initial_regs())
             .map_err(|source| PlatformError::Ptrace {
@@ -265,7 +281,7 @@ impl Platform for SystrapPlatform {
             SystrapAddressSpace::adopt_forked(
                 &mut forked,
                 |pid, pidfd| self.ptrace.adopt_running_stub(pid, pidfd),
-                self.registry.spin,
+                self.registry.spin.fixed(),
                 self.registry.patch_batch,
             )
             .map_err(err("adopting the forked stub"))?,
