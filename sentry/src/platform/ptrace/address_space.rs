@@ -169,6 +169,26 @@ impl PtraceAddressSpace {
         Ok(())
     }
 
+    /// Stops recording the calling thread as the driver of its stub thread, unless it is the
+    /// last one (then nothing changes); returns whether it was. For the seccomp-trap platform,
+    /// which ends the stub thread itself (`slot::EXEC` of exit).
+    pub(crate) fn forget_caller(&self) -> Result<bool, Errno> {
+        let me = sys::gettid();
+        let stub_tid = {
+            let mut tracers = self.tracers.lock().unwrap_or_else(PoisonError::into_inner);
+            let index = tracers
+                .iter()
+                .position(|&(tracer, _)| tracer == me)
+                .ok_or(Errno::EPERM)?;
+            if tracers.len() == 1 {
+                return Ok(true);
+            }
+            tracers.remove(index).1
+        };
+        self.set_detached(stub_tid, false);
+        Ok(false)
+    }
+
     /// Records stub thread `tid` as detached (running untraced), as a stub forked by the
     /// seccomp-trap handler starts.
     pub(crate) fn mark_detached(&self, tid: i32) {

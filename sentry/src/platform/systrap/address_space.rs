@@ -761,6 +761,37 @@ impl SystrapAddressSpace {
         }
     }
 
+    /// `exit_thread` from the handler of slot `slot`, whose thread is `tid` (not the leader).
+    fn exit_in_slot(&self, slot: u64, tid: i32) -> Result<(), Errno> {
+        if self.inner.caller_attached()? {
+            self.inner.detach_caller()?;
+        }
+        if self.inner.forget_caller()? {
+            // The last thread: the whole stub goes.
+            self.release();
+            return Ok(());
+        }
+        let base = slot * slot::SIZE;
+        self.region
+            .store_u64(base + slot::EXEC_NR, libc::SYS_exit as u64)?;
+        self.region
+            .write_words(base + slot::EXEC_ARGS, &[0u8; 48])?;
+        self.set_in_handler(slot, false);
+        self.hand_over(slot, slot::EXEC)?;
+        // Untraced, an exited thread other than the leader is gone at once (no zombie).
+        let pid = self.host_pid();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while crate::platform::ptrace::tgkill(pid, tid, 0).is_ok() {
+            if std::time::Instant::now() > deadline {
+                // Its slot stays taken rather than be given while it might still wait there.
+                return Ok(());
+            }
+            std::thread::yield_now();
+        }
+        self.free_slot(tid);
+        Ok(())
+    }
+
     fn exec_in_slot(&self, slot: u64, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
         let tid = if self.template.load(Ordering::Acquire) {
             self.host_pid()
@@ -1028,8 +1059,16 @@ impl AddressSpace for SystrapAddressSpace {
     /// The slot is freed only once its thread has exited (or parked for good): a thread that
     /// still sleeps on the slot's futex word could otherwise take the wake-up meant for the
     /// slot's next thread, which would then sleep forever.
+    /// A thread other than the leader that waits in its handler makes exit(0) there
+    /// (`slot::EXEC`); the slot is freed once the host has the thread gone. Others are ended
+    /// by injection (the leader parks: it cannot leave before the others).
     fn exit_thread(&self) -> Result<(), Errno> {
         let tid = self.inner.caller_stub_tid().ok();
+        if let (Some(tid), Some(slot)) = (tid, self.caller_handler_slot()) {
+            if tid != self.host_pid() {
+                return self.exit_in_slot(slot, tid);
+            }
+        }
         let ended = self.inner.exit_thread();
         if let Some(tid) = tid {
             self.free_slot(tid);
