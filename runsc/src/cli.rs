@@ -48,14 +48,14 @@ pub struct GlobalOpts {
     /// Directory holding container state.
     #[arg(long, value_name = "DIR", default_value = "/run/runsc")]
     pub root: PathBuf,
-    /// How application code runs and traps: ptrace, or systrap (seccomp traps handled in the
-    /// stub; falls back to ptrace with a logged reason where the host lacks it). The
+    /// How application code runs and traps: systrap (seccomp traps handled in the stub; falls
+    /// back to ptrace with a logged reason where the host lacks it), or ptrace. The
     /// environment variable RUNSC_PLATFORM sets it where an engine builds the command line.
     #[arg(
         long,
         value_name = "PLATFORM",
         env = "RUNSC_PLATFORM",
-        default_value = "ptrace"
+        default_value = "systrap"
     )]
     pub platform: String,
     /// Networking: none (loopback only, inside the sandbox) or host (host sockets in the
