@@ -436,6 +436,9 @@ impl SystrapAddressSpace {
         if !self.template.load(Ordering::Acquire) {
             return Err(Errno::EINVAL);
         }
+        // Gone (killed from outside): fail at once rather than after a liveness period.
+        let pid = self.host_pid();
+        crate::platform::ptrace::tgkill(pid, pid, 0)?;
         let _serial = self.lock_patches();
         let own = self.inner.own_socket().ok_or(Errno::EBADF)?;
         self.fork_in_slot(0, own)

@@ -453,6 +453,28 @@ mod tests {
     }
 
     #[test]
+    fn a_dead_template_leaves_new_address_spaces_to_ptrace() {
+        let platform = SystrapPlatform::new().expect("systrap platform starts");
+        let template = platform
+            .template
+            .as_ref()
+            .expect("the template stub started");
+        let pid = nix::unistd::Pid::from_raw(template.host_pid());
+        nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL).unwrap();
+        let space = crate::platform::conformance::space_with_code(
+            &platform,
+            &[
+                0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+                0x0f, 0x05, //                   syscall
+            ],
+        );
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(&platform, CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 39);
+    }
+
+    #[test]
     fn spin_limits_parse() {
         assert_eq!(
             Spin::parse("100, 2000"),
