@@ -3,7 +3,7 @@
 //! `SCM_RIGHTS` (unix(7)) and received by an injected recvmsg(2); memory is accessed with
 //! process_vm_readv(2)/process_vm_writev(2). After gVisor's `pkg/sentry/platform/ptrace/subprocess.go`.
 //!
-//! Lock order: `Shared::fd_passing` or `OwnSocket::passing`, then `tracers`.
+//! Lock order: `Shared::fd_passing`, then `tracers`.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,27 +70,37 @@ impl Drop for PendingThread {
     }
 }
 
-/// An address space's own fd-passing socket (seccomp-trap platform), in place of the shared
-/// one: the stub holds its end at `stub::STUB_SOCKET_FD`. The sentry keeps its own end, a copy
-/// of the stub's end (to drain what the stub did not take), and the lock that keeps one
+/// An address space's own fd-passing socket (seccomp-trap platform), beside the shared one:
+/// its stub's handler receives on it without a tracer (`systrap::filter` allows recvmsg on any
+/// fd but the shared socket's), so only fds that give the application nothing it could not
+/// already do go this way. The stub holds its end at `stub_fd`. The sentry keeps its own end,
+/// a copy of the stub's end (to drain what the stub did not take), and the lock that keeps one
 /// message in flight at a time (every thread of the stub receives from the same socket).
 pub(crate) struct OwnSocket {
     pub(crate) sentry: OwnedFd,
     pub(crate) stub_copy: OwnedFd,
+    pub(crate) stub_fd: u64,
     pub(crate) passing: Mutex<()>,
 }
 
 impl OwnSocket {
-    /// A new pair; the stub's end is returned for the stub to receive.
+    /// A new pair: the sentry's side, and the stub's end, for the stub to receive; the stub's
+    /// fd number is given to `with_stub_fd` once known.
     pub(crate) fn new() -> Result<(OwnSocket, OwnedFd), Errno> {
         let (sentry, stub_end) = sys::dgram_socketpair()?;
         let stub_copy = stub_end.try_clone().map_err(|_| Errno::EMFILE)?;
         let own = OwnSocket {
             sentry,
             stub_copy,
+            stub_fd: u64::MAX,
             passing: Mutex::new(()),
         };
         Ok((own, stub_end))
+    }
+
+    /// The same, with the stub holding its end at `stub_fd`.
+    pub(crate) fn with_stub_fd(self, stub_fd: u64) -> OwnSocket {
+        OwnSocket { stub_fd, ..self }
     }
 
     /// Holds the lock while a message is in flight.
@@ -114,8 +124,7 @@ pub struct PtraceAddressSpace {
     /// How many times a detached stub thread was seized again: a context that saw the same
     /// count at its last switch knows its own thread is still detached without the locks.
     attaches: AtomicU64,
-    /// Set once the stub holds a socket of its own (`OwnSocket`); fd passing uses the shared
-    /// one until then.
+    /// Set once the stub holds a socket of its own (`OwnSocket`, seccomp-trap platform).
     own_socket: std::sync::OnceLock<OwnSocket>,
     shared: Arc<Shared>,
 }
@@ -140,8 +149,7 @@ impl PtraceAddressSpace {
         }
     }
 
-    /// Records that the stub now holds `own` at `stub::STUB_SOCKET_FD`; ignored if it already
-    /// had one.
+    /// Records that the stub now holds `own`; ignored if it already had one.
     pub(crate) fn set_own_socket(&self, own: OwnSocket) {
         let _ = self.own_socket.set(own);
     }
@@ -396,19 +404,18 @@ impl PtraceAddressSpace {
     }
 
     /// Passes `fd` to the caller's stub (SCM_RIGHTS + injected recvmsg) and returns the
-    /// stub's fd number: through the stub's own socket if it has one, else the shared one.
+    /// stub's fd number. Always through the shared socket, at `stub::STUB_SOCKET_FD` in every
+    /// stub, which only a traced stub thread can receive from.
     pub(crate) fn receive_fd(&self, fd: BorrowedFd<'_>) -> Result<u64, Errno> {
-        let (sentry_sock, stub_sock, _passing) = match self.own_socket.get() {
-            Some(own) => (own.sentry.as_fd(), own.stub_copy.as_fd(), own.lock()),
-            None => (
-                self.shared.sentry_sock.as_fd(),
-                self.shared.stub_sock.as_fd(),
-                self.shared
-                    .fd_passing
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner),
-            ),
-        };
+        let (sentry_sock, stub_sock) = (
+            self.shared.sentry_sock.as_fd(),
+            self.shared.stub_sock.as_fd(),
+        );
+        let _passing = self
+            .shared
+            .fd_passing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let stub_tid = self.caller_stub()?.tid();
         // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }.
         let mut msghdr = [0u8; 56];

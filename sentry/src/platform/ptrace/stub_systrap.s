@@ -44,7 +44,6 @@
         .set INTERRUPT_SIGNAL, 0x11
         .set SLOTS_BASE, 0x7ff000100000
         .set SLOTS_LEN, 0x2000000
-        .set STUB_SOCKET_FD, 0x3
         .set FORK_CHILD_NR, 0xffffffff
 page:
         .org 0x100, 0xcc
@@ -231,7 +230,8 @@ fast_end:
         .org 0x600, 0xcc
 fork_child:
         # The child of a fork the sentry asked for (EXEC of clone): r10 = the fd of its own
-        # slot region, r8 = its own fd-passing socket (clone ignores both with a fork's flags).
+        # slot region, r8 = its parent's own fd-passing socket, which it closes (clone ignores
+        # both with a fork's flags); its own socket is already in its fd table.
         # Its stack and slot are its parent's (shared) until the mmap: it touches neither.
         # Then it reports at the fast path's entry, with its slot's address still in gs_base,
         # as its first trap; the sentry loads the application's registers there.
@@ -246,12 +246,6 @@ fork_child:
         mov eax, 9                          # SYS_mmap
         syscall
         cmp rax, rdi
-        jne fork_child_failed
-        mov rdi, r14
-        mov esi, STUB_SOCKET_FD
-        mov eax, 33                         # SYS_dup2
-        syscall
-        cmp rax, STUB_SOCKET_FD
         jne fork_child_failed
         mov rdi, r14
         mov eax, 3                          # SYS_close

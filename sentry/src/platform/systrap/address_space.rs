@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
 use super::patch::{self, PatchState};
-use super::sys::SharedRegion;
+use super::sys::{self, SharedRegion};
 use super::Spin;
-use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE, STUB_SOCKET_FD};
+use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE};
 use crate::platform::ptrace::{
     OwnSocket, PtraceAddressSpace, FORK_CLONE_FLAGS, INTERRUPT_SIGNAL, THREAD_CLONE_FLAGS,
 };
@@ -288,19 +288,14 @@ impl SystrapAddressSpace {
                 0,
             )
             .map_err(err("mapping the slot region"))?;
-        // Its own socket (received through the shared one, still at `STUB_SOCKET_FD`), then
-        // moved over the shared one, which no application stub keeps.
+        // Its own socket, received through the shared one (which it keeps at
+        // `STUB_SOCKET_FD`, out of the application's reach).
         let (own, stub_end) = OwnSocket::new().map_err(err("socketpair"))?;
         let received = space
             .inner
             .receive_fd(stub_end.as_fd())
             .map_err(err("passing the stub its socket"))?;
-        inject(
-            libc::SYS_dup2,
-            [received, STUB_SOCKET_FD as u64, 0, 0, 0, 0],
-            "dup2",
-        )?;
-        inject(libc::SYS_close, [received, 0, 0, 0, 0, 0], "close")?;
+        let own = own.with_stub_fd(received);
         space.inner.set_own_socket(own);
         {
             let mut action = [0u8; 32];
@@ -604,8 +599,10 @@ impl SystrapAddressSpace {
     }
 
     /// Passes `fds` (one or two) to the stub over its own socket, `own`: SCM_RIGHTS, received
-    /// by the thread of slot `slot` in its handler (recvmsg(2) on `STUB_SOCKET_FD`). Returns
-    /// their numbers in the stub. Holds the socket's lock from send to receipt.
+    /// by the thread of slot `slot` in its handler (recvmsg(2) on `own.stub_fd`). Returns
+    /// their numbers in the stub. Holds the socket's lock from send to receipt. Another thread
+    /// of the application can take them first: only fds that give it nothing it could not
+    /// already do may go this way (`map_file`, `fork_in_slot`).
     fn receive_in_slot(
         &self,
         slot: u64,
@@ -630,7 +627,7 @@ impl SystrapAddressSpace {
         let _passing = own.lock();
         crate::platform::ptrace::send_fds(own.sentry.as_fd(), fds)?;
         let flags = (libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) as u64;
-        let args = [STUB_SOCKET_FD as u64, addr + FD_MSGHDR, flags, 0, 0, 0];
+        let args = [own.stub_fd, addr + FD_MSGHDR, flags, 0, 0, 0];
         if let Err(e) = self.exec_in_slot(slot, libc::SYS_recvmsg, args) {
             crate::platform::ptrace::drain_fds(own.stub_copy.as_fd());
             return Err(e);
@@ -671,7 +668,9 @@ impl SystrapAddressSpace {
         let [region_fd, socket_fd] =
             self.receive_in_slot(slot, own, &[region.fd(), stub_end.as_fd()])?;
         drop(stub_end);
-        let args = [FORK_CLONE_FLAGS, 0, 0, region_fd, socket_fd, 0];
+        // The child closes the region's fd and its parent's socket (clone ignores these
+        // arguments with a fork's flags) and keeps its own socket at `socket_fd`.
+        let args = [FORK_CLONE_FLAGS, 0, 0, region_fd, own.stub_fd, 0];
         let child = self.exec_in_slot(slot, libc::SYS_clone, args);
         // The parent's copies; the child closes its own.
         for fd in [region_fd, socket_fd] {
@@ -689,7 +688,7 @@ impl SystrapAddressSpace {
             inner: Box::new(ForkedStub {
                 pid,
                 pidfd: Some(pidfd),
-                parts: Some((region, socket)),
+                parts: Some((region, socket.with_stub_fd(socket_fd))),
                 slot,
                 nonce,
                 fpstate,
@@ -900,6 +899,14 @@ fn init_slot(region: &SharedRegion, index: u64, spin: u32) -> Result<(), Errno> 
     Ok(())
 }
 
+/// Whether host fd `fd`, to be mapped with `prot` (`shared` or private), may go through the
+/// address space's own socket, where the application can take it: only if that gives it
+/// nothing more than the mapping does (a read-only fd, or a shared writable mapping, which
+/// needs a read-write one).
+fn may_pass_openly(fd: BorrowedFd<'_>, prot: Prot, shared: bool) -> bool {
+    sys::fd_is_read_only(fd) || (shared && prot.contains(Prot::WRITE))
+}
+
 impl AddressSpace for SystrapAddressSpace {
     fn map_anon(&self, addr: u64, len: u64, prot: Prot, shared: bool) -> Result<(), Errno> {
         check_aligned(addr, len)?;
@@ -928,9 +935,15 @@ impl AddressSpace for SystrapAddressSpace {
         offset: u64,
     ) -> Result<(), Errno> {
         check_aligned(addr, len)?;
-        let (Some(own), Some(slot)) = (
+        // Through the handler only if the application, which can take the fd on its way
+        // there, gains nothing by it: a read-only fd (it may read what it maps), or a
+        // writable shared mapping (it may write the file). Others (a read-write host fd
+        // mapped privately or read-only, as tmpfs files' memfds are) go through the shared
+        // socket, by injection.
+        let (Some(own), Some(slot), true) = (
             self.inner.own_socket(),
             self.handler_slot_for(&[(addr, len)]),
+            may_pass_openly(fd, prot, shared),
         ) else {
             return self.inner.map_file(addr, len, prot, shared, fd, offset);
         };
@@ -1077,5 +1090,29 @@ impl AddressSpace for SystrapAddressSpace {
             self.free_slot(tid);
         }
         ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    #[test]
+    fn only_fds_that_give_nothing_more_pass_openly() {
+        let region = SharedRegion::new(PAGE_SIZE).unwrap();
+        let rw = region.fd();
+        let read_only = std::fs::File::open("/proc/self/exe").unwrap();
+        let ro = read_only.as_fd();
+        // A read-write memfd (a tmpfs file's): only for a shared writable mapping.
+        assert!(!may_pass_openly(rw, Prot::READ, false));
+        assert!(!may_pass_openly(rw, Prot::READ | Prot::EXEC, false));
+        assert!(!may_pass_openly(rw, Prot::READ | Prot::WRITE, false));
+        assert!(!may_pass_openly(rw, Prot::READ, true));
+        assert!(may_pass_openly(rw, Prot::READ | Prot::WRITE, true));
+        // A read-only fd: for any mapping.
+        assert!(may_pass_openly(ro, Prot::READ, false));
+        assert!(may_pass_openly(ro, Prot::READ | Prot::EXEC, true));
     }
 }

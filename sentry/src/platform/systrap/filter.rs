@@ -9,21 +9,22 @@
 //! - from the stub's code page, the calls its own code makes without a tracer are allowed:
 //!   rt_sigreturn (the handler's return), futex FUTEX_WAIT/FUTEX_WAKE (the hand-off), pause (a
 //!   parked stub thread), prctl(PR_SET_PDEATHSIG), rt_sigprocmask, sigaltstack, close, exit and
-//!   exit_group (a new stub process or thread), and the host calls the sentry has the handler make (`slot::EXEC`): mmap,
-//!   munmap, mprotect and mremap below `EXEC_ADDR_LIMIT` or from `EXEC_ADDR_RESUME` up,
-//!   recvmsg on the address space's own fd-passing socket (`STUB_SOCKET_FD`), clone with
-//!   exactly the flags of a stub fork or of a new stub thread, and, for the forked stub, mmap of exactly its slot
-//!   region and dup2 onto the socket's number. Application code that jumps there can make
-//!   those too. They change only its own address space and fds, never the stub's pages (the
-//!   bound), and the sentry's view of the address space is not trusted for anything but the
-//!   application's own accesses; the socket is its own address space's, so what it could take
-//!   from it is what the sentry sends to this address space anyway (see `address_space.rs`
-//!   for what that is); a fork it makes itself is a host process the sentry does not know,
-//!   with this filter, confined to its own address space like its parent, and a thread it makes
-//!   runs its own code as any of its threads does (either costs only host resources, within the
-//!   container's cgroup). Ptrace injection checks every traced stop
-//!   (`inject::inject_syscall`), so a stub page rewritten by the application cannot borrow the
-//!   tracer's privilege;
+//!   exit_group (a new stub process or thread), and the host calls the sentry has the handler
+//!   make (`slot::EXEC`): mmap, munmap, mprotect and mremap below `EXEC_ADDR_LIMIT` or from
+//!   `EXEC_ADDR_RESUME` up, recvmsg on any fd but the shared fd-passing socket
+//!   (`STUB_SOCKET_FD`), clone with exactly the flags of a stub fork or of a new stub thread,
+//!   and, for a forked stub, mmap of exactly its slot region. Application code that jumps there
+//!   can make those too. They change only its own address space and fds, never the stub's
+//!   pages (the bound), and the sentry's view of the address space is not trusted for anything
+//!   but the application's own accesses. What it could take from its address space's own
+//!   socket is only what the sentry lets go that way, fds that give it nothing it could not do
+//!   already (`address_space.rs`, `map_file`); no dup is allowed, so the shared socket, which
+//!   the sentry uses for the others, stays at a number it cannot receive on. A fork it makes
+//!   itself is a host process the sentry does not know, with this filter, confined to its own
+//!   address space like its parent, and a thread it makes runs its own code as any of its
+//!   threads does (either costs only host resources, within the container's cgroup). Ptrace
+//!   injection checks every traced stop (`inject::inject_syscall`), so a stub page rewritten
+//!   by the application cannot borrow the tracer's privilege;
 //! - any other call from the stub's code page is `SECCOMP_RET_TRACE`: it runs only when the
 //!   sentry injects it into a stub thread it traces; from an untraced thread (application code
 //!   that jumped into the stub page with registers of its choosing) it fails with ENOSYS.
@@ -145,7 +146,7 @@ pub fn stub_filter() -> Vec<sock_filter> {
     let nr = |n: i64| n as u32;
     let fork_flags = FORK_CLONE_FLAGS;
     const _: () = assert!(FORK_CLONE_FLAGS >> 32 == 0 && THREAD_CLONE_FLAGS >> 32 == 0);
-    let socket_fd = STUB_SOCKET_FD as u32;
+    let shared_socket_fd = STUB_SOCKET_FD as u32;
     assemble(&[
         Load(ARCH),
         Jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, NEXT, "trap"),
@@ -165,7 +166,6 @@ pub fn stub_filter() -> Vec<sock_filter> {
         Jump(BPF_JEQ_K, nr(libc::SYS_futex), "futex", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_prctl), "prctl", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_recvmsg), "recvmsg", NEXT),
-        Jump(BPF_JEQ_K, nr(libc::SYS_dup2), "dup2", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_clone), "clone", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_mmap), "mmap", NEXT),
         Jump(BPF_JEQ_K, nr(libc::SYS_munmap), "mapping", NEXT),
@@ -184,15 +184,12 @@ pub fn stub_filter() -> Vec<sock_filter> {
         Label("prctl"),
         Load(ARG0_LO),
         Jump(BPF_JEQ_K, libc::PR_SET_PDEATHSIG as u32, "allow", "trace"),
-        // Only the address space's own socket (the kernel reads the fd as an int).
+        // Never on the shared socket, through which the sentry passes fds the application
+        // must not get (the kernel reads the fd as an int); its address space's own socket,
+        // and anything else it has, are its own.
         Label("recvmsg"),
         Load(ARG0_LO),
-        Jump(BPF_JEQ_K, socket_fd, "allow", "trace"),
-        // Only onto the socket's number (a forked stub's own socket, in place of its
-        // parent's).
-        Label("dup2"),
-        Load(ARG1_LO),
-        Jump(BPF_JEQ_K, socket_fd, "allow", "trace"),
+        Jump(BPF_JEQ_K, shared_socket_fd, "trace", "allow"),
         // Only a fork of the stub or a new stub thread, with exactly the platform's flags.
         Label("clone"),
         Load(ARG0_HI),
@@ -352,7 +349,6 @@ mod tests {
         for nr in [
             libc::SYS_kill,
             libc::SYS_clone,
-            libc::SYS_recvmsg,
             libc::SYS_seccomp,
             libc::SYS_openat,
             libc::SYS_dup,
@@ -367,24 +363,28 @@ mod tests {
         let x86 = AUDIT_ARCH_X86_64;
         let stub = STUB_BASE + 0x28e;
         let sock = STUB_SOCKET_FD as u64;
-        // recvmsg on the address space's own socket only.
-        assert_eq!(
-            run(&f, libc::SYS_recvmsg, x86, stub, [sock, 0x1000]),
-            SECCOMP_RET_ALLOW
-        );
+        // recvmsg on anything but the shared socket (in the high bits too: the fd is an int).
         assert_eq!(
             run(&f, libc::SYS_recvmsg, x86, stub, [sock + 1, 0x1000]),
-            SECCOMP_RET_TRACE
-        );
-        // dup2 onto the socket's number only.
-        assert_eq!(
-            run(&f, libc::SYS_dup2, x86, stub, [7, sock]),
             SECCOMP_RET_ALLOW
         );
         assert_eq!(
-            run(&f, libc::SYS_dup2, x86, stub, [sock, 7]),
+            run(&f, libc::SYS_recvmsg, x86, stub, [sock, 0x1000]),
             SECCOMP_RET_TRACE
         );
+        assert_eq!(
+            run(&f, libc::SYS_recvmsg, x86, stub, [sock | 1 << 32, 0x1000]),
+            SECCOMP_RET_TRACE
+        );
+        // No way to move the shared socket to another number.
+        for nr in [
+            libc::SYS_dup,
+            libc::SYS_dup2,
+            libc::SYS_dup3,
+            libc::SYS_fcntl,
+        ] {
+            assert_eq!(run(&f, nr, x86, stub, [sock, 7]), SECCOMP_RET_TRACE, "{nr}");
+        }
         // clone: a fork with exactly the platform's flags; a thread or anything else traces.
         assert_eq!(
             run(&f, libc::SYS_clone, x86, stub, [FORK_CLONE_FLAGS, 0]),
@@ -431,16 +431,13 @@ mod tests {
             libc::SYS_close,
             libc::SYS_rt_sigprocmask,
             libc::SYS_exit_group,
+            libc::SYS_exit,
+            libc::SYS_sigaltstack,
         ] {
             assert_eq!(run(&f, nr, x86, stub, [9, 0]), SECCOMP_RET_ALLOW, "{nr}");
         }
         // From application code every one of them traps.
-        for nr in [
-            libc::SYS_recvmsg,
-            libc::SYS_clone,
-            libc::SYS_dup2,
-            libc::SYS_close,
-        ] {
+        for nr in [libc::SYS_recvmsg, libc::SYS_clone, libc::SYS_close] {
             assert_eq!(
                 run(&f, nr, x86, 0x40_1000, [sock, FORK_CLONE_FLAGS]),
                 SECCOMP_RET_TRAP

@@ -6,7 +6,7 @@
 //! so every access here is an atomic load or store of one aligned word: a racing write yields a
 //! garbage value, which the callers validate, never undefined behaviour in the sentry.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -14,6 +14,12 @@ use libc::c_long;
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::Errno;
+
+/// Whether host fd `fd` was opened read-only (fcntl(2) F_GETFL); false if unknown.
+pub fn fd_is_read_only(fd: BorrowedFd<'_>) -> bool {
+    nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+        .is_ok_and(|flags| flags & libc::O_ACCMODE == libc::O_RDONLY)
+}
 
 /// Fills `buf` from the host's random generator (getrandom(2)).
 pub fn random_fill(buf: &mut [u8]) -> Result<(), Errno> {
