@@ -475,6 +475,39 @@ mod tests {
     }
 
     #[test]
+    fn forks_leave_no_fd_behind_in_the_parent_stub() {
+        let space = space_with_code(&[
+            0xb8, 0x39, 0x00, 0x00, 0x00, // mov eax, 57 (fork)
+            0x0f, 0x05, //                   syscall
+            0xeb, 0xf7, //                   jmp 0
+        ]);
+        let mut ctx = platform().new_context();
+        let mut regs = regs_at(CODE);
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        let fds = || {
+            std::fs::read_dir(format!("/proc/{}/fd", space.host_pid()))
+                .unwrap()
+                .count()
+        };
+        let before = fds();
+        for _ in 0..5 {
+            let pending = space.fork().unwrap();
+            let child = std::thread::spawn(move || {
+                platform()
+                    .adopt_address_space(pending)
+                    .map(|child| child.release())
+                    .is_ok()
+            });
+            assert!(child.join().unwrap());
+        }
+        assert_eq!(
+            fds(),
+            before,
+            "the parent closed its copies of each child's fds"
+        );
+    }
+
+    #[test]
     fn spin_limits_parse() {
         assert_eq!(
             Spin::parse("100, 2000"),
