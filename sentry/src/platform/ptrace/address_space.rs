@@ -407,10 +407,6 @@ impl PtraceAddressSpace {
     /// stub's fd number. Always through the shared socket, at `stub::STUB_SOCKET_FD` in every
     /// stub, which only a traced stub thread can receive from.
     pub(crate) fn receive_fd(&self, fd: BorrowedFd<'_>) -> Result<u64, Errno> {
-        let (sentry_sock, stub_sock) = (
-            self.shared.sentry_sock.as_fd(),
-            self.shared.stub_sock.as_fd(),
-        );
         let _passing = self
             .shared
             .fd_passing
@@ -430,7 +426,7 @@ impl PtraceAddressSpace {
         sys::write_memory(pid, scratch::MSGHDR, &msghdr)?;
         sys::write_memory(pid, scratch::IOVEC, &iovec)?;
         sys::write_memory(pid, scratch::CMSG, &[0u8; scratch::CMSG_LEN as usize])?;
-        sys::send_fd(sentry_sock, fd)?;
+        sys::send_fd(self.shared.sentry_sock.as_fd(), fd)?;
         let received = self.inject_into(
             StoppedTracee::assume_stopped(stub_tid),
             libc::SYS_recvmsg,
@@ -444,7 +440,7 @@ impl PtraceAddressSpace {
             ],
         );
         if let Err(e) = received {
-            sys::drain_fds(stub_sock);
+            sys::drain_fds(self.shared.stub_sock.as_fd());
             return Err(e);
         }
         // struct cmsghdr { len: u64, level: i32, type: i32 } followed by the fd.

@@ -153,18 +153,8 @@ impl Drop for HandlerThread {
         }
         // Once it waits in its slot, it makes exit(0) there (`slot::EXEC`). Its slot stays
         // taken: the address space cannot tell when the thread is gone.
-        let base = self.slot * slot::SIZE;
-        for _ in 0..20 {
-            if self.region.load_u32(base + slot::STATE) == Ok(slot::TRAPPED) {
-                let _ = self
-                    .region
-                    .store_u64(base + slot::EXEC_NR, libc::SYS_exit as u64);
-                let _ = self.region.write_words(base + slot::EXEC_ARGS, &[0u8; 48]);
-                let _ = self.region.swap_u32(base + slot::STATE, slot::EXEC);
-                let _ = self.region.futex_wake(base + slot::STATE);
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        if reported_soon(&self.region, self.slot) {
+            let _ = request_exec(&self.region, self.slot, libc::SYS_exit, [0; 6]);
         }
     }
 }
@@ -195,14 +185,8 @@ impl Drop for ForkedStub {
         };
         // Give it the time to map its region (it has by its first report), then check that
         // it is the stub before killing it.
-        let state = self.slot * slot::SIZE + slot::STATE;
         if let Some((region, _)) = &self.parts {
-            for _ in 0..20 {
-                if region.load_u32(state) == Ok(slot::TRAPPED) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
+            reported_soon(region, self.slot);
         }
         if self.is_genuine() {
             crate::platform::ptrace::pidfd_kill_and_reap(pidfd.as_fd());
@@ -229,23 +213,79 @@ impl ForkedStub {
     /// Waits for the child's first report, checking every `LIVENESS_PERIOD` that it lives.
     pub(super) fn wait_first_report(&self) -> Result<(), Errno> {
         let (region, _) = self.parts.as_ref().ok_or(Errno::ESRCH)?;
-        let base = self.slot * slot::SIZE;
-        region.store_u32(base + slot::SENTRY_SLEEPING, 1)?;
-        let result = loop {
-            let now = region.load_u32(base + slot::STATE)?;
-            if now == slot::TRAPPED {
-                break Ok(());
-            }
-            region.futex_wait(base + slot::STATE, now, LIVENESS_PERIOD)?;
-            if region.load_u32(base + slot::STATE)? != slot::TRAPPED
-                && crate::platform::ptrace::tgkill(self.pid, self.pid, 0).is_err()
-            {
-                break Err(Errno::ESRCH);
-            }
-        };
-        region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
-        result
+        wait_trapped(region, self.slot, self.pid, self.pid, 0).map(drop)
     }
+}
+
+/// Polls slot `slot` of `region` for its thread's report (`TRAPPED`) for up to 100 ms: for a
+/// stub process or thread the handler made and nobody adopted. True if it came.
+fn reported_soon(region: &SharedRegion, slot: u64) -> bool {
+    for _ in 0..20 {
+        if region.load_u32(slot * slot::SIZE + slot::STATE) == Ok(slot::TRAPPED) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    false
+}
+
+/// Marks slot `slot` of `region` with `state` (`RESUME` or `EXEC`) and wakes its handler if it
+/// sleeps (see the handler's comment in `ptrace::stub` for the protocol). True if the handler
+/// was still polling (it will see the state without a wake-up).
+fn hand_over_slot(region: &SharedRegion, slot: u64, state: u32) -> Result<bool, Errno> {
+    let base = slot * slot::SIZE;
+    region.swap_u32(base + slot::STATE, state)?;
+    if region.load_u32(base + slot::STUB_SLEEPING)? != 0 {
+        region.futex_wake(base + slot::STATE)?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// Asks the handler waiting in slot `slot` of `region` to make host syscall `nr(args)`
+/// (`slot::EXEC`); it reports `TRAPPED` again with the result in `slot::EXEC_RESULT`.
+fn request_exec(region: &SharedRegion, slot: u64, nr: i64, args: [u64; 6]) -> Result<(), Errno> {
+    let base = slot * slot::SIZE;
+    region.store_u64(base + slot::EXEC_NR, nr as u64)?;
+    for (i, arg) in args.iter().enumerate() {
+        region.store_u64(base + slot::EXEC_ARGS + 8 * i as u64, *arg)?;
+    }
+    hand_over_slot(region, slot, slot::EXEC).map(drop)
+}
+
+/// Waits until slot `slot` of `region` reports `TRAPPED`: polls `polls` times, then sleeps on
+/// the word, waking every `LIVENESS_PERIOD` to check that stub thread `tid` of process `pid`
+/// still lives (`ESRCH` if not). True if a poll saw the trap.
+fn wait_trapped(
+    region: &SharedRegion,
+    slot: u64,
+    pid: i32,
+    tid: i32,
+    polls: u32,
+) -> Result<bool, Errno> {
+    let base = slot * slot::SIZE;
+    let state = base + slot::STATE;
+    for _ in 0..polls {
+        if region.load_u32(state)? == slot::TRAPPED {
+            return Ok(true);
+        }
+        std::hint::spin_loop();
+    }
+    region.swap_u32(base + slot::SENTRY_SLEEPING, 1)?;
+    let result = loop {
+        let now = region.load_u32(state)?;
+        if now == slot::TRAPPED {
+            break Ok(());
+        }
+        region.futex_wait(state, now, LIVENESS_PERIOD)?;
+        if region.load_u32(state)? != slot::TRAPPED
+            && crate::platform::ptrace::tgkill(pid, tid, 0).is_err()
+        {
+            break Err(Errno::ESRCH);
+        }
+    };
+    region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
+    result.map(|()| false)
 }
 
 impl SystrapAddressSpace {
@@ -509,17 +549,9 @@ impl SystrapAddressSpace {
             .then_some(index as u64)
     }
 
-    /// Marks slot `slot` with `state` (`RESUME` or `EXEC`) and wakes its handler if it sleeps
-    /// (see the handler's comment in `ptrace::stub` for the protocol). True if the handler
-    /// was still polling (it will see the state without a wake-up).
+    /// `hand_over_slot` in this address space's region.
     pub(super) fn hand_over(&self, slot: u64, state: u32) -> Result<bool, Errno> {
-        let base = slot * slot::SIZE;
-        self.region.swap_u32(base + slot::STATE, state)?;
-        if self.region.load_u32(base + slot::STUB_SLEEPING)? != 0 {
-            self.region.futex_wake(base + slot::STATE)?;
-            return Ok(false);
-        }
-        Ok(true)
+        hand_over_slot(&self.region, slot, state)
     }
 
     /// `wait_for_trap_polling` for the handler's host calls (`exec_in_slot`): with the
@@ -535,38 +567,14 @@ impl SystrapAddressSpace {
         self.wait_for_trap_polling(slot, tid, polls).map(drop)
     }
 
-    /// Waits until slot `slot` reports `TRAPPED`: polls `polls` times, then sleeps on the
-    /// word, waking every `LIVENESS_PERIOD` to check that its stub thread `tid` still lives
-    /// (`ESRCH` if not). True if a poll saw the trap.
+    /// `wait_trapped` in this address space's region, for its stub thread `tid`.
     pub(super) fn wait_for_trap_polling(
         &self,
         slot: u64,
         tid: i32,
         polls: u32,
     ) -> Result<bool, Errno> {
-        let base = slot * slot::SIZE;
-        let state = base + slot::STATE;
-        for _ in 0..polls {
-            if self.region.load_u32(state)? == slot::TRAPPED {
-                return Ok(true);
-            }
-            std::hint::spin_loop();
-        }
-        self.region.swap_u32(base + slot::SENTRY_SLEEPING, 1)?;
-        let result = loop {
-            let now = self.region.load_u32(state)?;
-            if now == slot::TRAPPED {
-                break Ok(());
-            }
-            self.region.futex_wait(state, now, LIVENESS_PERIOD)?;
-            if self.region.load_u32(state)? != slot::TRAPPED
-                && crate::platform::ptrace::tgkill(self.inner.host_pid(), tid, 0).is_err()
-            {
-                break Err(Errno::ESRCH);
-            }
-        };
-        self.region.store_u32(base + slot::SENTRY_SLEEPING, 0)?;
-        result.map(|()| false)
+        wait_trapped(&self.region, slot, self.host_pid(), tid, polls)
     }
 
     /// Has the caller's stub thread make host syscall `nr(args)` from its handler, without
@@ -773,13 +781,8 @@ impl SystrapAddressSpace {
             self.release();
             return Ok(());
         }
-        let base = slot * slot::SIZE;
-        self.region
-            .store_u64(base + slot::EXEC_NR, libc::SYS_exit as u64)?;
-        self.region
-            .write_words(base + slot::EXEC_ARGS, &[0u8; 48])?;
         self.set_in_handler(slot, false);
-        self.hand_over(slot, slot::EXEC)?;
+        request_exec(&self.region, slot, libc::SYS_exit, [0; 6])?;
         // Untraced, an exited thread other than the leader is gone at once (no zombie).
         let pid = self.host_pid();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
@@ -804,20 +807,16 @@ impl SystrapAddressSpace {
             }
             tid
         };
-        let base = slot * slot::SIZE;
-        self.region.store_u64(base + slot::EXEC_NR, nr as u64)?;
-        for (i, arg) in args.iter().enumerate() {
-            self.region
-                .store_u64(base + slot::EXEC_ARGS + 8 * i as u64, *arg)?;
-        }
-        self.hand_over(slot, slot::EXEC)?;
+        request_exec(&self.region, slot, nr, args)?;
         if let Err(e) = self.wait_for_trap(slot, tid) {
             if e == Errno::ESRCH {
                 self.release();
             }
             return Err(e);
         }
-        let raw = self.region.load_u64(base + slot::EXEC_RESULT)? as i64;
+        let raw = self
+            .region
+            .load_u64(slot * slot::SIZE + slot::EXEC_RESULT)? as i64;
         if (-4095..0).contains(&raw) {
             Err(Errno::from_raw(-raw as i32))
         } else {
