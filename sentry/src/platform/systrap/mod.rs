@@ -301,7 +301,7 @@ mod tests {
 
     use super::*;
     use crate::platform::conformance::CODE;
-    use crate::platform::ptrace::stub::{PAGE_SIZE, STUB_BASE};
+    use crate::platform::ptrace::stub::{slot, PAGE_SIZE, STUB_BASE};
     use crate::platform::{Event, Prot};
 
     pub(super) fn platform() -> &'static SystrapPlatform {
@@ -426,23 +426,30 @@ mod tests {
 
     #[test]
     fn new_address_spaces_are_forks_of_the_template() {
-        let template = platform()
+        let platform = SystrapPlatform::new().expect("systrap platform starts");
+        let template = platform
             .template
             .as_ref()
             .expect("the template stub started");
-        let space = space_with_code(&[
+        // The template's last host call through its handler: none yet, then a fork's
+        // (recvmsg, clone, and the two closes of its copies of the child's fds).
+        let last_call = || template.region.load_u64(slot::EXEC_NR).unwrap();
+        assert_eq!(last_call(), 0);
+        let code = [
             0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
             0x0f, 0x05, //                   syscall
-        ]);
+        ];
+        let space = crate::platform::conformance::space_with_code(&platform, &code);
+        assert_eq!(last_call(), libc::SYS_close as u64);
         assert_ne!(space.host_pid(), template.host_pid());
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(&platform, CODE);
         assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
         assert_eq!(regs.orig_rax, 39);
         // The template still waits in its slot, ready for the next fork.
-        let another = space_with_code(&[0x0f, 0x0b]); // ud2
-        let mut ctx = platform().new_context();
-        let mut regs = regs_at(CODE);
+        let another = crate::platform::conformance::space_with_code(&platform, &[0x0f, 0x0b]);
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(&platform, CODE);
         assert!(matches!(
             ctx.switch(&*another, &mut regs).unwrap(),
             Event::Fault {
