@@ -55,9 +55,11 @@ pub const FAST_ENTRY_OFFSET: u64 = 0x340;
 /// Offset of the seccomp-trap platform's start of a stub process that its handler forked
 /// (`slot::EXEC` of clone, `systrap::address_space`): where the child's clone returns. It maps
 /// its own slot region and closes its parent's fd-passing socket (it keeps its own, which the
-/// parent received with the region's fd), sets
-/// PR_SET_PDEATHSIG(SIGKILL), unblocks every signal and reports at the fast path's entry as
-/// its first trap (`FORK_CHILD_NR` in place of a syscall number); if a step fails it exits.
+/// parent received with the region's fd), sets PR_SET_PDEATHSIG(SIGKILL), unblocks every
+/// signal and reports at the fast path's entry as its first trap (`FORK_CHILD_NR` in place of
+/// a syscall number); if a step fails it exits. A new stub thread the handler made starts
+/// after it (`thread_child` in `stub_systrap.s`: its slot, its alternate stack, then the same
+/// report).
 pub const FORK_CHILD_OFFSET: u64 = 0x600;
 /// The syscall number the first report of a forked stub carries (`u32::MAX`, no syscall's).
 pub const FORK_CHILD_NR: u32 = u32::MAX;
