@@ -266,13 +266,20 @@ pub fn run(mut cmd: Command, timeout: Duration, what: &str) -> Outcome {
     }
 }
 
-/// A path in the host's /tmp that nothing uses yet.
+/// A path in the host's /tmp that nothing uses yet: unique per process (pid), per call
+/// within the process (a counter: two test threads can read the same clock value) and
+/// across runs that reuse a pid (the time).
 pub fn unique_tmp_path(prefix: &str) -> PathBuf {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    PathBuf::from(format!("/tmp/{prefix}-{}-{nanos}", std::process::id()))
+    PathBuf::from(format!(
+        "/tmp/{prefix}-{}-{call}-{nanos}",
+        std::process::id()
+    ))
 }
 
 /// Ends a daemon started as the leader of its own process group (`process_group(0)`):
