@@ -266,12 +266,23 @@ pub fn run(mut cmd: Command, timeout: Duration, what: &str) -> Outcome {
     }
 }
 
+/// A number no other call in this test process gets.
+fn next_call() -> u64 {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A container id no other test of this run uses, `<prefix><pid>-<n>`: tests of one file run
+/// in parallel threads of one process, and runc names a container's cgroup after its id.
+pub fn unique_id(prefix: &str) -> String {
+    format!("{prefix}{}-{}", std::process::id(), next_call())
+}
+
 /// A path in the host's /tmp that nothing uses yet: unique per process (pid), per call
 /// within the process (a counter: two test threads can read the same clock value) and
 /// across runs that reuse a pid (the time).
 pub fn unique_tmp_path(prefix: &str) -> PathBuf {
-    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let call = next_call();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())

@@ -84,7 +84,7 @@ fn run_both(
     for (i, rt) in runtimes().into_iter().enumerate() {
         let b = bundle(&rt, script, &edit);
         prepare(&b.join("rootfs"));
-        let r = rt.run(&b, &format!("spec{}-{i}", std::process::id()));
+        let r = rt.run(&b, &tests::unique_id(&format!("spec{i}-")));
         out.push((rt.name.to_string(), r));
         rt.cleanup();
         let _ = fs::remove_dir_all(&b);
