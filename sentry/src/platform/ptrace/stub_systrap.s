@@ -1,7 +1,7 @@
 # The seccomp-trap platform's part of the stub code page (see stub.rs): the signal handler at
 # 0x100, the restorer at 0x300, the fast path of patched syscall sites at 0x340, the start of a
-# stub process or thread the handler made at 0x600. GNU as, Intel
-# syntax; `as --64` and `objcopy -O binary -j .text` give the page's bytes from 0x100 on, which
+# stub process or thread the handler made at 0x600, then the host calls the handler makes for
+# the sentry (`exec_calls`). GNU as, Intel syntax; `as --64` and `objcopy -O binary -j .text` give the page's bytes from 0x100 on, which
 # stub.rs holds as a listing (its test `handler_bytes_are_their_assembly` checks they agree).
 # Offsets below are those of `stub::slot`, relative to the slot's base (the alternate stack is
 # inside the slot, so masking rsp finds it in the handler; gs_base holds it in the fast path).
@@ -24,9 +24,13 @@
         .set SENTRY_SLEEPING, 0x30
         .set STUB_SLEEPING, 0x34
         .set SPIN_LIMIT, 0x38
-        .set EXEC_NR, 0x40
-        .set EXEC_ARGS, 0x48
-        .set EXEC_RESULT, 0x78
+        .set EXEC_COUNT, 0x40
+        .set EXEC_CALLS, 0x400
+        .set EXEC_CALL_SIZE, 0x40
+        .set EXEC_RESULT, 0x38
+        .set EXEC_MAX, 0x4
+        .set FD_CMSG, 0x260
+        .set FD_ARG, 0xffffffffffffff00
         .set PHASE, 0x80
         .set XMASK, 0x88
         .set FP_LEN, 0x90
@@ -140,24 +144,7 @@ resume:
 5:      ret                                 # to the restorer, or to fast_exit
 exec:
         mov dword ptr [r12 + STUB_SLEEPING], 0
-        mov rax, [r12 + EXEC_NR]
-        mov rdi, [r12 + EXEC_ARGS]
-        mov rsi, [r12 + EXEC_ARGS + 8]
-        mov rdx, [r12 + EXEC_ARGS + 16]
-        mov r10, [r12 + EXEC_ARGS + 24]
-        mov r8, [r12 + EXEC_ARGS + 32]
-        mov r9, [r12 + EXEC_ARGS + 40]
-        mov rbx, rax
-        syscall
-        cmp rbx, 56                         # SYS_clone (the filter allows a fork or a thread)
-        jne 6f
-        test rax, rax
-        jnz 6f
-        test edi, 0x100                     # CLONE_VM
-        jnz thread_child
-        jmp fork_child
-6:      mov [r12 + EXEC_RESULT], rax
-        jmp report
+        jmp exec_calls
 handler_end:
         .org 0x300, 0xcc
 restorer:
@@ -297,5 +284,61 @@ thread_child_failed:
         mov eax, 60                         # SYS_exit (this thread only)
         syscall
         ud2
+exec_calls:
+        # The host calls the sentry asked for (STATE = EXEC): EXEC_COUNT of them (at most
+        # EXEC_MAX) at EXEC_CALLS, each its number, six arguments and the raw result stored
+        # here, in order, stopping after the first that fails. An argument FD_ARG + k (k < 2)
+        # stands for the k-th fd of the last SCM_RIGHTS message received (at FD_CMSG), so one
+        # batch can receive fds and use them. A fork's child or a new thread leaves at its
+        # clone; everything else reports TRAPPED when the batch ends.
+        lea r14, [r12 + EXEC_CALLS]
+        mov r15d, [r12 + EXEC_COUNT]
+        cmp r15d, EXEC_MAX
+        jbe 7f
+        mov r15d, EXEC_MAX
+7:      test r15d, r15d
+        jz report
+        mov rcx, [r14 + 8]
+        call fd_arg
+        mov rdi, rcx
+        mov rcx, [r14 + 16]
+        call fd_arg
+        mov rsi, rcx
+        mov rcx, [r14 + 24]
+        call fd_arg
+        mov rdx, rcx
+        mov rcx, [r14 + 32]
+        call fd_arg
+        mov r10, rcx
+        mov rcx, [r14 + 40]
+        call fd_arg
+        mov r8, rcx
+        mov rcx, [r14 + 48]
+        call fd_arg
+        mov r9, rcx
+        mov rax, [r14]
+        mov rbx, rax
+        syscall
+        cmp rbx, 56                         # SYS_clone (the filter allows a fork or a thread)
+        jne 8f
+        test rax, rax
+        jnz 8f
+        test edi, 0x100                     # CLONE_VM
+        jnz thread_child
+        jmp fork_child
+8:      mov [r14 + EXEC_RESULT], rax
+        cmp rax, -4095
+        jae report                          # -4095..-1: it failed
+        add r14, EXEC_CALL_SIZE
+        dec r15d
+        jmp 7b
+fd_arg:
+        # rcx = an argument; FD_ARG + k becomes the k-th received fd.
+        mov rax, rcx
+        sub rax, FD_ARG
+        cmp rax, 2
+        jae 9f
+        mov ecx, [r12 + FD_CMSG + 16 + rax*4]
+9:      ret
 fork_child_end:
         .org 0x800, 0xcc

@@ -80,13 +80,12 @@ const SETUP_FILTER: u64 = 0xa00;
 const THREAD_STACK_T: u64 = 0x100;
 const THREAD_SIGMASK: u64 = 0x120;
 /// Per-slot scratch for fds received on the address space's own socket (recvmsg(2) from the
-/// handler): a `struct msghdr`, its `iovec`, the data byte, and the control buffer, room for
-/// `SCM_RIGHTS` with up to two fds (`CMSG_SPACE(2 * sizeof(int))`).
+/// handler): a `struct msghdr`, its `iovec` and the data byte; the control buffer is
+/// `slot::FD_CMSG`, where the handler finds the fds for `slot::FD_ARG`.
 const FD_MSGHDR: u64 = 0x200;
 const FD_IOVEC: u64 = 0x240;
 const FD_DATA: u64 = 0x250;
-const FD_CMSG: u64 = 0x260;
-const FD_CMSG_SPACE: u64 = 24;
+use slot::{FD_CMSG, FD_CMSG_SPACE};
 /// Per-slot: 16 random bytes the sentry writes into a forked stub's new slot region, read back
 /// from the stub's memory to check that the pid its parent reported maps that region.
 const NONCE: u64 = 0x280;
@@ -154,7 +153,11 @@ impl Drop for HandlerThread {
         // Once it waits in its slot, it makes exit(0) there (`slot::EXEC`). Its slot stays
         // taken: the address space cannot tell when the thread is gone.
         if reported_soon(&self.region, self.slot) {
-            let _ = request_exec(&self.region, self.slot, libc::SYS_exit, [0; 6]);
+            let _ = request_exec(
+                &self.region,
+                self.slot,
+                &[HostCall::new(libc::SYS_exit, [0; 6])],
+            );
         }
     }
 }
@@ -242,15 +245,67 @@ fn hand_over_slot(region: &SharedRegion, slot: u64, state: u32) -> Result<bool, 
     Ok(true)
 }
 
-/// Asks the handler waiting in slot `slot` of `region` to make host syscall `nr(args)`
-/// (`slot::EXEC`); it reports `TRAPPED` again with the result in `slot::EXEC_RESULT`.
-fn request_exec(region: &SharedRegion, slot: u64, nr: i64, args: [u64; 6]) -> Result<(), Errno> {
-    let base = slot * slot::SIZE;
-    region.store_u64(base + slot::EXEC_NR, nr as u64)?;
-    for (i, arg) in args.iter().enumerate() {
-        region.store_u64(base + slot::EXEC_ARGS + 8 * i as u64, *arg)?;
+/// A host syscall for the handler to make (`slot::EXEC`): its number and arguments, where
+/// `slot::FD_ARG + k` stands for the k-th fd the same batch received.
+#[derive(Clone, Copy)]
+struct HostCall {
+    nr: i64,
+    args: [u64; 6],
+}
+
+impl HostCall {
+    const fn new(nr: i64, args: [u64; 6]) -> HostCall {
+        HostCall { nr, args }
     }
+
+    /// close(2) of the k-th fd the same batch received.
+    const fn close_received(k: u64) -> HostCall {
+        HostCall::new(libc::SYS_close, [slot::FD_ARG + k, 0, 0, 0, 0, 0])
+    }
+}
+
+/// What `receive_in_slot` gives: the fds' numbers in the stub (`u64::MAX` past those sent)
+/// and the results of the calls that followed the receipt.
+type Received<const N: usize> = ([u64; 2], [Result<u64, Errno>; N]);
+
+/// What a call of a batch the handler did not make reads as (it stopped at an earlier one's
+/// failure): its result word keeps this, written by the sentry.
+const NOT_MADE: Errno = Errno::ECANCELED;
+
+/// Asks the handler waiting in slot `slot` of `region` to make `calls` (at most
+/// `slot::EXEC_MAX`) in order, up to the first that fails (`slot::EXEC`); it reports
+/// `TRAPPED` again with their results in `slot::EXEC_CALLS`.
+fn request_exec(region: &SharedRegion, slot: u64, calls: &[HostCall]) -> Result<(), Errno> {
+    if calls.len() as u64 > slot::EXEC_MAX {
+        return Err(Errno::E2BIG);
+    }
+    let base = slot * slot::SIZE;
+    for (i, call) in calls.iter().enumerate() {
+        let at = base + slot::EXEC_CALLS + i as u64 * slot::EXEC_CALL_SIZE;
+        let mut words = [0u8; slot::EXEC_CALL_SIZE as usize];
+        words[0..8].copy_from_slice(&call.nr.to_le_bytes());
+        for (j, arg) in call.args.iter().enumerate() {
+            words[8 + 8 * j..16 + 8 * j].copy_from_slice(&arg.to_le_bytes());
+        }
+        let not_made = -(NOT_MADE as i64);
+        let result = slot::EXEC_RESULT as usize;
+        words[result..result + 8].copy_from_slice(&not_made.to_le_bytes());
+        region.write_words(at, &words)?;
+    }
+    region.store_u32(base + slot::EXEC_COUNT, calls.len() as u32)?;
     hand_over_slot(region, slot, slot::EXEC).map(drop)
+}
+
+/// The result of call `i` of the last batch of slot `slot` (`request_exec`), as a syscall's:
+/// read from memory the application can write, so only a number to check.
+fn exec_result(region: &SharedRegion, slot: u64, i: usize) -> Result<u64, Errno> {
+    let at = slot * slot::SIZE + slot::EXEC_CALLS + i as u64 * slot::EXEC_CALL_SIZE;
+    let raw = region.load_u64(at + slot::EXEC_RESULT)? as i64;
+    if (-4095..0).contains(&raw) {
+        Err(Errno::from_raw(-raw as i32))
+    } else {
+        Ok(raw as u64)
+    }
 }
 
 /// Waits until slot `slot` of `region` reports `TRAPPED`: polls `polls` times, then sleeps on
@@ -607,16 +662,19 @@ impl SystrapAddressSpace {
     }
 
     /// Passes `fds` (one or two) to the stub over its own socket, `own`: SCM_RIGHTS, received
-    /// by the thread of slot `slot` in its handler (recvmsg(2) on `own.stub_fd`). Returns
-    /// their numbers in the stub. Holds the socket's lock from send to receipt. Another thread
-    /// of the application can take them first: only fds that give it nothing it could not
-    /// already do may go this way (`map_file`, `fork_in_slot`).
-    fn receive_in_slot(
+    /// by the thread of slot `slot` in its handler (recvmsg(2) on `own.stub_fd`), which then
+    /// makes `then` (at most `slot::EXEC_MAX - 1` calls, which may name the fds received as
+    /// `slot::FD_ARG + k`) in the same hand-off. Returns the fds' numbers in the stub and the
+    /// results of `then`. Holds the socket's lock from send to receipt. Another thread of the
+    /// application can take the fds first: only fds that give it nothing it could not already
+    /// do may go this way (`map_file`, `fork_in_slot`).
+    fn receive_in_slot<const N: usize>(
         &self,
         slot: u64,
         own: &OwnSocket,
         fds: &[BorrowedFd<'_>],
-    ) -> Result<[u64; 2], Errno> {
+        then: [HostCall; N],
+    ) -> Result<Received<N>, Errno> {
         let base = slot * slot::SIZE;
         let addr = SLOTS_BASE + base;
         // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }.
@@ -630,16 +688,29 @@ impl SystrapAddressSpace {
         iovec[8..16].copy_from_slice(&8u64.to_le_bytes());
         self.region.write_words(base + FD_MSGHDR, &msghdr)?;
         self.region.write_words(base + FD_IOVEC, &iovec)?;
+        // Until a message lands there, `FD_ARG` reads as fd -1 (EBADF), never as a real fd.
         self.region
-            .write_words(base + FD_CMSG, &[0u8; FD_CMSG_SPACE as usize])?;
+            .write_words(base + FD_CMSG, &[0xff; FD_CMSG_SPACE as usize])?;
+        let flags = (libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) as u64;
+        let mut calls = [HostCall::new(
+            libc::SYS_recvmsg,
+            [own.stub_fd, addr + FD_MSGHDR, flags, 0, 0, 0],
+        ); slot::EXEC_MAX as usize];
+        let count = N + 1;
+        if count > calls.len() {
+            return Err(Errno::E2BIG);
+        }
+        calls[1..count].copy_from_slice(&then);
         let _passing = own.lock();
         crate::platform::ptrace::send_fds(own.sentry.as_fd(), fds)?;
-        let flags = (libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT) as u64;
-        let args = [own.stub_fd, addr + FD_MSGHDR, flags, 0, 0, 0];
-        if let Err(e) = self.exec_in_slot(slot, libc::SYS_recvmsg, args) {
+        let received = self
+            .exec_calls_in_slot(slot, &calls[..count])
+            .and_then(|()| exec_result(&self.region, slot, 0));
+        if let Err(e) = received {
             crate::platform::ptrace::drain_fds(own.stub_copy.as_fd());
             return Err(e);
         }
+        let results = std::array::from_fn(|i| exec_result(&self.region, slot, i + 1));
         // struct cmsghdr { len: u64, level: i32, type: i32 } followed by the fds.
         let mut cmsg = [0u8; FD_CMSG_SPACE as usize];
         self.region.read_words(base + FD_CMSG, &mut cmsg)?;
@@ -658,7 +729,7 @@ impl SystrapAddressSpace {
             let fd = u32_at(16 + 4 * i) as i32;
             *slot_fd = u64::try_from(fd).map_err(|_| Errno::EBADF)?;
         }
-        Ok(out)
+        Ok((out, results))
     }
 
     /// `AddressSpace::fork` from the handler: the caller's stub thread, waiting in its handler
@@ -673,16 +744,24 @@ impl SystrapAddressSpace {
         super::sys::random_fill(&mut nonce)?;
         region.write_words(slot * slot::SIZE + NONCE, &nonce)?;
         let (socket, stub_end) = OwnSocket::new()?;
-        let [region_fd, socket_fd] =
-            self.receive_in_slot(slot, own, &[region.fd(), stub_end.as_fd()])?;
+        // One hand-off: receive the region's fd and the child's socket, fork, and close the
+        // parent's copies of both. The child closes the region's fd and its parent's socket
+        // (clone ignores these arguments with a fork's flags) and keeps its own socket.
+        let clone = [FORK_CLONE_FLAGS, 0, 0, slot::FD_ARG, own.stub_fd, 0];
+        let fds = [region.fd(), stub_end.as_fd()];
+        let then = [
+            HostCall::new(libc::SYS_clone, clone),
+            HostCall::close_received(0),
+            HostCall::close_received(1),
+        ];
+        let ([region_fd, socket_fd], [child, closed_region, closed_socket]) =
+            self.receive_in_slot(slot, own, &fds, then)?;
         drop(stub_end);
-        // The child closes the region's fd and its parent's socket (clone ignores these
-        // arguments with a fork's flags) and keeps its own socket at `socket_fd`.
-        let args = [FORK_CLONE_FLAGS, 0, 0, region_fd, own.stub_fd, 0];
-        let child = self.exec_in_slot(slot, libc::SYS_clone, args);
-        // The parent's copies; the child closes its own.
-        for fd in [region_fd, socket_fd] {
-            let _ = self.exec_in_slot(slot, libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+        // The closes the handler did not make (the clone failed).
+        for (fd, closed) in [(region_fd, closed_region), (socket_fd, closed_socket)] {
+            if closed == Err(NOT_MADE) {
+                let _ = self.exec_in_slot(slot, libc::SYS_close, [fd, 0, 0, 0, 0, 0]);
+            }
         }
         // The pid is read from memory the application can write: `ForkedStub::is_genuine`
         // checks it before the sentry uses it for anything but signal 0.
@@ -782,7 +861,7 @@ impl SystrapAddressSpace {
             return Ok(());
         }
         self.set_in_handler(slot, false);
-        request_exec(&self.region, slot, libc::SYS_exit, [0; 6])?;
+        request_exec(&self.region, slot, &[HostCall::new(libc::SYS_exit, [0; 6])])?;
         // Untraced, an exited thread other than the leader is gone at once (no zombie).
         let pid = self.host_pid();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
@@ -797,7 +876,15 @@ impl SystrapAddressSpace {
         Ok(())
     }
 
+    /// Has the thread of slot `slot`, waiting in its handler, make host syscall `nr(args)`.
     fn exec_in_slot(&self, slot: u64, nr: i64, args: [u64; 6]) -> Result<u64, Errno> {
+        self.exec_calls_in_slot(slot, &[HostCall::new(nr, args)])?;
+        exec_result(&self.region, slot, 0)
+    }
+
+    /// Has the thread of slot `slot`, waiting in its handler, make `calls` in one hand-off,
+    /// up to the first that fails; their results are then read with `exec_result`.
+    fn exec_calls_in_slot(&self, slot: u64, calls: &[HostCall]) -> Result<(), Errno> {
         let tid = if self.template.load(Ordering::Acquire) {
             self.host_pid()
         } else {
@@ -807,21 +894,14 @@ impl SystrapAddressSpace {
             }
             tid
         };
-        request_exec(&self.region, slot, nr, args)?;
+        request_exec(&self.region, slot, calls)?;
         if let Err(e) = self.wait_for_trap(slot, tid) {
             if e == Errno::ESRCH {
                 self.release();
             }
             return Err(e);
         }
-        let raw = self
-            .region
-            .load_u64(slot * slot::SIZE + slot::EXEC_RESULT)? as i64;
-        if (-4095..0).contains(&raw) {
-            Err(Errno::from_raw(-raw as i32))
-        } else {
-            Ok(raw as u64)
-        }
+        Ok(())
     }
 
     /// Prepares the caller's (stopped) stub thread to run application code with slot `index`:
@@ -949,16 +1029,29 @@ impl AddressSpace for SystrapAddressSpace {
         if !offset.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
-        let [stub_fd, _] = self.receive_in_slot(slot, own, &[fd])?;
         let share = if shared {
             libc::MAP_SHARED
         } else {
             libc::MAP_PRIVATE
         };
         let flags = (libc::MAP_FIXED | share) as u64;
-        let args = [addr, len, u64::from(prot.bits()), flags, stub_fd, offset];
-        let mapped = self.exec_in_slot(slot, libc::SYS_mmap, args);
-        let closed = self.exec_in_slot(slot, libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0]);
+        // One hand-off: receive the fd, map it, close it.
+        let args = [
+            addr,
+            len,
+            u64::from(prot.bits()),
+            flags,
+            slot::FD_ARG,
+            offset,
+        ];
+        let then = [
+            HostCall::new(libc::SYS_mmap, args),
+            HostCall::close_received(0),
+        ];
+        let ([stub_fd, _], [mapped, mut closed]) = self.receive_in_slot(slot, own, &[fd], then)?;
+        if closed == Err(NOT_MADE) {
+            closed = self.exec_in_slot(slot, libc::SYS_close, [stub_fd, 0, 0, 0, 0, 0]);
+        }
         match mapped {
             Ok(got) if got == addr => closed.map(drop),
             Ok(_) => Err(Errno::ENOMEM),

@@ -431,16 +431,31 @@ mod tests {
             .template
             .as_ref()
             .expect("the template stub started");
-        // The template's last host call through its handler: none yet, then a fork's
-        // (recvmsg, clone, and the two closes of its copies of the child's fds).
-        let last_call = || template.region.load_u64(slot::EXEC_NR).unwrap();
-        assert_eq!(last_call(), 0);
+        // The template's last host calls through its handler: none yet, then a fork's
+        // (recvmsg, clone, and the two closes of its copies of the child's fds), in one
+        // hand-off.
+        let last_calls = || {
+            let count = template.region.load_u32(slot::EXEC_COUNT).unwrap();
+            (0..u64::from(count))
+                .map(|i| {
+                    let at = slot::EXEC_CALLS + i * slot::EXEC_CALL_SIZE;
+                    template.region.load_u64(at).unwrap() as i64
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(last_calls(), []);
         let code = [
             0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
             0x0f, 0x05, //                   syscall
         ];
         let space = crate::platform::conformance::space_with_code(&platform, &code);
-        assert_eq!(last_call(), libc::SYS_close as u64);
+        let fork = [
+            libc::SYS_recvmsg,
+            libc::SYS_clone,
+            libc::SYS_close,
+            libc::SYS_close,
+        ];
+        assert_eq!(last_calls(), fork);
         assert_ne!(space.host_pid(), template.host_pid());
         let mut ctx = platform.new_context();
         let mut regs = crate::platform::conformance::regs_at(&platform, CODE);
