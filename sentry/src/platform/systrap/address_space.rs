@@ -117,8 +117,8 @@ pub struct SystrapAddressSpace {
     spin: Spin,
     /// Syscall patching (`patch.rs`): what has been patched, under the lock `fork` holds.
     patches: Mutex<PatchState>,
-    /// Sites written at a time; 0: no patching.
-    pub(super) patch_batch: usize,
+    /// Traps by signal after which a site is patched (`patch.rs`); 0: no patching.
+    pub(super) patch_after: usize,
     /// The slots whose thread has not reported yet but will by itself (a stub process or
     /// thread the handler made reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`),
     /// with the FP state it resumes with (its parent's when it was made).
@@ -351,12 +351,12 @@ impl SystrapAddressSpace {
     pub(super) fn set_up(
         inner: Arc<PtraceAddressSpace>,
         spin: Spin,
-        patch_batch: usize,
+        patch_after: usize,
     ) -> Result<SystrapAddressSpace, PlatformError> {
         let pid = inner.host_pid();
         let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
         let region = SharedRegion::new(SLOTS_LEN).map_err(err("memfd for the slot region"))?;
-        let space = SystrapAddressSpace::new(inner, region, spin, patch_batch);
+        let space = SystrapAddressSpace::new(inner, region, spin, patch_after);
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
         };
@@ -443,7 +443,7 @@ impl SystrapAddressSpace {
                 ],
                 "seccomp(SECCOMP_SET_MODE_FILTER)",
             )?;
-            if patch_batch > 0 {
+            if patch_after > 0 {
                 patch::map_region(&space).map_err(err("mapping the patch region"))?;
             }
         }
@@ -454,7 +454,7 @@ impl SystrapAddressSpace {
         inner: Arc<PtraceAddressSpace>,
         region: SharedRegion,
         spin: Spin,
-        patch_batch: usize,
+        patch_after: usize,
     ) -> SystrapAddressSpace {
         SystrapAddressSpace {
             inner,
@@ -463,7 +463,7 @@ impl SystrapAddressSpace {
             in_handler: (0..MAX_SLOTS).map(|_| AtomicBool::new(false)).collect(),
             spin,
             patches: Mutex::default(),
-            patch_batch,
+            patch_after,
             first_reports: Mutex::new(Vec::new()),
             template: AtomicBool::new(false),
         }
@@ -476,13 +476,13 @@ impl SystrapAddressSpace {
         forked: &mut ForkedStub,
         adopt: impl FnOnce(i32, OwnedFd) -> Arc<PtraceAddressSpace>,
         spin: Spin,
-        patch_batch: usize,
+        patch_after: usize,
     ) -> Result<SystrapAddressSpace, Errno> {
         let (region, socket) = forked.parts.take().ok_or(Errno::ESRCH)?;
         let pidfd = forked.pidfd.take().ok_or(Errno::ESRCH)?;
         let inner = adopt(forked.pid, pidfd);
         inner.set_own_socket(socket);
-        let space = SystrapAddressSpace::new(inner, region, spin, patch_batch);
+        let space = SystrapAddressSpace::new(inner, region, spin, patch_after);
         {
             let mut slots = space.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots[forked.slot as usize] = Some(forked.pid);

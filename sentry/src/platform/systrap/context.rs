@@ -458,7 +458,7 @@ impl Context for SystrapContext {
         if let Some(nr) = syscall {
             now.orig_rax = nr;
             now.rax = (-(libc::ENOSYS as i64)) as u64;
-            if space.patch_batch > 0 && !is_fast(slot, &frame) {
+            if space.patch_after > 0 && !is_fast(slot, &frame) {
                 self.try_patch(&space, now.rip, nr);
             }
         }
@@ -470,7 +470,7 @@ impl Context for SystrapContext {
             current.frame = Some(frame);
         }
         space.set_in_handler(slot, true);
-        if space.patch_batch > 0
+        if space.patch_after > 0
             && matches!(
                 event,
                 Event::Fault {

@@ -106,9 +106,9 @@ struct Registry {
     /// The CPUs the sentry may use, which an unpinned pair gets back
     /// (`ptrace::unpin_pair`).
     cpus: Vec<usize>,
-    /// Syscall sites patched at a time (`patch.rs`); 0 when patching is off (or the host
-    /// cannot run the fast path).
-    patch_batch: usize,
+    /// Traps by signal after which a syscall site is patched (`patch.rs`); 0 when patching
+    /// is off (or the host cannot run the fast path).
+    patch_after: usize,
 }
 
 impl Registry {
@@ -144,19 +144,20 @@ impl SystrapPlatform {
 
     /// Like `new`, with syscall patching on or off (it stays off where the host lacks XSAVE).
     pub fn with_patching(patching: bool) -> Result<SystrapPlatform, PlatformError> {
-        SystrapPlatform::start(if patching { patch::PATCH_BATCH } else { 0 })
+        SystrapPlatform::start(if patching { patch::PATCH_AFTER } else { 0 })
     }
 
-    /// Starts the platform; `patch_batch` sites are patched at a time (0: no patching).
-    fn start(patch_batch: usize) -> Result<SystrapPlatform, PlatformError> {
+    /// Starts the platform; a syscall site is patched once it trapped `patch_after` times by
+    /// signal (0: no patching).
+    fn start(patch_after: usize) -> Result<SystrapPlatform, PlatformError> {
         if !sys::has_fsgsbase() {
             return Err(PlatformError::Other(
                 "the host does not let user code use FSGSBASE (rdfsbase/wrfsbase)".into(),
             ));
         }
         let mut spin = Spin::from_env();
-        let patch_batch = if address_space::fast_layout().is_some() {
-            patch_batch
+        let patch_after = if address_space::fast_layout().is_some() {
+            patch_after
         } else {
             0
         };
@@ -173,7 +174,7 @@ impl SystrapPlatform {
             name: "[stub]",
             yields: false,
         });
-        if patch_batch > 0 {
+        if patch_after > 0 {
             layout.reserved.push(patch::reserved_range());
         }
         let mut platform = SystrapPlatform {
@@ -184,7 +185,7 @@ impl SystrapPlatform {
                 spaces: Mutex::default(),
                 spin,
                 cpus,
-                patch_batch,
+                patch_after,
             }),
         };
         // The probe: a stub with the filter installed, then released.
@@ -207,7 +208,7 @@ impl SystrapPlatform {
         let space = Arc::new(SystrapAddressSpace::set_up(
             inner,
             self.registry.spin.fixed(),
-            self.registry.patch_batch,
+            self.registry.patch_after,
         )?);
         self.registry.register(&space);
         Ok(space)
@@ -221,7 +222,7 @@ impl SystrapPlatform {
         let space = SystrapAddressSpace::set_up(
             inner,
             self.registry.spin.fixed(),
-            self.registry.patch_batch,
+            self.registry.patch_after,
         )?;
         space
             .start_as_template(&self.ptrace.initial_regs())
@@ -282,7 +283,7 @@ impl Platform for SystrapPlatform {
                 &mut forked,
                 |pid, pidfd| self.ptrace.adopt_running_stub(pid, pidfd),
                 self.registry.spin.fixed(),
-                self.registry.patch_batch,
+                self.registry.patch_after,
             )
             .map_err(err("adopting the forked stub"))?,
         );
@@ -317,7 +318,7 @@ mod tests {
 
     fn patching_platform() -> &'static SystrapPlatform {
         static PLATFORM: OnceLock<SystrapPlatform> = OnceLock::new();
-        // One site at a time, so that every site is patched at its first trap.
+        // Every site is patched at its first trap.
         PLATFORM.get_or_init(|| SystrapPlatform::start(1).expect("systrap platform starts"))
     }
 
@@ -335,7 +336,7 @@ mod tests {
     #[test]
     fn patched_site_takes_the_fast_path_and_keeps_every_register() {
         let platform = patching_platform();
-        assert_eq!(platform.registry.patch_batch, 1, "this host can patch");
+        assert_eq!(platform.registry.patch_after, 1, "this host can patch");
         let code = [
             0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
             0x0f, 0x05, //                   syscall
@@ -388,6 +389,31 @@ mod tests {
         regs.rip = CODE + 15; // jmp 0, flags untouched
         assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
         assert_eq!(regs.eflags & 1, 1);
+    }
+
+    #[test]
+    fn a_site_is_patched_only_once_it_trapped_patch_after_times() {
+        let platform = SystrapPlatform::start(3).expect("systrap platform starts");
+        assert_eq!(platform.registry.patch_after, 3, "this host can patch");
+        let code = [
+            0xb8, 0x27, 0x00, 0x00, 0x00, // mov eax, 39 (getpid)
+            0x0f, 0x05, //                   syscall
+            0xeb, 0xf7, //                   jmp 0
+        ];
+        let space = crate::platform::conformance::space_with_code(&platform, &code);
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(&platform, CODE);
+        let mut first = [0u8; 1];
+        for _ in 0..2 {
+            assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+            space.read(CODE, &mut first).unwrap();
+            assert_eq!(first, [0xb8], "not hot yet: still the original code");
+        }
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        space.read(CODE, &mut first).unwrap();
+        assert_eq!(first, [0xff], "third trap: patched");
+        assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+        assert_eq!(regs.orig_rax, 39);
     }
 
     #[test]

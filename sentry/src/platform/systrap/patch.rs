@@ -39,8 +39,14 @@ pub const PATCH_LEN: u64 = 0x1_0000;
 /// One record: the pointer a patched site jumps through, then its code.
 const RECORD: u64 = 32;
 const MAX_RECORDS: u64 = PATCH_LEN / RECORD;
-/// Sites are written this many at a time (or sooner, when the thread is stopped anyway).
-pub const PATCH_BATCH: usize = 16;
+/// A site is patched once it trapped this many times by signal (or sooner, when the thread
+/// is stopped anyway). Writing needs the stub thread stopped under ptrace (a seize and its
+/// undoing, about 100 µs), and each later call saves about 1 µs: most sites that start-up
+/// code calls once or a few times would never repay it, while a site in a loop reaches this
+/// count at once.
+pub const PATCH_AFTER: usize = 16;
+/// At most this many sites wait for their count per address space.
+const MAX_PENDING: usize = 256;
 /// At most this many call sites are remembered as not patchable per address space.
 const MAX_REFUSED: usize = 4096;
 
@@ -63,8 +69,8 @@ pub struct PatchState {
     sites: HashSet<u64>,
     /// Call addresses (after the `syscall`) whose code has another shape.
     refused: HashSet<u64>,
-    /// Patchable sites (call address, syscall number) waiting to be written.
-    pending: Vec<(u64, u32)>,
+    /// Patchable sites (call address, syscall number, traps so far) waiting to be written.
+    pending: Vec<(u64, u32, usize)>,
     /// The patch region was given up to the application (or is not ours): no patching.
     given_up: bool,
 }
@@ -151,22 +157,32 @@ impl SystrapAddressSpace {
         {
             return false;
         }
-        // Writing needs the stub thread stopped under ptrace, and a seize costs more than
-        // the patch: sites wait until one of them traps a second time (it is hot), a batch
-        // has gathered, or the thread is stopped anyway.
-        let again = state.pending.iter().any(|&(addr, _)| addr == call_addr);
-        if !again {
-            match self.site_at(call_addr, nr) {
+        // Writing needs the stub thread stopped under ptrace, which costs more than the
+        // patch: sites wait until one of them has trapped `patch_after` times (it is hot), or
+        // the thread is stopped anyway. Then every site that trapped more than once goes
+        // with it.
+        let traps = match state.pending.iter_mut().find(|p| p.0 == call_addr) {
+            Some(pending) => {
+                pending.2 += 1;
+                pending.2
+            }
+            None => match self.site_at(call_addr, nr) {
                 Some(site) if state.sites.contains(&site) => return true,
-                Some(_) => state.pending.push((call_addr, nr)),
+                Some(_) => {
+                    if state.pending.len() < MAX_PENDING {
+                        state.pending.push((call_addr, nr, 1));
+                    }
+                    1
+                }
                 None => {
                     state.refused.insert(call_addr);
                     return false;
                 }
-            }
-        }
+            },
+        };
         let attached = self.inner.caller_attached().unwrap_or(false);
-        if again || state.pending.len() >= self.patch_batch || attached {
+        if traps >= self.patch_after || attached {
+            let warm = self.patch_after.min(2);
             // The region may be the application's own memory: an executable whose segments
             // took it, inherited by a fork. Only the common record shows it is ours.
             if !self.region_is_ours() {
@@ -174,7 +190,11 @@ impl SystrapAddressSpace {
                 state.pending.clear();
                 return false;
             }
-            for (call_addr, nr) in std::mem::take(&mut state.pending) {
+            let (due, cold) = std::mem::take(&mut state.pending)
+                .into_iter()
+                .partition(|p| attached || p.2 >= warm || p.0 == call_addr);
+            state.pending = cold;
+            for (call_addr, nr, _) in due {
                 // The code may have changed since: look again.
                 let Some(site) = self.site_at(call_addr, nr) else {
                     continue;
