@@ -133,14 +133,13 @@ fn load_image(
                 let info = elf::read_elf(&src, &head)?;
                 let exe_path = src.file.path();
                 let creds = exec_creds(&task.creds, src.ids, task.no_new_privs);
-                let sp = load_elf(task, &src, &info, &execfn, &argv, &envv, &creds)?;
-                let auxv = stack::read_auxv(&task.mm, sp.1)?;
+                let (entry, stack) = load_elf(task, &src, &info, &execfn, &argv, &envv, &creds)?;
                 let loaded = LoadedProgram {
-                    entry: sp.0,
-                    stack_pointer: sp.1,
+                    entry,
+                    stack_pointer: stack.sp,
                     exe_path,
                     argv,
-                    auxv,
+                    auxv: stack.auxv,
                 };
                 return Ok((loaded, creds));
             }
@@ -267,7 +266,7 @@ fn load_elf(
     argv: &[Vec<u8>],
     envv: &[Vec<u8>],
     creds: &Credentials,
-) -> SysResult<(u64, u64)> {
+) -> SysResult<(u64, stack::InitialStack)> {
     let mm = &task.mm;
     let interp = match &info.interp {
         Some(path) => {
@@ -342,7 +341,7 @@ fn load_into(
     envv: &[Vec<u8>],
     ids: [(u64, u32); 4],
     stack: StackPlan,
-) -> SysResult<(u64, u64)> {
+) -> SysResult<(u64, stack::InitialStack)> {
     let StackPlan {
         size: stack_size,
         random,
@@ -408,8 +407,8 @@ fn load_into(
         auxv: &auxv,
         random,
     };
-    let sp = stack::build_stack(mm, top, stack_size, &args)?;
-    Ok((entry, sp))
+    let stack = stack::build_stack(mm, top, stack_size, &args)?;
+    Ok((entry, stack))
 }
 
 #[cfg(test)]
@@ -570,8 +569,9 @@ mod tests {
         let f = static_exe(true);
         let info = elf::read_elf(&f, &f.data).unwrap();
         let argv = vec![b"prog".to_vec()];
-        let (entry, sp) =
+        let (entry, stack) =
             load_into(&mm, &f, &info, None, b"prog", &argv, &[], ids(), plan()).unwrap();
+        let sp = stack.sp;
         assert_eq!(entry, 0x40_0100);
         assert_eq!(sp % 16, 0);
         let calls = fake.calls();
@@ -619,9 +619,9 @@ mod tests {
             secure: 1,
             ..plan()
         };
-        let (_, sp) = load_into(&mm, &f, &info, None, b"prog", &[], &[], ids(), secure).unwrap();
-        assert!(stack::read_auxv(&mm, sp)
-            .unwrap()
+        let (_, stack) = load_into(&mm, &f, &info, None, b"prog", &[], &[], ids(), secure).unwrap();
+        assert!(stack
+            .auxv
             .chunks(16)
             .any(|c| c[..8] == AT_SECURE.to_ne_bytes() && c[8..] == 1u64.to_ne_bytes()));
         assert!(!fake
@@ -679,7 +679,7 @@ mod tests {
         let ld = static_exe(true);
         let mut ld_info = elf::read_elf(&ld, &ld.data).unwrap();
         ld_info.ehdr.e_type = ET_DYN;
-        let (entry, sp) = load_into(
+        let (entry, stack) = load_into(
             &mm,
             &exe,
             &info,
@@ -691,7 +691,7 @@ mod tests {
             plan(),
         )
         .unwrap();
-        let aux = auxv_of(&mm, sp);
+        let aux = auxv_of(&mm, stack.sp);
         let base = aux.iter().find(|(k, _)| *k == AT_BASE).unwrap().1;
         assert!(base != 0 && base < mm.mmap_base());
         assert_eq!(entry, base - 0x40_0000 + 0x40_0100);

@@ -20,14 +20,23 @@ pub struct StackArgs<'a> {
     pub random: [u8; 16],
 }
 
+/// A written initial stack.
+pub struct InitialStack {
+    /// The stack pointer, pointing at argc.
+    pub sp: u64,
+    /// The auxiliary vector as written, (type, value) pairs as raw bytes up to and with the
+    /// AT_NULL pair: what /proc/PID/auxv shows.
+    pub auxv: Vec<u8>,
+}
+
 /// Writes the initial stack below `stack_top` (in a mapped, writable region of at least
-/// `limit` bytes) and returns the stack pointer (pointing at argc). E2BIG if it does not fit.
+/// `limit` bytes). E2BIG if it does not fit.
 pub fn build_stack(
     mm: &MemoryManager,
     stack_top: u64,
     limit: u64,
     a: &StackArgs<'_>,
-) -> SysResult<u64> {
+) -> SysResult<InitialStack> {
     let mut p = stack_top - 8; // A NULL word ends the stack, as on Linux.
     let push_str = |s: &[u8], p: &mut u64| -> u64 {
         *p -= s.len() as u64 + 1;
@@ -65,6 +74,7 @@ pub fn build_stack(
     words.push(0);
     words.extend(&env_addrs);
     words.push(0);
+    let auxv_start = words.len();
     for &(k, v) in a.auxv {
         let v = match k {
             AT_RANDOM => random_addr,
@@ -101,12 +111,14 @@ pub fn build_stack(
         "invariant: strings lie above the tables"
     );
     mm.copy_out(sp, &image)?;
-    Ok(sp)
+    let auxv = image[auxv_start * 8..words.len() * 8].to_vec();
+    Ok(InitialStack { sp, auxv })
 }
 
 /// The auxiliary vector of the initial stack at `sp` (argc, argv, NULL, envp, NULL, then
-/// (type, value) pairs up to AT_NULL), as raw bytes with the AT_NULL pair: what
-/// /proc/PID/auxv shows.
+/// (type, value) pairs up to AT_NULL), as raw bytes with the AT_NULL pair, read back from
+/// memory.
+#[cfg(test)]
 pub fn read_auxv(mm: &MemoryManager, sp: u64) -> SysResult<Vec<u8>> {
     let word = |addr: u64| -> SysResult<u64> {
         let mut b = [0u8; 8];
@@ -177,8 +189,14 @@ mod tests {
             auxv: &auxv,
             random,
         };
-        let sp = build_stack(&mm, top, STACK_SIZE, &args).unwrap();
+        let stack = build_stack(&mm, top, STACK_SIZE, &args).unwrap();
+        let sp = stack.sp;
         assert_eq!(sp % 16, 0);
+        assert_eq!(
+            stack.auxv,
+            read_auxv(&mm, sp).unwrap(),
+            "the auxv as written"
+        );
         assert_eq!(read_u64(&mm, sp), 3);
         let mut at = sp + 8;
         let mut got_argv = Vec::new();
@@ -228,6 +246,6 @@ mod tests {
             auxv: &[],
             random: [0; 16],
         };
-        assert_eq!(build_stack(&mm, top, 4096, &args), Err(Errno::E2BIG));
+        assert_eq!(build_stack(&mm, top, 4096, &args).err(), Some(Errno::E2BIG));
     }
 }
