@@ -138,11 +138,12 @@ fn is_stub_memory(addr: u64) -> bool {
 }
 
 impl SystrapAddressSpace {
-    /// After a syscall `nr` trapped by signal with its `syscall` ending at `call_addr`: patches
-    /// the site if it has a patchable shape and the region has room. Failures leave the code
-    /// as it was (the site keeps trapping by signal, which is correct, only slower).
-    /// Returns false when the site at `call_addr` will never be patched (another shape,
-    /// stub memory, patching given up), so that the caller need not ask again.
+    /// After a syscall `nr` trapped by signal with its `syscall` ending at `call_addr`: counts
+    /// the trap, and once the site is due (`patch_after`) patches it if it has a patchable
+    /// shape and the region has room. Failures leave the code as it was (the site keeps
+    /// trapping by signal, which is correct, only slower). Returns false when the site at
+    /// `call_addr` is known never to be patched (another shape, stub memory, patching given
+    /// up), so that the caller need not ask again.
     pub(super) fn patch_site(&self, call_addr: u64, nr: u64) -> bool {
         let Ok(nr) = u32::try_from(nr) else {
             return false;
@@ -160,25 +161,18 @@ impl SystrapAddressSpace {
         // Writing needs the stub thread stopped under ptrace, which costs more than the
         // patch: sites wait until one of them has trapped `patch_after` times (it is hot), or
         // the thread is stopped anyway. Then every site that trapped more than once goes
-        // with it.
+        // with it. The code's shape is read only then: most sites are never due.
         let traps = match state.pending.iter_mut().find(|p| p.0 == call_addr) {
             Some(pending) => {
                 pending.2 += 1;
                 pending.2
             }
-            None => match self.site_at(call_addr, nr) {
-                Some(site) if state.sites.contains(&site) => return true,
-                Some(_) => {
-                    if state.pending.len() < MAX_PENDING {
-                        state.pending.push((call_addr, nr, 1));
-                    }
-                    1
+            None => {
+                if state.pending.len() < MAX_PENDING {
+                    state.pending.push((call_addr, nr, 1));
                 }
-                None => {
-                    state.refused.insert(call_addr);
-                    return false;
-                }
-            },
+                1
+            }
         };
         let attached = self.inner.caller_attached().unwrap_or(false);
         if traps >= self.patch_after || attached {
@@ -195,8 +189,8 @@ impl SystrapAddressSpace {
                 .partition(|p| attached || p.2 >= warm || p.0 == call_addr);
             state.pending = cold;
             for (call_addr, nr, _) in due {
-                // The code may have changed since: look again.
                 let Some(site) = self.site_at(call_addr, nr) else {
+                    state.refused.insert(call_addr);
                     continue;
                 };
                 if state.sites.contains(&site) {
