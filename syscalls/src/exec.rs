@@ -2,6 +2,7 @@
 //! Linux `fs/exec.c`'s `de_thread` and close-on-exec in the kernel).
 
 use sentry::kernel::{SyscallArgs, Task};
+use sentry::mm::PageReader;
 use sentry::{Errno, SysResult};
 
 /// Longest path execve accepts (PATH_MAX).
@@ -12,22 +13,21 @@ const MAX_ARG_STRLEN: usize = 32 * 4096;
 const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 
 /// Reads a NULL-terminated array of string pointers (argv, envp). A NULL array is empty.
-fn read_str_array(t: &Task, mut addr: u64) -> SysResult<Vec<Vec<u8>>> {
+/// Pointers and strings usually share a few pages: `reader` reads each page once.
+fn read_str_array(reader: &mut PageReader<'_>, mut addr: u64) -> SysResult<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     if addr == 0 {
         return Ok(out);
     }
     loop {
-        let mut p = [0u8; 8];
-        t.mm.copy_in(addr, &mut p)?;
-        let ptr = u64::from_ne_bytes(p);
+        let ptr = reader.read_u64(addr)?;
         if ptr == 0 {
             return Ok(out);
         }
         if out.len() >= MAX_ARG_STRINGS {
             return Err(Errno::E2BIG);
         }
-        out.push(t.mm.copy_in_cstring(ptr, MAX_ARG_STRLEN).map_err(|e| {
+        out.push(reader.read_cstring(ptr, MAX_ARG_STRLEN).map_err(|e| {
             if e == Errno::ENAMETOOLONG {
                 Errno::E2BIG
             } else {
@@ -43,8 +43,9 @@ fn do_execve(t: &mut Task, path_addr: u64, argv: u64, envp: u64) -> SysResult<u6
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    let argv = read_str_array(t, argv)?;
-    let envv = read_str_array(t, envp)?;
+    let mut reader = PageReader::new(&t.mm);
+    let argv = read_str_array(&mut reader, argv)?;
+    let envv = read_str_array(&mut reader, envp)?;
     t.execve(&path, argv, envv)?;
     Ok(0)
 }

@@ -15,6 +15,7 @@
 //! so the platform's own locks) are made while holding it. Nothing here takes a lock of the
 //! kernel, VFS or a task. Copy-in/out check the VMAs under the lock and copy after releasing it.
 
+mod page_reader;
 mod sys;
 pub mod vma;
 
@@ -22,6 +23,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use self::page_reader::PageReader;
 pub use self::sys::Pod;
 use self::vma::{hits_hard_reserved, hits_reserved, VmaSet};
 pub use self::vma::{is_page_aligned, page_down, page_up, SharedAnon, Vma, PAGE_SIZE};
