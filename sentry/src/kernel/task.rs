@@ -461,23 +461,21 @@ impl Task {
         if head == 0 || len != 24 {
             return;
         }
-        let read_u64 = |t: &Task, a: u64| -> Option<u64> {
-            let mut b = [0u8; 8];
-            t.mm.copy_in(a, &mut b).ok()?;
-            Some(u64::from_ne_bytes(b))
-        };
-        let Some(offset) = read_u64(self, head + 8) else {
+        // The head's three words share a page: one host read for them.
+        let mut reader = crate::mm::PageReader::new(&self.mm);
+        let mut read_u64 = |a: u64| reader.read_u64(a).ok();
+        let Some(offset) = read_u64(head + 8) else {
             return;
         };
-        let pending = read_u64(self, head + 16).unwrap_or(0);
-        let mut entry = read_u64(self, head).unwrap_or(head);
+        let pending = read_u64(head + 16).unwrap_or(0);
+        let mut entry = read_u64(head).unwrap_or(head);
         let handle_one = |t: &Task, e: u64| {
             let word = (e & !1).wrapping_add(offset);
             t.kernel.futexes.owner_died(&t.mm, t.tid, word, e & 1 != 0);
         };
         let mut limit = 2048;
         while entry & !1 != head && entry != 0 && limit > 0 {
-            let next = read_u64(self, entry & !1);
+            let next = read_u64(entry & !1);
             if entry & !1 != pending & !1 {
                 handle_one(self, entry);
             }
