@@ -235,7 +235,10 @@ fn containerd_runs_containers_through_the_runc_shim() {
 
     for (name, bin) in runtimes() {
         let bin = bin.to_str().unwrap();
-        let id = |s: &str| format!("{name}-{s}");
+        // Unique per run: ctr names the container's cgroup `/engines/ID` and the shim's
+        // runtime root is the host's /run/containerd/runc/engines, which a killed earlier run
+        // may have left an ID in.
+        let id = |s: &str| tests::unique_id(&format!("{name}-{s}-"));
         let run_args = |id: &str, detach: bool, script: &str| -> Vec<String> {
             let mut v = vec!["run".to_string(), "--runc-binary".into(), bin.into()];
             v.push(if detach { "-d" } else { "--rm" }.into());
@@ -600,8 +603,24 @@ struct Bridge {
 impl Bridge {
     fn new() -> Bridge {
         let n = std::process::id();
-        let name = format!("engbr{}", n % 100_000);
-        let addr = format!("10.213.{}.1/24", n % 250);
+        // The whole pid (at most 7 digits: 12 bytes of IFNAMSIZ's 15): a bridge of this name
+        // can only be a leftover of a killed run whose pid was ours, which we replace.
+        let name = format!("engbr{n}");
+        let _ = Command::new("/usr/sbin/ip")
+            .args(["link", "del", name.as_str()])
+            .output();
+        // A subnet no host interface has (another run's bridge, a leftover), so that the
+        // bridge network's routes are ours alone.
+        let taken = Command::new("/usr/sbin/ip")
+            .args(["-o", "-4", "addr", "show"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let third = (0..250)
+            .map(|k| (n + k) % 250)
+            .find(|x| !taken.contains(&format!(" 10.213.{x}.")))
+            .expect("a free 10.213.X.0/24 subnet");
+        let addr = format!("10.213.{third}.1/24");
         for args in [
             vec!["link", "add", name.as_str(), "type", "bridge"],
             vec!["addr", "add", addr.as_str(), "dev", name.as_str()],

@@ -143,7 +143,7 @@ def err(f):
 def wait(sock, bits):
     p = select.poll()
     p.register(sock, bits)
-    for _ in range(500):
+    for _ in range(6000):
         ev = p.poll(10)
         if ev and ev[0][1] & bits:
             return
@@ -151,7 +151,7 @@ def wait(sock, bits):
 
 l, c, s = pair()
 c.sendall(b"unread")
-select.select([s], [], [], 5)
+select.select([s], [], [], 60)
 s.close()
 wait(c, select.POLLERR)
 print("unread close: read", err(lambda: c.recv(10)), "read", err(lambda: c.recv(10)),
@@ -243,7 +243,7 @@ fn network_view_matches_an_empty_namespace() {
 #[test]
 fn unix_reset_semantics() {
     let script = r#"
-import socket, errno
+import os, socket, errno
 def err(f):
     try:
         return repr(f())
@@ -258,10 +258,11 @@ a, b = socket.socketpair()
 b.close()
 print("unix stream clean close: read", err(lambda: a.recv(10)), "write", err(lambda: a.send(b"x")))
 l = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-l.bind("\0unixrst-test")
+name = "\0unixrst-test-%d" % os.getpid()
+l.bind(name)
 l.listen(1)
 c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-c.connect("\0unixrst-test")
+c.connect(name)
 l.close()
 print("unix listener closed: SO_ERROR", errno.errorcode.get(c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), 0), "read", err(lambda: c.recv(10)))
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

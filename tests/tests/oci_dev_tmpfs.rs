@@ -28,7 +28,7 @@ fn a_tmpfs_at_dev_holds_its_size_as_under_runc() {
                 .expect("the starter spec mounts /dev");
             dev["options"] = json!(["nosuid", "strictatime", "mode=755", "size=64k"]);
         });
-        let id = format!("devtmpfs{}", std::process::id());
+        let id = tests::unique_id("devtmpfs");
         let pid = rt.create(&bundle, &id);
         assert_eq!(rt.short(&["start", &id]).status, 0, "{}", rt.name);
         assert_eq!(reap(pid), 0, "{}", rt.name);

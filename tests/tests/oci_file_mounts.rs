@@ -35,8 +35,9 @@ fn host_files_bound_over_etc_hostname_and_a_read_only_one() {
         }));
         fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
 
-        let pid = rt.create(&b, "files");
-        let o = rt.short(&["start", "files"]);
+        let id = tests::unique_id("files");
+        let pid = rt.create(&b, &id);
+        let o = rt.short(&["start", &id]);
         assert_eq!(o.status, 0, "{} start: {}", rt.name, o.stderr);
         assert_eq!(o.stdout, "", "{}: start prints nothing", rt.name);
         let status = reap(pid);
@@ -54,7 +55,7 @@ fn host_files_bound_over_etc_hostname_and_a_read_only_one() {
             rt.name
         );
         assert_eq!(fs::read_to_string(host.join("ro")).unwrap(), "read only\n");
-        let o = rt.short(&["delete", "files"]);
+        let o = rt.short(&["delete", &id]);
         assert_eq!(o.status, 0, "{} delete: {}", rt.name, o.stderr);
         let _ = fs::remove_dir_all(&b);
         let _ = fs::remove_dir_all(&host);

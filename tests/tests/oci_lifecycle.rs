@@ -18,24 +18,25 @@ use tests::oci::*;
 #[test]
 fn create_start_state_and_exit_status_through_the_pid_file() {
     for_each_runtime(|rt| {
+        let life = tests::unique_id("life");
         let b = bundle(rt, "echo started; read x < /proc/self/stat; exit 42");
-        let pid = rt.create(&b, "life");
-        let st = rt.state("life");
+        let pid = rt.create(&b, &life);
+        let st = rt.state(&life);
         assert_eq!(st["status"], "created", "{}: {st}", rt.name);
         assert_eq!(
             st["pid"], pid,
             "{}: the state's pid is the pid file's",
             rt.name
         );
-        assert_eq!(st["id"], "life");
+        assert_eq!(st["id"], life.as_str());
         assert_eq!(
             Path::new(st["bundle"].as_str().unwrap()),
             fs::canonicalize(&b).unwrap()
         );
         let list = rt.short(&["list", "-q"]);
-        assert_eq!(list.stdout, "life\n", "{}", rt.name);
+        assert_eq!(list.stdout, format!("{life}\n"), "{}", rt.name);
 
-        let o = rt.short(&["start", "life"]);
+        let o = rt.short(&["start", &life]);
         assert_eq!(o.status, 0, "{} start: {}", rt.name, o.stderr);
         assert_eq!(
             reap(pid),
@@ -43,12 +44,12 @@ fn create_start_state_and_exit_status_through_the_pid_file() {
             "{}: the pid-file process exits with the status",
             rt.name
         );
-        assert_eq!(rt.status("life"), "stopped", "{}", rt.name);
+        assert_eq!(rt.status(&life), "stopped", "{}", rt.name);
         assert_eq!(fs::read_to_string(b.join("out")).unwrap(), "started\n");
 
-        let o = rt.short(&["delete", "life"]);
+        let o = rt.short(&["delete", &life]);
         assert_eq!(o.status, 0, "{} delete: {}", rt.name, o.stderr);
-        assert_ne!(rt.short(&["state", "life"]).status, 0, "{}", rt.name);
+        assert_ne!(rt.short(&["state", &life]).status, 0, "{}", rt.name);
         assert_eq!(rt.short(&["list", "-q"]).stdout, "", "{}", rt.name);
         let _ = fs::remove_dir_all(&b);
     });
@@ -57,51 +58,54 @@ fn create_start_state_and_exit_status_through_the_pid_file() {
 #[test]
 fn kill_a_created_container_and_a_running_one() {
     for_each_runtime(|rt| {
+        let k1 = tests::unique_id("k1");
+        let k2 = tests::unique_id("k2");
+        let k3 = tests::unique_id("k3");
         let b = bundle(rt, "echo never");
-        let pid = rt.create(&b, "k1");
-        let o = rt.short(&["kill", "k1", "9"]);
+        let pid = rt.create(&b, &k1);
+        let o = rt.short(&["kill", &k1, "9"]);
         assert_eq!(o.status, 0, "{} kill created: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 137, "{}", rt.name);
-        assert_eq!(rt.status("k1"), "stopped");
+        assert_eq!(rt.status(&k1), "stopped");
         assert_eq!(fs::read_to_string(b.join("out")).unwrap(), "");
-        assert_eq!(rt.short(&["delete", "k1"]).status, 0);
+        assert_eq!(rt.short(&["delete", &k1]).status, 0);
         let _ = fs::remove_dir_all(&b);
 
         // The shell handles TERM (the init of a pid namespace ignores signals it does not
         // handle, from outside too: that is why `docker stop` needs its KILL); a second
         // container below shows an unhandled TERM ignored.
         let b = bundle(rt, "trap 'exit 143' TERM; sleep 100 & echo ready; wait");
-        let pid = rt.create(&b, "k2");
-        assert_eq!(rt.short(&["start", "k2"]).status, 0);
-        assert_eq!(rt.status("k2"), "running", "{}", rt.name);
-        let ps = rt.short(&["ps", "--format", "json", "k2"]);
+        let pid = rt.create(&b, &k2);
+        assert_eq!(rt.short(&["start", &k2]).status, 0);
+        assert_eq!(rt.status(&k2), "running", "{}", rt.name);
+        let ps = rt.short(&["ps", "--format", "json", &k2]);
         assert_eq!(ps.status, 0, "{} ps: {}", rt.name, ps.stderr);
         let pids: Vec<i32> = serde_json::from_str(&ps.stdout).unwrap();
         assert!(pids.contains(&pid), "{}: ps {pids:?} lacks {pid}", rt.name);
         wait_for_ready(&b);
-        let o = rt.short(&["kill", "k2", "TERM"]);
+        let o = rt.short(&["kill", &k2, "TERM"]);
         assert_eq!(o.status, 0, "{} kill: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 143, "{}", rt.name);
-        let o = rt.short(&["kill", "k2", "KILL"]);
+        let o = rt.short(&["kill", &k2, "KILL"]);
         assert_ne!(
             o.status, 0,
             "{}: kill of a stopped container fails",
             rt.name
         );
-        assert_eq!(rt.short(&["delete", "k2"]).status, 0);
+        assert_eq!(rt.short(&["delete", &k2]).status, 0);
         let _ = fs::remove_dir_all(&b);
 
         let b = bundle(rt, "sleep 100");
-        let pid = rt.create(&b, "k3");
-        assert_eq!(rt.short(&["start", "k3"]).status, 0);
+        let pid = rt.create(&b, &k3);
+        assert_eq!(rt.short(&["start", &k3]).status, 0);
         for sig in ["TERM", "USR1"] {
-            let o = rt.short(&["kill", "k3", sig]);
+            let o = rt.short(&["kill", &k3, sig]);
             assert_eq!(o.status, 0, "{} kill {sig}: {}", rt.name, o.stderr);
         }
-        assert_eq!(rt.status("k3"), "running", "{}: init ignores TERM", rt.name);
-        assert_eq!(rt.short(&["kill", "k3", "KILL"]).status, 0);
+        assert_eq!(rt.status(&k3), "running", "{}: init ignores TERM", rt.name);
+        assert_eq!(rt.short(&["kill", &k3, "KILL"]).status, 0);
         assert_eq!(reap(pid), 137, "{}", rt.name);
-        assert_eq!(rt.short(&["delete", "k3"]).status, 0);
+        assert_eq!(rt.short(&["delete", &k3]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
 }
@@ -109,24 +113,26 @@ fn kill_a_created_container_and_a_running_one() {
 #[test]
 fn delete_force_cleans_up_running_and_created_containers() {
     for_each_runtime(|rt| {
+        let f1 = tests::unique_id("f1");
+        let f2 = tests::unique_id("f2");
         let b = bundle(rt, "sleep 100");
         // runc's rule: a created container is killed and deleted even without --force.
-        let created = rt.create(&b, "f1");
-        let o = rt.short(&["delete", "f1"]);
+        let created = rt.create(&b, &f1);
+        let o = rt.short(&["delete", &f1]);
         assert_eq!(o.status, 0, "{} delete created: {}", rt.name, o.stderr);
         assert_eq!(reap(created), 137, "{}", rt.name);
-        assert_ne!(rt.short(&["state", "f1"]).status, 0);
+        assert_ne!(rt.short(&["state", &f1]).status, 0);
 
-        let running = rt.create(&b, "f2");
-        assert_eq!(rt.short(&["start", "f2"]).status, 0);
-        let o = rt.short(&["delete", "f2"]);
+        let running = rt.create(&b, &f2);
+        assert_eq!(rt.short(&["start", &f2]).status, 0);
+        let o = rt.short(&["delete", &f2]);
         assert_ne!(
             o.status, 0,
             "{}: delete of a running container needs --force",
             rt.name
         );
-        assert_eq!(rt.status("f2"), "running");
-        let o = rt.short(&["delete", "--force", "f2"]);
+        assert_eq!(rt.status(&f2), "running");
+        let o = rt.short(&["delete", "--force", &f2]);
         assert_eq!(o.status, 0, "{} delete --force: {}", rt.name, o.stderr);
         assert_eq!(reap(running), 137, "{}", rt.name);
         assert_eq!(rt.short(&["list", "-q"]).stdout, "");
@@ -145,23 +151,24 @@ fn delete_force_cleans_up_running_and_created_containers() {
 #[test]
 fn kill_all_reaches_every_process() {
     for_each_runtime(|rt| {
+        let ka = tests::unique_id("ka");
         // The shell handles TERM (a handler, unlike SIG_IGN, is not inherited by its child);
         // the child dies of it.
         let b = bundle(
             rt,
             "trap 'echo trapped' TERM; sleep 100 & echo ready; wait; wait; echo child gone; exit 7",
         );
-        let pid = rt.create(&b, "ka");
-        assert_eq!(rt.short(&["start", "ka"]).status, 0);
+        let pid = rt.create(&b, &ka);
+        assert_eq!(rt.short(&["start", &ka]).status, 0);
         wait_for_ready(&b);
-        let o = rt.short(&["kill", "--all", "ka", "TERM"]);
+        let o = rt.short(&["kill", "--all", &ka, "TERM"]);
         assert_eq!(o.status, 0, "{} kill --all: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 7, "{}", rt.name);
         assert_eq!(
             fs::read_to_string(b.join("out")).unwrap(),
             "ready\ntrapped\nchild gone\n"
         );
-        assert_eq!(rt.short(&["delete", "ka"]).status, 0);
+        assert_eq!(rt.short(&["delete", &ka]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
 }
@@ -169,17 +176,19 @@ fn kill_all_reaches_every_process() {
 #[test]
 fn bad_input_is_one_clear_error_and_leaves_nothing() {
     for_each_runtime(|rt| {
+        let dup = tests::unique_id("dup");
+        let bad = tests::unique_id("bad");
         let b = bundle(rt, "true");
         // A duplicate id: the first container is untouched.
-        let pid = rt.create(&b, "dup");
+        let pid = rt.create(&b, &dup);
         assert_ne!(
-            rt.try_create(&b, "dup"),
+            rt.try_create(&b, &dup),
             0,
             "{}: duplicate id accepted",
             rt.name
         );
-        assert_eq!(rt.status("dup"), "created");
-        assert_eq!(rt.short(&["delete", "--force", "dup"]).status, 0);
+        assert_eq!(rt.status(&dup), "created");
+        assert_eq!(rt.short(&["delete", "--force", &dup]).status, 0);
         reap(pid);
 
         let path = b.join("config.json");
@@ -214,12 +223,7 @@ fn bad_input_is_one_clear_error_and_leaves_nothing() {
         ];
         for (config, word) in broken {
             fs::write(&path, &config).unwrap();
-            assert_ne!(
-                rt.try_create(&b, "bad"),
-                0,
-                "{}: accepted {config}",
-                rt.name
-            );
+            assert_ne!(rt.try_create(&b, &bad), 0, "{}: accepted {config}", rt.name);
             let error = rt.last_log_error();
             assert!(!error.is_empty(), "{}: no json error", rt.name);
             assert!(error.contains(word), "{}: {error:?} lacks {word}", rt.name);
@@ -251,11 +255,12 @@ fn bad_input_is_one_clear_error_and_leaves_nothing() {
 #[test]
 fn a_container_outlives_the_process_group_of_its_create() {
     for_each_runtime(|rt| {
+        let orph = tests::unique_id("orph");
         let b = bundle(rt, "echo alive; exit 7");
         let out = fs::File::create(b.join("out")).unwrap();
         let pid_file = b.join("init.pid");
         let mut create = rt.command(&["create", "--bundle"]);
-        create.arg(&b).arg("--pid-file").arg(&pid_file).arg("orph");
+        create.arg(&b).arg("--pid-file").arg(&pid_file).arg(&orph);
         let mut cmd = std::process::Command::new("setsid");
         cmd.args(["sh", "-c", r#"timeout 60 "$@""#, "sh"])
             .arg(create.get_program())
@@ -273,11 +278,11 @@ fn a_container_outlives_the_process_group_of_its_create() {
             .trim()
             .parse()
             .unwrap();
-        let o = rt.short(&["start", "orph"]);
+        let o = rt.short(&["start", &orph]);
         assert_eq!(o.status, 0, "{} start: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 7, "{}: the container was killed", rt.name);
         assert_eq!(fs::read_to_string(b.join("out")).unwrap(), "alive\n");
-        assert_eq!(rt.short(&["delete", "orph"]).status, 0);
+        assert_eq!(rt.short(&["delete", &orph]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
 }
@@ -285,11 +290,12 @@ fn a_container_outlives_the_process_group_of_its_create() {
 #[test]
 fn run_passes_the_status_through_and_detach_returns() {
     for_each_runtime(|rt| {
+        let r1 = tests::unique_id("r1");
         let b = bundle(rt, "echo ran; exit 3");
         let o = rt
             .command(&["run", "--bundle"])
             .arg(&b)
-            .arg("r1")
+            .arg(&r1)
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -308,6 +314,8 @@ fn run_passes_the_status_through_and_detach_returns() {
 #[test]
 fn hooks_run_at_their_points_with_the_state_on_stdin() {
     for_each_runtime(|rt| {
+        let hk = tests::unique_id("hk");
+        let hk2 = tests::unique_id("hk2");
         let b = bundle(rt, "echo in container");
         let log = b.join("hooks.log");
         let hook = |name: &str| {
@@ -325,7 +333,7 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
             "poststop": [hook("poststop")],
         });
         fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
-        let pid = rt.create(&b, "hk");
+        let pid = rt.create(&b, &hk);
         let lines = || -> Vec<(String, Value)> {
             fs::read_to_string(&log)
                 .unwrap_or_default()
@@ -346,15 +354,15 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
         let names: Vec<&str> = created.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["prestart", "createRuntime"], "{}", rt.name);
         for (name, state) in &created {
-            assert_eq!(state["id"], "hk", "{} {name}", rt.name);
+            assert_eq!(state["id"], hk.as_str(), "{} {name}", rt.name);
             assert_eq!(state["pid"], pid, "{} {name}: the state's pid", rt.name);
             assert_eq!(state["status"], "creating", "{} {name}", rt.name);
         }
-        assert_eq!(rt.short(&["start", "hk"]).status, 0);
+        assert_eq!(rt.short(&["start", &hk]).status, 0);
         assert_eq!(reap(pid), 0);
         assert_eq!(lines().len(), 3, "{}: poststart ran once", rt.name);
         assert_eq!(lines()[2].0, "poststart");
-        assert_eq!(rt.short(&["delete", "hk"]).status, 0);
+        assert_eq!(rt.short(&["delete", &hk]).status, 0);
         let all = lines();
         assert_eq!(all.len(), 4, "{}: poststop ran", rt.name);
         assert_eq!(all[3].0, "poststop");
@@ -365,7 +373,7 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
             "prestart": [{ "path": "/bin/sh", "args": ["sh", "-c", "exit 1"] }],
         });
         fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
-        assert_ne!(rt.try_create(&b, "hk2"), 0, "{}", rt.name);
+        assert_ne!(rt.try_create(&b, &hk2), 0, "{}", rt.name);
         assert_eq!(
             rt.short(&["list", "-q"]).stdout,
             "",
@@ -379,6 +387,8 @@ fn hooks_run_at_their_points_with_the_state_on_stdin() {
 #[test]
 fn start_container_hooks_run_inside_before_the_program_and_a_failure_ends_it() {
     for_each_runtime(|rt| {
+        let hs = tests::unique_id("hs");
+        let hs2 = tests::unique_id("hs2");
         // The hook runs in the container (its /bin/sh is the rootfs's busybox), with its env
         // and the state on stdin, before init's program, which then sees what it left.
         let b = exec_bundle(rt, "cat /tmp/hook.out; echo program-ran");
@@ -393,8 +403,8 @@ fn start_container_hooks_run_inside_before_the_program_and_a_failure_ends_it() {
             }],
         });
         fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
-        let pid = rt.create(&b, "hs");
-        let o = rt.short(&["start", "hs"]);
+        let pid = rt.create(&b, &hs);
+        let o = rt.short(&["start", &hs]);
         assert_eq!(o.status, 0, "{} start: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 0, "{}", rt.name);
         let out = fs::read_to_string(b.join("out")).unwrap();
@@ -402,9 +412,9 @@ fn start_container_hooks_run_inside_before_the_program_and_a_failure_ends_it() {
         let (x, state) = first.split_once(' ').unwrap_or((first, "null"));
         assert_eq!(x, "from-hook", "{}: {out:?}", rt.name);
         let state: Value = serde_json::from_str(state).unwrap();
-        assert_eq!(state["id"], "hs", "{}: {out:?}", rt.name);
+        assert_eq!(state["id"], hs.as_str(), "{}: {out:?}", rt.name);
         assert_eq!(rest, "program-ran\n", "{}", rt.name);
-        assert_eq!(rt.short(&["delete", "hs"]).status, 0, "{}", rt.name);
+        assert_eq!(rt.short(&["delete", &hs]).status, 0, "{}", rt.name);
 
         // A failing hook: the program never runs and the container ends. Our start reports
         // it; runc runs the hook in its init after `start` has returned, so its start succeeds.
@@ -413,8 +423,8 @@ fn start_container_hooks_run_inside_before_the_program_and_a_failure_ends_it() {
         });
         fs::write(&path, serde_json::to_vec(&config).unwrap()).unwrap();
         let _ = fs::remove_file(b.join("out"));
-        let pid = rt.create(&b, "hs2");
-        let o = rt.short(&["start", "hs2"]);
+        let pid = rt.create(&b, &hs2);
+        let o = rt.short(&["start", &hs2]);
         if rt.name == "runsc" {
             assert_ne!(
                 o.status, 0,
@@ -425,7 +435,7 @@ fn start_container_hooks_run_inside_before_the_program_and_a_failure_ends_it() {
         assert_ne!(reap(pid), 0, "{}: the container did not fail", rt.name);
         let out = fs::read_to_string(b.join("out")).unwrap_or_default();
         assert!(!out.contains("program-ran"), "{}: {out:?}", rt.name);
-        let _ = rt.short(&["delete", "--force", "hs2"]);
+        let _ = rt.short(&["delete", "--force", &hs2]);
         let _ = fs::remove_dir_all(&b);
     });
 }
@@ -451,6 +461,7 @@ fn exec(rt: &Runtime, args: &[&str]) -> Out {
 #[test]
 fn exec_runs_beside_init_and_passes_output_and_status() {
     for_each_runtime(|rt| {
+        let ex = tests::unique_id("ex");
         let b = exec_bundle(
             rt,
             // After `wait`, init waits for the exec'd killer to be gone too (the shell's own
@@ -459,12 +470,12 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
              while set -- /proc/[0-9]*; [ $# -gt 1 ]; do sleep 0.05; done; \
              echo sleep ended; exit 5",
         );
-        let pid = rt.create(&b, "ex");
-        assert_eq!(rt.short(&["start", "ex"]).status, 0);
+        let pid = rt.create(&b, &ex);
+        assert_eq!(rt.short(&["start", &ex]).status, 0);
         wait_for_ready(&b);
 
         // It sees what init wrote (in the container's root, overlay included).
-        let o = exec(rt, &["ex", "cat", "/tmp/f"]);
+        let o = exec(rt, &[ex.as_str(), "cat", "/tmp/f"]);
         assert_eq!(
             (o.status, o.stdout.as_str()),
             (0, "hi\n"),
@@ -472,11 +483,14 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             rt.name,
             o.stderr
         );
-        let o = exec(rt, &["ex", "sh", "-c", "echo out; echo err >&2; exit 7"]);
+        let o = exec(
+            rt,
+            &[ex.as_str(), "sh", "-c", "echo out; echo err >&2; exit 7"],
+        );
         assert_eq!(o.status, 7, "{}: {}", rt.name, o.stderr);
         assert_eq!(o.stdout, "out\n", "{}", rt.name);
         assert!(o.stderr.contains("err"), "{}: {}", rt.name, o.stderr);
-        let o = exec(rt, &["ex", "sh", "-c", "kill -9 $$"]);
+        let o = exec(rt, &[ex.as_str(), "sh", "-c", "kill -9 $$"]);
         assert_eq!(o.status, 137, "{}: {}", rt.name, o.stderr);
         // The container's environment and cwd, with --env and --cwd over them.
         let o = exec(
@@ -486,7 +500,7 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
                 "FOO=bar",
                 "--cwd",
                 "/tmp",
-                "ex",
+                &ex,
                 "sh",
                 "-c",
                 "echo $FOO $PATH; pwd",
@@ -499,7 +513,7 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             rt.name
         );
         // A program that does not exist: runc's status and one error line.
-        let o = exec(rt, &["ex", "nosuch"]);
+        let o = exec(rt, &[ex.as_str(), "nosuch"]);
         assert_eq!(o.status, 255, "{}: {}", rt.name, o.stderr);
         assert!(
             rt.last_log_error().contains("executable file not found"),
@@ -508,7 +522,7 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             rt.last_log_error()
         );
         // It sees init's processes and can signal them: init's `wait` returns.
-        let o = exec(rt, &["ex", "sh", "-c", "kill $(cat /tmp/sleep.pid)"]);
+        let o = exec(rt, &[ex.as_str(), "sh", "-c", "kill $(cat /tmp/sleep.pid)"]);
         assert_eq!(o.status, 0, "{}: {}", rt.name, o.stderr);
         assert_eq!(reap(pid), 5, "{}", rt.name);
         assert!(fs::read_to_string(b.join("out"))
@@ -516,11 +530,11 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
             .ends_with("sleep ended\n"));
 
         // A stopped container, and one that does not exist.
-        let o = exec(rt, &["ex", "true"]);
+        let o = exec(rt, &[ex.as_str(), "true"]);
         assert_eq!(o.status, 255, "{}: exec into a stopped container", rt.name);
         assert!(!rt.last_log_error().is_empty(), "{}", rt.name);
         assert_eq!(exec(rt, &["nosuch", "true"]).status, 255, "{}", rt.name);
-        assert_eq!(rt.short(&["delete", "ex"]).status, 0);
+        assert_eq!(rt.short(&["delete", &ex]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
 }
@@ -528,9 +542,10 @@ fn exec_runs_beside_init_and_passes_output_and_status() {
 #[test]
 fn exec_detach_pid_file_names_a_process_that_exits_with_the_status() {
     for_each_runtime(|rt| {
+        let ed = tests::unique_id("ed");
         let b = exec_bundle(rt, "echo ready; sleep 100");
-        let pid = rt.create(&b, "ed");
-        assert_eq!(rt.short(&["start", "ed"]).status, 0);
+        let pid = rt.create(&b, &ed);
+        assert_eq!(rt.short(&["start", &ed]).status, 0);
         wait_for_ready(&b);
         // As containerd's shim does it: --process FILE --detach --pid-file FILE, stdio files.
         let process = b.join("process.json");
@@ -554,7 +569,7 @@ fn exec_detach_pid_file_names_a_process_that_exits_with_the_status() {
             .arg("--detach")
             .arg("--pid-file")
             .arg(&pid_file)
-            .arg("ed")
+            .arg(&ed)
             .stdin(fs::File::open(b.join("exec.in")).unwrap())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
@@ -578,17 +593,17 @@ fn exec_detach_pid_file_names_a_process_that_exits_with_the_status() {
             "{}",
             rt.name
         );
-        assert_eq!(rt.status("ed"), "running", "{}: init still runs", rt.name);
+        assert_eq!(rt.status(&ed), "running", "{}: init still runs", rt.name);
 
         // A --process that is not a process: one error, runc's status.
         fs::write(&process, r#"{"args": 7}"#).unwrap();
-        let o = rt.short(&["exec", "--process", process.to_str().unwrap(), "ed"]);
+        let o = rt.short(&["exec", "--process", process.to_str().unwrap(), &ed]);
         assert_eq!(o.status, 255, "{}: {}", rt.name, o.stderr);
         assert!(!rt.last_log_error().is_empty(), "{}", rt.name);
 
-        assert_eq!(rt.short(&["kill", "ed", "KILL"]).status, 0);
+        assert_eq!(rt.short(&["kill", &ed, "KILL"]).status, 0);
         assert_eq!(reap(pid), 137, "{}", rt.name);
-        assert_eq!(rt.short(&["delete", "ed"]).status, 0);
+        assert_eq!(rt.short(&["delete", &ed]).status, 0);
         let _ = fs::remove_dir_all(&b);
     });
 }
@@ -604,8 +619,8 @@ fn cgroup_file(controller: &str, path: &str, file: &str) -> String {
 fn cgroup_limits_pause_resume_and_update() {
     for_each_runtime(|rt| {
         let b = bundle(rt, "echo ready; read x; echo resumed; exit 5");
-        let id = "cg";
-        let cg_path = format!("/runsc-test-{}-{}", rt.name, std::process::id());
+        let id = &tests::unique_id("cg");
+        let cg_path = format!("/{}", tests::unique_id(&format!("runsc-test-{}-", rt.name)));
         let path = b.join("config.json");
         let mut config: Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
         config["linux"]["cgroupsPath"] = serde_json::json!(cg_path);

@@ -86,7 +86,7 @@ fn mounts_in_spec_order_and_spec_devices() {
              "fileMode": 0o644, "uid": 0, "gid": 0},
         ]);
         fs::write(&path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-        let (status, out, err) = run(rt, &b, &format!("mounts{}-{i}", std::process::id()));
+        let (status, out, err) = run(rt, &b, &tests::unique_id(&format!("mounts{i}-")));
         let name = rt.name;
         assert_eq!(status, 0, "{name}: {out}{err}");
         let seen: Vec<&str> = out
@@ -130,7 +130,7 @@ fn spec_devices_open_as_sentry_devices_or_enxio() {
             {"path": "/dev/myzero", "type": "c", "major": 1, "minor": 5},
         ]);
     });
-    let (status, out, err) = run(&rt, &b, &format!("devices{}", std::process::id()));
+    let (status, out, err) = run(&rt, &b, &tests::unique_id("devices"));
     assert_eq!(status, 0, "{out}{err}");
     assert_eq!(
         out,
@@ -180,7 +180,7 @@ fn spec_sources_options_and_bind_roots_in_mountinfo() {
             m.push(json!({"destination": "/mnt/etc", "source": "/etc",
                 "options": ["bind", "ro", "nosuid", "nodev"]}));
         });
-        let (status, out, err) = run(rt, &b, &format!("mountinfo{}-{i}", std::process::id()));
+        let (status, out, err) = run(rt, &b, &tests::unique_id(&format!("mountinfo{i}-")));
         let name = rt.name;
         assert_eq!(status, 0, "{name}: {out}{err}");
         let line =
@@ -240,7 +240,7 @@ fn root_propagation_from_the_spec() {
                 c["process"]["capabilities"][set] = json!(["CAP_SYS_ADMIN"]);
             }
         });
-        let (status, out, err) = run(&rt, &b, &format!("rootprop{}-{mode}", std::process::id()));
+        let (status, out, err) = run(&rt, &b, &tests::unique_id(&format!("rootprop-{mode}-")));
         assert_eq!(out, want, "{mode}: {err}");
         assert_eq!(status, 0, "{mode}: {out}{err}");
         rt.cleanup();
@@ -279,7 +279,7 @@ fn tmpcopyup_fills_the_tmpfs_from_the_rootfs() {
         symlink("passwd", conf.join("link")).unwrap();
         fs::set_permissions(&conf, fs::Permissions::from_mode(0o750)).unwrap();
 
-        let (status, out, err) = run(rt, &b, &format!("copyup{}-{i}", std::process::id()));
+        let (status, out, err) = run(rt, &b, &tests::unique_id(&format!("copyup{i}-")));
         let name = rt.name;
         assert_eq!(status, 0, "{name}: {out}{err}");
         assert_eq!(

@@ -14,8 +14,8 @@ fn pid_and_ipc_namespaces_joined_by_path_share_the_first_containers_processes() 
     for_each_runtime(|rt| {
         let tag = format!("oci-nsjoin-{}", rt.name);
         let first = busybox_bundle(&format!("{tag}-a"), "sleep 100", |_| {});
-        let id_a = format!("nsa{}", std::process::id());
-        let id_b = format!("nsb{}", std::process::id());
+        let id_a = tests::unique_id("nsa");
+        let id_b = tests::unique_id("nsb");
         let pid = rt.create(&first, &id_a);
         assert_eq!(rt.short(&["start", &id_a]).status, 0, "{}", rt.name);
         let state = rt.state(&id_a);

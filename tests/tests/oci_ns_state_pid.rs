@@ -29,7 +29,7 @@ fn the_state_pid_is_in_the_namespaces_the_spec_names() {
         .spawn()
         .expect("unshare (util-linux)");
     let held = holder.id().to_string();
-    for _ in 0..500 {
+    for _ in 0..3000 {
         if ns(&held, "ipc") != ns("self", "ipc") {
             break;
         }
@@ -52,7 +52,7 @@ fn the_state_pid_is_in_the_namespaces_the_spec_names() {
                 {"type": "ipc", "path": format!("/proc/{held}/ns/ipc")},
             ]);
         });
-        let id = format!("nsstate{}", std::process::id());
+        let id = tests::unique_id("nsstate");
         let pid = rt.create(&bundle, &id);
         let state: Value = rt.state(&id);
         let p = state["pid"].as_i64().expect("state has a pid").to_string();
@@ -92,7 +92,7 @@ fn a_new_user_namespace_is_mapped_as_the_spec_says() {
             c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1000}]);
             c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1000}]);
         });
-        let id = format!("nsuser{}", std::process::id());
+        let id = tests::unique_id("nsuser");
         let pid = rt.create(&bundle, &id);
         let p = rt.state(&id)["pid"].as_i64().unwrap().to_string();
         assert_ne!(ns(&p, "user"), ns("self", "user"));

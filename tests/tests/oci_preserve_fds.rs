@@ -49,7 +49,7 @@ fn run_passes_a_preserved_pipe_at_fd_3() {
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let mut cmd = rt.command(&["run", "--preserve-fds", "1", "--bundle"]);
         cmd.arg(&b)
-            .arg(format!("preserve{}-{i}", std::process::id()))
+            .arg(tests::unique_id(&format!("preserve{i}-")))
             .current_dir(&b)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -77,7 +77,7 @@ fn run_passes_a_preserved_pipe_at_fd_3() {
 fn create_passes_a_preserved_pipe_at_fd_3_to_start() {
     for (i, rt) in runtimes().iter().enumerate() {
         let b = busybox_bundle(&format!("oci-preserve-create-{}", rt.name), SCRIPT, |_| {});
-        let id = format!("preservec{}-{i}", std::process::id());
+        let id = tests::unique_id(&format!("preservec{i}-"));
         let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
         let out = fs::File::create(b.join("out")).unwrap();
         let pid_file = b.join("init.pid");

@@ -44,9 +44,7 @@ fn run(runtime: &Path, name: &str, script: &str, profile: Value) -> (i32, String
     let root = unique_tmp_path(&format!("oci-seccomp-{name}-root"));
     // Unique per run: the tests of this file run in parallel, and the id names the
     // container's cgroup, which two live containers must not share.
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let id = format!("seccomp-{name}-{}-{n}", std::process::id());
+    let id = tests::unique_id(&format!("seccomp-{name}-"));
     let o = Command::new(runtime)
         .arg("--root")
         .arg(&root)

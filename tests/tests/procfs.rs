@@ -53,7 +53,9 @@ fn ps_aux_lists_itself_as_pid_1() {
 #[test]
 fn pgrep_finds_a_background_sleep() {
     let out = sandboxed_ok(&sh(
-        "sleep 10 & p=$!; found=$(pgrep -x sleep); kill $p; [ \"$found\" = \"$p\" ] && echo same",
+        // pgrep runs once the child is `sleep` (before its exec it is a copy of the shell).
+        "sleep 10 & p=$!; until read -r c < /proc/$p/comm && [ \"$c\" = sleep ]; do :; done; \
+         found=$(pgrep -x sleep); kill $p; [ \"$found\" = \"$p\" ] && echo same",
     ));
     assert_eq!(out.stdout_str(), "same\n");
 }
@@ -168,7 +170,10 @@ fn self_cwd_is_the_working_directory() {
 
 #[test]
 fn other_processes_maps_fds_and_cwd() {
-    let script = "cd /tmp && sleep 10 & p=$!; sleep 0.2; \
+    // Looked at once the child is `sleep` (it has changed directory by then), not after a
+    // guess at how long that takes.
+    let script = "(cd /tmp && exec sleep 10) & p=$!; \
+                  until read -r c < /proc/$p/comm && [ \"$c\" = sleep ]; do :; done; \
                   readlink /proc/$p/cwd; ls /proc/$p/fd | head -1; \
                   grep -q . /proc/$p/maps && echo maps; \
                   grep -q '^pos:' /proc/$p/fdinfo/0 && echo fdinfo; \

@@ -33,7 +33,9 @@ fn file_written_in_sandbox_tmp_never_reaches_the_host() {
     assert!(!host_has_it, "{} appeared on the host", path.display());
 }
 
-/// `runsc do -- /bin/sleep SECS` with its output discarded.
+/// `runsc do -- /bin/sleep SECS` with its output discarded. The tests give it far longer than
+/// their polls take on a loaded machine (they end it with `stop`): it must not exit while they
+/// look at its processes.
 fn start_sleeping_sandbox(secs: &str) -> Child {
     Command::new(runsc_bin())
         .args(["do", "--", "/bin/sleep", secs])
@@ -135,7 +137,7 @@ fn fds_of(pid: u32) -> Vec<(String, u32)> {
 
 #[test]
 fn sentry_runs_under_seccomp_filter_and_holds_no_writable_host_files() {
-    let runsc = start_sleeping_sandbox("3");
+    let runsc = start_sleeping_sandbox("60");
     let front = runsc.id();
     let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
     let filtered = boot.and_then(|pid| {
@@ -167,7 +169,7 @@ fn sentry_runs_under_seccomp_filter_and_holds_no_writable_host_files() {
 
 #[test]
 fn gofer_runs_under_its_seccomp_filter() {
-    let runsc = start_sleeping_sandbox("3");
+    let runsc = start_sleeping_sandbox("60");
     let front = runsc.id();
     let gofer = poll(Duration::from_secs(20), || find_child(front, "gofer"));
     let filtered = gofer.and_then(|pid| {
@@ -212,7 +214,7 @@ fn status_field(pid: u32, name: &str) -> Option<String> {
 
 #[test]
 fn sentry_is_in_its_own_namespaces_and_empty_root_without_capabilities() {
-    let runsc = start_sleeping_sandbox("3");
+    let runsc = start_sleeping_sandbox("60");
     let front = runsc.id();
     let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
     // The filter goes on after the root and capabilities are gone.
@@ -251,7 +253,7 @@ fn sentry_is_in_its_own_namespaces_and_empty_root_without_capabilities() {
 
 #[test]
 fn gofer_is_in_its_own_namespaces_and_empty_root() {
-    let runsc = start_sleeping_sandbox("3");
+    let runsc = start_sleeping_sandbox("60");
     let front = runsc.id();
     let gofer = poll(Duration::from_secs(20), || find_child(front, "gofer"));
     let ready = gofer.and_then(|pid| {
@@ -283,7 +285,7 @@ fn pid_ns(pid: &str) -> Option<std::path::PathBuf> {
 
 #[test]
 fn sentry_is_pid_1_of_its_own_pid_namespace_with_its_stubs() {
-    let runsc = start_sleeping_sandbox("3");
+    let runsc = start_sleeping_sandbox("60");
     let front = runsc.id();
     let boot = poll(Duration::from_secs(20), || find_child(front, "boot"));
     // The stub processes the sentry forks for the application (a child of the sentry).
@@ -330,14 +332,15 @@ fn runsc_ps_lists_host_pids_of_the_sandbox_in_its_pid_namespace() {
         .find(|r| r.name == "runsc")
         .expect("runsc is a runtime under test");
     let b = bundle(&rt, "sleep 30");
-    let pid = rt.create(&b, "pidns");
-    let o = rt.short(&["start", "pidns"]);
+    let id = tests::unique_id("pidns");
+    let pid = rt.create(&b, &id);
+    let o = rt.short(&["start", &id]);
     assert_eq!(o.status, 0, "start: {}", o.stderr);
     // The sentry under the pid-file process, once it has forked the application's stub and
     // the stubs of its start-up (an exec replaces one) are gone: a listing whose every pid
     // still lives when looked at.
     let listed = poll(Duration::from_secs(20), || {
-        let o = rt.short(&["ps", "--format", "json", "pidns"]);
+        let o = rt.short(&["ps", "--format", "json", &id]);
         let pids: Vec<u32> = serde_json::from_str(&o.stdout).ok()?;
         (pids.len() >= 3 && pids.iter().all(|&p| stat_of(p).is_some())).then_some(pids)
     });
@@ -346,10 +349,10 @@ fn runsc_ps_lists_host_pids_of_the_sandbox_in_its_pid_namespace() {
         .flatten()
         .map(|&p| (p, stat_of(p).is_some(), pid_ns(&p.to_string())))
         .collect();
-    let o = rt.short(&["kill", "pidns", "KILL"]);
+    let o = rt.short(&["kill", &id, "KILL"]);
     assert_eq!(o.status, 0, "kill: {}", o.stderr);
     reap(pid);
-    let _ = rt.short(&["delete", "--force", "pidns"]);
+    let _ = rt.short(&["delete", "--force", &id]);
     rt.cleanup();
     let listed = listed.expect("runsc ps never listed the sentry and a stub");
     assert!(

@@ -252,7 +252,7 @@ fn create_on_console(rt: &Runtime, bundle: &Path, sock: &Path, id: &str) -> i32 
 fn console_scenario(rt: &Runtime) {
     let bundle = terminal_bundle(rt, 33, 101);
     let (sock_path, rx) = console_socket(&bundle, "console.sock");
-    let id = format!("tty-{}-{}", rt.name, std::process::id());
+    let id = tests::unique_id(&format!("tty-{}-", rt.name));
     let pid = create_on_console(rt, &bundle, &sock_path, &id);
     let (master, name) = rx
         .recv_timeout(LIMIT)
@@ -304,7 +304,7 @@ fn console_socket_scenario_holds_for_runc() {
 fn exec_tty_scenario(rt: &Runtime) {
     let bundle = terminal_bundle(rt, 24, 80);
     let (init_sock, init_rx) = console_socket(&bundle, "console.sock");
-    let id = format!("tty-exec-{}-{}", rt.name, std::process::id());
+    let id = tests::unique_id(&format!("tty-exec-{}-", rt.name));
     let pid = create_on_console(rt, &bundle, &init_sock, &id);
     // Init (an interactive shell) waits on its terminal, which we keep open.
     let init_master = init_rx.recv_timeout(LIMIT).expect("no init master").0;
@@ -391,7 +391,7 @@ fn create_with_terminal_but_no_console_socket_fails() {
     become_subreaper();
     let rt = Runtime::new("runsc", runsc_bin());
     let bundle = terminal_bundle(&rt, 24, 80);
-    let id = format!("tty-nosock-{}", std::process::id());
+    let id = tests::unique_id("tty-nosock-");
     let (status, out) = rt.short(
         &["create", "--bundle", bundle.to_str().unwrap(), &id],
         &bundle,
@@ -407,22 +407,41 @@ fn create_with_terminal_but_no_console_socket_fails() {
     let _ = fs::remove_dir_all(&bundle);
 }
 
-/// A pty pair made by the test: (master, slave).
+/// A pty pair made by the test: (master, slave), both close-on-exec from the start (openpty's
+/// are not): the tests of this file run in parallel threads, and a child another thread spawns
+/// meanwhile (a container, a sandbox) must not inherit the pair and hold it open.
 fn open_pty() -> (OwnedFd, OwnedFd) {
-    let (mut m, mut s) = (0, 0);
-    // SAFETY: openpty writes two fds to `m` and `s`; the name, termios and winsize are null.
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: posix_openpt takes only flags and returns a new descriptor or -1.
+    let m = unsafe { libc::posix_openpt(flags) };
+    assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+    // SAFETY: `m` was just made by posix_openpt and is owned by nobody else.
+    let master = unsafe { OwnedFd::from_raw_fd(m) };
+    let mut name = [0 as libc::c_char; 64];
+    // SAFETY: grantpt and unlockpt take the master fd; ptsname_r writes at most `name.len()`
+    // bytes (NUL included) into `name`.
     let r = unsafe {
-        libc::openpty(
-            &mut m,
-            &mut s,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
+        if libc::grantpt(m) != 0 || libc::unlockpt(m) != 0 {
+            -1
+        } else {
+            libc::ptsname_r(m, name.as_mut_ptr(), name.len())
+        }
     };
-    assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both fds were just made by openpty and are owned by nobody else.
-    unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+    assert_eq!(
+        r,
+        0,
+        "grantpt/unlockpt/ptsname_r: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `name` is NUL-terminated by ptsname_r; open returns a new descriptor or -1.
+    let s = unsafe { libc::open(name.as_ptr(), flags) };
+    assert!(
+        s >= 0,
+        "open the pty slave: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: `s` was just opened and is owned by nobody else.
+    (master, unsafe { OwnedFd::from_raw_fd(s) })
 }
 
 /// Runs `prog args` with `slave` (a pty's) as stdin and a pipe as stdout.
