@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::filter;
 use super::patch::{self, PatchState};
+use super::spares::{Spare, Spares};
 use super::sys::{self, SharedRegion};
 use super::Spin;
 use crate::platform::ptrace::stub::{self, slot, PAGE_SIZE, STUB_BASE};
@@ -119,6 +120,8 @@ pub struct SystrapAddressSpace {
     patches: Mutex<PatchState>,
     /// Traps by signal after which a site is patched (`patch.rs`); 0: no patching.
     pub(super) patch_after: usize,
+    /// Regions and sockets made ahead for forks (the platform's).
+    spares: Arc<Spares>,
     /// The slots whose thread has not reported yet but will by itself (a stub process or
     /// thread the handler made reports at the fast path's entry, `stub::FORK_CHILD_OFFSET`),
     /// with the FP state it resumes with (its parent's when it was made).
@@ -352,11 +355,12 @@ impl SystrapAddressSpace {
         inner: Arc<PtraceAddressSpace>,
         spin: Spin,
         patch_after: usize,
+        spares: Arc<Spares>,
     ) -> Result<SystrapAddressSpace, PlatformError> {
         let pid = inner.host_pid();
         let err = |op: &'static str| move |source| PlatformError::Ptrace { op, pid, source };
         let region = SharedRegion::new(SLOTS_LEN).map_err(err("memfd for the slot region"))?;
-        let space = SystrapAddressSpace::new(inner, region, spin, patch_after);
+        let space = SystrapAddressSpace::new(inner, region, spin, patch_after, spares);
         let inject = |nr: i64, args: [u64; 6], op: &'static str| {
             space.inner.inject_caller(nr, args).map_err(err(op))
         };
@@ -455,6 +459,7 @@ impl SystrapAddressSpace {
         region: SharedRegion,
         spin: Spin,
         patch_after: usize,
+        spares: Arc<Spares>,
     ) -> SystrapAddressSpace {
         SystrapAddressSpace {
             inner,
@@ -464,6 +469,7 @@ impl SystrapAddressSpace {
             spin,
             patches: Mutex::default(),
             patch_after,
+            spares,
             first_reports: Mutex::new(Vec::new()),
             template: AtomicBool::new(false),
         }
@@ -477,12 +483,13 @@ impl SystrapAddressSpace {
         adopt: impl FnOnce(i32, OwnedFd) -> Arc<PtraceAddressSpace>,
         spin: Spin,
         patch_after: usize,
+        spares: Arc<Spares>,
     ) -> Result<SystrapAddressSpace, Errno> {
         let (region, socket) = forked.parts.take().ok_or(Errno::ESRCH)?;
         let pidfd = forked.pidfd.take().ok_or(Errno::ESRCH)?;
         let inner = adopt(forked.pid, pidfd);
         inner.set_own_socket(socket);
-        let space = SystrapAddressSpace::new(inner, region, spin, patch_after);
+        let space = SystrapAddressSpace::new(inner, region, spin, patch_after, spares);
         {
             let mut slots = space.slots.lock().unwrap_or_else(PoisonError::into_inner);
             slots[forked.slot as usize] = Some(forked.pid);
@@ -738,12 +745,15 @@ impl SystrapAddressSpace {
     /// reports by itself. No ptrace.
     fn fork_in_slot(&self, slot: u64, own: &OwnSocket) -> Result<PendingStub, Errno> {
         let fpstate = super::context::handler_fpstate(self, slot).ok();
-        let region = SharedRegion::new(SLOTS_LEN)?;
+        let Spare {
+            region,
+            socket,
+            stub_end,
+        } = self.spares.take()?;
         init_slot(&region, slot, self.spin.stub)?;
         let mut nonce = [0u8; 16];
         super::sys::random_fill(&mut nonce)?;
         region.write_words(slot * slot::SIZE + NONCE, &nonce)?;
-        let (socket, stub_end) = OwnSocket::new()?;
         // One hand-off: receive the region's fd and the child's socket, fork, and close the
         // parent's copies of both. The child closes the region's fd and its parent's socket
         // (clone ignores these arguments with a fork's flags) and keeps its own socket.

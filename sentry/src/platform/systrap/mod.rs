@@ -35,6 +35,7 @@ mod address_space;
 mod context;
 mod filter;
 mod patch;
+mod spares;
 mod spin;
 mod sys;
 
@@ -109,6 +110,8 @@ struct Registry {
     /// Traps by signal after which a syscall site is patched (`patch.rs`); 0 when patching
     /// is off (or the host cannot run the fast path).
     patch_after: usize,
+    /// Regions and sockets made ahead for new stub processes.
+    spares: Arc<spares::Spares>,
 }
 
 impl Registry {
@@ -186,6 +189,7 @@ impl SystrapPlatform {
                 spin,
                 cpus,
                 patch_after,
+                spares: Arc::default(),
             }),
         };
         // The probe: a stub with the filter installed, then released.
@@ -209,6 +213,7 @@ impl SystrapPlatform {
             inner,
             self.registry.spin.fixed(),
             self.registry.patch_after,
+            Arc::clone(&self.registry.spares),
         )?);
         self.registry.register(&space);
         Ok(space)
@@ -223,6 +228,7 @@ impl SystrapPlatform {
             inner,
             self.registry.spin.fixed(),
             self.registry.patch_after,
+            Arc::clone(&self.registry.spares),
         )?;
         space
             .start_as_template(&self.ptrace.initial_regs())
@@ -284,6 +290,7 @@ impl Platform for SystrapPlatform {
                 |pid, pidfd| self.ptrace.adopt_running_stub(pid, pidfd),
                 self.registry.spin.fixed(),
                 self.registry.patch_after,
+                Arc::clone(&self.registry.spares),
             )
             .map_err(err("adopting the forked stub"))?,
         );
