@@ -19,7 +19,7 @@ use crate::boot::isolate::{open_namespace, HostNamespaces, NetworkNamespace};
 use crate::cli::{CreateArgs, GlobalOpts, RunArgs};
 use crate::cmd::r#do::open_debug_log;
 use crate::console::{self, Pty};
-use crate::container::cgroup::Cgroup;
+use crate::container::cgroup::{Cgroup, Placement};
 use crate::container::hooks::{self, Point};
 use crate::container::{control, proc_stat, validate_id, Container, Status};
 use crate::sandbox::{DetachedSandbox, Sandbox, SandboxConfig, SandboxExit};
@@ -71,7 +71,7 @@ pub fn run(global: &GlobalOpts, args: &RunArgs) -> i32 {
     if let Err(msg) = crate::cmd::start::start(&container) {
         log::error(&msg);
         sandbox.kill();
-        let _ = container.destroy();
+        remove_container(&container);
         return EXIT_FAILURE;
     }
     if args.detach {
@@ -86,10 +86,30 @@ pub fn run(global: &GlobalOpts, args: &RunArgs) -> i32 {
             EXIT_FAILURE
         }
     };
-    if let Err(e) = container.destroy() {
+    remove_container(&container);
+    code
+}
+
+/// The end of a `run` (its container has exited, or failed to start), as runc's: `delete`'s
+/// work, the cgroup first, then the poststop hooks, then the state.
+fn remove_container(c: &Container) {
+    remove_cgroup(c);
+    if let Err(msg) = hooks::run(&c.hooks, Point::Poststop, &c.oci_state()) {
+        log::warning_to_log(&msg);
+    }
+    if let Err(e) = c.destroy() {
         log::error(&e.to_string());
     }
-    code
+}
+
+/// Removes the cgroup `create` made for `c` (not one that existed before), once its processes
+/// are gone and this process has left it (`create_container` does).
+fn remove_cgroup(c: &Container) {
+    if let Some(cg) = c.cgroup() {
+        if let Err(msg) = cg.destroy_owned(&c.dir) {
+            log::warning_to_log(&msg);
+        }
+    }
 }
 
 /// `foreground`: `runsc run` without `--detach`, which may use its own stdio as the terminal.
@@ -125,7 +145,11 @@ fn create_container(
         container.hooks = serde_json::to_value(h).map_err(|e| format!("hooks: {e}"))?;
     }
     let lock = container.create_dir().map_err(|e| e.to_string())?;
-    // From here on a failure removes what was made.
+    // From here on a failure removes what was made. This process enters the cgroup so that
+    // the sandbox starts in it, and leaves it once the sandbox is up (or has failed): whoever
+    // removes a cgroup must not be in it, and a `run` waiting for its container is not part
+    // of it.
+    let origin = Placement::of_self();
     let made = enter_cgroup(&mut container, &bundle).and_then(|()| {
         start_sandbox(
             global,
@@ -136,13 +160,15 @@ fn create_container(
             preserved,
         )
     });
+    if let Err(msg) = origin.restore() {
+        // The cgroup then stays until this process exits (a `run`'s removal fails).
+        log::warning_to_log(&format!("leaving the container's cgroup: {msg}"));
+    }
     drop(lock);
     match made {
         Ok(sandbox) => Ok((container, sandbox)),
         Err(msg) => {
-            if let Some(cg) = container.cgroup() {
-                let _ = cg.destroy();
-            }
+            remove_cgroup(&container);
             let _ = container.destroy();
             Err(msg)
         }
@@ -294,6 +320,8 @@ fn enter_cgroup(container: &mut Container, bundle: &oci::Bundle) -> Result<(), S
     let linux = bundle.spec.linux().as_ref();
     let path = linux.and_then(|l| l.cgroups_path().clone());
     let cg = Cgroup::for_container(path.as_deref(), &container.id);
+    // A hierarchy where it exists already keeps it when the container goes.
+    cg.note_existing(&container.dir)?;
     container.cgroup_path = Some(cg.path.clone());
     cg.create(&[std::process::id() as i32])?;
     if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {

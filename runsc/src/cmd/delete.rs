@@ -73,7 +73,8 @@ fn delete(global: &GlobalOpts, args: &DeleteArgs) -> Result<(), String> {
     // A pod's sandbox container takes its app containers with it.
     pod::delete_members(&global.root, &c);
     if let Some(cg) = c.cgroup() {
-        cg.destroy()?;
+        // Not one that existed before `create`, as `run` leaves it when its container exits.
+        cg.destroy_owned(&c.dir)?;
     }
     if let Err(msg) = hooks::run(&c.hooks, Point::Poststop, &c.oci_state()) {
         log::warning_to_log(&msg);

@@ -8,6 +8,12 @@
 //! sentry's own, so device rules guard only host device nodes the gofer would open from the
 //! root; they are written last (`apply_devices`, once the sandbox is up and the create hooks
 //! have run), in the spec's order, as runc writes them, without runc's own default entries.
+//!
+//! `create` moves itself into the cgroup so that the sandbox starts there, and goes back to
+//! where it was (`Placement`) once the sandbox is up: the process that removes a cgroup must
+//! not be in it (rmdir is EBUSY while a task is). The cgroup goes with the container (`delete`,
+//! the end of `run`, a failed `create`), except in a hierarchy where it existed before
+//! `create`, which is not ours to remove.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -20,6 +26,85 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// How long `destroy` retries removing a cgroup whose last process is still exiting.
 const RMDIR_WAIT: Duration = Duration::from_secs(2);
+
+/// In a container's state directory: the hierarchies (one a line) in which its cgroup existed
+/// before `create`, and which therefore stay when the container goes.
+const KEPT_FILE: &str = "cgroup-kept";
+
+/// The cgroup v1 hierarchies mounted under /sys/fs/cgroup: their directory names (a
+/// controller, a comma-joined set, or a named hierarchy's name) and roots, sorted.
+fn hierarchies() -> Vec<(String, PathBuf)> {
+    let Ok(entries) = fs::read_dir(CGROUP_ROOT) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().join("cgroup.procs").exists())
+        // cgroup v2 (`unified` here holds no controllers): not ours to manage.
+        .filter(|e| !e.path().join("cgroup.controllers").exists())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Where a process is in each v1 hierarchy, taken before it enters a container's cgroup so
+/// that it can go back there (`/proc/PID/cgroup`; Linux `cgroup-v1.rst` "cgroup.procs").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Per hierarchy: its root and the process's cgroup directory in it.
+    dirs: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Placement {
+    /// This process's cgroups now.
+    pub fn of_self() -> Placement {
+        let table = fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let dirs = hierarchies()
+            .into_iter()
+            .map(|(name, root)| {
+                let dir = match placement_in(&table, &name) {
+                    Some(rel) => root.join(rel.trim_start_matches('/')),
+                    None => root.clone(),
+                };
+                (root, dir)
+            })
+            .collect();
+        Placement { dirs }
+    }
+
+    /// Moves this process back to where it was; in a hierarchy where that cgroup is gone or
+    /// refuses it, to the hierarchy's root. Every hierarchy is tried; the first error is
+    /// returned.
+    pub fn restore(&self) -> Result<(), String> {
+        let pid = std::process::id().to_string();
+        let mut first = Ok(());
+        for (root, dir) in &self.dirs {
+            let moved = write(&dir.join("cgroup.procs"), &pid)
+                .or_else(|_| write(&root.join("cgroup.procs"), &pid));
+            if first.is_ok() {
+                first = moved;
+            }
+        }
+        first
+    }
+}
+
+/// The path, in `/proc/PID/cgroup` text (`ID:CONTROLLERS:PATH` lines), of the hierarchy whose
+/// directory under /sys/fs/cgroup is `name`: a controller of the line's set (`cpu` for a
+/// `cpu,cpuacct` line, as its symlink is), the whole set, or a named hierarchy (`name=X`).
+fn placement_in<'a>(table: &'a str, name: &str) -> Option<&'a str> {
+    table.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let named = format!("name={name}");
+        let hit = controllers == name
+            || controllers
+                .split(',')
+                .any(|c| c == name || c == named.as_str());
+        (hit && !controllers.is_empty()).then_some(path)
+    })
+}
 
 /// One container's cgroup, by its path relative to each hierarchy's root.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,23 +134,10 @@ impl Cgroup {
     /// the `name=` of a named one, with its path).
     fn dirs(&self) -> Vec<(String, PathBuf)> {
         let rel = self.path.trim_start_matches('/');
-        let Ok(entries) = fs::read_dir(CGROUP_ROOT) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(String, PathBuf)> = entries
-            .flatten()
-            .filter(|e| e.path().join("cgroup.procs").exists())
-            // cgroup v2 (`unified` here holds no controllers): not ours to manage.
-            .filter(|e| !e.path().join("cgroup.controllers").exists())
-            .map(|e| {
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    e.path().join(rel),
-                )
-            })
-            .collect();
-        out.sort();
-        out
+        hierarchies()
+            .into_iter()
+            .map(|(name, root)| (name, root.join(rel)))
+            .collect()
     }
 
     fn dir_of(&self, controller: &str) -> Option<PathBuf> {
@@ -258,12 +330,45 @@ impl Cgroup {
         })
     }
 
+    /// Notes in the container's state directory `state_dir` the hierarchies in which this
+    /// cgroup exists already, before `create`: `destroy_owned` leaves them.
+    pub fn note_existing(&self, state_dir: &Path) -> Result<(), String> {
+        let existing: Vec<String> = self
+            .dirs()
+            .into_iter()
+            .filter(|(_, d)| d.is_dir())
+            .map(|(name, _)| name + "\n")
+            .collect();
+        if existing.is_empty() {
+            return Ok(());
+        }
+        write(&state_dir.join(KEPT_FILE), &existing.concat())
+    }
+
+    /// Removes the cgroup as a container that made it does (`delete`, the end of `run`, a
+    /// failed `create`): from every hierarchy but those `note_existing` found it in already.
+    /// Its processes must be gone, and the caller out of it (`Placement::restore`).
+    pub fn destroy_owned(&self, state_dir: &Path) -> Result<(), String> {
+        let kept = fs::read_to_string(state_dir.join(KEPT_FILE)).unwrap_or_default();
+        let kept: Vec<&str> = kept.lines().collect();
+        self.destroy_except(&kept)
+    }
+
     /// Removes the cgroup from every hierarchy (its processes must be gone).
     pub fn destroy(&self) -> Result<(), String> {
+        self.destroy_except(&[])
+    }
+
+    /// Removes the cgroup from every hierarchy not named in `kept`.
+    fn destroy_except(&self, kept: &[&str]) -> Result<(), String> {
         let deadline = Instant::now() + RMDIR_WAIT;
-        for (_, dir) in self.dirs() {
+        let dirs = self.dirs();
+        for (_, dir) in dirs
+            .iter()
+            .filter(|(name, _)| !kept.contains(&name.as_str()))
+        {
             loop {
-                match fs::remove_dir(&dir) {
+                match fs::remove_dir(dir) {
                     Ok(()) => break,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                     // EBUSY while the last stub is still being reaped.
@@ -425,5 +530,63 @@ mod tests {
         cg.destroy().unwrap();
         assert!(cg.dirs().iter().all(|(_, d)| !d.exists()));
         // The /runsc parent stays for other containers; nothing of ours is left in it.
+    }
+
+    #[test]
+    fn placement_lines_name_controllers_sets_and_named_hierarchies() {
+        let table = "12:cpu,cpuacct:/a\n9:name=systemd:/user.slice\n8:pids:/\n0::/v2\n";
+        assert_eq!(placement_in(table, "cpu"), Some("/a"));
+        assert_eq!(placement_in(table, "cpuacct"), Some("/a"));
+        assert_eq!(placement_in(table, "cpu,cpuacct"), Some("/a"));
+        assert_eq!(placement_in(table, "systemd"), Some("/user.slice"));
+        assert_eq!(placement_in(table, "pids"), Some("/"));
+        assert_eq!(placement_in(table, "memory"), None);
+        // The v2 line names no controller: no v1 directory is it.
+        assert_eq!(placement_in(table, ""), None);
+    }
+
+    #[test]
+    fn a_process_goes_back_to_the_cgroups_it_was_in() {
+        let cg = Cgroup::for_container(None, &format!("unit-back-{}", std::process::id()));
+        let before = fs::read_to_string("/proc/self/cgroup").unwrap();
+        let origin = Placement::of_self();
+        cg.create(&[std::process::id() as i32]).unwrap();
+        let pids = fs::read_to_string(cg.dir_of("pids").unwrap().join("cgroup.procs")).unwrap();
+        assert!(pids.lines().any(|p| p == std::process::id().to_string()));
+        origin.restore().unwrap();
+        assert_eq!(fs::read_to_string("/proc/self/cgroup").unwrap(), before);
+        for (_, dir) in cg.dirs() {
+            let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+            assert!(
+                !procs.lines().any(|p| p == std::process::id().to_string()),
+                "still in {}",
+                dir.display()
+            );
+        }
+        // (A child another test forked meanwhile would be in it too: rmdir is for the
+        // integration tests, whose runsc is a process of its own.)
+        let _ = cg.destroy();
+    }
+
+    #[test]
+    fn a_cgroup_that_existed_before_create_stays_where_it_was() {
+        let id = format!("unit-kept-{}", std::process::id());
+        let cg = Cgroup::for_container(None, &id);
+        let state = std::env::temp_dir().join(&id);
+        fs::create_dir_all(&state).unwrap();
+        let pre = cg.dir_of("pids").unwrap();
+        fs::create_dir_all(&pre).unwrap();
+        cg.note_existing(&state).unwrap();
+        cg.create(&[]).unwrap();
+        cg.destroy_owned(&state).unwrap();
+        let left: Vec<PathBuf> = cg
+            .dirs()
+            .into_iter()
+            .map(|(_, d)| d)
+            .filter(|d| d.exists())
+            .collect();
+        let _ = fs::remove_dir(&pre);
+        let _ = fs::remove_dir_all(&state);
+        assert_eq!(left, vec![pre]);
     }
 }
