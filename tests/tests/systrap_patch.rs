@@ -1,7 +1,7 @@
 //! Syscall patching on the seccomp-trap platform, end to end through `runsc do`: a libc
-//! wrapper's `mov $nr, %eax; syscall` that traps again becomes a jump into the stub's fast path
-//! (`sentry/src/platform/systrap/patch.rs`), keeps giving the right answers, and stays as it was
-//! with `RUNSC_SYSTRAP_PATCH=0` and on ptrace.
+//! wrapper's `mov $nr, %eax; syscall`, or glibc's `syscall(3)`, that keeps trapping becomes a
+//! jump into the stub's fast path (`sentry/src/platform/systrap/patch.rs`), keeps giving the
+//! right answers, and stays as it was with `RUNSC_SYSTRAP_PATCH=0` and on ptrace.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -39,6 +39,22 @@ fn a_hot_libc_syscall_site_is_patched_on_systrap_and_keeps_its_answers() {
         "{patched}"
     );
     assert!(patched.ends_with("same answer: yes\n"), "{patched}");
+}
+
+#[test]
+fn glibc_syscall3_is_patched_on_systrap_and_keeps_its_answers() {
+    let patched = probe_named("patch_probe_syscall", "systrap", None);
+    assert!(
+        patched.starts_with("ff 24 25 ") && patched.contains(" 0f 05\n"),
+        "{patched}"
+    );
+    assert!(patched.ends_with("same answer: yes\n"), "{patched}");
+    let plain = "4c 8b 4c 24 08 0f 05\nsame answer: yes\n";
+    assert_eq!(
+        probe_named("patch_probe_syscall", "systrap", Some("0")),
+        plain
+    );
+    assert_eq!(probe_named("patch_probe_syscall", "ptrace", None), plain);
 }
 
 #[test]

@@ -399,6 +399,38 @@ mod tests {
     }
 
     #[test]
+    fn a_syscall3_site_is_patched_and_loads_its_sixth_argument_as_before() {
+        let platform = patching_platform();
+        let code = [
+            0x48, 0xc7, 0xc0, 0x27, 0x00, 0x00, 0x00, // mov rax, 39 (getpid)
+            0x4c, 0x8b, 0x4c, 0x24, 0x08, //             mov r9, [rsp + 8]
+            0x0f, 0x05, //                               syscall
+            0xeb, 0xf0, //                               jmp 0
+        ];
+        let space = crate::platform::conformance::space_with_code(platform, &code);
+        let stack = CODE + 0x800;
+        space
+            .write(stack + 8, &0x1234_5678_u64.to_le_bytes())
+            .unwrap();
+        let mut ctx = platform.new_context();
+        let mut regs = crate::platform::conformance::regs_at(platform, CODE);
+        regs.rsp = stack;
+        // First round by signal (the site is patched then), second through the fast path:
+        // the same number and the same sixth argument, read from the stack.
+        for round in 0..2 {
+            regs.r9 = 0;
+            assert_eq!(ctx.switch(&*space, &mut regs).unwrap(), Event::Syscall);
+            assert_eq!(regs.orig_rax, 39, "round {round}");
+            assert_eq!(regs.r9, 0x1234_5678, "round {round}");
+            assert_eq!(regs.rip, CODE + 14, "round {round}");
+            let mut site = [0u8; 7];
+            space.read(CODE + 7, &mut site).unwrap();
+            assert_eq!(&site[..3], &[0xff, 0x24, 0x25], "round {round}: a jump now");
+            assert_eq!(&site[5..], &[0x0f, 0x05], "round {round}");
+        }
+    }
+
+    #[test]
     fn a_site_is_patched_only_once_it_trapped_patch_after_times() {
         let platform = SystrapPlatform::start(3).expect("systrap platform starts");
         assert_eq!(platform.registry.patch_after, 3, "this host can patch");

@@ -1,14 +1,16 @@
 //! Syscall patching on the seccomp-trap platform: a syscall site of the common shape
-//! `mov $nr, %eax; syscall` (or `mov $nr, %rax; syscall`) that trapped once is rewritten into a
-//! jump to the stub's fast path (`stub::FAST_ENTRY_OFFSET`), so that its later calls reach the
-//! sentry without a signal. After gVisor's `pkg/sentry/platform/systrap` syscall patching.
+//! `mov $nr, %eax; syscall` (or `mov $nr, %rax; syscall`), or glibc's `syscall(3)` ending
+//! `mov 0x8(%rsp), %r9; syscall`, that trapped `PATCH_AFTER` times is rewritten into a jump to
+//! the stub's fast path (`stub::FAST_ENTRY_OFFSET`), so that its later calls reach the sentry
+//! without a signal. After gVisor's `pkg/sentry/platform/systrap` syscall patching.
 //!
 //! The site's first 7 bytes become `jmp *abs32` (`ff 24 25 disp32`, Intel SDM vol. 2 "JMP"),
 //! through a pointer in a record of the patch region, a private read-and-execute mapping at
 //! `PATCH_BASE` in every stub (reserved in the sentry's layout, so the application cannot map,
-//! unmap or change it). Each record holds that pointer and a few instructions:
-//! `mov $nr, %eax; movabs $return, %rcx; jmp common`, and the common code at record 0 jumps to
-//! the fast path. `rcx` and `r11` are free there, as after a real `syscall`.
+//! unmap or change it). Each record holds that pointer and a few instructions: the one the
+//! jump replaced (`mov $nr, %eax`, or the load of `r9`), then `movabs $return, %rcx; jmp
+//! common`, and the common code at record 0 jumps to the fast path. `rcx` and `r11` are free
+//! there, as after a real `syscall`.
 //!
 //! Every record address lies in `0x050f_0000..0x0510_0000`, so the displacement's last two
 //! bytes are `0f 05`: the bytes where the original `syscall` was stay a `syscall`. A thread
@@ -75,35 +77,63 @@ pub struct PatchState {
     given_up: bool,
 }
 
+/// The instruction a patched site's jump replaced, before its `syscall`, which its record
+/// makes in its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// `mov $nr, %eax` or `mov $nr, %rax` (libc's wrappers): the record loads `nr` into
+    /// `eax`.
+    Number(u32),
+    /// `mov 0x8(%rsp), %r9` (glibc's `syscall(3)`, the number already in `rax`): the
+    /// record loads the sixth argument the same way (a jump leaves `rsp` as it was).
+    SixthArgument,
+}
+
+/// `mov 0x8(%rsp), %r9`.
+const LOAD_SIXTH_ARGUMENT: [u8; 5] = [0x4c, 0x8b, 0x4c, 0x24, 0x08];
+
 /// The shape of a patchable site ending at `call_addr` (`syscall` is the last two bytes):
-/// its first byte's address, if its bytes load `nr` into `eax`/`rax` right before. `read`
-/// reads the code at an address, false where it cannot.
-fn site_of(mut read: impl FnMut(u64, &mut [u8]) -> bool, call_addr: u64, nr: u32) -> Option<u64> {
-    let nr = nr.to_le_bytes();
+/// its first byte's address and what its jump replaces, if its bytes load `nr` into
+/// `eax`/`rax` right before, or are glibc's `syscall(3)` ending. `read` reads the code at
+/// an address, false where it cannot.
+fn site_of(
+    mut read: impl FnMut(u64, &mut [u8]) -> bool,
+    call_addr: u64,
+    nr: u32,
+) -> Option<(u64, Shape)> {
+    let number = nr.to_le_bytes();
     let mut code = [0u8; 7];
     if !read(call_addr.checked_sub(7)?, &mut code) || code[5..7] != [0x0f, 0x05] {
         return None;
     }
-    if code[0] == 0xb8 && code[1..5] == nr {
-        return Some(call_addr - 7);
+    if code[0] == 0xb8 && code[1..5] == number {
+        return Some((call_addr - 7, Shape::Number(nr)));
+    }
+    if code[0..5] == LOAD_SIXTH_ARGUMENT {
+        return Some((call_addr - 7, Shape::SixthArgument));
     }
     let mut full = [0u8; 9];
     if read(call_addr.checked_sub(9)?, &mut full)
         && full[0..3] == [0x48, 0xc7, 0xc0]
-        && full[3..7] == nr
+        && full[3..7] == number
     {
-        return Some(call_addr - 9);
+        return Some((call_addr - 9, Shape::Number(nr)));
     }
     None
 }
 
-/// Record `index` for a site returning to `return_addr` with syscall `nr`.
-fn record(index: u64, nr: u32, return_addr: u64) -> [u8; RECORD as usize] {
+/// Record `index` for a site of `shape` returning to `return_addr`.
+fn record(index: u64, shape: Shape, return_addr: u64) -> [u8; RECORD as usize] {
     let at = PATCH_BASE + index * RECORD;
     let mut r = [0xcc_u8; RECORD as usize];
     r[0..8].copy_from_slice(&(at + 8).to_le_bytes());
-    r[8] = 0xb8; // mov $nr, %eax
-    r[9..13].copy_from_slice(&nr.to_le_bytes());
+    match shape {
+        Shape::Number(nr) => {
+            r[8] = 0xb8; // mov $nr, %eax
+            r[9..13].copy_from_slice(&nr.to_le_bytes());
+        }
+        Shape::SixthArgument => r[8..13].copy_from_slice(&LOAD_SIXTH_ARGUMENT),
+    }
     r[13..15].copy_from_slice(&[0x48, 0xb9]); // movabs $return, %rcx
     r[15..23].copy_from_slice(&return_addr.to_le_bytes());
     r[23] = 0xe9; // jmp rel32 to the common code
@@ -189,14 +219,17 @@ impl SystrapAddressSpace {
                 .partition(|p| attached || p.2 >= warm || p.0 == call_addr);
             state.pending = cold;
             for (call_addr, nr, _) in due {
-                let Some(site) = self.site_at(call_addr, nr) else {
+                let Some((site, shape)) = self.site_at(call_addr, nr) else {
                     state.refused.insert(call_addr);
                     continue;
                 };
                 if state.sites.contains(&site) {
                     continue;
                 }
-                if self.write_patch(&mut state, site, nr, call_addr).is_err() {
+                if self
+                    .write_patch(&mut state, site, shape, call_addr)
+                    .is_err()
+                {
                     state.refused.insert(call_addr);
                 }
             }
@@ -234,7 +267,7 @@ impl SystrapAddressSpace {
     }
 
     /// The patchable site whose `syscall` ends at `call_addr`, if the code has that shape.
-    fn site_at(&self, call_addr: u64, nr: u32) -> Option<u64> {
+    fn site_at(&self, call_addr: u64, nr: u32) -> Option<(u64, Shape)> {
         let read = |addr: u64, buf: &mut [u8]| {
             crate::platform::AddressSpace::read(self, addr, buf) == Ok(buf.len())
         };
@@ -245,7 +278,7 @@ impl SystrapAddressSpace {
         &self,
         state: &mut PatchState,
         site: u64,
-        nr: u32,
+        shape: Shape,
         call_addr: u64,
     ) -> Result<(), Errno> {
         let mut count = [0u8; 8];
@@ -255,7 +288,8 @@ impl SystrapAddressSpace {
             return Err(Errno::ENOSPC);
         }
         let at = PATCH_BASE + index * RECORD;
-        self.inner.poke_caller(at, &record(index, nr, call_addr))?;
+        self.inner
+            .poke_caller(at, &record(index, shape, call_addr))?;
         self.inner
             .poke_caller(PATCH_BASE, &(index + 1).to_le_bytes())?;
         let target = (at as u32).to_le_bytes();
@@ -304,24 +338,41 @@ mod tests {
             }
         };
         // mov $39, %eax; syscall
+        let number = Shape::Number(39);
         let code = [0x90, 0x90, 0xb8, 39, 0, 0, 0, 0x0f, 0x05];
-        assert_eq!(site_of(shapes(code), call, 39), Some(call - 7));
+        assert_eq!(site_of(shapes(code), call, 39), Some((call - 7, number)));
         assert_eq!(site_of(shapes(code), call, 40), None);
         // mov $39, %rax; syscall
         let code = [0x48, 0xc7, 0xc0, 39, 0, 0, 0, 0x0f, 0x05];
-        assert_eq!(site_of(shapes(code), call, 39), Some(call - 9));
-        // mov %rdi, %rax; ...; syscall (the generic syscall(3)): not patchable.
+        assert_eq!(site_of(shapes(code), call, 39), Some((call - 9, number)));
+        // glibc's syscall(3): mov %r9, %r8; mov 0x8(%rsp), %r9; syscall, any number.
+        let code = [0x4d, 0x89, 0xc8, 0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f];
+        let shifted = |addr: u64, buf: &mut [u8]| {
+            let mut full = [0u8; 10];
+            full[..9].copy_from_slice(&code);
+            full[9] = 0x05;
+            let start = (addr + 10 - call) as usize;
+            buf.copy_from_slice(&full[start..start + buf.len()]);
+            true
+        };
+        assert_eq!(
+            site_of(shifted, call, 62),
+            Some((call - 7, Shape::SixthArgument))
+        );
+        // Other ways to reach a syscall: not patchable.
         let code = [0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x90, 0x0f, 0x05];
+        assert_eq!(site_of(shapes(code), call, 39), None);
+        let code = [0x4c, 0x8b, 0x4c, 0x24, 0x10, 0x90, 0x90, 0x0f, 0x05];
         assert_eq!(site_of(shapes(code), call, 39), None);
         // A site at the start of a mapping: the bytes before it cannot be read.
         let code = [0, 0, 0xb8, 39, 0, 0, 0, 0x0f, 0x05];
         let first_page = |addr: u64, buf: &mut [u8]| addr >= call - 7 && shapes(code)(addr, buf);
-        assert_eq!(site_of(first_page, call, 39), Some(call - 7));
+        assert_eq!(site_of(first_page, call, 39), Some((call - 7, number)));
     }
 
     #[test]
     fn record_code_jumps_to_the_common_code() {
-        let r = record(3, 39, 0x1234_5678_9abc);
+        let r = record(3, Shape::Number(39), 0x1234_5678_9abc);
         let at = PATCH_BASE + 3 * RECORD;
         assert_eq!(u64::from_le_bytes(r[0..8].try_into().unwrap()), at + 8);
         assert_eq!(&r[8..13], &[0xb8, 39, 0, 0, 0]);
@@ -331,6 +382,9 @@ mod tests {
         );
         let rel = i32::from_le_bytes(r[24..28].try_into().unwrap());
         assert_eq!((at + 28).wrapping_add(rel as i64 as u64), PATCH_BASE + 8);
+        let sixth = record(3, Shape::SixthArgument, 0x1234_5678_9abc);
+        assert_eq!(&sixth[8..13], &LOAD_SIXTH_ARGUMENT);
+        assert_eq!(&sixth[13..], &r[13..], "the rest is the same");
         let common = common_record(1);
         assert_eq!(
             u64::from_le_bytes(common[14..22].try_into().unwrap()),
