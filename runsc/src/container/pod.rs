@@ -263,7 +263,7 @@ fn create_member(
             let _ = kill(Pid::from_raw(c.gofer_pid), Signal::SIGKILL);
         }
         if let Some(cg) = c.cgroup() {
-            let _ = cg.destroy();
+            let _ = cg.destroy_owned(&c.dir);
         }
         let _ = c.destroy();
         return Err(msg);
@@ -409,6 +409,8 @@ fn member_cgroup(
         return Ok(cg);
     }
     c.cgroup_path = Some(cg.path.clone());
+    // A hierarchy where it exists already keeps it when the container goes (as for `create`).
+    cg.note_existing(&c.dir)?;
     cg.create(&[])?;
     if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
         let res = serde_json::to_value(res).map_err(|e| format!("linux.resources: {e}"))?;
@@ -572,7 +574,7 @@ pub fn delete_member(root: &Path, c: &Container) -> Result<(), String> {
     }
     kill_gofer(c);
     if let Some(cg) = c.cgroup() {
-        if let Err(e) = cg.destroy() {
+        if let Err(e) = cg.destroy_owned(&c.dir) {
             log::warning_to_log(&e);
         }
     }
@@ -603,7 +605,7 @@ pub fn delete_members(root: &Path, sandbox: &Container) {
         }
         kill_gofer(&m);
         if let Some(cg) = m.cgroup() {
-            if let Err(e) = cg.destroy() {
+            if let Err(e) = cg.destroy_owned(&m.dir) {
                 log::warning_to_log(&e);
             }
         }
