@@ -100,7 +100,6 @@ fn patching_from_env() -> bool {
 }
 
 /// Live address spaces by stub host pid, so a `Context` can find the concrete object.
-#[derive(Default)]
 struct Registry {
     spaces: Mutex<HashMap<i32, Weak<SystrapAddressSpace>>>,
     spin: SpinMode,
@@ -187,9 +186,9 @@ impl SystrapPlatform {
             registry: Arc::new(Registry {
                 spaces: Mutex::default(),
                 spin,
+                spares: Arc::new(spares::Spares::new(cpus.clone())),
                 cpus,
                 patch_after,
-                spares: Arc::default(),
             }),
         };
         // The probe: a stub with the filter installed, then released.

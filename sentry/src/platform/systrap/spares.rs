@@ -3,7 +3,9 @@
 //! template) needs a fresh slot region (memfd_create(2), ftruncate(2), mmap(2)) and a
 //! socketpair(2) for the child's own fd-passing socket, about 45 µs of host calls. A
 //! background thread keeps a few made ahead, so that a fork on the application's critical
-//! path only takes them; it makes one at once when none is left.
+//! path only takes them; it makes one at once when none is left. The thread may run on any of
+//! the sentry's CPUs: started from a task's thread, it would otherwise inherit that thread's
+//! pinning (`ptrace::pin_pair`) and wait behind the very pair it works for.
 
 use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -50,15 +52,27 @@ struct Shared {
     stock: Mutex<Stock>,
     /// Signalled when a spare is taken or the stock closes.
     taken: Condvar,
+    /// The CPUs the refill thread may run on (the sentry's at start).
+    cpus: Vec<usize>,
 }
 
 /// The platform's stock of spares. Dropping it ends the refill thread.
-#[derive(Default)]
 pub(super) struct Spares {
     shared: Arc<Shared>,
 }
 
 impl Spares {
+    /// An empty stock whose refill thread will run on `cpus` (all of the sentry's; empty:
+    /// wherever it starts).
+    pub fn new(cpus: Vec<usize>) -> Spares {
+        Spares {
+            shared: Arc::new(Shared {
+                cpus,
+                ..Shared::default()
+            }),
+        }
+    }
+
     /// A set of parts: a ready one, else one made now.
     pub fn take(&self) -> Result<Spare, Errno> {
         let taken = {
@@ -102,6 +116,14 @@ impl Drop for Spares {
 
 /// The refill thread: tops the stock up to `STOCK`, then sleeps until a spare is taken.
 fn refill(shared: &Shared) {
+    if !shared.cpus.is_empty() {
+        let mut set = nix::sched::CpuSet::new();
+        for &cpu in &shared.cpus {
+            let _ = set.set(cpu);
+        }
+        // Best effort: pinned where it started, it still works, only later.
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
     let lock = || shared.stock.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         {
@@ -143,7 +165,7 @@ mod tests {
 
     #[test]
     fn takes_are_refilled_in_the_background_and_the_thread_ends_with_the_stock() {
-        let spares = Spares::default();
+        let spares = Spares::new(Vec::new());
         assert_eq!(ready(&spares), 0, "nothing is made before the first take");
         let first = spares.take().unwrap();
         assert_eq!(first.region.len(), SLOTS_LEN);
