@@ -448,7 +448,8 @@ impl PtracePlatform {
     /// injection), that runs untraced: the calling thread becomes the driver of its thread,
     /// recorded as detached (seized only if the sentry injects into it later).
     pub(crate) fn adopt_running_stub(&self, pid: i32, pidfd: OwnedFd) -> Arc<PtraceAddressSpace> {
-        self.shared.pair_on_one_cpu(pid);
+        // Not paired on a CPU here: the caller's creator waits for this (see
+        // `PtraceAddressSpace::pair_with_caller`).
         let space = Arc::new(PtraceAddressSpace::new(
             pid,
             pidfd,

@@ -349,6 +349,7 @@ impl Context for SystrapContext {
                         if let Some(fp) = fpstate {
                             write_fpstate(&space, slot, &first, &fp).map_err(err("fpstate"))?;
                         }
+                        space.inner.pair_with_caller(tid);
                         Some(first)
                     }
                     Ok(_) => return Ok(Self::broken(&space)),
