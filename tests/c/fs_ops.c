@@ -341,17 +341,23 @@ static void locks(void) {
     R("flock b EX NB after UN", flock(b, LOCK_EX | LOCK_NB));
     close(a2);
     close(a);
+    /* The child says when it has made its try (the parent then lets go); a sleep instead
+     * would let a slow child try after the release. */
+    int tried[2];
+    if (pipe(tried) < 0) exit(1);
     pid_t pid = fork();
     if (pid == 0) {
         close(b); /* the child's copy would keep the parent's lock alive */
         int c = open(P("lk"), O_RDWR);
         printf("child flock EX NB = %s\n", flock(c, LOCK_EX | LOCK_NB) < 0 ? en(errno) : "OK");
         fflush(stdout);
+        if (write(tried[1], "t", 1) != 1) _exit(1);
         if (flock(c, LOCK_EX) == 0) printf("child got flock after parent released\n");
         fflush(stdout);
         _exit(0);
     }
-    usleep(200000);
+    char token;
+    if (read(tried[0], &token, 1) != 1) exit(1);
     close(b); /* last reference: releases the flock */
     int status;
     waitpid(pid, &status, 0);
@@ -378,12 +384,15 @@ static void locks(void) {
         q = (struct flock){.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
         printf("child SETLK conflicting = %s\n", fcntl(c, F_SETLK, &q) < 0 ? en(errno) : "OK");
         fflush(stdout);
+        if (write(tried[1], "t", 1) != 1) _exit(1);
         printf("child SETLKW = %s (after parent unlock)\n",
                fcntl(c, F_SETLKW, &q) < 0 ? en(errno) : "OK");
         fflush(stdout);
         _exit(0);
     }
-    usleep(200000);
+    if (read(tried[0], &token, 1) != 1) exit(1);
+    close(tried[0]);
+    close(tried[1]);
     int other = open(P("lk"), O_RDONLY);
     close(other); /* any close by the owner drops its record locks */
     waitpid(pid, &status, 0);

@@ -152,7 +152,9 @@ static void threads_stop(void) {
     printf("thread frozen while stopped: %s\n", a == b ? "yes" : "no");
     kill(pid, SIGCONT);
     wait_print(pid, WCONTINUED, "threaded cont");
-    sleep_ms(100);
+    /* Up to 10 s for the thread to be scheduled again (a loaded machine may take a while). */
+    for (int i = 0; i < 1000 && atomic_load(counter) <= b; i++)
+        sleep_ms(10);
     printf("thread runs after SIGCONT: %s\n", atomic_load(counter) > b ? "yes" : "no");
     kill(pid, SIGKILL);
     wait_print(pid, 0, "threaded kill");

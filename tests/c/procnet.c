@@ -14,7 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define FIXED_PORT 39127
+/* Below the ephemeral range (32768-60999), where any socket on the host could hold it. */
+#define FIXED_PORT 29127
 
 static unsigned long ino_of(int fd) {
     struct stat st;
@@ -211,7 +212,7 @@ int main(void) {
     FILE *p = popen("netstat -tln 2>&1; netstat -xl 2>&1", "r");
     char nl[512];
     while (p && fgets(nl, sizeof nl, p)) {
-        if (strstr(nl, ":39127 ") || strstr(nl, "@procnet-")) {
+        if (strstr(nl, ":29127 ") || strstr(nl, "@procnet-")) {
             char *pid = strstr(nl, "@procnet-");
             if (pid)
                 strcpy(pid, "@procnet-PID\n");

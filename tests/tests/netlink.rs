@@ -64,7 +64,7 @@ fn proc_net_compat() {
         "{out}"
     );
     assert!(
-        out.contains("netstat: tcp 1 0 127.0.0.1:39127 0.0.0.0:* LISTEN\n"),
+        out.contains("netstat: tcp 1 0 127.0.0.1:29127 0.0.0.0:* LISTEN\n"),
         "{out}"
     );
     assert!(out.ends_with("done\n"), "{out}");
