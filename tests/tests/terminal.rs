@@ -12,7 +12,7 @@ use std::fs;
 use std::io::{IoSliceMut, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex, Once};
@@ -507,15 +507,26 @@ fn tty_ioctls_and_job_control_match_native() {
 /// terminal, then types ^C; returns what the terminal showed and the exit status.
 fn resize_then_interrupt(prog: &Path, args: &[&str]) -> (String, i32) {
     let (master, slave) = open_pty();
-    let mut child = Command::new(prog)
+    let mut command = Command::new(prog);
+    command
         .args(args)
         .env_clear()
         .envs(tests::FIXED_ENV.iter().copied())
         .stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave))
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::from(slave));
+    // A test run started in the background by a non-interactive shell inherits SIGINT and
+    // SIGQUIT ignored, and a shell cannot trap a signal ignored on entry: the native side
+    // would never see its ^C. Both sides start with the default dispositions.
+    // SAFETY: signal(2) is async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
     let master = std::fs::File::from(master);
     let mut writer = master.try_clone().unwrap();
     let output = Output::start(master.try_clone().unwrap());
