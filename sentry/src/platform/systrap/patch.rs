@@ -122,6 +122,22 @@ fn site_of(
     None
 }
 
+/// Counts a trap by signal at the site ending at `call_addr` in `pending` and returns its
+/// count. A new site takes the place of the coldest one when `MAX_PENDING` wait already, so
+/// that a site that becomes hot late in a long run is still counted.
+fn count_trap(pending: &mut Vec<(u64, u32, usize)>, call_addr: u64, nr: u32) -> usize {
+    if let Some(site) = pending.iter_mut().find(|p| p.0 == call_addr) {
+        site.2 += 1;
+        return site.2;
+    }
+    if pending.len() < MAX_PENDING {
+        pending.push((call_addr, nr, 1));
+    } else if let Some(coldest) = pending.iter_mut().min_by_key(|p| p.2) {
+        *coldest = (call_addr, nr, 1);
+    }
+    1
+}
+
 /// Record `index` for a site of `shape` returning to `return_addr`.
 fn record(index: u64, shape: Shape, return_addr: u64) -> [u8; RECORD as usize] {
     let at = PATCH_BASE + index * RECORD;
@@ -192,18 +208,7 @@ impl SystrapAddressSpace {
         // patch: sites wait until one of them has trapped `patch_after` times (it is hot), or
         // the thread is stopped anyway. Then every site that trapped more than once goes
         // with it. The code's shape is read only then: most sites are never due.
-        let traps = match state.pending.iter_mut().find(|p| p.0 == call_addr) {
-            Some(pending) => {
-                pending.2 += 1;
-                pending.2
-            }
-            None => {
-                if state.pending.len() < MAX_PENDING {
-                    state.pending.push((call_addr, nr, 1));
-                }
-                1
-            }
-        };
+        let traps = count_trap(&mut state.pending, call_addr, nr);
         let attached = self.inner.caller_attached().unwrap_or(false);
         if traps >= self.patch_after || attached {
             let warm = self.patch_after.min(2);
@@ -315,6 +320,22 @@ impl SystrapAddressSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traps_are_counted_per_site_and_a_full_list_drops_its_coldest() {
+        let mut pending = Vec::new();
+        assert_eq!(count_trap(&mut pending, 0x1000, 39), 1);
+        assert_eq!(count_trap(&mut pending, 0x1000, 39), 2);
+        for i in 1..MAX_PENDING as u64 {
+            count_trap(&mut pending, 0x1000 + i * 16, 39);
+        }
+        assert_eq!(pending.len(), MAX_PENDING);
+        // Full: a new site replaces one seen once, never the site seen twice.
+        assert_eq!(count_trap(&mut pending, 0x9_0000, 62), 1);
+        assert_eq!(pending.len(), MAX_PENDING);
+        assert!(pending.contains(&(0x9_0000, 62, 1)));
+        assert_eq!(count_trap(&mut pending, 0x1000, 39), 3);
+    }
 
     #[test]
     fn record_addresses_keep_the_syscall_bytes() {
