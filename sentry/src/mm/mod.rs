@@ -775,24 +775,7 @@ impl MemoryManager {
     /// Reads a NUL-terminated string of at most `max` bytes (without the NUL); ENAMETOOLONG
     /// past `max`, EFAULT on a bad pointer.
     pub fn copy_in_cstring(&self, addr: u64, max: usize) -> SysResult<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut at = addr;
-        loop {
-            // Up to the end of the page, never more than one byte past `max`.
-            let room = (PAGE_SIZE - (at & (PAGE_SIZE - 1))) as usize;
-            let want = room.min(max + 1 - out.len());
-            let mut chunk = vec![0u8; want];
-            self.copy_in(at, &mut chunk)?;
-            if let Some(i) = chunk.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..i]);
-                return Ok(out);
-            }
-            out.extend_from_slice(&chunk);
-            if out.len() > max {
-                return Err(Errno::ENAMETOOLONG);
-            }
-            at = at.checked_add(want as u64).ok_or(Errno::EFAULT)?;
-        }
+        PageReader::new(self).read_cstring(addr, max)
     }
     /// Lines of /proc/PID/maps: the VMAs and the vDSO/vvar, in address order.
     pub fn maps_text(&self) -> Vec<u8> {

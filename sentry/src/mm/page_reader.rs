@@ -52,9 +52,8 @@ impl<'a> PageReader<'a> {
         Ok(u64::from_ne_bytes(word))
     }
 
-    /// A NUL-terminated string of at most `max` bytes (without the NUL), as
-    /// `MemoryManager::copy_in_cstring` reads it: ENAMETOOLONG past `max`, EFAULT on a bad
-    /// pointer.
+    /// A NUL-terminated string of at most `max` bytes (without the NUL): ENAMETOOLONG past
+    /// `max`, EFAULT on a bad pointer (`MemoryManager::copy_in_cstring` is this).
     pub fn read_cstring(&mut self, mut addr: u64, max: usize) -> SysResult<Vec<u8>> {
         let mut out = Vec::new();
         loop {
@@ -103,13 +102,7 @@ mod tests {
         // A word across the page boundary: four bytes in the first page, four in the next.
         let want = [5, b'a', b'b', b'c', b'd', b'e', b'f', 0];
         assert_eq!(r.read_u64(0x10_0ffc), Ok(u64::from_ne_bytes(want)));
-        for addr in [0x10_0ffd, 0x10_0ff8, 0x10_1010, 0x10_1fff] {
-            assert_eq!(
-                r.read_cstring(addr, 100),
-                mm.copy_in_cstring(addr, 100),
-                "{addr:#x}"
-            );
-        }
+        assert_eq!(r.read_cstring(0x10_1fff, 100), Ok(Vec::new()));
     }
 
     #[test]
